@@ -1,0 +1,1 @@
+"""trk: model tracking, registry and champion/challenger serving."""

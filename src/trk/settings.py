@@ -1,0 +1,62 @@
+"""The one place that reads the process environment.
+
+CLI flags fall back to `TRK_*` variables through click's `envvar=`; everything else that a
+library call needs from the environment is read here, so tests can see every knob in one file.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+DEFAULT_TRACKING_URI = "sqlite:///trk.db"
+
+_announced = False
+
+
+def tracking_uri_from_env() -> str | None:
+    """`TRK_TRACKING_URI`, else `MLFLOW_TRACKING_URI`, else None."""
+    return os.environ.get("TRK_TRACKING_URI") or os.environ.get("MLFLOW_TRACKING_URI") or None
+
+
+def default_tracking_uri() -> str:
+    """The tracking URI from the environment, else the embedded default (said once)."""
+    global _announced
+    uri = tracking_uri_from_env()
+    if uri:
+        return uri
+    if not _announced:
+        _announced = True
+        where = os.path.join(os.getcwd(), "trk.db")
+        print(f"trk: using the embedded tracking store at {where}", file=sys.stderr)
+    return DEFAULT_TRACKING_URI
+
+
+def tracking_token() -> str | None:
+    """Bearer token a client sends to `trk server`."""
+    return os.environ.get("TRK_TRACKING_TOKEN") or os.environ.get("MLFLOW_TRACKING_TOKEN") or None
+
+
+def s3_endpoint_url() -> str | None:
+    return os.environ.get("TRK_S3_ENDPOINT_URL") or os.environ.get("MLFLOW_S3_ENDPOINT_URL") or None
+
+
+def artifact_root_from_env() -> str | None:
+    """Where the embedded store puts artifacts (default: `./trk-artifacts`)."""
+    return os.environ.get("TRK_ARTIFACT_ROOT") or None
+
+
+def model_cache_dir() -> str:
+    """Where `models:/` downloads are cached, keyed by model version."""
+    return os.environ.get("TRK_MODEL_CACHE") or os.path.join(
+        os.path.expanduser("~"), ".cache", "trk", "models"
+    )
+
+
+def user_name() -> str:
+    return os.environ.get("TRK_USER") or os.environ.get("USER") or os.environ.get("LOGNAME") or "unknown"
+
+
+def env_snapshot(prefix: str = "TRK_") -> dict[str, str]:
+    """Every variable with `prefix`, for diagnostics and tests."""
+    return {k: v for k, v in os.environ.items() if k.startswith(prefix)}

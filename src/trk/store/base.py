@@ -1,0 +1,218 @@
+"""The store interface that both the SQL store and the REST client implement.
+
+Method names and arguments follow MLflow's AbstractStore / AbstractRegistryStore so that the
+tracking server can map each REST call onto one method.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+from trk.entities import (
+    Experiment,
+    Metric,
+    ModelVersion,
+    PagedList,
+    Param,
+    RegisteredModel,
+    Run,
+    RunInfo,
+    RunTag,
+    ViewType,
+)
+
+
+class Store(ABC):
+    """Tracking (experiments, runs) and registry (models, versions, aliases) in one store."""
+
+    uri: str
+
+    # -- experiments -----------------------------------------------------------------------
+    @abstractmethod
+    def create_experiment(
+        self, name: str, artifact_location: str | None = None, tags: dict[str, str] | None = None
+    ) -> str: ...
+
+    @abstractmethod
+    def get_experiment(self, experiment_id: str) -> Experiment: ...
+
+    @abstractmethod
+    def get_experiment_by_name(self, name: str) -> Experiment | None: ...
+
+    @abstractmethod
+    def search_experiments(
+        self,
+        view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = 1000,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Experiment]: ...
+
+    @abstractmethod
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None: ...
+
+    @abstractmethod
+    def delete_experiment(self, experiment_id: str) -> None: ...
+
+    @abstractmethod
+    def restore_experiment(self, experiment_id: str) -> None: ...
+
+    @abstractmethod
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None: ...
+
+    # -- runs ------------------------------------------------------------------------------
+    @abstractmethod
+    def create_run(
+        self,
+        experiment_id: str,
+        user_id: str | None = None,
+        start_time: int | None = None,
+        tags: dict[str, str] | None = None,
+        run_name: str | None = None,
+    ) -> Run: ...
+
+    @abstractmethod
+    def get_run(self, run_id: str) -> Run: ...
+
+    @abstractmethod
+    def update_run_info(
+        self,
+        run_id: str,
+        status: str | None = None,
+        end_time: int | None = None,
+        run_name: str | None = None,
+    ) -> RunInfo: ...
+
+    @abstractmethod
+    def delete_run(self, run_id: str) -> None: ...
+
+    @abstractmethod
+    def restore_run(self, run_id: str) -> None: ...
+
+    @abstractmethod
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+    ) -> None:
+        """All-or-nothing: a bad entry anywhere in the batch writes nothing."""
+
+    def log_metric(self, run_id: str, metric: Metric) -> None:
+        self.log_batch(run_id, metrics=[metric])
+
+    def log_param(self, run_id: str, param: Param) -> None:
+        self.log_batch(run_id, params=[param])
+
+    def set_tag(self, run_id: str, tag: RunTag) -> None:
+        self.log_batch(run_id, tags=[tag])
+
+    @abstractmethod
+    def delete_tag(self, run_id: str, key: str) -> None: ...
+
+    @abstractmethod
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]: ...
+
+    @abstractmethod
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str = "",
+        run_view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = 1000,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Run]: ...
+
+    # -- registered models -----------------------------------------------------------------
+    @abstractmethod
+    def create_registered_model(
+        self, name: str, tags: dict[str, str] | None = None, description: str | None = None
+    ) -> RegisteredModel: ...
+
+    @abstractmethod
+    def get_registered_model(self, name: str) -> RegisteredModel: ...
+
+    @abstractmethod
+    def search_registered_models(
+        self,
+        filter_string: str | None = None,
+        max_results: int = 100,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[RegisteredModel]: ...
+
+    @abstractmethod
+    def update_registered_model(self, name: str, description: str | None) -> RegisteredModel: ...
+
+    @abstractmethod
+    def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel: ...
+
+    @abstractmethod
+    def delete_registered_model(self, name: str) -> None: ...
+
+    @abstractmethod
+    def set_registered_model_tag(self, name: str, key: str, value: str) -> None: ...
+
+    @abstractmethod
+    def delete_registered_model_tag(self, name: str, key: str) -> None: ...
+
+    # -- model versions --------------------------------------------------------------------
+    @abstractmethod
+    def create_model_version(
+        self,
+        name: str,
+        source: str,
+        run_id: str | None = None,
+        tags: dict[str, str] | None = None,
+        description: str | None = None,
+    ) -> ModelVersion:
+        """Creates the registered model too when it does not exist yet."""
+
+    @abstractmethod
+    def get_model_version(self, name: str, version: str | int) -> ModelVersion: ...
+
+    @abstractmethod
+    def update_model_version(
+        self, name: str, version: str | int, description: str | None
+    ) -> ModelVersion: ...
+
+    @abstractmethod
+    def delete_model_version(self, name: str, version: str | int) -> None:
+        """Also removes every alias that pointed at this version."""
+
+    @abstractmethod
+    def search_model_versions(
+        self,
+        filter_string: str | None = None,
+        max_results: int = 10000,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[ModelVersion]: ...
+
+    @abstractmethod
+    def set_model_version_tag(self, name: str, version: str | int, key: str, value: str) -> None: ...
+
+    @abstractmethod
+    def delete_model_version_tag(self, name: str, version: str | int, key: str) -> None: ...
+
+    @abstractmethod
+    def get_model_version_download_uri(self, name: str, version: str | int) -> str: ...
+
+    # -- aliases ---------------------------------------------------------------------------
+    @abstractmethod
+    def set_registered_model_alias(self, name: str, alias: str, version: str | int) -> None:
+        """Points `alias` at `version` in one atomic update (creating or moving it)."""
+
+    @abstractmethod
+    def delete_registered_model_alias(self, name: str, alias: str) -> None: ...
+
+    @abstractmethod
+    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion: ...
+
+    # -- health ----------------------------------------------------------------------------
+    def ping(self) -> None:
+        """Raises `Unavailable` when the backing database or server cannot be reached."""
