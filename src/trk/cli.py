@@ -1,0 +1,292 @@
+"""`trk` and `trk-serve` entry points: argument parsing and output only, no logic."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import click
+import orjson
+
+from trk.exceptions import TrkError
+
+
+class TrkGroup(click.Group):
+    """Maps trk's typed errors to one line on stderr and a non-zero exit, in one place."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TrkError as exc:
+            click.echo(f"trk: error: {exc.message}", err=True)
+            sys.exit(exit_code(exc))
+
+
+def exit_code(exc: TrkError) -> int:
+    """1 for a failure trk diagnosed; 2 is click's for usage errors."""
+    return 1
+
+
+def _jsonable(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {k: _jsonable(v) for k, v in dataclasses.asdict(obj).items() if k != "metric_objs"}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(o) for o in obj]
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    return obj
+
+
+def emit(rows: Sequence[dict[str, Any]], as_json: bool, raw: Any = None) -> None:
+    """A table for people, JSON for scripts."""
+    if as_json:
+        click.echo(
+            orjson.dumps(
+                _jsonable(raw if raw is not None else list(rows)), option=orjson.OPT_INDENT_2
+            ).decode()
+        )
+        return
+    if not rows:
+        click.echo("(none)")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    cols = list(rows[0].keys())
+    for col in cols:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in cols))
+    Console(width=200).print(table)
+
+
+def client_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--tracking-uri",
+        envvar="TRK_TRACKING_URI",
+        default=None,
+        help="Tracking store (env TRK_TRACKING_URI, else MLFLOW_TRACKING_URI, else sqlite:///trk.db).",
+    )(func)
+
+
+def json_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(func)
+
+
+def make_client(tracking_uri: str | None):  # noqa: ANN201
+    from trk.tracking.client import Client
+
+    return Client(tracking_uri)
+
+
+@click.group(cls=TrkGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="trk")
+def main() -> None:
+    """trk: tracking, model registry and champion/challenger serving."""
+
+
+# -- experiments ----------------------------------------------------------------------------
+@main.group()
+def experiments() -> None:
+    """Create and list experiments."""
+
+
+@experiments.command("create")
+@click.argument("name")
+@click.option("--artifact-location", default=None)
+@client_option
+@json_option
+def experiments_create(
+    name: str, artifact_location: str | None, tracking_uri: str | None, as_json: bool
+) -> None:
+    """Create an experiment and print its id."""
+    exp_id = make_client(tracking_uri).create_experiment(name, artifact_location)
+    emit([{"experiment_id": exp_id, "name": name}], as_json)
+
+
+@experiments.command("search")
+@click.option("--filter", "filter_string", default=None, help="e.g. \"name LIKE 'serving/%'\"")
+@click.option(
+    "--view", type=click.Choice(["ACTIVE_ONLY", "DELETED_ONLY", "ALL"]), default="ACTIVE_ONLY"
+)
+@client_option
+@json_option
+def experiments_search(
+    filter_string: str | None, view: str, tracking_uri: str | None, as_json: bool
+) -> None:
+    """List experiments."""
+    exps = make_client(tracking_uri).search_experiments(view_type=view, filter_string=filter_string)
+    rows = [
+        {
+            "experiment_id": e.experiment_id,
+            "name": e.name,
+            "lifecycle": e.lifecycle_stage,
+            "artifact_location": e.artifact_location,
+        }
+        for e in exps
+    ]
+    emit(rows, as_json, list(exps))
+
+
+# -- runs -----------------------------------------------------------------------------------
+@main.group()
+def runs() -> None:
+    """Search and describe runs."""
+
+
+@runs.command("search")
+@click.option("--experiment-id", "experiment_ids", multiple=True, help="Repeatable.")
+@click.option("--experiment-name", "experiment_names", multiple=True, help="Repeatable.")
+@click.option("--filter", "filter_string", default="", help='e.g. "metrics.accuracy > 0.9"')
+@click.option("--order-by", multiple=True, help='e.g. "metrics.f1 DESC"; repeatable.')
+@click.option("--max-results", type=int, default=100, show_default=True)
+@client_option
+@json_option
+def runs_search(
+    experiment_ids: tuple[str, ...],
+    experiment_names: tuple[str, ...],
+    filter_string: str,
+    order_by: tuple[str, ...],
+    max_results: int,
+    tracking_uri: str | None,
+    as_json: bool,
+) -> None:
+    """Search runs with MLflow's filter syntax."""
+    from trk.exceptions import NotFound
+
+    client = make_client(tracking_uri)
+    ids = list(experiment_ids)
+    for name in experiment_names:
+        exp = client.get_experiment_by_name(name)
+        if exp is None:
+            raise NotFound(f"No experiment named {name!r}")
+        ids.append(exp.experiment_id)
+    found = client.search_runs(
+        ids or ["0"], filter_string, max_results=max_results, order_by=list(order_by) or None
+    )
+    rows = [
+        {
+            "run_id": r.info.run_id,
+            "name": r.info.run_name,
+            "status": r.info.status,
+            **{f"metrics.{k}": f"{v:.4g}" for k, v in sorted(r.data.metrics.items())[:6]},
+        }
+        for r in found
+    ]
+    emit(rows, as_json, list(found))
+
+
+@runs.command("describe")
+@click.argument("run_id")
+@client_option
+@json_option
+def runs_describe(run_id: str, tracking_uri: str | None, as_json: bool) -> None:
+    """Show one run: info, params, latest metrics and tags."""
+    run = make_client(tracking_uri).get_run(run_id)
+    rows = [{"field": k, "value": v} for k, v in dataclasses.asdict(run.info).items()]
+    rows += [{"field": f"params.{k}", "value": v} for k, v in sorted(run.data.params.items())]
+    rows += [{"field": f"metrics.{k}", "value": v} for k, v in sorted(run.data.metrics.items())]
+    rows += [{"field": f"tags.{k}", "value": v} for k, v in sorted(run.data.tags.items())]
+    emit(rows, as_json, run)
+
+
+# -- models ---------------------------------------------------------------------------------
+@main.group()
+def models() -> None:
+    """Registered models, versions and aliases."""
+
+
+@models.command("list")
+@click.option("--filter", "filter_string", default=None)
+@client_option
+@json_option
+def models_list(filter_string: str | None, tracking_uri: str | None, as_json: bool) -> None:
+    """List registered models and where their aliases point."""
+    found = make_client(tracking_uri).search_registered_models(filter_string)
+    rows = [
+        {
+            "name": m.name,
+            "latest": max((int(v.version) for v in m.latest_versions), default=None),
+            "aliases": ", ".join(f"{a}->v{v}" for a, v in sorted(m.aliases.items())),
+            "description": m.description or "",
+        }
+        for m in found
+    ]
+    emit(rows, as_json, list(found))
+
+
+@models.command("versions")
+@click.argument("name")
+@client_option
+@json_option
+def models_versions(name: str, tracking_uri: str | None, as_json: bool) -> None:
+    """List a model's versions."""
+    client = make_client(tracking_uri)
+    client.get_registered_model(name)  # NotFound names the model
+    found = client.search_model_versions(f"name = '{name}'")
+    rows = [
+        {
+            "version": v.version,
+            "aliases": ",".join(v.aliases),
+            "status": v.status,
+            "run_id": v.run_id or "",
+            "source": v.source,
+        }
+        for v in sorted(found, key=lambda v: -int(v.version))
+    ]
+    emit(rows, as_json, list(found))
+
+
+@models.command("describe")
+@click.argument("name")
+@client_option
+@json_option
+def models_describe(name: str, tracking_uri: str | None, as_json: bool) -> None:
+    """Show a registered model with its tags and aliases."""
+    model = make_client(tracking_uri).get_registered_model(name)
+    rows = [
+        {"field": "name", "value": model.name},
+        {"field": "description", "value": model.description or ""},
+    ]
+    rows += [
+        {"field": f"alias.{a}", "value": f"version {v}"} for a, v in sorted(model.aliases.items())
+    ]
+    rows += [{"field": f"tags.{k}", "value": v} for k, v in sorted(model.tags.items())]
+    emit(rows, as_json, model)
+
+
+@models.command("set-alias")
+@click.argument("name")
+@click.argument("alias")
+@click.argument("version")
+@client_option
+def models_set_alias(name: str, alias: str, version: str, tracking_uri: str | None) -> None:
+    """Point ALIAS of model NAME at VERSION (creates or moves it)."""
+    make_client(tracking_uri).set_registered_model_alias(name, alias, version)
+    click.echo(f"{name}@{alias} -> version {version}")
+
+
+@models.command("delete-alias")
+@click.argument("name")
+@click.argument("alias")
+@client_option
+def models_delete_alias(name: str, alias: str, tracking_uri: str | None) -> None:
+    """Remove ALIAS from model NAME."""
+    client = make_client(tracking_uri)
+    client.get_model_version_by_alias(name, alias)  # NotFound names the alias
+    client.delete_registered_model_alias(name, alias)
+    click.echo(f"deleted {name}@{alias}")
+
+
+def serve_main() -> None:
+    """Entry point of `trk-serve`."""
+    from trk.serving.cli import serve
+
+    serve(prog_name="trk-serve")
+
+
+if __name__ == "__main__":
+    main()

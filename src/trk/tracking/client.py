@@ -1,0 +1,315 @@
+"""`trk.Client`: MlflowClient's everyday methods over any store (sqlite, PostgreSQL, REST)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from trk import settings
+from trk.artifacts import get_artifact_repository
+from trk.entities import (
+    Experiment,
+    FileInfo,
+    Metric,
+    ModelVersion,
+    PagedList,
+    Param,
+    RegisteredModel,
+    Run,
+    RunStatus,
+    RunTag,
+    ViewType,
+)
+from trk.exceptions import InvalidParameter
+from trk.store.base import Store
+from trk.uri import check_tracking_uri
+
+_tracking_uri: str | None = None
+_stores: dict[str, Store] = {}
+_lock = threading.Lock()
+
+
+def set_tracking_uri(uri: str | Path) -> None:
+    """Point this process at a tracking store (sqlite:///, postgresql://, http(s)://)."""
+    global _tracking_uri
+    uri = str(uri)
+    if "://" not in uri:  # a bare path means a sqlite file, as in MLflow
+        uri = f"sqlite:///{Path(uri).resolve()}"
+    _tracking_uri = check_tracking_uri(uri)
+
+
+def get_tracking_uri() -> str:
+    return _tracking_uri or settings.default_tracking_uri()
+
+
+def store_for(uri: str) -> Store:
+    """One store object per URI per process (stores hold connection pools)."""
+    with _lock:
+        store = _stores.get(uri)
+        if store is None:
+            from trk.store import get_store
+
+            store = _stores[uri] = get_store(check_tracking_uri(uri))
+        return store
+
+
+def get_default_store() -> Store:
+    return store_for(get_tracking_uri())
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _as_str(version: str | int) -> str:
+    return str(version)
+
+
+class Client:
+    """The MlflowClient methods everyday workflows use, with MlflowClient's signatures."""
+
+    def __init__(self, tracking_uri: str | None = None, registry_uri: str | None = None) -> None:
+        self.tracking_uri = check_tracking_uri(tracking_uri) if tracking_uri else get_tracking_uri()
+        self.store = store_for(self.tracking_uri)
+
+    # -- experiments -----------------------------------------------------------------------
+    def create_experiment(
+        self, name: str, artifact_location: str | None = None, tags: dict[str, Any] | None = None
+    ) -> str:
+        tags = {k: str(v) for k, v in (tags or {}).items()}
+        return self.store.create_experiment(name, artifact_location, tags)
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        return self.store.get_experiment(str(experiment_id))
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        return self.store.get_experiment_by_name(name)
+
+    def search_experiments(
+        self,
+        view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = 1000,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Experiment]:
+        return self.store.search_experiments(
+            ViewType(view_type), max_results, filter_string, order_by, page_token
+        )
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        self.store.rename_experiment(str(experiment_id), new_name)
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        self.store.delete_experiment(str(experiment_id))
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        self.store.restore_experiment(str(experiment_id))
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
+        self.store.set_experiment_tag(str(experiment_id), key, str(value))
+
+    # -- runs ------------------------------------------------------------------------------
+    def create_run(
+        self,
+        experiment_id: str,
+        start_time: int | None = None,
+        tags: dict[str, Any] | None = None,
+        run_name: str | None = None,
+    ) -> Run:
+        tags = {k: str(v) for k, v in (tags or {}).items()}
+        return self.store.create_run(
+            str(experiment_id), settings.user_name(), start_time or _now_ms(), tags, run_name
+        )
+
+    def get_run(self, run_id: str) -> Run:
+        return self.store.get_run(run_id)
+
+    def set_terminated(
+        self, run_id: str, status: str | None = "FINISHED", end_time: int | None = None
+    ) -> None:
+        status = RunStatus(status or "FINISHED")
+        if not status.terminated:
+            raise InvalidParameter(f"set_terminated needs a terminal status, got {status}")
+        self.store.update_run_info(run_id, status=status, end_time=end_time or _now_ms())
+
+    def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> None:
+        self.store.update_run_info(run_id, status=status, run_name=name)
+
+    def delete_run(self, run_id: str) -> None:
+        self.store.delete_run(run_id)
+
+    def restore_run(self, run_id: str) -> None:
+        self.store.restore_run(run_id)
+
+    def search_runs(
+        self,
+        experiment_ids: str | Sequence[str],
+        filter_string: str = "",
+        run_view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = 1000,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Run]:
+        if isinstance(experiment_ids, str):
+            experiment_ids = [experiment_ids]
+        return self.store.search_runs(
+            [str(e) for e in experiment_ids],
+            filter_string or "",
+            ViewType(run_view_type),
+            max_results,
+            order_by,
+            page_token,
+        )
+
+    def log_param(self, run_id: str, key: str, value: Any) -> Any:
+        self.store.log_param(run_id, Param(key, str(value)))
+        return value
+
+    def log_metric(
+        self,
+        run_id: str,
+        key: str,
+        value: float,
+        timestamp: int | None = None,
+        step: int | None = None,
+    ) -> None:
+        self.store.log_metric(run_id, Metric(key, value, timestamp or _now_ms(), step or 0))
+
+    def set_tag(self, run_id: str, key: str, value: Any) -> None:
+        self.store.set_tag(run_id, RunTag(key, str(value)))
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        self.store.delete_tag(run_id, key)
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+    ) -> None:
+        self.store.log_batch(run_id, list(metrics), list(params), list(tags))
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        return self.store.get_metric_history(run_id, key)
+
+    # -- artifacts -------------------------------------------------------------------------
+    def _artifacts(self, run_id: str):  # noqa: ANN202
+        return get_artifact_repository(self.get_run(run_id).info.artifact_uri)
+
+    def log_artifact(
+        self, run_id: str, local_path: str | Path, artifact_path: str | None = None
+    ) -> None:
+        repo = self._artifacts(run_id)
+        if Path(local_path).is_dir():
+            name = Path(local_path).name
+            repo.log_artifacts(local_path, f"{artifact_path}/{name}" if artifact_path else name)
+        else:
+            repo.log_artifact(local_path, artifact_path)
+
+    def log_artifacts(
+        self, run_id: str, local_dir: str | Path, artifact_path: str | None = None
+    ) -> None:
+        self._artifacts(run_id).log_artifacts(local_dir, artifact_path)
+
+    def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
+        return self._artifacts(run_id).list_artifacts(path)
+
+    def download_artifacts(self, run_id: str, path: str, dst_path: str | Path | None = None) -> str:
+        import tempfile
+
+        dst = Path(dst_path) if dst_path else Path(tempfile.mkdtemp(prefix="trk-"))
+        return str(self._artifacts(run_id).download_artifacts(path, dst))
+
+    # -- registered models -----------------------------------------------------------------
+    def create_registered_model(
+        self, name: str, tags: dict[str, Any] | None = None, description: str | None = None
+    ) -> RegisteredModel:
+        tags = {k: str(v) for k, v in (tags or {}).items()}
+        return self.store.create_registered_model(name, tags, description)
+
+    def get_registered_model(self, name: str) -> RegisteredModel:
+        return self.store.get_registered_model(name)
+
+    def search_registered_models(
+        self,
+        filter_string: str | None = None,
+        max_results: int = 100,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[RegisteredModel]:
+        return self.store.search_registered_models(filter_string, max_results, order_by, page_token)
+
+    def update_registered_model(self, name: str, description: str | None = None) -> RegisteredModel:
+        return self.store.update_registered_model(name, description)
+
+    def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
+        return self.store.rename_registered_model(name, new_name)
+
+    def delete_registered_model(self, name: str) -> None:
+        self.store.delete_registered_model(name)
+
+    def set_registered_model_tag(self, name: str, key: str, value: Any) -> None:
+        self.store.set_registered_model_tag(name, key, str(value))
+
+    def delete_registered_model_tag(self, name: str, key: str) -> None:
+        self.store.delete_registered_model_tag(name, key)
+
+    # -- model versions --------------------------------------------------------------------
+    def create_model_version(
+        self,
+        name: str,
+        source: str,
+        run_id: str | None = None,
+        tags: dict[str, Any] | None = None,
+        run_link: str | None = None,
+        description: str | None = None,
+    ) -> ModelVersion:
+        tags = {k: str(v) for k, v in (tags or {}).items()}
+        return self.store.create_model_version(name, source, run_id, tags, description)
+
+    def get_model_version(self, name: str, version: str | int) -> ModelVersion:
+        return self.store.get_model_version(name, _as_str(version))
+
+    def update_model_version(
+        self, name: str, version: str | int, description: str | None = None
+    ) -> ModelVersion:
+        return self.store.update_model_version(name, _as_str(version), description)
+
+    def delete_model_version(self, name: str, version: str | int) -> None:
+        self.store.delete_model_version(name, _as_str(version))
+
+    def search_model_versions(
+        self,
+        filter_string: str | None = None,
+        max_results: int = 10000,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[ModelVersion]:
+        return self.store.search_model_versions(filter_string, max_results, order_by, page_token)
+
+    def set_model_version_tag(self, name: str, version: str | int, key: str, value: Any) -> None:
+        self.store.set_model_version_tag(name, _as_str(version), key, str(value))
+
+    def delete_model_version_tag(self, name: str, version: str | int, key: str) -> None:
+        self.store.delete_model_version_tag(name, _as_str(version), key)
+
+    def get_model_version_download_uri(self, name: str, version: str | int) -> str:
+        return self.store.get_model_version_download_uri(name, _as_str(version))
+
+    # -- aliases ---------------------------------------------------------------------------
+    def set_registered_model_alias(self, name: str, alias: str, version: str | int) -> None:
+        self.store.set_registered_model_alias(name, alias, _as_str(version))
+
+    def delete_registered_model_alias(self, name: str, alias: str) -> None:
+        self.store.delete_registered_model_alias(name, alias)
+
+    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
+        return self.store.get_model_version_by_alias(name, alias)
+
+
+MlflowClient = Client
