@@ -281,6 +281,14 @@ def models_delete_alias(name: str, alias: str, tracking_uri: str | None) -> None
     click.echo(f"deleted {name}@{alias}")
 
 
+@main.command("demo")
+def demo() -> None:
+    """Train, log, register and load iris models on the embedded store (the Quickstart)."""
+    from trk.demo import run_demo
+
+    run_demo()
+
+
 def serve_main() -> None:
     """Entry point of `trk-serve`."""
     from trk.serving.cli import serve
