@@ -1,0 +1,1 @@
+"""A/B evaluation: statistics, reports and verdicts over serving runs, gates, run comparison."""
