@@ -1,0 +1,182 @@
+"""Table definitions the SQL store queries. The schema itself is created by the Alembic
+migrations in `trk.store.migrations`; a test checks the two never drift apart."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+)
+
+metadata = MetaData()
+
+# sqlite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit serial.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+_CASCADE = {"ondelete": "CASCADE", "onupdate": "CASCADE"}
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("experiment_id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(256), nullable=False, unique=True),
+    Column("artifact_location", String(1000), nullable=False),
+    Column("lifecycle_stage", String(32), nullable=False),
+    Column("creation_time", BigInteger),
+    Column("last_update_time", BigInteger),
+)
+
+experiment_tags = Table(
+    "experiment_tags",
+    metadata,
+    Column("experiment_id", Integer, ForeignKey("experiments.experiment_id", **_CASCADE)),
+    Column("key", String(250), nullable=False),
+    Column("value", String(5000)),
+    PrimaryKeyConstraint("experiment_id", "key"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("run_uuid", String(32), primary_key=True),
+    Column("name", String(250)),
+    Column(
+        "experiment_id",
+        Integer,
+        ForeignKey("experiments.experiment_id", **_CASCADE),
+        nullable=False,
+    ),
+    Column("user_id", String(256)),
+    Column("status", String(20), nullable=False),
+    Column("start_time", BigInteger),
+    Column("end_time", BigInteger),
+    Column("lifecycle_stage", String(20), nullable=False),
+    Column("artifact_uri", String(1000)),
+    Index("ix_runs_experiment_start", "experiment_id", "start_time"),
+)
+
+
+def _run_fk() -> ForeignKey:
+    return ForeignKey("runs.run_uuid", **_CASCADE)
+
+
+params = Table(
+    "params",
+    metadata,
+    Column("run_uuid", String(32), _run_fk(), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", String(8000), nullable=False),
+    PrimaryKeyConstraint("run_uuid", "key"),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("run_uuid", String(32), _run_fk(), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", String(8000)),
+    PrimaryKeyConstraint("run_uuid", "key"),
+)
+
+# Full history; a surrogate id because MLflow lets the same (key, step, timestamp) repeat.
+metrics = Table(
+    "metrics",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("run_uuid", String(32), _run_fk(), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Float(precision=53), nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("is_nan", Boolean, nullable=False),
+    Index("ix_metrics_run_key_step", "run_uuid", "key", "step"),
+)
+
+latest_metrics = Table(
+    "latest_metrics",
+    metadata,
+    Column("run_uuid", String(32), _run_fk(), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Float(precision=53), nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("is_nan", Boolean, nullable=False),
+    PrimaryKeyConstraint("run_uuid", "key"),
+    Index("ix_latest_metrics_key_value", "key", "value"),
+)
+
+registered_models = Table(
+    "registered_models",
+    metadata,
+    Column("name", String(256), primary_key=True),
+    Column("description", String(5000)),
+    Column("creation_time", BigInteger),
+    Column("last_updated_time", BigInteger),
+)
+
+
+def _model_fk() -> ForeignKey:
+    return ForeignKey("registered_models.name", **_CASCADE)
+
+
+registered_model_tags = Table(
+    "registered_model_tags",
+    metadata,
+    Column("name", String(256), _model_fk(), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", String(5000)),
+    PrimaryKeyConstraint("name", "key"),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("name", String(256), _model_fk(), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("source", String(1000)),
+    Column("run_id", String(32)),
+    Column("status", String(20)),
+    Column("description", String(5000)),
+    Column("user_id", String(256)),
+    Column("creation_time", BigInteger),
+    Column("last_updated_time", BigInteger),
+    PrimaryKeyConstraint("name", "version"),
+)
+
+
+def _version_fk() -> ForeignKeyConstraint:
+    return ForeignKeyConstraint(
+        ["name", "version"], ["model_versions.name", "model_versions.version"], **_CASCADE
+    )
+
+
+model_version_tags = Table(
+    "model_version_tags",
+    metadata,
+    Column("name", String(256), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", String(5000)),
+    PrimaryKeyConstraint("name", "version", "key"),
+    _version_fk(),
+)
+
+# Primary key (name, alias): an alias points at exactly one version at any time.
+registered_model_aliases = Table(
+    "registered_model_aliases",
+    metadata,
+    Column("name", String(256), nullable=False),
+    Column("alias", String(255), nullable=False),
+    Column("version", Integer, nullable=False),
+    PrimaryKeyConstraint("name", "alias"),
+    _version_fk(),
+)

@@ -1,0 +1,123 @@
+"""Parsed search clauses and order keys -> SQLAlchemy WHERE/ORDER BY, filtered in the database.
+
+A `Fields` describes what one search may refer to: attribute columns (and whether they are
+numeric), and key/value tables (metrics, params, tags) linked to the searched row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, FromClause, Select, Table, case, exists, false
+
+from trk.exceptions import InvalidParameter
+from trk.store.search import Clause, parse_filter, parse_order_by
+
+# entity -> (key/value table, link(alias, key) -> the condition tying it to the searched row)
+Link = Callable[[FromClause, str], ColumnElement[bool]]
+
+
+@dataclass
+class Fields:
+    """What a search may filter and order on."""
+
+    what: str
+    attributes: dict[str, tuple[Any, bool]]  # name -> (column, numeric)
+    related: dict[str, tuple[Table, Link]] = field(default_factory=dict)
+
+
+def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
+    if op == "=":
+        return column == value
+    if op == "!=":
+        return column != value
+    if op == ">":
+        return column > value
+    if op == ">=":
+        return column >= value
+    if op == "<":
+        return column < value
+    if op == "<=":
+        return column <= value
+    if op == "LIKE":
+        return column.like(value)
+    if op == "ILIKE":
+        return column.ilike(value)
+    if op == "IN":
+        return column.in_(value)
+    return column.not_in(value)
+
+
+def _attribute(fields: Fields, key: str) -> tuple[Any, bool]:
+    try:
+        return fields.attributes[key]
+    except KeyError:
+        allowed = ", ".join(sorted(fields.attributes))
+        raise InvalidParameter(
+            f"Invalid attribute {key!r} for {fields.what} search; expected one of: {allowed}"
+        ) from None
+
+
+def _related(fields: Fields, entity: str) -> tuple[Table, Link]:
+    if entity not in fields.related:
+        raise InvalidParameter(f"{fields.what} search does not support {entity} filters")
+    return fields.related[entity]
+
+
+def _condition(clause: Clause, fields: Fields) -> ColumnElement[bool]:
+    if clause.entity == "attribute":
+        column, numeric = _attribute(fields, clause.key)
+        value = clause.value
+        if numeric and not isinstance(value, float):
+            raise InvalidParameter(f"Attribute {clause.key!r} must be compared with a number")
+        if not numeric and isinstance(value, float):
+            raise InvalidParameter(f"Attribute {clause.key!r} must be compared with a string")
+        if numeric:
+            value = int(value) if float(value).is_integer() else value
+        return _compare(column, clause.op, value)
+    table, link = _related(fields, clause.entity)
+    alias = table.alias()
+    cond = link(alias, clause.key) & _compare(alias.c.value, clause.op, clause.value)
+    if "is_nan" in alias.c:  # NaN is stored as 0 + a flag; it never satisfies a comparison
+        cond = cond & (alias.c.is_nan == false())
+    return exists().where(cond)
+
+
+def apply_filter(stmt: Select, filter_string: str | None, fields: Fields) -> Select:
+    """Adds the filter string's clauses to `stmt` as WHERE conditions."""
+    for clause in parse_filter(filter_string):
+        stmt = stmt.where(_condition(clause, fields))
+    return stmt
+
+
+def _nulls_last(column: Any, ascending: bool, extra_rank: Any = None) -> list[Any]:
+    # Portable NULLS LAST (older sqlite lacks it): rank missing values after present ones.
+    rank = case((column.is_(None), 2), else_=0)
+    if extra_rank is not None:
+        rank = case((column.is_(None), 2), (extra_rank, 1), else_=0)
+    return [rank, column.asc() if ascending else column.desc()]
+
+
+def apply_order(
+    stmt: Select, order_by: Sequence[str] | None, fields: Fields, default: Sequence[Any]
+) -> Select:
+    """Adds ORDER BY (outer joins for metric/param/tag keys), then `default` as tie-breakers."""
+    order: list[Any] = []
+    for i, key in enumerate(parse_order_by(list(order_by or ()))):
+        if key.entity == "attribute":
+            column, _ = _attribute(fields, key.key)
+            order += _nulls_last(column, key.ascending)
+            continue
+        table, link = _related(fields, key.entity)
+        alias = table.alias(f"order_{i}")
+        stmt = stmt.outerjoin(alias, link(alias, key.key))
+        nan = alias.c.is_nan if "is_nan" in alias.c else None
+        order += _nulls_last(alias.c.value, key.ascending, nan)
+    return stmt.order_by(*order, *default)
+
+
+def paged(stmt: Select, offset: int, max_results: int) -> Select:
+    """One extra row tells whether another page follows."""
+    return stmt.offset(offset).limit(max_results + 1)
