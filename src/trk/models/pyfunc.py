@@ -1,0 +1,130 @@
+"""PyFuncModel: any flavor behind one predict(), with the signature enforced first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from trk.exceptions import ModelError, PredictError, TrkError
+from trk.models import schema_enforcement as enforcement
+from trk.models.flavors.base import FlavorModel
+from trk.models.flavors.python_function import (  # noqa: F401  (re-exported)
+    PythonModel,
+    PythonModelContext,
+    log_model,
+    save_model,
+)
+from trk.models.input_example import load_input_example
+from trk.models.integrity import verify_dir
+from trk.models.mlmodel import PYFUNC, Model, ModelMetadata
+from trk.models.registry import get_loader
+
+
+class PyFuncModel:
+    """A loaded model: `predict(data, params)` for any input, `predict_array` for serving."""
+
+    def __init__(self, metadata: ModelMetadata, impl: FlavorModel) -> None:
+        self._metadata = metadata
+        self._impl = impl
+        sig = metadata.signature
+        self._inputs = sig.inputs if sig is not None and sig.inputs.inputs else None
+        self._n_cols, self._dtype, self._array_ok = enforcement.array_plan(self._inputs)
+
+    @property
+    def metadata(self) -> ModelMetadata:
+        return self._metadata
+
+    @property
+    def needs_dataframe(self) -> bool:
+        """True when the model must get a DataFrame (named or non-numeric columns)."""
+        return self._impl.needs_dataframe or not self._array_ok
+
+    @property
+    def output_kind(self) -> str:
+        return self._impl.output_kind
+
+    @property
+    def raw_model(self) -> Any:
+        return self._impl.raw_model
+
+    def input_example(self) -> Any:
+        """The input example saved with the model, or None."""
+        md = self._metadata
+        return load_input_example(md.model_dir or Path("."), md.saved_input_example_info)
+
+    def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
+        """Enforce the signature on `data`, then predict with the wrapped model."""
+        if self._inputs is not None:
+            data = enforcement.enforce(self._inputs, data)
+        elif isinstance(data, list):
+            data = np.asarray(data)
+        return self._call(self._impl.predict, data, params)
+
+    def predict_array(self, x: np.ndarray, params: dict[str, Any] | None = None) -> Any:
+        """Fast path: a 2-D numeric array with columns in the signature's input order."""
+        if self.needs_dataframe and self._inputs is not None:
+            import pandas as pd
+
+            return self.predict(pd.DataFrame(x, columns=self._inputs.input_names()), params)
+        x = enforcement.check_array(x, self._n_cols, self._dtype)
+        return self._call(self._impl.predict_array, x, params)
+
+    def _call(self, fn: Any, data: Any, params: dict[str, Any] | None) -> Any:
+        try:
+            return fn(data, params)
+        except TrkError:
+            raise
+        except Exception as e:  # the model's own failure, reported with its type
+            raise PredictError(
+                f"{self._metadata.flavor} model failed to predict: {type(e).__name__}: {e}"
+            ) from e
+
+    def __repr__(self) -> str:
+        md = self._metadata
+        return f"PyFuncModel(flavor={md.flavor!r}, run_id={md.run_id!r}, dir={md.model_dir})"
+
+
+def read_model_dir(model_dir: Path, verify: bool = True) -> Model:
+    """MLmodel of a local model dir, with its files checked against the recorded sha256."""
+    mlmodel = Model.load(model_dir)
+    if PYFUNC not in mlmodel.flavors:
+        raise ModelError(
+            f"MLmodel in {model_dir} has no python_function flavor "
+            f"(flavors: {sorted(mlmodel.flavors)}); it cannot be loaded as a pyfunc model"
+        )
+    if verify and mlmodel.trk_sha256:
+        verify_dir(model_dir, mlmodel.trk_sha256)
+    return mlmodel
+
+
+def load_model(
+    model_uri: str | Path, model_config: dict[str, Any] | None = None, verify: bool = True
+) -> PyFuncModel:
+    """Load any model trk or MLflow 3 wrote, from any URI trk resolves, as a PyFuncModel.
+
+    `model_config` goes to the flavor: e.g. {"device": "cuda"} for torch,
+    {"intra_op_num_threads": 2} for onnx.
+    """
+    from trk.uri import resolve_model_dir
+
+    model_dir = resolve_model_dir(str(model_uri))
+    mlmodel = read_model_dir(model_dir, verify)
+    loader = get_loader(mlmodel.loader_module)
+    impl = loader(model_dir, mlmodel, dict(model_config or {}))
+    return PyFuncModel(mlmodel, impl)
+
+
+def load_flavor_dir(model_uri: str | Path, flavor: str) -> tuple[Path, Model]:
+    """Local dir + MLmodel for a flavor's own load_model; refuses another flavor's model."""
+    from trk.uri import resolve_model_dir
+
+    model_dir = resolve_model_dir(str(model_uri))
+    mlmodel = read_model_dir(model_dir)
+    if flavor not in mlmodel.flavors:
+        raise ModelError(
+            f"Model at {model_uri} was written by flavor {mlmodel.flavor!r} "
+            f"(flavors: {sorted(mlmodel.flavors)}), not {flavor!r}"
+        )
+    return model_dir, mlmodel

@@ -1,0 +1,110 @@
+"""Write a model directory atomically, and log one to the active run."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from trk.exceptions import AlreadyExists
+from trk.models.input_example import save_input_example
+from trk.models.integrity import hash_dir
+from trk.models.mlmodel import PYFUNC, Model, ModelInfo
+from trk.models.signature import ModelSignature
+
+REQUIREMENTS = "requirements.txt"
+
+
+def pinned(dist: str, version: str) -> str:
+    """`dist==version` without a local label (torch's `+cpu`), so pip can install it."""
+    return f"{dist}=={version.split('+')[0]}"
+
+
+def save_model_dir(
+    path: str | Path,
+    *,
+    flavor: str,
+    loader_module: str,
+    write_data: Callable[[Path], dict[str, Any]],
+    signature: ModelSignature | None = None,
+    input_example: Any = None,
+    requirements: list[str] | None = None,
+    pyfunc_conf: dict[str, Any] | None = None,
+) -> Model:
+    """Write data files, example, requirements and MLmodel in a temp dir, then move it to path.
+
+    `write_data(tmp_dir)` writes the flavor's files and returns its MLmodel flavor entry.
+    A failure at any step leaves nothing at `path`.
+    """
+    path = Path(path).absolute()
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise AlreadyExists(f"Cannot save a model to {path}: the path already exists")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))
+    try:
+        mlmodel = _write_into(
+            tmp, flavor, loader_module, write_data, signature, input_example, requirements
+        )
+        mlmodel.flavors[PYFUNC].update(pyfunc_conf or {})
+        mlmodel.save(tmp)
+        if path.exists():
+            path.rmdir()
+        os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    mlmodel.model_dir = path
+    return mlmodel
+
+
+def _write_into(
+    tmp: Path,
+    flavor: str,
+    loader_module: str,
+    write_data: Callable[[Path], dict[str, Any]],
+    signature: ModelSignature | None,
+    input_example: Any,
+    requirements: list[str] | None,
+) -> Model:
+    flavor_conf = write_data(tmp)
+    mlmodel = Model(signature=signature)
+    if input_example is not None:
+        mlmodel.saved_input_example_info = save_input_example(tmp, input_example)
+    (tmp / REQUIREMENTS).write_text("".join(f"{r}\n" for r in requirements or []))
+    mlmodel.add_flavor(PYFUNC, loader_module=loader_module, trk_flavor=flavor)
+    mlmodel.flavors.setdefault(flavor, {}).update(flavor_conf)
+    mlmodel.trk_sha256 = hash_dir(tmp)
+    return mlmodel
+
+
+def log_model_dir(
+    save: Callable[[Path], Model], name: str, registered_model_name: str | None = None
+) -> ModelInfo:
+    """Save with `save(path)` into a temp dir, upload it to the active run, maybe register it."""
+    import trk
+
+    run_id = (trk.active_run() or trk.start_run()).info.run_id
+    with tempfile.TemporaryDirectory(prefix="trk-model-") as tmp:
+        local = Path(tmp) / "model"
+        mlmodel = save(local)
+        mlmodel.run_id, mlmodel.artifact_path = run_id, name
+        mlmodel.save(local)  # MLmodel is not hashed, so recording the run keeps sha256 valid
+        trk.log_artifacts(local, artifact_path=name)
+    model_uri = f"runs:/{run_id}/{name}"
+    version = None
+    if registered_model_name:
+        version = trk.register_model(model_uri, registered_model_name).version
+    return ModelInfo(
+        model_uri=model_uri,
+        run_id=run_id,
+        artifact_path=name,
+        signature=mlmodel.signature,
+        flavors=mlmodel.flavors,
+        model_uuid=mlmodel.model_uuid,
+        utc_time_created=mlmodel.utc_time_created,
+        saved_input_example_info=mlmodel.saved_input_example_info,
+        registered_model_version=version,
+    )
