@@ -3,13 +3,14 @@ BEGIN IMMEDIATE) and PostgreSQL (pre-ping pool), with connection errors mapped t
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 
 from trk.exceptions import InvalidParameter, Unavailable
@@ -28,20 +29,40 @@ def engine_for(uri: str) -> Engine:
         return engine
 
 
+def dispose_engine(uri: str) -> None:
+    """Closes and forgets the engine for `uri` (tests dropping a database need this)."""
+    with _lock:
+        engine = _engines.pop(uri, None)
+    if engine is not None:
+        engine.dispose()
+    from trk.store import sql_base
+
+    sql_base.forget(uri)
+
+
 def display_uri(engine: Engine) -> str:
     """The engine's URI with any password hidden, for error messages."""
     return engine.url.render_as_string(hide_password=True)
 
 
-def _create(uri: str) -> Engine:
+def sql_url(uri: str) -> URL:
+    """The SQLAlchemy URL for a store URI; plain postgresql:// uses whichever driver is installed."""
     try:
         url = make_url(uri)
     except ArgumentError as exc:
         raise InvalidParameter(f"Malformed database URI {uri!r}: {exc}") from None
+    # SQLAlchemy 2.1 defaults to psycopg 3; fall back to psycopg2 when only that is present.
+    if url.drivername == "postgresql" and importlib.util.find_spec("psycopg") is None:
+        url = url.set(drivername="postgresql+psycopg2")
+    return url
+
+
+def _create(uri: str) -> Engine:
+    url = sql_url(uri)
     try:
         if url.get_backend_name() == "sqlite":
             return _sqlite_engine(uri)
-        return create_engine(uri, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
     except NoSuchModuleError as exc:
         raise InvalidParameter(f"Unsupported database URI {uri!r}: {exc}") from None
 

@@ -19,6 +19,11 @@ from trk.store.engine import display_uri, engine_for, read_connection, write_con
 _checked: set[str] = set()
 
 
+def forget(uri: str) -> None:
+    """Check the schema again on the next open of `uri`."""
+    _checked.discard(uri)
+
+
 def now_ms() -> int:
     """Milliseconds since the epoch, MLflow's time unit."""
     return int(time.time() * 1000)

@@ -1,0 +1,143 @@
+"""Project-wide fixtures. Each block names who owns it; add yours in a block of its own."""
+
+from __future__ import annotations
+
+# ---------------------------------------------------------------------------------------
+# PostgreSQL (store): `pg_server` (session) and `pg_uri` (a fresh database per test).
+# Uses TRK_TEST_POSTGRES_URI when set; else starts a throwaway cluster from the local
+# PostgreSQL binaries; else skips - except under CI=true, where PostgreSQL is required.
+# ---------------------------------------------------------------------------------------
+import glob
+import itertools
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+
+import pytest
+
+_PG_TEMPLATE = "trk_template"
+_pg_counter = itertools.count(1)
+
+
+def _pg_bin_dir() -> str | None:
+    found = shutil.which("pg_ctl")
+    if found:
+        return os.path.dirname(found)
+    dirs = sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
+    return next((d for d in dirs if os.path.exists(os.path.join(d, "initdb"))), None)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _as_postgres(cmd: list[str]) -> list[str]:
+    # initdb/postgres refuse to run as root: drop to the Debian package's `postgres` user.
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+def _skip_or_fail(reason: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"PostgreSQL is required in CI: {reason}")
+    pytest.skip(reason)
+
+
+def _start_cluster(bin_dir: str) -> tuple[str, str]:
+    """initdb + pg_ctl start on a free port; returns (data dir, server URI without database)."""
+    root = tempfile.mkdtemp(prefix="trk-pg-")
+    data = os.path.join(root, "data")
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres", "postgres")
+    port = _free_port()
+    run = dict(check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        _as_postgres(
+            [f"{bin_dir}/initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8"]
+        ),
+        **run,
+    )
+    # Durability off: a throwaway test cluster trades crash safety for speed.
+    opts = (
+        f"-p {port} -h 127.0.0.1 -k {root} -c fsync=off -c synchronous_commit=off "
+        "-c full_page_writes=off -c max_connections=300"
+    )
+    subprocess.run(
+        _as_postgres(
+            [f"{bin_dir}/pg_ctl", "-D", data, "-o", opts, "-l", f"{root}/log", "-w", "start"]
+        ),
+        **run,
+    )
+    return data, f"postgresql://postgres@127.0.0.1:{port}"
+
+
+def _admin(server_uri: str, *statements: str) -> None:
+    from sqlalchemy import create_engine
+
+    from trk.store.engine import sql_url
+
+    engine = create_engine(sql_url(f"{server_uri}/postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            for statement in statements:
+                conn.exec_driver_sql(statement)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """A PostgreSQL server URI without a database name, with a migrated template database."""
+    given = os.environ.get("TRK_TEST_POSTGRES_URI")
+    data = bin_dir = None
+    if given:
+        server_uri = given.rsplit("/", 1)[0] if given.count("/") > 2 else given
+    else:
+        bin_dir = _pg_bin_dir()
+        if bin_dir is None:
+            _skip_or_fail("no TRK_TEST_POSTGRES_URI and no initdb/pg_ctl on this machine")
+        try:
+            data, server_uri = _start_cluster(bin_dir)
+        except (subprocess.SubprocessError, OSError) as exc:
+            detail = getattr(exc, "stderr", b"") or b""
+            _skip_or_fail(f"could not start PostgreSQL: {exc} {detail.decode(errors='replace')}")
+    try:
+        _admin(
+            server_uri, f"DROP DATABASE IF EXISTS {_PG_TEMPLATE}", f"CREATE DATABASE {_PG_TEMPLATE}"
+        )
+        from trk.store.engine import dispose_engine
+        from trk.store.migrations import migrate
+
+        migrate(f"{server_uri}/{_PG_TEMPLATE}")  # migrated once; every test db copies it
+        dispose_engine(f"{server_uri}/{_PG_TEMPLATE}")
+        yield server_uri
+    finally:
+        if data is not None:
+            subprocess.run(
+                _as_postgres([f"{bin_dir}/pg_ctl", "-D", data, "-m", "immediate", "stop"]),
+                capture_output=True,
+                timeout=60,
+            )
+            shutil.rmtree(os.path.dirname(data), ignore_errors=True)
+
+
+@pytest.fixture
+def pg_uri(pg_server: str) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this test, dropped afterwards."""
+    name = f"t{os.getpid()}_{next(_pg_counter)}"
+    _admin(pg_server, f"CREATE DATABASE {name} TEMPLATE {_PG_TEMPLATE}")
+    uri = f"{pg_server}/{name}"
+    yield uri
+    from trk.store.engine import dispose_engine
+
+    dispose_engine(uri)
+    _admin(pg_server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+# ---------------------------------------------------------------------------------------
+# end of the PostgreSQL block
+# ---------------------------------------------------------------------------------------
