@@ -60,9 +60,9 @@ def predict_champion(name: str = "iris") -> list:
     """Load `models:/NAME@champion` and predict on two flowers."""
     model = trk.pyfunc.load_model(f"models:/{name}@champion")
     rows = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
-    preds = model.predict(rows)
-    click.echo(f"models:/{name}@champion predicts {list(preds)} for {rows}")
-    return list(preds)
+    preds = [int(p) for p in model.predict(rows)]
+    click.echo(f"models:/{name}@champion predicts {preds} for {rows}")
+    return preds
 
 
 def run_demo() -> None:
