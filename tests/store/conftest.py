@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import func, select
 
+from trk.store import schema
 from trk.store.engine import dispose_engine
 from trk.store.sql import SqlStore
 
@@ -26,3 +28,17 @@ def store(request, tmp_path) -> SqlStore:
     if request.param == "sqlite":
         return request.getfixturevalue("sqlite_store")
     return SqlStore(request.getfixturevalue("pg_uri"), str(tmp_path / "artifacts"))
+
+
+@pytest.fixture
+def counts():
+    """`counts(store)`: rows per table, to prove that a refused call wrote nothing."""
+
+    def count(store) -> dict[str, int]:
+        with store._engine.connect() as conn:
+            return {
+                t.name: conn.execute(select(func.count()).select_from(t)).scalar()
+                for t in schema.metadata.sorted_tables
+            }
+
+    return count
