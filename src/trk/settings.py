@@ -54,9 +54,24 @@ def model_cache_dir() -> str:
 
 
 def user_name() -> str:
-    return os.environ.get("TRK_USER") or os.environ.get("USER") or os.environ.get("LOGNAME") or "unknown"
+    return (
+        os.environ.get("TRK_USER")
+        or os.environ.get("USER")
+        or os.environ.get("LOGNAME")
+        or "unknown"
+    )
 
 
 def env_snapshot(prefix: str = "TRK_") -> dict[str, str]:
     """Every variable with `prefix`, for diagnostics and tests."""
     return {k: v for k, v in os.environ.items() if k.startswith(prefix)}
+
+
+# `trk-serve --workers N` hands its validated settings to the worker processes through this
+# variable (uvicorn's workers re-import the app factory in fresh processes).
+SERVE_SETTINGS_ENV = "TRK_SERVE_SETTINGS_JSON"
+
+
+def serve_settings_json() -> str | None:
+    """The serialized ServeSettings a `trk-serve` worker process was started with."""
+    return os.environ.get(SERVE_SETTINGS_ENV) or None

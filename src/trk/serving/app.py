@@ -1,0 +1,113 @@
+"""The HTTP face of `trk-serve`: Starlette routes over the DataPlane, and the one error mapper."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from trk.exceptions import PayloadTooLarge, TrkError
+from trk.serving import codecs
+from trk.serving.config import ServeSettings
+from trk.serving.dataplane import DataPlane, result_headers
+from trk.serving.metrics import METRICS_CONTENT_TYPE, ServingMetrics
+
+log = logging.getLogger("trk.serving")
+JSON = "application/json"
+
+
+def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(codecs.dumps(obj), status, headers, media_type=JSON)
+
+
+def error_response(request: Request, exc: Exception) -> Response:
+    """TrkError -> its status and MLflow JSON; anything else -> a one-line 500."""
+    headers = dict(getattr(exc, "headers", None) or {})
+    headers.setdefault("X-Request-Id", request.headers.get("x-request-id") or uuid.uuid4().hex)
+    if isinstance(exc, TrkError):
+        return json_response(exc.to_dict(), int(exc.status), headers)
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    body = {"error_code": "INTERNAL_ERROR", "message": f"Internal error: {type(exc).__name__}"}
+    return json_response(body, 500, headers)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it passes `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"Request body of {declared} bytes is over --max-body-mb")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"Request body is over --max-body-mb ({limit} bytes)")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_app(
+    settings: ServeSettings,
+    registry: CollectorRegistry | None = None,
+    dataplane: DataPlane | None = None,
+) -> Starlette:
+    """The ASGI app: load variants in the lifespan, answer the scoring protocol."""
+    plane = dataplane or DataPlane(settings, ServingMetrics(registry))
+    limit = settings.max_body_bytes
+
+    async def invocations(request: Request) -> Response:
+        try:
+            body = await read_body(request, limit)
+        except PayloadTooLarge as exc:
+            plane.metrics.observe_request(("none", "none", "none"), int(exc.status), None)
+            raise
+        result = await plane.infer(body, request.headers.get("content-type"), request.headers)
+        return Response(result.body, result.status, result_headers(result), media_type=JSON)
+
+    async def ping(request: Request) -> Response:
+        return json_response({"status": "alive"})
+
+    async def health(request: Request) -> Response:
+        return json_response(plane.health(), 200 if plane.ready() else 503)
+
+    async def metadata(request: Request) -> Response:
+        return json_response(plane.metadata(), 200 if plane.ready() else 503)
+
+    async def version(request: Request) -> Response:
+        return json_response(plane.version())
+
+    async def metrics(request: Request) -> Response:
+        return Response(plane.metrics.exposition(), media_type=METRICS_CONTENT_TYPE)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await plane.start()
+        try:
+            yield
+        finally:
+            await plane.stop()
+
+    routes = [
+        Route("/invocations", invocations, methods=["POST"]),
+        Route("/ping", ping, methods=["GET"]),
+        Route("/health", health, methods=["GET"]),
+        Route("/version", version, methods=["GET"]),
+        Route("/metadata", metadata, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={TrkError: error_response, Exception: error_response},
+    )
+    app.state.dataplane = plane
+    app.state.settings = settings
+    return app

@@ -1,0 +1,190 @@
+"""`trk-serve`: flags (each also a `TRK_*` variable), an optional YAML config, then run."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import click
+from click.core import ParameterSource
+
+from trk.exceptions import TrkError
+
+_GIVEN = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+
+
+def _opt(flag: str, **kwargs: Any) -> Any:
+    """A flag that also reads TRK_<FLAG> and lists that variable in --help."""
+    env = "TRK_" + flag.split("/")[0].lstrip("-").replace("-", "_").upper()
+    return click.option(flag, envvar=env, show_envvar=True, show_default=True, **kwargs)
+
+
+OPTIONS = [
+    _opt(
+        "--model-uri",
+        default=None,
+        help="Model to serve as the champion, e.g. models:/iris@champion.",
+    ),
+    _opt("--challenger-uri", default=None, help="Second model for --mode shadow|split."),
+    _opt(
+        "--mode",
+        type=click.Choice(["single", "shadow", "split"]),
+        default="single",
+        help="single: one model; shadow: champion answers, challenger gets copies; split: weighted.",
+    ),
+    _opt(
+        "--challenger-weight",
+        type=float,
+        default=0.1,
+        help="Share of traffic the challenger answers in split mode.",
+    ),
+    _opt(
+        "--shadow-sample",
+        type=float,
+        default=1.0,
+        help="Fraction of requests copied to the challenger in shadow mode.",
+    ),
+    _opt(
+        "--sticky-header",
+        default=None,
+        help="Header whose value pins a caller to one variant (split mode).",
+    ),
+    _opt(
+        "--allow-forced-variant/--no-allow-forced-variant",
+        default=True,
+        help="Let a request pick its variant with the X-Trk-Variant header.",
+    ),
+    _opt(
+        "--reload-interval-s",
+        type=float,
+        default=10.0,
+        help="How often to check where the aliases point.",
+    ),
+    _opt(
+        "--allow-signature-mismatch",
+        is_flag=True,
+        default=False,
+        help="Start even when the challenger's input signature differs from the champion's.",
+    ),
+    _opt("--host", default="127.0.0.1", help="Address to listen on."),
+    _opt("--port", type=int, default=8080, help="Port to listen on."),
+    _opt("--workers", type=int, default=1, help="Worker processes (uvicorn multi-process mode)."),
+    _opt(
+        "--tracking-uri",
+        default=None,
+        help="Tracking store holding the registry (else MLFLOW_TRACKING_URI, else sqlite:///trk.db).",
+    ),
+    _opt(
+        "--max-body-mb", type=float, default=16.0, help="Largest request body accepted (413 above)."
+    ),
+    _opt(
+        "--timeout-s",
+        type=float,
+        default=30.0,
+        help="Per-request deadline (504 DEADLINE_EXCEEDED past it).",
+    ),
+    _opt(
+        "--max-batch-size",
+        type=int,
+        default=None,
+        help="Turn adaptive batching on, up to this many rows per predict.",
+    ),
+    _opt(
+        "--max-batch-delay-ms",
+        type=float,
+        default=2.0,
+        help="Longest a request waits for a batch to fill.",
+    ),
+    _opt(
+        "--optimize",
+        type=click.Choice(["onnx"]),
+        default=None,
+        help="Serve sklearn models through onnxruntime.",
+    ),
+    _opt(
+        "--report-interval-s",
+        type=float,
+        default=30.0,
+        help="Seconds per metrics window logged as a tracking run.",
+    ),
+    _opt(
+        "--experiment",
+        default=None,
+        help="Experiment for serving runs (default serving/<model name>).",
+    ),
+    _opt(
+        "--log-samples",
+        type=float,
+        default=0.0,
+        help="Fraction of requests logged as samples with both answers.",
+    ),
+    _opt(
+        "--feedback-capacity",
+        type=int,
+        default=100_000,
+        help="Recent predictions kept for /feedback joins.",
+    ),
+]
+
+
+def _apply(options: list[Any]) -> Any:
+    def decorate(func: Any) -> Any:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar="TRK_CONFIG",
+    show_envvar=True,
+    default=None,
+    help="YAML file of the same settings; flags override it.",
+)
+@_apply(OPTIONS)
+@click.pass_context
+def serve(ctx: click.Context, config_path: str | None, **values: Any) -> None:
+    """Serve a model (and optionally a challenger) over MLflow's scoring protocol."""
+    from trk.serving.config import build_settings, load_config_file
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        file_values = load_config_file(config_path) if config_path else {}
+        given = {
+            k: v
+            for k, v in values.items()
+            if not file_values or ctx.get_parameter_source(k) in _GIVEN
+        }
+        settings = build_settings(file_values, given)
+        check_model_uri(settings.model_uri, settings.tracking_uri)
+    except TrkError as exc:
+        click.echo(f"trk-serve: error: {exc.message}", err=True)
+        sys.exit(1)
+    from trk.serving.runner import run
+
+    run(settings)
+
+
+def check_model_uri(uri: str, tracking_uri: str | None) -> None:
+    """Fail fast, in one line, when the champion's URI names nothing that exists."""
+    from trk.uri import find_model_version, parse_model_uri, resolve_model_dir
+
+    if uri.startswith("models:"):
+        from trk.tracking.client import Client
+
+        find_model_version(Client(tracking_uri).store, parse_model_uri(uri))
+        return
+    if uri.startswith("runs:"):
+        from trk.tracking.client import Client
+
+        resolve_model_dir(uri, Client(tracking_uri).store)
+        return
+    resolve_model_dir(uri)

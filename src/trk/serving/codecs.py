@@ -1,0 +1,164 @@
+"""MLflow's scoring protocol: request bytes to model input, predictions to response bytes."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import numpy as np
+import orjson
+
+from trk.exceptions import BadRequest, UnsupportedMediaType
+from trk.serving import inputs
+from trk.serving.inputs import InputSpec, ModelInput
+
+JSON = "application/json"
+CSV = "text/csv"
+FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+_EXAMPLE = 'send {"inputs": [[...]]} or {"dataframe_split": {"columns": [...], "data": [[...]]}}'
+
+
+def media_type(content_type: str | None) -> str:
+    """The bare media type of a Content-Type header, refusing what the server cannot read."""
+    if not content_type:
+        raise UnsupportedMediaType("Missing Content-Type header: use application/json or text/csv")
+    mime, _, rest = content_type.partition(";")
+    mime = mime.strip().lower()
+    charset = rest.strip().lower()
+    if charset and charset.replace(" ", "") not in ("charset=utf-8", 'charset="utf-8"'):
+        raise UnsupportedMediaType(f"Content-Type {content_type!r}: only UTF-8 is supported")
+    if mime not in (JSON, CSV):
+        raise UnsupportedMediaType(
+            f"Content-Type {mime!r} is not supported: use application/json or text/csv"
+        )
+    return mime
+
+
+def decode(body: bytes, content_type: str | None, spec: InputSpec) -> ModelInput:
+    """Request body to model input; every problem is a BadRequest/InvalidParameter."""
+    mime = media_type(content_type)
+    if not body.strip():
+        raise BadRequest(f"Empty request body: {_EXAMPLE}")
+    if mime == CSV:
+        return decode_csv(body, spec)
+    return decode_json(body, spec)
+
+
+def decode_json(body: bytes, spec: InputSpec) -> ModelInput:
+    """One of MLflow's four JSON input forms, plus optional `params`."""
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"Invalid JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise BadRequest(
+            f"The body must be a JSON object with exactly one of {', '.join(FORMATS)}; "
+            f"got a {type(doc).__name__}"
+        )
+    params = doc.get("params")
+    if params is not None and not isinstance(params, dict):
+        raise BadRequest("'params' must be a JSON object")
+    keys = [k for k in doc if k != "params"]
+    unknown = [k for k in keys if k not in FORMATS]
+    if unknown:
+        raise BadRequest(
+            f"Unknown top-level key(s) {', '.join(map(repr, unknown))}; "
+            f"use exactly one of {', '.join(FORMATS)} (and optionally 'params')"
+        )
+    if len(keys) != 1:
+        found = f"got {', '.join(keys)}" if keys else "got none"
+        raise BadRequest(f"Use exactly one of {', '.join(FORMATS)}; {found}")
+    key = keys[0]
+    value = doc[key]
+    if key == "dataframe_split":
+        return inputs.from_split(value, spec, params)
+    if key == "dataframe_records":
+        return inputs.from_records(value, spec, params)
+    if isinstance(value, dict):
+        return inputs.from_column_dict(value, spec, params)
+    return inputs.from_rows(value, spec, params)
+
+
+def decode_csv(body: bytes, spec: InputSpec) -> ModelInput:
+    """CSV with a header row (or, for a named signature, without one when all cells are numbers)."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"The CSV body is not valid UTF-8: {exc}") from None
+    rows = [r for r in csv.reader(io.StringIO(text)) if r]
+    if not rows:
+        raise BadRequest("The CSV body holds no rows")
+    header, data = rows[0], rows[1:]
+    if _all_numbers(header) and (spec.tensor or spec.names or spec.fast_ok):
+        header, data = None, rows  # no header: take the columns positionally
+    if not data:
+        raise BadRequest("The CSV body has a header but no data rows")
+    values = [[_cell(c) for c in row] for row in data]
+    if header is None:
+        return inputs.from_rows(values, spec, None)
+    return inputs.from_columns([h.strip() for h in header], values, spec, None)
+
+
+def _all_numbers(cells: list[str]) -> bool:
+    try:
+        for c in cells:
+            float(c)
+    except ValueError:
+        return False
+    return True
+
+
+def _cell(text: str) -> Any:
+    """A CSV cell as int, float or (when it is not a number) the string itself."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _default(obj: Any) -> Any:
+    """orjson fallback for what it cannot write natively (object arrays, pandas values)."""
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if hasattr(obj, "to_dict"):  # pandas DataFrame / Series
+        return jsonable(obj)
+    if hasattr(obj, "isoformat"):
+        return obj.isoformat()
+    if isinstance(obj, bytes):
+        import base64
+
+        return base64.b64encode(obj).decode("ascii")
+    raise TypeError(f"Cannot encode {type(obj).__name__} as JSON")
+
+
+def jsonable(predictions: Any) -> Any:
+    """MLflow's shape: arrays as lists, DataFrames as records, Series as one-column records."""
+    mod = type(predictions).__module__
+    if mod.startswith("pandas"):
+        import pandas as pd
+
+        if isinstance(predictions, pd.Series):
+            predictions = pd.DataFrame(predictions)
+        if isinstance(predictions, pd.DataFrame):
+            return predictions.to_dict(orient="records")
+    return predictions
+
+
+_OPTS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+
+
+def encode(predictions: Any) -> bytes:
+    """`{"predictions": ...}` as bytes."""
+    return orjson.dumps({"predictions": jsonable(predictions)}, default=_default, option=_OPTS)
+
+
+def dumps(obj: Any) -> bytes:
+    """JSON bytes for the other endpoints."""
+    return orjson.dumps(obj, default=_default, option=_OPTS)

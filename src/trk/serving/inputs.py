@@ -1,0 +1,250 @@
+"""Turn decoded rows, records and columns into model input, checked against the signature."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from trk.exceptions import BadRequest, InvalidParameter
+
+MAX_DEPTH = 8  # list nesting a request may use; deeper is an attack or a mistake
+NUMERIC_TYPES = {"boolean", "integer", "long", "float", "double"}
+NUMERIC_KINDS = "biuf"
+
+
+@dataclass
+class ModelInput:
+    """Decoded request data ready for predict: `fast` means a 2-D array for predict_array."""
+
+    data: Any
+    params: dict[str, Any] | None = None
+    fast: bool = False
+    rows: int = 1
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What a model's signature says about its input, computed once per loaded model."""
+
+    names: tuple[str, ...] | None  # column names of a named column signature
+    types: tuple[str, ...]  # MLflow type per column ("" for tensors)
+    tensor: bool
+    tensor_shape: tuple[int, ...] | None
+    fast_ok: bool  # numeric 2-D input may skip pandas entirely
+    has_signature: bool
+
+    @classmethod
+    def of(cls, model: Any) -> InputSpec:
+        """Read the signature and `needs_dataframe` of a PyFuncModel."""
+        sig = model.metadata.signature
+        needs_df = bool(getattr(model, "needs_dataframe", True))
+        if sig is None or not len(sig.inputs):
+            return cls(None, (), False, None, not needs_df, False)
+        schema = sig.inputs
+        if schema.is_tensor_spec():
+            shape = tuple(schema.inputs[0].shape) if len(schema.inputs) == 1 else None
+            names = tuple(schema.input_names()) if schema.has_input_names() else None
+            return cls(names, (), True, shape, not needs_df and shape is not None, True)
+        types = tuple(s.type for s in schema.inputs)
+        names = tuple(schema.input_names()) if schema.has_input_names() else None
+        numeric = all(t in NUMERIC_TYPES for t in types)
+        return cls(names, types, False, None, numeric and not needs_df, True)
+
+    @property
+    def n_cols(self) -> int | None:
+        if self.types:
+            return len(self.types)
+        if self.tensor_shape and len(self.tensor_shape) == 2 and self.tensor_shape[1] > 0:
+            return self.tensor_shape[1]
+        return None
+
+    def describe_columns(self) -> str:
+        return ", ".join(self.names) if self.names else f"{self.n_cols} unnamed"
+
+
+def check_depth(obj: Any, limit: int = MAX_DEPTH) -> None:
+    """Refuse lists nested deeper than `limit` (walks the first element only: O(depth))."""
+    depth = 0
+    while isinstance(obj, list) and obj:
+        depth += 1
+        if depth > limit:
+            raise BadRequest(f"Input is nested more than {limit} lists deep")
+        obj = obj[0]
+
+
+def to_array(rows: list[Any]) -> np.ndarray:
+    """np.array of nested lists, with ragged rows reported as a bad request."""
+    check_depth(rows)
+    try:
+        arr = np.array(rows)
+        # numpy turns [1.5, "a"] into strings; keep Python values so errors name the culprit
+        return np.array(rows, dtype=object) if arr.dtype.kind in "US" else arr
+    except (ValueError, TypeError) as exc:
+        raise BadRequest(f"Rows must all have the same length and shape ({exc})") from None
+
+
+def from_rows(rows: Any, spec: InputSpec, params: dict | None) -> ModelInput:
+    """`inputs`/`instances` given as a list of rows, or `dataframe_split` without columns."""
+    if not isinstance(rows, list):
+        raise BadRequest(f"Expected a list of rows, got {type(rows).__name__}")
+    if not rows:
+        raise BadRequest("The input holds no rows")
+    if all(isinstance(r, dict) for r in rows):
+        return from_records(rows, spec, params)
+    arr = to_array(rows)
+    if arr.ndim == 1 and not spec.tensor:
+        if spec.n_cols not in (None, 1):
+            raise InvalidParameter(
+                f"Expected a list of rows like [[...]] with {spec.n_cols} values each "
+                f"(columns {spec.describe_columns()}), got a flat list"
+            )
+        arr = arr.reshape(-1, 1)
+    return _from_array(arr, spec, params)
+
+
+def _from_array(arr: np.ndarray, spec: InputSpec, params: dict | None) -> ModelInput:
+    """Check a positional array against the signature; fast path when numeric and allowed."""
+    if spec.tensor:
+        _check_tensor_shape(arr, spec)
+    elif spec.n_cols is not None and (arr.ndim != 2 or arr.shape[1] != spec.n_cols):
+        got = arr.shape[1] if arr.ndim == 2 else f"shape {arr.shape}"
+        raise InvalidParameter(
+            f"Expected {spec.n_cols} values per row (columns {spec.describe_columns()}), got {got}"
+        )
+    if arr.dtype.kind not in NUMERIC_KINDS:
+        _check_numeric(arr, spec)
+    rows = int(arr.shape[0]) if arr.ndim else 1
+    if spec.fast_ok and arr.ndim == 2 and arr.dtype.kind in NUMERIC_KINDS:
+        return ModelInput(arr, params, fast=True, rows=rows)
+    if spec.names and not spec.tensor:
+        import pandas as pd
+
+        # positional rows are taken in the signature's column order (MLflow 3 refuses them)
+        return ModelInput(pd.DataFrame(arr.tolist(), columns=list(spec.names)), params, rows=rows)
+    return ModelInput(arr, params, rows=rows)
+
+
+def _check_tensor_shape(arr: np.ndarray, spec: InputSpec) -> None:
+    shape = spec.tensor_shape
+    if shape is None:
+        return
+    fits = arr.ndim == len(shape) and all(
+        s in (-1, a) for s, a in zip(shape, arr.shape, strict=False)
+    )
+    if not fits:
+        raise InvalidParameter(
+            f"Expected a tensor of shape {tuple(shape)} (-1 = any), got {tuple(arr.shape)}"
+        )
+
+
+def _check_numeric(arr: np.ndarray, spec: InputSpec) -> None:
+    """Name the first string where the signature wants numbers."""
+    numeric = spec.tensor or (spec.types and all(t in NUMERIC_TYPES for t in spec.types))
+    if not numeric or arr.ndim == 0:
+        return
+    flat = arr.reshape(arr.shape[0], -1) if arr.ndim > 1 else arr.reshape(-1, 1)
+    for i, row in enumerate(flat):
+        for j, value in enumerate(row):
+            if not isinstance(value, int | float | bool | np.number | np.bool_):
+                col = spec.names[j] if spec.names and j < len(spec.names) else str(j)
+                want = spec.types[j] if spec.types and j < len(spec.types) else "a number"
+                raise InvalidParameter(
+                    f"Column {col!r} expects {want}, got {type(value).__name__} "
+                    f"{str(value)[:40]!r} in row {i}"
+                )
+
+
+def check_columns(columns: list[str], spec: InputSpec) -> None:
+    """Refuse missing or unknown column names, naming them."""
+    if spec.names is None or spec.tensor:
+        return
+    missing = [c for c in spec.names if c not in columns]
+    unknown = [c for c in columns if c not in spec.names]
+    if missing or unknown:
+        parts = []
+        if missing:
+            parts.append(f"missing column(s) {', '.join(map(repr, missing))}")
+        if unknown:
+            parts.append(f"unknown column(s) {', '.join(map(repr, unknown))}")
+        text = "; ".join(parts)
+        raise InvalidParameter(
+            f"{text[0].upper()}{text[1:]}; the model expects {spec.describe_columns()}"
+        )
+
+
+def from_split(split: Any, spec: InputSpec, params: dict | None) -> ModelInput:
+    """`dataframe_split`: {"columns": [...], "data": [[...]]}."""
+    if not isinstance(split, dict):
+        raise BadRequest("dataframe_split must be an object with 'columns' and 'data'")
+    unknown = set(split) - {"columns", "data", "index"}
+    if unknown or "data" not in split:
+        raise BadRequest(
+            "dataframe_split must be an object with 'data' and optionally 'columns' and 'index'"
+        )
+    columns = split.get("columns")
+    if columns is None:
+        return from_rows(split["data"], spec, params)
+    if not isinstance(columns, list) or not all(isinstance(c, str | int) for c in columns):
+        raise BadRequest("dataframe_split.columns must be a list of names")
+    columns = [str(c) for c in columns]
+    return from_columns(columns, split["data"], spec, params)
+
+
+def from_columns(columns: list[str], data: Any, spec: InputSpec, params: dict | None) -> ModelInput:
+    """Rows with named columns (split or CSV): reorder to the signature's order."""
+    if spec.names is None or spec.tensor:
+        if spec.tensor or spec.fast_ok:
+            return from_rows(data, spec, params)  # CSV with a header for a tensor model
+        import pandas as pd
+
+        return ModelInput(pd.DataFrame(data, columns=columns), params, rows=len(data))
+    check_columns(columns, spec)
+    if not isinstance(data, list) or not data:
+        raise BadRequest("The input holds no rows")
+    arr = to_array(data)
+    if arr.ndim != 2 or arr.shape[1] != len(columns):
+        raise InvalidParameter(
+            f"Every row must have {len(columns)} values, one per column in 'columns'"
+        )
+    order = [columns.index(n) for n in spec.names]
+    return _from_array(arr[:, order], spec, params)
+
+
+def from_records(records: list[Any], spec: InputSpec, params: dict | None) -> ModelInput:
+    """`dataframe_records` (or `instances` as dicts): one object per row."""
+    if not isinstance(records, list) or not records:
+        raise BadRequest("dataframe_records must be a non-empty list of objects")
+    if not all(isinstance(r, dict) for r in records):
+        raise BadRequest("dataframe_records must hold one JSON object per row")
+    if spec.names is None or spec.tensor:
+        import pandas as pd
+
+        return ModelInput(pd.DataFrame.from_records(records), params, rows=len(records))
+    for i, rec in enumerate(records):
+        if len(rec) != len(spec.names) or any(n not in rec for n in spec.names):
+            try:
+                check_columns(list(rec), spec)
+            except InvalidParameter as exc:
+                raise InvalidParameter(f"Row {i}: {exc.message}") from None
+    rows = [[rec[n] for n in spec.names] for rec in records]
+    return _from_array(to_array(rows), spec, params)
+
+
+def from_column_dict(cols: dict[str, Any], spec: InputSpec, params: dict | None) -> ModelInput:
+    """`inputs` as {"name": [values...]}: columns of a table or named tensors."""
+    if spec.tensor or spec.names is None:
+        arrays = {
+            str(k): to_array(v) if isinstance(v, list) else np.asarray(v) for k, v in cols.items()
+        }
+        rows = len(next(iter(arrays.values()))) if arrays else 0
+        return ModelInput(arrays, params, rows=rows)
+    check_columns(list(cols), spec)
+    values = [cols[n] if isinstance(cols[n], list) else [cols[n]] for n in spec.names]
+    if len({len(v) for v in values}) > 1:
+        raise BadRequest("Every column in 'inputs' must hold the same number of values")
+    arr = to_array(values).T if values[0] else np.empty((0, len(values)))
+    if not arr.shape[0]:
+        raise BadRequest("The input holds no rows")
+    return _from_array(arr, spec, params)

@@ -1,0 +1,100 @@
+"""Run the app on uvicorn (uvloop + httptools), one process or N workers, with TCP_NODELAY."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import socket
+import tempfile
+from collections.abc import Callable
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from trk import settings as env
+from trk.exceptions import InvalidParameter
+from trk.serving.config import ServeSettings
+from trk.serving.metrics import MULTIPROC_ENV
+
+log = logging.getLogger("trk.serving")
+
+# Hooks run on every app a process builds (router, shadow, reloader, reporter, feedback):
+# each takes (app, dataplane, settings) and attaches what it needs. Appended at import time
+# by the modules that provide them, so this runner stays unaware of their details.
+APP_HOOKS: list[Callable[[Any, Any, ServeSettings], None]] = []
+
+
+class NoDelayHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with TCP_NODELAY set on every accepted connection.
+
+    With `--workers N` uvicorn shares one listening socket rebuilt from a file descriptor;
+    asyncio does not recognise it as TCP and leaves Nagle's algorithm on, so each small
+    response waits ~40 ms for the client's delayed ACK. Setting the option here removes it.
+    """
+
+    def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:  # a unix socket or an already closed connection
+                pass
+        super().connection_made(transport)
+
+
+def build_app(settings: ServeSettings) -> Any:
+    """The app plus whatever the hooks attach to it."""
+    from trk.serving.app import create_app
+
+    app = create_app(settings)
+    for hook in APP_HOOKS:
+        hook(app, app.state.dataplane, settings)
+    return app
+
+
+def app_factory() -> Any:
+    """uvicorn's factory in worker processes: settings come from the parent as JSON."""
+    raw = env.serve_settings_json()
+    if raw is None:
+        raise InvalidParameter(f"{env.SERVE_SETTINGS_ENV} is not set: start with trk-serve")
+    return build_app(ServeSettings(**json.loads(raw)))
+
+
+def uvicorn_kwargs(settings: ServeSettings) -> dict[str, Any]:
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "loop": "uvloop",
+        "http": "trk.serving.runner:NoDelayHttpToolsProtocol",
+        "lifespan": "on",
+        "access_log": False,
+        "log_level": "info",
+        "timeout_graceful_shutdown": None,  # SIGTERM drains in-flight requests fully
+    }
+
+
+def run(settings: ServeSettings) -> None:
+    """Serve until SIGTERM/SIGINT: stop accepting, finish in-flight requests, return."""
+    import uvicorn
+
+    if settings.workers == 1:
+        uvicorn.run(build_app(settings), **uvicorn_kwargs(settings))
+        return
+    # Prometheus multiprocess mode: every worker writes its series to files in one fresh
+    # directory, and /metrics in any worker sums them. The variable must be set before the
+    # workers start (prometheus_client reads it when first imported there).
+    metrics_dir = tempfile.mkdtemp(prefix="trk-metrics-")
+    os.environ[MULTIPROC_ENV] = metrics_dir
+    os.environ[env.SERVE_SETTINGS_ENV] = json.dumps(dataclasses.asdict(settings))
+    try:
+        uvicorn.run(
+            "trk.serving.runner:app_factory",
+            factory=True,
+            workers=settings.workers,
+            **uvicorn_kwargs(settings),
+        )
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -1,0 +1,168 @@
+"""A variant: one loaded model with its name and metric labels, and the slot that holds it."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from trk.exceptions import TrkError
+
+if TYPE_CHECKING:
+    from trk.models.pyfunc import PyFuncModel
+    from trk.store.base import Store
+
+log = logging.getLogger("trk.serving")
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+STATES = ("loading", "ready", "degraded", "failed")
+
+
+@dataclass
+class Variant:
+    """A loaded model plus what `/metadata`, headers and metric labels say about it."""
+
+    name: str
+    model_uri: str
+    model: PyFuncModel
+    model_name: str
+    version: str
+    alias: str | None = None
+    flavor: str = ""
+    loaded_at: float = field(default_factory=time.time)
+    load_seconds: float = 0.0
+    weight: float = 1.0
+    spec: Any = None  # InputSpec, set by the DataPlane when the variant is installed
+    batcher: Any = None  # set by the DataPlane when adaptive batching is on
+
+    @property
+    def labels(self) -> tuple[str, str, str]:
+        """(variant, model, version): the labels every per-variant series carries."""
+        return (self.name, self.model_name, self.version)
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-ready facts about this variant for `/metadata`."""
+        meta = self.model.metadata
+        sig = meta.signature
+        return {
+            "variant": self.name,
+            "model_uri": self.model_uri,
+            "name": self.model_name,
+            "version": self.version,
+            "alias": self.alias,
+            "flavor": self.flavor,
+            "weight": self.weight,
+            "loaded_at": self.loaded_at,
+            "load_seconds": round(self.load_seconds, 4),
+            "run_id": getattr(meta, "run_id", None),
+            "model_uuid": getattr(meta, "model_uuid", None),
+            "signature": sig.to_dict() if sig is not None else None,
+        }
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """Registry facts about a model URI: the model's name, version and alias."""
+
+    name: str
+    version: str
+    alias: str | None
+
+
+def registry_ref(uri: str, store: Store | None) -> ModelRef:
+    """Name, version and alias for `models:/` URIs; the directory's name for the rest."""
+    if uri.startswith("models:"):
+        from trk.uri import find_model_version, parse_model_uri
+
+        parsed = parse_model_uri(uri)
+        mv = find_model_version(store, parsed)
+        return ModelRef(parsed.name, str(mv.version), parsed.alias)
+    tail = uri.rstrip("/").rsplit("/", 1)[-1] or uri
+    return ModelRef(tail, "0", None)
+
+
+def load_variant(name: str, uri: str, store: Store | None = None, weight: float = 1.0) -> Variant:
+    """Resolve, load and warm up one model; raises a TrkError naming what failed."""
+    from trk.models.pyfunc import load_model
+    from trk.uri import resolve_model_dir
+
+    started = time.perf_counter()
+    ref = registry_ref(uri, store)
+    model_dir = resolve_model_dir(uri, store)
+    model = load_model(str(model_dir))
+    warm_up(model)
+    seconds = time.perf_counter() - started
+    flavor = getattr(model.metadata, "flavor", "") or ""
+    log.info(
+        "loaded %s %s (%s v%s, %s) in %.2fs", name, uri, ref.name, ref.version, flavor, seconds
+    )
+    return Variant(
+        name=name,
+        model_uri=uri,
+        model=model,
+        model_name=ref.name,
+        version=ref.version,
+        alias=ref.alias,
+        flavor=flavor,
+        load_seconds=seconds,
+        weight=weight,
+    )
+
+
+def warm_up(model: PyFuncModel) -> None:
+    """One predict on the saved input example, so the first request pays no lazy setup."""
+    try:
+        example = model.input_example()
+    except TrkError as exc:
+        log.warning("could not read the input example for warm-up: %s", exc.message)
+        return
+    if example is None:
+        return
+    try:
+        model.predict(example)
+    except Exception as exc:  # a warm-up failure must not block serving; say so once
+        log.warning("warm-up predict on the input example failed: %s", exc)
+
+
+class VariantSlot:
+    """Holds a variant's current model; `swap` is one attribute store, atomic under the GIL.
+
+    Requests read `slot.current` once when they start, so in-flight requests finish on the
+    model they started with while new ones get the swapped-in one.
+    """
+
+    def __init__(self, name: str, uri: str, weight: float = 1.0) -> None:
+        self.name = name
+        self.uri = uri
+        self.weight = weight
+        self.current: Variant | None = None
+        self.state = "loading"
+        self.error: str | None = None
+
+    def swap(self, new: Variant) -> Variant | None:
+        """Serve `new` from now on; returns the variant it replaced."""
+        old, self.current = self.current, new
+        self.state, self.error = "ready", None
+        return old
+
+    def mark(self, state: str, error: str | None = None) -> None:
+        """Record loading/degraded/failed (degraded: an old version still serves)."""
+        if state not in STATES:
+            raise ValueError(state)
+        self.state, self.error = state, error
+
+    def health(self) -> dict[str, Any]:
+        """This slot's entry in `/health`."""
+        cur = self.current
+        return {
+            "name": self.name,
+            "model_uri": self.uri,
+            "model": cur.model_name if cur else None,
+            "version": cur.version if cur else None,
+            "loaded_at": cur.loaded_at if cur else None,
+            "weight": self.weight,
+            "state": self.state,
+            **({"error": self.error} if self.error else {}),
+        }
