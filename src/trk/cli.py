@@ -296,5 +296,8 @@ def serve_main() -> None:
     serve(prog_name="trk-serve")
 
 
+# `trk ab`, `trk models gate`, `trk runs compare` attach themselves (import for the effect).
+import trk.ab.cli  # noqa: E402, F401
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,179 @@
+"""`trk ab ...`, `trk models gate` and `trk runs compare`: argument parsing and output only."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+import orjson
+
+from trk.cli import client_option, json_option, main, make_client, models, runs
+
+
+def _metric_options(func):  # noqa: ANN001, ANN202
+    func = click.option("--alpha", type=float, default=0.05, show_default=True)(func)
+    func = click.option(
+        "--metric", default="accuracy", show_default=True, help="accuracy, error_rate, "
+        "latency_p50_ms, latency_p95_ms, latency_p99_ms, mae or rmse."
+    )(func)  # fmt: skip
+    func = click.option("--since", default=None, help="Only windows this recent, e.g. 1h, 30m.")(
+        func
+    )
+    return click.option(
+        "--experiment", default=None, help="Serving experiment [default: serving/MODEL]."
+    )(func)
+
+
+@click.group("ab")
+def ab() -> None:
+    """A/B evaluation of champion and challenger from the serving runs."""
+
+
+@ab.command("report")
+@click.argument("model")
+@_metric_options
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json", "html"]), default="table",
+    show_default=True,
+)  # fmt: skip
+@click.option("--output", type=click.Path(dir_okay=False), default=None, help="Write to a file.")
+@client_option
+def report_cmd(
+    model: str,
+    experiment: str | None,
+    since: str | None,
+    metric: str,
+    alpha: float,
+    fmt: str,
+    output: str | None,
+    tracking_uri: str | None,
+) -> None:
+    """Sum the serving runs of every replica per variant and print the verdict."""
+    from trk.ab.evaluation import evaluate
+    from trk.ab.render import render_json, render_table
+
+    report = evaluate(make_client(tracking_uri), model, experiment, since, metric, alpha)
+    if fmt == "html":
+        from trk.ab.html import render_html
+
+        text = render_html(report)
+    else:
+        text = render_json(report) if fmt == "json" else render_table(report)
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text)
+
+
+@ab.command("promote")
+@click.argument("model")
+@click.option(
+    "--if", "condition", type=click.Choice(["better", "not-worse"]), required=True,
+    help="Promote only when the challenger is better / not significantly worse.",
+)  # fmt: skip
+@_metric_options
+@client_option
+def promote_cmd(
+    model: str,
+    condition: str,
+    experiment: str | None,
+    since: str | None,
+    metric: str,
+    alpha: float,
+    tracking_uri: str | None,
+) -> None:
+    """Move champion <- challenger (previous <- old champion) if the verdict allows; else exit 1."""
+    from trk.ab.evaluation import evaluate
+    from trk.ab.promote import promote_if
+
+    client = make_client(tracking_uri)
+    report = evaluate(client, model, experiment, since, metric, alpha)
+    result = promote_if(client, report, condition)
+    click.echo(result.reason)
+    if not result.promoted:
+        sys.exit(1)
+
+
+@ab.command("replay")
+@click.argument("model")
+@click.option("--run", "run_id", required=True, help="Serving run whose samples to replay.")
+@click.option("--challenger-uri", required=True, help="Model to replay the samples against.")
+@client_option
+@json_option
+def replay_cmd(
+    model: str, run_id: str, challenger_uri: str, tracking_uri: str | None, as_json: bool
+) -> None:
+    """Show how another model would have answered a serving run's logged samples."""
+    from trk.ab.replay import render_replay, replay
+
+    result = replay(make_client(tracking_uri), model, run_id, challenger_uri)
+    if as_json:
+        click.echo(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2).decode())
+    else:
+        click.echo(render_replay(result))
+
+
+@click.command("gate")
+@click.argument("name")
+@click.argument("version")
+@click.option(
+    "--require", "requirements", multiple=True, required=True,
+    help='A gate such as "accuracy>=0.90"; repeatable, all must pass.',
+)  # fmt: skip
+@click.option("--alias", default=None, help="Alias to point at VERSION when every gate passes.")
+@client_option
+def gate_cmd(
+    name: str,
+    version: str,
+    requirements: tuple[str, ...],
+    alias: str | None,
+    tracking_uri: str | None,
+) -> None:
+    """Check a version's run metrics; tag approval_status; move --alias only on a pass."""
+    from trk.ab.gate import describe, run_gates
+
+    outcome = run_gates(make_client(tracking_uri), name, version, requirements, alias)
+    for result in outcome.results:
+        click.echo(describe(result, outcome.available))
+    status = "approved" if outcome.passed else "rejected"
+    moved = f"; {name}@{alias} -> version {outcome.version}" if outcome.alias_moved else ""
+    click.echo(f"{name} version {outcome.version}: {status}{moved}")
+    if not outcome.passed:
+        sys.exit(1)
+
+
+@click.command("compare")
+@click.argument("run_ids", nargs=-1, required=True)
+@click.option("--only-diff", is_flag=True, help="Show only the rows that differ.")
+@client_option
+@json_option
+def compare_cmd(
+    run_ids: tuple[str, ...], only_diff: bool, tracking_uri: str | None, as_json: bool
+) -> None:
+    """Params and latest metrics of runs side by side, differences marked."""
+    from trk.ab.compare import compare_runs, render_comparison
+
+    cmp = compare_runs(make_client(tracking_uri), run_ids)
+    if only_diff:
+        cmp.rows = cmp.differing()
+    if as_json:
+        rows = [
+            {"kind": r.kind, "key": r.key, "values": r.values, "differs": r.differs}
+            for r in cmp.rows
+        ]
+        body = {"run_ids": cmp.run_ids, "run_names": cmp.run_names, "rows": rows}
+        click.echo(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode())
+        return
+    click.echo(render_comparison(cmp, color=sys.stdout.isatty()), nl=False)
+
+
+def register(main: click.Group, models: click.Group, runs: click.Group) -> None:
+    """Attach `ab`, `models gate` and `runs compare` to the trk CLI."""
+    main.add_command(ab)
+    models.add_command(gate_cmd)
+    runs.add_command(compare_cmd)
+
+
+register(main, models, runs)

@@ -1,0 +1,123 @@
+"""The A/B report over serving runs of several replicas in a real sqlite store."""
+
+from __future__ import annotations
+
+import time
+
+import orjson
+import pytest
+from ab_helpers import log_serving_run, simulate, window
+from scipy import stats as sst
+
+from trk.ab.evaluation import evaluate
+from trk.ab.render import render_json, render_table
+from trk.ab.windows import parse_duration
+from trk.exceptions import InvalidParameter, NotFound
+
+
+def test_sums_replicas_exactly_and_finds_the_better_challenger(client):
+    truth = simulate(client, "iris", {"champion": 0.90, "challenger": 0.95})
+    report = evaluate(client, "iris")
+    champ, chal = report.variant("champion"), report.variant("challenger")
+    assert (champ.correct, champ.labelled) == truth["champion"]
+    assert (chal.correct, chal.labelled) == truth["challenger"]
+    assert champ.replicas == 3 and champ.windows == 12
+    assert champ.requests == 12 * 160 and champ.errors == 12
+    assert champ.accuracy == pytest.approx(0.90, abs=0.03)
+    assert chal.accuracy == pytest.approx(0.95, abs=0.03)
+    lo, hi = chal.accuracy_ci
+    assert lo < chal.accuracy < hi
+    acc = next(c for c in report.comparisons if c.metric == "accuracy")
+    table = [[truth["champion"][0], 1800 - truth["champion"][0]],
+             [truth["challenger"][0], 1800 - truth["challenger"][0]]]  # fmt: skip
+    assert acc.p_value == pytest.approx(sst.chi2_contingency(table, correction=False)[1])
+    assert report.verdict.outcome == "better"
+    assert report.verdict.needed_per_variant and report.verdict.more_needed == 0
+    text = render_table(report)
+    assert "verdict [+] on accuracy: challenger is better at alpha 0.05" in text
+    assert "champion" in text and "Newcombe" in text
+
+
+def test_equal_models_no_difference_with_sample_size(client):
+    simulate(client, "iris", {"champion": 0.92, "challenger": 0.92}, seed=1)
+    report = evaluate(client, "iris")
+    assert report.verdict.outcome == "no significant difference"
+    needed = report.verdict.needed_per_variant
+    assert needed is not None and needed > 1800
+    assert report.verdict.more_needed == needed - 1800
+    assert f"needs about {needed} labelled requests per variant" in report.verdict.message
+
+
+def test_worse_challenger_on_latency_uses_the_bootstrap(client):
+    simulate(
+        client, "iris", {"champion": 0.9, "challenger": 0.9},
+        p50={"champion": 5.0, "challenger": 9.0},
+    )  # fmt: skip
+    report = evaluate(client, "iris", metric="latency_p50_ms")
+    cmp = next(c for c in report.comparisons if c.metric == "latency_p50_ms")
+    assert cmp.difference == pytest.approx(4.0, abs=0.3)
+    assert "bootstrap" in cmp.method and cmp.ci_low > 0
+    assert report.verdict.outcome == "worse"
+
+
+def test_json_is_the_whole_report(client):
+    simulate(client, "iris", {"champion": 0.9, "challenger": 0.95}, replicas=2, windows=3)
+    data = orjson.loads(render_json(evaluate(client, "iris", alpha=0.01)))
+    assert data["alpha"] == 0.01 and data["metric"] == "accuracy"
+    assert [v["variant"] for v in data["variants"]] == ["champion", "challenger"]
+    assert len(data["timeline"]["champion"]) == 3  # window numbers, summed over replicas
+    assert data["timeline"]["champion"][0]["labelled"] == 300
+
+
+def test_since_drops_old_windows(client):
+    old = int(time.time() * 1000) - 3 * 3600_000
+    log_serving_run(client, "m", "champion", "1", [window(100, 100, 10)] * 2, start_ms=old)
+    log_serving_run(client, "m", "champion", "1", [window(100, 100, 90)], host="new")
+    assert evaluate(client, "m").variant("champion").labelled == 300
+    recent = evaluate(client, "m", since="1h").variant("champion")
+    assert (recent.labelled, recent.correct) == (100, 90)
+    with pytest.raises(NotFound, match="no report windows"):
+        evaluate(client, "m", since="1s")
+
+
+def test_champion_alone_is_insufficient_data(client):
+    log_serving_run(client, "solo", "champion", "1", [window(100, 50, 45)])
+    report = evaluate(client, "solo")
+    assert report.verdict.outcome == "insufficient data"
+    assert "no challenger" in report.verdict.message
+
+
+def test_bad_inputs_have_clear_messages(client):
+    with pytest.raises(NotFound, match="No serving runs for model 'ghost'"):
+        evaluate(client, "ghost")
+    simulate(client, "iris", {"champion": 0.9, "challenger": 0.9}, replicas=1, windows=1)
+    with pytest.raises(InvalidParameter, match="Unknown metric 'f1'"):
+        evaluate(client, "iris", metric="f1")
+    with pytest.raises(InvalidParameter, match="No serving run of 'iris' has mae"):
+        evaluate(client, "iris", metric="mae")
+    with pytest.raises(InvalidParameter, match="alpha"):
+        evaluate(client, "iris", alpha=1.5)
+    with pytest.raises(InvalidParameter, match="Bad duration"):
+        evaluate(client, "iris", since="yesterday")
+
+
+def test_accuracy_without_feedback_says_how_to_get_it(client):
+    log_serving_run(client, "nolabels", "champion", "1", [window(100, 0, 0)])
+    with pytest.raises(InvalidParameter, match="POST /feedback"):
+        evaluate(client, "nolabels")
+
+
+def test_regressor_metrics_combine_exactly(client):
+    log_serving_run(client, "reg", "champion", "1",
+                    [window(10, 10, 0, mae=1.0, rmse=2.0), window(30, 30, 0, mae=3.0, rmse=4.0)])  # fmt: skip
+    log_serving_run(client, "reg", "challenger", "2", [window(10, 10, 0, mae=0.5, rmse=1.0)] * 3)
+    report = evaluate(client, "reg", metric="rmse")
+    champ = report.variant("champion")
+    assert champ.mae == pytest.approx((10 * 1 + 30 * 3) / 40)
+    assert champ.rmse == pytest.approx(((10 * 4 + 30 * 16) / 40) ** 0.5)
+    assert report.verdict.metric == "rmse"
+
+
+@pytest.mark.parametrize("text,seconds", [("90s", 90), ("15m", 900), ("1h", 3600), ("2d", 172800)])
+def test_parse_duration(text, seconds):
+    assert parse_duration(text) == seconds
