@@ -129,7 +129,7 @@ def pg_server() -> Iterator[str]:
 def pg_uri(pg_server: str) -> Iterator[str]:
     """A fresh, migrated PostgreSQL database for this test, dropped afterwards."""
     name = f"t{os.getpid()}_{next(_pg_counter)}"
-    _admin(pg_server, f"CREATE DATABASE {name} TEMPLATE {_PG_TEMPLATE}")
+    _admin(pg_server, f"CREATE DATABASE {name} TEMPLATE {_PG_TEMPLATE} STRATEGY FILE_COPY")
     uri = f"{pg_server}/{name}"
     yield uri
     from trk.store.engine import dispose_engine

@@ -102,12 +102,12 @@ def test_bad_registry_calls_change_nothing(store, counts):
     assert counts(store) == before
 
 
-@pytest.mark.parametrize("alias", ["latest", "LATEST", "v1", "V12", "a b", "a.b", "", "x" * 256])
-def test_bad_alias_names(store, alias, counts):
+def test_bad_alias_names(store, counts):
     store.create_model_version("iris", "s3://b/1")
     before = counts(store)
-    with pytest.raises(InvalidParameter):
-        store.set_registered_model_alias("iris", alias, 1)
+    for alias in ["latest", "LATEST", "v1", "V12", "a b", "a.b", "", "x" * 256, None]:
+        with pytest.raises(InvalidParameter):
+            store.set_registered_model_alias("iris", alias, 1)
     assert counts(store) == before
 
 

@@ -124,31 +124,32 @@ def test_terminated_run_accepts_logging_deleted_run_refuses(store, counts):
     assert counts(store) == before
 
 
-@pytest.mark.parametrize(
-    ("metrics", "params", "tags", "message"),
-    [
-        ([Metric("m", "0.5", 1, 0)], [], [], "'m' value must be a number"),
-        ([Metric("m", float("inf"), 1, 0)], [], [], "finite"),
-        ([Metric("m", -math.inf, 1, 0)], [], [], "finite"),
-        ([Metric("m", None, 1, 0)], [], [], "number"),
-        ([Metric("m", 1.0, "x", 0)], [], [], "timestamp"),
-        ([Metric("bad:key", 1.0, 1, 0)], [], [], "'bad:key'"),
-        ([Metric("/abs", 1.0, 1, 0)], [], [], "'/abs'"),
-        ([Metric("a/../b", 1.0, 1, 0)], [], [], "'a/../b'"),
-        ([], [Param("lr", "0.2")], [], "'lr'.*'0.1'.*'0.2'"),
-        ([], [Param("p", "x" * 6001)], [], "6000"),
-        ([], [Param("p", "1"), Param("p", "2")], [], "twice"),
-        ([], [], [RunTag("", "v")], "non-empty"),
-    ],
-)
-def test_bad_batch_writes_nothing(store, metrics, params, tags, message, counts):
+BAD_BATCHES = [
+    ([Metric("m", "0.5", 1, 0)], [], [], "'m' value must be a number"),
+    ([Metric("m", float("inf"), 1, 0)], [], [], "finite"),
+    ([Metric("m", -math.inf, 1, 0)], [], [], "finite"),
+    ([Metric("m", None, 1, 0)], [], [], "number"),
+    ([Metric("m", 1.0, "x", 0)], [], [], "timestamp"),
+    ([Metric("bad:key", 1.0, 1, 0)], [], [], "'bad:key'"),
+    ([Metric("/abs", 1.0, 1, 0)], [], [], "'/abs'"),
+    ([Metric("a/../b", 1.0, 1, 0)], [], [], "'a/../b'"),
+    ([], [Param("lr", "0.2")], [], "'lr'.*'0.1'.*'0.2'"),
+    ([], [Param("p", "x" * 6001)], [], "6000"),
+    ([], [Param("p", "1"), Param("p", "2")], [], "twice"),
+    ([], [], [RunTag("", "v")], "non-empty"),
+]
+
+
+def test_bad_batch_writes_nothing(store, counts):
     run_id = store.create_run(store.create_experiment("exp")).info.run_id
     store.log_param(run_id, Param("lr", "0.1"))
     before = counts(store)
     good = [Metric("ok", 1.0, 1, 0)]
-    with pytest.raises(InvalidParameter, match=message):
-        store.log_batch(run_id, good + metrics, [Param("fresh", "1"), *params], tags)
-    assert counts(store) == before
+    for metrics, params, tags, message in BAD_BATCHES:
+        # Good entries ride along: a batch with one bad entry must write none of them.
+        with pytest.raises(InvalidParameter, match=message):
+            store.log_batch(run_id, good + metrics, [Param("fresh", "1"), *params], tags)
+        assert counts(store) == before, message
     assert store.get_run(run_id).data.params == {"lr": "0.1"}
 
 
