@@ -152,3 +152,21 @@ def metric_value(text: str, name: str, **labels: str) -> float:
             if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
                 total += sample.value
     return total
+
+
+def wait_until(predicate: Any, timeout: float = 60.0) -> None:
+    """Poll `predicate()` until it is true."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def expected(estimator: Any, rows: Any, method: str = "predict") -> Any:
+    """What the fitted estimator itself answers for these rows (given as a named frame)."""
+    import pandas as pd
+
+    frame = pd.DataFrame(np.asarray(rows, dtype=float), columns=IRIS_COLUMNS)
+    return getattr(estimator, method)(frame)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from serving_helpers import IRIS_COLUMNS, metric_value, post_json
+from serving_helpers import IRIS_COLUMNS, expected, metric_value, post_json
 
 ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3], [5.9, 3.0, 4.2, 1.5]]
 
@@ -33,16 +33,14 @@ def test_every_json_form_predicts_like_the_estimator(iris_server, iris_env, form
     resp = post_json(iris_server.url, FORMS[form])
     assert resp.status_code == 200, resp.text
     rows = FORMS[form]["inputs"] if form == "ints_cast" else ROWS
-    import numpy as np
 
-    assert resp.json() == {"predictions": iris_env.lr.predict(np.array(rows)).tolist()}
+    assert resp.json() == {"predictions": expected(iris_env.lr, rows).tolist()}
     assert resp.headers["content-type"] == "application/json"
 
 
 def test_csv_with_and_without_header(iris_server, iris_env):
-    import numpy as np
 
-    expected = iris_env.lr.predict(np.array(ROWS)).tolist()
+    want = expected(iris_env.lr, ROWS).tolist()
     data = "\n".join(",".join(map(str, r)) for r in ROWS)
     for text in (",".join(IRIS_COLUMNS) + "\n" + data, data):
         resp = httpx.post(
@@ -51,7 +49,7 @@ def test_csv_with_and_without_header(iris_server, iris_env):
             headers={"Content-Type": "text/csv; charset=utf-8"},
         )
         assert resp.status_code == 200, resp.text
-        assert resp.json() == {"predictions": expected}
+        assert resp.json() == {"predictions": want}
 
 
 def test_params_choose_predict_proba(iris_server, iris_env):
@@ -62,7 +60,7 @@ def test_params_choose_predict_proba(iris_server, iris_env):
     )
     assert resp.status_code == 200, resp.text
     got = np.array(resp.json()["predictions"])
-    assert np.allclose(got, iris_env.lr.predict_proba(np.array(ROWS)))
+    assert np.allclose(got, expected(iris_env.lr, ROWS, "predict_proba"))
 
 
 def test_headers_carry_variant_version_and_request_id(iris_server):
