@@ -40,6 +40,7 @@ def log_serving_run(
     t0 = start_ms or int(time.time() * 1000) - 60_000 * len(windows)
     for step, values in enumerate(windows):
         ts = t0 + step * 60_000
+        values = {"model_version": float(version), **values}
         client.log_batch(rid, [Metric(k, float(v), ts, step) for k, v in values.items()])
     client.set_terminated(rid, status)
     return rid

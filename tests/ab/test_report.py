@@ -121,3 +121,11 @@ def test_regressor_metrics_combine_exactly(client):
 @pytest.mark.parametrize("text,seconds", [("90s", 90), ("15m", 900), ("1h", 3600), ("2d", 172800)])
 def test_parse_duration(text, seconds):
     assert parse_duration(text) == seconds
+
+
+def test_versions_come_from_windows_and_replicas_from_processes(client):
+    wins = [window(10, 10, 9, model_version=1), window(10, 10, 9, model_version=2)]
+    log_serving_run(client, "swap", "champion", "1", wins, host="a")
+    log_serving_run(client, "swap", "champion", "1", [window(10, 10, 9)], host="b")
+    champ = evaluate(client, "swap").variant("champion")
+    assert champ.versions == ["1", "2"] and champ.replicas == 2 and champ.requests == 30

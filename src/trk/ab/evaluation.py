@@ -74,7 +74,7 @@ def _check_metric_present(
     """A metric that no run has is an error, not an empty verdict."""
     key = spec.trials_key if spec.is_proportion else spec.name
     if spec.is_proportion:
-        present = any(v.total(key) > 0 for v in variants.values())
+        present = any(v.total(key, spec.success_key) > 0 for v in variants.values())
     else:
         present = any(key in v.keys() for v in variants.values())
     if present:

@@ -149,12 +149,13 @@ def _window_value(vw: VariantWindows, spec: MetricSpec) -> float | None:
 
 def summarize(vw: VariantWindows, alpha: float) -> VariantSummary:
     """Totals and intervals for one variant over all its windows and replicas."""
-    t = {k: vw.total(k) for k in ("requests", "errors", "labelled", "correct")}
+    t = {k: vw.total(k) for k in ("requests", "errors", "correct")}
+    t["labelled"] = vw.total("labelled", where="correct")  # classifier windows only
     sc, sa = vw.total("shadow_compared"), vw.total("shadow_agreed")
     return VariantSummary(
         variant=vw.variant,
         versions=sorted(vw.versions, key=lambda v: (len(v), v)),
-        replicas=len(vw.run_ids),
+        replicas=len(vw.processes),
         windows=len(vw.windows),
         requests=t["requests"],
         errors=t["errors"],
@@ -180,8 +181,8 @@ def compare(
 ) -> Comparison | None:
     """challenger - champion with an interval and p-value; None without data on both sides."""
     if spec.is_proportion:
-        sa, na = champ.total(spec.success_key), champ.total(spec.trials_key)
-        sb, nb = chal.total(spec.success_key), chal.total(spec.trials_key)
+        sa, na = champ.total(spec.success_key), champ.total(spec.trials_key, spec.success_key)
+        sb, nb = chal.total(spec.success_key), chal.total(spec.trials_key, spec.success_key)
         if not na or not nb:
             return None
         lo, hi = stats.newcombe_interval(sa, na, sb, nb, alpha)

@@ -75,7 +75,9 @@ def decide(
 
 
 def _count(vw: VariantWindows, spec: MetricSpec) -> int:
-    return vw.total(spec.trials_key or spec.weight_key)
+    if spec.is_proportion:
+        return vw.total(spec.trials_key, spec.success_key)
+    return vw.total(spec.weight_key)
 
 
 def _power_text(needed: int | None, more: int | None, spec: MetricSpec) -> str:

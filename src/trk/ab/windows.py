@@ -25,6 +25,8 @@ COUNT_KEYS = (
     "shadow_agreed",
 )
 WINDOW_KEYS = ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "mae", "rmse")
+# The version a window was served by: a metric, because a reload can change it mid-run.
+VERSION_KEY = "model_version"
 PRED_PREFIX = "pred."
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -58,12 +60,13 @@ class VariantWindows:
     variant: str
     run_ids: list[str] = field(default_factory=list)
     versions: set[str] = field(default_factory=set)
-    hosts: set[str] = field(default_factory=set)
+    processes: set[str] = field(default_factory=set)  # host:pid of each serving process
     windows: list[Window] = field(default_factory=list)
 
-    def total(self, key: str) -> int:
-        """Sum of a count metric over every window (exact across replicas)."""
-        return int(round(sum(w.get(key) for w in self.windows)))
+    def total(self, key: str, where: str | None = None) -> int:
+        """Sum of a count metric over every window (only those having `where`, if given)."""
+        wins = self.windows if where is None else [w for w in self.windows if where in w.values]
+        return int(round(sum(w.get(key) for w in wins)))
 
     def keys(self) -> set[str]:
         return {k for w in self.windows for k in w.values}
@@ -135,11 +138,14 @@ def load_variants(
         name = run.data.params.get("variant") or run.data.tags.get("trk.variant") or "champion"
         vw = variants.setdefault(name, VariantWindows(name))
         vw.run_ids.append(run.info.run_id)
-        if run.data.params.get("model_version"):
-            vw.versions.add(run.data.params["model_version"])
-        if run.data.tags.get("trk.host"):
-            vw.hosts.add(run.data.tags["trk.host"])
-        vw.windows.extend(_run_windows(client, run, cutoff))
+        tags = run.data.tags
+        vw.processes.add(f"{tags.get('trk.host', '')}:{tags.get('trk.pid', run.info.run_id)}")
+        windows = _run_windows(client, run, cutoff)
+        versions = {_version(w.values[VERSION_KEY]) for w in windows if VERSION_KEY in w.values}
+        if not versions and run.data.params.get("model_version"):
+            versions = {run.data.params["model_version"]}
+        vw.versions |= versions
+        vw.windows.extend(windows)
     if not any(v.windows for v in variants.values()):
         since = f" in the last {since_s:g} s" if since_s else ""
         raise NotFound(f"Serving runs of {model!r} have no report windows{since} yet")
@@ -150,7 +156,7 @@ def _run_windows(client, run: Run, cutoff: int) -> list[Window]:  # noqa: ANN001
     keys = [
         k
         for k in run.data.metrics
-        if k in COUNT_KEYS or k in WINDOW_KEYS or k.startswith(PRED_PREFIX)
+        if k in COUNT_KEYS or k in WINDOW_KEYS or k == VERSION_KEY or k.startswith(PRED_PREFIX)
     ]
     windows: dict[int, Window] = {}
     for key in keys:
@@ -161,3 +167,7 @@ def _run_windows(client, run: Run, cutoff: int) -> list[Window]:  # noqa: ANN001
             w.values[key] = m.value
             w.timestamp = max(w.timestamp, m.timestamp)
     return [windows[s] for s in sorted(windows)]
+
+
+def _version(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)

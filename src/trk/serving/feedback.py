@@ -1,0 +1,229 @@
+"""Ground truth: recent predictions kept per request id, joined to labels sent to /feedback.
+
+In memory and per process: a label must reach the replica (and worker) that answered, ids
+older than `ttl_s` or pushed out by `capacity` newer requests are counted as expired, and a
+restart forgets everything. Counters are cumulative; the reporter turns them into windows.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from trk.exceptions import BadRequest
+
+CLASSIFIER, REGRESSOR = "classifier", "regressor"
+COUNTER_KEYS = ("labelled", "correct", "abs_error_sum", "sq_error_sum", "regression_labelled")
+
+
+@dataclass
+class _Entry:
+    """One answered request: when, and what each variant predicted (shadow adds a second)."""
+
+    at: float
+    answers: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class FeedbackResult:
+    """What one /feedback call did."""
+
+    joined: int = 0
+    unknown: int = 0
+    expired: int = 0
+    duplicate: int = 0
+    labelled: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "joined": self.joined,
+            "unknown": self.unknown,
+            "expired": self.expired,
+            "duplicate": self.duplicate,
+            "labelled_rows": self.labelled,
+        }
+
+
+def task_of(predictions: Any) -> str:
+    """Floats are a regressor's answers; ints, bools and strings a classifier's."""
+    arr = np.asarray(predictions)
+    return REGRESSOR if arr.dtype.kind in "fc" else CLASSIFIER
+
+
+def as_rows(predictions: Any) -> list[Any]:
+    """Predictions as one plain value per row (a single output column is flattened)."""
+    if hasattr(predictions, "to_numpy"):  # pandas Series / DataFrame
+        predictions = predictions.to_numpy()
+    arr = np.asarray(predictions)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    if arr.ndim != 1:
+        raise BadRequest(
+            f"Feedback joins one label per row; this model answers {arr.ndim}-D predictions "
+            f"of shape {list(arr.shape)}"
+        )
+    return arr.tolist()
+
+
+class FeedbackStore:
+    """Bounded request_id -> predictions store (LRU by insertion, TTL) with per-variant counters."""
+
+    def __init__(
+        self,
+        capacity: int = 100_000,
+        ttl_s: float = 3600.0,
+        max_batch: int = 1000,
+        clock: Callable[[], float] = time.monotonic,
+        on_result: Callable[[FeedbackResult], None] | None = None,
+    ) -> None:
+        self.capacity, self.ttl_s, self.max_batch = capacity, ttl_s, max_batch
+        self.clock = clock
+        self.on_result = on_result
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        # Ids that left the store, so a late label counts as expired/duplicate, not unknown.
+        self._gone: OrderedDict[str, str] = OrderedDict()
+        self._counters: dict[str, dict[str, float]] = {}
+        self._totals = {"joined": 0, "unknown": 0, "expired": 0, "duplicate": 0}
+        self._lock = threading.Lock()
+
+    # -- recording (request path: O(1), no conversion) ---------------------------------------
+    def record(self, request_id: str, variant: str, predictions: Any) -> None:
+        """Remember what `variant` answered for `request_id` (a shadow answer adds to it)."""
+        now = self.clock()
+        with self._lock:
+            entry = self._entries.get(request_id)
+            if entry is None:
+                entry = self._entries[request_id] = _Entry(now)
+                self._evict(now)
+            entry.answers[variant] = predictions
+
+    def _evict(self, now: float) -> None:
+        while self._entries:
+            rid, entry = next(iter(self._entries.items()))
+            if len(self._entries) <= self.capacity and now - entry.at <= self.ttl_s:
+                break
+            del self._entries[rid]
+            self._forget(rid, "expired")
+
+    def _forget(self, rid: str, why: str) -> None:
+        self._gone[rid] = why
+        self._gone.move_to_end(rid)
+        while len(self._gone) > self.capacity:
+            self._gone.popitem(last=False)
+
+    # -- labels -----------------------------------------------------------------------------
+    def submit(self, payload: Any) -> FeedbackResult:
+        """Join `{"request_id", "label"}` or a list of them; all checked before any is counted."""
+        items = payload if isinstance(payload, list) else [payload]
+        if not items:
+            raise BadRequest('Feedback is empty: send {"request_id": ..., "label": ...}')
+        if len(items) > self.max_batch:
+            raise BadRequest(
+                f"Feedback batch of {len(items)} is over the limit of {self.max_batch} per call"
+            )
+        parsed = [_parse_item(i, n) for n, i in enumerate(items)]
+        with self._lock:
+            self._evict(self.clock())
+            plans = [self._plan(rid, label) for rid, label in parsed]
+            result = FeedbackResult()
+            for rid, plan in zip((p[0] for p in parsed), plans, strict=True):
+                self._apply(rid, plan, result)
+            for key in self._totals:
+                self._totals[key] += getattr(result, key)
+        if self.on_result is not None:
+            self.on_result(result)
+        return result
+
+    def _plan(self, rid: str, label: Any) -> str | dict[str, tuple[float, ...]]:
+        """Validate one label against what was predicted; the counts it adds, or why not."""
+        entry = self._entries.get(rid)
+        if entry is None:
+            return "duplicate" if self._gone.get(rid) == "labelled" else (
+                "expired" if rid in self._gone else "unknown"
+            )  # fmt: skip
+        return {variant: score(rid, preds, label) for variant, preds in entry.answers.items()}
+
+    def _apply(self, rid: str, plan: Any, result: FeedbackResult) -> None:
+        if isinstance(plan, str) or rid not in self._entries:  # not there, or twice in one call
+            why = plan if isinstance(plan, str) else "duplicate"
+            setattr(result, why, getattr(result, why) + 1)
+            return
+        del self._entries[rid]
+        self._forget(rid, "labelled")
+        result.joined += 1
+        for variant, added in plan.items():
+            counters = self._counters.setdefault(variant, dict.fromkeys(COUNTER_KEYS, 0.0))
+            for key, value in zip(COUNTER_KEYS, added, strict=True):
+                counters[key] += value
+            result.labelled[variant] = result.labelled.get(variant, 0) + int(added[0])
+
+    # -- reading ----------------------------------------------------------------------------
+    def counters(self) -> dict[str, dict[str, float]]:
+        """Cumulative labelled/correct/abs_error_sum/sq_error_sum/regression_labelled per variant."""
+        with self._lock:
+            return {v: dict(c) for v, c in self._counters.items()}
+
+    def totals(self) -> dict[str, int]:
+        """Cumulative joined/unknown/expired/duplicate label counts."""
+        with self._lock:
+            return dict(self._totals)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def _parse_item(item: Any, index: int) -> tuple[str, Any]:
+    if not isinstance(item, dict) or "request_id" not in item or "label" not in item:
+        raise BadRequest(f"Feedback item {index} must be an object with request_id and label")
+    rid = item["request_id"]
+    if not isinstance(rid, str) or not rid:
+        raise BadRequest(f"Feedback item {index}: request_id must be a non-empty string")
+    return rid, item["label"]
+
+
+def score(rid: str, predictions: Any, label: Any) -> tuple[float, ...]:
+    """(rows, correct rows, sum |error|, sum error^2, regression rows) for one request."""
+    rows = as_rows(predictions)
+    labels = label if isinstance(label, list) else [label]
+    if len(labels) != len(rows):
+        raise BadRequest(
+            f"Feedback for {rid}: {len(labels)} label(s) for a request of {len(rows)} row(s)"
+        )
+    if task_of(predictions) == REGRESSOR:
+        errors = [float(p) - _number(rid, y) for p, y in zip(rows, labels, strict=True)]
+        return len(rows), 0.0, sum(abs(e) for e in errors), sum(e * e for e in errors), len(rows)
+    kind = _label_kind(rows[0]) if rows else "number"
+    correct = sum(p == _class(rid, y, kind) for p, y in zip(rows, labels, strict=True))
+    return len(rows), float(correct), 0.0, 0.0, 0.0
+
+
+def _label_kind(prediction: Any) -> str:
+    return "string" if isinstance(prediction, str) else "number"
+
+
+def _number(rid: str, y: Any) -> float:
+    if isinstance(y, bool) or not isinstance(y, int | float) or not math.isfinite(y):
+        raise BadRequest(
+            f"Feedback for {rid}: a regressor's label must be a finite number, got {y!r}"
+        )
+    return float(y)
+
+
+def _class(rid: str, y: Any, kind: str) -> Any:
+    if kind == "string" and isinstance(y, str):
+        return y
+    if kind == "number" and isinstance(y, int | float) and not isinstance(y, str):
+        if isinstance(y, float) and not y.is_integer():
+            raise BadRequest(f"Feedback for {rid}: class label {y!r} is not a whole number")
+        return int(y)
+    want = "a string" if kind == "string" else "an integer"
+    raise BadRequest(f"Feedback for {rid}: label must be {want} like the predictions, got {y!r}")

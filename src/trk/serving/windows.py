@@ -1,0 +1,114 @@
+"""One report window of one variant: counts, a bounded latency reservoir, predicted classes."""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+RESERVOIR = 2048  # latencies kept per variant per window; percentiles of a uniform sample
+MAX_CLASSES = 50  # predicted classes counted per window; the rest are lumped as "other"
+_KEY_CHARS = re.compile(r"[^A-Za-z0-9_\-. /]")
+
+
+@dataclass
+class VariantInfo:
+    """What a serving run records about the variant: its params."""
+
+    name: str
+    model_uri: str
+    model_version: str
+    mode: str
+    weight: float
+
+
+@dataclass
+class WindowStats:
+    """Accumulates one window; every method is O(1) per request (amortised)."""
+
+    requests: int = 0
+    errors: int = 0
+    seen: int = 0
+    latencies: list[float] = field(default_factory=list)
+    classes: dict[str, int] = field(default_factory=dict)
+    rng: random.Random = field(default_factory=random.Random, repr=False)
+
+    def observe(self, seconds: float | None, ok: bool) -> None:
+        self.requests += 1
+        self.errors += 0 if ok else 1
+        if seconds is None:
+            return
+        self.seen += 1
+        if len(self.latencies) < RESERVOIR:
+            self.latencies.append(seconds)
+        else:  # Algorithm R: each latency stays with probability RESERVOIR / seen
+            j = self.rng.randrange(self.seen)
+            if j < RESERVOIR:
+                self.latencies[j] = seconds
+
+    def observe_classes(self, predictions: Any) -> None:
+        arr = np.asarray(predictions)
+        if arr.dtype.kind not in "iubUSO" or arr.size > 10_000:
+            return  # regressors, and huge batches, are not counted per class
+        values, counts = np.unique(arr.ravel().astype(str), return_counts=True)
+        for value, count in zip(values.tolist(), counts.tolist(), strict=True):
+            key = value if value in self.classes or len(self.classes) < MAX_CLASSES else "other"
+            self.classes[key] = self.classes.get(key, 0) + count
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """Linear-interpolated percentile (0..100) of sorted values."""
+    pos = q / 100 * (len(sorted_values) - 1)
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+
+
+def class_key(label: str) -> str:
+    """`pred.<label>` with characters a metric key cannot hold replaced."""
+    return "pred." + _KEY_CHARS.sub("_", label)[:200]
+
+
+def window_metrics(
+    stats: WindowStats, seconds: float, counters: dict[str, float], version: str
+) -> dict[str, float]:
+    """The metric values of one closed window (DESIGN's 'Serving runs' names)."""
+    m: dict[str, float] = {
+        "requests": stats.requests,
+        "errors": stats.errors,
+        "error_rate": stats.errors / stats.requests if stats.requests else 0.0,
+        "throughput_rps": stats.requests / seconds if seconds > 0 else 0.0,
+    }
+    if stats.latencies:
+        lat = sorted(stats.latencies)
+        for q in (50, 95, 99):
+            m[f"latency_p{q}_ms"] = percentile(lat, q) * 1000
+    if version.isdigit():
+        m["model_version"] = float(version)
+    if "shadow_compared" in counters:
+        compared, agreed = counters["shadow_compared"], counters.get("shadow_agreed", 0.0)
+        m["shadow_compared"], m["shadow_agreed"] = compared, agreed
+        if compared:
+            m["shadow_agreement"] = agreed / compared
+    m.update(_label_metrics(counters))
+    for label, count in stats.classes.items():
+        m[class_key(label)] = count
+    return m
+
+
+def _label_metrics(c: dict[str, float]) -> dict[str, float]:
+    labelled = c.get("labelled", 0.0)
+    reg = c.get("regression_labelled", 0.0)
+    m = {"labelled": labelled}
+    if labelled - reg > 0 or not reg:  # a classifier (or nothing labelled yet)
+        m["correct"] = c.get("correct", 0.0)
+        if labelled - reg > 0:
+            m["accuracy"] = m["correct"] / (labelled - reg)
+    if reg:
+        m["mae"] = c.get("abs_error_sum", 0.0) / reg
+        m["rmse"] = math.sqrt(c.get("sq_error_sum", 0.0) / reg)
+    return m

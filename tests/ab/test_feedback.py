@@ -1,0 +1,106 @@
+"""The bounded prediction store and the label join."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from trk.exceptions import BadRequest
+from trk.serving.feedback import FeedbackStore
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_classifier_accuracy_per_variant():
+    fb = FeedbackStore()
+    fb.record("a", "champion", np.array([1]))
+    fb.record("b", "challenger", np.array([2, 0]))
+    res = fb.submit([{"request_id": "a", "label": 1}, {"request_id": "b", "label": [2, 1]}])
+    assert res.joined == 2 and res.labelled == {"champion": 1, "challenger": 2}
+    c = fb.counters()
+    assert (c["champion"]["labelled"], c["champion"]["correct"]) == (1, 1)
+    assert (c["challenger"]["labelled"], c["challenger"]["correct"]) == (2, 1)
+    assert len(fb) == 0  # labelled entries free their memory
+
+
+def test_shadow_label_joins_both_variants_and_string_classes():
+    fb = FeedbackStore()
+    fb.record("r", "champion", ["setosa"])
+    fb.record("r", "challenger", np.array(["virginica"]))
+    fb.submit({"request_id": "r", "label": "setosa"})
+    c = fb.counters()
+    assert c["champion"]["correct"] == 1 and c["challenger"]["correct"] == 0
+    assert c["challenger"]["labelled"] == 1
+
+
+def test_regressor_errors():
+    fb = FeedbackStore()
+    fb.record("r", "champion", np.array([[1.5], [3.0]]))
+    fb.submit({"request_id": "r", "label": [1.0, 5]})
+    c = fb.counters()["champion"]
+    assert c["abs_error_sum"] == pytest.approx(2.5)
+    assert c["sq_error_sum"] == pytest.approx(0.25 + 4.0)
+
+
+def test_unknown_expired_and_duplicate_are_counted_not_errors():
+    clock = Clock()
+    fb = FeedbackStore(capacity=2, ttl_s=10, clock=clock)
+    fb.record("old", "champion", [1])
+    clock.now = 11
+    fb.record("x", "champion", [1])
+    fb.record("y", "champion", [1])
+    fb.record("z", "champion", [1])  # pushes x out by capacity
+    res = fb.submit(
+        [
+            {"request_id": "old", "label": 1},
+            {"request_id": "x", "label": 1},
+            {"request_id": "never", "label": 1},
+            {"request_id": "y", "label": 1},
+            {"request_id": "y", "label": 1},
+        ]
+    )
+    assert (res.joined, res.expired, res.unknown, res.duplicate) == (1, 2, 1, 1)
+    assert fb.submit({"request_id": "y", "label": 0}).duplicate == 1
+    assert fb.totals() == {"joined": 1, "unknown": 1, "expired": 2, "duplicate": 2}
+    assert len(fb) == 1
+
+
+@pytest.mark.parametrize(
+    "preds,label,match",
+    [
+        ([1], "one", "must be an integer"),
+        (["a"], 3, "must be a string"),
+        ([1], 1.5, "not a whole number"),
+        (np.array([0.5]), "x", "finite number"),
+        (np.array([0.5]), True, "finite number"),
+        ([1, 2], 1, "1 label\\(s\\) for a request of 2 row\\(s\\)"),
+        (np.zeros((2, 3)), [1, 2], "2-D predictions"),
+    ],
+)
+def test_wrong_label_is_bad_request_and_nothing_counted(preds, label, match):
+    fb = FeedbackStore()
+    fb.record("ok", "champion", [1])
+    fb.record("r", "champion", preds)
+    with pytest.raises(BadRequest, match=match):
+        fb.submit([{"request_id": "ok", "label": 1}, {"request_id": "r", "label": label}])
+    assert fb.counters() == {} and len(fb) == 2  # the good item was not applied either
+
+
+@pytest.mark.parametrize(
+    "payload,match",
+    [
+        ([], "empty"),
+        ({"label": 1}, "request_id and label"),
+        ({"request_id": 5, "label": 1}, "non-empty string"),
+        ([{"request_id": str(i), "label": 1} for i in range(4)], "over the limit of 3"),
+    ],
+)
+def test_malformed_payloads(payload, match):
+    with pytest.raises(BadRequest, match=match):
+        FeedbackStore(max_batch=3).submit(payload)
