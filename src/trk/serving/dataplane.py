@@ -178,6 +178,8 @@ class DataPlane:
             self.metrics.observe_request(UNROUTED, int(exc.status), None)
             exc.headers = {"X-Request-Id": request_id}
             raise
+        in_flight = self.metrics.in_flight.labels(variant.name)
+        in_flight.inc()
         try:
             async with asyncio.timeout(self.settings.timeout_s):
                 model_input, predictions, payload = await self._predict(variant, body, content_type)
@@ -192,6 +194,8 @@ class DataPlane:
         except Exception:
             self._count(variant, 500, started)
             raise
+        finally:
+            in_flight.dec()
         self._count(variant, 200, started)
         self.on_prediction(request_id, variant, model_input, predictions)
         if shadow is not None:

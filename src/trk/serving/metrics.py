@@ -92,6 +92,14 @@ class ServingMetrics:
             multiprocess_mode="livemax",
         )
 
+        self.in_flight = self.add(
+            Gauge,
+            "trk_in_flight_requests",
+            "Requests being answered now (what SIGTERM waits for).",
+            ("variant",),
+            multiprocess_mode="livesum",
+        )
+
     def add(
         self,
         kind: type,

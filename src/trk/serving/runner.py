@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -12,6 +13,7 @@ import tempfile
 from collections.abc import Callable
 from typing import Any
 
+import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from trk import settings as env
@@ -43,6 +45,18 @@ class NoDelayHttpToolsProtocol(HttpToolsProtocol):
             except OSError:  # a unix socket or an already closed connection
                 pass
         super().connection_made(transport)
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn's server, exiting 0 after a SIGTERM drain instead of re-raising the signal."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Any:
+        with super().capture_signals():
+            yield
+            # uvicorn re-raises the signal it caught once drained (the process then dies of
+            # SIGTERM); a finished graceful shutdown is a success for process supervisors.
+            self._captured_signals.clear()
 
 
 def build_app(settings: ServeSettings) -> Any:
@@ -78,10 +92,11 @@ def uvicorn_kwargs(settings: ServeSettings) -> dict[str, Any]:
 
 def run(settings: ServeSettings) -> None:
     """Serve until SIGTERM/SIGINT: stop accepting, finish in-flight requests, return."""
-    import uvicorn
-
     if settings.workers == 1:
-        uvicorn.run(build_app(settings), **uvicorn_kwargs(settings))
+        server = DrainingServer(uvicorn.Config(build_app(settings), **uvicorn_kwargs(settings)))
+        server.run()
+        if not server.started:
+            raise SystemExit(3)  # could not bind the port: uvicorn logged why
         return
     # Prometheus multiprocess mode: every worker writes its series to files in one fresh
     # directory, and /metrics in any worker sums them. The variable must be set before the
