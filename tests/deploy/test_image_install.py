@@ -9,14 +9,19 @@ The `useradd` line is not run: it needs root and changes the machine.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import sysconfig
+import time
 from pathlib import Path
 
 import _dockerfile
+import httpx
 import pytest
 
 SITE = Path(sysconfig.get_paths()["purelib"])
@@ -53,7 +58,7 @@ def dependency_view(tmp: Path) -> Path:
     view.mkdir()
     for entry in SITE.iterdir():
         name = entry.name
-        if name.startswith(("trk", "__editable__", "pip")) or name.endswith(".pth"):
+        if name.startswith(("trk", "__editable__")) or name.endswith(".pth"):
             continue
         (view / name).symlink_to(entry)
     return view
@@ -63,25 +68,50 @@ def base_env(bin_dir: Path, home: Path) -> dict[str, str]:
     return {"PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8"}
 
 
+_WHEELS: dict[tuple[str, ...], Path] = {}
+
+
+def build_wheel(builder: _dockerfile.Stage, root: Path, tmp: Path) -> Path:
+    """The builder stage's COPY and RUN lines; identical stages share one build."""
+    key = tuple(f"{i.keyword} {i.args}" for i in builder.instructions)
+    if key not in _WHEELS:
+        src, wheels = tmp / "src", tmp / "wheels"
+        copy_context(builder, root, src)
+        env = base_env(Path(sys.executable).parent, tmp) | OFFLINE | builder.args()
+        for run in builder.all("RUN"):
+            shell(run.args, src, env | {"WHEEL_DIR": str(wheels)})
+        _WHEELS[key] = wheels
+    (wheel,) = _WHEELS[key].glob("trk-*.whl")
+    return wheel
+
+
+def fresh_venv(tmp: Path) -> Path:
+    """A new virtualenv seeing the test venv's packages but trk; its pip is the test venv's
+    pip run by the new interpreter (installs land in the new venv; skips ensurepip)."""
+    venv = tmp / "venv"
+    subprocess.run([sys._base_executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = next(venv.glob("lib/python3*/site-packages"))
+    (site / "trk-deps.pth").write_text(f"{dependency_view(tmp)}\n")
+    pip = venv / "bin" / "pip"
+    pip.write_text(
+        f"#!{venv / 'bin' / 'python'}\nimport sys\nfrom pip._internal.cli.main import main\n"
+        "sys.exit(main())\n"
+    )
+    pip.chmod(0o755)
+    return venv
+
+
 @pytest.fixture(scope="module", params=["serve", "server"])
 def image(request, root, tmp_path_factory):
-    """A virtualenv built by the Dockerfile's own commands: (name, venv bin dir, runtime env)."""
+    """A virtualenv built by the Dockerfile's own commands: (name, venv bin, env, runtime)."""
     name = request.param
     tmp = tmp_path_factory.mktemp(f"image-{name}")
     builder, runtime = _dockerfile.parse(root / f"Dockerfile.{name}")
-    wheels = tmp / "wheels"
+    wheels = tmp / "wheels"  # the COPY --from=builder
+    wheels.mkdir()
+    shutil.copy(build_wheel(builder, root, tmp_path_factory.mktemp("builder")), wheels)
 
-    src = tmp / "src"
-    copy_context(builder, root, src)
-    env = base_env(Path(sys.executable).parent, tmp) | OFFLINE | builder.args()
-    for run in builder.all("RUN"):
-        shell(run.args, src, env | {"WHEEL_DIR": str(wheels)})
-    assert len(list(wheels.glob("trk-*.whl"))) == 1
-
-    venv = tmp / "venv"
-    subprocess.run([sys._base_executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    site = next(venv.glob("lib/python3*/site-packages"))
-    (site / "trk-deps.pth").write_text(f"{dependency_view(tmp)}\n")
+    venv = fresh_venv(tmp)
     env = base_env(venv / "bin", tmp) | OFFLINE | runtime.args()
     env |= {"WHEEL_DIR": str(wheels), "PIP_FIND_LINKS": str(wheels)}
     installs = [r.args for r in runtime.all("RUN") if "pip install" in r.args]
@@ -146,3 +176,93 @@ def test_serve_without_model_uri_says_one_line(image, tmp_path):
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert result.returncode != 0
     assert len(lines) == 1 and "TRK_MODEL_URI" in lines[0], result.stderr
+
+
+def registered_iris(tmp: Path) -> str:
+    """A sqlite store in `tmp` with iris@champion registered; its tracking URI."""
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    import trk
+    import trk.sklearn
+
+    uri = f"sqlite:///{tmp / 'trk.db'}"
+    x, y = load_iris(return_X_y=True)
+    client = trk.Client(uri)
+    exp = client.create_experiment("deploy", artifact_location=str(tmp / "artifacts"))
+    trk.set_tracking_uri(uri)
+    try:
+        with trk.start_run(experiment_id=exp):
+            info = trk.sklearn.log_model(
+                LogisticRegression(max_iter=300).fit(x, y),
+                name="model",
+                registered_model_name="iris",
+                input_example=x[:2],
+            )
+    finally:
+        trk.set_tracking_uri(None)
+    client.set_registered_model_alias("iris", "champion", info.registered_model_version)
+    return uri
+
+
+def run_env(name: str, tmp: Path, port: int) -> dict[str, str]:
+    """What a deployment would set for each image (k8s/base's ConfigMap and Secret)."""
+    if name == "serve":
+        return {
+            "TRK_MODEL_URI": "models:/iris@champion",
+            "TRK_TRACKING_URI": registered_iris(tmp),
+            "TRK_MODEL_CACHE": str(tmp / "cache"),
+            "TRK_HOST": "127.0.0.1",
+            "TRK_PORT": str(port),
+        }
+    return {
+        "TRK_BACKEND_STORE_URI": f"sqlite:///{tmp / 'server.db'}",
+        "TRK_ARTIFACTS_DESTINATION": str(tmp / "artifacts"),
+        "TRK_HOST": "127.0.0.1",
+        "TRK_PORT": str(port),
+    }
+
+
+def healthcheck(runtime: _dockerfile.Stage, env: dict[str, str], cwd: Path) -> int:
+    """Run the HEALTHCHECK's exec-form command as Docker would (with the image's PATH)."""
+    (check,) = runtime.all("HEALTHCHECK")
+    argv = json.loads(check.args[check.args.index("CMD") + 3 :])
+    return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, timeout=30).returncode
+
+
+def test_entrypoint_serves_healthcheck_and_drains(image, tmp_path):
+    """The image's entrypoint, configured by variables only: healthy, then SIGTERM -> exit 0."""
+    name, bin_dir, env, runtime = image
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = env | run_env(name, tmp_path, port)
+    assert healthcheck(runtime, env, tmp_path) != 0, "the check must fail with nothing listening"
+    log = (tmp_path / "entrypoint.log").open("wb")
+    proc = subprocess.Popen(
+        entrypoint(runtime, bin_dir), cwd=tmp_path, env=env, stdout=log, stderr=log
+    )
+    try:
+        ready = "/health"
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}{ready}", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        assert proc.poll() is None, (tmp_path / "entrypoint.log").read_text()[-3000:]
+        assert healthcheck(runtime, env, tmp_path) == 0
+        if name == "serve":
+            resp = httpx.post(
+                f"http://127.0.0.1:{port}/invocations", json={"inputs": [[5.1, 3.5, 1.4, 0.2]]}
+            )
+            assert resp.status_code == 200 and resp.json()["predictions"] == [0]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=40) == 0  # within k8s/base's grace period
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()
