@@ -34,7 +34,7 @@ def _as_frame(schema: Schema, data: Any) -> pd.DataFrame:
     if isinstance(data, pd.DataFrame):
         if schema.has_input_names() and not any(n in data.columns for n in names):
             if all(isinstance(c, int) for c in data.columns):  # positional frame from an array
-                return _positional(names, data.to_numpy(), len(data.columns))
+                return _positional(names, data, data.shape[1])
         return data
     if isinstance(data, pd.Series):
         return data.to_frame()
@@ -42,7 +42,10 @@ def _as_frame(schema: Schema, data: Any) -> pd.DataFrame:
         return pd.DataFrame({k: np.atleast_1d(v) for k, v in data.items()})
     if isinstance(data, list) and data and isinstance(data[0], dict):
         return pd.DataFrame.from_records(data)
-    arr = data if isinstance(data, np.ndarray) else _rows(data)
+    if isinstance(data, list) and data and isinstance(data[0], list | tuple):
+        frame = pd.DataFrame(data)  # pandas types each column, unlike np.asarray
+        return _positional(names, frame, frame.shape[1])
+    arr = data if isinstance(data, np.ndarray) else np.asarray(data)
     if arr.ndim == 1:
         arr = arr.reshape(-1, 1) if len(names) == 1 else arr.reshape(1, -1)
     if arr.ndim != 2:
@@ -50,17 +53,13 @@ def _as_frame(schema: Schema, data: Any) -> pd.DataFrame:
     return _positional(names, arr, arr.shape[1])
 
 
-def _rows(data: Any) -> np.ndarray:
-    arr = np.asarray(data)
-    if arr.dtype == object and arr.ndim == 2:  # mixed types per row: let pandas type columns
-        return pd.DataFrame(list(data)).to_numpy()
-    return arr
-
-
 def _positional(names: list[str], arr: Any, n_cols: int) -> pd.DataFrame:
     if n_cols != len(names):
         raise _mismatch(f"expected {len(names)} columns {names}, got {n_cols}")
-    frame = pd.DataFrame(arr, columns=names)
+    if isinstance(arr, pd.DataFrame):
+        frame = arr.set_axis(names, axis=1)
+    else:
+        frame = pd.DataFrame(arr, columns=names)
     return frame.infer_objects() if frame.dtypes.eq(object).any() else frame
 
 
@@ -127,7 +126,7 @@ def _enforce_tensors(schema: Schema, data: Any) -> Any:
             data = np.stack(data[specs[0].name].to_numpy())
         return _cast_tensor(specs[0], _as_array(data))
     if isinstance(data, pd.DataFrame):
-        data = {c: np.stack(data[c].to_numpy()) for c in data.columns}
+        data = {c: _frame_column(data[c]) for c in data.columns}
     if not isinstance(data, dict):
         raise _mismatch(f"model takes named tensors {schema.input_names()}; send a dict of arrays")
     out = {}
@@ -136,6 +135,12 @@ def _enforce_tensors(schema: Schema, data: Any) -> Any:
             raise _mismatch(f"missing input tensor {spec.name!r}")
         out[spec.name] = _cast_tensor(spec, _as_array(data[spec.name]))
     return out
+
+
+def _frame_column(col: pd.Series) -> np.ndarray:
+    """A column of scalars as an (n, 1) tensor, or a column of arrays stacked."""
+    values = col.to_numpy()
+    return np.stack(values) if values.dtype == object else values.reshape(-1, 1)
 
 
 def _as_array(data: Any) -> np.ndarray:
