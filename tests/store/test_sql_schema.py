@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -13,8 +16,18 @@ from trk.store.schema import metadata
 from trk.store.sql import SqlStore
 
 
+def _import_all_store_modules() -> None:
+    # Tables may be declared on `schema.metadata` by any trk.store module: load them all.
+    import trk.store
+
+    for module in pkgutil.iter_modules(trk.store.__path__, "trk.store."):
+        if module.name != "trk.store.rest":  # the REST client declares no tables
+            importlib.import_module(module.name)
+
+
 def test_migration_matches_table_definitions(store):
-    # The tables are created only by Alembic; schema.py must describe exactly what it made.
+    # The tables are created only by Alembic; the declarations must match what it made.
+    _import_all_store_modules()
     with store._engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
         assert migrations.current_revision(conn) == migrations.HEAD

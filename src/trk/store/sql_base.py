@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -79,15 +80,28 @@ def upsert(
     update: Sequence[str] = (),
     where: Callable[[Any], Any] | None = None,
 ) -> None:
-    """INSERT ... ON CONFLICT (keys) DO UPDATE/NOTHING, on sqlite and PostgreSQL alike."""
-    if not rows:
-        return
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(table).values(list(rows))
-    if update:
-        set_ = {col: stmt.excluded[col] for col in update}
-        cond = where(stmt.excluded) if where is not None else None
-        stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=set_, where=cond)
-    else:
-        stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
-    conn.execute(stmt)
+    """INSERT ... ON CONFLICT (keys) DO UPDATE/NOTHING, on sqlite and PostgreSQL alike.
+
+    `where(excluded)` may restrict the update; pass a module-level function so the
+    statement is built (and compiled by SQLAlchemy) once, not per call.
+    """
+    if rows:
+        stmt = _upsert_statement(conn.dialect.name, table, tuple(keys), tuple(update), where)
+        conn.execute(stmt, list(rows))
+
+
+@functools.lru_cache(maxsize=64)
+def _upsert_statement(
+    dialect: str,
+    table: Table,
+    keys: tuple[str, ...],
+    update: tuple[str, ...],
+    where: Callable[[Any], Any] | None,
+) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(table)
+    if not update:
+        return stmt.on_conflict_do_nothing(index_elements=list(keys))
+    set_ = {col: stmt.excluded[col] for col in update}
+    cond = where(stmt.excluded) if where is not None else None
+    return stmt.on_conflict_do_update(index_elements=list(keys), set_=set_, where=cond)

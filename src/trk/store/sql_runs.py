@@ -108,6 +108,14 @@ def _latest_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(best.values())
 
 
+def _newer(excluded: Any) -> Any:
+    """The stored latest value is replaced only by a larger (step, timestamp, value)."""
+    lm = s.latest_metrics
+    return tuple_(excluded.step, excluded.timestamp, excluded.value) > tuple_(
+        lm.c.step, lm.c.timestamp, lm.c.value
+    )
+
+
 def _rank(row: dict[str, Any]) -> tuple[int, int, float]:
     return (row["step"], row["timestamp"], row["value"])
 
@@ -270,20 +278,13 @@ class SqlRuns(SqlExperiments):
             return
         rows = [_metric_row(run_id, m) for m in metrics]
         conn.execute(s.metrics.insert(), rows)
-        lm = s.latest_metrics
-
-        def newer(ex: Any) -> Any:
-            return tuple_(ex.step, ex.timestamp, ex.value) > tuple_(
-                lm.c.step, lm.c.timestamp, lm.c.value
-            )
-
         upsert(
             conn,
-            lm,
+            s.latest_metrics,
             _latest_rows(rows),
             ["run_uuid", "key"],
             ["value", "timestamp", "step", "is_nan"],
-            where=newer,
+            where=_newer,
         )
 
     def delete_tag(self, run_id: str, key: str) -> None:
