@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from trk.exceptions import PayloadTooLarge, TrkError
 from trk.serving import codecs
+from trk.serving.abtest import attach_ab, feedback_endpoint
 from trk.serving.config import ServeSettings
 from trk.serving.dataplane import DataPlane, result_headers
 from trk.serving.metrics import METRICS_CONTENT_TYPE, ServingMetrics
@@ -62,6 +63,8 @@ def create_app(
     """The ASGI app: load variants in the lifespan, answer the scoring protocol."""
     plane = dataplane or DataPlane(settings, ServingMetrics(registry))
     limit = settings.max_body_bytes
+    ab = getattr(plane, "ab", None) or attach_ab(plane)  # feedback, reporter, samples
+    handle_feedback = feedback_endpoint(ab)
 
     async def invocations(request: Request) -> Response:
         try:
@@ -71,6 +74,9 @@ def create_app(
             raise
         result = await plane.infer(body, request.headers.get("content-type"), request.headers)
         return Response(result.body, result.status, result_headers(result), media_type=JSON)
+
+    async def feedback(request: Request) -> Response:
+        return json_response(handle_feedback(await read_body(request, limit)))
 
     async def ping(request: Request) -> Response:
         return json_response({"status": "alive"})
@@ -97,6 +103,7 @@ def create_app(
 
     routes = [
         Route("/invocations", invocations, methods=["POST"]),
+        Route("/feedback", feedback, methods=["POST"]),
         Route("/ping", ping, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
         Route("/version", version, methods=["GET"]),

@@ -42,7 +42,7 @@ class Reporter:
     def __init__(
         self,
         client_factory: Callable[[], Any],
-        experiment: str,
+        experiment: str | Callable[[], str],
         variants: Callable[[], list[VariantInfo]],
         interval_s: float = 30.0,
         sources: Iterable[CounterSource] = (),
@@ -75,6 +75,7 @@ class Reporter:
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
         self._outage = False
+        self._active: set[str] = set()  # variants that saw traffic: idle ones log nothing yet
 
     # -- request path -----------------------------------------------------------------------
     def observe(self, variant: str, seconds: float | None, ok: bool) -> None:
@@ -97,6 +98,7 @@ class Reporter:
             thread = threading.Thread(target=target, name=f"trk-reporter-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
+        self._wake.set()  # contact the store now: close runs an earlier process left open
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """Close the last window, flush what the store takes within `timeout_s`, end the runs."""
@@ -146,6 +148,7 @@ class Reporter:
             seconds, self._window_start = now - self._window_start, now
             step, self._window_no = self._window_no, self._window_no + 1
         counters = self._counter_deltas()
+        self._active |= set(stats) | {v for v, c in counters.items() if any(c.values())}
         files = self.samples.rotate() if self.samples is not None else {}
         closed = [
             PendingWindow(
@@ -161,6 +164,7 @@ class Reporter:
                 files.get(info.name),
             )  # fmt: skip
             for info in self.variants()
+            if info.name in self._active
         ]
         with self._lock:
             for window in closed:
@@ -201,6 +205,11 @@ class Reporter:
 
     def _flush_buffer(self) -> bool:
         logged = 0
+        try:
+            self.runs.prepare()  # experiment + KILLED for runs a dead process left RUNNING
+        except Exception as exc:
+            self._went_down(exc)
+            return False
         while True:
             with self._lock:
                 window = self._buffer[0] if self._buffer else None

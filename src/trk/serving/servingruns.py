@@ -35,11 +35,16 @@ class ServingRuns:
     """Creates the experiment and the per-variant runs on demand; all calls may raise."""
 
     def __init__(
-        self, client_factory: Callable[[], Any], experiment: str, host: str, pid: int
+        self,
+        client_factory: Callable[[], Any],
+        experiment: str | Callable[[], str],
+        host: str,
+        pid: int,
     ) -> None:
         self._factory = client_factory
         self._client: Any = None
-        self.experiment, self.host, self.pid = experiment, host, pid
+        self._experiment = experiment  # a callable when the name is known only after loading
+        self.host, self.pid = host, pid
         self.experiment_id: str | None = None
         self.run_ids: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -49,12 +54,20 @@ class ServingRuns:
             self._client = self._factory()
         return self._client
 
+    @property
+    def experiment(self) -> str:
+        return self._experiment() if callable(self._experiment) else self._experiment
+
     def run_for(self, info: VariantInfo) -> str:
         """The run of this process for `info.name`, created (with params and tags) if new."""
         with self._lock:
             if info.name not in self.run_ids:
                 self.run_ids[info.name] = self._create(info)
             return self.run_ids[info.name]
+
+    def prepare(self) -> None:
+        """Find or create the experiment (closing stale runs) once; raises while unreachable."""
+        self._experiment_id()
 
     def _experiment_id(self) -> str:
         if self.experiment_id is None:
