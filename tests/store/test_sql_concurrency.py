@@ -7,6 +7,7 @@ import threading
 import traceback
 
 from trk.entities import Metric
+from trk.exceptions import AlreadyExists
 from trk.store.sql import SqlStore
 
 PROCESSES = 4
@@ -113,3 +114,26 @@ def test_concurrent_version_creators_get_distinct_numbers(store):
         thread.join(timeout=120)
     assert not problems, problems
     assert sorted(made, key=int) == [str(v) for v in range(1, 31)]
+
+
+def test_racing_creators_of_one_name_get_already_exists(store):
+    # Both may pass the "name taken?" check; the unique constraint must then say AlreadyExists.
+    outcomes: list[str] = []
+    barrier = threading.Barrier(6)
+
+    def create() -> None:
+        barrier.wait()
+        try:
+            store.create_experiment("same")
+            outcomes.append("created")
+        except AlreadyExists:
+            outcomes.append("exists")
+        except Exception as exc:
+            outcomes.append(repr(exc))
+
+    threads = [threading.Thread(target=create) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["created"] + ["exists"] * 5

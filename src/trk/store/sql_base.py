@@ -10,14 +10,22 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from trk.exceptions import Unavailable
+from trk.exceptions import InvalidParameter, Unavailable
 from trk.store import migrations
 from trk.store.engine import display_uri, engine_for, read_connection, write_connection
 
 # Databases already checked to be at HEAD in this process (opening a store again is free).
 _checked: set[str] = set()
+
+
+class WriteConflict(InvalidParameter):
+    """A write the database refused for a constraint (a race, or input the checks missed).
+
+    Callers that expect one (a name taken meanwhile, a version number taken by a concurrent
+    creator) catch it; anywhere else it reaches the user as a 400, never a raw IntegrityError.
+    """
 
 
 def forget(uri: str) -> None:
@@ -51,8 +59,11 @@ class SqlBase:
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with write_connection(self._engine) as conn:
-            yield conn
+        try:
+            with write_connection(self._engine) as conn:
+                yield conn
+        except IntegrityError as exc:
+            raise WriteConflict(f"{self.display_uri} refused the write: {exc.orig}") from exc
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:

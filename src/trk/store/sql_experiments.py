@@ -6,13 +6,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Row, select, update
-from sqlalchemy.exc import IntegrityError
 
 from trk.entities import Experiment, LifecycleStage, PagedList, ViewType
 from trk.exceptions import AlreadyExists, InvalidParameter, NotFound
 from trk.store import schema as s
 from trk.store.search import decode_page_token, encode_page_token
-from trk.store.sql_base import SqlBase, now_ms, upsert
+from trk.store.sql_base import SqlBase, WriteConflict, now_ms, upsert
 from trk.store.sql_search import Fields, apply_filter, apply_order, paged
 from trk.store.validation import check_key, check_max_results, check_name
 
@@ -135,7 +134,7 @@ class SqlExperiments(SqlBase):
                 ]
                 if rows:
                     conn.execute(s.experiment_tags.insert(), rows)
-        except IntegrityError:
+        except WriteConflict:
             raise AlreadyExists(f"Experiment {name!r} already exists") from None
         return str(new_id)
 
@@ -191,7 +190,7 @@ class SqlExperiments(SqlBase):
                 if taken is not None and taken[0] != row.experiment_id:
                     raise AlreadyExists(f"Experiment {new_name!r} already exists (id {taken[0]})")
                 self._touch_experiment(conn, row.experiment_id, name=new_name)
-        except IntegrityError:
+        except WriteConflict:
             raise AlreadyExists(f"Experiment {new_name!r} already exists") from None
 
     def _touch_experiment(self, conn: Connection, experiment_id: int, **values: Any) -> None:

@@ -7,13 +7,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Row, func, select, update
-from sqlalchemy.exc import IntegrityError
 
 from trk.entities import ModelVersion, PagedList, RegisteredModel
 from trk.exceptions import AlreadyExists, InvalidParameter, NotFound, Unavailable
 from trk.store import schema as s
 from trk.store.search import decode_page_token, encode_page_token
-from trk.store.sql_base import SqlBase, now_ms, upsert
+from trk.store.sql_base import SqlBase, WriteConflict, now_ms, upsert
 from trk.store.sql_search import Fields, apply_filter, apply_order, paged
 from trk.store.validation import (
     check_alias,
@@ -170,7 +169,7 @@ class SqlRegistry(SqlBase):
                 if rows:
                     conn.execute(s.registered_model_tags.insert(), rows)
                 return self._models(conn, [self._model_row(conn, name)])[0]
-        except IntegrityError:
+        except WriteConflict:
             raise AlreadyExists(f"Registered model {name!r} already exists") from None
 
     def get_registered_model(self, name: str) -> RegisteredModel:
@@ -215,7 +214,7 @@ class SqlRegistry(SqlBase):
                     raise AlreadyExists(f"Registered model {new_name!r} already exists")
                 self._touch_model(conn, name, name=new_name)
                 return self._models(conn, [self._model_row(conn, new_name)])[0]
-        except IntegrityError:
+        except WriteConflict:
             raise AlreadyExists(f"Registered model {new_name!r} already exists") from None
 
     def delete_registered_model(self, name: str) -> None:
@@ -265,7 +264,7 @@ class SqlRegistry(SqlBase):
         for _ in range(_VERSION_RETRIES):
             try:
                 return self._insert_version(name, source, run_id, tags or {}, description)
-            except IntegrityError:
+            except WriteConflict:
                 continue  # a concurrent creator took this number: read max again
         raise Unavailable(f"Could not allocate a version of {name!r}: too many concurrent writers")
 
