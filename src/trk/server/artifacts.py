@@ -1,0 +1,156 @@
+"""The artifact proxy `/api/2.0/mlflow-artifacts/artifacts`: upload, download, list, delete.
+
+Every path is confined to the artifact destination: `..` segments, absolute paths and
+percent-encoded traversal are refused with 400 before any file is touched.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import shutil
+import tempfile
+from pathlib import Path
+from urllib.parse import unquote
+
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Route
+
+from trk.artifacts import get_artifact_repository
+from trk.artifacts.base import ArtifactRepository, clean_artifact_path
+from trk.artifacts.local import LocalArtifactRepository, local_path_of
+from trk.exceptions import InvalidParameter, NotFound, TrkError
+from trk.server.endpoint import ServerContext
+from trk.server.errors import error_response, internal_error
+from trk.server.json import json_response
+from trk.store.mlflow_json import file_info_to_json
+
+PREFIX = "/api/2.0/mlflow-artifacts/artifacts"
+PROXY_SCHEME = "mlflow-artifacts:"
+_CHUNK = 1024 * 1024
+
+
+def safe_path(path: str | None) -> str:
+    """A relative path inside the root; any `..` (even percent-encoded) is refused."""
+    if not path:
+        return ""
+    decoded = path
+    for _ in range(3):  # catch double and triple encoding too
+        decoded = unquote(decoded)
+    for candidate in (path, decoded):
+        parts = candidate.replace("\\", "/").split("/")
+        if ".." in parts or candidate.startswith("/"):
+            raise InvalidParameter(f"Invalid artifact path {path!r}: escapes the artifact root")
+    return clean_artifact_path(path)
+
+
+def root_repository(ctx: ServerContext) -> ArtifactRepository:
+    repo = ctx.extras.get("artifact_repo")
+    if repo is None:
+        repo = ctx.extras["artifact_repo"] = get_artifact_repository(ctx.artifact_root)
+    return repo
+
+
+def proxy_repository(ctx: ServerContext, uri: str) -> ArtifactRepository:
+    """The repository behind `uri`; `mlflow-artifacts:/x` maps into the destination."""
+    if not uri.startswith(PROXY_SCHEME):
+        return get_artifact_repository(uri)
+    rel = safe_path(uri[len(PROXY_SCHEME) :].lstrip("/"))
+    root = ctx.artifact_root.rstrip("/")
+    return get_artifact_repository(f"{root}/{rel}" if rel else root)
+
+
+def _local_file(ctx: ServerContext, rel: str) -> Path | None:
+    """The file on disk when the destination is local (served without a copy)."""
+    repo = root_repository(ctx)
+    if not isinstance(repo, LocalArtifactRepository):
+        return None
+    root = local_path_of(ctx.artifact_root).resolve()
+    target = (root / rel).resolve()
+    if target != root and root not in target.parents:
+        raise InvalidParameter(f"Invalid artifact path {rel!r}: escapes the artifact root")
+    if not target.is_file():
+        raise NotFound(f"Artifact {rel!r} does not exist")
+    return target
+
+
+async def download(request: Request, ctx: ServerContext) -> Response:
+    rel = safe_path(request.path_params["path"])
+    local = await run_in_threadpool(_local_file, ctx, rel)
+    if local is not None:
+        return FileResponse(local, media_type="application/octet-stream")
+    tmp = tempfile.mkdtemp(prefix="trk-proxy-")
+    target = Path(tmp) / posixpath.basename(rel)
+    try:
+        await run_in_threadpool(root_repository(ctx).download_file, rel, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    cleanup = BackgroundTask(shutil.rmtree, tmp, ignore_errors=True)
+    return FileResponse(target, media_type="application/octet-stream", background=cleanup)
+
+
+async def upload(request: Request, ctx: ServerContext) -> Response:
+    rel = safe_path(request.path_params["path"])
+    name = posixpath.basename(rel)
+    if not name:
+        raise InvalidParameter("Upload needs a file name in the artifact path")
+    tmp = tempfile.mkdtemp(prefix="trk-upload-")
+    try:
+        # Spool to disk chunk by chunk, then hand over: a broken upload leaves nothing behind.
+        path = os.path.join(tmp, name)
+        with open(path, "wb") as out:
+            async for chunk in request.stream():
+                await run_in_threadpool(out.write, chunk)
+        parent = posixpath.dirname(rel) or None
+        await run_in_threadpool(root_repository(ctx).log_artifact, path, parent)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return json_response({})
+
+
+async def listing(request: Request, ctx: ServerContext) -> Response:
+    rel = safe_path(request.query_params.get("path"))
+    infos = await run_in_threadpool(root_repository(ctx).list_artifacts, rel or None)
+    files = []
+    for info in infos:
+        item = file_info_to_json(info)
+        item["path"] = posixpath.basename(info.path)  # MLflow lists names relative to `path`
+        files.append(item)
+    return json_response({"files": files})
+
+
+async def delete(request: Request, ctx: ServerContext) -> Response:
+    rel = safe_path(request.path_params["path"])
+    repo = root_repository(ctx)
+    remove = getattr(repo, "delete_artifacts", None)
+    if remove is None:
+        raise InvalidParameter(f"Deleting is not supported for {ctx.artifact_root}")
+    await run_in_threadpool(remove, rel)
+    return json_response({})
+
+
+def _wrap(handler, ctx: ServerContext):  # noqa: ANN001, ANN202
+    async def endpoint(request: Request) -> Response:
+        try:
+            return await handler(request, ctx)
+        except TrkError as exc:
+            return error_response(exc)
+        except Exception as exc:
+            return internal_error(exc, f"{request.method} {request.url.path}")
+
+    endpoint.__name__ = handler.__name__
+    return endpoint
+
+
+def routes(ctx: ServerContext) -> list[Route]:
+    """The proxy's routes, bound to `ctx`."""
+    return [
+        Route(PREFIX, _wrap(listing, ctx), methods=["GET"]),
+        Route(PREFIX + "/{path:path}", _wrap(download, ctx), methods=["GET"]),
+        Route(PREFIX + "/{path:path}", _wrap(upload, ctx), methods=["PUT"]),
+        Route(PREFIX + "/{path:path}", _wrap(delete, ctx), methods=["DELETE"]),
+    ]

@@ -1,0 +1,60 @@
+"""One REST endpoint: declared fields, a sync handler run in the thread pool, JSON out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from trk.exceptions import TrkError
+from trk.server.errors import error_response, internal_error
+from trk.server.json import json_response
+from trk.server.params import DEFAULT_MAX_BODY_BYTES, request_params
+from trk.store.base import Store
+
+
+@dataclass
+class ServerContext:
+    """What every handler may use: the store, where artifacts go, and the limits."""
+
+    store: Store
+    artifact_root: str
+    serve_artifacts: bool = True
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    logged_models: Any = None  # a LoggedModelStore when the backend is SQL
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+Handler = Callable[[ServerContext, dict[str, Any]], dict[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class Api:
+    """`method path` answered by `handler(ctx, params)` after `fields` were checked."""
+
+    method: str
+    path: str
+    fields: dict[str, str]
+    handler: Handler
+
+
+def api_route(api: Api, ctx: ServerContext, prefix: str) -> Route:
+    """A Starlette route for `api` under `prefix` (e.g. /api/2.0/mlflow/)."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            params = await request_params(request, api.fields, ctx.max_body_bytes)
+            # Stores are synchronous (SQLAlchemy, httpx): keep them off the event loop.
+            result = await run_in_threadpool(api.handler, ctx, params)
+        except TrkError as exc:
+            return error_response(exc)
+        except Exception as exc:  # a bug: log it, answer 500, keep serving
+            return internal_error(exc, f"{api.method} {api.path}")
+        return json_response(result or {})
+
+    return Route(prefix + api.path, endpoint, methods=[api.method], name=None)

@@ -1,0 +1,94 @@
+"""Experiment endpoints: create, get, get-by-name, search, update, delete, restore, tags."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from trk.entities import ViewType
+from trk.exceptions import NotFound
+from trk.server.endpoint import Api, ServerContext
+from trk.server.params import choice, key_values
+from trk.store.mlflow_json import experiment_to_json
+
+VIEW_TYPES = tuple(v.value for v in ViewType)
+
+
+def view_type(value: str | None, name: str = "view_type") -> ViewType:
+    return ViewType(choice(name, value, VIEW_TYPES, ViewType.ACTIVE_ONLY.value))
+
+
+def create(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
+    tags = key_values("tags", p.get("tags"))
+    exp_id = ctx.store.create_experiment(p["name"], p.get("artifact_location") or None, tags)
+    return {"experiment_id": exp_id}
+
+
+def get(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
+    return {"experiment": experiment_to_json(ctx.store.get_experiment(p["experiment_id"]))}
+
+
+def get_by_name(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
+    exp = ctx.store.get_experiment_by_name(p["experiment_name"])
+    if exp is None:
+        raise NotFound(f"Could not find experiment with name '{p['experiment_name']}'")
+    return {"experiment": experiment_to_json(exp)}
+
+
+def search(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
+    found = ctx.store.search_experiments(
+        view_type=view_type(p.get("view_type")),
+        max_results=p.get("max_results", 1000),
+        filter_string=p.get("filter") or None,
+        order_by=p.get("order_by") or None,
+        page_token=p.get("page_token") or None,
+    )
+    out: dict[str, Any] = {"experiments": [experiment_to_json(e) for e in found]}
+    if found.token:
+        out["next_page_token"] = found.token
+    return out
+
+
+def update(ctx: ServerContext, p: dict[str, Any]) -> None:
+    if "new_name" in p:
+        ctx.store.rename_experiment(p["experiment_id"], p["new_name"])
+    else:
+        ctx.store.get_experiment(p["experiment_id"])  # still 404 for a missing id
+
+
+def delete(ctx: ServerContext, p: dict[str, Any]) -> None:
+    ctx.store.delete_experiment(p["experiment_id"])
+
+
+def restore(ctx: ServerContext, p: dict[str, Any]) -> None:
+    ctx.store.restore_experiment(p["experiment_id"])
+
+
+def set_tag(ctx: ServerContext, p: dict[str, Any]) -> None:
+    ctx.store.set_experiment_tag(p["experiment_id"], p["key"], p["value"])
+
+
+_ID = {"experiment_id": "str!"}
+_SEARCH = {
+    "max_results": "int",
+    "page_token": "str",
+    "filter": "str",
+    "order_by": "str[]",
+    "view_type": "str",
+}
+
+APIS = [
+    Api(
+        "POST",
+        "experiments/create",
+        {"name": "str!", "artifact_location": "str", "tags": "obj[]"},
+        create,
+    ),
+    Api("GET", "experiments/get", _ID, get),
+    Api("GET", "experiments/get-by-name", {"experiment_name": "str!"}, get_by_name),
+    Api("POST", "experiments/search", _SEARCH, search),
+    Api("GET", "experiments/search", _SEARCH, search),
+    Api("POST", "experiments/update", {**_ID, "new_name": "str"}, update),
+    Api("POST", "experiments/delete", _ID, delete),
+    Api("POST", "experiments/restore", _ID, restore),
+    Api("POST", "experiments/set-experiment-tag", {**_ID, "key": "str!", "value": "str!"}, set_tag),
+]

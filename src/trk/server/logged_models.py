@@ -1,0 +1,154 @@
+"""MLflow 3 logged-model endpoints: create, get, finalize, delete, search, tags, params, files."""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Any
+
+from trk.exceptions import InvalidParameter, NotFound
+from trk.server.endpoint import Api, ServerContext
+from trk.server.params import key_values
+from trk.store.logged_models import LoggedModel, LoggedModelStore
+from trk.store.mlflow_json import file_info_to_json, kv_list
+
+
+def logged_model_to_json(m: LoggedModel) -> dict[str, Any]:
+    info = {
+        "model_id": m.model_id,
+        "experiment_id": m.experiment_id,
+        "name": m.name,
+        "artifact_uri": m.artifact_location,
+        "creation_timestamp_ms": m.creation_timestamp_ms,
+        "last_updated_timestamp_ms": m.last_updated_timestamp_ms,
+        "status": m.status,
+        "model_type": m.model_type,
+        "source_run_id": m.source_run_id,
+        "status_message": m.status_message,
+        "tags": kv_list(m.tags),
+    }
+    info = {k: v for k, v in info.items() if v is not None}
+    return {"info": info, "data": {"params": kv_list(m.params), "metrics": []}}
+
+
+def _models(ctx: ServerContext) -> LoggedModelStore:
+    if ctx.logged_models is None:
+        raise NotFound("Logged models need a SQL backend store on this server")
+    return ctx.logged_models
+
+
+def _one(m: LoggedModel) -> dict[str, Any]:
+    return {"model": logged_model_to_json(m)}
+
+
+def create(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
+    model = _models(ctx).create(
+        p["experiment_id"],
+        name=p.get("name"),
+        model_type=p.get("model_type"),
+        source_run_id=p.get("source_run_id"),
+        params=key_values("params", p.get("params")),
+        tags=key_values("tags", p.get("tags")),
+    )
+    return _one(model)
+
+
+def get(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
+    return _one(_models(ctx).get(p["model_id"]))
+
+
+def finalize(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
+    return _one(_models(ctx).finalize(p["model_id"], p["status"]))
+
+
+def delete(ctx: ServerContext, p: dict[str, Any]) -> None:
+    _models(ctx).delete(p["model_id"])
+
+
+def search(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
+    if p.get("datasets"):
+        raise InvalidParameter("Searching logged models by dataset is not supported")
+    found, token = _models(ctx).search(
+        p.get("experiment_ids", []),
+        p.get("filter"),
+        p.get("max_results", 100),
+        p.get("order_by"),
+        p.get("page_token") or None,
+    )
+    out: dict[str, Any] = {"models": [logged_model_to_json(m) for m in found]}
+    if token:
+        out["next_page_token"] = token
+    return out
+
+
+def set_tags(ctx: ServerContext, p: dict[str, Any]) -> None:
+    _models(ctx).set_tags(p["model_id"], key_values("tags", p.get("tags")))
+
+
+def delete_tag(ctx: ServerContext, p: dict[str, Any]) -> None:
+    _models(ctx).delete_tag(p["model_id"], p["tag_key"])
+
+
+def log_params(ctx: ServerContext, p: dict[str, Any]) -> None:
+    _models(ctx).log_params(p["model_id"], key_values("params", p.get("params")))
+
+
+def list_files(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
+    """The model's files, through the same repository the artifact proxy uses."""
+    from trk.server.artifacts import proxy_repository
+
+    model = _models(ctx).get(p["model_id"])
+    repo = proxy_repository(ctx, model.artifact_location)
+    sub = p.get("artifact_directory_path") or ""
+    files = [file_info_to_json(f) for f in repo.list_artifacts(sub or None)]
+    for f in files:
+        f["path"] = posixpath.relpath(f["path"], sub) if sub else f["path"]
+    return {"root_uri": model.artifact_location, "files": files}
+
+
+_ID = {"model_id": "str!"}
+_LM = "logged-models"
+
+APIS = [
+    Api(
+        "POST",
+        f"{_LM}/search",
+        {
+            "experiment_ids": "str[]",
+            "filter": "str",
+            "datasets": "obj[]",
+            "max_results": "int",
+            "order_by": "obj[]",
+            "page_token": "str",
+        },
+        search,
+    ),
+    Api(
+        "POST",
+        _LM,
+        {
+            "experiment_id": "str!",
+            "name": "str",
+            "model_type": "str",
+            "source_run_id": "str",
+            "params": "obj[]",
+            "tags": "obj[]",
+        },
+        create,
+    ),
+    Api("GET", _LM + "/{model_id}", _ID, get),
+    Api("PATCH", _LM + "/{model_id}", {**_ID, "status": "str!"}, finalize),
+    Api("DELETE", _LM + "/{model_id}", _ID, delete),
+    Api("PATCH", _LM + "/{model_id}/tags", {**_ID, "tags": "obj[]"}, set_tags),
+    Api("DELETE", _LM + "/{model_id}/tags/{tag_key}", {**_ID, "tag_key": "str!"}, delete_tag),
+    Api("POST", _LM + "/{model_id}/params", {**_ID, "params": "obj[]"}, log_params),
+    Api(
+        "GET",
+        _LM + "/{model_id}/artifacts/directories",
+        {
+            **_ID,
+            "artifact_directory_path": "str",
+            "page_token": "str",
+        },
+        list_files,
+    ),
+]

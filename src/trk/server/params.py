@@ -1,0 +1,169 @@
+"""Request parameters: read a JSON body or query string, check it against the endpoint's fields.
+
+Each endpoint declares its fields as `{"name": "str!", "tags": "obj[]", "max_results": "int"}`
+(a trailing `!` marks a required field). Unknown fields, missing required fields and values of
+the wrong type are refused before any handler runs, so a bad request writes nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+
+from trk.exceptions import BadRequest, InvalidParameter, PayloadTooLarge
+
+DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+_NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The whole body, refusing it (413) as soon as it passes `max_bytes`."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise PayloadTooLarge(f"Request body of {declared} bytes exceeds the {max_bytes} limit")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise PayloadTooLarge(f"Request body exceeds the {max_bytes} byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def request_params(
+    request: Request, fields: Mapping[str, str], max_bytes: int
+) -> dict[str, Any]:
+    """Parameters from the query (GET) or JSON body (others), plus path parameters, checked."""
+    raw: dict[str, Any]
+    if request.method == "GET":
+        raw = _from_query(request, fields)
+    else:
+        body = await read_body(request, max_bytes)
+        raw = _from_json(body) if body.strip() else _from_query(request, fields)
+    raw.update(request.path_params)
+    return check_fields(raw, fields)
+
+
+def _from_json(body: bytes) -> dict[str, Any]:
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"Malformed JSON in request body: {exc}") from None
+    if not isinstance(value, dict):
+        raise BadRequest("Request body must be a JSON object")
+    return value
+
+
+def _from_query(request: Request, fields: Mapping[str, str]) -> dict[str, Any]:
+    query = request.query_params
+    out: dict[str, Any] = {}
+    for key in query.keys():
+        kind = fields.get(key, "").rstrip("!")
+        out[key] = query.getlist(key) if kind.endswith("[]") else query[key]
+    return out
+
+
+def check_fields(raw: Mapping[str, Any], fields: Mapping[str, str]) -> dict[str, Any]:
+    """Typed values for `fields`; absent optional fields are left out."""
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise InvalidParameter(f"Unknown field(s) {', '.join(unknown)}")
+    out: dict[str, Any] = {}
+    for name, spec in fields.items():
+        kind, required = spec.rstrip("!"), spec.endswith("!")
+        value = raw.get(name)
+        if value is None or (value == "" and kind not in ("str", "str[]")):
+            if required:
+                raise InvalidParameter(f"Missing value for required parameter '{name}'")
+            continue
+        if value == "" and required:
+            raise InvalidParameter(f"Missing value for required parameter '{name}'")
+        out[name] = coerce(name, kind, value)
+    return out
+
+
+def coerce(name: str, kind: str, value: Any) -> Any:
+    """One value as `kind` (str, int, float, bool, obj, or a list of one of those)."""
+    if kind.endswith("[]"):
+        if not isinstance(value, list):
+            raise _wrong(name, "a list", value)
+        return [coerce(name, kind[:-2], item) for item in value]
+    return _SCALARS[kind](name, value)
+
+
+def _wrong(name: str, expected: str, value: Any) -> InvalidParameter:
+    shown = repr(value)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    return InvalidParameter(f"Invalid value {shown} for parameter '{name}': expected {expected}")
+
+
+def _as_str(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise _wrong(name, "a string", value)
+    return value
+
+
+def _as_int(name: str, value: Any) -> int:
+    # Protobuf's JSON writes int64 as a string, so digits in a string are an integer too.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lstrip("-").isdigit():
+        return int(value)
+    raise _wrong(name, "an integer", value)
+
+
+def _as_float(name: str, value: Any) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        if value in _NON_FINITE:
+            return _NON_FINITE[value]
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    raise _wrong(name, "a number", value)
+
+
+def _as_bool(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise _wrong(name, "true or false", value)
+
+
+def _as_obj(name: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _wrong(name, "an object", value)
+    return value
+
+
+_SCALARS = {"str": _as_str, "int": _as_int, "float": _as_float, "bool": _as_bool, "obj": _as_obj}
+
+
+def key_values(name: str, items: list[dict[str, Any]] | None) -> dict[str, str]:
+    """A `[{"key", "value"}]` list as a dict, each entry checked."""
+    out: dict[str, str] = {}
+    for item in items or ():
+        extra = set(item) - {"key", "value"}
+        if extra or not isinstance(item.get("key"), str):
+            raise InvalidParameter(f"Each entry of '{name}' needs a string 'key' and a 'value'")
+        value = item.get("value", "")
+        if not isinstance(value, str):
+            raise _wrong(f"{name}.value", "a string", value)
+        out[item["key"]] = value
+    return out
+
+
+def choice(name: str, value: str | None, allowed: tuple[str, ...], default: str) -> str:
+    """An enum field given by name (MLflow's JSON spells enums by name)."""
+    if value is None:
+        return default
+    if value not in allowed:
+        raise InvalidParameter(f"Invalid {name} {value!r}: expected one of {', '.join(allowed)}")
+    return value

@@ -1,0 +1,189 @@
+"""Model registry endpoints: registered models, versions, tags, aliases, download URIs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from trk.server.endpoint import Api, ServerContext
+from trk.server.params import key_values
+from trk.store.mlflow_json import model_version_to_json, registered_model_to_json
+
+
+def _model(m: Any) -> dict[str, Any]:
+    return {"registered_model": registered_model_to_json(m)}
+
+
+def _version(v: Any) -> dict[str, Any]:
+    return {"model_version": model_version_to_json(v)}
+
+
+# -- registered models ---------------------------------------------------------------------
+def create_model(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
+    tags = key_values("tags", p.get("tags"))
+    return _model(ctx.store.create_registered_model(p["name"], tags, p.get("description")))
+
+
+def get_model(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
+    return _model(ctx.store.get_registered_model(p["name"]))
+
+
+def search_models(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
+    found = ctx.store.search_registered_models(
+        p.get("filter") or None,
+        p.get("max_results", 100),
+        p.get("order_by") or None,
+        p.get("page_token") or None,
+    )
+    out: dict[str, Any] = {"registered_models": [registered_model_to_json(m) for m in found]}
+    if found.token:
+        out["next_page_token"] = found.token
+    return out
+
+
+def update_model(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
+    return _model(ctx.store.update_registered_model(p["name"], p.get("description")))
+
+
+def rename_model(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
+    return _model(ctx.store.rename_registered_model(p["name"], p.get("new_name", "")))
+
+
+def delete_model(ctx: ServerContext, p: dict[str, Any]) -> None:
+    ctx.store.delete_registered_model(p["name"])
+
+
+def set_model_tag(ctx: ServerContext, p: dict[str, Any]) -> None:
+    ctx.store.set_registered_model_tag(p["name"], p["key"], p["value"])
+
+
+def delete_model_tag(ctx: ServerContext, p: dict[str, Any]) -> None:
+    ctx.store.delete_registered_model_tag(p["name"], p["key"])
+
+
+def latest_versions(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
+    """The newest version (stages are gone from MLflow 3; only 'None' exists here)."""
+    model = ctx.store.get_registered_model(p["name"])
+    stages = p.get("stages") or []
+    versions = [v for v in model.latest_versions if not stages or v.current_stage in stages]
+    return {"model_versions": [model_version_to_json(v) for v in versions]}
+
+
+# -- model versions ------------------------------------------------------------------------
+def create_version(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
+    source = p["source"]
+    if ctx.logged_models is not None:
+        # MLflow 3 registers `models:/<model_id>`: keep the files' real location as source.
+        source = ctx.logged_models.resolve_source(source, p.get("model_id"))
+    version = ctx.store.create_model_version(
+        p["name"],
+        source,
+        p.get("run_id") or None,
+        key_values("tags", p.get("tags")),
+        p.get("description"),
+    )
+    return _version(version)
+
+
+def get_version(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
+    return _version(ctx.store.get_model_version(p["name"], p["version"]))
+
+
+def update_version(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
+    return _version(ctx.store.update_model_version(p["name"], p["version"], p.get("description")))
+
+
+def delete_version(ctx: ServerContext, p: dict[str, Any]) -> None:
+    ctx.store.delete_model_version(p["name"], p["version"])
+
+
+def search_versions(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
+    found = ctx.store.search_model_versions(
+        p.get("filter") or None,
+        p.get("max_results", 10000),
+        p.get("order_by") or None,
+        p.get("page_token") or None,
+    )
+    out: dict[str, Any] = {"model_versions": [model_version_to_json(v) for v in found]}
+    if found.token:
+        out["next_page_token"] = found.token
+    return out
+
+
+def set_version_tag(ctx: ServerContext, p: dict[str, Any]) -> None:
+    ctx.store.set_model_version_tag(p["name"], p["version"], p["key"], p["value"])
+
+
+def delete_version_tag(ctx: ServerContext, p: dict[str, Any]) -> None:
+    ctx.store.delete_model_version_tag(p["name"], p["version"], p["key"])
+
+
+def download_uri(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
+    return {"artifact_uri": ctx.store.get_model_version_download_uri(p["name"], p["version"])}
+
+
+# -- aliases -------------------------------------------------------------------------------
+def set_alias(ctx: ServerContext, p: dict[str, Any]) -> None:
+    ctx.store.set_registered_model_alias(p["name"], p["alias"], p["version"])
+
+
+def delete_alias(ctx: ServerContext, p: dict[str, Any]) -> None:
+    ctx.store.delete_registered_model_alias(p["name"], p["alias"])
+
+
+def get_by_alias(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
+    return _version(ctx.store.get_model_version_by_alias(p["name"], p["alias"]))
+
+
+_NAME = {"name": "str!"}
+_VER = {"name": "str!", "version": "str!"}
+_KV = {"key": "str!", "value": "str!"}
+_SEARCH = {"filter": "str", "max_results": "int", "order_by": "str[]", "page_token": "str"}
+_RM = "registered-models/"
+_MV = "model-versions/"
+
+APIS = [
+    Api(
+        "POST",
+        _RM + "create",
+        {**_NAME, "tags": "obj[]", "description": "str", "deployment_job_id": "str"},
+        create_model,
+    ),
+    Api("GET", _RM + "get", _NAME, get_model),
+    Api("GET", _RM + "search", _SEARCH, search_models),
+    Api(
+        "PATCH",
+        _RM + "update",
+        {**_NAME, "description": "str", "deployment_job_id": "str"},
+        update_model,
+    ),
+    Api("POST", _RM + "rename", {**_NAME, "new_name": "str"}, rename_model),
+    Api("DELETE", _RM + "delete", _NAME, delete_model),
+    Api("POST", _RM + "set-tag", {**_NAME, **_KV}, set_model_tag),
+    Api("DELETE", _RM + "delete-tag", {**_NAME, "key": "str!"}, delete_model_tag),
+    Api("POST", _RM + "get-latest-versions", {**_NAME, "stages": "str[]"}, latest_versions),
+    Api("GET", _RM + "get-latest-versions", {**_NAME, "stages": "str[]"}, latest_versions),
+    Api("POST", _RM + "alias", {**_NAME, "alias": "str!", "version": "str!"}, set_alias),
+    Api("DELETE", _RM + "alias", {**_NAME, "alias": "str!"}, delete_alias),
+    Api("GET", _RM + "alias", {**_NAME, "alias": "str!"}, get_by_alias),
+    Api(
+        "POST",
+        _MV + "create",
+        {
+            **_NAME,
+            "source": "str!",
+            "run_id": "str",
+            "tags": "obj[]",
+            "run_link": "str",
+            "description": "str",
+            "model_id": "str",
+        },
+        create_version,
+    ),
+    Api("GET", _MV + "get", _VER, get_version),
+    Api("PATCH", _MV + "update", {**_VER, "description": "str"}, update_version),
+    Api("DELETE", _MV + "delete", _VER, delete_version),
+    Api("GET", _MV + "search", _SEARCH, search_versions),
+    Api("POST", _MV + "set-tag", {**_VER, **_KV}, set_version_tag),
+    Api("DELETE", _MV + "delete-tag", {**_VER, "key": "str!"}, delete_version_tag),
+    Api("GET", _MV + "get-download-uri", _VER, download_uri),
+]

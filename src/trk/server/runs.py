@@ -1,0 +1,181 @@
+"""Run endpoints: create, get, update, delete, restore, search, log-*, tags, metric history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from trk.entities import Metric, Param, RunStatus, RunTag
+from trk.exceptions import InvalidParameter
+from trk.server.endpoint import Api, ServerContext
+from trk.server.experiments import view_type
+from trk.server.params import check_fields, choice, key_values
+from trk.store.mlflow_json import metric_to_json, run_info_to_json, run_to_json
+
+DEFAULT_EXPERIMENT_ID = "0"
+_STATUSES = tuple(s.value for s in RunStatus)
+_METRIC = {
+    "key": "str!",
+    "value": "float!",
+    "timestamp": "int!",
+    "step": "int",
+    "model_id": "str",
+    "dataset_name": "str",
+    "dataset_digest": "str",
+    "run_id": "str",
+}
+_KV = {"key": "str!", "value": "str!"}
+
+
+def run_id_of(p: dict[str, Any]) -> str:
+    """MLflow accepts `run_id` or the older `run_uuid`."""
+    run_id = p.get("run_id") or p.get("run_uuid")
+    if not run_id:
+        raise InvalidParameter("Missing value for required parameter 'run_id'")
+    return run_id
+
+
+def create(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
+    run = ctx.store.create_run(
+        experiment_id=p.get("experiment_id") or DEFAULT_EXPERIMENT_ID,
+        user_id=p.get("user_id"),
+        start_time=p.get("start_time"),
+        tags=key_values("tags", p.get("tags")),
+        run_name=p.get("run_name") or None,
+    )
+    return {"run": run_to_json(run)}
+
+
+def get(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
+    return {"run": run_to_json(ctx.store.get_run(run_id_of(p)))}
+
+
+def update(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
+    status = p.get("status")
+    if status is not None:
+        choice("status", status, _STATUSES, status)
+    info = ctx.store.update_run_info(
+        run_id_of(p), status=status, end_time=p.get("end_time"), run_name=p.get("run_name")
+    )
+    return {"run_info": run_info_to_json(info)}
+
+
+def delete(ctx: ServerContext, p: dict[str, Any]) -> None:
+    ctx.store.delete_run(p["run_id"])
+
+
+def restore(ctx: ServerContext, p: dict[str, Any]) -> None:
+    ctx.store.restore_run(p["run_id"])
+
+
+def _metric(p: dict[str, Any]) -> Metric:
+    return Metric(p["key"], p["value"], p["timestamp"], p.get("step", 0))
+
+
+def log_metric(ctx: ServerContext, p: dict[str, Any]) -> None:
+    ctx.store.log_batch(run_id_of(p), metrics=[_metric(p)])
+
+
+def log_param(ctx: ServerContext, p: dict[str, Any]) -> None:
+    ctx.store.log_batch(run_id_of(p), params=[Param(p["key"], p["value"])])
+
+
+def set_tag(ctx: ServerContext, p: dict[str, Any]) -> None:
+    ctx.store.log_batch(run_id_of(p), tags=[RunTag(p["key"], p["value"])])
+
+
+def delete_tag(ctx: ServerContext, p: dict[str, Any]) -> None:
+    ctx.store.delete_tag(p["run_id"], p["key"])
+
+
+def log_batch(ctx: ServerContext, p: dict[str, Any]) -> None:
+    # Every entry is checked before the store sees the batch: all or nothing.
+    metrics = [_metric(check_fields(m, _METRIC)) for m in p.get("metrics", ())]
+    params = [Param(**check_fields(x, _KV)) for x in p.get("params", ())]
+    tags = [RunTag(**check_fields(x, _KV)) for x in p.get("tags", ())]
+    ctx.store.log_batch(run_id_of(p), metrics=metrics, params=params, tags=tags)
+
+
+def search(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
+    found = ctx.store.search_runs(
+        experiment_ids=p.get("experiment_ids", []),
+        filter_string=p.get("filter", ""),
+        run_view_type=view_type(p.get("run_view_type"), "run_view_type"),
+        max_results=p.get("max_results", 1000),
+        order_by=p.get("order_by") or None,
+        page_token=p.get("page_token") or None,
+    )
+    out: dict[str, Any] = {"runs": [run_to_json(r) for r in found]}
+    if found.token:
+        out["next_page_token"] = found.token
+    return out
+
+
+def metric_history(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
+    history = ctx.store.get_metric_history(run_id_of(p), p["metric_key"])
+    return {"metrics": [metric_to_json(m) for m in history]}
+
+
+def log_outputs(ctx: ServerContext, p: dict[str, Any]) -> None:
+    """MLflow 3 links a logged model to the run; recorded as a run tag (no outputs table)."""
+    run_id = run_id_of(p)
+    ids = [str(m.get("model_id", "")) for m in p.get("models", ()) if isinstance(m, dict)]
+    ctx.store.get_run(run_id)
+    if ids and ctx.logged_models is not None:
+        ctx.logged_models.link_run_outputs(run_id, ids)
+
+
+_RUN = {"run_id": "str", "run_uuid": "str"}
+
+APIS = [
+    Api(
+        "POST",
+        "runs/create",
+        {
+            "experiment_id": "str",
+            "user_id": "str",
+            "run_name": "str",
+            "start_time": "int",
+            "tags": "obj[]",
+        },
+        create,
+    ),
+    Api("GET", "runs/get", _RUN, get),
+    Api(
+        "POST",
+        "runs/update",
+        {**_RUN, "status": "str", "end_time": "int", "run_name": "str"},
+        update,
+    ),
+    Api("POST", "runs/delete", {"run_id": "str!"}, delete),
+    Api("POST", "runs/restore", {"run_id": "str!"}, restore),
+    Api("POST", "runs/log-metric", {**_RUN, **_METRIC}, log_metric),
+    Api("POST", "runs/log-parameter", {**_RUN, **_KV}, log_param),
+    Api("POST", "runs/set-tag", {**_RUN, **_KV}, set_tag),
+    Api("POST", "runs/delete-tag", {"run_id": "str!", "key": "str!"}, delete_tag),
+    Api(
+        "POST",
+        "runs/log-batch",
+        {"run_id": "str!", "metrics": "obj[]", "params": "obj[]", "tags": "obj[]"},
+        log_batch,
+    ),
+    Api(
+        "POST",
+        "runs/search",
+        {
+            "experiment_ids": "str[]",
+            "filter": "str",
+            "run_view_type": "str",
+            "max_results": "int",
+            "order_by": "str[]",
+            "page_token": "str",
+        },
+        search,
+    ),
+    Api(
+        "GET",
+        "metrics/get-history",
+        {**_RUN, "metric_key": "str!", "page_token": "str", "max_results": "int"},
+        metric_history,
+    ),
+    Api("POST", "runs/outputs", {"run_id": "str!", "models": "obj[]"}, log_outputs),
+]

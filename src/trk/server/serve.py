@@ -1,0 +1,54 @@
+"""Start the tracking server on uvicorn (uvloop + httptools), one process or N workers."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import uvicorn
+
+from trk.server import app as app_module
+
+
+def run_server(
+    backend_uri: str,
+    destination: str,
+    host: str,
+    port: int,
+    workers: int = 1,
+    serve_artifacts: bool = True,
+    auth_token: str | None = None,
+    max_body_bytes: int | None = None,
+) -> None:
+    """Migrate the store, then serve until stopped."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # Opening the store migrates it once here, before any worker races to do it.
+    store = app_module.store_for_server(backend_uri, destination, serve_artifacts)
+    store.ping()
+    common = {
+        "host": host,
+        "port": port,
+        "loop": "uvloop",
+        "http": "httptools",
+        "log_level": "warning",
+        "timeout_graceful_shutdown": 10,
+    }
+    if workers == 1:
+        app = app_module.create_app(
+            store,
+            destination,
+            serve_artifacts,
+            auth_token,
+            **({"max_body_bytes": max_body_bytes} if max_body_bytes else {}),
+        )
+        uvicorn.run(app, **common)
+        return
+    # Worker processes import the factory afresh; settings travel in the environment.
+    os.environ[app_module.ENV_BACKEND] = backend_uri
+    os.environ[app_module.ENV_DESTINATION] = destination
+    os.environ[app_module.ENV_SERVE] = "true" if serve_artifacts else "false"
+    if auth_token:
+        os.environ[app_module.ENV_TOKEN] = auth_token
+    if max_body_bytes:
+        os.environ[app_module.ENV_MAX_BODY] = str(max_body_bytes)
+    uvicorn.run("trk.server.app:app_from_env", factory=True, workers=workers, **common)

@@ -1,0 +1,212 @@
+"""Entities to and from MLflow's REST JSON shapes (the server encodes, `RestStore` decodes).
+
+Lives beside the stores rather than in `server/` so the REST client can use it without
+importing the server layer.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from trk.entities import (
+    Experiment,
+    FileInfo,
+    Metric,
+    ModelVersion,
+    RegisteredModel,
+    Run,
+    RunData,
+    RunInfo,
+)
+
+
+def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v is not None}
+
+
+def kv_list(d: dict[str, str]) -> list[dict[str, str]]:
+    """`{"a": "1"}` -> `[{"key": "a", "value": "1"}]`, MLflow's tag and param lists."""
+    return [{"key": k, "value": v} for k, v in d.items()]
+
+
+def kv_dict(items: list[dict[str, Any]] | None) -> dict[str, str]:
+    return {i["key"]: i.get("value", "") for i in items or ()}
+
+
+def float_out(value: float) -> float | str:
+    """Protobuf's JSON spelling of non-finite doubles (plain JSON has none)."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return value
+
+
+# -- tracking ------------------------------------------------------------------------------
+def experiment_to_json(e: Experiment) -> dict[str, Any]:
+    return _drop_none(
+        {
+            "experiment_id": e.experiment_id,
+            "name": e.name,
+            "artifact_location": e.artifact_location,
+            "lifecycle_stage": str(e.lifecycle_stage),
+            "creation_time": e.creation_time,
+            "last_update_time": e.last_update_time,
+            "tags": kv_list(e.tags),
+        }
+    )
+
+
+def experiment_from_json(d: dict[str, Any]) -> Experiment:
+    return Experiment(
+        experiment_id=str(d["experiment_id"]),
+        name=d.get("name", ""),
+        artifact_location=d.get("artifact_location", ""),
+        lifecycle_stage=d.get("lifecycle_stage", "active"),
+        tags=kv_dict(d.get("tags")),
+        creation_time=_int_or_none(d.get("creation_time")),
+        last_update_time=_int_or_none(d.get("last_update_time")),
+    )
+
+
+def metric_to_json(m: Metric) -> dict[str, Any]:
+    return {"key": m.key, "value": float_out(m.value), "timestamp": m.timestamp, "step": m.step}
+
+
+def metric_from_json(d: dict[str, Any]) -> Metric:
+    return Metric(d["key"], float(d["value"]), int(d.get("timestamp", 0)), int(d.get("step", 0)))
+
+
+def run_info_to_json(i: RunInfo) -> dict[str, Any]:
+    return _drop_none(
+        {
+            "run_id": i.run_id,
+            "run_uuid": i.run_id,
+            "run_name": i.run_name,
+            "experiment_id": i.experiment_id,
+            "user_id": i.user_id,
+            "status": str(i.status),
+            "start_time": i.start_time,
+            "end_time": i.end_time,
+            "artifact_uri": i.artifact_uri,
+            "lifecycle_stage": str(i.lifecycle_stage),
+        }
+    )
+
+
+def run_to_json(r: Run) -> dict[str, Any]:
+    objs = r.data.metric_objs
+    metrics = [
+        metric_to_json(objs[k]) if k in objs else {"key": k, "value": float_out(v)}
+        for k, v in r.data.metrics.items()
+    ]
+    data = {"metrics": metrics, "params": kv_list(r.data.params), "tags": kv_list(r.data.tags)}
+    return {"info": run_info_to_json(r.info), "data": data, "inputs": {}}
+
+
+def run_info_from_json(d: dict[str, Any]) -> RunInfo:
+    return RunInfo(
+        run_id=d.get("run_id") or d["run_uuid"],
+        experiment_id=str(d.get("experiment_id", "")),
+        run_name=d.get("run_name", ""),
+        user_id=d.get("user_id", ""),
+        status=d.get("status", "RUNNING"),
+        start_time=int(d.get("start_time", 0)),
+        end_time=_int_or_none(d.get("end_time")),
+        artifact_uri=d.get("artifact_uri", ""),
+        lifecycle_stage=d.get("lifecycle_stage", "active"),
+    )
+
+
+def run_from_json(d: dict[str, Any]) -> Run:
+    data = d.get("data") or {}
+    objs = {m["key"]: metric_from_json(m) for m in data.get("metrics") or ()}
+    return Run(
+        run_info_from_json(d["info"]),
+        RunData(
+            metrics={k: m.value for k, m in objs.items()},
+            params=kv_dict(data.get("params")),
+            tags=kv_dict(data.get("tags")),
+            metric_objs=objs,
+        ),
+    )
+
+
+# -- registry ------------------------------------------------------------------------------
+def model_version_to_json(v: ModelVersion) -> dict[str, Any]:
+    return _drop_none(
+        {
+            "name": v.name,
+            "version": str(v.version),
+            "creation_timestamp": v.creation_timestamp,
+            "last_updated_timestamp": v.last_updated_timestamp,
+            "current_stage": v.current_stage,
+            "description": v.description,
+            "source": v.source,
+            "run_id": v.run_id,
+            "status": v.status,
+            "run_link": v.run_link,
+            "user_id": v.user_id,
+            "tags": kv_list(v.tags),
+            "aliases": list(v.aliases),
+        }
+    )
+
+
+def model_version_from_json(d: dict[str, Any]) -> ModelVersion:
+    return ModelVersion(
+        name=d["name"],
+        version=str(d["version"]),
+        creation_timestamp=int(d.get("creation_timestamp", 0)),
+        last_updated_timestamp=int(d.get("last_updated_timestamp", 0)),
+        source=d.get("source", ""),
+        run_id=d.get("run_id") or None,
+        status=d.get("status", "READY"),
+        description=d.get("description"),
+        user_id=d.get("user_id"),
+        tags=kv_dict(d.get("tags")),
+        aliases=list(d.get("aliases") or ()),
+        current_stage=d.get("current_stage", "None"),
+        run_link=d.get("run_link"),
+    )
+
+
+def registered_model_to_json(m: RegisteredModel) -> dict[str, Any]:
+    return _drop_none(
+        {
+            "name": m.name,
+            "creation_timestamp": m.creation_timestamp,
+            "last_updated_timestamp": m.last_updated_timestamp,
+            "description": m.description,
+            "latest_versions": [model_version_to_json(v) for v in m.latest_versions],
+            "tags": kv_list(m.tags),
+            "aliases": [{"alias": a, "version": str(v)} for a, v in m.aliases.items()],
+        }
+    )
+
+
+def registered_model_from_json(d: dict[str, Any]) -> RegisteredModel:
+    return RegisteredModel(
+        name=d["name"],
+        creation_timestamp=int(d.get("creation_timestamp", 0)),
+        last_updated_timestamp=int(d.get("last_updated_timestamp", 0)),
+        description=d.get("description"),
+        tags=kv_dict(d.get("tags")),
+        aliases={a["alias"]: str(a["version"]) for a in d.get("aliases") or ()},
+        latest_versions=[model_version_from_json(v) for v in d.get("latest_versions") or ()],
+    )
+
+
+# -- artifacts -----------------------------------------------------------------------------
+def file_info_to_json(f: FileInfo) -> dict[str, Any]:
+    return _drop_none({"path": f.path, "is_dir": f.is_dir, "file_size": f.file_size})
+
+
+def file_info_from_json(d: dict[str, Any]) -> FileInfo:
+    size = d.get("file_size")
+    return FileInfo(d["path"], bool(d.get("is_dir", False)), None if size is None else int(size))
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)
