@@ -42,7 +42,12 @@ logged_models = Table(
     "logged_models",
     metadata,
     Column("model_id", String(64), primary_key=True),
-    Column("experiment_id", Integer, ForeignKey("experiments.experiment_id", **_CASCADE)),
+    Column(
+        "experiment_id",
+        Integer,
+        ForeignKey("experiments.experiment_id", **_CASCADE),
+        nullable=False,  # as migration 0002 creates it
+    ),
     Column("name", String(256), nullable=False),
     Column("artifact_location", String(1000), nullable=False),
     Column("creation_timestamp_ms", BigInteger, nullable=False),
