@@ -70,12 +70,18 @@ def _enforce_columns(schema: Schema, data: Any) -> pd.DataFrame:
     if missing:
         raise _mismatch(f"missing column {missing[0]!r} (expected columns {names})")
     present = [s for s in schema.inputs if s.name in frame.columns]
+    if list(frame.columns) == [s.name for s in present] and _types_match(frame, present):
+        return frame  # the common case: no Series is built at all
     cols = {s.name: frame[s.name] for s in present}
     cast = {s.name: _cast_column(s.name, cols[s.name], s.type) for s in present}
-    unchanged = all(cast[n] is cols[n] for n in cast)
-    if unchanged and list(frame.columns) == list(cast):
-        return frame
     return pd.DataFrame(cast, index=frame.index)
+
+
+def _types_match(frame: pd.DataFrame, specs: list[ColSpec]) -> bool:
+    dtypes = frame.dtypes
+    return all(
+        s.type not in ("string", "binary") and dtypes[s.name] == DATA_TYPES[s.type] for s in specs
+    )
 
 
 def _cast_column(name: str | None, col: pd.Series, type_: str) -> pd.Series:
