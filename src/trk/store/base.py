@@ -194,7 +194,9 @@ class Store(ABC):
     ) -> PagedList[ModelVersion]: ...
 
     @abstractmethod
-    def set_model_version_tag(self, name: str, version: str | int, key: str, value: str) -> None: ...
+    def set_model_version_tag(
+        self, name: str, version: str | int, key: str, value: str
+    ) -> None: ...
 
     @abstractmethod
     def delete_model_version_tag(self, name: str, version: str | int, key: str) -> None: ...
@@ -214,5 +216,6 @@ class Store(ABC):
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion: ...
 
     # -- health ----------------------------------------------------------------------------
+    @abstractmethod
     def ping(self) -> None:
         """Raises `Unavailable` when the backing database or server cannot be reached."""
