@@ -1,0 +1,140 @@
+"""Serving helpers for the A/B tests: two models of known accuracy, a server in a thread."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import sys
+import threading
+import time
+from typing import Any
+
+import httpx
+import numpy as np
+
+from trk.models.flavors.python_function import PythonModel
+
+
+class NoisyThreshold(PythonModel):
+    """Predicts x0 > 0.5, flipped where x1 < flip: accuracy 1 - flip on uniform inputs."""
+
+    def __init__(self, flip: float) -> None:
+        self.flip = flip
+
+    def predict(self, context: Any, model_input: Any, params: Any = None) -> Any:
+        x = np.asarray(model_input, dtype=float)
+        pred = (x[:, 0] > 0.5).astype(np.int64)
+        return np.where(x[:, 1] < self.flip, 1 - pred, pred)
+
+
+def register_models(tracking_uri: str, name: str, flips: dict[str, float]) -> dict[str, str]:
+    """One version per alias (in order), each a NoisyThreshold; alias -> version."""
+    import cloudpickle
+
+    import trk
+    import trk.pyfunc
+    from trk.tracking import client as client_module
+    from trk.tracking import fluent
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # tests are not importable
+    trk.set_tracking_uri(tracking_uri)
+    client = trk.Client(tracking_uri)
+    versions = {}
+    try:
+        for alias, flip in flips.items():
+            with trk.start_run():
+                trk.log_metric("accuracy", 1 - flip)
+                info = trk.pyfunc.log_model(
+                    python_model=NoisyThreshold(flip),
+                    name="model",
+                    registered_model_name=name,
+                    input_example=np.array([[0.2, 0.7]]),
+                )
+            versions[alias] = str(info.registered_model_version)
+            client.set_registered_model_alias(name, alias, versions[alias])
+    finally:
+        while trk.active_run():
+            trk.end_run()
+        client_module._tracking_uri = None
+        fluent._experiment_id = None
+    return versions
+
+
+def stream(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """n uniform rows of 2 features and their true labels (x0 > 0.5)."""
+    x = np.random.default_rng(seed).uniform(size=(n, 2))
+    return x, (x[:, 0] > 0.5).astype(int)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ThreadServer:
+    """uvicorn serving an app in a thread on a free port; `stop()` runs the lifespan's end."""
+
+    def __init__(self, app: Any) -> None:
+        import uvicorn
+
+        self.port = free_port()
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.app = app
+
+    def start(self) -> ThreadServer:
+        self.thread.start()
+        wait_until(lambda: _ok(self.url + "/health"), timeout=90)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=60)
+
+
+def _ok(url: str) -> bool:
+    with contextlib.suppress(httpx.HTTPError):
+        return httpx.get(url, timeout=2).status_code == 200
+    return False
+
+
+def wait_until(predicate: Any, timeout: float = 60.0, interval: float = 0.1) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError("condition not met in time")
+
+
+def send(url: str, x: np.ndarray, threads: int = 4) -> list[tuple[str, str, int, int]]:
+    """One request per row over keep-alive connections: (request_id, variant, status, pred)."""
+    out: list[Any] = [None] * len(x)
+
+    def worker(k: int) -> None:
+        with httpx.Client(base_url=url, timeout=30) as http:
+            for i in range(k, len(x), threads):
+                r = http.post("/invocations", json={"inputs": [x[i].tolist()]})
+                pred = r.json()["predictions"][0] if r.status_code == 200 else -1
+                out[i] = (r.headers.get("x-request-id"), r.headers.get("x-trk-variant"),
+                          r.status_code, pred)  # fmt: skip
+
+    pool = [threading.Thread(target=worker, args=(k,)) for k in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return out
+
+
+def feedback(url: str, ids: list[str], labels: list[int], batch: int = 1000) -> list[dict]:
+    answers = []
+    for i in range(0, len(ids), batch):
+        body = [{"request_id": r, "label": int(y)} for r, y in zip(ids[i : i + batch], labels[i : i + batch], strict=True)]  # fmt: skip
+        resp = httpx.post(url + "/feedback", json=body, timeout=30)
+        assert resp.status_code == 200, resp.text
+        answers.append(resp.json())
+    return answers
