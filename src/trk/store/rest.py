@@ -1,0 +1,380 @@
+"""`RestStore`: the Store interface over a `trk server` (or `mlflow server`) REST API."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from trk import settings
+from trk.entities import (
+    Experiment,
+    Metric,
+    ModelVersion,
+    PagedList,
+    Param,
+    RegisteredModel,
+    Run,
+    RunInfo,
+    RunTag,
+    ViewType,
+)
+from trk.exceptions import NotFound
+from trk.store.base import Store
+from trk.store.mlflow_json import (
+    experiment_from_json,
+    float_out,
+    kv_list,
+    model_version_from_json,
+    registered_model_from_json,
+    run_from_json,
+    run_info_from_json,
+)
+from trk.transport import DEFAULT_RETRIES, DEFAULT_TIMEOUT_S, Transport
+
+API = "/api/2.0/mlflow/"
+PROXY_SCHEME = "mlflow-artifacts:"
+PROXY_PATH = "/api/2.0/mlflow-artifacts/artifacts"
+
+
+class RestStore(Store):
+    """Every Store call as one request; idempotent ones are retried with backoff."""
+
+    def __init__(
+        self,
+        uri: str,
+        token: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        retries: int = DEFAULT_RETRIES,
+    ) -> None:
+        self.uri = uri.rstrip("/")
+        token = token if token is not None else settings.tracking_token()
+        self.transport = Transport(self.uri, token, timeout=timeout, retries=retries)
+
+    # -- plumbing --------------------------------------------------------------------------
+    def _get(self, endpoint: str, **params: Any) -> dict[str, Any]:
+        clean = {k: v for k, v in params.items() if v is not None}
+        return self.transport.call("GET", API + endpoint, params=clean)
+
+    def _send(
+        self, method: str, endpoint: str, body: dict[str, Any], idempotent: bool = True
+    ) -> dict[str, Any]:
+        clean = {k: v for k, v in body.items() if v is not None}
+        return self.transport.call(method, API + endpoint, json=clean, idempotent=idempotent)
+
+    def artifact_uri(self, uri: str) -> str:
+        """`mlflow-artifacts:/x` as this server's proxy URL, so any client can reach it."""
+        if uri.startswith(PROXY_SCHEME) and not uri.startswith(PROXY_SCHEME + "//"):
+            return f"{self.uri}{PROXY_PATH}/{uri[len(PROXY_SCHEME) :].lstrip('/')}"
+        return uri
+
+    def _experiment(self, d: dict[str, Any]) -> Experiment:
+        exp = experiment_from_json(d)
+        exp.artifact_location = self.artifact_uri(exp.artifact_location)
+        return exp
+
+    def _run(self, d: dict[str, Any]) -> Run:
+        run = run_from_json(d)
+        run.info.artifact_uri = self.artifact_uri(run.info.artifact_uri)
+        return run
+
+    def _version(self, d: dict[str, Any]) -> ModelVersion:
+        version = model_version_from_json(d)
+        version.source = self.artifact_uri(version.source)
+        return version
+
+    def _model(self, d: dict[str, Any]) -> RegisteredModel:
+        model = registered_model_from_json(d)
+        for v in model.latest_versions:
+            v.source = self.artifact_uri(v.source)
+        return model
+
+    def ping(self) -> None:
+        self.transport.send("GET", "/health", idempotent=True)
+
+    # -- experiments -----------------------------------------------------------------------
+    def create_experiment(
+        self, name: str, artifact_location: str | None = None, tags: dict[str, str] | None = None
+    ) -> str:
+        body = {"name": name, "artifact_location": artifact_location, "tags": kv_list(tags or {})}
+        return str(
+            self._send("POST", "experiments/create", body, idempotent=False)["experiment_id"]
+        )
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        return self._experiment(
+            self._get("experiments/get", experiment_id=experiment_id)["experiment"]
+        )
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        try:
+            found = self._get("experiments/get-by-name", experiment_name=name)
+        except NotFound:
+            return None
+        return self._experiment(found["experiment"])
+
+    def search_experiments(
+        self,
+        view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = 1000,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Experiment]:
+        body = {
+            "view_type": ViewType(view_type).value,
+            "max_results": max_results,
+            "filter": filter_string,
+            "order_by": list(order_by or []),
+            "page_token": page_token,
+        }
+        out = self._send("POST", "experiments/search", body)
+        items = [self._experiment(e) for e in out.get("experiments", ())]
+        return PagedList(items, out.get("next_page_token") or None)
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        self._send(
+            "POST", "experiments/update", {"experiment_id": experiment_id, "new_name": new_name}
+        )
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        self._send("POST", "experiments/delete", {"experiment_id": experiment_id})
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        self._send("POST", "experiments/restore", {"experiment_id": experiment_id})
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
+        body = {"experiment_id": experiment_id, "key": key, "value": value}
+        self._send("POST", "experiments/set-experiment-tag", body)
+
+    # -- runs ------------------------------------------------------------------------------
+    def create_run(
+        self,
+        experiment_id: str,
+        user_id: str | None = None,
+        start_time: int | None = None,
+        tags: dict[str, str] | None = None,
+        run_name: str | None = None,
+    ) -> Run:
+        body = {
+            "experiment_id": str(experiment_id),
+            "user_id": user_id,
+            "start_time": start_time,
+            "tags": kv_list(tags or {}),
+            "run_name": run_name,
+        }
+        return self._run(self._send("POST", "runs/create", body, idempotent=False)["run"])
+
+    def get_run(self, run_id: str) -> Run:
+        return self._run(self._get("runs/get", run_id=run_id)["run"])
+
+    def update_run_info(
+        self,
+        run_id: str,
+        status: str | None = None,
+        end_time: int | None = None,
+        run_name: str | None = None,
+    ) -> RunInfo:
+        body = {
+            "run_id": run_id,
+            "status": None if status is None else str(status),
+            "end_time": end_time,
+            "run_name": run_name,
+        }
+        info = run_info_from_json(self._send("POST", "runs/update", body)["run_info"])
+        info.artifact_uri = self.artifact_uri(info.artifact_uri)
+        return info
+
+    def delete_run(self, run_id: str) -> None:
+        self._send("POST", "runs/delete", {"run_id": run_id})
+
+    def restore_run(self, run_id: str) -> None:
+        self._send("POST", "runs/restore", {"run_id": run_id})
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+    ) -> None:
+        body = {
+            "run_id": run_id,
+            "metrics": [_metric(m) for m in metrics],
+            "params": [{"key": p.key, "value": p.value} for p in params],
+            "tags": [{"key": t.key, "value": t.value} for t in tags],
+        }
+        # Metrics append rows: a resend after an unknown outcome could log them twice.
+        self._send("POST", "runs/log-batch", body, idempotent=not metrics)
+
+    def log_metric(self, run_id: str, metric: Metric) -> None:
+        body = {"run_id": run_id, **_metric(metric)}
+        self._send("POST", "runs/log-metric", body, idempotent=False)
+
+    def log_param(self, run_id: str, param: Param) -> None:
+        self._send(
+            "POST", "runs/log-parameter", {"run_id": run_id, "key": param.key, "value": param.value}
+        )
+
+    def set_tag(self, run_id: str, tag: RunTag) -> None:
+        self._send("POST", "runs/set-tag", {"run_id": run_id, "key": tag.key, "value": tag.value})
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        self._send("POST", "runs/delete-tag", {"run_id": run_id, "key": key})
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        out = self._get("metrics/get-history", run_id=run_id, metric_key=key)
+        return [
+            Metric(m["key"], float(m["value"]), int(m.get("timestamp", 0)), int(m.get("step", 0)))
+            for m in out.get("metrics", ())
+        ]
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str = "",
+        run_view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = 1000,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Run]:
+        body = {
+            "experiment_ids": [str(e) for e in experiment_ids],
+            "filter": filter_string or None,
+            "run_view_type": ViewType(run_view_type).value,
+            "max_results": max_results,
+            "order_by": list(order_by or []),
+            "page_token": page_token,
+        }
+        out = self._send("POST", "runs/search", body)
+        return PagedList(
+            [self._run(r) for r in out.get("runs", ())], out.get("next_page_token") or None
+        )
+
+    # -- registered models -----------------------------------------------------------------
+    def create_registered_model(
+        self, name: str, tags: dict[str, str] | None = None, description: str | None = None
+    ) -> RegisteredModel:
+        body = {"name": name, "tags": kv_list(tags or {}), "description": description}
+        out = self._send("POST", "registered-models/create", body, idempotent=False)
+        return self._model(out["registered_model"])
+
+    def get_registered_model(self, name: str) -> RegisteredModel:
+        return self._model(self._get("registered-models/get", name=name)["registered_model"])
+
+    def search_registered_models(
+        self,
+        filter_string: str | None = None,
+        max_results: int = 100,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[RegisteredModel]:
+        out = self._get(
+            "registered-models/search",
+            filter=filter_string,
+            max_results=max_results,
+            order_by=list(order_by or []) or None,
+            page_token=page_token,
+        )
+        items = [self._model(m) for m in out.get("registered_models", ())]
+        return PagedList(items, out.get("next_page_token") or None)
+
+    def update_registered_model(self, name: str, description: str | None) -> RegisteredModel:
+        out = self._send(
+            "PATCH", "registered-models/update", {"name": name, "description": description}
+        )
+        return self._model(out["registered_model"])
+
+    def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
+        out = self._send(
+            "POST",
+            "registered-models/rename",
+            {"name": name, "new_name": new_name},
+            idempotent=False,
+        )
+        return self._model(out["registered_model"])
+
+    def delete_registered_model(self, name: str) -> None:
+        self._send("DELETE", "registered-models/delete", {"name": name})
+
+    def set_registered_model_tag(self, name: str, key: str, value: str) -> None:
+        self._send("POST", "registered-models/set-tag", {"name": name, "key": key, "value": value})
+
+    def delete_registered_model_tag(self, name: str, key: str) -> None:
+        self._send("DELETE", "registered-models/delete-tag", {"name": name, "key": key})
+
+    # -- model versions --------------------------------------------------------------------
+    def create_model_version(
+        self,
+        name: str,
+        source: str,
+        run_id: str | None = None,
+        tags: dict[str, str] | None = None,
+        description: str | None = None,
+    ) -> ModelVersion:
+        body = {
+            "name": name,
+            "source": source,
+            "run_id": run_id,
+            "tags": kv_list(tags or {}),
+            "description": description,
+        }
+        out = self._send("POST", "model-versions/create", body, idempotent=False)
+        return self._version(out["model_version"])
+
+    def get_model_version(self, name: str, version: str | int) -> ModelVersion:
+        out = self._get("model-versions/get", name=name, version=str(version))
+        return self._version(out["model_version"])
+
+    def update_model_version(
+        self, name: str, version: str | int, description: str | None
+    ) -> ModelVersion:
+        body = {"name": name, "version": str(version), "description": description}
+        return self._version(self._send("PATCH", "model-versions/update", body)["model_version"])
+
+    def delete_model_version(self, name: str, version: str | int) -> None:
+        self._send("DELETE", "model-versions/delete", {"name": name, "version": str(version)})
+
+    def search_model_versions(
+        self,
+        filter_string: str | None = None,
+        max_results: int = 10000,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[ModelVersion]:
+        out = self._get(
+            "model-versions/search",
+            filter=filter_string,
+            max_results=max_results,
+            order_by=list(order_by or []) or None,
+            page_token=page_token,
+        )
+        items = [self._version(v) for v in out.get("model_versions", ())]
+        return PagedList(items, out.get("next_page_token") or None)
+
+    def set_model_version_tag(self, name: str, version: str | int, key: str, value: str) -> None:
+        body = {"name": name, "version": str(version), "key": key, "value": value}
+        self._send("POST", "model-versions/set-tag", body)
+
+    def delete_model_version_tag(self, name: str, version: str | int, key: str) -> None:
+        body = {"name": name, "version": str(version), "key": key}
+        self._send("DELETE", "model-versions/delete-tag", body)
+
+    def get_model_version_download_uri(self, name: str, version: str | int) -> str:
+        out = self._get("model-versions/get-download-uri", name=name, version=str(version))
+        return self.artifact_uri(out["artifact_uri"])
+
+    # -- aliases ---------------------------------------------------------------------------
+    def set_registered_model_alias(self, name: str, alias: str, version: str | int) -> None:
+        body = {"name": name, "alias": alias, "version": str(version)}
+        self._send("POST", "registered-models/alias", body)
+
+    def delete_registered_model_alias(self, name: str, alias: str) -> None:
+        self._send("DELETE", "registered-models/alias", {"name": name, "alias": alias})
+
+    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
+        out = self._get("registered-models/alias", name=name, alias=alias)
+        return self._version(out["model_version"])
+
+
+def _metric(m: Metric) -> dict[str, Any]:
+    return {"key": m.key, "value": float_out(m.value), "timestamp": m.timestamp, "step": m.step}
