@@ -56,12 +56,15 @@ def _graph_signature(proto: Any) -> ModelSignature:
     def specs(values: Any) -> Schema:
         out = []
         for v in values:
+            if not v.type.HasField("tensor_type"):  # e.g. skl2onnx's ZipMap: a sequence of maps
+                continue
             t = v.type.tensor_type
             dims = tuple(d.dim_value if d.HasField("dim_value") else -1 for d in t.shape.dim)
             out.append(TensorSpec(helper.tensor_dtype_to_np_dtype(t.elem_type), dims, v.name))
         return Schema(out)
 
-    return ModelSignature(specs(proto.graph.input), specs(proto.graph.output))
+    outputs = specs(proto.graph.output)
+    return ModelSignature(specs(proto.graph.input), outputs if outputs.inputs else None)
 
 
 def save_model(
