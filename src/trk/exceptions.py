@@ -78,6 +78,10 @@ class ModelError(TrkError):
     error_code = "INVALID_STATE"
 
 
+class ConversionError(ModelError):
+    """A model that cannot be converted (e.g. to ONNX), or whose conversion predicts differently."""
+
+
 class IntegrityError(ModelError):
     """A model file whose sha256 differs from the one recorded when it was written."""
 

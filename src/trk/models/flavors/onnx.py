@@ -72,8 +72,14 @@ def save_model(
     path: str | Path,
     signature: ModelSignature | None = None,
     input_example: Any = None,
+    predict_output: str | None = None,
+    proba_output: str | None = None,
 ) -> Model:
-    """Save an ONNX model (ModelProto, bytes or .onnx path) after checking it."""
+    """Save an ONNX model (ModelProto, bytes or .onnx path) after checking it.
+
+    `predict_output` / `proba_output` name the graph outputs that `predict` returns by default
+    and for params={"predict_method": "predict_proba"} (converted classifiers); else all.
+    """
     onnx = _import("onnx")
     proto = _as_proto(onnx_model)
     try:
@@ -89,7 +95,9 @@ def save_model(
 
     def write_data(tmp: Path) -> dict[str, Any]:
         onnx.save(proto, str(tmp / DATA))
-        return {"data": DATA, "onnx_version": onnx.__version__}
+        conf = {"data": DATA, "onnx_version": onnx.__version__}
+        outputs = {"predict_output": predict_output, "proba_output": proba_output}
+        return {**conf, **{k: v for k, v in outputs.items() if v}}
 
     ort = _import("onnxruntime")
     return save_model_dir(
@@ -148,14 +156,18 @@ def open_session(file: Path, config: dict[str, Any]) -> Any:
 
 def load_pyfunc(model_dir: Path, mlmodel: Model, config: dict[str, Any]) -> OnnxModel:
     """PyFuncModel loader for directories trk wrote."""
-    return OnnxModel(open_session(model_dir / mlmodel.flavors[FLAVOR].get("data", DATA), config))
+    conf = mlmodel.flavors[FLAVOR]
+    session = open_session(model_dir / conf.get("data", DATA), config)
+    return OnnxModel(session, conf.get("predict_output"), conf.get("proba_output"))
 
 
 class OnnxModel(FlavorModel):
     """An InferenceSession; DataFrame columns or dict keys map to graph input names."""
 
-    def __init__(self, session: Any) -> None:
+    def __init__(self, session: Any, predict_output: str | None = None,
+                 proba_output: str | None = None) -> None:  # fmt: skip
         self._session = session
+        self._select = {"predict": predict_output, "predict_proba": proba_output}
         inputs = session.get_inputs()
         self._names = [i.name for i in inputs]
         self._dtypes = {i.name: np.dtype(_ORT_TYPES.get(i.type, np.float32)) for i in inputs}
@@ -181,15 +193,19 @@ class OnnxModel(FlavorModel):
             raise SignatureMismatch(f"This ONNX model takes inputs {self._names}; send a dict")
         return {self._names[0]: np.asarray(data).astype(self._dtypes[self._names[0]], copy=False)}
 
-    def _run(self, feed: dict[str, np.ndarray]) -> Any:
+    def _run(self, feed: dict[str, np.ndarray], params: dict[str, Any] | None) -> Any:
+        method = (params or {}).get("predict_method", "predict")
+        chosen = self._select.get(method)
+        if chosen:
+            return self._session.run([chosen], feed)[0]
         out = self._session.run(None, feed)
         return out[0] if len(out) == 1 else dict(zip(self._outputs, out, strict=True))
 
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
-        return self._run(self._feed(data))
+        return self._run(self._feed(data), params)
 
     def predict_array(self, x: np.ndarray, params: dict[str, Any] | None = None) -> Any:
         if len(self._names) != 1:
             return self.predict(x, params)
         name = self._names[0]
-        return self._run({name: x.astype(self._dtypes[name], copy=False)})
+        return self._run({name: x.astype(self._dtypes[name], copy=False)}, params)
