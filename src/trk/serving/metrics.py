@@ -50,6 +50,7 @@ class ServingMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         self.multiprocess = multiprocess_dir() is not None
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self.requests = self.add(
             Counter,
             "trk_requests_total",
@@ -114,17 +115,28 @@ class ServingMetrics:
             kwargs["multiprocess_mode"] = multiprocess_mode
         return kind(name, doc, labels, registry=self.registry, **kwargs)
 
+    def _child(self, metric: Any, labels: tuple[str, ...]) -> Any:
+        # `labels()` validates and locks on every call (~5 us); the hot path reuses children
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
     def observe_request(
         self, labels: tuple[str, str, str], status: int, seconds: float | None
     ) -> None:
         """Count one answered request and, when it reached a model, its latency."""
-        self.requests.labels(*labels, str(status)).inc()
+        self._child(self.requests, (*labels, str(status))).inc()
         if seconds is not None:
-            self.request_latency.labels(*labels).observe(seconds)
+            self._child(self.request_latency, labels).observe(seconds)
 
     def observe_predict(self, labels: tuple[str, str, str], seconds: float, rows: int) -> None:
-        self.predict_latency.labels(*labels).observe(seconds)
-        self.batch_size.labels(*labels).observe(rows)
+        self._child(self.predict_latency, labels).observe(seconds)
+        self._child(self.batch_size, labels).observe(rows)
+
+    def in_flight_for(self, variant: str) -> Any:
+        return self._child(self.in_flight, (variant,))
 
     def set_model(
         self, labels: tuple[str, str, str], alias: str, load_seconds: float, previous=None

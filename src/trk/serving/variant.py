@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,7 @@ class Variant:
     weight: float = 1.0
     spec: Any = None  # InputSpec, set by the DataPlane when the variant is installed
     batcher: Any = None  # set by the DataPlane when adaptive batching is on
+    predict_ewma_s: float = math.inf  # moving average of predict time, once measured
 
     @property
     def labels(self) -> tuple[str, str, str]:
