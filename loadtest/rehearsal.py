@@ -37,6 +37,7 @@ from rehearsal_procs import Proc, free_port  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+SERVER_ARGV = [str(BIN / "trk"), "server"]  # Dockerfile.server's ENTRYPOINT
 # moto accepts any credentials; a real deployment gets them from the Secret trk-server-store.
 S3_ENV = {"AWS_ACCESS_KEY_ID": "rehearsal", "AWS_SECRET_ACCESS_KEY": "rehearsal"} | {
     "AWS_DEFAULT_REGION": "us-east-1"
@@ -79,7 +80,7 @@ def child_env(extra: dict[str, str]) -> dict[str, str]:
 def start_moto(workdir: Path) -> Proc:
     """moto's standalone S3 server, when no endpoint was given."""
     port = free_port()
-    argv = [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)]
+    argv = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
     proc = Proc("moto", argv, child_env({}), workdir / "moto.log", port).start()
     proc.wait_ready("/moto-api/", 60)
     return proc
@@ -113,7 +114,7 @@ def start_server(cfg: Config, s3: str) -> Proc:
             "TRK_PORT": str(port),
         }
     )
-    proc = Proc("trk-server", [str(BIN / "trk"), "server"], env, cfg.workdir / "server.log", port)
+    proc = Proc("trk-server", SERVER_ARGV, env, cfg.workdir / "server.log", port)
     proc.start().wait_ready("/health")
     return proc
 
