@@ -89,10 +89,21 @@ def delete_tag(ctx: ServerContext, p: dict[str, Any]) -> None:
 
 def log_batch(ctx: ServerContext, p: dict[str, Any]) -> None:
     # Every entry is checked before the store sees the batch: all or nothing.
-    metrics = [_metric(check_fields(m, _METRIC)) for m in p.get("metrics", ())]
+    checked = [check_fields(m, _METRIC) for m in p.get("metrics", ())]
+    metrics = [_metric(m) for m in checked]
+    if any(m.get("model_id") for m in checked):
+        metrics = _without_repeats(ctx, run_id_of(p), metrics)
     params = [Param(**check_fields(x, _KV)) for x in p.get("params", ())]
     tags = [RunTag(**check_fields(x, _KV)) for x in p.get("tags", ())]
     ctx.store.log_batch(run_id_of(p), metrics=metrics, params=params, tags=tags)
+
+
+def _without_repeats(ctx: ServerContext, run_id: str, metrics: list[Metric]) -> list[Metric]:
+    """MLflow 3 re-sends a run's metrics tagged with a model id when it logs a model; as in
+    MLflow, an identical (key, value, timestamp, step) already stored is not stored twice."""
+    keys = {m.key for m in metrics}
+    seen = {m for key in keys for m in ctx.store.get_metric_history(run_id, key)}
+    return [m for m in metrics if m not in seen]
 
 
 def search(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,47 @@
+"""Server fixtures: `trk server` as a real subprocess on a free loopback port, stopped by pid."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from server_helpers import ServerProcess, start_server
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+    """`server_factory(backend=None, destination=None, *flags, env=None)`; all stopped after."""
+    started: list[ServerProcess] = []
+
+    def make(
+        backend: str | None = None,
+        destination: str | None = None,
+        *flags: str,
+        env: dict[str, str] | None = None,
+    ) -> ServerProcess:
+        n = len(started)
+        backend = backend or f"sqlite:///{tmp_path / f'server{n}.db'}"
+        destination = destination or str(tmp_path / f"artifacts{n}")
+        server = start_server(backend, destination, tmp_path / f"server{n}.log", *flags, env=env)
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.kill(signal.SIGTERM)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh backend store URI: a sqlite file, or a PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'backend.db'}"
+    return request.getfixturevalue("pg_uri")
+
+
+@pytest.fixture
+def server(server_factory: Callable[..., ServerProcess]) -> ServerProcess:
+    """One server on a sqlite file with local artifacts."""
+    return server_factory()
