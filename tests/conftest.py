@@ -141,3 +141,67 @@ def pg_uri(pg_server: str) -> Iterator[str]:
 # ---------------------------------------------------------------------------------------
 # end of the PostgreSQL block
 # ---------------------------------------------------------------------------------------
+
+
+# ---------------------------------------------------------------------------------------
+# S3 (server): `s3_endpoint` (session) is moto's standalone S3 server over HTTP on a free
+# loopback port, run as a subprocess; `s3_bucket` (per test) makes a fresh bucket and points
+# TRK_S3_ENDPOINT_URL and fake AWS credentials at the endpoint for this test only.
+# ---------------------------------------------------------------------------------------
+_S3_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+_bucket_counter = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """http://127.0.0.1:PORT of a moto S3 server, stopped at the end of the session."""
+    import sys
+    import time
+    import urllib.request
+
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/moto-api/", timeout=2).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"moto S3 server did not start on {url}")
+                time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh, empty bucket name; the environment points boto3 at the moto endpoint."""
+    import boto3
+
+    for key, value in _S3_ENV.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("TRK_S3_ENDPOINT_URL", s3_endpoint)
+    name = f"trk-test-{os.getpid()}-{next(_bucket_counter)}"
+    boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=name)
+    return name
+
+
+# ---------------------------------------------------------------------------------------
+# end of the S3 block
+# ---------------------------------------------------------------------------------------
