@@ -1,0 +1,61 @@
+"""`trk db upgrade` and `trk server` configured only through TRK_ variables, with 2 workers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import httpx
+from click.testing import CliRunner
+from server_helpers import free_port
+
+from trk.server.cli import db_group
+
+
+def test_db_upgrade_migrates_to_head(tmp_path):
+    db = tmp_path / "new.db"
+    result = CliRunner().invoke(db_group, ["upgrade", f"sqlite:///{db}"])
+    assert result.exit_code == 0, result.output
+    assert "revision 0002" in result.output
+    with sqlite3.connect(db) as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"experiments", "runs", "logged_models", "logged_model_tags"} <= tables
+
+
+def test_server_from_environment_with_two_workers(tmp_path):
+    port = free_port()
+    env = {
+        **os.environ,
+        "TRK_BACKEND_STORE_URI": f"sqlite:///{tmp_path / 'env.db'}",
+        "TRK_ARTIFACTS_DESTINATION": str(tmp_path / "art"),
+        "TRK_PORT": str(port),
+        "TRK_WORKERS": "2",
+        "TRK_AUTH_TOKEN": "tok",
+    }
+    log = open(tmp_path / "log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "trk.server"], env=env, stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(url + "/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, (
+                tmp_path / "log"
+            ).read_text()
+            time.sleep(0.2)
+        api = url + "/api/2.0/mlflow/experiments/get?experiment_id=0"
+        assert httpx.get(api).status_code == 401
+        got = httpx.get(api, headers={"Authorization": "Bearer tok"})
+        assert got.json()["experiment"]["artifact_location"] == "mlflow-artifacts:/0"
+    finally:
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+        log.close()
