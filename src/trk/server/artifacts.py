@@ -30,7 +30,6 @@ from trk.store.mlflow_json import file_info_to_json
 
 PREFIX = "/api/2.0/mlflow-artifacts/artifacts"
 PROXY_SCHEME = "mlflow-artifacts:"
-_CHUNK = 1024 * 1024
 
 
 def safe_path(path: str | None) -> str:
