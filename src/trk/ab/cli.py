@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import orjson
 
-from trk.cli import client_option, json_option, main, make_client, models, runs
+from trk.cli_common import client_option, json_option, make_client
 
 
 def _metric_options(func):  # noqa: ANN001, ANN202
@@ -167,13 +167,3 @@ def compare_cmd(
         click.echo(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode())
         return
     click.echo(render_comparison(cmp, color=sys.stdout.isatty()), nl=False)
-
-
-def register(main: click.Group, models: click.Group, runs: click.Group) -> None:
-    """Attach `ab`, `models gate` and `runs compare` to the trk CLI."""
-    main.add_command(ab)
-    models.add_command(gate_cmd)
-    runs.add_command(compare_cmd)
-
-
-register(main, models, runs)
