@@ -208,6 +208,35 @@ def models_delete_alias(name: str, alias: str, tracking_uri: str | None) -> None
     click.echo(f"deleted {name}@{alias}")
 
 
+@models.command("promote")
+@click.argument("name")
+@client_option
+@json_option
+def models_promote(name: str, tracking_uri: str | None, as_json: bool) -> None:
+    """Move NAME@champion to the challenger's version (old champion kept as @previous)."""
+    from trk.registry_ops import promote
+
+    _alias_move(promote(make_client(tracking_uri), name), as_json)
+
+
+@models.command("rollback")
+@click.argument("name")
+@client_option
+@json_option
+def models_rollback(name: str, tracking_uri: str | None, as_json: bool) -> None:
+    """Move NAME@champion back to @previous (which then names the demoted champion)."""
+    from trk.registry_ops import rollback
+
+    _alias_move(rollback(make_client(tracking_uri), name), as_json)
+
+
+def _alias_move(move, as_json: bool) -> None:  # noqa: ANN001
+    if as_json:
+        emit([], True, move)
+    else:
+        click.echo(move.message)
+
+
 @main.command("demo")
 def demo() -> None:
     """Train, log, register and load iris models on the embedded store (the Quickstart)."""

@@ -1,0 +1,246 @@
+"""Shadow traffic: copies of requests go to the challenger off the request path, and compare.
+
+`submit` never blocks and never raises: a full queue drops the copy and counts it. One
+worker thread drains the queue, merges fast-path copies into one predict (fewer GIL-bound
+calls competing with the event loop), and runs each predict on a small pool so that a
+challenger that hangs costs a timeout, not the worker. Nothing here reaches a client.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger("trk.serving")
+OUTCOMES = ("compared", "dropped", "error", "timeout")
+MAX_MERGE = 64  # copies merged into one challenger predict
+RTOL, ATOL = 1e-3, 1e-6
+
+
+@dataclass
+class Copy:
+    """One request copy waiting for the challenger."""
+
+    request_id: str
+    variant: Any  # the challenger Variant the router picked
+    model_input: Any  # the champion's decoded ModelInput (signatures match: compat.py)
+    expected: Any  # the champion's predictions
+
+
+def as_array(predictions: Any) -> np.ndarray:
+    """Predictions of any pyfunc shape (array, list, DataFrame, Series) as a numpy array."""
+    to_numpy = getattr(predictions, "to_numpy", None)
+    return np.asarray(to_numpy() if to_numpy is not None else predictions)
+
+
+def agreement(expected: Any, actual: Any, kind: str = "unknown") -> tuple[int, int] | None:
+    """(rows that agree, rows compared), or None when the shapes cannot be compared.
+
+    Classifiers agree on equal labels; regressors (and unknown float outputs) on
+    `np.isclose(rtol=1e-3, atol=1e-6)`. A row with several outputs agrees when all do.
+    """
+    a, b = as_array(expected), as_array(actual)
+    if a.shape != b.shape:
+        return None
+    rows = a.shape[0] if a.ndim else 1
+    numeric = a.dtype.kind in "fc" or b.dtype.kind in "fc"
+    if kind != "classifier" and numeric and a.dtype.kind in "biufc" and b.dtype.kind in "biufc":
+        same = np.isclose(a, b, rtol=RTOL, atol=ATOL)
+    else:
+        same = np.asarray(a == b)
+    if same.shape != a.shape:  # elementwise == failed on odd object arrays
+        return None
+    same = same.reshape(rows, -1).all(axis=1) if rows else same
+    return int(np.count_nonzero(same)), rows
+
+
+class ShadowRunner:
+    """A bounded queue of request copies and the worker that predicts and compares them."""
+
+    def __init__(
+        self,
+        maxsize: int = 1000,
+        timeout_s: float = 5.0,
+        metrics: Any = None,
+        call: Callable[..., Any] | None = None,
+        pool_size: int = 2,
+    ) -> None:
+        self.queue: queue.Queue[Copy | None] = queue.Queue(maxsize)
+        self.timeout_s = timeout_s
+        self.metrics = metrics
+        self.call = call or _call_model
+        # A hung predict keeps its pool thread; the semaphore stops more piling up behind it.
+        self._pool = ThreadPoolExecutor(pool_size, thread_name_prefix="trk-shadow-predict")
+        self._free = threading.Semaphore(pool_size)
+        self.on_result: Callable[[str, Any, Any], None] | None = None  # feedback joins
+        self._counts = dict.fromkeys(("compared", "error", "timeout", "busy"), 0)
+        self._counts.update(agreed=0, rows=0)
+        self._full = 0  # written by submit (event loop) only; the rest by the worker only
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+
+    # -- request path ---------------------------------------------------------------------
+    def submit(self, request_id: str, variant: Any, model_input: Any, predictions: Any) -> None:
+        """Queue a copy for the challenger; a full queue drops it (counted). Never blocks."""
+        try:
+            self.queue.put_nowait(Copy(request_id, variant, model_input, predictions))
+        except queue.Full:
+            self._full += 1
+            if self.metrics is not None:
+                self.metrics.shadow("dropped")
+        except Exception:  # the request path must never see a shadow failure
+            log.exception("queueing a shadow copy failed")
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="trk-shadow", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the worker (queued copies are abandoned); hung predicts are not waited for."""
+        self._stopping = True
+        try:
+            self.queue.put_nowait(None)
+        except queue.Full:
+            pass
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def counters(self) -> dict[str, int]:
+        """Cumulative counts: `compared` and `agreed` are rows, the others request copies."""
+        c = self._counts
+        return {
+            "compared": c["rows"],
+            "agreed": c["agreed"],
+            "requests_compared": c["compared"],
+            "dropped": self._full + c["busy"],
+            "error": c["error"],
+            "timeout": c["timeout"],
+        }
+
+    # -- worker ---------------------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stopping:
+            first = self.queue.get()
+            if first is None:
+                break
+            batch = [first]
+            while len(batch) < MAX_MERGE:
+                try:
+                    item = self.queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._stopping = True
+                    break
+                batch.append(item)
+            self._process_batch(batch)
+
+    def _process_batch(self, batch: list[Copy]) -> None:
+        try:
+            groups = _groups(batch)
+        except Exception:  # a copy that is not what the DataPlane sends
+            log.exception("grouping shadow copies failed")
+            groups = [[copy] for copy in batch]
+        for group in groups:
+            try:
+                self._process(group)
+            except Exception:  # a bug here must not kill the worker
+                log.exception("shadow comparison failed")
+                self._count("error", len(group))
+
+    def _process(self, group: list[Copy]) -> None:
+        if not self._free.acquire(blocking=False):
+            self._count("busy", len(group))  # every pool thread is stuck in a hung predict
+            return
+        head = group[0]
+        data = (
+            np.concatenate([c.model_input.data for c in group])
+            if len(group) > 1
+            else head.model_input.data
+        )
+        future = self._pool.submit(self.call, head.variant, data, head.model_input)
+        future.add_done_callback(lambda _: self._free.release())
+        try:
+            predictions = future.result(timeout=self.timeout_s)
+        except FutureTimeout:
+            self._count("timeout", len(group))
+            return
+        except Exception as exc:
+            log.debug("shadow predict failed: %s", exc)
+            self._count("error", len(group))
+            return
+        for copy, part in zip(group, _split(predictions, group), strict=True):
+            self._compare(copy, part)
+
+    def _compare(self, copy: Copy, predictions: Any) -> None:
+        if predictions is None:
+            self._count("error", 1)
+            return
+        kind = getattr(copy.variant.model, "output_kind", "unknown")
+        result = agreement(copy.expected, predictions, kind)
+        if result is None:  # the challenger answered with another shape
+            self._count("error", 1)
+            return
+        agreed, rows = result
+        self._counts["rows"] += rows
+        self._counts["agreed"] += agreed
+        self._count("compared", 1)
+        if self.metrics is not None:
+            self.metrics.agreement(agreed, rows - agreed)
+            self.metrics.observe_predictions(copy.variant, predictions)
+        if self.on_result is not None:
+            self.on_result(copy.request_id, copy.variant, predictions)
+
+    def _count(self, outcome: str, n: int) -> None:
+        self._counts[outcome] += n
+        if self.metrics is not None:
+            self.metrics.shadow("dropped" if outcome == "busy" else outcome, n)
+
+
+def _call_model(variant: Any, data: Any, model_input: Any) -> Any:
+    """The challenger's predict, on the same input form the champion's predict got."""
+    model = variant.model
+    params = model_input.params
+    if model_input.fast:
+        return model.predict_array(data, params) if params else model.predict_array(data)
+    return model.predict(data, params) if params else model.predict(data)
+
+
+def _mergeable(copy: Copy) -> bool:
+    mi = copy.model_input
+    return bool(mi.fast) and not mi.params and getattr(mi.data, "ndim", 0) == 2
+
+
+def _groups(batch: list[Copy]) -> list[list[Copy]]:
+    """Fast-path copies for the same challenger and width merge into one predict."""
+    merged: dict[tuple[int, int], list[Copy]] = {}
+    alone: list[list[Copy]] = []
+    for copy in batch:
+        if _mergeable(copy):
+            key = (id(copy.variant), copy.model_input.data.shape[1])
+            merged.setdefault(key, []).append(copy)
+        else:
+            alone.append([copy])
+    return [*merged.values(), *alone]
+
+
+def _split(predictions: Any, group: list[Copy]) -> list[Any]:
+    """One merged answer back into per-copy parts (None each when the row count is off)."""
+    if len(group) == 1:
+        return [predictions]
+    arr = as_array(predictions)
+    sizes = [c.model_input.data.shape[0] for c in group]
+    if arr.ndim == 0 or arr.shape[0] != sum(sizes):
+        return [None] * len(group)
+    return np.split(arr, np.cumsum(sizes)[:-1])

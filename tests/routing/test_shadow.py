@@ -1,0 +1,153 @@
+"""ShadowRunner: bounded queue, comparison counts, faults contained, merged predicts.
+
+The challengers here are small objects with PyFuncModel's predict surface (`predict`,
+`predict_array`, `output_kind`): what is under test is the runner around them (queue,
+timeouts, errors, counting). Real models over HTTP are in test_http_shadow.py.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from prometheus_client import CollectorRegistry, generate_latest
+from serving_helpers import metric_value, wait_until
+
+from trk.serving.inputs import ModelInput
+from trk.serving.metrics import ServingMetrics
+from trk.serving.routing import RoutingMetrics
+from trk.serving.shadow import ShadowRunner, agreement
+from trk.serving.variant import Variant
+
+
+class Model:
+    """Row sums > threshold as a class label; counts its predict calls."""
+
+    output_kind = "classifier"
+
+    def __init__(self, threshold: float = 1.0, behaviour=None):
+        self.threshold, self.behaviour, self.calls = threshold, behaviour, 0
+
+    def predict_array(self, x):
+        self.calls += 1
+        if self.behaviour is not None:
+            return self.behaviour(x)
+        return (np.asarray(x).sum(axis=1) > self.threshold).astype(np.int64)
+
+    predict = predict_array
+
+
+def variant(model) -> Variant:
+    return Variant("challenger", "models:/m@challenger", model, "m", "2")
+
+
+def fast(rows) -> ModelInput:
+    data = np.asarray(rows, dtype=float)
+    return ModelInput(data, None, True, len(data))
+
+
+def runner(**kw) -> ShadowRunner:
+    kw.setdefault("timeout_s", 5.0)
+    return ShadowRunner(**kw)
+
+
+def test_agreement_rules():
+    assert agreement([0, 1, 2], np.array([0, 1, 1]), "classifier") == (2, 3)
+    assert agreement([1.0, 2.0], [1.0005, 2.1], "regressor") == (1, 2)  # rtol 1e-3
+    assert agreement([[1.0, 2.0], [3.0, 4.0]], [[1.0, 2.0], [3.0, 5.0]]) == (1, 2)
+    assert agreement([0, 1], np.zeros((2, 3))) is None  # wrong shape: not comparable
+    assert agreement(np.array(["a", "b"]), ["a", "c"], "classifier") == (1, 2)
+
+
+def test_counts_compared_and_agreed_rows():
+    shadow = runner()
+    shadow.start()
+    rng = np.random.default_rng(0)
+    rows = rng.uniform(0, 1, size=(60, 3))
+    champion = (rows.sum(axis=1) > 1.5).astype(np.int64)  # threshold 1.5 vs the model's 1.0
+    results = []
+    shadow.on_result = lambda rid, v, preds: results.append(rid)
+    for i in range(60):
+        shadow.submit(f"r{i}", variant(Model()), fast(rows[i : i + 1]), champion[i : i + 1])
+    wait_until(lambda: shadow.counters()["compared"] == 60, timeout=20)
+    expect = int(((rows.sum(axis=1) > 1.0) == (champion == 1)).sum())
+    c = shadow.counters()
+    assert (c["agreed"], c["requests_compared"], c["dropped"], c["error"]) == (expect, 60, 0, 0)
+    assert sorted(results) == sorted(f"r{i}" for i in range(60))
+    shadow.stop()
+
+
+def test_copies_are_merged_into_few_predicts_and_split_back():
+    model = Model()
+    challenger = variant(model)  # the DataPlane hands the same Variant until a swap
+    shadow = runner()
+    copies = []
+    for i in range(20):  # queued before the worker starts: it drains them together
+        rows = np.full((1 + i % 3, 2), i / 10.0)
+        copies.append(rows)
+        shadow.submit(f"r{i}", challenger, fast(rows), (rows.sum(axis=1) > 1.0).astype(int))
+    shadow.start()
+    wait_until(lambda: shadow.counters()["requests_compared"] == 20, timeout=20)
+    assert shadow.counters()["agreed"] == sum(len(r) for r in copies)  # every row agrees
+    assert model.calls == 1
+    shadow.stop()
+
+
+def test_full_queue_drops_and_counts_without_blocking():
+    registry = CollectorRegistry()
+    shadow = runner(maxsize=3, metrics=RoutingMetrics(ServingMetrics(registry)))
+    for i in range(10):  # not started: nothing drains the queue
+        shadow.submit(f"r{i}", variant(Model()), fast([[1.0]]), np.array([1]))
+    assert shadow.counters()["dropped"] == 7
+    text = generate_latest(registry).decode()
+    assert metric_value(text, "trk_shadow_requests_total", outcome="dropped") == 7
+    shadow.stop()
+
+
+def test_raising_and_wrong_shape_challengers_count_errors():
+    def boom(x):
+        raise ValueError("broken challenger")
+
+    shadow = runner()
+    shadow.start()
+    shadow.submit("a", variant(Model(behaviour=boom)), fast([[1.0, 2.0]]), np.array([1]))
+    shadow.submit("b", variant(Model(behaviour=lambda x: np.zeros((len(x), 3)))),
+                  fast([[1.0, 2.0]]), np.array([1]))  # fmt: skip
+    wait_until(lambda: shadow.counters()["error"] == 2, timeout=20)
+    assert shadow.counters()["compared"] == 0
+    shadow.stop()
+
+
+def test_hanging_challenger_times_out_and_then_drops():
+    release = threading.Event()
+
+    def hang(x):
+        release.wait(30)
+        return np.ones(len(x), dtype=np.int64)
+
+    registry = CollectorRegistry()
+    metrics = RoutingMetrics(ServingMetrics(registry))
+    shadow = runner(timeout_s=0.1, metrics=metrics, pool_size=1)
+    shadow.start()
+    # not mergeable (params), so each copy is its own predict call
+    hang_input = ModelInput(np.ones((1, 2)), {"x": 1}, True, 1)
+    model = Model(behaviour=hang)
+    model.predict_array = lambda x, params=None: hang(x)
+    shadow.submit("a", variant(model), hang_input, np.array([1]))
+    wait_until(lambda: shadow.counters()["timeout"] == 1, timeout=20)
+    shadow.submit("b", variant(model), hang_input, np.array([1]))  # the pool thread is stuck
+    wait_until(lambda: shadow.counters()["dropped"] == 1, timeout=20)
+    release.set()
+    text = generate_latest(registry).decode()
+    assert metric_value(text, "trk_shadow_requests_total", outcome="timeout") == 1
+    assert metric_value(text, "trk_shadow_requests_total", outcome="dropped") == 1
+    shadow.stop()
+
+
+def test_submit_never_raises():
+    shadow = runner(maxsize=1)
+    shadow.submit("a", None, None, None)  # nonsense is queued or dropped, never raised
+    shadow.submit("b", None, None, None)
+    shadow.start()
+    wait_until(lambda: shadow.counters()["error"] == 1, timeout=20)
+    shadow.stop()
