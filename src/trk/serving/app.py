@@ -20,6 +20,7 @@ from trk.serving.abtest import attach_ab, feedback_endpoint
 from trk.serving.config import ServeSettings
 from trk.serving.dataplane import DataPlane, result_headers
 from trk.serving.metrics import METRICS_CONTENT_TYPE, ServingMetrics
+from trk.serving.routing import attach_routing
 
 log = logging.getLogger("trk.serving")
 JSON = "application/json"
@@ -63,6 +64,8 @@ def create_app(
     """The ASGI app: load variants in the lifespan, answer the scoring protocol."""
     plane = dataplane or DataPlane(settings, ServingMetrics(registry))
     limit = settings.max_body_bytes
+    # Routing first: the A/B layer reads the shadow runner it installs.
+    getattr(plane, "routing", None) or attach_routing(plane)  # router, shadow, reloader
     ab = getattr(plane, "ab", None) or attach_ab(plane)  # feedback, reporter, samples
     handle_feedback = feedback_endpoint(ab)
 

@@ -165,6 +165,7 @@ def serve(ctx: click.Context, config_path: str | None, **values: Any) -> None:
         }
         settings = build_settings(file_values, given)
         check_model_uri(settings.model_uri, settings.tracking_uri)
+        check_challenger(settings)
     except TrkError as exc:
         click.echo(f"trk-serve: error: {exc.message}", err=True)
         sys.exit(1)
@@ -188,3 +189,20 @@ def check_model_uri(uri: str, tracking_uri: str | None) -> None:
         resolve_model_dir(uri, Client(tracking_uri).store)
         return
     resolve_model_dir(uri)
+
+
+def check_challenger(settings: Any) -> None:
+    """Refuse, in one line, a challenger whose input signature differs from the champion's."""
+    if not settings.challenger_uri:
+        return
+    from trk.serving.compat import check_at_start
+
+    store = None
+    uris = (settings.model_uri, settings.challenger_uri)
+    if any(u.startswith(("models:", "runs:")) for u in uris):
+        from trk.tracking.client import Client
+
+        store = Client(settings.tracking_uri).store
+    check_at_start(
+        settings.model_uri, settings.challenger_uri, store, settings.allow_signature_mismatch
+    )

@@ -97,6 +97,8 @@ class DataPlane:
         self.router: Any = SingleRouter(self.slots)
         self.shadow: Any = NullShadow()
         self.on_prediction: Callable[..., None] = _no_prediction_hook
+        # (slot, variant) -> None, or raises to refuse a loaded variant (routing: signatures)
+        self.install_guard: Callable[[VariantSlot, Variant], None] | None = None
         self.services: list[Any] = []  # objects with start()/stop(), e.g. reloader, reporter
         self.executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="trk-predict")
         self.started_at = time.time()
@@ -150,6 +152,8 @@ class DataPlane:
 
     def install(self, slot: VariantSlot, variant: Variant) -> Variant | None:
         """Prepare a loaded variant (input spec, batcher, metrics) and swap it into its slot."""
+        if self.install_guard is not None:
+            self.install_guard(slot, variant)
         variant.spec = InputSpec.of(variant.model)
         if self.settings.batching:
             variant.batcher = self._make_batcher(variant)
@@ -266,6 +270,7 @@ class DataPlane:
             "status": "ready" if self.ready() else self.slots[CHAMPION].state,
             "mode": self.settings.mode,
             "variants": [slot.health() for slot in self.slots.values()],
+            **_routing(self.router),
         }
 
     def metadata(self) -> dict[str, Any]:
@@ -276,6 +281,7 @@ class DataPlane:
             **{k: v for k, v in champion.items() if k != "variant"},
             "mode": self.settings.mode,
             "variants": variants,
+            **_routing(self.router),
         }
 
     def version(self) -> dict[str, Any]:
@@ -312,6 +318,12 @@ def _inline_ok(variant: Variant, body: bytes) -> bool:
         and len(body) <= INLINE_MAX_BODY
         and variant.predict_ewma_s < INLINE_MAX_SECONDS
     )
+
+
+def _routing(router: Any) -> dict[str, Any]:
+    """The router's settings (weights, sample, sticky header) when it describes them."""
+    describe = getattr(router, "describe", None)
+    return {"routing": describe()} if describe is not None else {}
 
 
 def _headers(variant: Variant, request_id: str) -> dict[str, str]:
