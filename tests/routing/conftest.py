@@ -10,23 +10,20 @@ as `trk-serve` subprocesses (stopped by pid at teardown).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "serving"))  # shared server helpers
 
-from routing_helpers import RoutingEnv, register  # noqa: E402
-from serving_helpers import TRK_SERVE, ThreadServer, free_port  # noqa: E402
+from routing_helpers import RoutingEnv, register, settled, wait_started  # noqa: E402
+from serving_helpers import TRK_SERVE, ThreadServer, free_port, wait_until  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -57,6 +54,7 @@ def serve(routing_env) -> Iterator[Any]:
         kw.setdefault("report_interval_s", 3600.0)
         server = ThreadServer(create_app(ServeSettings(**kw))).start()
         servers.append(server)
+        wait_until(lambda: settled(server.url))
         return server
 
     yield start
@@ -95,16 +93,3 @@ def trk_serve(routing_env, tmp_path) -> Iterator[Any]:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
-
-
-def wait_started(url: str, proc: subprocess.Popen, log_path: Path, timeout: float = 90) -> None:
-    """Poll /health until 200; fail with the server's log if it exits first."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"trk-serve exited {proc.returncode}: {log_path.read_text()}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url + "/health", timeout=2).status_code == 200:
-                return
-        time.sleep(0.1)
-    raise AssertionError(f"{url} not ready after {timeout}s: {log_path.read_text()}")

@@ -7,13 +7,16 @@ sleeps, one answers with the wrong shape, one fails in its loader.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 
 SLEEP_S = 0.5
@@ -165,3 +168,23 @@ def expected(estimator: Any, rows: Any) -> np.ndarray:
         "petal width (cm)",
     ]
     return estimator.predict(pd.DataFrame(np.asarray(rows, dtype=float), columns=columns))
+
+
+def wait_started(url: str, proc: subprocess.Popen, log_path: Path, timeout: float = 90) -> None:
+    """Poll until every variant settled; fail with the server's log if it exits first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"trk-serve exited {proc.returncode}: {log_path.read_text()}")
+        if settled(url):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{url} not ready after {timeout}s: {log_path.read_text()}")
+
+
+def settled(url: str) -> bool:
+    """/health is 200 and no variant is still loading (it is 200 once the champion serves)."""
+    with contextlib.suppress(httpx.HTTPError):
+        r = httpx.get(url + "/health", timeout=2)
+        return r.status_code == 200 and all(v["state"] != "loading" for v in r.json()["variants"])
+    return False
