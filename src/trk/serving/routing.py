@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from prometheus_client import Counter, Gauge, Histogram
 
+from trk.exceptions import SignatureMismatch
 from trk.serving.compat import check_signatures
 from trk.serving.reloader import Reloader
 from trk.serving.router import FALLBACK, Route, Router
@@ -139,16 +140,22 @@ def install_guard(plane: Any) -> Any:
     """Refuse a challenger whose inputs differ from the champion's (at start and on reload)."""
 
     def guard(slot: VariantSlot, variant: Variant) -> None:
-        if slot.name != CHALLENGER:
+        other = plane.slots.get(CHAMPION if slot.name == CHALLENGER else CHALLENGER)
+        if other is None or other.current is None:
             return
-        champion = plane.slots[CHAMPION].current
-        if champion is None:
+        if slot.name == CHALLENGER:
+            check_signatures(
+                other.current.model.metadata.signature,
+                variant.model.metadata.signature,
+                plane.settings.allow_signature_mismatch,
+            )
             return
-        check_signatures(
-            champion.model.metadata.signature,
-            variant.model.metadata.signature,
-            plane.settings.allow_signature_mismatch,
-        )
+        try:  # a new champion always installs (production decides); say what it breaks
+            check_signatures(
+                variant.model.metadata.signature, other.current.model.metadata.signature
+            )
+        except SignatureMismatch as exc:
+            log.warning("new champion v%s: %s", variant.version, exc.message)
 
     return guard
 
