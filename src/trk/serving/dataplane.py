@@ -142,7 +142,10 @@ class DataPlane:
             try:
                 if store is None and slot.uri.startswith(("models:", "runs:")):
                     store = self.store_factory()
-                self.install(slot, load_variant(slot.name, slot.uri, store, slot.weight))
+                variant = load_variant(
+                    slot.name, slot.uri, store, slot.weight, self.settings.optimize
+                )
+                self.install(slot, variant)
             except TrkError as exc:
                 log.error("loading %s from %s failed: %s", slot.name, slot.uri, exc.message)
                 slot.mark("failed", exc.message)

@@ -38,6 +38,7 @@ class Variant:
     spec: Any = None  # InputSpec, set by the DataPlane when the variant is installed
     batcher: Any = None  # set by the DataPlane when adaptive batching is on
     predict_ewma_s: float = math.inf  # moving average of predict time, once measured
+    optimization: dict[str, Any] | None = None  # --optimize onnx outcome and agreement
 
     @property
     def labels(self) -> tuple[str, str, str]:
@@ -61,6 +62,7 @@ class Variant:
             "run_id": getattr(meta, "run_id", None),
             "model_uuid": getattr(meta, "model_uuid", None),
             "signature": sig.to_dict() if sig is not None else None,
+            "optimization": self.optimization,
         }
 
 
@@ -85,7 +87,13 @@ def registry_ref(uri: str, store: Store | None) -> ModelRef:
     return ModelRef(tail, "0", None)
 
 
-def load_variant(name: str, uri: str, store: Store | None = None, weight: float = 1.0) -> Variant:
+def load_variant(
+    name: str,
+    uri: str,
+    store: Store | None = None,
+    weight: float = 1.0,
+    optimize: str | None = None,
+) -> Variant:
     """Resolve, load and warm up one model; raises a TrkError naming what failed."""
     from trk.models.pyfunc import load_model
     from trk.uri import resolve_model_dir
@@ -94,6 +102,9 @@ def load_variant(name: str, uri: str, store: Store | None = None, weight: float 
     ref = registry_ref(uri, store)
     model_dir = resolve_model_dir(uri, store)
     model = load_model(str(model_dir))
+    optimization = None
+    if optimize == "onnx":
+        model, optimization = optimize_onnx(model, uri)
     warm_up(model)
     seconds = time.perf_counter() - started
     flavor = getattr(model.metadata, "flavor", "") or ""
@@ -110,7 +121,26 @@ def load_variant(name: str, uri: str, store: Store | None = None, weight: float 
         flavor=flavor,
         load_seconds=seconds,
         weight=weight,
+        optimization=optimization,
     )
+
+
+def optimize_onnx(model: PyFuncModel, uri: str) -> tuple[PyFuncModel, dict[str, Any]]:
+    """The model converted to ONNX when it predicts the same; else the original, with why."""
+    from trk.models.optimize import to_onnx
+    from trk.models.pyfunc import load_model
+
+    try:
+        onnx_dir, report = to_onnx(model)
+        converted = load_model(str(onnx_dir))
+    except TrkError as exc:
+        log.warning("--optimize onnx: serving %s unconverted: %s", uri, exc.message)
+        return model, {"onnx": "fallback", "reason": exc.message}
+    except Exception as exc:  # skl2onnx raises its own types for unsupported estimators
+        log.warning("--optimize onnx: serving %s unconverted: %s", uri, exc)
+        return model, {"onnx": "fallback", "reason": f"{type(exc).__name__}: {exc}"}
+    log.info("--optimize onnx: %s converted; agreement %s", uri, report)
+    return converted, {"onnx": "converted", "agreement": report}
 
 
 def warm_up(model: PyFuncModel) -> None:

@@ -1,0 +1,336 @@
+"""Benchmark trk-serve beside the HTTP floor, a hand-written server and `mlflow models serve`.
+
+    .venv/bin/python loadtest/bench_serving.py [--duration 5] [--repeat 1] [--only trk]
+
+Every server runs as its own process on 127.0.0.1 and is driven from this process's load
+generator (wrk when installed: `apt-get install wrk`; else an asyncio generator). Prints a
+markdown table (requests/s, p50, p99 per server, connections and rows per request) and the
+issue's goals with their measured ratios. Bounded: about 10 minutes at the defaults.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import orjson
+from bench_setup import BenchModels, build
+from loadgen import LoadResult, run_load
+
+HERE = Path(__file__).parent
+BIN = Path(sys.executable).parent
+FULL = [(c, r) for c in (1, 8, 32) for r in (1, 32)]
+ONE = [(8, 1)]
+
+
+@dataclass
+class Spec:
+    key: str
+    name: str
+    cmd: list[str]
+    cells: list[tuple[int, int]]
+    form: str = "inputs"  # "inputs" (positional rows) or "split" (dataframe_split)
+    results: dict[tuple[int, int], LoadResult] = field(default_factory=dict)
+    cold_start_s: float = float("nan")
+    rss_mb: float = float("nan")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def specs(m: BenchModels) -> list[Spec]:
+    py = str(BIN / "python")
+    ref = [py, str(HERE / "ref_servers.py")]
+    serve = [str(BIN / "trk-serve")]
+    out = [
+        Spec("bare_h11", "bare Starlette, constant body (h11)", [*ref, "bare"], ONE),
+        Spec(
+            "bare",
+            "bare Starlette, constant body (uvloop+httptools)",
+            [*ref, "bare", "--fast"],
+            FULL,
+        ),
+        Spec(
+            "hand_lr",
+            "hand-written Starlette, LR (h11)",
+            [*ref, "handwritten", "--model", str(m.pickles["lr"])],
+            FULL,
+        ),
+        Spec(
+            "hand_rf",
+            "hand-written Starlette, RF (h11)",
+            [*ref, "handwritten", "--model", str(m.pickles["rf"])],
+            ONE,
+        ),
+        Spec("trk_lr", "trk-serve LR", [*serve, "--model-uri", "models:/iris-lr@champion"], FULL),
+        Spec(
+            "trk_lr_split",
+            "trk-serve LR, dataframe_split body",
+            [*serve, "--model-uri", "models:/iris-lr@champion"],
+            ONE,
+            form="split",
+        ),
+        Spec(
+            "trk_rf",
+            "trk-serve RF (100 trees)",
+            [*serve, "--model-uri", "models:/iris-rf@champion"],
+            ONE,
+        ),
+        Spec(
+            "trk_lr_skops",
+            "trk-serve LR saved with skops (cold start)",
+            [*serve, "--model-uri", "models:/iris-lr-skops@champion"],
+            ONE,
+        ),
+        Spec(
+            "bare_w2_plain",
+            "bare, plain uvicorn --workers 2 (uvloop+httptools)",
+            [*ref, "bare", "--fast", "--workers", "2"],
+            ONE,
+        ),
+        Spec(
+            "bare_w2_nodelay",
+            "bare, --workers 2 + TCP_NODELAY",
+            [*ref, "bare", "--nodelay", "--workers", "2", "--fast"],
+            ONE,
+        ),
+        Spec(
+            "trk_lr_w2",
+            "trk-serve LR --workers 2",
+            [*serve, "--model-uri", "models:/iris-lr@champion", "--workers", "2"],
+            ONE,
+        ),
+        Spec(
+            "trk_torch",
+            "trk-serve torch MLP",
+            [*serve, "--model-uri", "models:/iris-torch@champion"],
+            [(8, 1), (32, 1)],
+        ),
+        Spec(
+            "trk_torch_b32",
+            "trk-serve torch MLP --max-batch-size 32",
+            [*serve, "--model-uri", "models:/iris-torch@champion", "--max-batch-size", "32"],
+            [(8, 1), (32, 1)],
+        ),
+    ]
+    if os.path.exists(BIN / "mlflow"):
+        ml = [str(BIN / "mlflow"), "models", "serve", "--env-manager", "local", "-h", "127.0.0.1"]
+        out += [
+            Spec(
+                "mlflow_lr",
+                "mlflow models serve LR",
+                [*ml, "-m", str(m.mlflow_dirs["lr"])],
+                ONE,
+                form="split",
+            ),
+            Spec(
+                "mlflow_rf",
+                "mlflow models serve RF",
+                [*ml, "-m", str(m.mlflow_dirs["rf"])],
+                ONE,
+                form="split",
+            ),
+        ]
+    return out
+
+
+def body(m: BenchModels, rows: int, form: str) -> bytes:
+    data = m.x[(3 * m.x.shape[0] // 4) - rows // 2 :][:rows].tolist()
+    if form == "split":
+        return orjson.dumps({"dataframe_split": {"columns": m.columns, "data": data}})
+    return orjson.dumps({"inputs": data})
+
+
+def start(spec: Spec, m: BenchModels) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    port_args = ["-p", str(port)] if spec.key.startswith("mlflow") else ["--port", str(port)]
+    env = {**os.environ, **m.env, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [*spec.cmd, *port_args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}/invocations"
+    probe = body(m, 1, spec.form)
+    while time.perf_counter() - started < 180:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{spec.name} exited with {proc.returncode}")
+        try:
+            resp = httpx.post(url, content=probe, headers={"Content-Type": "application/json"})
+            if resp.status_code == 200:
+                spec.cold_start_s = time.perf_counter() - started
+                spec.rss_mb = rss_mb(proc.pid)
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    stop(proc)
+    raise RuntimeError(f"{spec.name} did not answer within 180 s")
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children (workers), from /proc."""
+    total = 0
+    pids = [pid]
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                stat = Path(f"/proc/{p}/stat").read_text().split()
+                if int(stat[3]) == pid:
+                    pids.append(int(p))
+            except (OSError, IndexError):
+                continue
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
+
+
+def stop(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    except ProcessLookupError:
+        pass
+
+
+def measure(spec: Spec, m: BenchModels, duration: float, repeat: int) -> None:
+    proc, url = start(spec, m)
+    try:
+        for conns, rows in spec.cells:
+            payload = body(m, rows, spec.form)
+            run_load(url, payload, conns, 1)  # warm-up
+            runs = [run_load(url, payload, conns, duration) for _ in range(repeat)]
+            runs.sort(key=lambda r: r.rps)
+            spec.results[(conns, rows)] = runs[len(runs) // 2]
+            r = spec.results[(conns, rows)]
+            print(
+                f"  {spec.key:16} c={conns:<2} rows={rows:<2} {r.rps:9.0f} req/s  "
+                f"p50 {r.p50_ms:7.2f} ms  p99 {r.p99_ms:7.2f} ms  errors {r.errors}",
+                flush=True,
+            )
+    finally:
+        stop(proc)
+
+
+def table(all_specs: list[Spec]) -> str:
+    lines = [
+        "| server | conns | rows | req/s | p50 ms | p99 ms | errors | cold start s | RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for s in all_specs:
+        for (conns, rows), r in sorted(s.results.items()):
+            lines.append(
+                f"| {s.name} | {conns} | {rows} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} "
+                f"| {r.errors} | {s.cold_start_s:.1f} | {s.rss_mb:.0f} |"
+            )
+    return "\n".join(lines)
+
+
+def goals(by: dict[str, Spec]) -> str:
+    """The issue's goals as measured ratios, each with PASS/MISS."""
+
+    def rps(key: str, cell=(8, 1)) -> float:
+        s = by.get(key)
+        return s.results[cell].rps if s and cell in s.results else float("nan")
+
+    def line(text: str, value: float, target: float, unit: str = "x") -> str:
+        ok = value >= target if unit == "x" else value <= target
+        verdict = "PASS" if ok else ("n/a" if value != value else "MISS")
+        return f"- {text}: {value:.2f}{unit} (goal {'>=' if unit == 'x' else '<='} {target}{unit}) {verdict}"
+
+    out = [
+        line("trk LR / hand-written LR, 8 conns", rps("trk_lr") / rps("hand_lr"), 1.5),
+        line(
+            "trk LR p99 at 8 conns",
+            by["trk_lr"].results.get((8, 1), LoadResult(0, 0, float("nan"), 0, "")).p99_ms
+            if "trk_lr" in by
+            else float("nan"),
+            10,
+            " ms",
+        ),
+        line("trk LR --workers 2 / 1 worker", rps("trk_lr_w2") / rps("trk_lr"), 1.6),
+        line(
+            "torch, 32 conns: batching / no batching",
+            rps("trk_torch_b32", (32, 1)) / rps("trk_torch", (32, 1)),
+            2.0,
+        ),
+        line("trk LR / mlflow LR", rps("trk_lr") / rps("mlflow_lr"), 10),
+        line("trk RF / mlflow RF", rps("trk_rf") / rps("mlflow_rf"), 50),
+        line(
+            "cold start to first 200, trk LR (cloudpickle)",
+            by["trk_lr"].cold_start_s if "trk_lr" in by else float("nan"),
+            3,
+            " s",
+        ),
+        line(
+            "cold start to first 200, trk LR (skops, the default)",
+            by["trk_lr_skops"].cold_start_s if "trk_lr_skops" in by else float("nan"),
+            3,
+            " s",
+        ),
+        line(
+            "RSS with a loaded sklearn model",
+            by["trk_lr"].rss_mb if "trk_lr" in by else float("nan"),
+            250,
+            " MB",
+        ),
+    ]
+    for key in ("trk_lr_w2", "bare_w2_nodelay", "bare_w2_plain"):
+        s = by.get(key)
+        if s and (8, 1) in s.results and s.results[(8, 1)].p50_ms >= 35:
+            out.append(
+                f"- STALL: {s.name} p50 {s.results[(8, 1)].p50_ms:.1f} ms (Nagle + delayed ACK)"
+            )
+    return "\n".join(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per measurement")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per cell (median kept)")
+    parser.add_argument("--only", default="", help="comma-separated substrings of server keys")
+    parser.add_argument("--out", default=None, help="also write the markdown here")
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="trk-bench-"))
+    print(f"building models in {root}", flush=True)
+    m = build(root)
+    wanted = [w for w in args.only.split(",") if w]
+    chosen = [s for s in specs(m) if not wanted or any(w in s.key for w in wanted)]
+    for spec in chosen:
+        print(f"{spec.name}", flush=True)
+        try:
+            measure(spec, m, args.duration, args.repeat)
+        except RuntimeError as exc:
+            print(f"  skipped: {exc}", flush=True)
+    text = table(chosen) + "\n\n" + goals({s.key: s for s in chosen})
+    print("\n" + text)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
