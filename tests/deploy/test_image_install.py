@@ -263,12 +263,7 @@ def test_entrypoint_serves_healthcheck_and_drains(image, tmp_path):
             assert resp.status_code == 200 and resp.json()["predictions"] == [0]
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=40)  # within k8s/base's grace period
-        if name == "serve":
-            assert code == 0  # issue 4: drain, then exit 0
-        else:
-            # trk server lets uvicorn re-raise SIGTERM after its drain (exit 143 in a pod);
-            # the kubelet treats both as a stop. TODO(issue 7): exit 0 as trk-serve does.
-            assert code in (0, -signal.SIGTERM)
+        assert code == 0  # drain, then exit 0: a stop is not a crash
     finally:
         if proc.poll() is None:
             proc.kill()

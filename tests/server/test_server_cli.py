@@ -59,3 +59,15 @@ def test_server_from_environment_with_two_workers(tmp_path):
         os.kill(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
         log.close()
+
+
+def test_help_names_every_variable():
+    """Containers configure `trk server` by variables: --help must say which."""
+    from trk.cli import main
+
+    text = CliRunner().invoke(main, ["server", "--help"], terminal_width=200).output
+    for var in (
+        "TRK_BACKEND_STORE_URI", "TRK_ARTIFACTS_DESTINATION", "TRK_HOST", "TRK_PORT",
+        "TRK_WORKERS", "TRK_SERVE_ARTIFACTS", "TRK_AUTH_TOKEN", "TRK_MAX_BODY_BYTES",
+    ):  # fmt: skip
+        assert f"env var: {var}" in text, var

@@ -30,25 +30,35 @@ def _fail(exc: TrkError) -> None:
 @click.option(
     "--backend-store-uri",
     envvar="TRK_BACKEND_STORE_URI",
+    show_envvar=True,
     default=DEFAULT_BACKEND,
     show_default=True,
-    help="sqlite:///PATH or postgresql://... (env TRK_BACKEND_STORE_URI).",
+    help="sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DB.",
 )
 @click.option(
     "--artifacts-destination",
     envvar="TRK_ARTIFACTS_DESTINATION",
+    show_envvar=True,
     default=DEFAULT_DESTINATION,
     show_default=True,
     help="Where proxied artifacts go: a directory or s3://bucket/prefix.",
 )
-@click.option("--host", envvar="TRK_HOST", default="127.0.0.1", show_default=True)
-@click.option("--port", envvar="TRK_PORT", default=5000, type=int, show_default=True)
+@click.option("--host", envvar="TRK_HOST", show_envvar=True, default="127.0.0.1", show_default=True)
 @click.option(
-    "--workers", envvar="TRK_WORKERS", default=1, type=click.IntRange(1, 64), show_default=True
+    "--port", envvar="TRK_PORT", show_envvar=True, default=5000, type=int, show_default=True
+)
+@click.option(
+    "--workers",
+    envvar="TRK_WORKERS",
+    show_envvar=True,
+    default=1,
+    type=click.IntRange(1, 64),
+    show_default=True,
 )
 @click.option(
     "--serve-artifacts/--no-serve-artifacts",
     envvar="TRK_SERVE_ARTIFACTS",
+    show_envvar=True,
     default=True,
     show_default=True,
     help="Proxy artifacts through /api/2.0/mlflow-artifacts (clients need no S3 keys).",
@@ -56,12 +66,14 @@ def _fail(exc: TrkError) -> None:
 @click.option(
     "--auth-token",
     envvar="TRK_AUTH_TOKEN",
+    show_envvar=True,
     default=None,
     help="Require 'Authorization: Bearer TOKEN' on every route but /health.",
 )
 @click.option(
     "--max-body-bytes",
     envvar="TRK_MAX_BODY_BYTES",
+    show_envvar=True,
     default=DEFAULT_MAX_BODY_BYTES,
     type=click.IntRange(1024),
     show_default=True,

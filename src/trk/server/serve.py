@@ -34,6 +34,8 @@ def run_server(
         "timeout_graceful_shutdown": 10,
     }
     if workers == 1:
+        from trk.serving.runner import DrainingServer
+
         app = app_module.create_app(
             store,
             destination,
@@ -41,7 +43,11 @@ def run_server(
             auth_token,
             **({"max_body_bytes": max_body_bytes} if max_body_bytes else {}),
         )
-        uvicorn.run(app, **common)
+        # Drain on SIGTERM and exit 0, as trk-serve does: a stop is not a crash.
+        server = DrainingServer(uvicorn.Config(app, **common))
+        server.run()
+        if not server.started:
+            raise SystemExit(3)  # could not bind the port: uvicorn logged why
         return
     # Worker processes import the factory afresh; settings travel in the environment.
     os.environ[app_module.ENV_BACKEND] = backend_uri
