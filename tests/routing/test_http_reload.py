@@ -94,3 +94,27 @@ def test_challenger_with_other_inputs_is_refused_unless_allowed(serve, routing_e
     allowed = serve(**uris, mode="shadow", allow_signature_mismatch=True)
     challenger = httpx.get(allowed.url + "/health").json()["variants"][1]
     assert challenger["state"] == "ready"
+
+
+def test_reloaded_version_is_optimized_like_the_first(trk_serve, routing_env):
+    """--optimize onnx applies to every version an alias move brings in, not just the first."""
+    name = routing_env.new_model("lr", "rf", aliases={"champion": 1, "challenger": 2})
+    _, url, log = trk_serve(
+        "--model-uri", f"models:/{name}@champion", "--reload-interval-s", "0.2",
+        "--optimize", "onnx",
+    )  # fmt: skip
+    before = httpx.get(url + "/metadata").json()
+    assert (before["version"], before["optimization"]["onnx"]) == ("1", "converted")
+    promote(routing_env.client(), name)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        after = httpx.get(url + "/metadata").json()
+        if after["version"] == "2":
+            break
+        time.sleep(0.1)
+    assert after["version"] == "2", log.read_text()[-2000:]
+    assert (after["flavor"], after["optimization"]["onnx"]) == ("onnx", "converted")
+    rows = routing_env.x[::9]
+    body = {"dataframe_split": {"columns": IRIS_COLUMNS, "data": rows.tolist()}}
+    answer = httpx.post(url + "/invocations", json=body).json()["predictions"]
+    assert answer == expected(routing_env.rf, rows).tolist()

@@ -192,7 +192,9 @@ def attach_routing(plane: Any) -> RoutingServices:
 
     def load(slot: VariantSlot) -> Variant:
         uses_store = slot.uri.startswith(("models:", "runs:"))
-        return load_variant(slot.name, slot.uri, client() if uses_store else None, slot.weight)
+        # A reloaded version is optimized as the first one was (--optimize onnx).
+        source = client() if uses_store else None
+        return load_variant(slot.name, slot.uri, source, slot.weight, settings.optimize)
 
     reloader = Reloader(
         plane.slots, client, settings.reload_interval_s, load, metrics, plane.install
