@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from trk.ab.report import BETTER, CHALLENGER, NO_DIFFERENCE, Report
-from trk.exceptions import InvalidParameter, NotFound
+from trk.exceptions import InvalidParameter
+from trk.registry_ops import alias_version
+from trk.registry_ops import promote as move_aliases
 
 CONDITIONS = {"better": (BETTER,), "not-worse": (BETTER, NO_DIFFERENCE)}
 
@@ -25,30 +27,13 @@ def allowed(condition: str, report: Report) -> bool:
     return report.verdict.outcome in CONDITIONS[condition]
 
 
-def _alias_version(client, name: str, alias: str) -> str | None:  # noqa: ANN001
-    try:
-        return client.get_model_version_by_alias(name, alias).version
-    except NotFound:
-        return None
-
-
-def move_champion(client, name: str, version: str) -> str | None:  # noqa: ANN001
-    """champion <- version and previous <- the old champion; returns the old champion."""
-    old = _alias_version(client, name, "champion")
-    if old is not None and old != version:
-        client.set_registered_model_alias(name, "previous", old)
-    # One alias write: `champion` always points somewhere, a reloader never sees it missing.
-    client.set_registered_model_alias(name, "champion", version)
-    return old
-
-
 def promote_if(client, report: Report, condition: str) -> Promotion:  # noqa: ANN001
     """Move the aliases only when the verdict allows it; say why either way."""
     name, verdict = report.model, report.verdict
     ok = allowed(condition, report)
     if not ok:
         return Promotion(False, f"not promoted (--if {condition}): {verdict.message}")
-    target = _alias_version(client, name, CHALLENGER)
+    target = alias_version(client, name, CHALLENGER)
     if target is None:
         return Promotion(False, f"not promoted: model {name!r} has no 'challenger' alias")
     evaluated = report.variant(CHALLENGER)
@@ -58,13 +43,13 @@ def promote_if(client, report: Report, condition: str) -> Promotion:  # noqa: AN
             f"not promoted: {name}@challenger now points at version {target}, but the report "
             f"evaluated version(s) {', '.join(evaluated.versions)}",
         )
-    current = _alias_version(client, name, "champion")
-    if current == target:
-        return Promotion(False, f"not promoted: version {target} is already the champion", current)
-    old = move_champion(client, name, target)
+    move = move_aliases(client, name)
+    if not move.moved:
+        return Promotion(False, f"not promoted: {move.message}", move.champion_before)
     return Promotion(
         True,
-        f"promoted {name} version {target} to champion (previous <- {old}): {verdict.message}",
-        old,
-        target,
+        f"promoted {name} version {target} to champion (previous <- {move.champion_before}): "
+        f"{verdict.message}",
+        move.champion_before,
+        move.champion_after,
     )
