@@ -110,6 +110,9 @@ def wait_until(predicate: Any, timeout: float = 60.0, interval: float = 0.1) -> 
     raise AssertionError("condition not met in time")
 
 
+STICKY_HEADER = "X-User-Id"
+
+
 def send(url: str, x: np.ndarray, threads: int = 4) -> list[tuple[str, str, int, int]]:
     """One request per row over keep-alive connections: (request_id, variant, status, pred)."""
     out: list[Any] = [None] * len(x)
@@ -117,7 +120,9 @@ def send(url: str, x: np.ndarray, threads: int = 4) -> list[tuple[str, str, int,
     def worker(k: int) -> None:
         with httpx.Client(base_url=url, timeout=30) as http:
             for i in range(k, len(x), threads):
-                r = http.post("/invocations", json={"inputs": [x[i].tolist()]})
+                # A sticky header routes row i the same way on every run: no flaky verdicts.
+                r = http.post("/invocations", json={"inputs": [x[i].tolist()]},
+                              headers={STICKY_HEADER: f"row-{i}"})  # fmt: skip
                 pred = r.json()["predictions"][0] if r.status_code == 200 else -1
                 out[i] = (r.headers.get("x-request-id"), r.headers.get("x-trk-variant"),
                           r.status_code, pred)  # fmt: skip

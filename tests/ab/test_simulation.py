@@ -6,29 +6,24 @@ Real parts: uvicorn on a free port, the sqlite store in tmp_path, the reporter's
 
 from __future__ import annotations
 
-import random
-
 import httpx
 import numpy as np
 import pytest
-from ab_serving import ThreadServer, feedback, register_models, send, stream, wait_until
+from ab_serving import (
+    STICKY_HEADER,
+    ThreadServer,
+    feedback,
+    register_models,
+    send,
+    stream,
+    wait_until,
+)
 from click.testing import CliRunner
 
 from trk.ab.evaluation import evaluate
 from trk.cli import main
 from trk.serving.app import create_app
 from trk.serving.config import ServeSettings
-
-
-class WeightedSplit:
-    """Stand-in for the routing issue's Router while the DataPlane still has SingleRouter."""
-
-    def __init__(self, slots, weight: float) -> None:
-        self.slots, self.weight, self.rng = slots, weight, random.Random(7)
-
-    def route(self, headers):
-        name = "challenger" if self.rng.random() < self.weight else "champion"
-        return self.slots[name].current, None
 
 
 def serve_split(tracking_uri: str, model: str, **kw) -> ThreadServer:
@@ -40,13 +35,10 @@ def serve_split(tracking_uri: str, model: str, **kw) -> ThreadServer:
         tracking_uri=tracking_uri,
         report_interval_s=1.0,
         reload_interval_s=1.0,
+        sticky_header=STICKY_HEADER,
         **kw,
     )
-    app = create_app(settings)
-    plane = app.state.dataplane
-    if type(plane.router).__name__ == "SingleRouter":
-        plane.router = WeightedSplit(plane.slots, settings.challenger_weight)
-    return ThreadServer(app).start()
+    return ThreadServer(create_app(settings)).start()
 
 
 def logged_labels(client, model: str) -> int:
