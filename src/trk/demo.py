@@ -1,8 +1,8 @@
 """`trk demo`: the Quickstart's main job on the embedded store.
 
 Trains two iris classifiers, logs and registers them, points `champion` and `challenger` at
-them, loads `models:/iris@champion` back and predicts. With serving available it then goes
-on to serve both (see `trk.demo_serving`).
+them, loads `models:/iris@champion` back and predicts, then serves both, promotes the
+challenger live and ends with the A/B report (see `trk.demo_serving`).
 """
 
 from __future__ import annotations
@@ -69,3 +69,6 @@ def run_demo() -> None:
     click.echo(f"tracking store: {trk.get_tracking_uri()}")
     train_and_register()
     predict_champion()
+    from trk.demo_serving import serve_and_evaluate
+
+    serve_and_evaluate(trk.get_tracking_uri())
