@@ -91,13 +91,17 @@ def timeline(vw: VariantWindows) -> list[dict[str, float]]:
     points = []
     for step, wins in vw.by_step().items():
         requests = sum(w.get("requests") for w in wins)
+        errors = sum(w.get("errors") for w in wins)
         labelled = sum(w.get("labelled") for w in wins)
         point: dict[str, float] = {
             "step": step,
             "timestamp": max(w.timestamp for w in wins),
             "requests": requests,
+            "errors": errors,
             "labelled": labelled,
         }
+        if requests:
+            point["error_rate"] = errors / requests
         if labelled:
             point["accuracy"] = sum(w.get("correct") for w in wins) / labelled
         for key in ("latency_p50_ms", "latency_p99_ms"):

@@ -75,6 +75,13 @@ class Client:
         self.tracking_uri = check_tracking_uri(tracking_uri) if tracking_uri else get_tracking_uri()
         self.store = store_for(self.tracking_uri)
 
+    @classmethod
+    def for_store(cls, store: Store, tracking_uri: str = "") -> Client:
+        """A client over a store that is already open (the tracking server's own)."""
+        client = cls.__new__(cls)
+        client.tracking_uri, client.store = tracking_uri, store
+        return client
+
     # -- experiments -----------------------------------------------------------------------
     def create_experiment(
         self, name: str, artifact_location: str | None = None, tags: dict[str, Any] | None = None
