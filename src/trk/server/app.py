@@ -1,4 +1,4 @@
-"""`create_app`: the tracking server's Starlette app (MLflow REST API + artifact proxy)."""
+"""`create_app`: the tracking server's Starlette app (REST API, artifact proxy, dashboard)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from trk.server.endpoint import ServerContext, api_route
 from trk.server.errors import EXCEPTION_HANDLERS, error_response
 from trk.server.params import DEFAULT_MAX_BODY_BYTES
 from trk.store.base import Store
+from trk.ui import app as dashboard
 
 # MLflow's client reaches some endpoints under 3.0 and its web UI under ajax-api.
 API_PREFIXES = ("/api/2.0/mlflow/", "/api/3.0/mlflow/", "/ajax-api/2.0/mlflow/")
@@ -70,6 +71,7 @@ def create_app(
     routes += [api_route(api, ctx, prefix) for prefix in API_PREFIXES for api in APIS]
     if serve_artifacts:
         routes += artifact_proxy.routes(ctx)
+    routes += dashboard.routes(ctx)  # after the API: `/` and `/static` never shadow it
     middleware = [Middleware(BearerAuth, token=auth_token)] if auth_token else []
     app = Starlette(routes=routes, middleware=middleware, exception_handlers=EXCEPTION_HANDLERS)
     app.state.ctx = ctx

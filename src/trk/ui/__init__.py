@@ -1,0 +1,1 @@
+"""The web dashboard `trk server` serves at `/`: experiments, runs, models and A/B results."""

@@ -1,0 +1,94 @@
+"""The registry pages: models with their versions and aliases, and a model's A/B results.
+
+The A/B page builds the same `Report` as `trk ab report` (`trk.ab.evaluation.evaluate`), so
+the verdict on the page is the verdict on the command line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from trk.ab.evaluation import evaluate
+from trk.ab.render import comparison_rows, variant_row
+from trk.ab.report import METRICS, Report
+from trk.entities import ModelVersion, RegisteredModel
+from trk.exceptions import InvalidParameter, NotFound
+from trk.tracking.client import Client
+from trk.ui.charts import chart
+
+# Per-window series on the A/B page: (timeline key, chart title).
+AB_SERIES = (
+    ("requests", "requests per window"),
+    ("error_rate", "error rate per window"),
+    ("latency_p50_ms", "latency p50 (ms) per window"),
+    ("latency_p99_ms", "latency p99 (ms) per window"),
+    ("accuracy", "accuracy per window"),
+)
+
+
+def _all_pages(fetch: Any) -> list[Any]:
+    """Every item of a paged search (`fetch(token)` returns one page)."""
+    items, token = [], None
+    while True:
+        page = fetch(token)
+        items.extend(page)
+        token = page.token
+        if not token:
+            return items
+
+
+def registered_models(client: Client) -> list[RegisteredModel]:
+    return _all_pages(lambda token: client.search_registered_models(page_token=token))
+
+
+@dataclass
+class ModelPage:
+    model: RegisteredModel
+    versions: list[ModelVersion]
+
+
+def model_page(client: Client, name: str) -> ModelPage:
+    """A model's versions, newest first, each with the aliases that point at it."""
+    model = client.get_registered_model(name)  # NotFound -> the 404 page
+    quoted = name.replace("'", "''")
+    versions = _all_pages(
+        lambda token: client.search_model_versions(f"name = '{quoted}'", page_token=token)
+    )
+    return ModelPage(model, sorted(versions, key=lambda v: -int(v.version)))
+
+
+@dataclass
+class AbPage:
+    model: RegisteredModel
+    metric: str
+    since: str
+    metrics: list[str] = field(default_factory=lambda: sorted(METRICS))
+    report: Report | None = None
+    message: str | None = None  # why there is no report (no serving runs, metric absent)
+    variant_rows: list[dict[str, str]] = field(default_factory=list)
+    comparison_rows: list[dict[str, str]] = field(default_factory=list)
+    charts: list[dict[str, Any]] = field(default_factory=list)
+
+
+def ab_page(client: Client, name: str, metric: str, since: str) -> AbPage:
+    """The report of `trk ab report NAME --metric METRIC --since SINCE`, with its plots."""
+    page = AbPage(client.get_registered_model(name), metric, since)
+    try:
+        report = evaluate(client, name, since=since or None, metric=metric)
+    except (NotFound, InvalidParameter) as exc:
+        # The model exists: no serving runs yet, or a metric they lack, is a message, not a 404.
+        page.message = exc.message
+        return page
+    page.report = report
+    page.variant_rows = [variant_row(v) for v in report.variants]
+    page.comparison_rows = comparison_rows(report)
+    page.charts = [chart(title, _series(report, key), "report window") for key, title in AB_SERIES]
+    return page
+
+
+def _series(report: Report, key: str) -> dict[str, list[tuple[float, float]]]:
+    return {
+        variant: [(p["step"], p[key]) for p in points if key in p]
+        for variant, points in report.timeline.items()
+    }
