@@ -1,6 +1,6 @@
-"""Measure model load time from the local store and the predict fast path (not a test).
+"""Measure model load time from the local store and the predict fast path (a benchmark).
 
-Run: .venv/bin/python tests/models/bench_models.py
+Run: .venv/bin/python loadtest/bench_models.py
 """
 
 from __future__ import annotations
