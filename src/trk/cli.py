@@ -256,9 +256,11 @@ def _attach_commands() -> None:
     """Commands that live beside their subsystem, attached here so the tree reads in one place."""
     from trk.ab.cli import ab, compare_cmd, gate_cmd
     from trk.server.cli import db_group, server_command
+    from trk.ui.cli import ui_command
 
     main.add_command(ab)
     main.add_command(server_command)
+    main.add_command(ui_command)
     main.add_command(db_group)
     models.add_command(gate_cmd)
     runs.add_command(compare_cmd)
