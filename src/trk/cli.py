@@ -230,6 +230,36 @@ def models_rollback(name: str, tracking_uri: str | None, as_json: bool) -> None:
     _alias_move(rollback(make_client(tracking_uri), name), as_json)
 
 
+@models.command("optimize")
+@click.argument("name")
+@click.argument("version")
+@click.option(
+    "--alias", default=None, help="Point this alias at the new version (e.g. challenger)."
+)
+@client_option
+@json_option
+def models_optimize(
+    name: str, version: str, alias: str | None, tracking_uri: str | None, as_json: bool
+) -> None:
+    """Convert NAME/VERSION (sklearn) to ONNX, check it predicts the same, register it."""
+    import trk
+    from trk.models.optimize import optimize_version
+
+    if tracking_uri:
+        trk.set_tracking_uri(tracking_uri)
+    done = optimize_version(name, version, alias)
+    if as_json:
+        emit([], True, done)
+        return
+    agreement = done.report.get("label_agreement")
+    moved = f", {name}@{alias} -> v{done.version}" if alias else ""
+    click.echo(
+        f"{name} v{done.version}: ONNX of v{done.source_version} (run {done.run_id}, label "
+        f"agreement {agreement if agreement is not None else '-'}, max score diff "
+        f"{done.report.get('max_score_diff', 0):.2g}){moved}"
+    )
+
+
 def _alias_move(move, as_json: bool) -> None:  # noqa: ANN001
     if as_json:
         emit([], True, move)

@@ -62,3 +62,50 @@ def test_disagreement_is_refused(report, on_example, match):
 
     with pytest.raises(ConversionError, match=match):
         _check(report, on_example)
+
+
+class _Doubler(trk.pyfunc.PythonModel):
+    def predict(self, context, model_input, params=None):
+        return np.asarray(model_input) * 2
+
+
+def test_models_optimize_registers_a_checked_onnx_version(tracking, iris_frame):
+    """`trk models optimize`: a new version with its own run, tags and alias; same answers."""
+    from click.testing import CliRunner
+
+    from trk.cli import main
+
+    X, y = iris_frame
+    clf = LogisticRegression(max_iter=500).fit(X, y)
+    with trk.start_run():
+        trk.sklearn.log_model(clf, name="model", registered_model_name="opt", input_example=X[:5])
+    out = CliRunner().invoke(
+        main,
+        ["models", "optimize", "opt", "1", "--alias", "challenger", "--tracking-uri", tracking],
+    )
+    assert out.exit_code == 0, out.output
+    assert "opt v2: ONNX of v1" in out.output
+    client = trk.Client(tracking)
+    v2 = client.get_model_version_by_alias("opt", "challenger")
+    assert v2.version == "2"
+    assert v2.tags == {"trk.optimized_from": "1", "trk.optimization": "onnx"}
+    run = client.get_run(v2.run_id)
+    assert run.data.params["source_model_uri"] == "models:/opt/1"
+    assert run.data.metrics["label_agreement"] >= 0.999
+    served = trk.pyfunc.load_model("models:/opt@challenger")
+    assert served.metadata.flavor == "onnx"
+    np.testing.assert_array_equal(served.predict(X), clf.predict(X))
+
+
+def test_models_optimize_refuses_what_does_not_convert(tracking):
+    from click.testing import CliRunner
+
+    from trk.cli import main
+
+    with trk.start_run():
+        trk.pyfunc.log_model(name="model", python_model=_Doubler(), registered_model_name="dbl")
+    out = CliRunner().invoke(main, ["models", "optimize", "dbl", "1", "--tracking-uri", tracking])
+    assert out.exit_code == 1
+    assert out.output.startswith("trk: error: Only sklearn models") and out.output.count("\n") == 1
+    versions = trk.Client(tracking).search_model_versions("name = 'dbl'")
+    assert [v.version for v in versions] == ["1"]  # nothing registered

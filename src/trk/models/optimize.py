@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +12,7 @@ import numpy as np
 
 from trk.exceptions import ConversionError
 from trk.models import schema_enforcement as enforcement
+from trk.models.mlmodel import Model
 from trk.models.pyfunc import PyFuncModel, load_model
 
 MIN_AGREEMENT = 0.999
@@ -102,3 +105,51 @@ def _check(report: dict[str, Any], on_example: dict[str, Any]) -> None:
     worst = max(report.get("max_score_diff", 0.0), on_example.get("max_score_diff", 0.0))
     if worst > SCORE_TOL:
         raise ConversionError(f"ONNX scores differ by more than {SCORE_TOL}: {report}")
+
+
+@dataclass(frozen=True)
+class OptimizedVersion:
+    """What `trk models optimize` stored: the new version, its run and the agreement found."""
+
+    name: str
+    source_version: str
+    version: str
+    run_id: str
+    report: dict[str, Any]
+
+
+def optimize_version(name: str, version: str, alias: str | None = None) -> OptimizedVersion:
+    """Convert `models:/NAME/VERSION` to ONNX and register it as a new version of NAME.
+
+    The conversion is logged as a run (params: source URI; metrics: the agreement figures) in
+    the source version's experiment, so the new version has a run like any other. Nothing is
+    registered when the check fails. `alias` then points at the new version, e.g.
+    `challenger` to shadow it against the champion before it replaces anything.
+    """
+    import trk
+    from trk.models.writer import log_model_dir
+
+    source = f"models:/{name}/{version}"
+    onnx_dir, report = to_onnx(load_model(source))
+    try:
+        client = trk.Client()
+        source_run = client.get_model_version(name, version).run_id
+        experiment_id = client.get_run(source_run).info.experiment_id if source_run else None
+
+        def copy(path: Path) -> Model:
+            shutil.copytree(onnx_dir, path)
+            return Model.load(path)
+
+        run_name = f"optimize-{name}-v{version}"
+        with trk.start_run(experiment_id=experiment_id, run_name=run_name) as run:
+            trk.log_params({"source_model_uri": source, "optimization": "onnx"})
+            trk.log_metrics({k: float(v) for k, v in report.items() if isinstance(v, int | float)})
+            info = log_model_dir(copy, "model", registered_model_name=name)
+    finally:
+        shutil.rmtree(onnx_dir.parent, ignore_errors=True)
+    new = str(info.registered_model_version)
+    client.set_model_version_tag(name, new, "trk.optimized_from", version)
+    client.set_model_version_tag(name, new, "trk.optimization", "onnx")
+    if alias:
+        client.set_registered_model_alias(name, alias, new)
+    return OptimizedVersion(name, str(version), new, run.info.run_id, report)
