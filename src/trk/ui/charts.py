@@ -31,7 +31,3 @@ def chart(title: str, series: dict[str, Points], x_label: str = "step") -> dict[
         "data": data,
         "points": sum(len(pts) for pts in by_x.values()),
     }
-
-
-def has_data(spec: dict[str, Any]) -> bool:
-    return bool(spec["points"])
