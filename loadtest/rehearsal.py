@@ -269,7 +269,7 @@ def rehearse(cfg: Config) -> dict:
 
 
 def markdown(result: dict) -> str:
-    """The figures and checks as a markdown table for docs/deploy.md."""
+    """The figures and checks as a markdown table for the README."""
     f = result["figures"]
     rows = [
         ("requests (3 replicas, split 50/50, sticky)", f["requests"]),
