@@ -13,6 +13,7 @@ import numpy as np
 
 from trk.exceptions import InvalidParameter, MissingDependency, ModelError
 from trk.models.flavors.base import FlavorModel
+from trk.models.flavors.linear import linear_predict
 from trk.models.mlmodel import Model, ModelInfo
 from trk.models.signature import ModelSignature, infer_signature
 from trk.models.writer import log_model_dir, pinned, save_model_dir
@@ -175,6 +176,8 @@ class SklearnModel(FlavorModel):
         self.needs_dataframe = _selects_by_name(model)
         self._has_names = hasattr(model, "feature_names_in_")
         self._array_model, self._clean = _without_feature_names(model)
+        self._linear = linear_predict(model) if predict_fn == "predict" else None
+        self._width = getattr(model, "n_features_in_", None)
         self.output_kind = (
             "classifier"
             if sk.base.is_classifier(model)
@@ -204,9 +207,16 @@ class SklearnModel(FlavorModel):
         return self._method(self._model, params)(data)
 
     def predict_array(self, x: np.ndarray, params: dict[str, Any] | None = None) -> Any:
+        if self._linear is not None and not params and _fits(x, self._width):
+            return self._linear(x)
         method = self._method(self._array_model, params)
         with _fast_config(), _quiet(not self._clean):
             return method(x)
+
+
+def _fits(x: np.ndarray, width: int | None) -> bool:
+    """A 2-D numeric array as wide as the model was fitted: what the numpy kernel accepts."""
+    return x.ndim == 2 and x.shape[1] == width and x.dtype.kind in "fiub"
 
 
 @contextlib.contextmanager
