@@ -126,3 +126,21 @@ def test_start_marks_this_hosts_abandoned_runs_killed(client):
     assert client.get_run(dead).info.status == RunStatus.KILLED
     assert client.get_run(alive).info.status == RunStatus.RUNNING
     assert client.get_run(other.info.run_id).info.status == RunStatus.RUNNING
+
+
+@pytest.mark.parametrize(
+    "predictions",
+    [[1], [0, 2, 2], [True, False, True], ["setosa", "virginica", "setosa"]],
+    ids=["one-int", "ints", "bools", "strings"],
+)
+def test_class_counts_are_the_same_one_by_one_and_in_bulk(predictions):
+    """Small batches are counted in a loop, large ones with np.unique: the keys must agree."""
+    import numpy as np
+
+    from trk.serving.windows import SMALL_BATCH, WindowStats
+
+    small, bulk = WindowStats(), WindowStats()
+    small.observe_classes(np.asarray(predictions))
+    repeats = SMALL_BATCH // len(predictions) + 1
+    bulk.observe_classes(np.asarray(predictions * repeats))
+    assert small.classes and {k: v * repeats for k, v in small.classes.items()} == bulk.classes

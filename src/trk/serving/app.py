@@ -18,7 +18,7 @@ from trk.exceptions import PayloadTooLarge, TrkError
 from trk.serving import codecs
 from trk.serving.abtest import attach_ab, feedback_endpoint
 from trk.serving.config import ServeSettings
-from trk.serving.dataplane import DataPlane, result_headers
+from trk.serving.dataplane import DataPlane, InferResult
 from trk.serving.metrics import METRICS_CONTENT_TYPE, ServingMetrics
 from trk.serving.routing import attach_routing
 
@@ -39,6 +39,30 @@ def error_response(request: Request, exc: Exception) -> Response:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     body = {"error_code": "INTERNAL_ERROR", "message": f"Internal error: {type(exc).__name__}"}
     return json_response(body, 500, headers)
+
+
+class InferResponse(Response):
+    """An answer of /invocations with trk's headers encoded directly.
+
+    Starlette's generic header encoding (a dict, lower-casing, a list rebuilt per response)
+    was a tenth of a one-row request's time on the server.
+    """
+
+    media_type = JSON
+
+    def __init__(self, result: InferResult) -> None:
+        self.result = result
+        super().__init__(result.body, result.status)
+
+    def init_headers(self, headers: Any = None) -> None:
+        r = self.result
+        self.raw_headers = [
+            (b"content-length", str(len(r.body)).encode()),
+            (b"content-type", b"application/json"),
+            (b"x-trk-variant", r.variant.encode("latin-1")),
+            (b"x-trk-model-version", r.version.encode("latin-1")),
+            (b"x-request-id", r.request_id.encode("latin-1")),
+        ]
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -76,7 +100,7 @@ def create_app(
             plane.metrics.observe_request(("none", "none", "none"), int(exc.status), None)
             raise
         result = await plane.infer(body, request.headers.get("content-type"), request.headers)
-        return Response(result.body, result.status, result_headers(result), media_type=JSON)
+        return InferResponse(result)
 
     async def feedback(request: Request) -> Response:
         return json_response(handle_feedback(await read_body(request, limit)))

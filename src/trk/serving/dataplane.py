@@ -337,15 +337,6 @@ def _headers(variant: Variant, request_id: str) -> dict[str, str]:
     }
 
 
-def result_headers(result: InferResult) -> dict[str, str]:
-    """The trk response headers of a successful inference."""
-    return {
-        "X-Trk-Variant": result.variant,
-        "X-Trk-Model-Version": result.version,
-        "X-Request-Id": result.request_id,
-    }
-
-
 async def _maybe_await(value: Any) -> Any:
     if asyncio.iscoroutine(value):
         return await value
