@@ -1,6 +1,8 @@
 """Live alias swaps: poll the registry, load a moved alias beside the old model, swap it in.
 
-Every `interval_s` the reloader asks where each slot's `models:/` URI points now. When the
+Within every `interval_s` the reloader asks where each slot's `models:/` URI points now. It
+asks twice per interval, so that a moved alias is found within half an interval and its
+load and warm-up fit in the other half: a promotion serves within one interval. When the
 version moved (a promotion, a rollback), it loads and warms the new one while the old keeps
 serving, then installs it with one attribute store; in-flight requests finish on the model
 they started with. A failed load keeps the old version and marks the slot degraded (health
@@ -66,7 +68,7 @@ class Reloader:
             self._thread.join(timeout)
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
+        while not self._stop.wait(self.interval_s / 2):
             self.check_once()
 
     def check_once(self) -> None:
