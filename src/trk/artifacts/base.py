@@ -15,7 +15,9 @@ def clean_artifact_path(path: str | None) -> str:
     if path is None or path in ("", "."):
         return ""
     if "\\" in path or "\x00" in path:
-        raise InvalidParameter(f"Invalid artifact path {path!r}: backslashes and NUL are not allowed")
+        raise InvalidParameter(
+            f"Invalid artifact path {path!r}: backslashes and NUL are not allowed"
+        )
     if path.startswith("/"):
         raise InvalidParameter(f"Invalid artifact path {path!r}: must be relative")
     norm = posixpath.normpath(path)
