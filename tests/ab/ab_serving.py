@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import socket
 import sys
 import threading
 import time
@@ -12,6 +11,7 @@ from typing import Any
 import httpx
 import numpy as np
 
+import uvicorn_thread
 from trk.models.flavors.python_function import PythonModel
 
 
@@ -66,33 +66,13 @@ def stream(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return x, (x[:, 0] > 0.5).astype(int)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+class ThreadServer(uvicorn_thread.ThreadServer):
+    """The shared thread server, started only once the models answer /health."""
 
-
-class ThreadServer:
-    """uvicorn serving an app in a thread on a free port; `stop()` runs the lifespan's end."""
-
-    def __init__(self, app: Any) -> None:
-        import uvicorn
-
-        self.port = free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.app = app
-
-    def start(self) -> ThreadServer:
-        self.thread.start()
-        wait_until(lambda: _ok(self.url + "/health"), timeout=90)
+    def start(self, timeout: float = 90.0) -> ThreadServer:
+        super().start(timeout)
+        wait_until(lambda: _ok(self.url + "/health"), timeout=timeout)
         return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=60)
 
 
 def _ok(url: str) -> bool:
