@@ -11,12 +11,13 @@ import glob
 import itertools
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 
 import pytest
+
+from uvicorn_thread import free_port
 
 _PG_TEMPLATE = "trk_template"
 _pg_counter = itertools.count(1)
@@ -28,12 +29,6 @@ def _pg_bin_dir() -> str | None:
         return os.path.dirname(found)
     dirs = sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
     return next((d for d in dirs if os.path.exists(os.path.join(d, "initdb"))), None)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _as_postgres(cmd: list[str]) -> list[str]:
@@ -53,7 +48,7 @@ def _start_cluster(bin_dir: str) -> tuple[str, str]:
     data = os.path.join(root, "data")
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
-    port = _free_port()
+    port = free_port()
     run = dict(check=True, capture_output=True, timeout=120)
     subprocess.run(
         _as_postgres(
@@ -163,7 +158,7 @@ def s3_endpoint() -> Iterator[str]:
     import time
     import urllib.request
 
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,

@@ -23,10 +23,11 @@ def free_port() -> int:
 class ThreadServer:
     """uvicorn serving `app` until `stop()`, which runs the lifespan's shutdown."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, **config: Any) -> None:
+        """`config`: more uvicorn.Config options (loop, http, ...); host and port are ours."""
         self.port = free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        self.server = uvicorn.Server(config)
+        options = {**config, "host": "127.0.0.1", "port": self.port, "log_level": "warning"}
+        self.server = uvicorn.Server(uvicorn.Config(app, **options))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.url = f"http://127.0.0.1:{self.port}"
         self.app = app

@@ -23,7 +23,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent.parent / "serving"))  # shared server helpers
 
 from routing_helpers import RoutingEnv, register, settled, wait_started  # noqa: E402
-from serving_helpers import TRK_SERVE, ThreadServer, free_port, wait_until  # noqa: E402
+from serving_helpers import TRK_SERVE, ThreadServer, wait_until  # noqa: E402
+
+from uvicorn_thread import free_port  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -9,12 +9,12 @@ import sqlite3
 
 import httpx
 import pytest
-from server_helpers import free_port, start_server
+from server_helpers import start_server
 
 from trk.server.app import create_app
 from trk.store.engine import display_uri, dispose_engine, engine_for
 from trk.store.sql import SqlStore
-from uvicorn_thread import ThreadServer
+from uvicorn_thread import ThreadServer, free_port
 
 API = "/api/2.0/mlflow/"
 

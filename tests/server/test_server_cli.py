@@ -11,9 +11,9 @@ import time
 
 import httpx
 from click.testing import CliRunner
-from server_helpers import free_port
 
 from trk.server.cli import db_group
+from uvicorn_thread import free_port
 
 
 def test_db_upgrade_migrates_to_head(tmp_path):

@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 
 import pytest
-from server_helpers import free_port
 
 from trk.artifacts import get_artifact_repository
 from trk.entities import Metric, Param, RunStatus, RunTag, ViewType
 from trk.exceptions import AlreadyExists, InvalidParameter, NotFound, Unavailable
 from trk.store.rest import RestStore
+from uvicorn_thread import free_port
 
 
 def _ms() -> int:

@@ -16,7 +16,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from serving_helpers import TRK_SERVE, IrisEnv, ThreadServer, free_port, register, wait_for
+from serving_helpers import TRK_SERVE, IrisEnv, ThreadServer, register, wait_for
+
+from uvicorn_thread import free_port
 
 
 @pytest.fixture(scope="session")

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import socket
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,14 +12,10 @@ from typing import Any
 import httpx
 import numpy as np
 
+import uvicorn_thread
+
 IRIS_COLUMNS = ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"]
 TRK_SERVE = str(Path(sys.executable).parent / "trk-serve")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class ToyModel:
@@ -99,30 +93,18 @@ def register(tracking_uri: str, root: Path) -> tuple[np.ndarray, Any, Any]:
     return iris.data.to_numpy(), lr, rf
 
 
-class ThreadServer:
+class ThreadServer(uvicorn_thread.ThreadServer):
     """uvicorn (uvloop + httptools, as trk-serve runs it) serving an app in a thread."""
 
     def __init__(self, app: Any) -> None:
-        import uvicorn
-
         from trk.serving.runner import uvicorn_kwargs
 
-        self.port = free_port()
-        kwargs = uvicorn_kwargs(app.state.settings)
-        kwargs.update(port=self.port, log_level="warning")
-        self.server = uvicorn.Server(uvicorn.Config(app, **kwargs))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.app = app
+        super().__init__(app, **uvicorn_kwargs(app.state.settings))
 
     def start(self, ready: bool = True) -> ThreadServer:
-        self.thread.start()
+        super().start()
         wait_for(self.url, "/health" if ready else "/ping")
         return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
 
 
 def wait_for(url: str, path: str = "/health", timeout: float = 90.0, proc: Any = None) -> None:

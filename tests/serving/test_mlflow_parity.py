@@ -17,7 +17,9 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from serving_helpers import IRIS_COLUMNS, ThreadServer, free_port, wait_for
+from serving_helpers import IRIS_COLUMNS, ThreadServer, wait_for
+
+from uvicorn_thread import free_port
 
 mlflow = pytest.importorskip("mlflow", reason="mlflow is not installed: no reference to compare")
 

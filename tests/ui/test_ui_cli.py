@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 
 import httpx
-from server_helpers import free_port
+
+from uvicorn_thread import free_port
 
 
 def test_help_names_the_options_and_their_environment_variables() -> None:
