@@ -7,7 +7,7 @@ version moved (a promotion, a rollback), it loads and warms the new one while th
 serving, then installs it with one attribute store; in-flight requests finish on the model
 they started with. A failed load keeps the old version and marks the slot degraded (health
 stays 200: the champion still serves); a slot that never loaded (a challenger URI that did
-not resolve at start) is retried the same way. Both retry every interval.
+not resolve at start) is retried the same way. Both retry at every check.
 """
 
 from __future__ import annotations
