@@ -16,6 +16,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
+    Text,
 )
 
 metadata = MetaData()
@@ -149,6 +150,9 @@ model_versions = Table(
     Column("user_id", String(256)),
     Column("creation_time", BigInteger),
     Column("last_updated_time", BigInteger),
+    # Pinned at registration (migration 0003): sha256 manifest of the files, digest over it.
+    Column("digest", String(80)),
+    Column("manifest", Text),
     PrimaryKeyConstraint("name", "version"),
 )
 
