@@ -67,6 +67,10 @@ def set_tag(ctx: ServerContext, p: dict[str, Any]) -> None:
     ctx.store.set_experiment_tag(p["experiment_id"], p["key"], p["value"])
 
 
+def delete_tag(ctx: ServerContext, p: dict[str, Any]) -> None:
+    ctx.store.delete_experiment_tag(p["experiment_id"], p["key"])
+
+
 _ID = {"experiment_id": "str!"}
 _SEARCH = {
     "max_results": "int",
@@ -90,5 +94,6 @@ APIS = [
     Api("POST", "experiments/update", {**_ID, "new_name": "str"}, update),
     Api("POST", "experiments/delete", _ID, delete),
     Api("POST", "experiments/restore", _ID, restore),
-    Api("POST", "experiments/set-experiment-tag", {**_ID, "key": "str!", "value": "str!"}, set_tag),
+    Api("POST", "experiments/set-experiment-tag", {**_ID, "key": "str!", "value": "text!"}, set_tag),
+    Api("POST", "experiments/delete-experiment-tag", {**_ID, "key": "str!"}, delete_tag),
 ]

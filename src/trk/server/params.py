@@ -1,12 +1,14 @@
 """Request parameters: read a JSON body or query string, check it against the endpoint's fields.
 
 Each endpoint declares its fields as `{"name": "str!", "tags": "obj[]", "max_results": "int"}`
-(a trailing `!` marks a required field). Unknown fields, missing required fields and values of
+(a trailing `!` marks a required field; a required `str` is non-empty, a required `text` may
+be empty). Unknown fields, missing required fields and values of
 the wrong type are refused before any handler runs, so a bad request writes nothing.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -76,11 +78,11 @@ def check_fields(raw: Mapping[str, Any], fields: Mapping[str, str]) -> dict[str,
     for name, spec in fields.items():
         kind, required = spec.rstrip("!"), spec.endswith("!")
         value = raw.get(name)
-        if value is None or (value == "" and kind not in ("str", "str[]")):
+        if value is None or (value == "" and kind not in ("str", "str[]", "text")):
             if required:
                 raise InvalidParameter(f"Missing value for required parameter '{name}'")
             continue
-        if value == "" and required:
+        if value == "" and required and kind != "text":
             raise InvalidParameter(f"Missing value for required parameter '{name}'")
         out[name] = coerce(name, kind, value)
     return out
@@ -96,9 +98,12 @@ def coerce(name: str, kind: str, value: Any) -> Any:
 
 
 def _wrong(name: str, expected: str, value: Any) -> InvalidParameter:
-    shown = repr(value)
+    # MLflow's wording (clients and its tests read it): the value as JSON, then "supplied".
+    shown = json.dumps(value, default=repr)
     shown = shown if len(shown) <= 60 else shown[:57] + "..."
-    return InvalidParameter(f"Invalid value {shown} for parameter '{name}': expected {expected}")
+    return InvalidParameter(
+        f"Invalid value {shown} for parameter '{name}' supplied: expected {expected}"
+    )
 
 
 def _as_str(name: str, value: Any) -> str:
@@ -143,7 +148,14 @@ def _as_obj(name: str, value: Any) -> dict[str, Any]:
     return value
 
 
-_SCALARS = {"str": _as_str, "int": _as_int, "float": _as_float, "bool": _as_bool, "obj": _as_obj}
+_SCALARS = {
+    "str": _as_str,
+    "text": _as_str,  # a string that may be empty even when required (param and tag values)
+    "int": _as_int,
+    "float": _as_float,
+    "bool": _as_bool,
+    "obj": _as_obj,
+}
 
 
 def key_values(name: str, items: list[dict[str, Any]] | None) -> dict[str, str]:

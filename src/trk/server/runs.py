@@ -9,7 +9,7 @@ from trk.exceptions import InvalidParameter
 from trk.server.endpoint import Api, ServerContext
 from trk.server.experiments import view_type
 from trk.server.params import check_fields, choice, key_values
-from trk.store.mlflow_json import metric_to_json, run_info_to_json, run_to_json
+from trk.store.mlflow_json import run_info_to_json, run_to_json
 
 DEFAULT_EXPERIMENT_ID = "0"
 _STATUSES = tuple(s.value for s in RunStatus)
@@ -23,7 +23,7 @@ _METRIC = {
     "dataset_digest": "str",
     "run_id": "str",
 }
-_KV = {"key": "str!", "value": "str!"}
+_KV = {"key": "str!", "value": "text!"}
 
 
 def run_id_of(p: dict[str, Any]) -> str:
@@ -121,11 +121,6 @@ def search(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def metric_history(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
-    history = ctx.store.get_metric_history(run_id_of(p), p["metric_key"])
-    return {"metrics": [metric_to_json(m) for m in history]}
-
-
 def log_outputs(ctx: ServerContext, p: dict[str, Any]) -> None:
     """MLflow 3 links a logged model to the run; recorded as a run tag (no outputs table)."""
     run_id = run_id_of(p)
@@ -181,12 +176,6 @@ APIS = [
             "page_token": "str",
         },
         search,
-    ),
-    Api(
-        "GET",
-        "metrics/get-history",
-        {**_RUN, "metric_key": "str!", "page_token": "str", "max_results": "int"},
-        metric_history,
     ),
     Api("POST", "runs/outputs", {"run_id": "str!", "models": "obj[]"}, log_outputs),
 ]

@@ -62,6 +62,9 @@ class Store(ABC):
     @abstractmethod
     def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None: ...
 
+    @abstractmethod
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None: ...
+
     # -- runs ------------------------------------------------------------------------------
     @abstractmethod
     def create_run(

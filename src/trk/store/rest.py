@@ -146,6 +146,10 @@ class RestStore(Store):
         body = {"experiment_id": experiment_id, "key": key, "value": value}
         self._send("POST", "experiments/set-experiment-tag", body)
 
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        body = {"experiment_id": experiment_id, "key": key}
+        self._send("POST", "experiments/delete-experiment-tag", body)
+
     # -- runs ------------------------------------------------------------------------------
     def create_run(
         self,

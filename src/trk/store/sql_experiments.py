@@ -229,3 +229,12 @@ class SqlExperiments(SqlBase):
             row = self._active_experiment_row(conn, experiment_id)
             item = {"experiment_id": row.experiment_id, "key": key, "value": str(value)}
             upsert(conn, s.experiment_tags, [item], ["experiment_id", "key"], ["value"])
+
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        """Removes a tag from an active experiment (NotFound when absent)."""
+        t = s.experiment_tags
+        with self._write() as conn:
+            row = self._active_experiment_row(conn, experiment_id)
+            stmt = t.delete().where(t.c.experiment_id == row.experiment_id, t.c.key == key)
+            if conn.execute(stmt).rowcount == 0:
+                raise NotFound(f"No tag with name: {key} in experiment with id {experiment_id}")

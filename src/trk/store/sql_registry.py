@@ -13,7 +13,7 @@ from trk.exceptions import AlreadyExists, InvalidParameter, NotFound, Unavailabl
 from trk.store import schema as s
 from trk.store.search import decode_page_token, encode_page_token
 from trk.store.sql_base import SqlBase, WriteConflict, now_ms, upsert
-from trk.store.sql_search import Fields, apply_filter, apply_order, paged
+from trk.store.sql_search import Fields, apply_order, apply_registry_filter, paged
 from trk.store.validation import (
     check_alias,
     check_key,
@@ -187,7 +187,7 @@ class SqlRegistry(SqlBase):
         """Models matching `name = / LIKE / ILIKE` and `tags.k` filters, paged."""
         check_max_results(max_results)
         offset = decode_page_token(page_token)
-        stmt = apply_filter(select(rm), filter_string, _MODEL_FIELDS)
+        stmt = apply_registry_filter(select(rm), filter_string, _MODEL_FIELDS)
         stmt = apply_order(stmt, order_by, _MODEL_FIELDS, [rm.c.name])
         with self._read() as conn:
             rows = conn.execute(paged(stmt, offset, max_results)).all()
@@ -341,7 +341,7 @@ class SqlRegistry(SqlBase):
         """Versions matching `name`, `run_id`, `source_path`, `tags.k` filters (newest first)."""
         check_max_results(max_results)
         offset = decode_page_token(page_token)
-        stmt = apply_filter(select(mv), filter_string, _VERSION_FIELDS)
+        stmt = apply_registry_filter(select(mv), filter_string, _VERSION_FIELDS)
         stmt = apply_order(stmt, order_by, _VERSION_FIELDS, [mv.c.version.desc(), mv.c.name])
         with self._read() as conn:
             rows = conn.execute(paged(stmt, offset, max_results)).all()

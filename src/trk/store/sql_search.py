@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause, Select, Table, case, exists, false
+from sqlalchemy import ColumnElement, FromClause, Select, Table, case, exists, false, not_
 
 from trk.exceptions import InvalidParameter
 from trk.store.search import Clause, parse_filter, parse_order_by
@@ -90,6 +90,34 @@ def apply_filter(stmt: Select, filter_string: str | None, fields: Fields) -> Sel
     for clause in parse_filter(filter_string):
         stmt = stmt.where(_condition(clause, fields))
     return stmt
+
+
+# MLflow keeps prompts in the registry, marked by this tag; its clients add
+# `tags.`mlflow.prompt.is_prompt` != 'true'` to every model search, which must keep models
+# that lack the tag. As in MLflow: unless the filter asks for prompts, clauses on the tag are
+# dropped and prompts are left out.
+PROMPT_TAG = "mlflow.prompt.is_prompt"
+
+
+def _asks_for_prompts(clauses: list[Clause]) -> bool:
+    for c in clauses:
+        if c.entity == "tag" and c.key == PROMPT_TAG and isinstance(c.value, str):
+            value = c.value.lower()
+            return (c.op == "=" and value == "true") or (c.op == "!=" and value == "false")
+    return False
+
+
+def apply_registry_filter(stmt: Select, filter_string: str | None, fields: Fields) -> Select:
+    """`apply_filter` for registry searches: prompts only when the filter asks for them."""
+    clauses = parse_filter(filter_string)
+    if _asks_for_prompts(clauses):
+        return apply_filter(stmt, filter_string, fields)
+    for clause in clauses:
+        if not (clause.entity == "tag" and clause.key == PROMPT_TAG):
+            stmt = stmt.where(_condition(clause, fields))
+    table, link = _related(fields, "tag")
+    alias = table.alias()
+    return stmt.where(not_(exists().where(link(alias, PROMPT_TAG) & (alias.c.value == "true"))))
 
 
 def _nulls_last(column: Any, ascending: bool, extra_rank: Any = None) -> list[Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import numbers
 import re
 from collections.abc import Sequence
@@ -37,13 +36,11 @@ def check_key(key: object, what: str) -> str:
 
 
 def check_metric(metric: Metric) -> None:
-    """A finite number or NaN; strings, None and +-inf are refused."""
+    """A number (NaN and +-inf too, as MLflow accepts them); strings and None are refused."""
     check_key(metric.key, "Metric")
     value = metric.value
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InvalidParameter(f"Metric {metric.key!r} value must be a number, got {value!r}")
-    if math.isinf(value):
-        raise InvalidParameter(f"Metric {metric.key!r} value must be finite or NaN, got {value}")
     for field in ("timestamp", "step"):
         got = getattr(metric, field)
         if isinstance(got, bool) or not isinstance(got, numbers.Integral):

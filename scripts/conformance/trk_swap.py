@@ -1,0 +1,114 @@
+"""pytest plugin for `scripts/mlflow-conformance`: MLflow's fixtures start `trk server`.
+
+MLflow's live-server tests start their server in three ways, each swapped here without
+touching a test file:
+- `ServerThread(app, port)` after `initialize_backend_stores(backend, artifact_root)`:
+  both names are replaced in their modules before the test modules import them;
+- `_init_server(backend, artifact_root)`: replaced the same way;
+- `mlflow server ...` as a subprocess: `bin/mlflow` (first on PATH) runs `trk server`.
+Each trk server gets a fresh sqlite file beside the one MLflow prepared (that one carries
+MLflow's schema) and keeps its artifacts under the artifact root the fixture chose.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname, urlopen
+
+_stores: dict[str, str] = {}
+
+
+def trk_backend(mlflow_backend: str) -> str:
+    """A fresh trk database beside MLflow's sqlite file (or in a temporary directory)."""
+    if mlflow_backend.startswith("sqlite:///"):
+        path = Path(mlflow_backend[len("sqlite:///") :])
+        return f"sqlite:///{path.with_name(path.stem + '-trk.db')}"
+    raise SystemExit(f"conformance: unsupported backend for trk: {mlflow_backend}")
+
+
+def trk_destination(artifact_root: str) -> str:
+    """Where trk keeps proxied artifacts for a fixture's `default_artifact_root`."""
+    if artifact_root.startswith("file:"):
+        return str(Path(url2pathname(urlparse(artifact_root).path)) / "trk-artifacts")
+    return artifact_root
+
+
+def start_trk(backend: str, destination: str, port: int) -> subprocess.Popen:
+    """`python -m trk.server` on `port`; returns once /health answers."""
+    cmd = [sys.executable, "-m", "trk.server", "--backend-store-uri", backend]
+    cmd += ["--artifacts-destination", destination, "--port", str(port)]
+    proc = subprocess.Popen(cmd)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        with contextlib.suppress(OSError):
+            if urlopen(f"http://127.0.0.1:{port}/health", timeout=2).status == 200:
+                return proc
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("trk server did not start")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def record_stores(backend_store_uri: str, default_artifact_root: str | None = None, *_a, **_k):
+    """Stands in for `initialize_backend_stores`: remember what the fixture asked for."""
+    _stores["backend"] = backend_store_uri
+    _stores["root"] = default_artifact_root or ""
+
+
+class TrkServerThread:
+    """Stands in for MLflow's `ServerThread`: the same context-manager surface."""
+
+    def __init__(self, _app: object, port: int) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> str:
+        backend = trk_backend(_stores["backend"])
+        self.proc = start_trk(backend, trk_destination(_stores["root"]), self.port)
+        return self.url
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.proc is not None:
+            stop(self.proc)
+
+
+@contextlib.contextmanager
+def trk_init_server(backend_uri: str, root_artifact_uri: str, *_a, **_k) -> Iterator[str]:
+    """Stands in for `_init_server`."""
+    from tests.helper_functions import get_safe_port
+
+    port = get_safe_port()
+    proc = start_trk(trk_backend(backend_uri), trk_destination(root_artifact_uri), port)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(proc)
+
+
+def pytest_configure(config: object) -> None:
+    if os.environ.get("TRK_CONFORMANCE_TARGET") != "trk":
+        return
+    from mlflow.server import handlers
+    from tests.tracking import integration_test_utils as utils
+
+    handlers.initialize_backend_stores = record_stores
+    utils.ServerThread = TrkServerThread
+    utils._init_server = trk_init_server

@@ -1,0 +1,54 @@
+"""Issue 19: registered-model and model-version search answer as `mlflow server` does.
+
+MLflow's client adds ``tags.`mlflow.prompt.is_prompt` != 'true'`` to every registry search;
+models without that tag must still be found, and prompts left out unless asked for.
+"""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from mlflow import MlflowClient
+
+
+@pytest.fixture
+def client(server) -> MlflowClient:
+    return MlflowClient(server.url, server.url)
+
+
+def create_raw(server, name: str, is_prompt: str) -> None:
+    """MLflow's client refuses to make prompts this way; its REST API does not."""
+    tags = [{"key": "mlflow.prompt.is_prompt", "value": is_prompt}]
+    url = f"{server.url}/api/2.0/mlflow/registered-models/create"
+    requests.post(url, json={"name": name, "tags": tags}).raise_for_status()
+
+
+def test_search_registered_models_keeps_models_without_the_prompt_tag(client, server):
+    client.create_registered_model("plain")
+    client.create_registered_model("tagged", tags={"team": "ds"})
+    create_raw(server, "a-prompt", "true")
+    create_raw(server, "not-a-prompt", "false")
+
+    names = [m.name for m in client.search_registered_models()]
+    assert names == ["not-a-prompt", "plain", "tagged"]
+    assert [m.name for m in client.search_registered_models("tags.team = 'ds'")] == ["tagged"]
+    assert [m.name for m in client.search_registered_models("name LIKE 'p%'")] == ["plain"]
+
+
+def test_prompts_are_found_only_when_asked_for(client, server):
+    client.create_registered_model("plain")
+    create_raw(server, "a-prompt", "true")
+    url = f"{server.url}/api/2.0/mlflow/registered-models/search"
+    asked = requests.get(url, params={"filter": "tags.`mlflow.prompt.is_prompt` = 'true'"})
+    assert [m["name"] for m in asked.json()["registered_models"]] == ["a-prompt"]
+
+
+def test_model_versions_newest_first_and_prompt_filter(client):
+    client.create_registered_model("m")
+    for _ in range(3):
+        client.create_model_version("m", "mlflow-artifacts:/models/x")
+    versions = client.search_model_versions("name = 'm'")
+    assert [v.version for v in versions] == ["3", "2", "1"]
+    page = client.search_model_versions("name = 'm'", max_results=2)
+    assert [v.version for v in page] == ["3", "2"]
+    assert [v.version for v in client.search_model_versions(page_token=page.token)] == ["1"]
