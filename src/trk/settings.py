@@ -75,3 +75,27 @@ SERVE_SETTINGS_ENV = "TRK_SERVE_SETTINGS_JSON"
 def serve_settings_json() -> str | None:
     """The serialized ServeSettings a `trk-serve` worker process was started with."""
     return os.environ.get(SERVE_SETTINGS_ENV) or None
+
+
+# -- webhooks (issue 16) -------------------------------------------------------------------
+WEBHOOK_ALLOW_HOSTS_ENV = "TRK_WEBHOOK_ALLOW_HOSTS"
+
+
+def webhook_allow_hosts() -> str:
+    """Hosts / networks webhooks may call although they are not public (comma-separated)."""
+    return os.environ.get(WEBHOOK_ALLOW_HOSTS_ENV, "")
+
+
+def set_webhook_allow_hosts(value: str) -> None:
+    """`trk server --webhook-allow-hosts`: every store this process (and its workers) opens
+    reads the allow-list from here."""
+    os.environ[WEBHOOK_ALLOW_HOSTS_ENV] = value
+
+
+def webhook_number(name: str, default: float) -> float:
+    """`TRK_WEBHOOK_<NAME>` as a number (timeouts, attempts, backoff), else `default`."""
+    raw = os.environ.get(f"TRK_WEBHOOK_{name}")
+    try:
+        return float(raw) if raw else default
+    except ValueError:
+        return default

@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from trk import settings
 from trk.exceptions import TrkError
 from trk.server.params import DEFAULT_MAX_BODY_BYTES
 
@@ -79,6 +80,14 @@ def _fail(exc: TrkError) -> None:
     show_default=True,
     help="Largest JSON request body.",
 )
+@click.option(
+    "--webhook-allow-hosts",
+    envvar="TRK_WEBHOOK_ALLOW_HOSTS",
+    show_envvar=True,
+    default=None,
+    help="Hosts or networks (comma-separated: 127.0.0.1,10.0.0.0/8,ci.internal) webhooks may "
+    "call although they are not public, over http or https.",
+)
 def server_command(
     backend_store_uri: str,
     artifacts_destination: str,
@@ -88,9 +97,13 @@ def server_command(
     serve_artifacts: bool,
     auth_token: str | None,
     max_body_bytes: int,
+    webhook_allow_hosts: str | None,
 ) -> None:
     """Run the tracking server (MLflow REST API, model registry, artifact proxy)."""
     from trk.server.serve import run_server
+
+    if webhook_allow_hosts is not None:  # read by every store this process and its workers open
+        settings.set_webhook_allow_hosts(webhook_allow_hosts)
 
     try:
         run_server(

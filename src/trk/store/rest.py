@@ -29,6 +29,7 @@ from trk.store.mlflow_json import (
     run_from_json,
     run_info_from_json,
 )
+from trk.store.rest_webhooks import RestWebhooks
 from trk.transport import DEFAULT_RETRIES, DEFAULT_TIMEOUT_S, Transport
 
 API = "/api/2.0/mlflow/"
@@ -49,6 +50,7 @@ class RestStore(Store):
         self.uri = uri.rstrip("/")
         token = token if token is not None else settings.tracking_token()
         self.transport = Transport(self.uri, token, timeout=timeout, retries=retries)
+        self.webhooks = RestWebhooks(self.transport)
 
     # -- plumbing --------------------------------------------------------------------------
     def _get(self, endpoint: str, **params: Any) -> dict[str, Any]:

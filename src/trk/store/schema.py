@@ -184,3 +184,50 @@ registered_model_aliases = Table(
     PrimaryKeyConstraint("name", "alias"),
     _version_fk(),
 )
+
+# Webhooks (migration 0004). The secret is kept only to sign deliveries; no API returns it.
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("webhook_id", String(36), primary_key=True),
+    Column("name", String(256), nullable=False),
+    Column("description", String(1000)),
+    Column("url", String(500), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("secret", String(1000)),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_updated_time", BigInteger, nullable=False),
+)
+
+
+def _webhook_fk() -> ForeignKey:
+    return ForeignKey("webhooks.webhook_id", **_CASCADE)
+
+
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    Column("webhook_id", String(36), _webhook_fk(), nullable=False),
+    Column("event", String(64), nullable=False),
+    Column("position", Integer, nullable=False),  # the order they were given in
+    PrimaryKeyConstraint("webhook_id", "event"),
+    Index("ix_webhook_events_event", "event"),
+)
+
+# Recent deliveries per webhook (pruned to the newest few), readable by every process.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("delivery_id", String(36), primary_key=True),
+    Column("webhook_id", String(36), _webhook_fk(), nullable=False),
+    Column("event", String(64), nullable=False),
+    Column("model_name", String(256)),
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("response_status", Integer),
+    Column("last_error", String(1000)),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_updated_time", BigInteger, nullable=False),
+    Index("ix_webhook_deliveries_webhook", "webhook_id", "creation_time"),
+    Index("ix_webhook_deliveries_model", "model_name", "creation_time"),
+)

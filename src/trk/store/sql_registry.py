@@ -21,6 +21,7 @@ from trk.store.validation import (
     check_model_name,
     check_version,
 )
+from trk.webhooks import events
 
 rm = s.registered_models
 mv = s.model_versions
@@ -77,6 +78,13 @@ def _page_token(rows: list[Row], offset: int, max_results: int) -> str | None:
 
 class SqlRegistry(SqlBase):
     """Registry methods of `SqlStore`."""
+
+    # Told about every committed registry change; `SqlStore.__init__` composes them.
+    listeners: Sequence[events.Listener] = ()
+
+    def _emit(self, occurrence: events.Occurrence) -> None:
+        for listener in self.listeners:
+            listener.publish(occurrence)
 
     # -- lookups ---------------------------------------------------------------------------
     def _model_row(self, conn: Connection, name: str, lock: bool = False) -> Row:
@@ -168,9 +176,11 @@ class SqlRegistry(SqlBase):
                 rows = [{"name": name, "key": k, "value": str(v)} for k, v in (tags or {}).items()]
                 if rows:
                     conn.execute(s.registered_model_tags.insert(), rows)
-                return self._models(conn, [self._model_row(conn, name)])[0]
+                model = self._models(conn, [self._model_row(conn, name)])[0]
         except WriteConflict:
             raise AlreadyExists(f"Registered model {name!r} already exists") from None
+        self._emit(events.model_created(name, tags or {}, description))
+        return model
 
     def get_registered_model(self, name: str) -> RegisteredModel:
         """The model with its tags, aliases and latest version (NotFound otherwise)."""
@@ -263,9 +273,11 @@ class SqlRegistry(SqlBase):
             check_key(key, "Tag")
         for _ in range(_VERSION_RETRIES):
             try:
-                return self._insert_version(name, source, run_id, tags or {}, description)
+                version = self._insert_version(name, source, run_id, tags or {}, description)
             except WriteConflict:
                 continue  # a concurrent creator took this number: read max again
+            self._emit(events.version_created(version))
+            return version
         raise Unavailable(f"Could not allocate a version of {name!r}: too many concurrent writers")
 
     def _insert_version(
@@ -355,6 +367,7 @@ class SqlRegistry(SqlBase):
             number = self._version_row(conn, name, version).version
             row = {"name": name, "version": number, "key": key, "value": str(value)}
             upsert(conn, s.model_version_tags, [row], ["name", "version", "key"], ["value"])
+        self._emit(events.version_tag_set(name, number, key, value))
 
     def delete_model_version_tag(self, name: str, version: str | int, key: str) -> None:
         """Removes a version tag (NotFound when absent)."""
@@ -364,6 +377,7 @@ class SqlRegistry(SqlBase):
             stmt = t.delete().where(t.c.name == name, t.c.version == number, t.c.key == key)
             if conn.execute(stmt).rowcount == 0:
                 raise NotFound(f"Model {name!r} version {number} has no tag {key!r}")
+        self._emit(events.version_tag_deleted(name, number, key))
 
     def get_model_version_download_uri(self, name: str, version: str | int) -> str:
         """Where the version's files live: its source URI."""
@@ -378,6 +392,7 @@ class SqlRegistry(SqlBase):
             number = self._version_row(conn, name, version).version
             row = {"name": name, "alias": alias, "version": number}
             upsert(conn, s.registered_model_aliases, [row], ["name", "alias"], ["version"])
+        self._emit(events.alias_created(name, alias, number))
 
     def delete_registered_model_alias(self, name: str, alias: str) -> None:
         """Removes the alias (NotFound when the model has no such alias)."""
@@ -386,6 +401,7 @@ class SqlRegistry(SqlBase):
             self._model_row(conn, name)
             if conn.execute(a.delete().where(a.c.name == name, a.c.alias == alias)).rowcount == 0:
                 raise NotFound(f"Registered model {name!r} has no alias {alias!r}")
+        self._emit(events.alias_deleted(name, alias))
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
         """The version `alias` points at, read in one statement."""

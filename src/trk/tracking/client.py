@@ -26,6 +26,7 @@ from trk.entities import (
 from trk.exceptions import InvalidParameter
 from trk.store.base import Store
 from trk.uri import check_tracking_uri
+from trk.webhooks.entities import Delivery, TestResult, Webhook
 
 _tracking_uri: str | None = None
 _stores: dict[str, Store] = {}
@@ -317,6 +318,72 @@ class Client:
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
         return self.store.get_model_version_by_alias(name, alias)
+
+    # -- webhooks (MlflowClient's webhook methods) ----------------------------------------
+    @property
+    def _webhooks(self) -> Any:
+        # SqlStore and RestStore each compose a `webhooks` part with the same methods.
+        hooks = getattr(self.store, "webhooks", None)
+        if hooks is None:
+            raise InvalidParameter(f"The store at {self.tracking_uri} has no webhooks")
+        return hooks
+
+    def create_webhook(
+        self,
+        name: str,
+        url: str,
+        events: Sequence[Any],
+        description: str | None = None,
+        secret: str | None = None,
+        status: Any = None,
+    ) -> Webhook:
+        """Events as `"model_version_alias.created"` strings or MLflow `WebhookEvent`s."""
+        return self._webhooks.create(
+            name, url, _event_names(events), description, secret, _opt_str(status)
+        )
+
+    def get_webhook(self, webhook_id: str) -> Webhook:
+        return self._webhooks.get(webhook_id)
+
+    def list_webhooks(
+        self, max_results: int | None = None, page_token: str | None = None
+    ) -> PagedList[Webhook]:
+        return self._webhooks.page(max_results, page_token)
+
+    def update_webhook(
+        self,
+        webhook_id: str,
+        name: str | None = None,
+        description: str | None = None,
+        url: str | None = None,
+        events: Sequence[Any] | None = None,
+        secret: str | None = None,
+        status: Any = None,
+    ) -> Webhook:
+        """Changes the fields given; the others stay as they are."""
+        names = _event_names(events) if events else None
+        return self._webhooks.update(
+            webhook_id, name, description, url, names, secret, _opt_str(status)
+        )
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        self._webhooks.delete(webhook_id)
+
+    def test_webhook(self, webhook_id: str, event: Any = None) -> TestResult:
+        """Sends an example payload of `event` (default: the webhook's first event) now."""
+        return self._webhooks.test(webhook_id, _opt_str(event))
+
+    def list_webhook_deliveries(self, webhook_id: str, max_results: int = 50) -> list[Delivery]:
+        """trk's own: the webhook's recent deliveries (status, attempts, last error)."""
+        return self._webhooks.deliveries(webhook_id, max_results=max_results)
+
+
+def _event_names(events: Sequence[Any]) -> list[Any]:
+    return [e if isinstance(e, dict) else str(e) for e in events]
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 MlflowClient = Client

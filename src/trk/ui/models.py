@@ -14,8 +14,10 @@ from trk.ab.render import comparison_rows, variant_row
 from trk.ab.report import METRICS, Report
 from trk.entities import ModelVersion, RegisteredModel
 from trk.exceptions import InvalidParameter, NotFound
+from trk.store.webhooks import SqlWebhooks
 from trk.tracking.client import Client
 from trk.ui.charts import chart
+from trk.webhooks.entities import Delivery
 
 # Per-window series on the A/B page: (timeline key, chart title).
 AB_SERIES = (
@@ -46,6 +48,7 @@ def registered_models(client: Client) -> list[RegisteredModel]:
 class ModelPage:
     model: RegisteredModel
     versions: list[ModelVersion]
+    deliveries: list[Delivery] = field(default_factory=list)  # webhook calls about this model
 
 
 def model_page(client: Client, name: str) -> ModelPage:
@@ -55,7 +58,16 @@ def model_page(client: Client, name: str) -> ModelPage:
     versions = _all_pages(
         lambda token: client.search_model_versions(f"name = '{quoted}'", page_token=token)
     )
-    return ModelPage(model, sorted(versions, key=lambda v: -int(v.version)))
+    newest_first = sorted(versions, key=lambda v: -int(v.version))
+    return ModelPage(model, newest_first, recent_deliveries(client, name))
+
+
+def recent_deliveries(client: Client, name: str, limit: int = 20) -> list[Delivery]:
+    """Webhook deliveries of this model's events, newest first (the SQL store records them)."""
+    hooks = getattr(client.store, "webhooks", None)
+    if not isinstance(hooks, SqlWebhooks):
+        return []
+    return hooks.deliveries(model_name=name, max_results=limit)
 
 
 @dataclass

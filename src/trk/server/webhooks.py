@@ -1,0 +1,94 @@
+"""MLflow 3's webhook endpoints (`/mlflow/webhooks`), plus trk's delivery record.
+
+Shapes follow `mlflow/protos/webhooks.proto`: events as `{"entity", "action"}` enum names,
+status `ACTIVE` / `DISABLED`. The secret is accepted on create and update and never answered.
+`GET webhooks/{id}/deliveries` is trk's own: the recent deliveries of one webhook.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from trk.exceptions import InvalidState
+from trk.server.endpoint import Api, ServerContext
+
+
+def _hooks(ctx: ServerContext) -> Any:
+    hooks = getattr(ctx.store, "webhooks", None)
+    if hooks is None:
+        raise InvalidState("Webhooks need a SQL backend store (sqlite or PostgreSQL)")
+    return hooks
+
+
+def _one(webhook: Any) -> dict[str, Any]:
+    return {"webhook": webhook.to_json()}
+
+
+def create_webhook(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
+    hook = _hooks(ctx).create(
+        p["name"],
+        p["url"],
+        p["events"],
+        description=p.get("description") or None,
+        secret=p.get("secret") or None,
+        status=p.get("status") or None,
+    )
+    return _one(hook)
+
+
+def list_webhooks(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
+    found = _hooks(ctx).page(p.get("max_results"), p.get("page_token") or None)
+    out: dict[str, Any] = {"webhooks": [hook.to_json() for hook in found]}
+    if found.token:
+        out["next_page_token"] = found.token
+    return out
+
+
+def get_webhook(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
+    return _one(_hooks(ctx).get(p["webhook_id"]))
+
+
+def update_webhook(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
+    # As MLflow: an empty value means "leave it as it is".
+    hook = _hooks(ctx).update(
+        p["webhook_id"],
+        name=p.get("name") or None,
+        description=p.get("description") or None,
+        url=p.get("url") or None,
+        events=p.get("events") or None,
+        secret=p.get("secret") or None,
+        status=p.get("status") or None,
+    )
+    return _one(hook)
+
+
+def delete_webhook(ctx: ServerContext, p: dict[str, Any]) -> None:
+    _hooks(ctx).delete(p["webhook_id"])
+
+
+def test_webhook(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
+    return {"result": _hooks(ctx).test(p["webhook_id"], p.get("event")).to_json()}
+
+
+def list_deliveries(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
+    found = _hooks(ctx).deliveries(p["webhook_id"], max_results=p.get("max_results", 50))
+    return {"deliveries": [d.to_json() for d in found]}
+
+
+_ID = {"webhook_id": "str!"}
+_FIELDS = {"name": "str", "description": "str", "url": "str", "secret": "str", "status": "str"}
+
+APIS = [
+    Api(
+        "POST",
+        "webhooks",
+        {**_FIELDS, "name": "str!", "url": "str!", "events": "obj[]!"},
+        create_webhook,
+    ),
+    Api("GET", "webhooks", {"max_results": "int", "page_token": "str"}, list_webhooks),
+    Api("GET", "webhooks/{webhook_id}", _ID, get_webhook),
+    Api("PATCH", "webhooks/{webhook_id}", {**_ID, **_FIELDS, "events": "obj[]"}, update_webhook),
+    Api("DELETE", "webhooks/{webhook_id}", _ID, delete_webhook),
+    Api("POST", "webhooks/{webhook_id}/test", {**_ID, "event": "obj"}, test_webhook),
+    Api("GET", "webhooks/{webhook_id}/deliveries", {**_ID, "max_results": "int"}, list_deliveries),
+]

@@ -1,0 +1,158 @@
+"""Background delivery: a bounded queue, a few worker threads, retries with backoff.
+
+`publish` is what a registry write calls after it committed: it never blocks and never
+raises (a full queue drops the event and logs it). Workers expand an event into one delivery
+per subscribed, active webhook, each with its own id kept across retries (at-least-once:
+receivers drop duplicates by `X-MLflow-Delivery-Id`), and record every outcome in the
+`DeliveryLog`. A finishing process (a CLI command) waits up to `flush_s` for what is pending.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import queue
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Protocol
+
+import httpx
+
+from trk.webhooks import sender
+from trk.webhooks.entities import DELIVERED, FAILED, PENDING, Delivery, Target
+from trk.webhooks.events import Event, Occurrence
+from trk.webhooks.policy import DeliveryPolicy
+
+log = logging.getLogger("trk.webhooks")
+
+
+class DeliveryLog(Protocol):
+    """Where webhooks are looked up and deliveries recorded (the SQL store)."""
+
+    def targets_for(self, event: Event) -> list[Target]: ...
+
+    def record_delivery(self, delivery: Delivery) -> None:
+        """Insert or update the record (its `last_updated_timestamp` becomes now)."""
+        ...
+
+
+@dataclass(frozen=True)
+class _Job:
+    target: Target
+    occurrence: Occurrence
+    body: str
+    delivery: Delivery
+
+
+class Dispatcher:
+    """Delivers published occurrences to the webhooks that `log` lists for them."""
+
+    def __init__(self, deliveries: DeliveryLog, policy: DeliveryPolicy) -> None:
+        self.deliveries = deliveries
+        self.policy = policy
+        self.dropped = 0
+        self._queue: queue.Queue[tuple[Occurrence, float] | _Job] = queue.Queue(policy.queue_size)
+        self._lock = threading.Lock()
+        self._started = False
+
+    def publish(self, occurrence: Occurrence) -> None:
+        """Queue `occurrence` for delivery; never blocks, never raises."""
+        self._start()
+        try:
+            self._queue.put_nowait((occurrence, time.time()))
+        except queue.Full:
+            self.dropped += 1
+            log.warning("webhook queue full: dropped %s for %s", occurrence.event, occurrence.data)
+
+    def flush(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for every queued delivery to finish; True if they did."""
+        deadline = time.monotonic() + timeout
+        done = self._queue.all_tasks_done
+        with done:
+            while self._queue.unfinished_tasks:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                done.wait(left)
+        return True
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+            for n in range(self.policy.workers):
+                name = f"trk-webhooks-{n}"
+                threading.Thread(target=self._work, name=name, daemon=True).start()
+            atexit.register(self._flush_at_exit)
+
+    def _flush_at_exit(self) -> None:
+        if not self.flush(self.policy.flush_s):
+            log.warning(
+                "webhooks: exiting with deliveries still pending (%ss)", self.policy.flush_s
+            )
+
+    def _work(self) -> None:
+        client = sender.new_client(self.policy.timeout_s)
+        while True:
+            item = self._queue.get()
+            try:
+                if isinstance(item, _Job):
+                    self._deliver(client, item)
+                else:
+                    self._fan_out(*item)
+            except Exception:  # a bug or a store outage: log it, keep the worker alive
+                log.exception("webhook delivery failed")
+            finally:
+                self._queue.task_done()
+
+    def _fan_out(self, occurrence: Occurrence, at: float) -> None:
+        targets = self.deliveries.targets_for(occurrence.event)
+        body = sender.body_for(occurrence, at) if targets else ""
+        for target in targets:
+            now = int(time.time() * 1000)
+            delivery = Delivery(
+                str(uuid.uuid4()), target.webhook_id, str(occurrence.event),
+                occurrence.model_name, PENDING, 0, now, now,
+            )  # fmt: skip
+            job = _Job(target, occurrence, body, delivery)
+            self.deliveries.record_delivery(delivery)  # before a worker can touch it
+            try:
+                self._queue.put_nowait(job)
+            except queue.Full:
+                self._finish(job, FAILED, "dropped: delivery queue full")
+
+    def _deliver(self, client: httpx.Client, job: _Job) -> None:
+        d = job.delivery
+        while True:
+            d.attempts += 1
+            attempt = sender.post(client, job.target, job.body, d.delivery_id, self.policy.allow)
+            d.response_status, d.last_error = attempt.status, attempt.error
+            if attempt.ok:
+                return self._finish(job, DELIVERED, None)
+            if not attempt.retryable or d.attempts >= self.policy.max_attempts:
+                return self._finish(job, FAILED, attempt.error)
+            self.deliveries.record_delivery(d)  # still PENDING: show the attempt so far
+            time.sleep(self.policy.backoff(d.attempts, attempt.retry_after))
+
+    def _finish(self, job: _Job, status: str, error: str | None) -> None:
+        d = job.delivery
+        d.status, d.last_error = status, error
+        self.deliveries.record_delivery(d)
+        if status == FAILED:
+            log.warning("webhook %s: %s %s failed: %s", d.webhook_id, d.event, d.delivery_id, error)
+
+
+_dispatchers: dict[str, Dispatcher] = {}
+_registry_lock = threading.Lock()
+
+
+def dispatcher_for(key: str, deliveries: DeliveryLog, policy: DeliveryPolicy) -> Dispatcher:
+    """One dispatcher (and its threads) per store URI per process, however often it is opened."""
+    with _registry_lock:
+        found = _dispatchers.get(key)
+        if found is None:
+            found = _dispatchers[key] = Dispatcher(deliveries, policy)
+        return found

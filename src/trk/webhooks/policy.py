@@ -1,0 +1,43 @@
+"""How deliveries behave: which hosts may be called, timeouts, retries, queue bounds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from trk import settings
+from trk.webhooks.targets import AllowList
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    """Defaults follow MLflow where it has one (retries, backoff cap); the rest keep a
+    registry write free of delivery costs and a short CLI process quick to exit."""
+
+    allow: AllowList = field(default_factory=AllowList)
+    timeout_s: float = 10.0  # per attempt
+    max_attempts: int = 4  # the first try and 3 retries, as MLflow
+    backoff_s: float = 1.0  # 1s, 2s, 4s, ... between attempts
+    max_backoff_s: float = 60.0
+    queue_size: int = 1000  # events beyond this are dropped (and logged), never waited for
+    workers: int = 4  # concurrent deliveries, so one hanging receiver does not stall the rest
+    flush_s: float = 10.0  # how long a finishing process waits for pending deliveries
+    keep: int = 100  # delivery records kept per webhook
+
+    @classmethod
+    def from_settings(cls) -> DeliveryPolicy:
+        """From `TRK_WEBHOOK_ALLOW_HOSTS` and the `TRK_WEBHOOK_*` numbers."""
+        n = settings.webhook_number
+        return cls(
+            allow=AllowList.parse(settings.webhook_allow_hosts()),
+            timeout_s=n("TIMEOUT_SECONDS", cls.timeout_s),
+            max_attempts=max(1, int(n("MAX_ATTEMPTS", cls.max_attempts))),
+            backoff_s=n("BACKOFF_SECONDS", cls.backoff_s),
+            flush_s=n("FLUSH_SECONDS", cls.flush_s),
+        )
+
+    def backoff(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait after failed attempt number `attempt` (1-based)."""
+        wait = self.backoff_s * 2 ** (attempt - 1)
+        if retry_after is not None:
+            wait = max(wait, retry_after)
+        return min(wait, self.max_backoff_s)

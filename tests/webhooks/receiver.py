@@ -1,0 +1,85 @@
+"""A real webhook receiver for tests: an HTTP server on 127.0.0.1 that records each POST.
+
+`answers` is the status for each request in turn (then 200); `hang_s` makes every request
+wait that long before answering, as a stuck CI endpoint would.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Hit:
+    headers: dict[str, str]
+    body: str
+    at: float
+
+    @property
+    def json(self) -> dict[str, Any]:
+        return json.loads(self.body)
+
+    @property
+    def event(self) -> str:
+        return f"{self.json['entity']}.{self.json['action']}"
+
+    @property
+    def delivery_id(self) -> str:
+        return self.headers["X-MLflow-Delivery-Id"]
+
+
+class Receiver:
+    def __init__(self, answers: list[int] | None = None, hang_s: float = 0.0) -> None:
+        self.answers = list(answers or [])
+        self.hang_s = hang_s
+        self.hits: list[Hit] = []
+        self._cond = threading.Condition()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                length = int(self.headers.get("Content-Length", 0))
+                body = self.rfile.read(length).decode()
+                with receiver._cond:
+                    receiver.hits.append(Hit(dict(self.headers), body, time.monotonic()))
+                    status = receiver.answers.pop(0) if receiver.answers else 200
+                    receiver._cond.notify_all()
+                if receiver.hang_s:
+                    time.sleep(receiver.hang_s)
+                self.send_response(status)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Receiver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def wait_for(self, count: int, timeout: float = 20.0) -> list[Hit]:
+        """The first `count` hits, waiting up to `timeout` seconds for them."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while len(self.hits) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    got = [h.event for h in self.hits]
+                    raise AssertionError(f"expected {count} webhook hits, got {got}")
+                self._cond.wait(left)
+            return list(self.hits)
