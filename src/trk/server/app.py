@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from trk.exceptions import TrkError
 from trk.server import artifacts as artifact_proxy
-from trk.server import experiments, logged_models, registry, runs, webhooks
+from trk.server import experiments, logged_models, metrics, registry, runs, webhooks
 from trk.server.auth import BearerAuth
 from trk.server.endpoint import ServerContext, api_route
 from trk.server.errors import EXCEPTION_HANDLERS, error_response
@@ -23,7 +23,14 @@ from trk.ui import app as dashboard
 
 # MLflow's client reaches some endpoints under 3.0 and its web UI under ajax-api.
 API_PREFIXES = ("/api/2.0/mlflow/", "/api/3.0/mlflow/", "/ajax-api/2.0/mlflow/")
-APIS = [*experiments.APIS, *runs.APIS, *registry.APIS, *logged_models.APIS, *webhooks.APIS]
+APIS = [
+    *experiments.APIS,
+    *runs.APIS,
+    *metrics.APIS,
+    *registry.APIS,
+    *logged_models.APIS,
+    *webhooks.APIS,
+]
 
 # `trk server --workers N` hands its settings to uvicorn's worker processes through these.
 ENV_BACKEND = "TRK_BACKEND_STORE_URI"
