@@ -122,6 +122,9 @@ class ModelVersion:
     aliases: list[str] = field(default_factory=list)
     current_stage: str = "None"
     run_link: str | None = None
+    model_id: str | None = None  # the logged model registered (MLflow 3)
+    digest: str | None = None  # sha256 over `manifest`, pinned at registration
+    manifest: dict[str, str] | None = None  # relative path -> sha256 of every file
 
 
 @dataclass
@@ -148,3 +151,21 @@ class PagedList(list[T]):
     def __init__(self, items: Iterable[T] = (), token: str | None = None) -> None:
         super().__init__(items)
         self.token = token
+
+
+@dataclass
+class LoggedModel:
+    """An MLflow 3 logged model: one `log_model` call, with its own id and files."""
+
+    model_id: str
+    experiment_id: str
+    name: str
+    artifact_location: str
+    creation_timestamp_ms: int
+    last_updated_timestamp_ms: int
+    status: str
+    model_type: str | None = None
+    source_run_id: str | None = None
+    status_message: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)

@@ -46,6 +46,11 @@ def artifact_root_from_env() -> str | None:
     return os.environ.get("TRK_ARTIFACT_ROOT") or None
 
 
+def allow_pickle() -> bool:
+    """TRK_ALLOW_PICKLE=1: load formats that run code from sources nothing vouches for."""
+    return os.environ.get("TRK_ALLOW_PICKLE", "").strip().lower() in ("1", "true", "yes")
+
+
 def model_cache_dir() -> str:
     """Where `models:/` downloads are cached, keyed by model version."""
     return os.environ.get("TRK_MODEL_CACHE") or os.path.join(

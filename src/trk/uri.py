@@ -13,13 +13,15 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from trk import settings
-from trk.exceptions import MalformedUri, NotFound
+from trk.artifacts import manifest
+from trk.exceptions import IntegrityError, MalformedUri, NotFound
 
 if TYPE_CHECKING:
-    from trk.entities import ModelVersion
+    from trk.entities import LoggedModel, ModelVersion
     from trk.store.base import Store
 
 _MODEL_RE = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<ref>[^/@]+))/?$")
+_LOGGED_MODEL_RE = re.compile(r"^models:/(?P<id>m-[0-9a-f]{32})/?$")
 _RUN_RE = re.compile(r"^runs:/(?P<run_id>[0-9a-fA-F]{8,64})(?:/(?P<path>.*))?$")
 _TRACKING_SCHEMES = ("sqlite", "postgresql", "postgres", "http", "https")
 
@@ -57,6 +59,12 @@ def parse_model_uri(uri: str) -> ModelUri:
     if ref is not None and ref != "latest" and not ref.isdigit():
         raise MalformedUri(f"Malformed model URI {uri!r}: version {ref!r} is not a number")
     return ModelUri(m["name"], alias=m["alias"], version=ref)
+
+
+def logged_model_id(uri: str) -> str | None:
+    """The id in `models:/m-<id>` (a logged model, MLflow 3), else None."""
+    m = _LOGGED_MODEL_RE.match(uri)
+    return m["id"] if m else None
 
 
 def parse_run_uri(uri: str) -> RunUri:
@@ -124,23 +132,72 @@ def _download_cached(artifact_uri: str, key: str) -> Path:
 
 def resolve_artifact_uri(uri: str, store: Store | None = None) -> str:
     """Turn models:/ and runs:/ into the storage URI of the files they name."""
+    if uri.startswith(("models:", "runs:")):
+        store = store or _default_store()
+    else:
+        return uri
+    model_id = logged_model_id(uri)
+    if model_id:
+        return store.get_logged_model(model_id).artifact_location
     if uri.startswith("models:"):
-        store = store or _default_store()
         return resolve_artifact_uri(find_model_version(store, parse_model_uri(uri)).source, store)
-    if uri.startswith("runs:"):
-        store = store or _default_store()
-        run_uri = parse_run_uri(uri)
-        base = store.get_run(run_uri.run_id).info.artifact_uri.rstrip("/")
-        return f"{base}/{run_uri.path}" if run_uri.path else base
-    return uri
+    run_uri = parse_run_uri(uri)
+    logged = logged_model_in_run(store, run_uri)
+    if logged is not None:
+        rest = run_uri.path.partition("/")[2]
+        location = logged.artifact_location.rstrip("/")
+        return f"{location}/{rest}" if rest else location
+    base = store.get_run(run_uri.run_id).info.artifact_uri.rstrip("/")
+    return f"{base}/{run_uri.path}" if run_uri.path else base
+
+
+def logged_model_in_run(store: Store, run_uri: RunUri) -> LoggedModel | None:
+    """`runs:/RUN/NAME[/...]` -> the newest model logged as NAME in RUN, as in MLflow 3."""
+    name = run_uri.path.partition("/")[0]
+    if not name or "'" in name:
+        return None
+    run = store.get_run(run_uri.run_id)
+    found, _ = store.search_logged_models(
+        [run.info.experiment_id], f"source_run_id = '{run.info.run_id}' AND name = '{name}'", 1
+    )
+    return found[0] if found else None
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """A local directory with a model's files; `pinned` when they matched the registry."""
+
+    path: Path
+    pinned: bool = False
+
+
+def fetch_model(uri: str, store: Store | None = None) -> ModelFiles:
+    """The files `uri` names, checked against the registry's digest for `models:/NAME...`.
+
+    A pinned version is cached under its digest and verified on every load, so a file changed
+    in the artifact store or in the cache raises IntegrityError naming it.
+    """
+    if not uri.startswith("models:") or logged_model_id(uri):
+        return ModelFiles(resolve_model_dir(uri, store))
+    store = store or _default_store()
+    version = find_model_version(store, parse_model_uri(uri))
+    location = resolve_artifact_uri(version.source, store)
+    if not version.manifest:  # registered before pinning existed, or from an empty source
+        return ModelFiles(_download_cached(location, f"{store.uri}|{location}"))
+    where = f"Model {version.name!r} version {version.version}"
+    if version.digest != manifest.digest(version.manifest):
+        raise IntegrityError(f"{where}: the registry's manifest does not match its digest")
+    path = _download_cached(location, version.digest)
+    manifest.verify(path, version.manifest, f"{where} ({path})")
+    return ModelFiles(path, pinned=True)
 
 
 def resolve_model_dir(uri: str, store: Store | None = None) -> Path:
-    """A local directory holding the model files that `uri` names."""
+    """A local directory holding the model files that `uri` names (unverified)."""
     if uri.startswith(("models:", "runs:")):
         store = store or _default_store()
-        key = f"{store.uri}|{resolve_artifact_uri(uri, store)}"
-        return _download_cached(resolve_artifact_uri(uri, store), key)
+        location = resolve_artifact_uri(uri, store)
+        return _download_cached(location, f"{store.uri}|{location}")
     if uri.startswith("s3:") or urlparse(uri).scheme in ("http", "https", "mlflow-artifacts"):
         return _download_cached(uri, uri)
     if uri.startswith("file:") or "://" not in uri:

@@ -31,8 +31,9 @@ def test_pipeline_fit_logs_one_run_params_metrics_and_model(autologging, iris_fr
     assert run.data.params["logisticregression__max_iter"] == "300"
     assert run.data.tags["estimator_name"] == "Pipeline"
     assert run.data.metrics["training_accuracy_score"] == pytest.approx(pipe.score(X, y))
-    top = [f.path for f in autologging.list_artifacts(run.info.run_id)]
-    assert top == ["model"]  # the scaler and the classifier inside did not log models of their own
+    logged, _ = autologging.search_logged_models([run.info.experiment_id])
+    # One logged model: the scaler and the classifier inside did not log models of their own.
+    assert [(m.name, m.source_run_id) for m in logged] == [("model", run.info.run_id)]
     model = trk.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
     assert (model.predict(X) == pipe.predict(X)).all()
     assert model.metadata.signature.inputs.input_names() == list(X.columns)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -37,7 +38,7 @@ def test_metadata_requirements_and_input_example(case, saved):
     assert md.loader_module == f"trk.{case.flavor}"
     assert md.model_dir == saved and len(md.model_uuid) == 32 and md.utc_time_created
     assert md.signature is not None and len(md.signature.inputs) >= 1
-    assert DATA_FILES[case.flavor] in md.trk_sha256
+    assert (saved / DATA_FILES[case.flavor]).is_file()
     dist = {"sklearn": "scikit-learn==", "torch": "torch==", "onnx": "onnxruntime=="}
     assert dist[case.flavor] in (saved / "requirements.txt").read_text()
     np.testing.assert_allclose(np.asarray(model.input_example(), dtype=float),
@@ -49,7 +50,7 @@ def test_log_register_and_load_by_alias(case, tracking):
     info = case.module.log_model(
         case.model, name="model", registered_model_name=name, input_example=case.x[:2]
     )
-    assert info.model_uri == f"runs:/{info.run_id}/model"
+    assert info.model_uri == f"models:/{info.model_id}"  # its own logged model, as in MLflow 3
     assert info.registered_model_version == "1"
     assert case.flavor in info.flavors and info.signature is not None
     trk.Client().set_registered_model_alias(name, "champion", "1")
@@ -58,15 +59,19 @@ def test_log_register_and_load_by_alias(case, tracking):
     assert model.metadata.model_uuid == info.model_uuid
     _assert_same(case, model.predict(case.x))
     _assert_same(case, trk.pyfunc.load_model(info.model_uri).predict(case.x))
+    _assert_same(case, trk.pyfunc.load_model(f"runs:/{info.run_id}/model").predict(case.x))
 
 
-def test_tampered_file_is_refused_naming_it(case, saved, tmp_path):
-    copy = tmp_path / "m"
-    shutil.copytree(saved, copy)
-    with open(copy / DATA_FILES[case.flavor], "ab") as f:
-        f.write(b"\0")
-    with pytest.raises(IntegrityError, match=DATA_FILES[case.flavor]):
-        trk.pyfunc.load_model(copy)
+@pytest.mark.parametrize("target", ["data", "MLmodel"])
+def test_tampered_registered_version_is_refused_naming_the_file(case, tracking, target):
+    name = f"tamper-{case.flavor}"
+    case.module.log_model(case.model, name="model", registered_model_name=name)
+    files = Path(trk.Client().get_model_version_download_uri(name, 1))
+    changed = DATA_FILES[case.flavor] if target == "data" else "MLmodel"
+    with open(files / changed, "ab") as f:
+        f.write(b"\n# edited\n")
+    with pytest.raises(IntegrityError, match=changed):
+        trk.pyfunc.load_model(f"models:/{name}/1")
 
 
 def test_truncated_file_is_a_model_error_naming_it(case, saved, tmp_path):
@@ -75,7 +80,7 @@ def test_truncated_file_is_a_model_error_naming_it(case, saved, tmp_path):
     data = copy / DATA_FILES[case.flavor]
     data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
     with pytest.raises(ModelError, match=data.name):
-        trk.pyfunc.load_model(copy, verify=False)
+        trk.pyfunc.load_model(copy)
 
 
 def test_wrong_column_count_is_a_signature_mismatch(case, saved):
@@ -98,11 +103,11 @@ def test_native_load_model(case, saved):
 
 
 def test_failed_save_leaves_nothing(case, tmp_path, monkeypatch):
-    def broken_disk(root):
+    def broken_disk(root, example):
         raise OSError("disk full")
 
     # Failure injection: a full disk cannot be produced for real here.
-    monkeypatch.setattr(writer, "hash_dir", broken_disk)
+    monkeypatch.setattr(writer, "save_input_example", broken_disk)
     with pytest.raises(OSError, match="disk full"):
         case.module.save_model(case.model, tmp_path / "m", input_example=case.x[:2])
     assert list(tmp_path.iterdir()) == []

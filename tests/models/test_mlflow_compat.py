@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import trk.pyfunc
+from trk.exceptions import ModelError
 
 mlflow = pytest.importorskip("mlflow", reason="mlflow (test-only dependency) is not installed")
 
@@ -36,7 +37,10 @@ def test_mlflow_sklearn(tmp_path, frame, fmt):
         model, tmp_path / "m", serialization_format=fmt, input_example=head[:2], **kwargs, **REQS
     )
     expected = mlflow.pyfunc.load_model(str(tmp_path / "m")).predict(head)
-    loaded = trk.pyfunc.load_model(tmp_path / "m")
+    if fmt != "skops":  # a pickle from a bare path loads only when the caller opts in
+        with pytest.raises(ModelError, match="runs code when loaded"):
+            trk.pyfunc.load_model(tmp_path / "m")
+    loaded = trk.pyfunc.load_model(tmp_path / "m", allow_pickle=fmt != "skops")
     assert loaded.metadata.flavor == "sklearn" and loaded.output_kind == "classifier"
     np.testing.assert_array_equal(loaded.predict(head), expected)
     np.testing.assert_array_equal(loaded.predict_array(head.to_numpy()), expected)
@@ -54,7 +58,7 @@ def test_mlflow_pytorch_exported_and_pickled(tmp_path, frame):
     assert (tmp_path / "pickled" / "data" / "model.pth").is_file()
     for d in ("exported", "pickled"):
         expected = mlflow.pyfunc.load_model(str(tmp_path / d)).predict(x)
-        got = trk.pyfunc.load_model(tmp_path / d).predict(x)
+        got = trk.pyfunc.load_model(tmp_path / d, allow_pickle=d == "pickled").predict(x)
         np.testing.assert_allclose(np.asarray(got), np.asarray(expected), rtol=1e-6, atol=1e-6)
 
 
@@ -81,5 +85,5 @@ def test_loading_mlflow_dirs_works_without_mlflow(tmp_path, frame, monkeypatch):
     # None in sys.modules makes any `import mlflow...` raise ImportError, as if uninstalled.
     for name in [m for m in sys.modules if m == "mlflow" or m.startswith("mlflow.")]:
         monkeypatch.setitem(sys.modules, name, None)
-    loaded = trk.pyfunc.load_model(tmp_path / "m")
+    loaded = trk.pyfunc.load_model(tmp_path / "m", allow_pickle=True)
     np.testing.assert_array_equal(loaded.predict(head), model.predict(head))

@@ -46,7 +46,7 @@ def test_unsupported_model_is_a_typed_error(tmp_path):
 
     trk.pyfunc.save_model(tmp_path / "m", python_model=Custom(), input_example=np.ones((2, 2)))
     with pytest.raises(ConversionError, match="Only sklearn"):
-        to_onnx(trk.pyfunc.load_model(tmp_path / "m"))
+        to_onnx(trk.pyfunc.load_model(tmp_path / "m", allow_pickle=True))
 
 
 @pytest.mark.parametrize(

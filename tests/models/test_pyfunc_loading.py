@@ -32,7 +32,7 @@ def test_custom_python_model_with_artifacts(tmp_path):
     trk.pyfunc.save_model(tmp_path / "m", python_model=AddOffset(),
                           artifacts={"offset": str(tmp_path / "offset.txt")},
                           input_example=pd.DataFrame({"x": [1.0, 2.0]}))  # fmt: skip
-    model = trk.pyfunc.load_model(tmp_path / "m")
+    model = trk.pyfunc.load_model(tmp_path / "m", allow_pickle=True)
     assert model.metadata.flavor == "python_function"
     assert model.metadata.loader_module == "trk.pyfunc.model"
     assert list(model.predict(pd.DataFrame({"x": [1, 2]}))) == [11.0, 12.0]

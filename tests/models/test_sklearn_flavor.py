@@ -30,12 +30,12 @@ def test_predict_proba_through_params(tmp_path, iris_frame):
         loaded.predict(X.head(1), params={"predict_method": "fit"})
 
 
-def test_random_forest_skops_trusts_exactly_the_types_it_wrote(tmp_path, iris_frame):
+def test_random_forest_skops_loads_with_only_sklearn_types_trusted(tmp_path, iris_frame):
     X, y = iris_frame
     model = RandomForestClassifier(n_estimators=4, random_state=0).fit(X, y)
     trk.sklearn.save_model(model, tmp_path / "m", input_example=X.head(2))
     conf = yaml.safe_load((tmp_path / "m" / "MLmodel").read_text())["flavors"]["sklearn"]
-    assert "sklearn.tree._tree.Tree" in conf["skops_trusted_types"]
+    assert conf["estimator_modules"] == []  # nothing beyond numpy, scipy and scikit-learn
     loaded = trk.pyfunc.load_model(tmp_path / "m")
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
     assert loaded.output_kind == "classifier"
@@ -46,7 +46,7 @@ def test_cloudpickle_regressor(tmp_path, iris_frame):
     model = RandomForestRegressor(n_estimators=3, random_state=0).fit(X.to_numpy(), y)
     trk.sklearn.save_model(model, tmp_path / "m", serialization_format="cloudpickle",
                            input_example=X.to_numpy()[:2])  # fmt: skip
-    loaded = trk.pyfunc.load_model(tmp_path / "m")
+    loaded = trk.pyfunc.load_model(tmp_path / "m", allow_pickle=True)
     assert (tmp_path / "m" / "model.pkl").is_file() and loaded.output_kind == "regressor"
     np.testing.assert_array_equal(loaded.predict(X.to_numpy()), model.predict(X.to_numpy()))
 
@@ -71,7 +71,7 @@ def test_column_transformer_by_name_needs_a_dataframe(tmp_path):
     model = make_pipeline(pre, LogisticRegression()).fit(df, y)
     trk.sklearn.save_model(model, tmp_path / "m", input_example=df.head(3),
                            serialization_format="cloudpickle")  # fmt: skip
-    loaded = trk.pyfunc.load_model(tmp_path / "m")
+    loaded = trk.pyfunc.load_model(tmp_path / "m", allow_pickle=True)
     assert loaded.needs_dataframe
     np.testing.assert_array_equal(loaded.predict(df), model.predict(df))
     np.testing.assert_array_equal(

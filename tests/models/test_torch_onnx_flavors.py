@@ -53,7 +53,10 @@ def test_pickled_module_only_when_asked(tmp_path):
     assert _serialization(tmp_path / "m") == "pickle"
     with torch.no_grad():
         ref = model(torch.from_numpy(x)).numpy()
-    np.testing.assert_allclose(trk.pyfunc.load_model(tmp_path / "m").predict(x), ref, rtol=1e-6)
+    with pytest.raises(ModelError, match="pickled torch module"):
+        trk.pyfunc.load_model(tmp_path / "m")  # nothing vouches for a bare path
+    loaded = trk.pyfunc.load_model(tmp_path / "m", allow_pickle=True)
+    np.testing.assert_allclose(loaded.predict(x), ref, rtol=1e-6)
 
 
 def test_onnx_named_inputs_from_dataframe_columns(tmp_path):

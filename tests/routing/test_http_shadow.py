@@ -107,7 +107,7 @@ def test_challenger_that_cannot_load_or_resolve(serve, routing_env):
         wait_until(
             lambda: metric_value(
                 http.get("/metrics").text, "trk_model_reloads_total",
-                variant="challenger", result="failed",
+                variant="challenger", result="failure",
             ) >= 2,
         )  # fmt: skip
         text = http.get("/metrics").text

@@ -12,7 +12,7 @@ from trk.serving.routing import RoutingMetrics
 from trk.serving.variant import CHALLENGER, CHAMPION, VariantSlot, load_variant
 
 
-def make(routing_env, *uris: str, interval: float = 60.0):
+def make(routing_env, *uris: str, interval: float = 60.0, allow_pickle: bool = False):
     client = routing_env.client()
     slots = {n: VariantSlot(n, u) for n, u in zip((CHAMPION, CHALLENGER), uris, strict=False)}
     registry = CollectorRegistry()
@@ -23,7 +23,7 @@ def make(routing_env, *uris: str, interval: float = 60.0):
         return slot.swap(variant)
 
     def load(slot):
-        return load_variant(slot.name, slot.uri, client.store)
+        return load_variant(slot.name, slot.uri, client.store, allow_pickle=allow_pickle)
 
     metrics = RoutingMetrics(ServingMetrics(registry))
     reloader = Reloader(slots, lambda: client, interval, load, metrics, install)
@@ -59,7 +59,7 @@ def test_failed_load_keeps_old_version_degraded_then_recovers(routing_env):
     assert (slot.current.version, slot.state) == ("1", "degraded")
     assert "loading v2 failed" in slot.health()["error"]
     text = generate_latest(registry).decode()
-    assert metric_value(text, "trk_model_reloads_total", variant=CHAMPION, result="failed") == 2
+    assert metric_value(text, "trk_model_reloads_total", variant=CHAMPION, result="failure") == 2
     assert metric_value(text, "trk_variant_state", variant=CHAMPION, state="degraded") == 1
     client.set_registered_model_alias(name, "champion", 1)  # rolled back: healthy again
     reloader.check_once()
@@ -93,7 +93,8 @@ def test_plain_paths_never_reload_once_loaded(routing_env, tmp_path):
     from trk.uri import resolve_model_dir
 
     path = str(resolve_model_dir("models:/iris/1", routing_env.client().store))
-    reloader, slots, _, _, installed = make(routing_env, path)
+    # A bare path: nothing vouches for its cloudpickle, so this test opts in.
+    reloader, slots, _, _, installed = make(routing_env, path, allow_pickle=True)
     reloader.check_once()
     reloader.check_once()
     assert installed == [(CHAMPION, "0")]

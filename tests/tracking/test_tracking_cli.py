@@ -46,8 +46,10 @@ def test_experiments_and_runs(tracking_uri):
 
 def test_models_aliases(tracking_uri, tmp_path):
     client = trk.Client()
+    source = tmp_path / "model"
+    source.mkdir()
     for _ in range(2):
-        client.create_model_version("iris", str(tmp_path))
+        client.create_model_version("iris", str(source))
     assert run_cli("models", "set-alias", "iris", "champion", "2", uri=tracking_uri).returncode == 0
     listed = run_cli("models", "list", uri=tracking_uri)
     assert "champion->v2" in listed.stdout

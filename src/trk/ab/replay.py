@@ -58,7 +58,6 @@ def read_samples(client, run_id: str) -> list[dict[str, Any]]:  # noqa: ANN001
 def replay(client, model: str, run_id: str, challenger_uri: str) -> ReplayResult:  # noqa: ANN001
     """Predict every sample with the challenger and compare with the recorded answers."""
     from trk.models.pyfunc import load_model
-    from trk.uri import resolve_model_dir
 
     run = client.get_run(run_id)
     exp = client.get_experiment(run.info.experiment_id)
@@ -69,7 +68,7 @@ def replay(client, model: str, run_id: str, challenger_uri: str) -> ReplayResult
     if run.data.tags.get("trk.serving") != "true" or not ours:
         raise InvalidParameter(f"Run {run_id} is not a serving run of model {model!r}")
     samples = read_samples(client, run_id)
-    new = load_model(resolve_model_dir(challenger_uri, client.store))  # this client's registry
+    new = load_model(challenger_uri, store=client.store)  # this client's registry, digest checked
     result = ReplayResult(run_id, challenger_uri)
     diffs: dict[str, list[float]] = {}
     for sample in samples:

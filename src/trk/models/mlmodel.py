@@ -40,9 +40,12 @@ class Model:
         default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
     )
     saved_input_example_info: dict[str, Any] | None = None
-    trk_sha256: dict[str, str] | None = None
+    model_id: str | None = None  # the logged model these files belong to (MLflow 3)
     extra: dict[str, Any] = field(default_factory=dict)  # keys trk does not know, kept as-is
     model_dir: Path | None = None  # set when read from a directory
+    # Never read from the file: set by the loader when the registry's digest matched every
+    # file, or the caller opted in to formats that run code (see models/integrity.py).
+    code_trusted: bool = False
 
     def add_flavor(self, name: str, **conf: Any) -> Model:
         self.flavors[name] = conf
@@ -69,8 +72,8 @@ class Model:
             d["saved_input_example_info"] = self.saved_input_example_info
         if self.signature is not None:
             d["signature"] = self.signature.to_dict()
-        if self.trk_sha256 is not None:
-            d["trk_sha256"] = self.trk_sha256
+        if self.model_id is not None:
+            d["model_id"] = self.model_id
         d["utc_time_created"] = self.utc_time_created
         return d
 
@@ -95,7 +98,7 @@ class Model:
             "model_uuid": d.pop("model_uuid", None) or uuid.uuid4().hex,
             "utc_time_created": str(d.pop("utc_time_created", "")),
             "saved_input_example_info": d.pop("saved_input_example_info", None),
-            "trk_sha256": d.pop("trk_sha256", None),
+            "model_id": d.pop("model_id", None),
         }
         return cls(**known, extra=d)
 
@@ -133,3 +136,4 @@ class ModelInfo:
     utc_time_created: str
     saved_input_example_info: dict[str, Any] | None = None
     registered_model_version: str | None = None
+    model_id: str | None = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,9 +17,11 @@ from trk.models.flavors.python_function import (  # noqa: F401  (re-exported)
     save_model,
 )
 from trk.models.input_example import load_input_example
-from trk.models.integrity import verify_dir
 from trk.models.mlmodel import PYFUNC, Model, ModelMetadata
 from trk.models.registry import get_loader
+
+if TYPE_CHECKING:
+    from trk.store.base import Store
 
 
 class PyFuncModel:
@@ -86,42 +88,52 @@ class PyFuncModel:
         return f"PyFuncModel(flavor={md.flavor!r}, run_id={md.run_id!r}, dir={md.model_dir})"
 
 
-def read_model_dir(model_dir: Path, verify: bool = True) -> Model:
-    """MLmodel of a local model dir, with its files checked against the recorded sha256."""
-    mlmodel = Model.load(model_dir)
+def open_model_dir(
+    model_uri: str | Path, allow_pickle: bool | None = None, store: Store | None = None
+) -> tuple[Path, Model]:
+    """The files `model_uri` names and their MLmodel, checked before anything is deserialized.
+
+    A registered version's files must match the digest pinned at registration; then, or with
+    `allow_pickle` (default: TRK_ALLOW_PICKLE), formats that run code on load may load.
+    """
+    from trk import settings
+    from trk.uri import fetch_model
+
+    files = fetch_model(str(model_uri), store)
+    mlmodel = Model.load(files.path)
     if PYFUNC not in mlmodel.flavors:
         raise ModelError(
-            f"MLmodel in {model_dir} has no python_function flavor "
+            f"MLmodel in {files.path} has no python_function flavor "
             f"(flavors: {sorted(mlmodel.flavors)}); it cannot be loaded as a pyfunc model"
         )
-    if verify and mlmodel.trk_sha256:
-        verify_dir(model_dir, mlmodel.trk_sha256)
-    return mlmodel
+    opted_in = settings.allow_pickle() if allow_pickle is None else allow_pickle
+    mlmodel.code_trusted = files.pinned or opted_in
+    return files.path, mlmodel
 
 
 def load_model(
-    model_uri: str | Path, model_config: dict[str, Any] | None = None, verify: bool = True
+    model_uri: str | Path,
+    model_config: dict[str, Any] | None = None,
+    allow_pickle: bool | None = None,
+    store: Store | None = None,
 ) -> PyFuncModel:
     """Load any model trk or MLflow 3 wrote, from any URI trk resolves, as a PyFuncModel.
 
     `model_config` goes to the flavor: e.g. {"device": "cuda"} for torch,
-    {"intra_op_num_threads": 2} for onnx.
+    {"intra_op_num_threads": 2} for onnx. `allow_pickle=True` lets a source nothing vouches
+    for (a path, runs:/, models:/m-<id>) load formats that run code; see models/integrity.py.
     """
-    from trk.uri import resolve_model_dir
-
-    model_dir = resolve_model_dir(str(model_uri))
-    mlmodel = read_model_dir(model_dir, verify)
+    model_dir, mlmodel = open_model_dir(model_uri, allow_pickle, store)
     loader = get_loader(mlmodel.loader_module)
     impl = loader(model_dir, mlmodel, dict(model_config or {}))
     return PyFuncModel(mlmodel, impl)
 
 
-def load_flavor_dir(model_uri: str | Path, flavor: str) -> tuple[Path, Model]:
+def load_flavor_dir(
+    model_uri: str | Path, flavor: str, allow_pickle: bool | None = None
+) -> tuple[Path, Model]:
     """Local dir + MLmodel for a flavor's own load_model; refuses another flavor's model."""
-    from trk.uri import resolve_model_dir
-
-    model_dir = resolve_model_dir(str(model_uri))
-    mlmodel = read_model_dir(model_dir)
+    model_dir, mlmodel = open_model_dir(model_uri, allow_pickle)
     if flavor not in mlmodel.flavors:
         raise ModelError(
             f"Model at {model_uri} was written by flavor {mlmodel.flavor!r} "

@@ -11,7 +11,6 @@ from typing import Any
 
 from trk.exceptions import AlreadyExists
 from trk.models.input_example import save_input_example
-from trk.models.integrity import hash_dir
 from trk.models.mlmodel import PYFUNC, Model, ModelInfo
 from trk.models.signature import ModelSignature
 
@@ -76,24 +75,39 @@ def _write_into(
     (tmp / REQUIREMENTS).write_text("".join(f"{r}\n" for r in requirements or []))
     mlmodel.add_flavor(PYFUNC, loader_module=loader_module, trk_flavor=flavor)
     mlmodel.flavors.setdefault(flavor, {}).update(flavor_conf)
-    mlmodel.trk_sha256 = hash_dir(tmp)
     return mlmodel
 
 
 def log_model_dir(
     save: Callable[[Path], Model], name: str, registered_model_name: str | None = None
 ) -> ModelInfo:
-    """Save with `save(path)` into a temp dir, upload it to the active run, maybe register it."""
-    import trk
+    """Save with `save(path)`, upload it as a new logged model of the active run, maybe register.
 
-    run_id = (trk.active_run() or trk.start_run()).info.run_id
+    As in MLflow 3, every call is its own logged model (id, location, `models:/m-<id>`), so
+    two models logged under one name in one run never share files.
+    """
+    import trk
+    from trk.tracking.fluent import _client
+
     with tempfile.TemporaryDirectory(prefix="trk-model-") as tmp:
         local = Path(tmp) / "model"
-        mlmodel = save(local)
+        mlmodel = save(local)  # a missing library fails here, before the store is touched
+        client = _client()
+        run = trk.active_run() or trk.start_run()
+        run_id = run.info.run_id
+        logged = client.create_logged_model(
+            run.info.experiment_id, name, source_run_id=run_id, model_type=mlmodel.flavor
+        )
         mlmodel.run_id, mlmodel.artifact_path = run_id, name
-        mlmodel.save(local)  # MLmodel is not hashed, so recording the run keeps sha256 valid
-        trk.log_artifacts(local, artifact_path=name)
-    model_uri = f"runs:/{run_id}/{name}"
+        mlmodel.model_id = logged.model_id
+        mlmodel.save(local)
+        try:
+            client.log_model_artifacts(logged.model_id, local)
+        except BaseException:
+            client.finalize_logged_model(logged.model_id, "LOGGED_MODEL_UPLOAD_FAILED")
+            raise
+    client.finalize_logged_model(logged.model_id, "LOGGED_MODEL_READY")
+    model_uri = f"models:/{logged.model_id}"
     version = None
     if registered_model_name:
         version = trk.register_model(model_uri, registered_model_name).version
@@ -107,4 +121,5 @@ def log_model_dir(
         utc_time_created=mlmodel.utc_time_created,
         saved_input_example_info=mlmodel.saved_input_example_info,
         registered_model_version=version,
+        model_id=logged.model_id,
     )

@@ -40,17 +40,6 @@ ENV_TOKEN = "TRK_AUTH_TOKEN"
 ENV_MAX_BODY = "TRK_MAX_BODY_BYTES"
 
 
-def _logged_models_for(store: Store):  # noqa: ANN202
-    """Logged models live in the SQL database; other backends go without them."""
-    from trk.store.sql import SqlStore
-
-    if not isinstance(store, SqlStore):
-        return None
-    from trk.store.logged_models import LoggedModelStore
-
-    return LoggedModelStore(store)
-
-
 def create_app(
     store: Store,
     artifact_root: str,
@@ -64,7 +53,7 @@ def create_app(
         artifact_root=artifact_root,
         serve_artifacts=serve_artifacts,
         max_body_bytes=max_body_bytes,
-        logged_models=_logged_models_for(store),
+        logged_models=getattr(store, "logged_models", None),  # SQL backends only
     )
 
     async def health(_request: Request) -> Response:

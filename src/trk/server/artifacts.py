@@ -62,6 +62,16 @@ def proxy_repository(ctx: ServerContext, uri: str) -> ArtifactRepository:
     return get_artifact_repository(f"{root}/{rel}" if rel else root)
 
 
+def rooted_repository(ctx: ServerContext, uri: str) -> ArtifactRepository | None:
+    """The repository of `uri` when it lies under this server's artifact root, else None."""
+    if uri.startswith(PROXY_SCHEME):
+        return proxy_repository(ctx, uri)
+    root = ctx.artifact_root.rstrip("/")
+    if not uri.startswith(root + "/"):
+        return None
+    return get_artifact_repository(f"{root}/{safe_path(uri[len(root) + 1 :])}")
+
+
 def _local_file(ctx: ServerContext, rel: str) -> Path | None:
     """The file on disk when the destination is local (served without a copy)."""
     repo = root_repository(ctx)

@@ -5,29 +5,12 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
+from trk.entities import LoggedModel
 from trk.exceptions import InvalidParameter, NotFound
 from trk.server.endpoint import Api, ServerContext
 from trk.server.params import key_values
-from trk.store.logged_models import LoggedModel, LoggedModelStore
-from trk.store.mlflow_json import file_info_to_json, kv_list
-
-
-def logged_model_to_json(m: LoggedModel) -> dict[str, Any]:
-    info = {
-        "model_id": m.model_id,
-        "experiment_id": m.experiment_id,
-        "name": m.name,
-        "artifact_uri": m.artifact_location,
-        "creation_timestamp_ms": m.creation_timestamp_ms,
-        "last_updated_timestamp_ms": m.last_updated_timestamp_ms,
-        "status": m.status,
-        "model_type": m.model_type,
-        "source_run_id": m.source_run_id,
-        "status_message": m.status_message,
-        "tags": kv_list(m.tags),
-    }
-    info = {k: v for k, v in info.items() if v is not None}
-    return {"info": info, "data": {"params": kv_list(m.params), "metrics": []}}
+from trk.store.logged_models import LoggedModelStore
+from trk.store.mlflow_json import file_info_to_json, logged_model_to_json
 
 
 def _models(ctx: ServerContext) -> LoggedModelStore:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from trk.artifacts.manifest import of_repository
 from trk.server.endpoint import Api, ServerContext
 from trk.server.params import key_values
 from trk.store.mlflow_json import model_version_to_json, registered_model_to_json
+from trk.store.validation import check_model_id
+from trk.uri import logged_model_id, resolve_artifact_uri
 
 
 def _model(m: Any) -> dict[str, Any]:
@@ -70,18 +73,27 @@ def latest_versions(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
 
 # -- model versions ------------------------------------------------------------------------
 def create_version(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
+    """Register `source` (MLflow 3 sends `models:/m-<id>`, kept as is) and pin its files."""
     source = p["source"]
-    if ctx.logged_models is not None:
-        # MLflow 3 registers `models:/<model_id>`: keep the files' real location as source.
-        source = ctx.logged_models.resolve_source(source, p.get("model_id"))
+    model_id = p.get("model_id") or logged_model_id(source)
     version = ctx.store.create_model_version(
         p["name"],
         source,
         p.get("run_id") or None,
         key_values("tags", p.get("tags")),
         p.get("description"),
+        model_id=model_id and check_model_id(model_id),
+        manifest=_pin(ctx, source),
     )
     return _version(version)
+
+
+def _pin(ctx: ServerContext, source: str) -> dict[str, str] | None:
+    """The manifest of the files at `source`; only read where this server's artifacts live."""
+    from trk.server.artifacts import rooted_repository
+
+    repo = rooted_repository(ctx, resolve_artifact_uri(source, ctx.store))
+    return of_repository(repo) if repo is not None else None
 
 
 def get_version(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:

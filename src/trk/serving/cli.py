@@ -97,6 +97,13 @@ OPTIONS = [
         help="Longest a request waits for a batch to fill.",
     ),
     _opt(
+        "--allow-pickle",
+        is_flag=True,
+        default=False,
+        help="Load formats that run code (pickle) from paths, runs:/ and models:/m-<id> too; "
+        "registered versions load them once their digest matches.",
+    ),
+    _opt(
         "--optimize",
         type=click.Choice(["onnx"]),
         default=None,
@@ -164,7 +171,7 @@ def serve(ctx: click.Context, config_path: str | None, **values: Any) -> None:
             if not file_values or ctx.get_parameter_source(k) in _GIVEN
         }
         settings = build_settings(file_values, given)
-        check_model_uri(settings.model_uri, settings.tracking_uri)
+        check_model_uri(settings.model_uri, settings.tracking_uri, settings.allow_pickle)
         check_challenger(settings)
     except TrkError as exc:
         click.echo(f"trk-serve: error: {exc.message}", err=True)
@@ -174,21 +181,16 @@ def serve(ctx: click.Context, config_path: str | None, **values: Any) -> None:
     run(settings)
 
 
-def check_model_uri(uri: str, tracking_uri: str | None) -> None:
-    """Fail fast, in one line, when the champion's URI names nothing that exists."""
-    from trk.uri import find_model_version, parse_model_uri, resolve_model_dir
+def check_model_uri(uri: str, tracking_uri: str | None, allow_pickle: bool = False) -> None:
+    """Fail fast, in one line, when the champion's files are missing or fail their digest."""
+    from trk.models.pyfunc import open_model_dir
 
-    if uri.startswith("models:"):
+    store = None
+    if uri.startswith(("models:", "runs:")):
         from trk.tracking.client import Client
 
-        find_model_version(Client(tracking_uri).store, parse_model_uri(uri))
-        return
-    if uri.startswith("runs:"):
-        from trk.tracking.client import Client
-
-        resolve_model_dir(uri, Client(tracking_uri).store)
-        return
-    resolve_model_dir(uri)
+        store = Client(tracking_uri).store
+    open_model_dir(uri, allow_pickle, store)
 
 
 def check_challenger(settings: Any) -> None:

@@ -37,6 +37,7 @@ class ServeSettings:
     max_batch_size: int | None = None
     max_batch_delay_ms: float = 2.0
     optimize: str | None = None
+    allow_pickle: bool = False
     report_interval_s: float = 30.0
     experiment: str | None = None
     log_samples: float = 0.0

@@ -143,7 +143,12 @@ class DataPlane:
                 if store is None and slot.uri.startswith(("models:", "runs:")):
                     store = self.store_factory()
                 variant = load_variant(
-                    slot.name, slot.uri, store, slot.weight, self.settings.optimize
+                    slot.name,
+                    slot.uri,
+                    store,
+                    slot.weight,
+                    self.settings.optimize,
+                    self.settings.allow_pickle,
                 )
                 self.install(slot, variant)
             except TrkError as exc:

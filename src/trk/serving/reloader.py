@@ -110,8 +110,8 @@ class Reloader:
             state = "degraded" if current is not None else "failed"
             slot.mark(state, f"loading v{target or '?'} failed: {reason}")
             log.error("%s: loading %s failed (%s kept): %s", slot.name, slot.uri, was, reason)
-            self._count(slot, "failed")
-            return "failed"
+            self._count(slot, "failure")
+            return "failure"
         log.info("%s: now serving %s v%s", slot.name, variant.model_name, variant.version)
         self._count(slot, "success")
         return "success"

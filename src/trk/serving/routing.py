@@ -44,7 +44,7 @@ class RoutingMetrics:
         )  # fmt: skip
         self.reloads = add(
             Counter, "trk_model_reloads_total",
-            "Alias checks that loaded a new version (success/failed) or could not ask the "
+            "Alias checks that loaded a new version (success/failure) or could not ask the "
             "registry (check_failed).", ("variant", "result"),
         )  # fmt: skip
         self.state = add(
@@ -194,7 +194,9 @@ def attach_routing(plane: Any) -> RoutingServices:
         uses_store = slot.uri.startswith(("models:", "runs:"))
         # A reloaded version is optimized as the first one was (--optimize onnx).
         source = client() if uses_store else None
-        return load_variant(slot.name, slot.uri, source, slot.weight, settings.optimize)
+        return load_variant(
+            slot.name, slot.uri, source, slot.weight, settings.optimize, settings.allow_pickle
+        )
 
     reloader = Reloader(
         plane.slots, client, settings.reload_interval_s, load, metrics, plane.install

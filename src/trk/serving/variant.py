@@ -93,15 +93,15 @@ def load_variant(
     store: Store | None = None,
     weight: float = 1.0,
     optimize: str | None = None,
+    allow_pickle: bool = False,
 ) -> Variant:
     """Resolve, load and warm up one model; raises a TrkError naming what failed."""
     from trk.models.pyfunc import load_model
-    from trk.uri import resolve_model_dir
 
     started = time.perf_counter()
     ref = registry_ref(uri, store)
-    model_dir = resolve_model_dir(uri, store)
-    model = load_model(str(model_dir))
+    # A registered version is checked against its digest before anything is deserialized.
+    model = load_model(uri, allow_pickle=allow_pickle, store=store)
     optimization = None
     if optimize == "onnx":
         model, optimization = optimize_onnx(model, uri)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from trk.entities import (
     Experiment,
+    LoggedModel,
     Metric,
     ModelVersion,
     PagedList,
@@ -27,6 +28,9 @@ class Store(ABC):
     """Tracking (experiments, runs) and registry (models, versions, aliases) in one store."""
 
     uri: str
+    # True where a server pins registered versions from the files it stores (a trk server):
+    # the client then computes no manifest of its own.
+    remote: bool = False
 
     # -- experiments -----------------------------------------------------------------------
     @abstractmethod
@@ -172,8 +176,14 @@ class Store(ABC):
         run_id: str | None = None,
         tags: dict[str, str] | None = None,
         description: str | None = None,
+        model_id: str | None = None,
+        manifest: dict[str, str] | None = None,
     ) -> ModelVersion:
-        """Creates the registered model too when it does not exist yet."""
+        """Creates the registered model too when it does not exist yet.
+
+        `manifest` (sha256 of every file at `source`) is pinned with its digest for good; a
+        store whose server computes it from the files itself (`remote`) ignores it.
+        """
 
     @abstractmethod
     def get_model_version(self, name: str, version: str | int) -> ModelVersion: ...
@@ -217,6 +227,35 @@ class Store(ABC):
 
     @abstractmethod
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion: ...
+
+    # -- logged models (MLflow 3: one per log_model call, with its own id and location) ---
+    @abstractmethod
+    def create_logged_model(
+        self,
+        experiment_id: str,
+        name: str | None = None,
+        source_run_id: str | None = None,
+        model_type: str | None = None,
+        params: dict[str, str] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> LoggedModel:
+        """A PENDING model whose files go under its own `artifact_location`."""
+
+    @abstractmethod
+    def get_logged_model(self, model_id: str) -> LoggedModel: ...
+
+    @abstractmethod
+    def finalize_logged_model(self, model_id: str, status: str) -> LoggedModel: ...
+
+    @abstractmethod
+    def search_logged_models(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        max_results: int = 100,
+        order_by: Sequence[dict[str, object]] | None = None,
+        page_token: str | None = None,
+    ) -> tuple[list[LoggedModel], str | None]: ...
 
     # -- health ----------------------------------------------------------------------------
     @abstractmethod

@@ -1,7 +1,7 @@
 """MLflow 3 logged models in the SQL store: the model record, its tags and params.
 
-The tracking server needs these for the `logged-models` endpoints that the `mlflow` client
-calls from `log_model`; the tables come from migration 0002.
+Every `log_model` (trk's or the `mlflow` client's through `trk server`) creates one, with its
+own id and artifact location; the tables come from migration 0002.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
@@ -25,6 +24,7 @@ from sqlalchemy import (
     update,
 )
 
+from trk.entities import LoggedModel
 from trk.exceptions import InvalidParameter, NotFound
 from trk.store.base import Store
 from trk.store.engine import engine_for, read_connection, write_connection
@@ -80,22 +80,6 @@ _ORDER_ALIASES = {
     "last_updated_timestamp": "last_updated_timestamp_ms",
 }
 _FILTERABLE = ("name", "model_id", "source_run_id", "model_type", "status")
-
-
-@dataclass
-class LoggedModel:
-    model_id: str
-    experiment_id: str
-    name: str
-    artifact_location: str
-    creation_timestamp_ms: int
-    last_updated_timestamp_ms: int
-    status: str
-    model_type: str | None = None
-    source_run_id: str | None = None
-    status_message: str | None = None
-    tags: dict[str, str] = field(default_factory=dict)
-    params: dict[str, str] = field(default_factory=dict)
 
 
 class LoggedModelStore:

@@ -9,9 +9,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from trk.artifacts.manifest import parse as parse_manifest
 from trk.entities import (
     Experiment,
     FileInfo,
+    LoggedModel,
     Metric,
     ModelVersion,
     RegisteredModel,
@@ -150,6 +152,10 @@ def model_version_to_json(v: ModelVersion) -> dict[str, Any]:
             "user_id": v.user_id,
             "tags": kv_list(v.tags),
             "aliases": list(v.aliases),
+            "model_id": v.model_id,
+            # trk's own fields (the mlflow client ignores unknown fields): the pinned files.
+            "trk_digest": v.digest,
+            "trk_manifest": v.manifest,
         }
     )
 
@@ -169,6 +175,9 @@ def model_version_from_json(d: dict[str, Any]) -> ModelVersion:
         aliases=list(d.get("aliases") or ()),
         current_stage=d.get("current_stage", "None"),
         run_link=d.get("run_link"),
+        model_id=d.get("model_id") or None,
+        digest=d.get("trk_digest") or None,
+        manifest=parse_manifest(d.get("trk_manifest")),
     )
 
 
@@ -210,3 +219,40 @@ def file_info_from_json(d: dict[str, Any]) -> FileInfo:
 
 def _int_or_none(value: Any) -> int | None:
     return None if value is None else int(value)
+
+
+# -- logged models -------------------------------------------------------------------------
+def logged_model_to_json(m: LoggedModel) -> dict[str, Any]:
+    info = {
+        "model_id": m.model_id,
+        "experiment_id": m.experiment_id,
+        "name": m.name,
+        "artifact_uri": m.artifact_location,
+        "creation_timestamp_ms": m.creation_timestamp_ms,
+        "last_updated_timestamp_ms": m.last_updated_timestamp_ms,
+        "status": m.status,
+        "model_type": m.model_type,
+        "source_run_id": m.source_run_id,
+        "status_message": m.status_message,
+        "tags": kv_list(m.tags),
+    }
+    info = {k: v for k, v in info.items() if v is not None}
+    return {"info": info, "data": {"params": kv_list(m.params), "metrics": []}}
+
+
+def logged_model_from_json(d: dict[str, Any]) -> LoggedModel:
+    info, data = d.get("info") or {}, d.get("data") or {}
+    return LoggedModel(
+        model_id=info["model_id"],
+        experiment_id=str(info.get("experiment_id", "")),
+        name=info.get("name", ""),
+        artifact_location=info.get("artifact_uri", ""),
+        creation_timestamp_ms=int(info.get("creation_timestamp_ms", 0)),
+        last_updated_timestamp_ms=int(info.get("last_updated_timestamp_ms", 0)),
+        status=info.get("status", ""),
+        model_type=info.get("model_type"),
+        source_run_id=info.get("source_run_id"),
+        status_message=info.get("status_message"),
+        tags=kv_dict(info.get("tags")),
+        params=kv_dict(data.get("params")),
+    )

@@ -8,6 +8,7 @@ from typing import Any
 from trk import settings
 from trk.entities import (
     Experiment,
+    LoggedModel,
     Metric,
     ModelVersion,
     PagedList,
@@ -24,12 +25,14 @@ from trk.store.mlflow_json import (
     experiment_from_json,
     float_out,
     kv_list,
+    logged_model_from_json,
     model_version_from_json,
     registered_model_from_json,
     run_from_json,
     run_info_from_json,
 )
 from trk.store.rest_webhooks import RestWebhooks
+from trk.store.validation import check_model_id
 from trk.transport import DEFAULT_RETRIES, DEFAULT_TIMEOUT_S, Transport
 
 API = "/api/2.0/mlflow/"
@@ -39,6 +42,8 @@ PROXY_PATH = "/api/2.0/mlflow-artifacts/artifacts"
 
 class RestStore(Store):
     """Every Store call as one request; idempotent ones are retried with backoff."""
+
+    remote = True  # the server pins registered versions from the files it holds
 
     def __init__(
         self,
@@ -316,6 +321,8 @@ class RestStore(Store):
         run_id: str | None = None,
         tags: dict[str, str] | None = None,
         description: str | None = None,
+        model_id: str | None = None,
+        manifest: dict[str, str] | None = None,
     ) -> ModelVersion:
         body = {
             "name": name,
@@ -323,6 +330,7 @@ class RestStore(Store):
             "run_id": run_id,
             "tags": kv_list(tags or {}),
             "description": description,
+            "model_id": model_id,
         }
         out = self._send("POST", "model-versions/create", body, idempotent=False)
         return self._version(out["model_version"])
@@ -368,6 +376,57 @@ class RestStore(Store):
     def get_model_version_download_uri(self, name: str, version: str | int) -> str:
         out = self._get("model-versions/get-download-uri", name=name, version=str(version))
         return self.artifact_uri(out["artifact_uri"])
+
+    # -- logged models ---------------------------------------------------------------------
+    def _logged_model(self, d: dict[str, Any]) -> LoggedModel:
+        model = logged_model_from_json(d["model"])
+        model.artifact_location = self.artifact_uri(model.artifact_location)
+        return model
+
+    def create_logged_model(
+        self,
+        experiment_id: str,
+        name: str | None = None,
+        source_run_id: str | None = None,
+        model_type: str | None = None,
+        params: dict[str, str] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> LoggedModel:
+        body = {
+            "experiment_id": experiment_id,
+            "name": name,
+            "source_run_id": source_run_id,
+            "model_type": model_type,
+            "params": kv_list(params or {}),
+            "tags": kv_list(tags or {}),
+        }
+        return self._logged_model(self._send("POST", "logged-models", body, idempotent=False))
+
+    def get_logged_model(self, model_id: str) -> LoggedModel:
+        return self._logged_model(self._get(f"logged-models/{check_model_id(model_id)}"))
+
+    def finalize_logged_model(self, model_id: str, status: str) -> LoggedModel:
+        path = f"logged-models/{check_model_id(model_id)}"
+        return self._logged_model(self._send("PATCH", path, {"status": status}))
+
+    def search_logged_models(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        max_results: int = 100,
+        order_by: Sequence[dict[str, object]] | None = None,
+        page_token: str | None = None,
+    ) -> tuple[list[LoggedModel], str | None]:
+        body = {
+            "experiment_ids": list(experiment_ids),
+            "filter": filter_string,
+            "max_results": max_results,
+            "order_by": list(order_by or []) or None,
+            "page_token": page_token,
+        }
+        out = self._send("POST", "logged-models/search", body)
+        found = [self._logged_model({"model": m}) for m in out.get("models") or []]
+        return found, out.get("next_page_token") or None
 
     # -- aliases ---------------------------------------------------------------------------
     def set_registered_model_alias(self, name: str, alias: str, version: str | int) -> None:

@@ -150,7 +150,8 @@ model_versions = Table(
     Column("user_id", String(256)),
     Column("creation_time", BigInteger),
     Column("last_updated_time", BigInteger),
-    # Pinned at registration (migration 0003): sha256 manifest of the files, digest over it.
+    # Migration 0003: the logged model registered, and the files pinned at registration.
+    Column("model_id", String(64)),
     Column("digest", String(80)),
     Column("manifest", Text),
     PrimaryKeyConstraint("name", "version"),

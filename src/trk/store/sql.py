@@ -6,7 +6,11 @@ them and prepares the database (migrations, the Default experiment) on first ope
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from trk.entities import LoggedModel
 from trk.store.base import Store
+from trk.store.logged_models import LoggedModelStore
 from trk.store.sql_registry import SqlRegistry
 from trk.store.sql_runs import SqlRuns
 from trk.store.webhooks import SqlWebhooks
@@ -26,6 +30,45 @@ class SqlStore(SqlRuns, SqlRegistry, Store):
         # Registry events -> webhooks, delivered by one background dispatcher per database.
         self.webhooks = SqlWebhooks(self._engine, webhook_policy or DeliveryPolicy.from_settings())
         self.listeners = (dispatcher_for(uri, self.webhooks, self.webhooks.policy),)
+        self.logged_models = LoggedModelStore(self)
+
+    # -- logged models: their own tables, same database ------------------------------------
+    def create_logged_model(
+        self,
+        experiment_id: str,
+        name: str | None = None,
+        source_run_id: str | None = None,
+        model_type: str | None = None,
+        params: dict[str, str] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> LoggedModel:
+        return self.logged_models.create(
+            experiment_id, name, model_type, source_run_id, params, tags
+        )
+
+    def get_logged_model(self, model_id: str) -> LoggedModel:
+        return self.logged_models.get(model_id)
+
+    def finalize_logged_model(self, model_id: str, status: str) -> LoggedModel:
+        return self.logged_models.finalize(model_id, status)
+
+    def search_logged_models(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        max_results: int = 100,
+        order_by: Sequence[dict[str, object]] | None = None,
+        page_token: str | None = None,
+    ) -> tuple[list[LoggedModel], str | None]:
+        return self.logged_models.search(
+            experiment_ids, filter_string, max_results, order_by, page_token
+        )
+
+    def get_model_version_download_uri(self, name: str, version: str | int) -> str:
+        """Where the version's files live: its source, or the logged model it names."""
+        return self.logged_models.resolve_source(
+            super().get_model_version_download_uri(name, version)
+        )
 
     def _ensure_schema(self) -> None:
         super()._ensure_schema()

@@ -8,6 +8,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, func, select, update
 
+from trk.artifacts.manifest import digest as manifest_digest
+from trk.artifacts.manifest import from_json as manifest_from_json
+from trk.artifacts.manifest import to_json as manifest_json
 from trk.entities import ModelVersion, PagedList, RegisteredModel
 from trk.exceptions import AlreadyExists, InvalidParameter, NotFound, Unavailable
 from trk.store import schema as s
@@ -69,6 +72,9 @@ def _to_version(row: Row, tags: dict[str, str], aliases: list[str]) -> ModelVers
         user_id=row.user_id,
         tags=tags,
         aliases=sorted(aliases),
+        model_id=row.model_id,
+        digest=row.digest,
+        manifest=manifest_from_json(row.manifest),
     )
 
 
@@ -264,6 +270,8 @@ class SqlRegistry(SqlBase):
         run_id: str | None = None,
         tags: dict[str, str] | None = None,
         description: str | None = None,
+        model_id: str | None = None,
+        manifest: dict[str, str] | None = None,
     ) -> ModelVersion:
         """Registers the next version (max + 1) of `name`, creating the model if needed."""
         check_model_name(name)
@@ -273,7 +281,14 @@ class SqlRegistry(SqlBase):
             check_key(key, "Tag")
         for _ in range(_VERSION_RETRIES):
             try:
-                version = self._insert_version(name, source, run_id, tags or {}, description)
+                pinned = {
+                    "model_id": model_id,
+                    "digest": manifest_digest(manifest) if manifest else None,
+                    "manifest": manifest_json(manifest) if manifest else None,
+                }
+                version = self._insert_version(
+                    name, source, run_id, tags or {}, description, pinned
+                )
             except WriteConflict:
                 continue  # a concurrent creator took this number: read max again
             self._emit(events.version_created(version))
@@ -287,6 +302,7 @@ class SqlRegistry(SqlBase):
         run_id: str | None,
         tags: dict[str, str],
         description: str | None,
+        pinned: dict[str, str | None],
     ) -> ModelVersion:
         now = now_ms()
         with self._write() as conn:
@@ -306,6 +322,7 @@ class SqlRegistry(SqlBase):
                     description=description,
                     creation_time=now,
                     last_updated_time=now,
+                    **pinned,
                 )
             )
             rows = [

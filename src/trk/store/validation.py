@@ -128,3 +128,13 @@ def check_max_results(max_results: object, limit: int = MAX_RESULTS) -> int:
     if not 1 <= max_results <= limit:
         raise InvalidParameter(f"max_results must be between 1 and {limit}, got {max_results}")
     return max_results
+
+
+_MODEL_ID = re.compile(r"^m-[0-9a-f]{32}$")
+
+
+def check_model_id(model_id: object) -> str:
+    """A logged model id as trk and MLflow 3 make them: `m-` and 32 hex digits."""
+    if not isinstance(model_id, str) or not _MODEL_ID.match(model_id):
+        raise InvalidParameter(f"Invalid logged model id {model_id!r}: expected m-<32 hex>")
+    return model_id

@@ -13,6 +13,7 @@ from trk.artifacts import get_artifact_repository
 from trk.entities import (
     Experiment,
     FileInfo,
+    LoggedModel,
     Metric,
     ModelVersion,
     PagedList,
@@ -25,7 +26,7 @@ from trk.entities import (
 )
 from trk.exceptions import InvalidParameter
 from trk.store.base import Store
-from trk.uri import check_tracking_uri
+from trk.uri import check_tracking_uri, logged_model_id
 from trk.webhooks.entities import Delivery, TestResult, Webhook
 
 _tracking_uri: str | None = None
@@ -267,6 +268,48 @@ class Client:
     def delete_registered_model_tag(self, name: str, key: str) -> None:
         self.store.delete_registered_model_tag(name, key)
 
+    # -- logged models (MLflow 3) ----------------------------------------------------------
+    def create_logged_model(
+        self,
+        experiment_id: str,
+        name: str | None = None,
+        source_run_id: str | None = None,
+        tags: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        model_type: str | None = None,
+    ) -> LoggedModel:
+        return self.store.create_logged_model(
+            str(experiment_id),
+            name,
+            source_run_id,
+            model_type,
+            {k: str(v) for k, v in (params or {}).items()},
+            {k: str(v) for k, v in (tags or {}).items()},
+        )
+
+    def get_logged_model(self, model_id: str) -> LoggedModel:
+        return self.store.get_logged_model(model_id)
+
+    def finalize_logged_model(self, model_id: str, status: str) -> LoggedModel:
+        return self.store.finalize_logged_model(model_id, status)
+
+    def search_logged_models(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        max_results: int = 100,
+        order_by: Sequence[dict[str, Any]] | None = None,
+        page_token: str | None = None,
+    ) -> tuple[list[LoggedModel], str | None]:
+        return self.store.search_logged_models(
+            [str(e) for e in experiment_ids], filter_string, max_results, order_by, page_token
+        )
+
+    def log_model_artifacts(self, model_id: str, local_dir: str | Path) -> None:
+        """Upload a model directory into the logged model's own location."""
+        location = self.store.get_logged_model(model_id).artifact_location
+        get_artifact_repository(location).log_artifacts(local_dir)
+
     # -- model versions --------------------------------------------------------------------
     def create_model_version(
         self,
@@ -276,9 +319,22 @@ class Client:
         tags: dict[str, Any] | None = None,
         run_link: str | None = None,
         description: str | None = None,
+        model_id: str | None = None,
     ) -> ModelVersion:
+        """Register `source` (MLflow 3: usually `models:/m-<id>`) and pin its files' digest."""
         tags = {k: str(v) for k, v in (tags or {}).items()}
-        return self.store.create_model_version(name, source, run_id, tags, description)
+        model_id = model_id or logged_model_id(source)
+        # A trk server pins from the files it holds; a local store pins here, before the write.
+        manifest = None if self.store.remote else self._manifest(source)
+        return self.store.create_model_version(
+            name, source, run_id, tags, description, model_id=model_id, manifest=manifest
+        )
+
+    def _manifest(self, source: str) -> dict[str, str] | None:
+        from trk.artifacts.manifest import of_repository
+        from trk.uri import resolve_artifact_uri
+
+        return of_repository(get_artifact_repository(resolve_artifact_uri(source, self.store)))
 
     def get_model_version(self, name: str, version: str | int) -> ModelVersion:
         return self.store.get_model_version(name, _as_str(version))

@@ -258,10 +258,20 @@ def _runs_frame(runs: list[Run]) -> Any:
 
 
 def register_model(model_uri: str, name: str, tags: dict[str, Any] | None = None) -> ModelVersion:
-    """Register the model at `model_uri` (usually runs:/RUN_ID/PATH) as a new version."""
-    from trk.uri import parse_run_uri, resolve_artifact_uri
+    """Register `model_uri` (models:/m-<id>, runs:/RUN_ID/NAME, ...) as a new version.
+
+    As in MLflow 3, a logged model is registered by reference: source `models:/m-<id>`.
+    """
+    from trk.uri import logged_model_id, logged_model_in_run, parse_run_uri, resolve_artifact_uri
 
     client = _client()
+    if model_uri.startswith("runs:"):
+        logged = logged_model_in_run(client.store, parse_run_uri(model_uri))
+        model_uri = f"models:/{logged.model_id}" if logged else model_uri
+    model_id = logged_model_id(model_uri)
+    if model_id:
+        run_id = client.get_logged_model(model_id).source_run_id
+        return client.create_model_version(name, model_uri, run_id, tags, model_id=model_id)
     run_id = parse_run_uri(model_uri).run_id if model_uri.startswith("runs:") else None
     source = resolve_artifact_uri(model_uri, client.store)
     return client.create_model_version(name, source, run_id=run_id, tags=tags)

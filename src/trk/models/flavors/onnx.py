@@ -9,6 +9,7 @@ import numpy as np
 
 from trk.exceptions import InvalidParameter, MissingDependency, ModelError, SignatureMismatch
 from trk.models.flavors.base import FlavorModel, output_kind_of_dtype
+from trk.models.integrity import confined
 from trk.models.mlmodel import Model, ModelInfo
 from trk.models.signature import ModelSignature, Schema, TensorSpec, infer_signature
 from trk.models.writer import log_model_dir, pinned, save_model_dir
@@ -129,7 +130,11 @@ def load_model(model_uri: str | Path) -> Any:
     from trk.models.pyfunc import load_flavor_dir
 
     model_dir, mlmodel = load_flavor_dir(model_uri, FLAVOR)
-    return _as_proto(model_dir / mlmodel.flavors[FLAVOR].get("data", DATA))
+    return _as_proto(_data_file(model_dir, mlmodel))
+
+
+def _data_file(model_dir: Path, mlmodel: Model) -> Path:
+    return confined(model_dir, mlmodel.flavors[FLAVOR].get("data", DATA), "onnx data")
 
 
 def open_session(file: Path, config: dict[str, Any]) -> Any:
@@ -157,7 +162,7 @@ def open_session(file: Path, config: dict[str, Any]) -> Any:
 def load_pyfunc(model_dir: Path, mlmodel: Model, config: dict[str, Any]) -> OnnxModel:
     """PyFuncModel loader for directories trk wrote."""
     conf = mlmodel.flavors[FLAVOR]
-    session = open_session(model_dir / conf.get("data", DATA), config)
+    session = open_session(_data_file(model_dir, mlmodel), config)
     return OnnxModel(session, conf.get("predict_output"), conf.get("proba_output"))
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from trk.exceptions import InvalidParameter, ModelError
 from trk.models.flavors.base import FlavorModel
+from trk.models.integrity import confined, require_code_trust
 from trk.models.mlmodel import PYFUNC, Model, ModelInfo
 from trk.models.signature import ModelSignature, infer_signature
 from trk.models.writer import log_model_dir, pinned, save_model_dir
@@ -109,17 +110,28 @@ def load_pyfunc(model_dir: Path, mlmodel: Model, config: dict[str, Any]) -> Pyth
     import cloudpickle
 
     conf = mlmodel.flavors[PYFUNC]
-    file = model_dir / conf.get("python_model", PICKLE)
+    file = confined(model_dir, conf.get("python_model", PICKLE), "python_model")
+    artifacts = _artifacts(model_dir, conf.get("artifacts"))
+    require_code_trust(mlmodel, file, "a cloudpickled PythonModel")
     try:
         with open(file, "rb") as f:
             python_model = cloudpickle.load(f)
     except Exception as e:  # truncated file, missing class: name the file
         raise ModelError(f"Cannot read model file {file}: {type(e).__name__}: {e}") from None
-    artifacts = {k: str(model_dir / v["path"]) for k, v in (conf.get("artifacts") or {}).items()}
     context = PythonModelContext(artifacts, config)
     python_model.load_context(context)
     tabular = mlmodel.signature is not None and not mlmodel.signature.inputs.is_tensor_spec()
     return PythonFuncModel(python_model, context, needs_dataframe=tabular)
+
+
+def _artifacts(model_dir: Path, entries: Any) -> dict[str, str]:
+    """Local paths of the model's artifact files, each confined to the model directory."""
+    if not isinstance(entries, dict):
+        return {}
+    return {
+        str(k): str(confined(model_dir, (v or {}).get("path") if isinstance(v, dict) else v, k))
+        for k, v in entries.items()
+    }
 
 
 class PythonFuncModel(FlavorModel):

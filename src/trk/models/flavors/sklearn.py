@@ -11,9 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from trk.exceptions import InvalidParameter, MissingDependency, ModelError
+from trk.exceptions import InvalidParameter, MissingDependency, ModelError, TrkError
 from trk.models.flavors.base import FlavorModel
 from trk.models.flavors.linear import linear_predict
+from trk.models.integrity import confined, own_modules, require_code_trust, skops_trusted
 from trk.models.mlmodel import Model, ModelInfo
 from trk.models.signature import ModelSignature, infer_signature
 from trk.models.writer import log_model_dir, pinned, save_model_dir
@@ -51,8 +52,9 @@ def _write(model: Any, fmt: str) -> Any:
             sio = _skops_io()
             data = sio.dumps(model)
             (tmp / "model.skops").write_bytes(data)
-            # Exactly the types this file holds; trusted at load once its sha256 matches.
-            conf["skops_trusted_types"] = sorted(sio.get_untrusted_types(data=data))
+            # The model's own code (a custom estimator's module): trusted at load only when
+            # the registry vouches for the files, never for builtins, os, subprocess, ...
+            conf["estimator_modules"] = own_modules(sio.get_untrusted_types(data=data))
             conf["pickled_model"] = "model.skops"
         else:
             import cloudpickle
@@ -73,6 +75,7 @@ def _requirements(fmt: str) -> list[str]:
     if fmt == "skops":
         from importlib.metadata import version
 
+        _skops_io()  # one line naming the extra, not a PackageNotFoundError
         return [*reqs, pinned("skops", version("skops"))]
     return [*reqs, pinned("cloudpickle", cloudpickle.__version__)]
 
@@ -126,18 +129,24 @@ def log_model(
     )
 
 
-def read_estimator(file: Path, fmt: str, trusted: list[str] | None) -> Any:
-    """Deserialize an estimator file; any failure becomes a ModelError naming the file."""
+def read_estimator(file: Path, fmt: str, mlmodel: Model) -> Any:
+    """Deserialize an estimator file under the loading policy; failures name the file."""
     if not file.is_file():
         raise ModelError(f"Model file {file} is missing")
     _sklearn()
+    if fmt != "skops":
+        require_code_trust(mlmodel, file, f"a {fmt} pickle")
     try:
         if fmt == "skops":
-            return _skops_io().load(file, trusted=list(trusted or []))
+            sio = _skops_io()
+            trusted = skops_trusted(sio.get_untrusted_types(file=file), mlmodel, file)
+            return sio.load(file, trusted=trusted)
         import cloudpickle
 
         with open(file, "rb") as f:
             return cloudpickle.load(f)
+    except TrkError:
+        raise
     except Exception as e:  # a truncated or foreign file fails in many ways
         raise ModelError(f"Cannot read model file {file}: {type(e).__name__}: {e}") from None
 
@@ -145,18 +154,17 @@ def read_estimator(file: Path, fmt: str, trusted: list[str] | None) -> Any:
 def _load_trk(model_dir: Path, mlmodel: Model) -> Any:
     conf = mlmodel.flavors[FLAVOR]
     fmt = conf.get("serialization_format", "skops")
-    if fmt == "skops" and not mlmodel.trk_sha256:
-        raise ModelError(
-            f"MLmodel in {model_dir} has no trk_sha256: refusing to trust its skops types"
-        )
-    return read_estimator(model_dir / conf["pickled_model"], fmt, conf.get("skops_trusted_types"))
+    if fmt not in FORMATS:
+        raise ModelError(f"MLmodel in {model_dir}: unknown serialization_format {fmt!r}")
+    file = confined(model_dir, conf.get("pickled_model"), "pickled_model")
+    return read_estimator(file, fmt, mlmodel)
 
 
-def load_model(model_uri: str | Path) -> Any:
+def load_model(model_uri: str | Path, allow_pickle: bool | None = None) -> Any:
     """The fitted estimator saved at `model_uri`."""
     from trk.models.pyfunc import load_flavor_dir
 
-    model_dir, mlmodel = load_flavor_dir(model_uri, FLAVOR)
+    model_dir, mlmodel = load_flavor_dir(model_uri, FLAVOR, allow_pickle)
     return _load_trk(model_dir, mlmodel)
 
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from trk.exceptions import InvalidParameter, MissingDependency, ModelError
 from trk.models.flavors.base import FlavorModel, output_kind_of_dtype
+from trk.models.integrity import confined, require_code_trust
 from trk.models.mlmodel import Model, ModelInfo
 from trk.models.signature import ModelSignature, TensorSpec, infer_signature
 from trk.models.writer import log_model_dir, pinned, save_model_dir
@@ -174,21 +175,27 @@ def resolve_device(config: dict[str, Any]) -> str:
     return device
 
 
-def load_model(model_uri: str | Path, device: str = "cpu") -> Any:
+def load_model(model_uri: str | Path, device: str = "cpu", allow_pickle: bool | None = None) -> Any:
     """The saved module (an exported GraphModule, ScriptModule or nn.Module)."""
     from trk.models.pyfunc import load_flavor_dir
 
-    model_dir, mlmodel = load_flavor_dir(model_uri, FLAVOR)
+    model_dir, mlmodel = load_flavor_dir(model_uri, FLAVOR, allow_pickle)
+    return _read(model_dir, mlmodel, device)
+
+
+def _read(model_dir: Path, mlmodel: Model, device: str) -> Any:
     conf = mlmodel.flavors[FLAVOR]
-    return read_module(model_dir / conf["model_data"], conf["serialization"], device)
+    file = confined(model_dir, conf.get("model_data"), "model_data")
+    fmt = conf.get("serialization")
+    if fmt not in ("export", "torchscript"):
+        require_code_trust(mlmodel, file, "a pickled torch module")
+    return read_module(file, str(fmt), device)
 
 
 def load_pyfunc(model_dir: Path, mlmodel: Model, config: dict[str, Any]) -> TorchModel:
     """PyFuncModel loader for directories trk wrote."""
-    conf = mlmodel.flavors[FLAVOR]
     device = resolve_device(config)
-    module = read_module(model_dir / conf["model_data"], conf["serialization"], device)
-    return TorchModel(module, device, mlmodel.signature)
+    return TorchModel(_read(model_dir, mlmodel, device), device, mlmodel.signature)
 
 
 def _np(out: Any) -> Any:
