@@ -287,11 +287,13 @@ def _attach_commands() -> None:
     from trk.ab.cli import ab, compare_cmd, gate_cmd
     from trk.server.cli import db_group, server_command
     from trk.ui.cli import ui_command
+    from trk.webhooks.cli import webhooks
 
     main.add_command(ab)
     main.add_command(server_command)
     main.add_command(ui_command)
     main.add_command(db_group)
+    main.add_command(webhooks)
     models.add_command(gate_cmd)
     runs.add_command(compare_cmd)
 
