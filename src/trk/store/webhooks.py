@@ -153,7 +153,7 @@ class SqlWebhooks:
         chosen = parse_event(event) if event else hook.events[0]
         target = self._targets(select(wh).where(wh.c.webhook_id == webhook_id))[0]
         body = sender.body_for(example(chosen), time.time())
-        with sender.new_client(self.policy.timeout_s) as client:
+        with sender.new_client(self.policy.timeout_s, self.policy.allow) as client:
             attempt = sender.post(client, target, body, str(uuid.uuid4()), self.policy.allow)
         if attempt.status is None:
             return TestResult(False, error_message=f"Failed to test webhook: {attempt.error}")

@@ -86,7 +86,8 @@ class Dispatcher:
             for n in range(self.policy.workers):
                 name = f"trk-webhooks-{n}"
                 threading.Thread(target=self._work, name=name, daemon=True).start()
-            atexit.register(self._flush_at_exit)
+            if self.policy.workers:  # with none, nothing would ever drain: do not wait at exit
+                atexit.register(self._flush_at_exit)
 
     def _flush_at_exit(self) -> None:
         if not self.flush(self.policy.flush_s):
@@ -95,7 +96,7 @@ class Dispatcher:
             )
 
     def _work(self) -> None:
-        client = sender.new_client(self.policy.timeout_s)
+        client = sender.new_client(self.policy.timeout_s, self.policy.allow)
         while True:
             item = self._queue.get()
             try:

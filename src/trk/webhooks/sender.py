@@ -12,6 +12,7 @@ import httpx
 from trk.exceptions import InvalidParameter
 from trk.webhooks.entities import Target
 from trk.webhooks.events import Occurrence
+from trk.webhooks.guard import GuardedTransport, TargetRefused
 from trk.webhooks.signing import DELIVERY_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from trk.webhooks.targets import AllowList, check_url
 
@@ -42,9 +43,12 @@ def body_for(occurrence: Occurrence, at: float) -> str:
     return json.dumps({**envelope, "data": occurrence.data})
 
 
-def new_client(timeout_s: float) -> httpx.Client:
-    """Certificates verified; no redirects and no proxies, so the checked host is the one called."""
-    return httpx.Client(timeout=timeout_s, verify=True, follow_redirects=False, trust_env=False)
+def new_client(timeout_s: float, allow: AllowList) -> httpx.Client:
+    """Certificates verified; no redirects, no proxies, and every connection's address checked."""
+    transport = GuardedTransport(allow)
+    return httpx.Client(
+        timeout=timeout_s, transport=transport, follow_redirects=False, trust_env=False
+    )
 
 
 def post(
@@ -65,6 +69,8 @@ def post(
         headers[SIGNATURE_HEADER] = sign(target.secret, delivery_id, timestamp, body)
     try:
         response = client.post(target.url, content=body.encode(), headers=headers)
+    except TargetRefused as exc:
+        return Attempt(error=str(exc))
     except httpx.TimeoutException:
         return Attempt(error="timed out", retryable=True)
     except httpx.HTTPError as exc:

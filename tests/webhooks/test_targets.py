@@ -1,0 +1,68 @@
+"""Target safety below the API: the allow-list, and the check made when connecting."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from receiver import Receiver
+
+from trk.exceptions import InvalidParameter
+from trk.webhooks import sender
+from trk.webhooks.dispatcher import Dispatcher
+from trk.webhooks.entities import Target
+from trk.webhooks.events import alias_created
+from trk.webhooks.guard import TargetRefused
+from trk.webhooks.policy import DeliveryPolicy
+from trk.webhooks.targets import AllowList, check_url
+
+
+def test_allow_list_names_hosts_and_networks_exactly():
+    allow = AllowList.parse("127.0.0.1, 10.0.0.0/8 ci.internal,[::1]")
+    for host in ("127.0.0.1", "10.2.3.4", "CI.internal", "::1", "[::1]"):
+        assert allow.admits(host), host
+    for host in ("localhost", "127.0.0.2", "11.0.0.1", "ci.internal.evil.com"):
+        assert not allow.admits(host), host
+    with pytest.raises(InvalidParameter, match="allow-list entry"):
+        AllowList.parse("10.0.0.300/8")
+    assert check_url("http://10.9.9.9:8080/x", allow) == "http://10.9.9.9:8080/x"
+
+
+def test_connect_time_check_refuses_what_the_url_check_never_saw(receiver: Receiver):
+    # A client straight to a loopback name, no URL check first: refused when connecting.
+    port = receiver.url.split(":")[2].split("/")[0]
+    with sender.new_client(5, AllowList()) as client, pytest.raises(TargetRefused):
+        client.post(f"http://localhost:{port}/hook", content=b"{}")
+    with sender.new_client(5, AllowList.parse("127.0.0.1")) as client:
+        assert client.post(receiver.url, content=b"{}").status_code == 200
+        with pytest.raises(TargetRefused):  # the IP is allowed, a name for it is not
+            client.post(f"http://localhost:{port}/hook", content=b"{}")
+    assert len(receiver.hits) == 1
+
+
+def test_a_refused_target_is_a_failed_attempt_never_retried(receiver: Receiver):
+    port = receiver.url.split(":")[2].split("/")[0]
+    target = Target("id", f"http://localhost:{port}/hook", "secret")
+    with sender.new_client(5, AllowList.parse("127.0.0.1")) as client:
+        attempt = sender.post(client, target, "{}", "delivery", AllowList.parse("127.0.0.1"))
+    assert not attempt.ok and not attempt.retryable and "non-public" in (attempt.error or "")
+    assert receiver.hits == []
+
+
+class _NoWebhooks:
+    def targets_for(self, event):  # noqa: ANN001, ANN201
+        return []
+
+    def record_delivery(self, delivery):  # noqa: ANN001, ANN201
+        raise AssertionError("nothing to record")
+
+
+def test_publish_never_blocks_and_drops_beyond_the_bound():
+    # No workers: the queue only fills. Publishing must still return at once.
+    dispatcher = Dispatcher(_NoWebhooks(), DeliveryPolicy(queue_size=2, workers=0))
+    started = time.monotonic()
+    for n in range(5):
+        dispatcher.publish(alias_created("m", "champion", n))
+    assert time.monotonic() - started < 0.5
+    assert dispatcher.dropped == 3
+    assert dispatcher.flush(0.1) is False  # bounded: gives up rather than hang
