@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -135,3 +136,21 @@ def test_cli_webhooks_commands(uri: str, receiver: Receiver, make_receiver):
     assert _trk(uri, "webhooks", "delete", hook["webhook_id"]).returncode == 0
     remaining = json.loads(_trk(uri, "webhooks", "list", "--json").stdout)
     assert [h["name"] for h in remaining] == ["broken"]
+
+
+def test_postgresql_store_fires_and_keeps_the_record(pg_uri: str, tmp_path: Path, receiver):
+    policy = DeliveryPolicy(allow=AllowList.parse("127.0.0.1"), backoff_s=0.1, keep=2)
+    store = SqlStore(pg_uri, str(tmp_path), policy)
+    hook = store.webhooks.create("pg", receiver.url, ["model_version_alias.created"])
+    store.create_registered_model("m")
+    store.create_model_version("m", "s3://bucket/m/1")
+    for alias in ("a", "b", "c"):
+        store.set_registered_model_alias("m", alias, "1")
+    assert sorted(h.json["data"]["alias"] for h in receiver.wait_for(3)) == ["a", "b", "c"]
+    deadline = time.monotonic() + 20
+    while True:
+        records = store.webhooks.deliveries(hook.webhook_id)
+        if len(records) == 2 and all(r.status == "DELIVERED" for r in records):
+            break  # only the newest `keep` records stay
+        assert time.monotonic() < deadline, records
+        time.sleep(0.05)
