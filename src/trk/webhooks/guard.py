@@ -18,7 +18,7 @@ from trk.exceptions import InvalidParameter
 from trk.webhooks.targets import AllowList, is_public, resolve
 
 
-class TargetRefused(Exception):
+class TargetRefused(InvalidParameter):
     """The host resolved to an address webhooks may not call (never retried)."""
 
 

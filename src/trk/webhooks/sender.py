@@ -70,7 +70,7 @@ def post(
     try:
         response = client.post(target.url, content=body.encode(), headers=headers)
     except TargetRefused as exc:
-        return Attempt(error=str(exc))
+        return Attempt(error=exc.message)
     except httpx.TimeoutException:
         return Attempt(error="timed out", retryable=True)
     except httpx.HTTPError as exc:
