@@ -97,9 +97,9 @@ def set_webhook_allow_hosts(value: str) -> None:
     os.environ[WEBHOOK_ALLOW_HOSTS_ENV] = value
 
 
-def webhook_number(name: str, default: float) -> float:
-    """`TRK_WEBHOOK_<NAME>` as a number (timeouts, attempts, backoff), else `default`."""
-    raw = os.environ.get(f"TRK_WEBHOOK_{name}")
+def webhook_number(variable: str, default: float) -> float:
+    """A `TRK_WEBHOOK_*` number (timeout, attempts, backoff, flush), else `default`."""
+    raw = os.environ.get(variable)
     try:
         return float(raw) if raw else default
     except ValueError:

@@ -29,10 +29,10 @@ class DeliveryPolicy:
         n = settings.webhook_number
         return cls(
             allow=AllowList.parse(settings.webhook_allow_hosts()),
-            timeout_s=n("TIMEOUT_SECONDS", cls.timeout_s),
-            max_attempts=max(1, int(n("MAX_ATTEMPTS", cls.max_attempts))),
-            backoff_s=n("BACKOFF_SECONDS", cls.backoff_s),
-            flush_s=n("FLUSH_SECONDS", cls.flush_s),
+            timeout_s=n("TRK_WEBHOOK_TIMEOUT_SECONDS", cls.timeout_s),
+            max_attempts=max(1, int(n("TRK_WEBHOOK_MAX_ATTEMPTS", cls.max_attempts))),
+            backoff_s=n("TRK_WEBHOOK_BACKOFF_SECONDS", cls.backoff_s),
+            flush_s=n("TRK_WEBHOOK_FLUSH_SECONDS", cls.flush_s),
         )
 
     def backoff(self, attempt: int, retry_after: float | None = None) -> float:
