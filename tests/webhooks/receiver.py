@@ -1,12 +1,13 @@
 """A real webhook receiver for tests: an HTTP server on 127.0.0.1 that records each POST.
 
 `answers` is the status for each request in turn (then 200); `hang_s` makes every request
-wait that long before answering, as a stuck CI endpoint would.
+wait that long before answering, as a stuck CI endpoint would; `tls` serves HTTPS.
 """
 
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -34,7 +35,12 @@ class Hit:
 
 
 class Receiver:
-    def __init__(self, answers: list[int] | None = None, hang_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        answers: list[int] | None = None,
+        hang_s: float = 0.0,
+        tls: tuple[str, str] | None = None,
+    ) -> None:
         self.answers = list(answers or [])
         self.hang_s = hang_s
         self.hits: list[Hit] = []
@@ -61,7 +67,13 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        scheme = "http"
+        if tls:  # HTTPS with the given (certificate, key) files
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+            scheme = "https"
+        self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}/hook"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def __enter__(self) -> Receiver:

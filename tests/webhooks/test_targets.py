@@ -1,13 +1,15 @@
-"""Target safety below the API: the allow-list, and the check made when connecting."""
+"""Target safety below the API: the allow-list, the check made when connecting, TLS checks."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 
 import pytest
 from receiver import Receiver
 
 from trk.exceptions import InvalidParameter
+from trk.store.sql import SqlStore
 from trk.webhooks import sender
 from trk.webhooks.dispatcher import Dispatcher
 from trk.webhooks.entities import Target
@@ -66,3 +68,21 @@ def test_publish_never_blocks_and_drops_beyond_the_bound():
     assert time.monotonic() - started < 0.5
     assert dispatcher.dropped == 3
     assert dispatcher.flush(0.1) is False  # bounded: gives up rather than hang
+
+
+def test_https_certificates_are_verified(tmp_path, make_receiver):
+    # A self-signed certificate for 127.0.0.1: the TLS handshake must fail, nothing is sent.
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    https = make_receiver(tls=(str(cert), str(key)))
+    policy = DeliveryPolicy(allow=AllowList.parse("127.0.0.1"))
+    store = SqlStore(f"sqlite:///{tmp_path / 'tls.db'}", str(tmp_path), policy)
+    hook = store.webhooks.create("tls", https.url, ["model_version.created"])
+    result = store.webhooks.test(hook.webhook_id)
+    assert not result.success and "CERTIFICATE_VERIFY_FAILED" in (result.error_message or "")
+    assert https.hits == []
