@@ -20,6 +20,7 @@ from typing import Protocol
 
 import httpx
 
+from trk.exceptions import TrkError
 from trk.webhooks import sender
 from trk.webhooks.entities import DELIVERED, FAILED, PENDING, Delivery, Target
 from trk.webhooks.events import Event, Occurrence
@@ -104,7 +105,9 @@ class Dispatcher:
                     self._deliver(client, item)
                 else:
                     self._fan_out(*item)
-            except Exception:  # a bug or a store outage: log it, keep the worker alive
+            except TrkError as exc:  # the store is down (or gone): one line, keep working
+                log.warning("webhook delivery failed: %s", exc.message)
+            except Exception:  # a bug: its traceback, and the worker stays alive
                 log.exception("webhook delivery failed")
             finally:
                 self._queue.task_done()
