@@ -113,6 +113,7 @@ def test_webhook_api_through_the_mlflow_client(hook_server, receiver: Receiver):
     first = client.create_webhook(
         "deploy", receiver.url, ["model_version_alias.created"], "starts a deploy", SECRET
     )
+    time.sleep(0.01)  # listed newest first, by creation time in milliseconds
     second = client.create_webhook("audit", receiver.url, ["model_version.created"])
     assert client.get_webhook(first.webhook_id).description == "starts a deploy"
 
