@@ -104,3 +104,9 @@ def webhook_number(variable: str, default: float) -> float:
         return float(raw) if raw else default
     except ValueError:
         return default
+
+
+# -- MLflow compatibility (issue 19) -------------------------------------------------------
+def model_version_source_regex() -> str | None:
+    """MLflow's `MLFLOW_CREATE_MODEL_VERSION_SOURCE_VALIDATION_REGEX`: sources must match it."""
+    return os.environ.get("MLFLOW_CREATE_MODEL_VERSION_SOURCE_VALIDATION_REGEX") or None

@@ -45,3 +45,18 @@ def backend_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def server(server_factory: Callable[..., ServerProcess]) -> ServerProcess:
     """One server on a sqlite file with local artifacts."""
     return server_factory()
+
+
+# -- MLflow compatibility tests (issue 19): the real `mlflow` client on `server` -------------
+@pytest.fixture
+def mlflow_client(server: ServerProcess):  # noqa: ANN201 (mlflow is imported lazily)
+    """`mlflow.MlflowClient` for tracking and registry on `server`."""
+    from mlflow import MlflowClient
+
+    return MlflowClient(server.url, server.url)
+
+
+@pytest.fixture
+def run_id(mlflow_client) -> str:  # noqa: ANN001
+    """A fresh run in a fresh experiment on `server`."""
+    return mlflow_client.create_run(mlflow_client.create_experiment("compat")).info.run_id

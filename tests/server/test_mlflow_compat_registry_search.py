@@ -6,14 +6,7 @@ models without that tag must still be found, and prompts left out unless asked f
 
 from __future__ import annotations
 
-import pytest
 import requests
-from mlflow import MlflowClient
-
-
-@pytest.fixture
-def client(server) -> MlflowClient:
-    return MlflowClient(server.url, server.url)
 
 
 def create_raw(server, name: str, is_prompt: str) -> None:
@@ -23,32 +16,34 @@ def create_raw(server, name: str, is_prompt: str) -> None:
     requests.post(url, json={"name": name, "tags": tags}).raise_for_status()
 
 
-def test_search_registered_models_keeps_models_without_the_prompt_tag(client, server):
-    client.create_registered_model("plain")
-    client.create_registered_model("tagged", tags={"team": "ds"})
+def test_search_registered_models_keeps_models_without_the_prompt_tag(mlflow_client, server):
+    mlflow_client.create_registered_model("plain")
+    mlflow_client.create_registered_model("tagged", tags={"team": "ds"})
     create_raw(server, "a-prompt", "true")
     create_raw(server, "not-a-prompt", "false")
 
-    names = [m.name for m in client.search_registered_models()]
+    names = [m.name for m in mlflow_client.search_registered_models()]
     assert names == ["not-a-prompt", "plain", "tagged"]
-    assert [m.name for m in client.search_registered_models("tags.team = 'ds'")] == ["tagged"]
-    assert [m.name for m in client.search_registered_models("name LIKE 'p%'")] == ["plain"]
+    assert [m.name for m in mlflow_client.search_registered_models("tags.team = 'ds'")] == [
+        "tagged"
+    ]
+    assert [m.name for m in mlflow_client.search_registered_models("name LIKE 'p%'")] == ["plain"]
 
 
-def test_prompts_are_found_only_when_asked_for(client, server):
-    client.create_registered_model("plain")
+def test_prompts_are_found_only_when_asked_for(mlflow_client, server):
+    mlflow_client.create_registered_model("plain")
     create_raw(server, "a-prompt", "true")
     url = f"{server.url}/api/2.0/mlflow/registered-models/search"
     asked = requests.get(url, params={"filter": "tags.`mlflow.prompt.is_prompt` = 'true'"})
     assert [m["name"] for m in asked.json()["registered_models"]] == ["a-prompt"]
 
 
-def test_model_versions_newest_first_and_prompt_filter(client):
-    client.create_registered_model("m")
+def test_model_versions_newest_first_and_prompt_filter(mlflow_client):
+    mlflow_client.create_registered_model("m")
     for _ in range(3):
-        client.create_model_version("m", "mlflow-artifacts:/models/x")
-    versions = client.search_model_versions("name = 'm'")
+        mlflow_client.create_model_version("m", "mlflow-artifacts:/models/x")
+    versions = mlflow_client.search_model_versions("name = 'm'")
     assert [v.version for v in versions] == ["3", "2", "1"]
-    page = client.search_model_versions("name = 'm'", max_results=2)
+    page = mlflow_client.search_model_versions("name = 'm'", max_results=2)
     assert [v.version for v in page] == ["3", "2"]
-    assert [v.version for v in client.search_model_versions(page_token=page.token)] == ["1"]
+    assert [v.version for v in mlflow_client.search_model_versions(page_token=page.token)] == ["1"]

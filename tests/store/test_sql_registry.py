@@ -66,7 +66,7 @@ def test_rename_and_delete_model_take_everything_along(store, counts):
     renamed = store.rename_registered_model("iris", "flowers")
     assert renamed.aliases == {"champion": "1"} and renamed.tags == {"t": "1"}
     assert store.get_model_version_by_alias("flowers", "champion").tags == {"k": "v"}
-    with pytest.raises(NotFound, match="'iris'"):
+    with pytest.raises(NotFound, match="name=iris"):
         store.get_registered_model("iris")
     store.delete_registered_model("flowers")
     after = counts(store)
@@ -79,17 +79,17 @@ def test_bad_registry_calls_change_nothing(store, counts):
     store.create_model_version("iris", "s3://b/1")
     store.create_registered_model("other")
     before = counts(store)
-    with pytest.raises(AlreadyExists, match="'iris'"):
+    with pytest.raises(AlreadyExists, match="name=iris"):
         store.create_registered_model("iris")
-    with pytest.raises(AlreadyExists, match="'other'"):
+    with pytest.raises(AlreadyExists, match="name=other"):
         store.rename_registered_model("iris", "other")
-    with pytest.raises(NotFound, match="'nope'"):
+    with pytest.raises(NotFound, match="name=nope"):
         store.get_registered_model("nope")
-    with pytest.raises(NotFound, match="version 7"):
+    with pytest.raises(NotFound, match="version=7"):
         store.get_model_version("iris", 7)
-    with pytest.raises(NotFound, match="'nope'"):
+    with pytest.raises(NotFound, match="name=nope"):
         store.get_model_version("nope", 1)
-    with pytest.raises(NotFound, match="version 9"):
+    with pytest.raises(NotFound, match="version=9"):
         store.set_registered_model_alias("iris", "champion", 9)
     with pytest.raises(NotFound, match="'ghost'"):
         store.delete_registered_model_alias("iris", "ghost")

@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from trk.exceptions import TrkError
 from trk.server import artifacts as artifact_proxy
-from trk.server import experiments, logged_models, metrics, registry, runs, webhooks
+from trk.server import experiments, logged_models, metrics, registry, run_artifacts, runs, webhooks
 from trk.server.auth import BearerAuth
 from trk.server.endpoint import ServerContext, api_route
 from trk.server.errors import EXCEPTION_HANDLERS, error_response
@@ -27,6 +27,7 @@ APIS = [
     *experiments.APIS,
     *runs.APIS,
     *metrics.APIS,
+    *run_artifacts.APIS,
     *registry.APIS,
     *logged_models.APIS,
     *webhooks.APIS,
@@ -67,6 +68,7 @@ def create_app(
     routes += [api_route(api, ctx, prefix) for prefix in API_PREFIXES for api in APIS]
     if serve_artifacts:
         routes += artifact_proxy.routes(ctx)
+    routes += run_artifacts.routes(ctx)  # files of runs, versions, logged models; /version
     routes += dashboard.routes(ctx)  # after the API: `/` and `/static` never shadow it
     middleware = [Middleware(BearerAuth, token=auth_token)] if auth_token else []
     app = Starlette(routes=routes, middleware=middleware, exception_handlers=EXCEPTION_HANDLERS)

@@ -10,19 +10,17 @@ import os
 import posixpath
 import shutil
 import tempfile
-from pathlib import Path
 from urllib.parse import unquote
 
-from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from trk.artifacts import get_artifact_repository
 from trk.artifacts.base import ArtifactRepository, clean_artifact_path
-from trk.artifacts.local import LocalArtifactRepository, local_path_of
-from trk.exceptions import InvalidParameter, NotFound, TrkError
+from trk.exceptions import InvalidParameter, TrkError
+from trk.server.downloads import send_artifact
 from trk.server.endpoint import ServerContext
 from trk.server.errors import error_response, internal_error
 from trk.server.json import json_response
@@ -72,34 +70,8 @@ def rooted_repository(ctx: ServerContext, uri: str) -> ArtifactRepository | None
     return get_artifact_repository(f"{root}/{safe_path(uri[len(root) + 1 :])}")
 
 
-def _local_file(ctx: ServerContext, rel: str) -> Path | None:
-    """The file on disk when the destination is local (served without a copy)."""
-    repo = root_repository(ctx)
-    if not isinstance(repo, LocalArtifactRepository):
-        return None
-    root = local_path_of(ctx.artifact_root).resolve()
-    target = (root / rel).resolve()
-    if target != root and root not in target.parents:
-        raise InvalidParameter(f"Invalid artifact path {rel!r}: escapes the artifact root")
-    if not target.is_file():
-        raise NotFound(f"Artifact {rel!r} does not exist")
-    return target
-
-
 async def download(request: Request, ctx: ServerContext) -> Response:
-    rel = safe_path(request.path_params["path"])
-    local = await run_in_threadpool(_local_file, ctx, rel)
-    if local is not None:
-        return FileResponse(local, media_type="application/octet-stream")
-    tmp = tempfile.mkdtemp(prefix="trk-proxy-")
-    target = Path(tmp) / posixpath.basename(rel)
-    try:
-        await run_in_threadpool(root_repository(ctx).download_file, rel, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    cleanup = BackgroundTask(shutil.rmtree, tmp, ignore_errors=True)
-    return FileResponse(target, media_type="application/octet-stream", background=cleanup)
+    return await send_artifact(root_repository(ctx), safe_path(request.path_params["path"]))
 
 
 async def upload(request: Request, ctx: ServerContext) -> Response:
@@ -142,7 +114,9 @@ async def delete(request: Request, ctx: ServerContext) -> Response:
     return json_response({})
 
 
-def _wrap(handler, ctx: ServerContext):  # noqa: ANN001, ANN202
+def file_endpoint(handler, ctx: ServerContext):  # noqa: ANN001, ANN202
+    """A Starlette endpoint for `handler(request, ctx)`, with errors mapped as the API's are."""
+
     async def endpoint(request: Request) -> Response:
         try:
             return await handler(request, ctx)
@@ -158,8 +132,8 @@ def _wrap(handler, ctx: ServerContext):  # noqa: ANN001, ANN202
 def routes(ctx: ServerContext) -> list[Route]:
     """The proxy's routes, bound to `ctx`."""
     return [
-        Route(PREFIX, _wrap(listing, ctx), methods=["GET"]),
-        Route(PREFIX + "/{path:path}", _wrap(download, ctx), methods=["GET"]),
-        Route(PREFIX + "/{path:path}", _wrap(upload, ctx), methods=["PUT"]),
-        Route(PREFIX + "/{path:path}", _wrap(delete, ctx), methods=["DELETE"]),
+        Route(PREFIX, file_endpoint(listing, ctx), methods=["GET"]),
+        Route(PREFIX + "/{path:path}", file_endpoint(download, ctx), methods=["GET"]),
+        Route(PREFIX + "/{path:path}", file_endpoint(upload, ctx), methods=["PUT"]),
+        Route(PREFIX + "/{path:path}", file_endpoint(delete, ctx), methods=["DELETE"]),
     ]

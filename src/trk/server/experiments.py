@@ -94,6 +94,8 @@ APIS = [
     Api("POST", "experiments/update", {**_ID, "new_name": "str"}, update),
     Api("POST", "experiments/delete", _ID, delete),
     Api("POST", "experiments/restore", _ID, restore),
-    Api("POST", "experiments/set-experiment-tag", {**_ID, "key": "str!", "value": "text!"}, set_tag),
+    Api(
+        "POST", "experiments/set-experiment-tag", {**_ID, "key": "str!", "value": "text!"}, set_tag
+    ),
     Api("POST", "experiments/delete-experiment-tag", {**_ID, "key": "str!"}, delete_tag),
 ]

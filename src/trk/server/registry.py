@@ -7,6 +7,7 @@ from typing import Any
 from trk.artifacts.manifest import of_repository
 from trk.server.endpoint import Api, ServerContext
 from trk.server.params import key_values
+from trk.server.sources import check_source
 from trk.store.mlflow_json import model_version_to_json, registered_model_to_json
 from trk.store.validation import check_model_id
 from trk.uri import logged_model_id, resolve_artifact_uri
@@ -75,6 +76,7 @@ def latest_versions(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
 def create_version(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
     """Register `source` (MLflow 3 sends `models:/m-<id>`, kept as is) and pin its files."""
     source = p["source"]
+    check_source(ctx.store, source, p.get("run_id") or None)
     model_id = p.get("model_id") or logged_model_id(source)
     version = ctx.store.create_model_version(
         p["name"],
@@ -148,7 +150,7 @@ def get_by_alias(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
 
 _NAME = {"name": "str!"}
 _VER = {"name": "str!", "version": "str!"}
-_KV = {"key": "str!", "value": "str!"}
+_KV = {"key": "str!", "value": "text!"}
 _SEARCH = {"filter": "str", "max_results": "int", "order_by": "str[]", "page_token": "str"}
 _RM = "registered-models/"
 _MV = "model-versions/"

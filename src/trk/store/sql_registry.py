@@ -97,7 +97,7 @@ class SqlRegistry(SqlBase):
         stmt = select(rm).where(rm.c.name == name)
         row = conn.execute(stmt.with_for_update() if lock else stmt).first()
         if row is None:
-            raise NotFound(f"Registered model {name!r} not found")
+            raise NotFound(f"Registered Model with name={name} not found")
         return row
 
     def _version_row(self, conn: Connection, name: str, version: str | int) -> Row:
@@ -105,7 +105,7 @@ class SqlRegistry(SqlBase):
         row = conn.execute(select(mv).where(mv.c.name == name, mv.c.version == number)).first()
         if row is None:
             self._model_row(conn, name)  # NotFound for the model itself first
-            raise NotFound(f"Model {name!r} has no version {number}")
+            raise NotFound(f"Model Version (name={name}, version={number}) not found")
         return row
 
     def _versions(self, conn: Connection, rows: Sequence[Row]) -> list[ModelVersion]:
@@ -173,7 +173,7 @@ class SqlRegistry(SqlBase):
         try:
             with self._write() as conn:
                 if conn.execute(select(rm.c.name).where(rm.c.name == name)).first():
-                    raise AlreadyExists(f"Registered model {name!r} already exists")
+                    raise AlreadyExists(f"Registered Model (name={name}) already exists.")
                 conn.execute(
                     rm.insert().values(
                         name=name, description=description, creation_time=now, last_updated_time=now
@@ -184,7 +184,7 @@ class SqlRegistry(SqlBase):
                     conn.execute(s.registered_model_tags.insert(), rows)
                 model = self._models(conn, [self._model_row(conn, name)])[0]
         except WriteConflict:
-            raise AlreadyExists(f"Registered model {name!r} already exists") from None
+            raise AlreadyExists(f"Registered Model (name={name}) already exists.") from None
         self._emit(events.model_created(name, tags or {}, description))
         return model
 
@@ -227,11 +227,11 @@ class SqlRegistry(SqlBase):
                     new_name != name
                     and conn.execute(select(rm.c.name).where(rm.c.name == new_name)).first()
                 ):
-                    raise AlreadyExists(f"Registered model {new_name!r} already exists")
+                    raise AlreadyExists(f"Registered Model (name={new_name}) already exists.")
                 self._touch_model(conn, name, name=new_name)
                 return self._models(conn, [self._model_row(conn, new_name)])[0]
         except WriteConflict:
-            raise AlreadyExists(f"Registered model {new_name!r} already exists") from None
+            raise AlreadyExists(f"Registered Model (name={new_name}) already exists.") from None
 
     def delete_registered_model(self, name: str) -> None:
         """Deletes the model with every version, tag and alias."""

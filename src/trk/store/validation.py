@@ -117,7 +117,7 @@ def check_version(version: object) -> int:
     """A model version number, given as int or digit string."""
     text = str(version).strip()
     if not text.isdigit() or int(text) < 1:
-        raise InvalidParameter(f"Model version must be a positive integer, got {version!r}")
+        raise InvalidParameter(f"Parameter 'version' must be an integer, got {version!r}.")
     return int(text)
 
 
