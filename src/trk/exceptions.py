@@ -116,6 +116,13 @@ class Unavailable(TrkError):
     error_code = "TEMPORARILY_UNAVAILABLE"
 
 
+class NotImplementedHere(TrkError):
+    """An MLflow API that trk server knows but does not serve (say which, and why)."""
+
+    status = HTTPStatus.NOT_IMPLEMENTED
+    error_code = "NOT_IMPLEMENTED"
+
+
 _BY_CODE: dict[str, type[TrkError]] = {
     "INVALID_PARAMETER_VALUE": InvalidParameter,
     "BAD_REQUEST": BadRequest,
@@ -125,6 +132,7 @@ _BY_CODE: dict[str, type[TrkError]] = {
     "UNAUTHENTICATED": Unauthenticated,
     "DEADLINE_EXCEEDED": DeadlineExceeded,
     "TEMPORARILY_UNAVAILABLE": Unavailable,
+    "NOT_IMPLEMENTED": NotImplementedHere,
 }
 
 

@@ -46,7 +46,12 @@ def test_wrong_types_are_named_in_mlflows_words(server, run_id):
     answer = requests.post(url, json={**body, "run_id": run_id, "step": "foo"})
     assert "Invalid value \"foo\" for parameter 'step' supplied" in answer.json()["message"]
     answer = requests.post(url, json={**body, "run_id": None})
-    assert answer.json()["message"] == "Missing value for required parameter 'run_id'"
+    assert answer.json()["message"] == "Missing value for required parameter 'run_id'."
+    answer = requests.post(
+        f"{server.url}/api/2.0/mlflow/runs/log-batch",
+        json={"run_id": run_id, "metrics": [{"key": "m", "value": 1}]},
+    )
+    assert "Missing value for required parameter 'metrics[0].timestamp'" in answer.text
 
 
 def test_registry_not_found_wording(mlflow_client):

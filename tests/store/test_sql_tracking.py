@@ -108,7 +108,7 @@ def test_log_batch_params_tags_metrics(store):
     assert [(m.step, m.value) for m in history] == [(0, 0.5), (1, 0.1), (2, 0.9)]
     store.delete_tag(run_id, "t")
     assert "t" not in store.get_run(run_id).data.tags
-    with pytest.raises(NotFound, match="'t'"):
+    with pytest.raises(NotFound, match="name: t in run"):
         store.delete_tag(run_id, "t")
 
 

@@ -13,7 +13,16 @@ from starlette.routing import Route
 
 from trk.exceptions import TrkError
 from trk.server import artifacts as artifact_proxy
-from trk.server import experiments, logged_models, metrics, registry, run_artifacts, runs, webhooks
+from trk.server import (
+    datasets,
+    experiments,
+    logged_models,
+    metrics,
+    registry,
+    run_artifacts,
+    runs,
+    webhooks,
+)
 from trk.server.auth import BearerAuth
 from trk.server.endpoint import ServerContext, api_route
 from trk.server.errors import EXCEPTION_HANDLERS, error_response
@@ -28,6 +37,7 @@ APIS = [
     *runs.APIS,
     *metrics.APIS,
     *run_artifacts.APIS,
+    *datasets.APIS,
     *registry.APIS,
     *logged_models.APIS,
     *webhooks.APIS,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from trk.entities import ViewType
@@ -17,10 +18,17 @@ def view_type(value: str | None, name: str = "view_type") -> ViewType:
     return ViewType(choice(name, value, VIEW_TYPES, ViewType.ACTIVE_ONLY.value))
 
 
+def _absolute(location: str | None) -> str | None:
+    """A relative local path becomes absolute (from the server's directory), as in MLflow."""
+    if not location or "://" in location or location.startswith(("/", "file:", "mlflow-")):
+        return location
+    return os.path.abspath(location)
+
+
 def create(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
     tags = key_values("tags", p.get("tags"))
-    exp_id = ctx.store.create_experiment(p["name"], p.get("artifact_location") or None, tags)
-    return {"experiment_id": exp_id}
+    location = _absolute(p.get("artifact_location") or None)
+    return {"experiment_id": ctx.store.create_experiment(p["name"], location, tags)}
 
 
 def get(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:

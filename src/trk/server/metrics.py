@@ -7,6 +7,8 @@ from typing import Any
 from trk.entities import Metric
 from trk.exceptions import InvalidParameter
 from trk.server.endpoint import Api, ServerContext
+from trk.server.params import missing
+from trk.server.runs import run_id_of
 from trk.store.mlflow_json import float_out, metric_to_json
 from trk.store.search import decode_page_token, encode_page_token
 from trk.store.validation import check_max_results
@@ -16,16 +18,9 @@ BULK_MAX_RESULTS = 25000
 INTERVAL_MAX_RESULTS = 2500
 
 
-def _run_id(p: dict[str, Any]) -> str:
-    run_id = p.get("run_id") or p.get("run_uuid")
-    if not run_id:
-        raise InvalidParameter("Missing value for required parameter 'run_id'")
-    return run_id
-
-
 def history(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
     """All of it without `max_results`; else one page and a token for the next."""
-    metrics = ctx.store.get_metric_history(_run_id(p), p["metric_key"])
+    metrics = ctx.store.get_metric_history(run_id_of(p), p["metric_key"])
     offset = decode_page_token(p.get("page_token"))
     size = p.get("max_results")
     end = len(metrics) if size is None else offset + check_max_results(size)
@@ -50,7 +45,7 @@ def _bulk_runs(p: dict[str, Any], what: str, field: str) -> list[str]:
     run_ids = [r for r in p.get(field) or () if r]
     if not run_ids:
         if field == "run_ids":
-            raise InvalidParameter("Missing value for required parameter 'run_ids'.")
+            raise missing("run_ids")
         raise InvalidParameter(f"{what} request must specify at least one run_id.")
     if len(run_ids) > MAX_BULK_RUNS:
         if field == "run_ids":
@@ -86,7 +81,7 @@ def history_bulk_interval(ctx: ServerContext, p: dict[str, Any]) -> dict[str, An
     what = "GetMetricHistoryBulkInterval"
     run_ids = _bulk_runs(p, what, "run_ids")
     if not p.get("metric_key"):
-        raise InvalidParameter("Missing value for required parameter 'metric_key'.")
+        raise missing("metric_key")
     max_results = p.get("max_results", INTERVAL_MAX_RESULTS)
     if not 1 <= max_results <= INTERVAL_MAX_RESULTS:
         raise InvalidParameter(

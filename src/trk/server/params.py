@@ -69,8 +69,16 @@ def _from_query(request: Request, fields: Mapping[str, str]) -> dict[str, Any]:
     return out
 
 
-def check_fields(raw: Mapping[str, Any], fields: Mapping[str, str]) -> dict[str, Any]:
-    """Typed values for `fields`; absent optional fields are left out."""
+def missing(name: str) -> InvalidParameter:
+    """MLflow's wording for an absent required field."""
+    return InvalidParameter(f"Missing value for required parameter '{name}'.")
+
+
+def check_fields(
+    raw: Mapping[str, Any], fields: Mapping[str, str], where: str = ""
+) -> dict[str, Any]:
+    """Typed values for `fields`; absent optional fields are left out. `where` prefixes the
+    names in messages (`metrics[0].` for an entry of a batch)."""
     unknown = sorted(set(raw) - set(fields))
     if unknown:
         raise InvalidParameter(f"Unknown field(s) {', '.join(unknown)}")
@@ -80,11 +88,11 @@ def check_fields(raw: Mapping[str, Any], fields: Mapping[str, str]) -> dict[str,
         value = raw.get(name)
         if value is None or (value == "" and kind not in ("str", "str[]", "text")):
             if required:
-                raise InvalidParameter(f"Missing value for required parameter '{name}'")
+                raise missing(where + name)
             continue
         if value == "" and required and kind != "text":
-            raise InvalidParameter(f"Missing value for required parameter '{name}'")
-        out[name] = coerce(name, kind, value)
+            raise missing(where + name)
+        out[name] = coerce(where + name, kind, value)
     return out
 
 

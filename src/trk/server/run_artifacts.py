@@ -20,7 +20,7 @@ from trk.server.artifacts import file_endpoint, rooted_repository, safe_path
 from trk.server.downloads import send_artifact
 from trk.server.endpoint import Api, ServerContext
 from trk.server.json import json_response
-from trk.server.params import read_body
+from trk.server.params import missing, read_body
 from trk.store.mlflow_json import file_info_to_json
 from trk.uri import resolve_artifact_uri
 
@@ -37,7 +37,7 @@ def served_repository(ctx: ServerContext, uri: str) -> ArtifactRepository:
 
 def _run_repository(ctx: ServerContext, run_id: str | None) -> tuple[str, ArtifactRepository]:
     if not run_id:
-        raise InvalidParameter("Missing value for required parameter 'run_id'")
+        raise missing("run_id")
     uri = ctx.store.get_run(run_id).info.artifact_uri
     return uri, served_repository(ctx, uri)
 
@@ -45,9 +45,17 @@ def _run_repository(ctx: ServerContext, run_id: str | None) -> tuple[str, Artifa
 def list_artifacts(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
     """`{root_uri, files}`; each path relative to the run's root, as MLflow lists them."""
     root, repo = _run_repository(ctx, p.get("run_id") or p.get("run_uuid"))
-    path = safe_path(p.get("path"))
+    path = _path(p.get("path"))
     files = [file_info_to_json(f) for f in repo.list_artifacts(path or None)]
     return {"root_uri": root, "files": files}
+
+
+def _path(value: str | None) -> str:
+    """A relative path inside the root, refused in MLflow's words."""
+    try:
+        return safe_path(value)
+    except InvalidParameter:
+        raise InvalidParameter("Invalid path") from None
 
 
 def _query(request: Request, *names: str) -> str | None:
@@ -55,9 +63,9 @@ def _query(request: Request, *names: str) -> str | None:
 
 
 async def get_artifact(request: Request, ctx: ServerContext) -> Response:
-    run_id = _query(request, "run_id", "run_uuid")
-    _, repo = await run_in_threadpool(_run_repository, ctx, run_id)
-    return await send_artifact(repo, safe_path(_query(request, "path")))
+    rel = _path(_query(request, "path"))
+    _, repo = await run_in_threadpool(_run_repository, ctx, _query(request, "run_id", "run_uuid"))
+    return await send_artifact(repo, rel)
 
 
 def _version_repository(ctx: ServerContext, name: str, version: str) -> ArtifactRepository:
@@ -67,10 +75,11 @@ def _version_repository(ctx: ServerContext, name: str, version: str) -> Artifact
 
 async def get_version_artifact(request: Request, ctx: ServerContext) -> Response:
     name, version = _query(request, "name"), _query(request, "version")
+    rel = _path(_query(request, "path"))
     if not name or not version:
-        raise InvalidParameter("Missing value for required parameter 'name' or 'version'")
+        raise missing("name" if not name else "version")
     repo = await run_in_threadpool(_version_repository, ctx, name, version)
-    return await send_artifact(repo, safe_path(_query(request, "path")))
+    return await send_artifact(repo, rel)
 
 
 async def get_logged_model_file(request: Request, ctx: ServerContext) -> Response:
@@ -78,7 +87,7 @@ async def get_logged_model_file(request: Request, ctx: ServerContext) -> Respons
         raise InvalidParameter("This backend keeps no logged models")
     model = await run_in_threadpool(ctx.logged_models.get, request.path_params["model_id"])
     repo = await run_in_threadpool(served_repository, ctx, model.artifact_location)
-    return await send_artifact(repo, safe_path(_query(request, "artifact_file_path")))
+    return await send_artifact(repo, _path(_query(request, "artifact_file_path")))
 
 
 async def upload_artifact(request: Request, ctx: ServerContext) -> Response:
@@ -89,10 +98,7 @@ async def upload_artifact(request: Request, ctx: ServerContext) -> Response:
     path = _query(request, "path")
     if not path:
         raise InvalidParameter("Request must specify path.")
-    try:
-        rel = safe_path(path)
-    except InvalidParameter:
-        raise InvalidParameter(f"Invalid path: {path!r}") from None
+    rel = _path(path)
     data = await read_body(request, ctx.max_body_bytes)
     if not data:
         raise InvalidParameter("Request must specify data.")

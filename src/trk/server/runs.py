@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from trk.entities import Metric, Param, RunStatus, RunTag
-from trk.exceptions import InvalidParameter
 from trk.server.endpoint import Api, ServerContext
 from trk.server.experiments import view_type
-from trk.server.params import check_fields, choice, key_values
+from trk.server.params import check_fields, choice, key_values, missing
 from trk.store.mlflow_json import run_info_to_json, run_to_json
 
 DEFAULT_EXPERIMENT_ID = "0"
@@ -30,7 +29,7 @@ def run_id_of(p: dict[str, Any]) -> str:
     """MLflow accepts `run_id` or the older `run_uuid`."""
     run_id = p.get("run_id") or p.get("run_uuid")
     if not run_id:
-        raise InvalidParameter("Missing value for required parameter 'run_id'")
+        raise missing("run_id")
     return run_id
 
 
@@ -89,12 +88,16 @@ def delete_tag(ctx: ServerContext, p: dict[str, Any]) -> None:
 
 def log_batch(ctx: ServerContext, p: dict[str, Any]) -> None:
     # Every entry is checked before the store sees the batch: all or nothing.
-    checked = [check_fields(m, _METRIC) for m in p.get("metrics", ())]
+    checked = [
+        check_fields(m, _METRIC, f"metrics[{i}].") for i, m in enumerate(p.get("metrics", ()))
+    ]
     metrics = [_metric(m) for m in checked]
     if any(m.get("model_id") for m in checked):
         metrics = _without_repeats(ctx, run_id_of(p), metrics)
-    params = [Param(**check_fields(x, _KV)) for x in p.get("params", ())]
-    tags = [RunTag(**check_fields(x, _KV)) for x in p.get("tags", ())]
+    params = [
+        Param(**check_fields(x, _KV, f"params[{i}].")) for i, x in enumerate(p.get("params", ()))
+    ]
+    tags = [RunTag(**check_fields(x, _KV, f"tags[{i}].")) for i, x in enumerate(p.get("tags", ()))]
     ctx.store.log_batch(run_id_of(p), metrics=metrics, params=params, tags=tags)
 
 

@@ -132,7 +132,9 @@ class SqlRuns(SqlExperiments):
     def _active_run_row(self, conn: Connection, run_id: str) -> Row:
         row = self._run_row(conn, run_id)
         if row.lifecycle_stage != LifecycleStage.ACTIVE:
-            raise InvalidParameter(f"Run {run_id!r} is deleted; it must be active to change it")
+            raise InvalidParameter(
+                f"The run {run_id} must be in the 'active' state. Current state is deleted."
+            )
         return row
 
     def _run_data(self, conn: Connection, run_ids: Sequence[str]) -> dict[str, RunData]:
@@ -295,7 +297,7 @@ class SqlRuns(SqlExperiments):
             t = s.tags
             result = conn.execute(t.delete().where(t.c.run_uuid == run_id, t.c.key == key))
             if result.rowcount == 0:
-                raise NotFound(f"No tag {key!r} on run {run_id}")
+                raise NotFound(f"No tag with name: {key} in run with id {run_id}")
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every logged value of metric `key`, by step then timestamp."""

@@ -126,7 +126,10 @@ def check_max_results(max_results: object, limit: int = MAX_RESULTS) -> int:
     if isinstance(max_results, bool) or not isinstance(max_results, int):
         raise InvalidParameter(f"max_results must be an integer, got {max_results!r}")
     if not 1 <= max_results <= limit:
-        raise InvalidParameter(f"max_results must be between 1 and {limit}, got {max_results}")
+        raise InvalidParameter(
+            f"Invalid value {max_results} for parameter 'max_results' supplied. "
+            f"It must be between 1 and {limit}"
+        )
     return max_results
 
 
