@@ -99,3 +99,9 @@ def test_source_validation_regex_setting_is_honoured(server_factory):
     assert answer.status_code == 400
     assert answer.json()["message"] == "Invalid model version source: 's3://bucket/model'."
     assert _create_version(server, "mlflow-artifacts:/models/x").status_code == 200
+
+
+def test_runs_source_of_a_run_this_server_lacks_registers_unpinned(mlflow_client):
+    mlflow_client.create_registered_model("m")
+    version = mlflow_client.create_model_version("m", "runs:/run_id/model", "run_id")
+    assert version.version == "1" and version.source == "runs:/run_id/model"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from trk.artifacts.manifest import of_repository
+from trk.exceptions import MalformedUri, NotFound
 from trk.server.endpoint import Api, ServerContext
 from trk.server.params import key_values
 from trk.server.sources import check_source
@@ -94,7 +95,15 @@ def _pin(ctx: ServerContext, source: str) -> dict[str, str] | None:
     """The manifest of the files at `source`; only read where this server's artifacts live."""
     from trk.server.artifacts import rooted_repository
 
-    repo = rooted_repository(ctx, resolve_artifact_uri(source, ctx.store))
+    try:
+        location = resolve_artifact_uri(source, ctx.store)
+    except (MalformedUri, NotFound):
+        if not source.startswith("runs:"):
+            raise
+        # MLflow registers `runs:/` sources whose run this store does not hold (issue 19):
+        # like a source that holds nothing yet, such a version is registered unpinned.
+        return None
+    repo = rooted_repository(ctx, location)
     return of_repository(repo) if repo is not None else None
 
 
