@@ -28,6 +28,7 @@ def test_requests_never_fail_and_windows_arrive_after_the_outage(client, tmp_pat
     settings = ServeSettings(
         model_uri=str(dirs[0]), challenger_uri=str(dirs[1]), mode="shadow",
         tracking_uri=uri, report_interval_s=0.3, experiment="serving/out",
+        allow_pickle=True,  # the copies are bare paths: this test vouches for them
     )  # fmt: skip
     server = ThreadServer(create_app(settings)).start()
     reporter = server.app.state.dataplane.ab.reporter

@@ -13,6 +13,7 @@ import httpx
 from click.testing import CliRunner
 
 from trk.server.cli import db_group
+from trk.store.migrations import HEAD
 from uvicorn_thread import free_port
 
 
@@ -20,7 +21,7 @@ def test_db_upgrade_migrates_to_head(tmp_path):
     db = tmp_path / "new.db"
     result = CliRunner().invoke(db_group, ["upgrade", f"sqlite:///{db}"])
     assert result.exit_code == 0, result.output
-    assert "revision 0002" in result.output
+    assert f"revision {HEAD}" in result.output
     with sqlite3.connect(db) as conn:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"experiments", "runs", "logged_models", "logged_model_tags"} <= tables

@@ -37,7 +37,9 @@ def _trk_server(model_dir: Path) -> ThreadServer:
     from trk.serving.app import create_app
     from trk.serving.config import ServeSettings
 
-    return ThreadServer(create_app(ServeSettings(model_uri=str(model_dir)))).start()
+    # MLflow pickles, served from a bare path: the test vouches for the files it just wrote.
+    settings = ServeSettings(model_uri=str(model_dir), allow_pickle=True)
+    return ThreadServer(create_app(settings)).start()
 
 
 @pytest.fixture(scope="module")
