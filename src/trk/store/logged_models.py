@@ -149,7 +149,7 @@ class LoggedModelStore:
             self._require(conn, model_id)
             gone = conn.execute(t.delete().where((t.c.model_id == model_id) & (t.c.key == key)))
             if not gone.rowcount:
-                raise NotFound(f"No tag {key!r} on logged model '{model_id}'")
+                raise NotFound(f"No tag with key {key!r} on logged model '{model_id}'")
 
     def log_params(self, model_id: str, params: dict[str, str]) -> None:
         with write_connection(self._engine) as conn:

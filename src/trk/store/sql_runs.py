@@ -126,7 +126,7 @@ class SqlRuns(SqlExperiments):
     def _run_row(self, conn: Connection, run_id: str) -> Row:
         row = conn.execute(select(r).where(r.c.run_uuid == str(run_id))).first()
         if row is None:
-            raise NotFound(f"Run {run_id!r} not found")
+            raise NotFound(f"Run with id={run_id} not found")
         return row
 
     def _active_run_row(self, conn: Connection, run_id: str) -> Row:
