@@ -120,3 +120,14 @@ def test_dataset_inputs_refused_cleanly_and_search_finds_none(mlflow_client, ser
     assert requests.post(url, json={"experiment_ids": [exp_id]}).json() == {"dataset_summaries": []}
     refused = requests.post(url, json={})
     assert refused.status_code == 400 and "at least one experiment_id" in refused.text
+
+
+def test_transition_stage_answers_none_and_refuses_other_stages(mlflow_client):
+    mlflow_client.create_registered_model("m")
+    mlflow_client.create_model_version("m", "mlflow-artifacts:/m")
+    version = mlflow_client.transition_model_version_stage("m", "1", "None")
+    assert version.current_stage == "None"
+    with pytest.raises(mlflow.exceptions.MlflowException, match="NOT_IMPLEMENTED.*alias"):
+        mlflow_client.transition_model_version_stage("m", "1", "Production")
+    with pytest.raises(mlflow.exceptions.MlflowException, match="Invalid Model Version stage"):
+        mlflow_client.transition_model_version_stage("m", "1", "Nowhere")

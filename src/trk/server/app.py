@@ -21,6 +21,7 @@ from trk.server import (
     registry,
     run_artifacts,
     runs,
+    stages,
     webhooks,
 )
 from trk.server.auth import BearerAuth
@@ -38,6 +39,7 @@ APIS = [
     *metrics.APIS,
     *run_artifacts.APIS,
     *datasets.APIS,
+    *stages.APIS,
     *registry.APIS,
     *logged_models.APIS,
     *webhooks.APIS,
