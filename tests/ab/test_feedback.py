@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from trk.exceptions import BadRequest
-from trk.serving.feedback import FeedbackStore
+from trk.serving.online.feedback import FeedbackStore
 
 
 class Clock:

@@ -14,7 +14,7 @@ import httpx
 from ab_serving import ThreadServer, register_models, send, stream, wait_until
 
 from trk.ab.evaluation import evaluate
-from trk.serving.app import create_app
+from trk.serving.http.app import create_app
 from trk.serving.config import ServeSettings
 from trk.tracking.client import Client
 from trk.uri import resolve_model_dir
@@ -33,7 +33,7 @@ def test_requests_never_fail_and_windows_arrive_after_the_outage(client, tmp_pat
     server = ThreadServer(create_app(settings)).start()
     reporter = server.app.state.dataplane.ab.reporter
     try:
-        with caplog.at_level(logging.WARNING, "trk.serving.reporter"):
+        with caplog.at_level(logging.WARNING, "trk.serving.online.reporter"):
             x, _ = stream(300, seed=3)
             answers = send(server.url, x[:150])
             wait_until(lambda: reporter.pending >= 2, timeout=20)  # windows closed, not logged

@@ -10,9 +10,9 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter
 
 from trk.entities import RunStatus
-from trk.serving.feedback import FeedbackStore
-from trk.serving.reporter import Reporter
-from trk.serving.windows import VariantInfo
+from trk.serving.online.feedback import FeedbackStore
+from trk.serving.online.reporter import Reporter
+from trk.serving.online.window_stats import VariantInfo
 from trk.tracking.client import Client
 
 INFOS = [
@@ -79,7 +79,7 @@ def test_store_down_buffers_drops_oldest_then_flushes(tmp_path, caplog):
     dropped = Counter("trk_reporter_dropped_windows_total", "d", registry=registry)
     one = [INFOS[0]]
     rep = make(lambda: Client(uri), variants=lambda: one, buffer_windows=2, dropped=dropped)
-    with caplog.at_level(logging.WARNING, "trk.serving.reporter"):
+    with caplog.at_level(logging.WARNING, "trk.serving.online.reporter"):
         for n in range(5):
             rep.observe("champion", 0.01, ok=True)
             for _ in range(n):
@@ -91,7 +91,7 @@ def test_store_down_buffers_drops_oldest_then_flushes(tmp_path, caplog):
     assert rep.pending == 2 and rep.dropped_windows == 3
     assert registry.get_sample_value("trk_reporter_dropped_windows_total") == 3
     (tmp_path / "later").mkdir()
-    with caplog.at_level(logging.WARNING, "trk.serving.reporter"):
+    with caplog.at_level(logging.WARNING, "trk.serving.online.reporter"):
         assert rep.flush() is True
     assert any("tracking store is back: logged 2" in r.message for r in caplog.records)
     client = Client(uri)
@@ -137,7 +137,7 @@ def test_class_counts_are_the_same_one_by_one_and_in_bulk(predictions):
     """Small batches are counted in a loop, large ones with np.unique: the keys must agree."""
     import numpy as np
 
-    from trk.serving.windows import SMALL_BATCH, WindowStats
+    from trk.serving.online.window_stats import SMALL_BATCH, WindowStats
 
     small, bulk = WindowStats(), WindowStats()
     small.observe_classes(np.asarray(predictions))

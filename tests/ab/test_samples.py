@@ -7,7 +7,7 @@ from ab_serving import ThreadServer, register_models, send, stream
 from click.testing import CliRunner
 
 from trk.cli import main
-from trk.serving.app import create_app
+from trk.serving.http.app import create_app
 from trk.serving.config import ServeSettings
 
 

@@ -22,7 +22,7 @@ from click.testing import CliRunner
 
 from trk.ab.evaluation import evaluate
 from trk.cli import main
-from trk.serving.app import create_app
+from trk.serving.http.app import create_app
 from trk.serving.config import ServeSettings
 
 

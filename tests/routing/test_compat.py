@@ -7,7 +7,7 @@ import pytest
 
 from trk.exceptions import SignatureMismatch
 from trk.models.signature import ColSpec, ModelSignature, Schema, TensorSpec
-from trk.serving.compat import check_at_start, check_signatures
+from trk.serving.routing.signatures import check_at_start, check_signatures
 
 COLS = ["a", "b", "c"]
 

@@ -6,7 +6,7 @@ import httpx
 from routing_helpers import wait_started
 from serving_helpers import IRIS_COLUMNS, metric_value
 
-from trk.serving.router import stable_unit
+from trk.serving.routing.router import stable_unit
 
 ROW = {"dataframe_split": {"columns": IRIS_COLUMNS, "data": [[5.1, 3.5, 1.4, 0.2]]}}
 

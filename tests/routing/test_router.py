@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from trk.exceptions import InvalidParameter, Unavailable
-from trk.serving.router import Router, stable_unit
-from trk.serving.variant import CHALLENGER, CHAMPION, Variant, VariantSlot
+from trk.serving.routing.router import Router, stable_unit
+from trk.serving.core.variant import CHALLENGER, CHAMPION, Variant, VariantSlot
 
 
 def slots(challenger_loaded: bool = True) -> tuple[VariantSlot, VariantSlot]:
@@ -54,7 +54,7 @@ def test_sticky_is_stable_and_weighted():
 
 
 def test_stable_hash_is_the_same_in_another_process():
-    code = "from trk.serving.router import stable_unit; print(repr(stable_unit('user-42')))"
+    code = "from trk.serving.routing.router import stable_unit; print(repr(stable_unit('user-42')))"
     env = {"PYTHONHASHSEED": "123"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert float(out.stdout) == stable_unit("user-42")

@@ -13,11 +13,11 @@ import numpy as np
 from prometheus_client import CollectorRegistry, generate_latest
 from serving_helpers import metric_value, wait_until
 
-from trk.serving.inputs import ModelInput
-from trk.serving.metrics import ServingMetrics
-from trk.serving.routing import RoutingMetrics
-from trk.serving.shadow import ShadowRunner, agreement
-from trk.serving.variant import Variant
+from trk.serving.core.inputs import ModelInput
+from trk.serving.core.metrics import ServingMetrics
+from trk.serving.routing.metrics import RoutingMetrics
+from trk.serving.routing.shadow import ShadowRunner, agreement
+from trk.serving.core.variant import Variant
 
 
 class Model:

@@ -10,7 +10,7 @@ import httpx
 import numpy as np
 from serving_helpers import expected, metric_value, post_json
 
-from trk.serving.batching import Batcher, slice_rows
+from trk.serving.core.batching import Batcher, slice_rows
 
 
 def _batcher(predict, max_rows=32, delay_s=0.01, calls=None):

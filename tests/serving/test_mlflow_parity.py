@@ -34,7 +34,7 @@ SKLEARN_FORMS = {
 
 
 def _trk_server(model_dir: Path) -> ThreadServer:
-    from trk.serving.app import create_app
+    from trk.serving.http.app import create_app
     from trk.serving.config import ServeSettings
 
     # MLflow pickles, served from a bare path: the test vouches for the files it just wrote.

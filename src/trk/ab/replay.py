@@ -28,7 +28,7 @@ class ReplayResult:
 
 
 def decode_input(encoded: dict[str, Any]) -> Any:
-    """The inverse of `trk.serving.samples.encode_input`."""
+    """The inverse of `trk.serving.online.samples.encode_input`."""
     if "dataframe_split" in encoded:
         import pandas as pd
 

@@ -197,7 +197,7 @@ def check_challenger(settings: Any) -> None:
     """Refuse, in one line, a challenger whose input signature differs from the champion's."""
     if not settings.challenger_uri:
         return
-    from trk.serving.compat import check_at_start
+    from trk.serving.routing.signatures import check_at_start
 
     store = None
     uris = (settings.model_uri, settings.challenger_uri)

@@ -19,7 +19,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from trk import settings as env
 from trk.exceptions import InvalidParameter
 from trk.serving.config import ServeSettings
-from trk.serving.metrics import MULTIPROC_ENV
+from trk.serving.core.metrics import MULTIPROC_ENV
 
 log = logging.getLogger("trk.serving")
 
@@ -61,7 +61,7 @@ class DrainingServer(uvicorn.Server):
 
 def build_app(settings: ServeSettings) -> Any:
     """The app plus whatever the hooks attach to it."""
-    from trk.serving.app import create_app
+    from trk.serving.http.app import create_app
 
     app = create_app(settings)
     for hook in APP_HOOKS:

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from trk.entities import Metric
-from trk.serving.servingruns import ServingRuns
-from trk.serving.windows import VariantInfo, WindowStats, window_metrics
+from trk.serving.online.serving_runs import ServingRuns
+from trk.serving.online.window_stats import VariantInfo, WindowStats, window_metrics
 
-log = logging.getLogger("trk.serving.reporter")
+log = logging.getLogger("trk.serving.online.reporter")
 CounterSource = Callable[[], dict[str, dict[str, float]]]
 
 

@@ -10,8 +10,8 @@ import numpy as np
 import orjson
 
 from trk.exceptions import BadRequest, UnsupportedMediaType
-from trk.serving import inputs
-from trk.serving.inputs import InputSpec, ModelInput
+from trk.serving.core import inputs
+from trk.serving.core.inputs import InputSpec, ModelInput
 
 JSON = "application/json"
 CSV = "text/csv"

@@ -16,10 +16,10 @@ import orjson
 from prometheus_client import Counter, Gauge
 
 from trk.exceptions import BadRequest
-from trk.serving.feedback import FeedbackResult, FeedbackStore
-from trk.serving.reporter import Reporter
-from trk.serving.samples import SampleLogger
-from trk.serving.windows import VariantInfo
+from trk.serving.online.feedback import FeedbackResult, FeedbackStore
+from trk.serving.online.reporter import Reporter
+from trk.serving.online.samples import SampleLogger
+from trk.serving.online.window_stats import VariantInfo
 
 log = logging.getLogger("trk.serving")
 FEEDBACK_MAX_BATCH = 1000  # labels per POST /feedback; more -> 400

@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from trk.exceptions import DeadlineExceeded, PredictError, TrkError, Unavailable
-from trk.serving import codecs
-from trk.serving.batching import Batcher
+from trk.serving.core import codecs
+from trk.serving.core.batching import Batcher
 from trk.serving.config import ServeSettings
-from trk.serving.inputs import InputSpec, ModelInput
-from trk.serving.metrics import ServingMetrics
-from trk.serving.variant import CHALLENGER, CHAMPION, Variant, VariantSlot, load_variant
+from trk.serving.core.inputs import InputSpec, ModelInput
+from trk.serving.core.metrics import ServingMetrics
+from trk.serving.core.variant import CHALLENGER, CHAMPION, Variant, VariantSlot, load_variant
 
 log = logging.getLogger("trk.serving")
 UNROUTED = ("none", "none", "none")

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-log = logging.getLogger("trk.serving.samples")
+log = logging.getLogger("trk.serving.online.samples")
 _STOP = object()
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from trk.exceptions import InvalidParameter, Unavailable
-from trk.serving.variant import CHALLENGER, CHAMPION, Variant, VariantSlot
+from trk.serving.core.variant import CHALLENGER, CHAMPION, Variant, VariantSlot
 
 MODES = ("single", "shadow", "split")
 FORCE_HEADER = "x-trk-variant"

@@ -14,9 +14,9 @@ from typing import Any
 
 from trk.entities import Param, RunStatus
 from trk.exceptions import AlreadyExists
-from trk.serving.windows import VariantInfo
+from trk.serving.online.window_stats import VariantInfo
 
-log = logging.getLogger("trk.serving.reporter")
+log = logging.getLogger("trk.serving.online.reporter")
 SERVING_TAG = "trk.serving"
 
 

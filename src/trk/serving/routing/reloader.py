@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from trk.exceptions import TrkError
-from trk.serving.variant import Variant, VariantSlot
+from trk.serving.core.variant import Variant, VariantSlot
 
 log = logging.getLogger("trk.serving")
 

@@ -1,0 +1,1 @@
+"""The transport-free core: variants, decoding, the data plane, batching, metrics."""

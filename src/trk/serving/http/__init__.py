@@ -1,0 +1,1 @@
+"""The HTTP face of trk-serve: Starlette routes for the scoring protocol, mapped errors."""

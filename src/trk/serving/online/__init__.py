@@ -1,0 +1,1 @@
+"""Online evaluation: feedback joins, report windows, serving runs, samples."""

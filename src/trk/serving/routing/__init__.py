@@ -1,0 +1,1 @@
+"""Champion/challenger: the router, the shadow runner, reloads, signature checks."""
