@@ -14,8 +14,8 @@ import httpx
 from ab_serving import ThreadServer, register_models, send, stream, wait_until
 
 from trk.ab.evaluation import evaluate
-from trk.serving.http.app import create_app
 from trk.serving.config import ServeSettings
+from trk.serving.http.app import create_app
 from trk.tracking.client import Client
 from trk.uri import resolve_model_dir
 

@@ -7,8 +7,8 @@ from ab_serving import ThreadServer, register_models, send, stream
 from click.testing import CliRunner
 
 from trk.cli import main
-from trk.serving.http.app import create_app
 from trk.serving.config import ServeSettings
+from trk.serving.http.app import create_app
 
 
 def test_samples_are_uploaded_per_window_and_replay_against_a_new_model(

@@ -22,8 +22,8 @@ from click.testing import CliRunner
 
 from trk.ab.evaluation import evaluate
 from trk.cli import main
-from trk.serving.http.app import create_app
 from trk.serving.config import ServeSettings
+from trk.serving.http.app import create_app
 
 
 def serve_split(tracking_uri: str, model: str, **kw) -> ThreadServer:

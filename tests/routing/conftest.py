@@ -45,8 +45,8 @@ def routing_env(tmp_path_factory) -> Iterator[RoutingEnv]:
 @pytest.fixture
 def serve(routing_env) -> Iterator[Any]:
     """Factory: start `create_app(ServeSettings(**kw))` on a real port; stopped at teardown."""
-    from trk.serving.http.app import create_app
     from trk.serving.config import ServeSettings
+    from trk.serving.http.app import create_app
 
     servers: list[ThreadServer] = []
 

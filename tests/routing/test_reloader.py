@@ -7,9 +7,9 @@ from routing_helpers import expected
 from serving_helpers import metric_value, wait_until
 
 from trk.serving.core.metrics import ServingMetrics
-from trk.serving.routing.reloader import Reloader
-from trk.serving.routing.metrics import RoutingMetrics
 from trk.serving.core.variant import CHALLENGER, CHAMPION, VariantSlot, load_variant
+from trk.serving.routing.metrics import RoutingMetrics
+from trk.serving.routing.reloader import Reloader
 
 
 def make(routing_env, *uris: str, interval: float = 60.0, allow_pickle: bool = False):

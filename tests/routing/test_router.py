@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from trk.exceptions import InvalidParameter, Unavailable
-from trk.serving.routing.router import Router, stable_unit
 from trk.serving.core.variant import CHALLENGER, CHAMPION, Variant, VariantSlot
+from trk.serving.routing.router import Router, stable_unit
 
 
 def slots(challenger_loaded: bool = True) -> tuple[VariantSlot, VariantSlot]:

@@ -15,9 +15,9 @@ from serving_helpers import metric_value, wait_until
 
 from trk.serving.core.inputs import ModelInput
 from trk.serving.core.metrics import ServingMetrics
+from trk.serving.core.variant import Variant
 from trk.serving.routing.metrics import RoutingMetrics
 from trk.serving.routing.shadow import ShadowRunner, agreement
-from trk.serving.core.variant import Variant
 
 
 class Model:

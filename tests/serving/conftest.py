@@ -39,8 +39,8 @@ def iris_env(tmp_path_factory) -> Iterator[IrisEnv]:
 @pytest.fixture
 def serve_app(iris_env) -> Iterator[Any]:
     """Factory: start `create_app(ServeSettings(**kw))` on a real port; stopped at teardown."""
-    from trk.serving.http.app import create_app
     from trk.serving.config import ServeSettings
+    from trk.serving.http.app import create_app
 
     servers: list[ThreadServer] = []
 
@@ -59,8 +59,8 @@ def serve_app(iris_env) -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def iris_server(iris_env) -> Iterator[ThreadServer]:
     """One shared in-thread server for `models:/iris@champion` (read-only tests)."""
-    from trk.serving.http.app import create_app
     from trk.serving.config import ServeSettings
+    from trk.serving.http.app import create_app
 
     settings = ServeSettings(model_uri="models:/iris@champion", tracking_uri=iris_env.tracking_uri)
     server = ThreadServer(create_app(settings)).start()

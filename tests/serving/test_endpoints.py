@@ -7,10 +7,10 @@ import threading
 import httpx
 from serving_helpers import ThreadServer, metric_value, post_json, wait_for, wait_until
 
-from trk.serving.http.app import create_app
 from trk.serving.config import ServeSettings
-from trk.serving.core.plane import DataPlane
 from trk.serving.core.metrics import ServingMetrics
+from trk.serving.core.plane import DataPlane
+from trk.serving.http.app import create_app
 from trk.tracking.client import Client
 
 

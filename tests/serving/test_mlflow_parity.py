@@ -34,8 +34,8 @@ SKLEARN_FORMS = {
 
 
 def _trk_server(model_dir: Path) -> ThreadServer:
-    from trk.serving.http.app import create_app
     from trk.serving.config import ServeSettings
+    from trk.serving.http.app import create_app
 
     # MLflow pickles, served from a bare path: the test vouches for the files it just wrote.
     settings = ServeSettings(model_uri=str(model_dir), allow_pickle=True)

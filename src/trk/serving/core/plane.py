@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from trk.exceptions import DeadlineExceeded, PredictError, TrkError, Unavailable
+from trk.serving.config import ServeSettings
 from trk.serving.core import codecs
 from trk.serving.core.batching import Batcher
-from trk.serving.config import ServeSettings
 from trk.serving.core.inputs import InputSpec, ModelInput
 from trk.serving.core.metrics import ServingMetrics
 from trk.serving.core.variant import CHALLENGER, CHAMPION, Variant, VariantSlot, load_variant

@@ -15,11 +15,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from trk.exceptions import PayloadTooLarge, TrkError
-from trk.serving.core import codecs
-from trk.serving.online.metrics import attach_ab, feedback_endpoint
 from trk.serving.config import ServeSettings
-from trk.serving.core.plane import DataPlane, InferResult
+from trk.serving.core import codecs
 from trk.serving.core.metrics import METRICS_CONTENT_TYPE, ServingMetrics
+from trk.serving.core.plane import DataPlane, InferResult
+from trk.serving.online.metrics import attach_ab, feedback_endpoint
 from trk.serving.routing.metrics import attach_routing
 
 log = logging.getLogger("trk.serving")

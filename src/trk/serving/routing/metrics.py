@@ -14,11 +14,18 @@ import numpy as np
 from prometheus_client import Counter, Gauge, Histogram
 
 from trk.exceptions import SignatureMismatch
-from trk.serving.routing.signatures import check_signatures
+from trk.serving.core.variant import (
+    CHALLENGER,
+    CHAMPION,
+    STATES,
+    Variant,
+    VariantSlot,
+    load_variant,
+)
 from trk.serving.routing.reloader import Reloader
 from trk.serving.routing.router import FALLBACK, Route, Router
 from trk.serving.routing.shadow import ShadowRunner, as_array
-from trk.serving.core.variant import CHALLENGER, CHAMPION, STATES, Variant, VariantSlot, load_variant
+from trk.serving.routing.signatures import check_signatures
 
 log = logging.getLogger("trk.serving")
 SHADOW_QUEUE = 1000  # request copies waiting for the challenger; more are dropped
