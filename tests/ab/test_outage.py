@@ -31,7 +31,7 @@ def test_requests_never_fail_and_windows_arrive_after_the_outage(client, tmp_pat
         allow_pickle=True,  # the copies are bare paths: this test vouches for them
     )  # fmt: skip
     server = ThreadServer(create_app(settings)).start()
-    reporter = server.app.state.dataplane.ab.reporter
+    reporter = server.app.state.serving.reporter
     try:
         with caplog.at_level(logging.WARNING, "trk.serving.online.reporter"):
             x, _ = stream(300, seed=3)

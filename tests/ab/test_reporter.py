@@ -137,7 +137,8 @@ def test_class_counts_are_the_same_one_by_one_and_in_bulk(predictions):
     """Small batches are counted in a loop, large ones with np.unique: the keys must agree."""
     import numpy as np
 
-    from trk.serving.online.window_stats import SMALL_BATCH, WindowStats
+    from trk.serving.core.events import SMALL_BATCH
+    from trk.serving.online.window_stats import WindowStats
 
     small, bulk = WindowStats(), WindowStats()
     small.observe_classes(np.asarray(predictions))

@@ -61,7 +61,7 @@ def test_shadow_agreement_counted_with_two_known_models(serve, routing_env):
             got = metric_value(text, "trk_predictions_total", variant=variant, label=str(label))
             assert got == 2 * int((preds == label).sum())
     assert metric_value(text, "trk_shadow_requests_total", outcome="dropped") == 0
-    assert server.app.state.dataplane.routing.shadow.counters()["agreed"] == 2 * agree
+    assert server.app.state.serving.shadow.counters()["agreed"] == 2 * agree
 
 
 @pytest.mark.parametrize("fault, outcomes", [

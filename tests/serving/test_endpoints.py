@@ -7,9 +7,9 @@ import threading
 import httpx
 from serving_helpers import ThreadServer, metric_value, post_json, wait_for, wait_until
 
+from trk.serving.compose import build
 from trk.serving.config import ServeSettings
 from trk.serving.core.metrics import ServingMetrics
-from trk.serving.core.plane import DataPlane
 from trk.serving.http.app import create_app
 from trk.tracking.client import Client
 
@@ -57,8 +57,8 @@ def test_health_is_503_while_loading_and_after_a_failed_load(serve_app, iris_env
         return Client(iris_env.tracking_uri).store
 
     settings = ServeSettings(model_uri="models:/iris@champion", tracking_uri=iris_env.tracking_uri)
-    plane = DataPlane(settings, ServingMetrics(), store_factory=slow_store)
-    server = ThreadServer(create_app(settings, dataplane=plane)).start(ready=False)
+    serving = build(settings, ServingMetrics(), store_factory=slow_store)
+    server = ThreadServer(create_app(settings, serving=serving)).start(ready=False)
     try:
         assert httpx.get(server.url + "/ping").status_code == 200
         loading = httpx.get(server.url + "/health")

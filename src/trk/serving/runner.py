@@ -10,7 +10,6 @@ import os
 import shutil
 import socket
 import tempfile
-from collections.abc import Callable
 from typing import Any
 
 import uvicorn
@@ -22,11 +21,6 @@ from trk.serving.config import ServeSettings
 from trk.serving.core.metrics import MULTIPROC_ENV
 
 log = logging.getLogger("trk.serving")
-
-# Hooks run on every app a process builds (router, shadow, reloader, reporter, feedback):
-# each takes (app, dataplane, settings) and attaches what it needs. Appended at import time
-# by the modules that provide them, so this runner stays unaware of their details.
-APP_HOOKS: list[Callable[[Any, Any, ServeSettings], None]] = []
 
 
 class NoDelayHttpToolsProtocol(HttpToolsProtocol):
@@ -60,13 +54,10 @@ class DrainingServer(uvicorn.Server):
 
 
 def build_app(settings: ServeSettings) -> Any:
-    """The app plus whatever the hooks attach to it."""
+    """The app, built from settings (in worker processes too)."""
     from trk.serving.http.app import create_app
 
-    app = create_app(settings)
-    for hook in APP_HOOKS:
-        hook(app, app.state.dataplane, settings)
-    return app
+    return create_app(settings)
 
 
 def app_factory() -> Any:

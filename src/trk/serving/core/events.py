@@ -30,22 +30,27 @@ class Prediction:
 
     @cached_property
     def classes(self) -> list[tuple[str, int]] | None:
-        """(label, count) of predicted classes, counted once for every observer; None for
-        regressors and outputs numpy cannot hold as one array."""
-        try:
-            arr = np.asarray(self.predictions)
-        except Exception:  # ragged or dict outputs: nothing to count
-            return None
-        if arr.dtype.kind not in "iubUSO" or arr.size > MAX_COUNTED:
-            return None
-        if arr.size <= SMALL_BATCH and arr.dtype.kind in "iubU":
-            counts: dict[str, int] = {}
-            for value in arr.ravel().tolist():
-                key = str(value)
-                counts[key] = counts.get(key, 0) + 1
-            return list(counts.items())
-        values, n = np.unique(arr.ravel().astype(str), return_counts=True)
-        return list(zip(values.tolist(), n.tolist(), strict=True))
+        """Predicted classes, counted once for every observer (see `count_classes`)."""
+        return count_classes(self.predictions)
+
+
+def count_classes(predictions: Any) -> list[tuple[str, int]] | None:
+    """(label, count) of predicted classes; None for floats (regressors), outputs numpy
+    cannot hold as one array, and batches too large to count per request."""
+    try:
+        arr = np.asarray(predictions)
+    except Exception:  # ragged or dict outputs: nothing to count
+        return None
+    if arr.dtype.kind not in "iubUSO" or arr.size > MAX_COUNTED:
+        return None
+    if arr.size <= SMALL_BATCH and arr.dtype.kind in "iubU":
+        counts: dict[str, int] = {}
+        for value in arr.ravel().tolist():
+            key = str(value)
+            counts[key] = counts.get(key, 0) + 1
+        return list(counts.items())
+    values, n = np.unique(arr.ravel().astype(str), return_counts=True)
+    return list(zip(values.tolist(), n.tolist(), strict=True))
 
 
 class PredictionObserver(Protocol):

@@ -1,32 +1,33 @@
 """The transport-free core of `trk-serve`: route, decode, predict, encode, time, count.
 
-No Starlette here: `app.py` turns HTTP into `infer(body, content_type, headers)` calls and
-`InferResult`s back into responses. Routing, shadowing and feedback plug in through three
-attributes (`router`, `shadow`, `on_prediction`) and `services` (started and stopped with
-the process), so the routing and A/B layers attach without editing this module.
+No Starlette here: `http/app.py` turns HTTP into `infer(body, content_type, headers)` calls
+and `InferResult`s (answers and errors alike, each with its headers) back into responses.
+Every part arrives typed through the constructor, built in one place (`serving/compose.py`);
+nothing is attached afterwards.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import math
 import os
 import platform
 import time
-from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from trk.exceptions import DeadlineExceeded, PredictError, TrkError, Unavailable
+from trk.exceptions import DeadlineExceeded, TrkError
 from trk.serving.config import ServeSettings
 from trk.serving.core import codecs
-from trk.serving.core.batching import Batcher
-from trk.serving.core.inputs import InputSpec, ModelInput
+from trk.serving.core.events import Prediction, PredictionObserver, RequestListener
+from trk.serving.core.inputs import ModelInput
 from trk.serving.core.metrics import ServingMetrics
-from trk.serving.core.variant import CHALLENGER, CHAMPION, Variant, VariantSlot, load_variant
+from trk.serving.core.pool import PredictPool
+from trk.serving.core.predict import call_model
+from trk.serving.core.slots import Variants
+from trk.serving.core.variant import CHAMPION, Variant
 
 log = logging.getLogger("trk.serving")
 UNROUTED = ("none", "none", "none")
@@ -38,7 +39,7 @@ INLINE_MAX_BODY = 16 * 1024  # ...when the body is small enough to be a few rows
 
 @dataclass
 class InferResult:
-    """One answered request: the JSON body plus what the response headers say."""
+    """One request's answer or error: the JSON body plus what the response headers say."""
 
     body: bytes
     variant: str
@@ -47,34 +48,31 @@ class InferResult:
     status: int = 200
 
 
-class SingleRouter:
-    """Every request goes to the champion; `serving/router.py` replaces this for two variants."""
-
-    def __init__(self, slots: Mapping[str, VariantSlot]) -> None:
-        self.slots = slots
-
-    def route(self, headers: Mapping[str, str]) -> tuple[Variant, Variant | None]:
-        """(variant that answers, variant that gets a shadow copy or None)."""
-        slot = self.slots[CHAMPION]
-        current = slot.current
-        if current is None:
-            raise Unavailable(f"The model is not ready ({slot.state}): {slot.error or 'loading'}")
-        return current, None
+class RouteChoice(Protocol):
+    primary: Variant
+    shadow: Variant | None
 
 
-class NullShadow:
-    """Shadow hook: `serving/shadow.py` replaces this with a bounded background queue."""
+class RequestRouter(Protocol):
+    def route(self, headers: Mapping[str, str]) -> RouteChoice:
+        """The variant that answers and the one (or None) that gets a copy; may raise."""
 
+    def describe(self) -> dict[str, Any]: ...
+
+
+class Shadow(Protocol):
     def submit(
         self, request_id: str, variant: Variant, model_input: ModelInput, predictions: Any
     ) -> None:
-        """Hand a copy of a request to the shadow variant; must never block or raise."""
+        """Hand a copy of a request to the shadow variant; never blocks or raises."""
 
 
-def _no_prediction_hook(
-    request_id: str, variant: Variant, model_input: ModelInput, predictions: Any
-) -> None:
-    """Default `on_prediction`: feedback and sample logging replace it."""
+class Service(Protocol):
+    """Started once the variants load, stopped at shutdown (may be async)."""
+
+    def start(self) -> Any: ...
+
+    def stop(self) -> Any: ...
 
 
 class DataPlane:
@@ -84,25 +82,26 @@ class DataPlane:
         self,
         settings: ServeSettings,
         metrics: ServingMetrics,
-        store_factory: Callable[[], Any] | None = None,
+        variants: Variants,
+        router: RequestRouter,
+        pool: PredictPool,
+        shadow: Shadow | None = None,
+        observers: Sequence[PredictionObserver] = (),
+        listeners: Sequence[RequestListener] = (),
+        services: Sequence[Service] = (),
     ) -> None:
         self.settings = settings
         self.metrics = metrics
-        self.store_factory = store_factory or _default_store_factory(settings.tracking_uri)
-        self.slots: dict[str, VariantSlot] = {CHAMPION: VariantSlot(CHAMPION, settings.model_uri)}
-        if settings.challenger_uri:
-            weight = settings.challenger_weight if settings.mode == "split" else 0.0
-            self.slots[CHALLENGER] = VariantSlot(CHALLENGER, settings.challenger_uri, weight)
-            self.slots[CHAMPION].weight = 1.0 - weight
-        self.router: Any = SingleRouter(self.slots)
-        self.shadow: Any = NullShadow()
-        self.on_prediction: Callable[..., None] = _no_prediction_hook
-        # (slot, variant) -> None, or raises to refuse a loaded variant (routing: signatures)
-        self.install_guard: Callable[[VariantSlot, Variant], None] | None = None
-        self.services: list[Any] = []  # objects with start()/stop(), e.g. reloader, reporter
-        self.executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="trk-predict")
+        self.variants = variants
+        self.slots = variants.slots
+        self.router = router
+        self.pool = pool
+        self.shadow = shadow
+        self.observers = tuple(observers)
+        self.listeners = tuple(listeners)
+        self.services = tuple(services)
         self.started_at = time.time()
-        self._load_task: asyncio.Task | None = None
+        self._load_task: asyncio.Task[None] | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
@@ -116,7 +115,7 @@ class DataPlane:
             await self._load_task
 
     async def _load_then_start_services(self) -> None:
-        await self.run_in_thread(self.load_all)
+        await self.pool.run(self.variants.load_all)
         for service in self.services:
             await _maybe_await(service.start())
 
@@ -133,74 +132,21 @@ class DataPlane:
                 await _maybe_await(service.stop())
             except Exception:
                 log.exception("stopping %r failed", service)
-        self.executor.shutdown(wait=False, cancel_futures=True)
-
-    def load_all(self) -> None:
-        """Load every configured variant; a failure marks that slot failed, never raises."""
-        store = None
-        for slot in self.slots.values():
-            try:
-                if store is None and slot.uri.startswith(("models:", "runs:")):
-                    store = self.store_factory()
-                variant = load_variant(
-                    slot.name,
-                    slot.uri,
-                    store,
-                    slot.weight,
-                    self.settings.optimize,
-                    self.settings.allow_pickle,
-                )
-                self.install(slot, variant)
-            except TrkError as exc:
-                log.error("loading %s from %s failed: %s", slot.name, slot.uri, exc.message)
-                slot.mark("failed", exc.message)
-            except Exception as exc:  # a broken model file: report, keep the process up
-                log.exception("loading %s from %s failed", slot.name, slot.uri)
-                slot.mark("failed", f"{type(exc).__name__}: {exc}")
-
-    def install(self, slot: VariantSlot, variant: Variant) -> Variant | None:
-        """Prepare a loaded variant (input spec, batcher, metrics) and swap it into its slot."""
-        if self.install_guard is not None:
-            self.install_guard(slot, variant)
-        variant.spec = InputSpec.of(variant.model)
-        if self.settings.batching:
-            variant.batcher = self._make_batcher(variant)
-        old = slot.current
-        previous = (old.labels, old.alias or "") if old is not None else None
-        self.metrics.set_model(variant.labels, variant.alias or "", variant.load_seconds, previous)
-        return slot.swap(variant)
-
-    def _make_batcher(self, variant: Variant) -> Batcher:
-        labels = variant.labels
-
-        def on_batch(rows: int, seconds: float) -> None:
-            self.metrics.observe_predict(labels, seconds, rows)
-
-        return Batcher(
-            functools.partial(call_model, variant.model, fast=True),
-            self.run_in_thread,
-            self.settings.max_batch_size or 1,
-            self.settings.max_batch_delay_ms / 1000.0,
-            on_batch,
-        )
-
-    async def run_in_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run blocking work on the predict threads, never on the event loop."""
-        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+        self.pool.shutdown()
 
     # -- inference --------------------------------------------------------------------------
     async def infer(
         self, body: bytes, content_type: str | None, headers: Mapping[str, str]
     ) -> InferResult:
-        """Answer one `/invocations` request; TrkErrors carry `.headers` for the response."""
+        """Answer one `/invocations` request; an error is a result too, with its headers."""
         request_id = headers.get("x-request-id") or os.urandom(16).hex()
         started = time.perf_counter()
         try:
-            variant, shadow = self.router.route(headers)
+            route = self.router.route(headers)
         except TrkError as exc:
             self.metrics.observe_request(UNROUTED, int(exc.status), None)
-            exc.headers = {"X-Request-Id": request_id}
-            raise
+            return _error(exc, "", "", request_id)
+        variant = route.primary
         in_flight = self.metrics.in_flight_for(variant.name)
         in_flight.inc()
         try:
@@ -217,30 +163,35 @@ class DataPlane:
                     f"The request ran past --timeout-s {self.settings.timeout_s:g} s"
                 )
             self._count(variant, int(exc.status), started)
-            exc.headers = _headers(variant, request_id)
-            raise exc from None
+            return _error(exc, variant.name, variant.version, request_id)
         except Exception:
             self._count(variant, 500, started)
             raise
         finally:
             in_flight.dec()
         self._count(variant, 200, started)
-        self.on_prediction(request_id, variant, model_input, predictions)
-        if shadow is not None:
-            self.shadow.submit(request_id, shadow, model_input, predictions)
+        if self.observers:
+            event = Prediction(request_id, variant, model_input, predictions)
+            for observer in self.observers:
+                observer.on_prediction(event)
+        if route.shadow is not None and self.shadow is not None:
+            self.shadow.submit(request_id, route.shadow, model_input, predictions)
         return InferResult(payload, variant.name, variant.version, request_id)
 
     def _count(self, variant: Variant, status: int, started: float) -> None:
-        self.metrics.observe_request(variant.labels, status, time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        self.metrics.observe_request(variant.labels, status, seconds)
+        for listener in self.listeners:
+            listener.on_request(variant.name, seconds, status < 500)
 
     async def _predict(
         self, variant: Variant, body: bytes, content_type: str | None
     ) -> tuple[ModelInput, Any, bytes]:
         if variant.batcher is None:
-            return await self.run_in_thread(self._predict_sync, variant, body, content_type)
+            return await self.pool.run(self._predict_sync, variant, body, content_type)
         model_input = codecs.decode(body, content_type, variant.spec)
         if not model_input.fast or model_input.params:
-            return await self.run_in_thread(self._predict_decoded, variant, model_input)
+            return await self.pool.run(self._predict_decoded, variant, model_input)
         predictions = await variant.batcher.submit(model_input.data)
         return model_input, predictions, codecs.encode(predictions)
 
@@ -278,7 +229,7 @@ class DataPlane:
             "status": "ready" if self.ready() else self.slots[CHAMPION].state,
             "mode": self.settings.mode,
             "variants": [slot.health() for slot in self.slots.values()],
-            **_routing(self.router),
+            "routing": self.router.describe(),
         }
 
     def metadata(self) -> dict[str, Any]:
@@ -289,7 +240,7 @@ class DataPlane:
             **{k: v for k, v in champion.items() if k != "variant"},
             "mode": self.settings.mode,
             "variants": variants,
-            **_routing(self.router),
+            "routing": self.router.describe(),
         }
 
     def version(self) -> dict[str, Any]:
@@ -298,18 +249,8 @@ class DataPlane:
         return {"trk": version("trk"), "python": platform.python_version()}
 
 
-def call_model(model: Any, data: Any, params: dict | None = None, fast: bool = False) -> Any:
-    """One predict call; a model that raises becomes a PredictError naming the exception."""
-    try:
-        if fast:
-            return model.predict_array(data, params) if params else model.predict_array(data)
-        return model.predict(data, params) if params else model.predict(data)
-    except TrkError:
-        raise
-    except Exception as exc:
-        log.exception("model predict failed")
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise PredictError(f"Model predict failed: {type(exc).__name__}: {first}"[:500]) from None
+def _error(exc: TrkError, variant: str, version: str, request_id: str) -> InferResult:
+    return InferResult(codecs.dumps(exc.to_dict()), variant, version, request_id, int(exc.status))
 
 
 def _inline_ok(variant: Variant, body: bytes) -> bool:
@@ -328,30 +269,7 @@ def _inline_ok(variant: Variant, body: bytes) -> bool:
     )
 
 
-def _routing(router: Any) -> dict[str, Any]:
-    """The router's settings (weights, sample, sticky header) when it describes them."""
-    describe = getattr(router, "describe", None)
-    return {"routing": describe()} if describe is not None else {}
-
-
-def _headers(variant: Variant, request_id: str) -> dict[str, str]:
-    return {
-        "X-Trk-Variant": variant.name,
-        "X-Trk-Model-Version": variant.version,
-        "X-Request-Id": request_id,
-    }
-
-
 async def _maybe_await(value: Any) -> Any:
     if asyncio.iscoroutine(value):
         return await value
     return value
-
-
-def _default_store_factory(tracking_uri: str | None) -> Callable[[], Any]:
-    def factory() -> Any:
-        from trk.tracking.client import Client
-
-        return Client(tracking_uri).store
-
-    return factory

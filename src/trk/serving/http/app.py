@@ -15,12 +15,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from trk.exceptions import PayloadTooLarge, TrkError
+from trk.serving.compose import Serving, build
 from trk.serving.config import ServeSettings
 from trk.serving.core import codecs
 from trk.serving.core.metrics import METRICS_CONTENT_TYPE, ServingMetrics
-from trk.serving.core.plane import DataPlane, InferResult
-from trk.serving.online.metrics import attach_ab, feedback_endpoint
-from trk.serving.routing.metrics import attach_routing
+from trk.serving.core.plane import InferResult
+from trk.serving.online.metrics import feedback_endpoint
 
 log = logging.getLogger("trk.serving")
 JSON = "application/json"
@@ -32,8 +32,7 @@ def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = 
 
 def error_response(request: Request, exc: Exception) -> Response:
     """TrkError -> its status and MLflow JSON; anything else -> a one-line 500."""
-    headers = dict(getattr(exc, "headers", None) or {})
-    headers.setdefault("X-Request-Id", request.headers.get("x-request-id") or uuid.uuid4().hex)
+    headers = {"X-Request-Id": request.headers.get("x-request-id") or uuid.uuid4().hex}
     if isinstance(exc, TrkError):
         return json_response(exc.to_dict(), int(exc.status), headers)
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
@@ -59,8 +58,14 @@ class InferResponse(Response):
         self.raw_headers = [
             (b"content-length", str(len(r.body)).encode()),
             (b"content-type", b"application/json"),
-            (b"x-trk-variant", r.variant.encode("latin-1")),
-            (b"x-trk-model-version", r.version.encode("latin-1")),
+            *(
+                [
+                    (b"x-trk-variant", r.variant.encode("latin-1")),
+                    (b"x-trk-model-version", r.version.encode("latin-1")),
+                ]
+                if r.variant  # a request refused before routing names no variant
+                else []
+            ),
             (b"x-request-id", r.request_id.encode("latin-1")),
         ]
 
@@ -83,15 +88,13 @@ async def read_body(request: Request, limit: int) -> bytes:
 def create_app(
     settings: ServeSettings,
     registry: CollectorRegistry | None = None,
-    dataplane: DataPlane | None = None,
+    serving: Serving | None = None,
 ) -> Starlette:
     """The ASGI app: load variants in the lifespan, answer the scoring protocol."""
-    plane = dataplane or DataPlane(settings, ServingMetrics(registry))
+    serving = serving or build(settings, ServingMetrics(registry))
+    plane = serving.plane
     limit = settings.max_body_bytes
-    # Routing first: the A/B layer reads the shadow runner it installs.
-    getattr(plane, "routing", None) or attach_routing(plane)  # router, shadow, reloader
-    ab = getattr(plane, "ab", None) or attach_ab(plane)  # feedback, reporter, samples
-    handle_feedback = feedback_endpoint(ab)
+    handle_feedback = feedback_endpoint(serving.feedback)
 
     async def invocations(request: Request) -> Response:
         try:
@@ -142,6 +145,7 @@ def create_app(
         lifespan=lifespan,
         exception_handlers={TrkError: error_response, Exception: error_response},
     )
+    app.state.serving = serving
     app.state.dataplane = plane
     app.state.settings = settings
     return app

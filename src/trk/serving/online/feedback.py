@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from trk.exceptions import BadRequest
+from trk.serving.core.events import Prediction
 
 CLASSIFIER, REGRESSOR = "classifier", "regressor"
 COUNTER_KEYS = ("labelled", "correct", "abs_error_sum", "sq_error_sum", "regression_labelled")
@@ -83,7 +84,7 @@ class FeedbackStore:
         ttl_s: float = 3600.0,
         max_batch: int = 1000,
         clock: Callable[[], float] = time.monotonic,
-        on_result: Callable[[FeedbackResult], None] | None = None,
+        on_result: Callable[[FeedbackResult, dict[str, dict[str, float]]], None] | None = None,
     ) -> None:
         self.capacity, self.ttl_s, self.max_batch = capacity, ttl_s, max_batch
         self.clock = clock
@@ -96,6 +97,10 @@ class FeedbackStore:
         self._lock = threading.Lock()
 
     # -- recording (request path: O(1), no conversion) ---------------------------------------
+    def on_prediction(self, event: Prediction) -> None:
+        """Prediction observer: remember the answer for a later label."""
+        self.record(event.request_id, event.variant.name, event.predictions)
+
     def record(self, request_id: str, variant: str, predictions: Any) -> None:
         """Remember what `variant` answered for `request_id` (a shadow answer adds to it)."""
         now = self.clock()
@@ -140,7 +145,7 @@ class FeedbackStore:
             for key in self._totals:
                 self._totals[key] += getattr(result, key)
         if self.on_result is not None:
-            self.on_result(result)
+            self.on_result(result, self.counters())
         return result
 
     def _plan(self, rid: str, label: Any) -> str | dict[str, tuple[float, ...]]:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from trk.entities import Metric
+from trk.serving.core.events import Prediction
 from trk.serving.online.serving_runs import ServingRuns
 from trk.serving.online.window_stats import VariantInfo, WindowStats, window_metrics
 
@@ -89,6 +90,17 @@ class Reporter:
         with self._lock:
             stats = self._stats.get(variant) or self._stats.setdefault(variant, WindowStats())
             stats.observe_classes(predictions)
+
+    def on_request(self, variant: str, seconds: float | None, ok: bool) -> None:
+        """Request listener (every routed request, any status)."""
+        self.observe(variant, seconds, ok)
+
+    def on_prediction(self, event: Prediction) -> None:
+        """Prediction observer: the classes the plane counted once for every observer."""
+        with self._lock:
+            name = event.variant.name
+            stats = self._stats.get(name) or self._stats.setdefault(name, WindowStats())
+            stats.add_classes(event.classes)
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:

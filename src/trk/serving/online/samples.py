@@ -65,6 +65,10 @@ class SampleLogger:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
+    def on_prediction(self, event: Any) -> None:
+        """Prediction observer."""
+        self.maybe_log(event.request_id, event.variant, event.model_input, event.predictions)
+
     def maybe_log(self, request_id: str, variant: Any, model_input: Any, predictions: Any) -> None:
         """Request path: sample with probability `fraction`; never blocks, never raises."""
         if self._rng.random() >= self.fraction:

@@ -8,10 +8,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
+from trk.serving.core.events import count_classes
 
 RESERVOIR = 2048  # latencies kept per variant per window; percentiles of a uniform sample
-SMALL_BATCH = 64  # predictions counted one by one below this size
 MAX_CLASSES = 50  # predicted classes counted per window; the rest are lumped as "other"
 _KEY_CHARS = re.compile(r"[^A-Za-z0-9_\-. /]")
 
@@ -52,16 +51,11 @@ class WindowStats:
                 self.latencies[j] = seconds
 
     def observe_classes(self, predictions: Any) -> None:
-        arr = np.asarray(predictions)
-        if arr.dtype.kind not in "iubUSO" or arr.size > 10_000:
-            return  # regressors, and huge batches, are not counted per class
-        if arr.size <= SMALL_BATCH and arr.dtype.kind in "iubU":
-            # One-row requests are the common case: np.unique costs ~30 us, a loop ~1 us.
-            for value in arr.ravel().tolist():
-                self._count(str(value), 1)
-            return
-        values, counts = np.unique(arr.ravel().astype(str), return_counts=True)
-        for value, count in zip(values.tolist(), counts.tolist(), strict=True):
+        self.add_classes(count_classes(predictions))
+
+    def add_classes(self, counted: list[tuple[str, int]] | None) -> None:
+        """Add (label, count) pairs counted once per request (None: nothing to count)."""
+        for value, count in counted or ():
             self._count(value, count)
 
     def _count(self, value: str, count: int) -> None:

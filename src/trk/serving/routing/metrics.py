@@ -1,34 +1,19 @@
-"""Champion/challenger on a DataPlane: router, shadow runner, reloader and their metrics.
-
-`attach_routing(plane)` plugs them into the DataPlane's hooks (`router`, `shadow`,
-`install_guard`, `on_prediction`, `services`); `create_app` calls it before the A/B layer
-so that layer finds the shadow runner's `on_result` and `counters`.
-"""
+"""The routing series (shadow outcomes and agreement, weights, reloads, variant states,
+predicted classes) and the routing services a serving process starts after loading."""
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 from prometheus_client import Counter, Gauge, Histogram
 
-from trk.exceptions import SignatureMismatch
-from trk.serving.core.variant import (
-    CHALLENGER,
-    CHAMPION,
-    STATES,
-    Variant,
-    VariantSlot,
-    load_variant,
-)
+from trk.serving.core.events import Prediction, count_classes
+from trk.serving.core.variant import STATES, Variant, VariantSlot
 from trk.serving.routing.reloader import Reloader
-from trk.serving.routing.router import FALLBACK, Route, Router
+from trk.serving.routing.router import FALLBACK, Route
 from trk.serving.routing.shadow import ShadowRunner, as_array
-from trk.serving.routing.signatures import check_signatures
 
-log = logging.getLogger("trk.serving")
-SHADOW_QUEUE = 1000  # request copies waiting for the challenger; more are dropped
 MAX_LABELS = 50  # distinct class labels per variant in trk_predictions_total; then "other"
 VALUE_BUCKETS = (-1e3, -1e2, -10.0, -1.0, -0.1, 0.0, 0.1, 1.0, 10.0, 1e2, 1e3, 1e4)
 
@@ -36,7 +21,7 @@ VALUE_BUCKETS = (-1e3, -1e2, -10.0, -1.0, -0.1, 0.0, 0.1, 1.0, 10.0, 1e2, 1e3, 1
 class RoutingMetrics:
     """The routing series, on the serving metrics' registry."""
 
-    def __init__(self, metrics: Any) -> None:
+    def __init__(self, metrics: Any, slots: Mapping[str, VariantSlot] | None = None) -> None:
         add = metrics.add
         self.shadow_requests = add(
             Counter, "trk_shadow_requests_total", "Shadow copies by outcome.", ("outcome",)
@@ -71,6 +56,8 @@ class RoutingMetrics:
             "Split-mode requests without the sticky header, routed at random.",
         )  # fmt: skip
         self._labels: dict[str, set[str]] = {}
+        for slot in (slots or {}).values():
+            self.weight.labels(slot.name).set(slot.weight)
         self._shadow = {o: self.shadow_requests.labels(o) for o in ("compared", "dropped")}
 
     def shadow(self, outcome: str, n: int = 1) -> None:
@@ -94,27 +81,33 @@ class RoutingMetrics:
         if route.reason == FALLBACK:
             self.sticky_fallback.inc()
 
+    def on_prediction(self, event: Prediction) -> None:
+        """Prediction observer: uses the classes the plane counted once per request."""
+        self._observe(event.variant, event.predictions, event.classes)
+
     def observe_predictions(self, variant: Variant, predictions: Any) -> None:
-        """Class counts for classifiers, a value histogram for regressors."""
-        try:
-            values = as_array(predictions).ravel()
-        except Exception:  # an output numpy cannot hold (dicts of arrays): not counted
-            return
+        """Class counts for classifiers, a value histogram for regressors (shadow answers)."""
+        self._observe(variant, predictions, count_classes(predictions))
+
+    def _observe(self, variant: Variant, predictions: Any, classes: Any) -> None:
         kind = getattr(variant.model, "output_kind", "unknown")
-        if kind == "regressor" or (kind == "unknown" and values.dtype.kind in "fc"):
-            hist = self.values.labels(variant.name)
-            for v in values.tolist():
-                hist.observe(v)
-            return
-        if values.size == 1:
-            self._count_label(variant.name, values[0], 1)
-            return
-        labels, counts = np.unique(values, return_counts=True)
-        for label, count in zip(labels.tolist(), counts.tolist(), strict=True):
+        if kind == "regressor" or classes is None:
+            try:
+                values = as_array(predictions).ravel()
+            except Exception:  # an output numpy cannot hold (dicts of arrays): not counted
+                return
+            if kind == "classifier":  # float class labels: counted as labels all the same
+                classes = count_classes(values.astype(str))
+            elif values.dtype.kind in "fiu":
+                hist = self.values.labels(variant.name)
+                for v in values.tolist():
+                    hist.observe(v)
+                return
+        for label, count in classes or ():
             self._count_label(variant.name, label, count)
 
-    def _count_label(self, variant: str, label: Any, count: int) -> None:
-        text = str(label.item() if hasattr(label, "item") else label)[:64]
+    def _count_label(self, variant: str, label: str, count: int) -> None:
+        text = label[:64]
         seen = self._labels.setdefault(variant, set())
         if text not in seen:
             if len(seen) >= MAX_LABELS:
@@ -141,84 +134,3 @@ class RoutingServices:
         self.reloader.stop()
         if self.shadow is not None:
             self.shadow.stop()
-
-
-def install_guard(plane: Any) -> Any:
-    """Refuse a challenger whose inputs differ from the champion's (at start and on reload)."""
-
-    def guard(slot: VariantSlot, variant: Variant) -> None:
-        other = plane.slots.get(CHAMPION if slot.name == CHALLENGER else CHALLENGER)
-        if other is None or other.current is None:
-            return
-        if slot.name == CHALLENGER:
-            check_signatures(
-                other.current.model.metadata.signature,
-                variant.model.metadata.signature,
-                plane.settings.allow_signature_mismatch,
-            )
-            return
-        try:  # a new champion always installs (production decides); say what it breaks
-            check_signatures(
-                variant.model.metadata.signature, other.current.model.metadata.signature
-            )
-        except SignatureMismatch as exc:
-            log.warning("new champion v%s: %s", variant.version, exc.message)
-
-    return guard
-
-
-def attach_routing(plane: Any) -> RoutingServices:
-    """Router, shadow runner and reloader on `plane`'s hooks; returns them (also in services)."""
-    settings = plane.settings
-    metrics = RoutingMetrics(plane.metrics)
-    challenger = plane.slots.get(CHALLENGER)
-    plane.router = Router(
-        plane.slots[CHAMPION],
-        challenger,
-        settings.mode,
-        settings.challenger_weight if settings.mode == "split" else 0.0,
-        settings.sticky_header,
-        settings.shadow_sample,
-        settings.allow_forced_variant,
-        on_route=metrics.on_route,
-    )
-    for slot in plane.slots.values():
-        metrics.weight.labels(slot.name).set(slot.weight)
-    shadow = None
-    if settings.mode == "shadow" and challenger is not None:
-        shadow = ShadowRunner(SHADOW_QUEUE, settings.timeout_s, metrics)
-        plane.shadow = shadow
-    plane.install_guard = install_guard(plane)
-    _chain_prediction_hook(plane, metrics)
-    store = None
-
-    def client() -> Any:
-        nonlocal store
-        store = store or plane.store_factory()
-        return store
-
-    def load(slot: VariantSlot) -> Variant:
-        uses_store = slot.uri.startswith(("models:", "runs:"))
-        # A reloaded version is optimized as the first one was (--optimize onnx).
-        source = client() if uses_store else None
-        return load_variant(
-            slot.name, slot.uri, source, slot.weight, settings.optimize, settings.allow_pickle
-        )
-
-    reloader = Reloader(
-        plane.slots, client, settings.reload_interval_s, load, metrics, plane.install
-    )
-    services = RoutingServices(shadow, reloader, metrics)
-    plane.services.append(services)
-    plane.routing = services
-    return services
-
-
-def _chain_prediction_hook(plane: Any, metrics: RoutingMetrics) -> None:
-    previous = plane.on_prediction
-
-    def on_prediction(request_id: str, variant: Any, model_input: Any, predictions: Any) -> None:
-        previous(request_id, variant, model_input, predictions)
-        metrics.observe_predictions(variant, predictions)
-
-    plane.on_prediction = on_prediction

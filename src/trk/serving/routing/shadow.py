@@ -85,6 +85,7 @@ class ShadowRunner:
         call: Callable[..., Any] | None = None,
         pool_size: int = 2,
         merge_wait_s: float = MERGE_WAIT_S,
+        on_result: Callable[[str, str, Any], None] | None = None,
     ) -> None:
         # A deque, not queue.Queue: append/popleft are atomic under the GIL and take no lock,
         # so `submit` costs the request about a microsecond. The worker is woken through an
@@ -100,7 +101,8 @@ class ShadowRunner:
         # A hung predict keeps its pool thread; the semaphore stops more piling up behind it.
         self._pool = ThreadPoolExecutor(pool_size, thread_name_prefix="trk-shadow-predict")
         self._free = threading.Semaphore(pool_size)
-        self.on_result: Callable[[str, Any, Any], None] | None = None  # feedback joins
+        # (request id, variant name, its answer): labels join the challenger's answers too.
+        self.on_result = on_result
         self._counts = dict.fromkeys(("compared", "error", "timeout", "busy"), 0)
         self._counts.update(agreed=0, rows=0)
         self._full = 0  # written by submit (event loop) only; the rest by the worker only
@@ -227,7 +229,7 @@ class ShadowRunner:
             self.metrics.observe_predictions(group[0].variant, predictions)
         if self.on_result is not None:
             for copy, part in zip(group, parts, strict=True):
-                self.on_result(copy.request_id, copy.variant, part)
+                self.on_result(copy.request_id, getattr(copy.variant, "name", copy.variant), part)
 
     def _count(self, outcome: str, n: int) -> None:
         self._counts[outcome] += n

@@ -9,9 +9,11 @@ errors or disagreements, which is what a user who changed the output wants to se
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from trk.exceptions import SignatureMismatch
+from trk.serving.core.variant import CHALLENGER, CHAMPION, Variant, VariantSlot
 
 log = logging.getLogger("trk.serving")
 OVERRIDE = "--allow-signature-mismatch"
@@ -131,3 +133,26 @@ def check_at_start(
         log.warning("challenger %s is not available yet: %s", challenger_uri, exc.message)
         return []
     return check_signatures(signature_at(champion_uri, store), challenger, allow_mismatch)
+
+
+class SignatureGuard:
+    """Refuses a challenger whose inputs differ from the champion's, at start and on reload.
+
+    A new champion always installs (production decides); what it breaks is logged.
+    """
+
+    def __init__(self, slots: Mapping[str, VariantSlot], allow_mismatch: bool = False) -> None:
+        self.slots, self.allow_mismatch = slots, allow_mismatch
+
+    def __call__(self, slot: VariantSlot, variant: Variant) -> None:
+        other = self.slots.get(CHAMPION if slot.name == CHALLENGER else CHALLENGER)
+        if other is None or other.current is None:
+            return
+        ours, theirs = variant.model.metadata.signature, other.current.model.metadata.signature
+        if slot.name == CHALLENGER:
+            check_signatures(theirs, ours, self.allow_mismatch)
+            return
+        try:
+            check_signatures(ours, theirs)
+        except SignatureMismatch as exc:
+            log.warning("new champion v%s: %s", variant.version, exc.message)

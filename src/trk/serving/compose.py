@@ -1,0 +1,143 @@
+"""Build one serving process's parts and the plane that runs them, in one place.
+
+Reading `build` top to bottom shows every part of the request path: the slots and how
+versions load into them, the router, the shadow runner, the observers each prediction is
+shown to, the listeners each request is counted by, and the background services.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from tempfile import mkdtemp
+from typing import Any
+
+from trk.serving.config import ServeSettings
+from trk.serving.core.metrics import ServingMetrics
+from trk.serving.core.plane import DataPlane
+from trk.serving.core.pool import PredictPool
+from trk.serving.core.slots import Variants, make_slots
+from trk.serving.core.variant import CHALLENGER, CHAMPION
+from trk.serving.online.feedback import FeedbackStore
+from trk.serving.online.metrics import (
+    FEEDBACK_MAX_BATCH,
+    OnlineServices,
+    dropped_windows,
+    experiment_name,
+    feedback_metrics,
+    shadow_counters,
+    variant_infos,
+)
+from trk.serving.online.reporter import Reporter
+from trk.serving.online.samples import SampleLogger
+from trk.serving.routing.metrics import RoutingMetrics, RoutingServices
+from trk.serving.routing.reloader import Reloader
+from trk.serving.routing.router import Router
+from trk.serving.routing.shadow import ShadowRunner
+from trk.serving.routing.signatures import SignatureGuard
+
+SHADOW_QUEUE = 1000  # request copies waiting for the challenger; more are dropped
+
+
+@dataclass
+class Serving:
+    """A built serving process: the plane, plus the parts its endpoints and tests reach."""
+
+    plane: DataPlane
+    feedback: FeedbackStore
+    reporter: Reporter
+    reloader: Reloader
+    shadow: ShadowRunner | None = None
+    samples: SampleLogger | None = None
+
+
+def build(
+    settings: ServeSettings,
+    metrics: ServingMetrics,
+    store_factory: Callable[[], Any] | None = None,
+    client_factory: Callable[[], Any] | None = None,
+) -> Serving:
+    """Every part, wired once; nothing is attached to the plane afterwards."""
+    pool = PredictPool()
+    slots = make_slots(settings)
+    guard = SignatureGuard(slots, settings.allow_signature_mismatch)
+    store_factory = store_factory or _store_factory(settings.tracking_uri)
+    variants = Variants(settings, slots, metrics, pool, store_factory, guard)
+
+    routing_metrics = RoutingMetrics(metrics, slots)
+    router = Router(
+        slots[CHAMPION],
+        slots.get(CHALLENGER),
+        settings.mode,
+        settings.challenger_weight if settings.mode == "split" else 0.0,
+        settings.sticky_header,
+        settings.shadow_sample,
+        settings.allow_forced_variant,
+        on_route=routing_metrics.on_route,
+    )
+    feedback = FeedbackStore(
+        capacity=settings.feedback_capacity,
+        max_batch=FEEDBACK_MAX_BATCH,
+        on_result=feedback_metrics(metrics),
+    )
+    shadow = None
+    if settings.mode == "shadow" and CHALLENGER in slots:
+        # The challenger's answers join labels too.
+        shadow = ShadowRunner(
+            SHADOW_QUEUE, settings.timeout_s, routing_metrics, on_result=feedback.record
+        )
+    samples = None
+    if settings.log_samples > 0:
+        current = lambda: {name: slot.current for name, slot in slots.items()}  # noqa: E731
+        samples = SampleLogger(settings.log_samples, mkdtemp(prefix="trk-samples-"), current)
+    reporter = Reporter(
+        client_factory or _client_factory(settings.tracking_uri),
+        experiment_name(settings, slots),
+        variant_infos(settings, slots),
+        settings.report_interval_s,
+        sources=[feedback.counters, shadow_counters(shadow)],
+        dropped=dropped_windows(metrics),
+        samples=samples,
+    )
+    reloader = Reloader(
+        slots,
+        variants.store,
+        settings.reload_interval_s,
+        variants.load,
+        routing_metrics,
+        variants.install,
+    )
+    observers = [routing_metrics, feedback, reporter, *([samples] if samples else [])]
+    plane = DataPlane(
+        settings,
+        metrics,
+        variants,
+        router,
+        pool,
+        shadow=shadow,
+        observers=observers,
+        listeners=[reporter],
+        services=[
+            RoutingServices(shadow, reloader, routing_metrics),
+            OnlineServices(reporter, samples),
+        ],
+    )
+    return Serving(plane, feedback, reporter, reloader, shadow, samples)
+
+
+def _store_factory(tracking_uri: str | None) -> Callable[[], Any]:
+    def factory() -> Any:
+        from trk.tracking.client import Client
+
+        return Client(tracking_uri).store
+
+    return factory
+
+
+def _client_factory(tracking_uri: str | None) -> Callable[[], Any]:
+    def factory() -> Any:
+        from trk.tracking.client import Client
+
+        return Client(tracking_uri)
+
+    return factory
