@@ -6,6 +6,8 @@ models without that tag must still be found, and prompts left out unless asked f
 
 from __future__ import annotations
 
+import time
+
 import requests
 
 
@@ -47,3 +49,26 @@ def test_model_versions_newest_first_and_prompt_filter(mlflow_client):
     page = mlflow_client.search_model_versions("name = 'm'", max_results=2)
     assert [v.version for v in page] == ["3", "2"]
     assert [v.version for v in mlflow_client.search_model_versions(page_token=page.token)] == ["1"]
+
+
+def test_versions_last_updated_first_then_name(mlflow_client):
+    for name in ("b", "a"):
+        mlflow_client.create_registered_model(name)
+    for name in ("a", "b", "a"):
+        time.sleep(0.005)  # distinct update times: the order under test is by time first
+        mlflow_client.create_model_version(name, "mlflow-artifacts:/x")
+    found = [(v.name, v.version) for v in mlflow_client.search_model_versions()]
+    assert found == [("a", "2"), ("b", "1"), ("a", "1")]
+    time.sleep(0.005)
+    mlflow_client.update_model_version("b", "1", "touched")
+    assert mlflow_client.search_model_versions()[0].name == "b"
+
+
+def test_version_description_and_copies(mlflow_client):
+    mlflow_client.create_registered_model("m")
+    first = mlflow_client.create_model_version("m", "runs:/run_id/model", "run_id")
+    assert mlflow_client.get_model_version("m", "1").description == ""
+    mlflow_client.set_registered_model_alias("m", "a", "1")
+    copy = mlflow_client.copy_model_version("models:/m@a", "m")
+    assert mlflow_client.get_model_version("m", copy.version).source == "models:/m/1"
+    assert mlflow_client.get_model_version_download_uri("m", copy.version) == first.source

@@ -11,7 +11,7 @@ from trk.server.params import key_values
 from trk.server.sources import check_source
 from trk.store.mlflow_json import model_version_to_json, registered_model_to_json
 from trk.store.validation import check_model_id
-from trk.uri import logged_model_id, resolve_artifact_uri
+from trk.uri import logged_model_id, parse_model_uri, resolve_artifact_uri
 
 
 def _model(m: Any) -> dict[str, Any]:
@@ -84,7 +84,7 @@ def create_version(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
         source,
         p.get("run_id") or None,
         key_values("tags", p.get("tags")),
-        p.get("description"),
+        p.get("description", ""),  # MLflow stores '' for a version made without one
         model_id=model_id and check_model_id(model_id),
         manifest=_pin(ctx, source),
     )
@@ -98,10 +98,11 @@ def _pin(ctx: ServerContext, source: str) -> dict[str, str] | None:
     try:
         location = resolve_artifact_uri(source, ctx.store)
     except (MalformedUri, NotFound):
-        if not source.startswith("runs:"):
+        if not source.startswith(("runs:", "models:")) or logged_model_id(source):
             raise
-        # MLflow registers `runs:/` sources whose run this store does not hold (issue 19):
-        # like a source that holds nothing yet, such a version is registered unpinned.
+        # MLflow registers `runs:/` sources whose run this store does not hold, and copies of
+        # versions made from them (issue 19): like a source that holds nothing yet, such a
+        # version is registered unpinned.
         return None
     repo = rooted_repository(ctx, location)
     return of_repository(repo) if repo is not None else None
@@ -141,7 +142,19 @@ def delete_version_tag(ctx: ServerContext, p: dict[str, Any]) -> None:
 
 
 def download_uri(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
-    return {"artifact_uri": ctx.store.get_model_version_download_uri(p["name"], p["version"])}
+    """The version's source; a copy (`models:/NAME/N`) answers its original's, as in MLflow."""
+    uri = ctx.store.get_model_version_download_uri(p["name"], p["version"])
+    for _ in range(_MAX_COPY_DEPTH):
+        if not uri.startswith("models:") or logged_model_id(uri):
+            break
+        ref = parse_model_uri(uri)
+        if ref.version is None or not ref.version.isdigit():
+            break
+        uri = ctx.store.get_model_version_download_uri(ref.name, ref.version)
+    return {"artifact_uri": uri}
+
+
+_MAX_COPY_DEPTH = 10
 
 
 # -- aliases -------------------------------------------------------------------------------

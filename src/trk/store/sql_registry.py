@@ -367,11 +367,13 @@ class SqlRegistry(SqlBase):
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList[ModelVersion]:
-        """Versions matching `name`, `run_id`, `source_path`, `tags.k` filters (newest first)."""
+        """Versions matching `name`, `run_id`, `source_path`, `tags.k` filters (last updated first)."""
         check_max_results(max_results)
         offset = decode_page_token(page_token)
         stmt = apply_registry_filter(select(mv), filter_string, _VERSION_FIELDS)
-        stmt = apply_order(stmt, order_by, _VERSION_FIELDS, [mv.c.version.desc(), mv.c.name])
+        # MLflow's order: last updated first unless asked otherwise, then name, newest version.
+        order_by = order_by or ["last_updated_timestamp DESC"]
+        stmt = apply_order(stmt, order_by, _VERSION_FIELDS, [mv.c.name, mv.c.version.desc()])
         with self._read() as conn:
             rows = conn.execute(paged(stmt, offset, max_results)).all()
             versions = self._versions(conn, rows[:max_results])
