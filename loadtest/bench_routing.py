@@ -239,7 +239,7 @@ def latency_scenarios(env: dict[str, str], seconds: float, rounds: int) -> list[
 
 
 def swap_scenario(env: dict[str, str], seconds: float, interval: float) -> dict:
-    from trk.registry_ops import promote
+    from trk.tracking.promotion import promote
     from trk.tracking.client import Client
 
     client = Client(env["TRK_TRACKING_URI"])
@@ -272,7 +272,7 @@ def swap_scenario(env: dict[str, str], seconds: float, interval: float) -> dict:
 
 
 def _has(client, alias: str) -> bool:  # noqa: ANN001
-    from trk.registry_ops import alias_version
+    from trk.tracking.promotion import alias_version
 
     return alias_version(client, "iris", alias) is not None
 

@@ -214,7 +214,7 @@ def models_delete_alias(name: str, alias: str, tracking_uri: str | None) -> None
 @json_option
 def models_promote(name: str, tracking_uri: str | None, as_json: bool) -> None:
     """Move NAME@champion to the challenger's version (old champion kept as @previous)."""
-    from trk.registry_ops import promote
+    from trk.tracking.promotion import promote
 
     _alias_move(promote(make_client(tracking_uri), name), as_json)
 
@@ -225,7 +225,7 @@ def models_promote(name: str, tracking_uri: str | None, as_json: bool) -> None:
 @json_option
 def models_rollback(name: str, tracking_uri: str | None, as_json: bool) -> None:
     """Move NAME@champion back to @previous (which then names the demoted champion)."""
-    from trk.registry_ops import rollback
+    from trk.tracking.promotion import rollback
 
     _alias_move(rollback(make_client(tracking_uri), name), as_json)
 

@@ -11,7 +11,7 @@ import numpy as np
 from routing_helpers import expected
 from serving_helpers import IRIS_COLUMNS, TRK_SERVE
 
-from trk.registry_ops import promote
+from trk.tracking.promotion import promote
 
 
 def test_alias_swap_under_concurrent_load_loses_no_request(trk_serve, routing_env):

@@ -21,6 +21,7 @@ from trk.ab.windows import (
     serving_experiment_name,
 )
 from trk.exceptions import InvalidParameter
+from trk.serving_contract import PRED_PREFIX
 
 _SHOWN = ("error_rate", "accuracy", "latency_p50_ms", "latency_p99_ms", "mae", "rmse")
 
@@ -79,7 +80,9 @@ def _check_metric_present(
         present = any(key in v.keys() for v in variants.values())
     if present:
         return
-    found = sorted({k for v in variants.values() for k in v.keys() if not k.startswith("pred.")})
+    found = sorted(
+        {k for v in variants.values() for k in v.keys() if not k.startswith(PRED_PREFIX)}
+    )
     hint = " (accuracy needs ground truth: POST /feedback)" if spec.name == "accuracy" else ""
     raise InvalidParameter(
         f"No serving run of {model!r} has {spec.name}{hint}; runs have: {', '.join(found)}"

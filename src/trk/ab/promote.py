@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from trk.ab.report import BETTER, CHALLENGER, NO_DIFFERENCE, Report
 from trk.exceptions import InvalidParameter
-from trk.registry_ops import alias_version
-from trk.registry_ops import promote as move_aliases
+from trk.tracking.promotion import alias_version
+from trk.tracking.promotion import promote as move_aliases
 
 CONDITIONS = {"better": (BETTER,), "not-worse": (BETTER, NO_DIFFERENCE)}
 

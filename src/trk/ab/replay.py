@@ -11,6 +11,7 @@ import numpy as np
 import orjson
 
 from trk.exceptions import InvalidParameter, NotFound
+from trk.serving_contract import SERVING_TAG, serving_experiment
 
 
 @dataclass
@@ -62,10 +63,10 @@ def replay(client, model: str, run_id: str, challenger_uri: str) -> ReplayResult
     run = client.get_run(run_id)
     exp = client.get_experiment(run.info.experiment_id)
     uri = run.data.params.get("model_uri", "")
-    ours = exp.name == f"serving/{model}" or uri.startswith(
+    ours = exp.name == serving_experiment(model) or uri.startswith(
         (f"models:/{model}@", f"models:/{model}/")
     )
-    if run.data.tags.get("trk.serving") != "true" or not ours:
+    if run.data.tags.get(SERVING_TAG) != "true" or not ours:
         raise InvalidParameter(f"Run {run_id} is not a serving run of model {model!r}")
     samples = read_samples(client, run_id)
     new = load_model(challenger_uri, store=client.store)  # this client's registry, digest checked

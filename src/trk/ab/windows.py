@@ -15,19 +15,15 @@ from dataclasses import dataclass, field
 
 from trk.entities import Run, ViewType
 from trk.exceptions import InvalidParameter, NotFound
-
-COUNT_KEYS = (
-    "requests",
-    "errors",
-    "labelled",
-    "correct",
-    "shadow_compared",
-    "shadow_agreed",
+from trk.serving_contract import (
+    CHAMPION,
+    COUNT_KEYS,
+    PRED_PREFIX,
+    VERSION_KEY,
+    WINDOW_KEYS,
+    serving_experiment,
 )
-WINDOW_KEYS = ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "mae", "rmse")
-# The version a window was served by: a metric, because a reload can change it mid-run.
-VERSION_KEY = "model_version"
-PRED_PREFIX = "pred."
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -98,7 +94,7 @@ class VariantWindows:
 
 def serving_experiment_name(model: str, experiment: str | None = None) -> str:
     """`serving/<model>` unless overridden."""
-    return experiment or f"serving/{model}"
+    return experiment or serving_experiment(model)
 
 
 def find_serving_runs(client, model: str, experiment: str | None = None) -> list[Run]:  # noqa: ANN001
@@ -135,7 +131,7 @@ def load_variants(
     for run in find_serving_runs(client, model, experiment):
         if run.info.end_time and run.info.end_time < cutoff:
             continue
-        name = run.data.params.get("variant") or run.data.tags.get("trk.variant") or "champion"
+        name = run.data.params.get("variant") or run.data.tags.get("trk.variant") or CHAMPION
         vw = variants.setdefault(name, VariantWindows(name))
         vw.run_ids.append(run.info.run_id)
         tags = run.data.tags

@@ -17,8 +17,8 @@ from trk.models.flavors.python_function import (  # noqa: F401  (re-exported)
     save_model,
 )
 from trk.models.input_example import load_input_example
+from trk.models.loaders import get_loader
 from trk.models.mlmodel import PYFUNC, Model, ModelMetadata
-from trk.models.registry import get_loader
 
 if TYPE_CHECKING:
     from trk.store.base import Store

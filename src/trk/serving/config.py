@@ -10,8 +10,8 @@ from typing import Any
 import yaml
 
 from trk.exceptions import InvalidParameter
+from trk.serving_contract import MODES
 
-MODES = ("single", "shadow", "split")
 OPTIMIZERS = (None, "onnx")
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from trk.exceptions import TrkError
+from trk.serving_contract import CHALLENGER, CHAMPION  # noqa: F401  (re-exported)
 
 if TYPE_CHECKING:
     from trk.models.pyfunc import PyFuncModel
@@ -16,8 +17,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("trk.serving")
 
-CHAMPION = "champion"
-CHALLENGER = "challenger"
 STATES = ("loading", "ready", "degraded", "failed")
 
 

@@ -17,6 +17,7 @@ from trk.serving.online.feedback import FeedbackResult, FeedbackStore
 from trk.serving.online.reporter import Reporter
 from trk.serving.online.samples import SampleLogger
 from trk.serving.online.window_stats import VariantInfo
+from trk.serving_contract import serving_experiment
 
 FEEDBACK_MAX_BATCH = 1000  # labels per POST /feedback; more -> 400
 Counters = dict[str, dict[str, float]]
@@ -68,10 +69,6 @@ def experiment_name(settings: ServeSettings, slots: Mapping[str, VariantSlot]) -
         return serving_experiment(tail.split("@", 1)[0].split("/", 1)[0])
 
     return read
-
-
-def serving_experiment(model_name: str) -> str:
-    return f"serving/{model_name}"
 
 
 def shadow_counters(shadow: Any) -> Callable[[], Counters]:

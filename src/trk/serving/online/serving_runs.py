@@ -15,9 +15,9 @@ from typing import Any
 from trk.entities import Param, RunStatus
 from trk.exceptions import AlreadyExists
 from trk.serving.online.window_stats import VariantInfo
+from trk.serving_contract import SERVING_TAG
 
 log = logging.getLogger("trk.serving.online.reporter")
-SERVING_TAG = "trk.serving"
 
 
 def pid_alive(pid: int) -> bool:

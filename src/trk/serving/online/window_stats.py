@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trk.serving.core.events import count_classes
+from trk.serving_contract import PRED_PREFIX
 
 RESERVOIR = 2048  # latencies kept per variant per window; percentiles of a uniform sample
 MAX_CLASSES = 50  # predicted classes counted per window; the rest are lumped as "other"
@@ -73,7 +74,7 @@ def percentile(sorted_values: list[float], q: float) -> float:
 
 def class_key(label: str) -> str:
     """`pred.<label>` with characters a metric key cannot hold replaced."""
-    return "pred." + _KEY_CHARS.sub("_", label)[:200]
+    return PRED_PREFIX + _KEY_CHARS.sub("_", label)[:200]
 
 
 def window_metrics(

@@ -16,8 +16,8 @@ from typing import Any
 
 from trk.exceptions import InvalidParameter, Unavailable
 from trk.serving.core.variant import CHALLENGER, CHAMPION, Variant, VariantSlot
+from trk.serving_contract import MODES
 
-MODES = ("single", "shadow", "split")
 FORCE_HEADER = "x-trk-variant"
 # Why a request went where it did (the `reason` of a Route, and a metric label).
 SINGLE, SHADOW, FORCED, STICKY, RANDOM, FALLBACK, DOWN = (

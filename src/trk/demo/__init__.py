@@ -2,7 +2,7 @@
 
 Trains two iris classifiers, logs and registers them, points `champion` and `challenger` at
 them, loads `models:/iris@champion` back and predicts, then serves both, promotes the
-challenger live and ends with the A/B report (see `trk.demo_serving`).
+challenger live and ends with the A/B report (see `trk.demo.serving`).
 """
 
 from __future__ import annotations
@@ -69,6 +69,6 @@ def run_demo() -> None:
     click.echo(f"tracking store: {trk.get_tracking_uri()}")
     train_and_register()
     predict_champion()
-    from trk.demo_serving import serve_and_evaluate
+    from trk.demo.serving import serve_and_evaluate
 
     serve_and_evaluate(trk.get_tracking_uri())

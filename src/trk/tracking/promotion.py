@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from trk.exceptions import NotFound
-
-CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous"
+from trk.serving_contract import CHALLENGER, CHAMPION, PREVIOUS
 
 
 @dataclass(frozen=True)

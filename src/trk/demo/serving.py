@@ -23,8 +23,8 @@ from typing import Any
 import click
 import httpx
 
-from trk import registry_ops
 from trk.exceptions import TrkError
+from trk.tracking import promotion
 
 # The series the demo prints: answers per variant, shadow comparisons, labels, swaps.
 SHOWN_SERIES = (
@@ -176,7 +176,7 @@ def serve_and_evaluate(tracking_uri: str, model: str = "iris") -> None:
     for line in server.metric_lines():
         click.echo(f"  {line}")
 
-    move = registry_ops.promote(client, model)
+    move = promotion.promote(client, model)
     click.echo(f"\n{move.message}")
     new_version = move.champion_after
     server.wait(

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from trk.cli import main
 from trk.exceptions import NotFound
-from trk.registry_ops import alias_version, promote, rollback
+from trk.tracking.promotion import alias_version, promote, rollback
 
 
 def aliases(client, name: str) -> dict[str, str]:

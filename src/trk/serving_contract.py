@@ -1,0 +1,25 @@
+"""The serving-run contract: what `trk-serve` writes to the tracking store and `trk ab`,
+the dashboard and the gate read back. The writer and every reader import these names."""
+
+from __future__ import annotations
+
+# Variants, the aliases they serve by default, and the alias a promotion leaves behind.
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+PREVIOUS = "previous"
+MODES = ("single", "shadow", "split")
+
+SERVING_TAG = "trk.serving"  # "true" on every serving run
+PARAMS = ("model_uri", "model_version", "variant", "mode", "weight")
+# Summed across windows and replicas (exact), never averaged.
+COUNT_KEYS = ("requests", "errors", "labelled", "correct", "shadow_compared", "shadow_agreed")
+# Per-window figures: weighted by requests when windows are combined.
+WINDOW_KEYS = ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "mae", "rmse")
+# The version a window was served by: a metric, because a reload can change it mid-run.
+VERSION_KEY = "model_version"
+PRED_PREFIX = "pred."  # pred.<class>: predicted-class counts per window
+
+
+def serving_experiment(model_name: str) -> str:
+    """The default experiment of a registered model's serving runs."""
+    return f"serving/{model_name}"
