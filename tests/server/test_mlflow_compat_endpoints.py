@@ -131,3 +131,19 @@ def test_transition_stage_answers_none_and_refuses_other_stages(mlflow_client):
         mlflow_client.transition_model_version_stage("m", "1", "Production")
     with pytest.raises(mlflow.exceptions.MlflowException, match="Invalid Model Version stage"):
         mlflow_client.transition_model_version_stage("m", "1", "Nowhere")
+
+
+def test_repeated_slashes_reach_the_route(server, run_id):
+    got = requests.get(f"{server.url}//api/2.0/mlflow//runs/get", params={"run_id": run_id})
+    assert got.json()["run"]["info"]["run_id"] == run_id
+    got = requests.get(f"{server.url}//get-artifact", params={"run_id": run_id, "path": "../x"})
+    assert got.status_code == 400 and got.json()["message"] == "Invalid path"
+
+
+def test_model_versions_tag_on_the_logged_model(mlflow_client):
+    mlflow_client.create_registered_model("m")
+    model = mlflow_client.create_logged_model(mlflow_client.create_experiment("lm"))
+    for _ in range(2):
+        mlflow_client.create_model_version("m", model.artifact_location, model_id=model.model_id)
+    tag = mlflow_client.get_logged_model(model.model_id).tags["mlflow.modelVersions"]
+    assert tag == '[{"name": "m", "version": 1}, {"name": "m", "version": 2}]'

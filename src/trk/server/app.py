@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from trk.exceptions import TrkError
 from trk.server import artifacts as artifact_proxy
@@ -28,6 +28,7 @@ from trk.server.auth import BearerAuth
 from trk.server.endpoint import ServerContext, api_route
 from trk.server.errors import EXCEPTION_HANDLERS, error_response
 from trk.server.params import DEFAULT_MAX_BODY_BYTES
+from trk.server.slashes import MergeSlashes
 from trk.store.base import Store
 from trk.ui import app as dashboard
 
@@ -76,13 +77,14 @@ def create_app(
             return error_response(exc)
         return PlainTextResponse("OK")
 
-    routes = [Route("/health", health, methods=["GET"])]
+    routes: list[BaseRoute] = [Route("/health", health, methods=["GET"])]
     routes += [api_route(api, ctx, prefix) for prefix in API_PREFIXES for api in APIS]
     if serve_artifacts:
         routes += artifact_proxy.routes(ctx)
     routes += run_artifacts.routes(ctx)  # files of runs, versions, logged models; /version
     routes += dashboard.routes(ctx)  # after the API: `/` and `/static` never shadow it
-    middleware = [Middleware(BearerAuth, token=auth_token)] if auth_token else []
+    middleware = [Middleware(MergeSlashes)]
+    middleware += [Middleware(BearerAuth, token=auth_token)] if auth_token else []
     app = Starlette(routes=routes, middleware=middleware, exception_handlers=EXCEPTION_HANDLERS)
     app.state.ctx = ctx
     return app
