@@ -5,28 +5,47 @@ from __future__ import annotations
 import dataclasses
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 import orjson
 
-from trk.exceptions import TrkError
+from trk.exceptions import DeadlineExceeded, TrkError, Unavailable
+
+# Exit codes of `trk`, `trk-serve` and `trk server` (the README's table):
+EXIT_OK = 0  # done; a gate or promotion condition was met
+EXIT_ERROR = 1  # a typed trk error (bad input, not found, model refused, ...): one line says which
+EXIT_USAGE = 2  # click: an unknown flag or a bad argument
+EXIT_BIND = 3  # a server could not bind its port (uvicorn logged why)
+EXIT_REJECTED = 4  # the check ran and said no: a gate failed, `ab promote --if` did not hold
+EXIT_UNAVAILABLE = 5  # the store or server did not answer in time: retrying later may work
+
+
+def exit_code(exc: TrkError) -> int:
+    """The exit code for a typed error: temporary failures differ from the rest."""
+    return EXIT_UNAVAILABLE if isinstance(exc, Unavailable | DeadlineExceeded) else EXIT_ERROR
+
+
+def fail(prog: str, exc: TrkError) -> NoReturn:
+    """One line on stderr naming what failed, and the error's exit code: the one CLI mapper."""
+    click.echo(f"{prog}: error: {exc.message}", err=True)
+    sys.exit(exit_code(exc))
+
+
+def reject(message: str) -> NoReturn:
+    """A check that ran and said no: not an error, but not a success either."""
+    click.echo(message)
+    sys.exit(EXIT_REJECTED)
 
 
 class TrkGroup(click.Group):
-    """Maps trk's typed errors to one line on stderr and a non-zero exit, in one place."""
+    """Every `trk` subcommand's typed errors go through `fail`."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except TrkError as exc:
-            click.echo(f"trk: error: {exc.message}", err=True)
-            sys.exit(exit_code(exc))
-
-
-def exit_code(exc: TrkError) -> int:
-    """1 for a failure trk diagnosed; 2 is click's for usage errors."""
-    return 1
+            fail("trk", exc)
 
 
 def _jsonable(obj: Any) -> Any:

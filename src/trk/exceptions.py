@@ -1,6 +1,11 @@
-"""One exception family for trk. Each class carries an HTTP status and an MLflow error code.
+"""One exception family for trk. Each class carries an HTTP status and an error code.
 
-No web framework is imported here: the HTTP layer and the CLI map these in one place each.
+No web framework is imported here: `trk.http_errors` maps these to HTTP for every web app,
+and `trk.cli_common` to exit codes for every command. The codes are MLflow's where MLflow
+has the case; trk's own failures (model files, optional libraries) have codes of their
+own, so a client rebuilding an error from a server's answer gets the same class and status.
+A subclass that only narrows its parent's meaning (MalformedUri, PayloadTooLarge, ...)
+keeps its parent's code.
 """
 
 from __future__ import annotations
@@ -72,31 +77,32 @@ class SignatureMismatch(InvalidParameter):
 
 
 class ModelError(TrkError):
-    """A model directory that cannot be loaded (missing, corrupt, tampered, unknown flavor)."""
+    """A model directory that cannot be loaded (missing, corrupt, refused, unknown flavor)."""
 
     status = HTTPStatus.INTERNAL_SERVER_ERROR
-    error_code = "INVALID_STATE"
+    error_code = "MODEL_ERROR"
 
 
 class ConversionError(ModelError):
     """A model that cannot be converted (e.g. to ONNX), or whose conversion predicts differently."""
 
+    error_code = "CONVERSION_ERROR"
+
 
 class IntegrityError(ModelError):
-    """A model file whose sha256 differs from the one recorded when it was written."""
+    """A model file that differs from the manifest pinned when its version was registered."""
+
+    error_code = "INTEGRITY_ERROR"
 
 
 class PredictError(TrkError):
-    """The model itself raised while predicting."""
-
-    status = HTTPStatus.INTERNAL_SERVER_ERROR
-    error_code = "INTERNAL_ERROR"
+    """The model itself raised while predicting (a 500 INTERNAL_ERROR, as any bug would be)."""
 
 
 class MissingDependency(TrkError):
     """An optional library (torch, onnxruntime, ...) that a flavor needs is not installed."""
 
-    error_code = "INVALID_STATE"
+    error_code = "MISSING_DEPENDENCY"
 
 
 class Unauthenticated(TrkError):
@@ -123,19 +129,21 @@ class NotImplementedHere(TrkError):
     error_code = "NOT_IMPLEMENTED"
 
 
-_BY_CODE: dict[str, type[TrkError]] = {
-    "INVALID_PARAMETER_VALUE": InvalidParameter,
-    "BAD_REQUEST": BadRequest,
-    "RESOURCE_DOES_NOT_EXIST": NotFound,
-    "RESOURCE_ALREADY_EXISTS": AlreadyExists,
-    "INVALID_STATE": InvalidState,
-    "UNAUTHENTICATED": Unauthenticated,
-    "DEADLINE_EXCEEDED": DeadlineExceeded,
-    "TEMPORARILY_UNAVAILABLE": Unavailable,
-    "NOT_IMPLEMENTED": NotImplementedHere,
-}
+def _family() -> list[type[TrkError]]:
+    found, todo = [], [TrkError]
+    while todo:
+        cls = todo.pop(0)
+        found.append(cls)
+        todo.extend(cls.__subclasses__())
+    return found
 
 
-def from_error_code(code: str, message: str) -> TrkError:
-    """Rebuild the typed error a server sent as `{"error_code", "message"}`."""
-    return _BY_CODE.get(code, TrkError)(message)
+def from_error_code(code: str, message: str, status: int | None = None) -> TrkError:
+    """Rebuild the typed error a server sent as `{"error_code", "message"}` with `status`.
+
+    The code picks the class; where subclasses share their parent's code (413 and 415 are
+    BAD_REQUEST as in MLflow), the response's status picks among them.
+    """
+    matches = [c for c in _family() if c.error_code == code]
+    exact = [c for c in matches if status is None or int(c.status) == status]
+    return (exact or matches or [TrkError])[0](message)

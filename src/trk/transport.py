@@ -170,7 +170,8 @@ def raise_for_error(response: httpx.Response, raise_it: bool = True) -> TrkError
         return None
     try:
         body = orjson.loads(response.content)
-        error = from_error_code(str(body["error_code"]), str(body.get("message", "")))
+        code, message = str(body["error_code"]), str(body.get("message", ""))
+        error = from_error_code(code, message, response.status_code)
     except (orjson.JSONDecodeError, KeyError, TypeError):
         text = response.text[:200]
         error = TrkError(f"HTTP {response.status_code} from {response.request.url}: {text}")

@@ -8,6 +8,7 @@ from ab_helpers import simulate
 from click.testing import CliRunner
 
 from trk.cli import main
+from trk.cli_common import EXIT_REJECTED
 
 
 @pytest.fixture
@@ -66,14 +67,14 @@ def test_promote_if_better_moves_aliases(cli, client):
     assert "promoted iris version 2 to champion (previous <- 1)" in out.output
     assert (alias(client, "iris", "champion"), alias(client, "iris", "previous")) == ("2", "1")
     out = cli("ab", "promote", "iris", "--if", "better")  # nothing left to promote
-    assert out.exit_code == 1 and "already the champion" in out.output
+    assert out.exit_code == EXIT_REJECTED and "already the champion" in out.output
 
 
 def test_promote_refuses_without_a_significant_win(cli, client):
     register(client, "iris", champion="1", challenger="2")
     simulate(client, "iris", {"champion": 0.92, "challenger": 0.92}, seed=1)
     out = cli("ab", "promote", "iris", "--if", "better")
-    assert out.exit_code == 1
+    assert out.exit_code == EXIT_REJECTED  # the check ran and said no: not an error
     assert "not promoted (--if better): no significant difference" in out.output
     assert alias(client, "iris", "champion") == "1"
     out = cli("ab", "promote", "iris", "--if", "not-worse")
@@ -84,7 +85,7 @@ def test_promote_refuses_a_challenger_alias_that_moved(cli, client):
     register(client, "iris", versions=3, champion="1", challenger="3")
     simulate(client, "iris", {"champion": 0.9, "challenger": 0.95})  # served version 2
     out = cli("ab", "promote", "iris", "--if", "better")
-    assert out.exit_code == 1 and "evaluated version(s) 2" in out.output
+    assert out.exit_code == EXIT_REJECTED and "evaluated version(s) 2" in out.output
     assert alias(client, "iris", "champion") == "1"
 
 
@@ -103,7 +104,7 @@ def test_gate_fail_tags_rejected_and_keeps_alias(cli, client):
     register(client, "iris", staging="2")
     out = cli("models", "gate", "iris", "1", "--require", "accuracy>=0.90",
               "--require", "auc>0.5", "--alias", "staging")  # fmt: skip
-    assert out.exit_code == 1
+    assert out.exit_code == EXIT_REJECTED
     assert "FAIL  accuracy>=0.9: accuracy = 0.85" in out.output
     assert "the run has no metric 'auc' (it has: accuracy, f1_macro)" in out.output
     assert client.get_model_version("iris", "1").tags["approval_status"] == "rejected"

@@ -22,6 +22,7 @@ from click.testing import CliRunner
 
 from trk.ab.evaluation import evaluate
 from trk.cli import main
+from trk.cli_common import EXIT_REJECTED
 from trk.serving.config import ServeSettings
 from trk.serving.http.app import create_app
 
@@ -111,7 +112,7 @@ def test_equal_models_no_difference_and_promote_refuses(env):
     out = CliRunner().invoke(
         main, ["ab", "promote", "same", "--if", "better", "--tracking-uri", env.tracking_uri]
     )
-    assert out.exit_code == 1 and "not promoted" in out.output
+    assert out.exit_code == EXIT_REJECTED and "not promoted" in out.output
     assert env.get_model_version_by_alias("same", "champion").version == "1"
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import orjson
 
-from trk.cli_common import client_option, json_option, make_client
+from trk.cli_common import client_option, json_option, make_client, reject
 
 
 def _metric_options(func):  # noqa: ANN001, ANN202
@@ -84,16 +84,16 @@ def promote_cmd(
     alpha: float,
     tracking_uri: str | None,
 ) -> None:
-    """Move champion <- challenger (previous <- old champion) if the verdict allows; else exit 1."""
+    """Move champion <- challenger (previous <- old champion) if the verdict allows; else exit 4."""
     from trk.ab.evaluation import evaluate
     from trk.ab.promote import promote_if
 
     client = make_client(tracking_uri)
     report = evaluate(client, model, experiment, since, metric, alpha)
     result = promote_if(client, report, condition)
-    click.echo(result.reason)
     if not result.promoted:
-        sys.exit(1)
+        reject(result.reason)
+    click.echo(result.reason)
 
 
 @ab.command("replay")
@@ -139,9 +139,10 @@ def gate_cmd(
         click.echo(describe(result, outcome.available))
     status = "approved" if outcome.passed else "rejected"
     moved = f"; {name}@{alias} -> version {outcome.version}" if outcome.alias_moved else ""
-    click.echo(f"{name} version {outcome.version}: {status}{moved}")
+    verdict = f"{name} version {outcome.version}: {status}{moved}"
     if not outcome.passed:
-        sys.exit(1)
+        reject(verdict)
+    click.echo(verdict)
 
 
 @click.command("compare")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import sys
 
 import click
 
 from trk import settings
+from trk.cli_common import fail
 from trk.exceptions import TrkError
 from trk.server.params import DEFAULT_MAX_BODY_BYTES
 
@@ -20,11 +20,6 @@ def _destination(value: str) -> str:
     if "://" in value or value.startswith("file:"):
         return value
     return os.path.abspath(value)
-
-
-def _fail(exc: TrkError) -> None:
-    click.echo(f"trk server: error: {exc.message}", err=True)
-    sys.exit(1)
 
 
 @click.command("server")
@@ -117,7 +112,7 @@ def server_command(
             max_body_bytes,
         )
     except TrkError as exc:
-        _fail(exc)
+        fail("trk server", exc)
 
 
 @click.group("db")
@@ -134,5 +129,5 @@ def db_upgrade(url: str) -> None:
     try:
         revision = migrate(url)
     except TrkError as exc:
-        _fail(exc)
+        fail("trk server", exc)
     click.echo(f"{url}: schema at revision {revision}")

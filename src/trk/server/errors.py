@@ -6,29 +6,25 @@ answered 500 INTERNAL_ERROR without one.
 
 from __future__ import annotations
 
-import logging
-
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 from trk.exceptions import TrkError
+from trk.http_errors import http_error
 from trk.server.json import json_response
-
-log = logging.getLogger("trk.server")
 
 _HTTP_CODES = {404: "ENDPOINT_NOT_FOUND", 405: "BAD_REQUEST", 413: "BAD_REQUEST"}
 
 
 def error_response(exc: TrkError) -> Response:
-    return json_response(exc.to_dict(), int(exc.status))
+    return internal_error(exc, "")
 
 
 def internal_error(exc: BaseException, where: str) -> Response:
-    """Log the traceback; answer with the exception's type only."""
-    log.error("Unhandled error in %s", where, exc_info=exc)
-    message = f"Internal error in {where}: {type(exc).__name__}"
-    return json_response({"error_code": "INTERNAL_ERROR", "message": message}, 500)
+    """Any exception as MLflow's error JSON (`trk.http_errors` decides status and text)."""
+    answer = http_error(exc, where)
+    return json_response(answer.to_dict(), answer.status)
 
 
 async def on_trk_error(_request: Request, exc: Exception) -> Response:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any
 
 import uvicorn
 
+from trk.cli_common import EXIT_BIND
 from trk.server import app as app_module
 
 
@@ -25,7 +27,7 @@ def run_server(
     # Opening the store migrates it once here, before any worker races to do it.
     store = app_module.store_for_server(backend_uri, destination, serve_artifacts)
     store.ping()
-    common = {
+    common: dict[str, Any] = {
         "host": host,
         "port": port,
         "loop": "uvloop",
@@ -47,7 +49,7 @@ def run_server(
         server = DrainingServer(uvicorn.Config(app, **common))
         server.run()
         if not server.started:
-            raise SystemExit(3)  # could not bind the port: uvicorn logged why
+            raise SystemExit(EXIT_BIND)  # could not bind the port: uvicorn logged why
         return
     # Worker processes import the factory afresh; settings travel in the environment.
     os.environ[app_module.ENV_BACKEND] = backend_uri

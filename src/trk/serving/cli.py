@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-import sys
 from typing import Any
 
 import click
 from click.core import ParameterSource
 
+from trk.cli_common import fail
 from trk.exceptions import TrkError
 
 _GIVEN = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
@@ -174,8 +174,7 @@ def serve(ctx: click.Context, config_path: str | None, **values: Any) -> None:
         check_model_uri(settings.model_uri, settings.tracking_uri, settings.allow_pickle)
         check_challenger(settings)
     except TrkError as exc:
-        click.echo(f"trk-serve: error: {exc.message}", err=True)
-        sys.exit(1)
+        fail("trk-serve", exc)
     from trk.serving.runner import run
 
     run(settings)

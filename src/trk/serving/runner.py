@@ -16,6 +16,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from trk import settings as env
+from trk.cli_common import EXIT_BIND
 from trk.exceptions import InvalidParameter
 from trk.serving.config import ServeSettings
 from trk.serving.core.metrics import MULTIPROC_ENV
@@ -31,7 +32,7 @@ class NoDelayHttpToolsProtocol(HttpToolsProtocol):
     response waits ~40 ms for the client's delayed ACK. Setting the option here removes it.
     """
 
-    def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+    def connection_made(self, transport: Any) -> None:
         sock = transport.get_extra_info("socket")
         if sock is not None:
             try:
@@ -87,7 +88,7 @@ def run(settings: ServeSettings) -> None:
         server = DrainingServer(uvicorn.Config(build_app(settings), **uvicorn_kwargs(settings)))
         server.run()
         if not server.started:
-            raise SystemExit(3)  # could not bind the port: uvicorn logged why
+            raise SystemExit(EXIT_BIND)  # could not bind the port: uvicorn logged why
         return
     # Prometheus multiprocess mode: every worker writes its series to files in one fresh
     # directory, and /metrics in any worker sums them. The variable must be set before the

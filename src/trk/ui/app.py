@@ -9,7 +9,6 @@ page that names the exception type only.
 from __future__ import annotations
 
 import datetime
-import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,11 +22,11 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from trk.exceptions import TrkError
+from trk.http_errors import http_error
 from trk.server.endpoint import ServerContext
 from trk.tracking.client import Client
 from trk.ui import artifacts, models, runs
 
-log = logging.getLogger("trk.ui")
 HERE = Path(__file__).parent
 
 
@@ -69,11 +68,9 @@ class Dashboard:
         """`build()` off the event loop, then the template; errors become error pages."""
         try:
             data = await run_in_threadpool(build)
-        except TrkError as exc:
-            return self.error(request, int(exc.status), exc.message)
-        except Exception as exc:  # a bug: log the traceback, show only the type
-            log.error("Unhandled error in %s", request.url.path, exc_info=exc)
-            return self.error(request, 500, f"Internal error: {type(exc).__name__}")
+        except Exception as exc:  # a TrkError shows its message; a bug only its type
+            answer = http_error(exc, request.url.path)
+            return self.error(request, answer.status, answer.message)
         status = 400 if data.get("error") else 200
         return self.templates.TemplateResponse(request, template, data, status_code=status)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from trk.exceptions import PayloadTooLarge, TrkError
+from trk.http_errors import http_error
 from trk.serving.compose import Serving, build
 from trk.serving.config import ServeSettings
 from trk.serving.core import codecs
@@ -22,7 +22,6 @@ from trk.serving.core.metrics import METRICS_CONTENT_TYPE, ServingMetrics
 from trk.serving.core.plane import InferResult
 from trk.serving.online.metrics import feedback_endpoint
 
-log = logging.getLogger("trk.serving")
 JSON = "application/json"
 
 
@@ -31,13 +30,10 @@ def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = 
 
 
 def error_response(request: Request, exc: Exception) -> Response:
-    """TrkError -> its status and MLflow JSON; anything else -> a one-line 500."""
+    """Any exception as MLflow's error JSON (`trk.http_errors`), with the request id."""
     headers = {"X-Request-Id": request.headers.get("x-request-id") or uuid.uuid4().hex}
-    if isinstance(exc, TrkError):
-        return json_response(exc.to_dict(), int(exc.status), headers)
-    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    body = {"error_code": "INTERNAL_ERROR", "message": f"Internal error: {type(exc).__name__}"}
-    return json_response(body, 500, headers)
+    answer = http_error(exc, f"{request.method} {request.url.path}")
+    return json_response(answer.to_dict(), answer.status, headers)
 
 
 class InferResponse(Response):
