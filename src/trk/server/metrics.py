@@ -97,7 +97,7 @@ def history_bulk_interval(ctx: ServerContext, p: dict[str, Any]) -> dict[str, An
     out = []
     for run_id in run_ids:
         metrics = ctx.store.get_metric_history(run_id, p["metric_key"])
-        inside = [m for m in metrics if start is None or start <= m.step <= end]
+        inside = [m for m in metrics if start is None or end is None or start <= m.step <= end]
         keep = _sample(sorted({m.step for m in inside}), max_results)
         out += [_with_run(run_id, m) for m in inside if m.step in keep]
     return {"metrics": out}

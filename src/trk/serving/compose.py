@@ -13,6 +13,7 @@ from tempfile import mkdtemp
 from typing import Any
 
 from trk.serving.config import ServeSettings
+from trk.serving.core.events import PredictionObserver
 from trk.serving.core.metrics import ServingMetrics
 from trk.serving.core.plane import DataPlane
 from trk.serving.core.pool import PredictPool
@@ -107,7 +108,9 @@ def build(
         routing_metrics,
         variants.install,
     )
-    observers = [routing_metrics, feedback, reporter, *([samples] if samples else [])]
+    observers: list[PredictionObserver] = [routing_metrics, feedback, reporter]
+    if samples is not None:
+        observers.append(samples)
     plane = DataPlane(
         settings,
         metrics,

@@ -34,7 +34,7 @@ from trk.store.sql_base import now_ms, upsert
 from trk.store.validation import check_key, check_max_results
 
 STATUSES = ("LOGGED_MODEL_PENDING", "LOGGED_MODEL_READY", "LOGGED_MODEL_UPLOAD_FAILED")
-_CASCADE = {"ondelete": "CASCADE", "onupdate": "CASCADE"}
+_CASCADE: dict[str, Any] = {"ondelete": "CASCADE", "onupdate": "CASCADE"}
 _MODEL_URI = re.compile(r"^models:/(m-[0-9a-f]{32})/?$")
 _CLAUSE = re.compile(r"^\s*(?:attributes\.)?(\w+)\s*=\s*'([^']*)'\s*$")
 

@@ -3,6 +3,8 @@ migrations in `trk.store.migrations`; a test checks the two never drift apart.""
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -23,7 +25,7 @@ metadata = MetaData()
 
 # sqlite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit serial.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
-_CASCADE = {"ondelete": "CASCADE", "onupdate": "CASCADE"}
+_CASCADE: dict[str, Any] = {"ondelete": "CASCADE", "onupdate": "CASCADE"}
 
 experiments = Table(
     "experiments",

@@ -227,8 +227,9 @@ def parse_order_by(order_by: list[str] | tuple[str, ...] | None) -> list[OrderKe
                 raise InvalidParameter(f"Invalid order_by {item!r}: expected ASC or DESC")
             ascending = direction == "ASC"
             parser.i += 1
-        if parser.peek() is not None:
-            raise InvalidParameter(f"Invalid order_by {item!r}: unexpected {parser.peek().text!r}")
+        extra = parser.peek()
+        if extra is not None:
+            raise InvalidParameter(f"Invalid order_by {item!r}: unexpected {extra.text!r}")
         keys.append(OrderKey(entity, key, ascending))
     return keys
 

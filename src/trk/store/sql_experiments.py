@@ -121,7 +121,7 @@ class SqlExperiments(SqlBase):
                         last_update_time=now,
                     )
                 )
-                new_id = result.inserted_primary_key[0]
+                new_id = result.inserted_primary_key[0]  # type: ignore[index]  # always set on insert
                 if not artifact_location:
                     conn.execute(
                         update(s.experiments)

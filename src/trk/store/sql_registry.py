@@ -78,7 +78,7 @@ def _to_version(row: Row, tags: dict[str, str], aliases: list[str]) -> ModelVers
     )
 
 
-def _page_token(rows: list[Row], offset: int, max_results: int) -> str | None:
+def _page_token(rows: Sequence[Row], offset: int, max_results: int) -> str | None:
     return encode_page_token(offset + max_results) if len(rows) > max_results else None
 
 

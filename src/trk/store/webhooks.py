@@ -77,8 +77,9 @@ class SqlWebhooks:
         status: str | None = None,
     ) -> Webhook:
         """A new webhook; the URL must pass the target checks now (and at each delivery)."""
+        webhook_id = str(uuid.uuid4())
         row = {
-            "webhook_id": str(uuid.uuid4()),
+            "webhook_id": webhook_id,
             "name": _text("name", name, 256, required=True),
             "description": _text("description", description, 1000),
             "url": check_url(url, self.policy.allow),
@@ -90,8 +91,8 @@ class SqlWebhooks:
         parsed = parse_events(list(events))
         with write_connection(self._engine) as conn:
             conn.execute(wh.insert().values(row))
-            self._set_events(conn, row["webhook_id"], parsed)
-        return self.get(row["webhook_id"])
+            self._set_events(conn, webhook_id, parsed)
+        return self.get(webhook_id)
 
     def get(self, webhook_id: str) -> Webhook:
         with read_connection(self._engine) as conn:

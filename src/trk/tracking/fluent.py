@@ -27,10 +27,9 @@ class ActiveRun(Run):
     def __enter__(self) -> ActiveRun:
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> bool:  # noqa: ANN001
+    def __exit__(self, exc_type, exc, tb) -> None:  # noqa: ANN001
         status = RunStatus.FINISHED if exc_type is None else RunStatus.FAILED
         end_run(status)
-        return False
 
 
 class _State(threading.local):
@@ -53,6 +52,7 @@ def set_experiment(
     """Make an experiment active, creating it by name if it does not exist."""
     global _experiment_id
     client = _client()
+    exp: Experiment | None
     if experiment_id is not None:
         exp = client.get_experiment(str(experiment_id))
     elif experiment_name:
@@ -60,7 +60,7 @@ def set_experiment(
         if exp is None:
             client.create_experiment(experiment_name)
             exp = client.get_experiment_by_name(experiment_name)
-            assert exp is not None
+        assert exp is not None
     else:
         raise InvalidParameter("set_experiment needs experiment_name or experiment_id")
     if exp.lifecycle_stage != "active":
@@ -74,7 +74,8 @@ def active_run() -> ActiveRun | None:
 
 
 def last_active_run() -> Run | None:
-    run_id = active_run().info.run_id if active_run() else _state.last_run_id
+    current = active_run()
+    run_id = current.info.run_id if current else _state.last_run_id
     return _client().get_run(run_id) if run_id else None
 
 

@@ -7,7 +7,7 @@ series has no point; the page's script turns each spec into one chart.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 Points = Iterable[tuple[float, float]]
@@ -18,7 +18,7 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def chart(title: str, series: dict[str, Points], x_label: str = "step") -> dict[str, Any]:
+def chart(title: str, series: Mapping[str, Points], x_label: str = "step") -> dict[str, Any]:
     """One chart: each named series is a list of (x, y); a repeated x keeps its last y."""
     by_x: dict[str, dict[float, float]] = {name: dict(pts) for name, pts in series.items()}
     xs = sorted({x for pts in by_x.values() for x in pts})

@@ -36,7 +36,7 @@ class Batcher:
         self.max_rows = max_rows
         self.max_delay_s = max_delay_s
         self.on_batch = on_batch
-        self._pending: list[tuple[np.ndarray, asyncio.Future]] = []
+        self._pending: list[tuple[np.ndarray, asyncio.Future[Any]]] = []
         self._rows = 0
         self._timer: asyncio.TimerHandle | None = None
         self._busy = False
@@ -44,7 +44,7 @@ class Batcher:
     async def submit(self, x: np.ndarray) -> Any:
         """Predict `x` (rows of one request) as part of a batch; returns its own predictions."""
         loop = asyncio.get_running_loop()
-        fut: asyncio.Future = loop.create_future()
+        fut: asyncio.Future[Any] = loop.create_future()
         self._pending.append((x, fut))
         self._rows += len(x)
         if self._busy:
@@ -65,9 +65,10 @@ class Batcher:
         self._busy = True
         asyncio.ensure_future(self._run(batch, rows))
 
-    def _take(self) -> tuple[list[tuple[np.ndarray, asyncio.Future]], int]:
+    def _take(self) -> tuple[list[tuple[np.ndarray, asyncio.Future[Any]]], int]:
         """Up to max_rows rows from the queue's head (a larger single request goes alone)."""
-        taken, rows = [], 0
+        taken: list[tuple[np.ndarray, asyncio.Future[Any]]] = []
+        rows = 0
         while self._pending and (not taken or rows + len(self._pending[0][0]) <= self.max_rows):
             item = self._pending.pop(0)
             taken.append(item)
@@ -75,7 +76,7 @@ class Batcher:
         self._rows -= rows
         return taken, rows
 
-    async def _run(self, batch: list[tuple[np.ndarray, asyncio.Future]], rows: int) -> None:
+    async def _run(self, batch: list[tuple[np.ndarray, asyncio.Future[Any]]], rows: int) -> None:
         try:
             await self._predict_batch(batch, rows)
         finally:
@@ -84,7 +85,7 @@ class Batcher:
                 self._flush()
 
     async def _predict_batch(
-        self, batch: list[tuple[np.ndarray, asyncio.Future]], rows: int
+        self, batch: list[tuple[np.ndarray, asyncio.Future[Any]]], rows: int
     ) -> None:
         live = [(x, f) for x, f in batch if not f.done()]  # timed-out requests drop out
         if not live:
@@ -107,7 +108,7 @@ class Batcher:
             _settle(fut, result=slice_rows(preds, offset, offset + len(x)))
             offset += len(x)
 
-    async def _one_by_one(self, live: list[tuple[np.ndarray, asyncio.Future]]) -> None:
+    async def _one_by_one(self, live: list[tuple[np.ndarray, asyncio.Future[Any]]]) -> None:
         for x, fut in live:
             started = time.perf_counter()
             try:
@@ -120,7 +121,7 @@ class Batcher:
             _settle(fut, result=result)
 
 
-def _settle(fut: asyncio.Future, result: Any = None, exc: BaseException | None = None) -> None:
+def _settle(fut: asyncio.Future[Any], result: Any = None, exc: BaseException | None = None) -> None:
     if fut.done():
         return
     if exc is not None:

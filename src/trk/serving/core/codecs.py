@@ -89,8 +89,9 @@ def decode_csv(body: bytes, spec: InputSpec) -> ModelInput:
     rows = [r for r in csv.reader(io.StringIO(text)) if r]
     if not rows:
         raise BadRequest("The CSV body holds no rows")
-    header, data = rows[0], rows[1:]
-    if _all_numbers(header) and (spec.tensor or spec.names or spec.fast_ok):
+    header: list[str] | None = rows[0]
+    data = rows[1:]
+    if _all_numbers(rows[0]) and (spec.tensor or spec.names or spec.fast_ok):
         header, data = None, rows  # no header: take the columns positionally
     if not data:
         raise BadRequest("The CSV body has a header but no data rows")

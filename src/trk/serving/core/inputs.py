@@ -85,7 +85,7 @@ def to_array(rows: list[Any]) -> np.ndarray:
         raise BadRequest(f"Rows must all have the same length and shape ({exc})") from None
 
 
-def from_rows(rows: Any, spec: InputSpec, params: dict | None) -> ModelInput:
+def from_rows(rows: Any, spec: InputSpec, params: dict[str, Any] | None) -> ModelInput:
     """`inputs`/`instances` given as a list of rows, or `dataframe_split` without columns."""
     if not isinstance(rows, list):
         raise BadRequest(f"Expected a list of rows, got {type(rows).__name__}")
@@ -104,7 +104,7 @@ def from_rows(rows: Any, spec: InputSpec, params: dict | None) -> ModelInput:
     return _from_array(arr, spec, params)
 
 
-def _from_array(arr: np.ndarray, spec: InputSpec, params: dict | None) -> ModelInput:
+def _from_array(arr: np.ndarray, spec: InputSpec, params: dict[str, Any] | None) -> ModelInput:
     """Check a positional array against the signature; fast path when numeric and allowed."""
     if spec.tensor:
         _check_tensor_shape(arr, spec)
@@ -174,7 +174,7 @@ def check_columns(columns: list[str], spec: InputSpec) -> None:
         )
 
 
-def from_split(split: Any, spec: InputSpec, params: dict | None) -> ModelInput:
+def from_split(split: Any, spec: InputSpec, params: dict[str, Any] | None) -> ModelInput:
     """`dataframe_split`: {"columns": [...], "data": [[...]]}."""
     if not isinstance(split, dict):
         raise BadRequest("dataframe_split must be an object with 'columns' and 'data'")
@@ -192,7 +192,9 @@ def from_split(split: Any, spec: InputSpec, params: dict | None) -> ModelInput:
     return from_columns(columns, split["data"], spec, params)
 
 
-def from_columns(columns: list[str], data: Any, spec: InputSpec, params: dict | None) -> ModelInput:
+def from_columns(
+    columns: list[str], data: Any, spec: InputSpec, params: dict[str, Any] | None
+) -> ModelInput:
     """Rows with named columns (split or CSV): reorder to the signature's order."""
     if spec.names is None or spec.tensor:
         if spec.tensor or spec.fast_ok:
@@ -212,7 +214,7 @@ def from_columns(columns: list[str], data: Any, spec: InputSpec, params: dict | 
     return _from_array(arr[:, order], spec, params)
 
 
-def from_records(records: list[Any], spec: InputSpec, params: dict | None) -> ModelInput:
+def from_records(records: list[Any], spec: InputSpec, params: dict[str, Any] | None) -> ModelInput:
     """`dataframe_records` (or `instances` as dicts): one object per row."""
     if not isinstance(records, list) or not records:
         raise BadRequest("dataframe_records must be a non-empty list of objects")
@@ -232,7 +234,9 @@ def from_records(records: list[Any], spec: InputSpec, params: dict | None) -> Mo
     return _from_array(to_array(rows), spec, params)
 
 
-def from_column_dict(cols: dict[str, Any], spec: InputSpec, params: dict | None) -> ModelInput:
+def from_column_dict(
+    cols: dict[str, Any], spec: InputSpec, params: dict[str, Any] | None
+) -> ModelInput:
     """`inputs` as {"name": [values...]}: columns of a table or named tensors."""
     if spec.tensor or spec.names is None:
         arrays = {

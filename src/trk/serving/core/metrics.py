@@ -139,7 +139,11 @@ class ServingMetrics:
         return self._child(self.in_flight, (variant,))
 
     def set_model(
-        self, labels: tuple[str, str, str], alias: str, load_seconds: float, previous=None
+        self,
+        labels: tuple[str, str, str],
+        alias: str,
+        load_seconds: float,
+        previous: tuple[tuple[str, str, str], str] | None = None,
     ) -> None:
         """Point `trk_model_info` at a newly served version (dropping the one it replaces)."""
         if previous is not None:
@@ -162,5 +166,5 @@ class ServingMetrics:
         from prometheus_client import multiprocess
 
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry)

@@ -49,8 +49,11 @@ class InferResult:
 
 
 class RouteChoice(Protocol):
-    primary: Variant
-    shadow: Variant | None
+    @property
+    def primary(self) -> Variant: ...
+
+    @property
+    def shadow(self) -> Variant | None: ...
 
 
 class RequestRouter(Protocol):

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 PREDICT_THREADS = 8
+T = TypeVar("T")
 
 
 class PredictPool:
@@ -16,7 +17,7 @@ class PredictPool:
     def __init__(self, threads: int = PREDICT_THREADS) -> None:
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="trk-predict")
 
-    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
 
     def shutdown(self) -> None:

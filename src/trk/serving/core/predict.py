@@ -10,7 +10,9 @@ from trk.exceptions import PredictError, TrkError
 log = logging.getLogger("trk.serving")
 
 
-def call_model(model: Any, data: Any, params: dict | None = None, fast: bool = False) -> Any:
+def call_model(
+    model: Any, data: Any, params: dict[str, Any] | None = None, fast: bool = False
+) -> Any:
     """Predict; a model that raises becomes a PredictError naming the exception."""
     try:
         if fast:

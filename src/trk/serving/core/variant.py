@@ -8,8 +8,9 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from trk.exceptions import TrkError
-from trk.serving_contract import CHALLENGER, CHAMPION  # noqa: F401  (re-exported)
+from trk.exceptions import InvalidParameter, TrkError
+from trk.serving_contract import CHALLENGER as CHALLENGER
+from trk.serving_contract import CHAMPION as CHAMPION
 
 if TYPE_CHECKING:
     from trk.models.pyfunc import PyFuncModel
@@ -80,6 +81,8 @@ def registry_ref(uri: str, store: Store | None) -> ModelRef:
         from trk.uri import find_model_version, parse_model_uri
 
         parsed = parse_model_uri(uri)
+        if store is None:
+            raise InvalidParameter(f"{uri} needs a tracking store to resolve")
         mv = find_model_version(store, parsed)
         return ModelRef(parsed.name, str(mv.version), parsed.alias)
     tail = uri.rstrip("/").rsplit("/", 1)[-1] or uri

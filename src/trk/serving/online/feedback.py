@@ -72,7 +72,8 @@ def as_rows(predictions: Any) -> list[Any]:
             f"Feedback joins one label per row; this model answers {arr.ndim}-D predictions "
             f"of shape {list(arr.shape)}"
         )
-    return arr.tolist()
+    rows: list[Any] = arr.tolist()
+    return rows
 
 
 class FeedbackStore:

@@ -95,7 +95,7 @@ class ServingRuns:
                   "variant": info.name, "mode": info.mode, "weight": f"{info.weight:g}"}  # fmt: skip
         client.log_batch(run.info.run_id, params=[Param(k, str(v)) for k, v in params.items()])
         log.info("serving run %s for %s in %s", run.info.run_id, info.name, self.experiment)
-        return run.info.run_id
+        return str(run.info.run_id)
 
     def kill_stale(self, experiment_id: str) -> int:
         """Mark KILLED the RUNNING serving runs of this host whose process is gone."""

@@ -64,8 +64,8 @@ def same_rows(expected: Any, actual: Any, kind: str = "unknown") -> np.ndarray |
     if same.shape != a.shape:  # elementwise == failed on odd object arrays
         return None
     if same.ndim == 0:
-        return same.reshape(1)
-    return same.reshape(len(same), -1).all(axis=1) if same.ndim > 1 else same
+        return np.asarray(same.reshape(1))
+    return np.asarray(same.reshape(len(same), -1).all(axis=1) if same.ndim > 1 else same)
 
 
 def agreement(expected: Any, actual: Any, kind: str = "unknown") -> tuple[int, int] | None:
@@ -161,7 +161,7 @@ class ShadowRunner:
                 self._idle = False
                 continue
             time.sleep(self.merge_wait_s)  # let more copies arrive: they merge into one predict
-            batch = []
+            batch: list[Copy] = []
             while self.queue and len(batch) < MAX_MERGE:
                 batch.append(self.queue.popleft())
             self._process_batch(batch)
@@ -219,7 +219,9 @@ class ShadowRunner:
             else:
                 self._tally(same, [copy], part, [part])
 
-    def _tally(self, same: np.ndarray, group: list[Copy], predictions: Any, parts: list) -> None:
+    def _tally(
+        self, same: np.ndarray, group: list[Copy], predictions: Any, parts: list[Any]
+    ) -> None:
         rows, agreed = len(same), int(np.count_nonzero(same))
         self._counts["rows"] += rows
         self._counts["agreed"] += agreed

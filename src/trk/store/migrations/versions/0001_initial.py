@@ -6,6 +6,8 @@ Revises:
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -14,7 +16,7 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
-_CASCADE = {"ondelete": "CASCADE", "onupdate": "CASCADE"}
+_CASCADE: dict[str, Any] = {"ondelete": "CASCADE", "onupdate": "CASCADE"}
 _BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 

@@ -6,6 +6,8 @@ Revises: 0001
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -14,7 +16,7 @@ down_revision = "0001"
 branch_labels = None
 depends_on = None
 
-_CASCADE = {"ondelete": "CASCADE", "onupdate": "CASCADE"}
+_CASCADE: dict[str, Any] = {"ondelete": "CASCADE", "onupdate": "CASCADE"}
 
 
 def _model_fk() -> sa.ForeignKey:

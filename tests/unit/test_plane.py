@@ -1,0 +1,119 @@
+"""The transport-free core, called directly: codecs and inputs decode, the plane answers.
+
+No HTTP here: `DataPlane.infer` takes bytes and headers and returns an `InferResult`, so
+routing, errors, observers and listeners are checked without a server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+import trk.sklearn
+from trk.exceptions import BadRequest, InvalidParameter
+from trk.serving.compose import build
+from trk.serving.config import ServeSettings
+from trk.serving.core import codecs
+from trk.serving.core.inputs import InputSpec
+from trk.serving.core.metrics import ServingMetrics
+from trk.serving.core.plane import DataPlane
+from trk.serving.core.pool import PredictPool
+from trk.serving.core.slots import Variants, make_slots
+from trk.serving.routing.router import Router
+
+X = np.array([[0.0, 1.0], [1.0, 0.0], [0.2, 0.9], [0.9, 0.1]] * 5)
+Y = np.array([0, 1, 0, 1] * 5)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("plane") / "m"
+    trk.sklearn.save_model(LogisticRegression().fit(X, Y), path, input_example=X[:2])
+    return str(path)
+
+
+class Recorder:
+    """An observer and a listener: what the plane reports, in order."""
+
+    def __init__(self) -> None:
+        self.predictions: list[tuple[str, str, list]] = []
+        self.requests: list[tuple[str, bool]] = []
+
+    def on_prediction(self, event) -> None:
+        self.predictions.append((event.request_id, event.variant.name, event.classes))
+
+    def on_request(self, variant: str, seconds: float | None, ok: bool) -> None:
+        self.requests.append((variant, ok))
+
+
+def _plane(model_dir: str, recorder: Recorder) -> DataPlane:
+    settings = ServeSettings(model_uri=model_dir)
+    metrics, pool = ServingMetrics(), PredictPool()
+    slots = make_slots(settings)
+    variants = Variants(settings, slots, metrics, pool, store_factory=lambda: None)
+    variants.load_all()
+    router = Router(slots["champion"], None)
+    return DataPlane(settings, metrics, variants, router, pool, observers=[recorder],
+                     listeners=[recorder])  # fmt: skip
+
+
+def test_infer_answers_and_tells_observers_once(model_dir):
+    recorder = Recorder()
+    plane = _plane(model_dir, recorder)
+    body = json.dumps({"inputs": X[:3].tolist()}).encode()
+    result = asyncio.run(plane.infer(body, "application/json", {"x-request-id": "r1"}))
+    assert (result.status, result.variant, result.request_id) == (200, "champion", "r1")
+    assert json.loads(result.body) == {"predictions": [0, 1, 0]}
+    assert recorder.predictions == [("r1", "champion", [("0", 2), ("1", 1)])]
+    assert recorder.requests == [("champion", True)]
+
+
+def test_errors_are_results_with_their_headers(model_dir):
+    recorder = Recorder()
+    plane = _plane(model_dir, recorder)
+    result = asyncio.run(plane.infer(b'{"inputs": [[1, 2', "application/json", {}))
+    assert (result.status, result.variant) == (400, "champion") and len(result.request_id) == 32
+    assert json.loads(result.body)["error_code"] == "BAD_REQUEST"
+    forced = asyncio.run(plane.infer(b"{}", "application/json", {"x-trk-variant": "nope"}))
+    assert forced.status == 400 and forced.variant == ""  # refused before routing
+    assert recorder.predictions == [] and recorder.requests == [("champion", True)]
+
+
+def test_built_plane_starts_serves_and_stops(model_dir):
+    serving = build(ServeSettings(model_uri=model_dir), ServingMetrics())
+
+    async def run() -> bytes:
+        await serving.plane.start()
+        await serving.plane.wait_loaded()
+        try:
+            body = b'{"instances": [[0.9, 0.1]]}'
+            result = await serving.plane.infer(body, "application/json", {})
+            return result.body
+        finally:
+            await serving.plane.stop()
+
+    assert json.loads(asyncio.run(run())) == {"predictions": [1]}
+    assert serving.feedback.totals()["joined"] == 0 and len(serving.feedback) == 1
+
+
+def test_codecs_decode_every_json_form_to_the_same_rows(model_dir):
+    model = trk.pyfunc.load_model(model_dir)
+    spec = InputSpec.of(model)
+    rows = X[:2].tolist()
+    forms = [
+        {"inputs": rows},
+        {"instances": rows},
+        {"dataframe_split": {"columns": ["0", "1"], "data": rows}},
+    ]
+    for form in forms:
+        decoded = codecs.decode(json.dumps(form).encode(), "application/json", spec)
+        np.testing.assert_array_equal(np.asarray(decoded.data, dtype=float), X[:2])
+        assert decoded.rows == 2
+    with pytest.raises(BadRequest, match="exactly one"):
+        codecs.decode(b'{"params": {}}', "application/json", spec)
+    with pytest.raises(InvalidParameter, match=r"shape \(-1, 2\)"):
+        codecs.decode(b'{"inputs": [[1.0, 2.0, 3.0]]}', "application/json", spec)
