@@ -20,8 +20,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlparse
-from urllib.request import url2pathname, urlopen
+from urllib.request import urlopen
 
 _stores: dict[str, str] = {}
 
@@ -34,17 +33,19 @@ def trk_backend(mlflow_backend: str) -> str:
     raise SystemExit(f"conformance: unsupported backend for trk: {mlflow_backend}")
 
 
-def trk_destination(artifact_root: str) -> str:
-    """Where trk keeps proxied artifacts for a fixture's `default_artifact_root`."""
+def root_flags(artifact_root: str) -> list[str]:
+    """trk's flags for a fixture's `default_artifact_root`. A local root is used as MLflow
+    uses it there: experiments live under it and clients write to it directly (trk's
+    `--no-serve-artifacts`); anything else is proxied into the destination."""
     if artifact_root.startswith("file:"):
-        return str(Path(url2pathname(urlparse(artifact_root).path)) / "trk-artifacts")
-    return artifact_root
+        return ["--artifacts-destination", artifact_root, "--no-serve-artifacts"]
+    return ["--artifacts-destination", artifact_root]
 
 
-def start_trk(backend: str, destination: str, port: int) -> subprocess.Popen:
+def start_trk(backend: str, flags: list[str], port: int) -> subprocess.Popen:
     """`python -m trk.server` on `port`; returns once /health answers."""
     cmd = [sys.executable, "-m", "trk.server", "--backend-store-uri", backend]
-    cmd += ["--artifacts-destination", destination, "--port", str(port)]
+    cmd += [*flags, "--port", str(port)]
     proc = subprocess.Popen(cmd)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
@@ -81,8 +82,16 @@ class TrkServerThread:
         self.proc: subprocess.Popen | None = None
 
     def __enter__(self) -> str:
+        import mlflow
+
         backend = trk_backend(_stores["backend"])
-        self.proc = start_trk(backend, trk_destination(_stores["root"]), self.port)
+        self.proc = start_trk(backend, root_flags(_stores["root"]), self.port)
+        # MLflow's tests point the process's default tracking URI at the very database their
+        # server serves (an autouse fixture); trk's server keeps its own database, so that
+        # default becomes the server: the same store, reached through trk. MLflow's fixture
+        # restores the previous URI when the test ends.
+        if _stores["backend"] == mlflow.get_tracking_uri():
+            mlflow.set_tracking_uri(self.url)
         return self.url
 
     def __exit__(self, *_exc: object) -> None:
@@ -96,7 +105,7 @@ def trk_init_server(backend_uri: str, root_artifact_uri: str, *_a, **_k) -> Iter
     from tests.helper_functions import get_safe_port
 
     port = get_safe_port()
-    proc = start_trk(trk_backend(backend_uri), trk_destination(root_artifact_uri), port)
+    proc = start_trk(trk_backend(backend_uri), root_flags(root_artifact_uri), port)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

@@ -105,3 +105,20 @@ def test_runs_source_of_a_run_this_server_lacks_registers_unpinned(mlflow_client
     mlflow_client.create_registered_model("m")
     version = mlflow_client.create_model_version("m", "runs:/run_id/model", "run_id")
     assert version.version == "1" and version.source == "runs:/run_id/model"
+
+
+def test_local_sources_inside_the_run_or_model_without_the_proxy(server_factory, tmp_path):
+    server = server_factory(None, (tmp_path / "root").as_uri(), "--no-serve-artifacts")
+    client = MlflowClient(server.url, server.url)
+    client.create_registered_model("m")
+    exp_id = client.create_experiment("local")
+    run = client.create_run(exp_id)
+    assert run.info.artifact_uri.startswith("file://")
+    assert _create_version(server, run.info.artifact_uri, run.info.run_id).status_code == 200
+    inside = run.info.artifact_uri[len("file://") :] + "/model"
+    assert _create_version(server, inside, run.info.run_id).status_code == 200
+    assert _create_version(server, str(tmp_path), run.info.run_id).status_code == 400
+    model = client.create_logged_model(exp_id)
+    body = {"name": "m", "source": model.artifact_location, "model_id": model.model_id}
+    url = f"{server.url}/api/2.0/mlflow/model-versions/create"
+    assert requests.post(url, json=body).status_code == 200

@@ -78,7 +78,7 @@ def latest_versions(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
 def create_version(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
     """Register `source` (MLflow 3 sends `models:/m-<id>`, kept as is) and pin its files."""
     source = p["source"]
-    check_source(ctx.store, source, p.get("run_id") or None)
+    check_source(ctx.store, source, p.get("run_id") or None, p.get("model_id") or None)
     model_id = p.get("model_id") or logged_model_id(source)
     version = ctx.store.create_model_version(
         p["name"],

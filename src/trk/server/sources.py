@@ -1,9 +1,10 @@
 """Model-version sources checked as `mlflow server` checks them, before anything is stored.
 
 - MLflow's source-validation regex (its environment variable) is honoured;
-- a local path (or `file:`) is refused unless it lies inside the artifact directory of the
-  run named by `run_id` (runs on this server keep artifacts behind the proxy, so in practice a
-  local source is refused: the server never reads its own disk at a client's say-so);
+- a local path (or `file:`) is refused unless it lies inside the local artifact directory of
+  the logged model named by `model_id`, else of the run named by `run_id` (behind the artifact
+  proxy those are never local, so a local source is refused: the server never reads its own
+  disk at a client's say-so);
 - `..` segments and NUL bytes, even percent-encoded, are refused in every other scheme;
 - `runs:` and `models:` URIs carry no host.
 """
@@ -40,10 +41,14 @@ def _is_local(source: str) -> bool:
     return scheme in ("", "file") or (len(scheme) == 1 and source[1:3] in (":/", ":\\"))
 
 
-def _inside_run(store: Store, source: str, run_id: str | None) -> bool:
-    if not run_id:
+def _inside(store: Store, source: str, run_id: str | None, model_id: str | None) -> bool:
+    """Whether the local `source` lies in the model's (else the run's) local artifact root."""
+    if model_id:
+        root = store.get_logged_model(model_id).artifact_location
+    elif run_id:
+        root = store.get_run(run_id).info.artifact_uri
+    else:
         return False
-    root = store.get_run(run_id).info.artifact_uri
     if not _is_local(root):
         return False
     base = local_path_of(root).resolve()
@@ -60,13 +65,15 @@ def _without_relative_parts(source: str) -> None:
         raise _invalid(source, _RELATIVE_HINT)
 
 
-def check_source(store: Store, source: str, run_id: str | None) -> None:
+def check_source(
+    store: Store, source: str, run_id: str | None, model_id: str | None = None
+) -> None:
     """InvalidParameter (MLflow's wording) for a source `mlflow server` would refuse."""
     regex = settings.model_version_source_regex()
     if regex and not re.search(regex, source):
         raise _invalid(source)
     if _is_local(source):
-        if not _inside_run(store, source, run_id):
+        if not _inside(store, source, run_id, model_id):
             raise _invalid(source, _LOCAL_HINT)
         return
     _without_relative_parts(source)
