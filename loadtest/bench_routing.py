@@ -239,8 +239,8 @@ def latency_scenarios(env: dict[str, str], seconds: float, rounds: int) -> list[
 
 
 def swap_scenario(env: dict[str, str], seconds: float, interval: float) -> dict:
-    from trk.tracking.promotion import promote
     from trk.tracking.client import Client
+    from trk.tracking.promotion import promote
 
     client = Client(env["TRK_TRACKING_URI"])
     client.set_registered_model_alias("iris", "champion", 1)

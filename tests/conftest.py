@@ -200,3 +200,26 @@ def s3_bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
 # ---------------------------------------------------------------------------------------
 # end of the S3 block
 # ---------------------------------------------------------------------------------------
+
+
+# ---------------------------------------------------------------------------------------
+# Test kinds (scripts/check): `pytest -m unit|integration|e2e` picks one.
+# unit: tests/unit (the core called directly). e2e: what starts the real processes
+# (deploy rehearsals and images, the Quickstart demo, trk-serve/trk server subprocesses).
+# integration: the rest (real sqlite/PostgreSQL/S3, apps on uvicorn threads).
+# ---------------------------------------------------------------------------------------
+_E2E_FIXTURES = {"trk_serve", "server", "server_factory"}
+_E2E_PATHS = ("tests/deploy/", "tests/test_quickstart_demo.py", "tests/serving/test_e2e.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = str(config.rootpath)
+    for item in items:
+        path = str(item.path).removeprefix(root + "/")
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if path.startswith("tests/unit/"):
+            item.add_marker(pytest.mark.unit)
+        elif path.startswith(_E2E_PATHS) or fixtures & _E2E_FIXTURES:
+            item.add_marker(pytest.mark.e2e)
+        else:
+            item.add_marker(pytest.mark.integration)

@@ -121,6 +121,7 @@ def test_numpy_functions_in_a_pipeline_load_and_record_no_own_modules(tracking, 
     from sklearn.preprocessing import FunctionTransformer
 
     X, y = iris_frame
+    X = X.to_numpy()
     model = make_pipeline(FunctionTransformer(np.log1p), _fit(X, y)[0])
     trk.sklearn.log_model(model, "model", registered_model_name="own")  # numpy only: loads
     assert trk.pyfunc.load_model("models:/own/1").predict(X).shape == (len(X),)

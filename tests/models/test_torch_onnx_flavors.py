@@ -40,6 +40,8 @@ def test_torchscript_fallback_when_export_fails(tmp_path):
     np.testing.assert_allclose(trk.pyfunc.load_model(tmp_path / "m").predict(x), x * 2)
 
 
+# The model is untraceable on purpose: tracing it warns before it fails.
+@pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning")
 def test_unexportable_model_is_a_typed_error_and_leaves_nothing(tmp_path):
     with pytest.raises(ModelError, match="Unsaveable cannot be exported"):
         trk.torch.save_model(Unsaveable(), tmp_path / "m", input_example=np.ones((2, 2)))
