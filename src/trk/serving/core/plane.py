@@ -223,13 +223,21 @@ class DataPlane:
         return True
 
     def ready(self) -> bool:
-        """Ready when the champion serves (a failed challenger does not take the server down)."""
-        return self.slots[CHAMPION].current is not None
+        """Ready when the champion serves and no variant is still loading.
+
+        A failed challenger does not take the server down, but one still loading holds
+        readiness back: replicas behind a Service then all route a sticky caller to the same
+        variant from their first request, instead of sending it to the champion meanwhile.
+        """
+        loading = any(slot.state == "loading" for slot in self.slots.values())
+        return self.slots[CHAMPION].current is not None and not loading
 
     def health(self) -> dict[str, Any]:
         """Each variant's name, version, loaded-at and state."""
+        champion = self.slots[CHAMPION]
+        status = "ready" if self.ready() else "loading" if champion.current else champion.state
         return {
-            "status": "ready" if self.ready() else self.slots[CHAMPION].state,
+            "status": status,
             "mode": self.settings.mode,
             "variants": [slot.health() for slot in self.slots.values()],
             "routing": self.router.describe(),
