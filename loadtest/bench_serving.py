@@ -5,7 +5,10 @@
 Every server runs as its own process on 127.0.0.1 and is driven from this process's load
 generator (wrk when installed: `apt-get install wrk`; else an asyncio generator). Prints a
 markdown table (requests/s, p50, p99 per server, connections and rows per request) and the
-issue's goals with their measured ratios. Bounded: about 10 minutes at the defaults.
+issue's goals with their measured ratios. Beside req/s it prints the server's CPU time per
+request (user+sys of the server process and its workers over the run, divided by the
+requests answered): steadier than req/s on a shared 2-core machine, where the load generator
+takes its own share. Bounded: about 10 minutes at the defaults.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ class Spec:
     cells: list[tuple[int, int]]
     form: str = "inputs"  # "inputs" (positional rows) or "split" (dataframe_split)
     results: dict[tuple[int, int], LoadResult] = field(default_factory=dict)
+    cpu_us: dict[tuple[int, int], float] = field(default_factory=dict)  # server CPU per request
     cold_start_s: float = float("nan")
     rss_mb: float = float("nan")
 
@@ -76,6 +80,36 @@ def specs(m: BenchModels) -> list[Spec]:
             ONE,
         ),
         Spec("trk_lr", "trk-serve LR", [*serve, "--model-uri", "models:/iris-lr@champion"], FULL),
+        Spec(
+            "trk_lr_shadow",
+            "trk-serve LR, shadow mode (challenger: the same model)",
+            [
+                *serve,
+                "--model-uri",
+                "models:/iris-lr@champion",
+                "--mode",
+                "shadow",
+                "--challenger-uri",
+                "models:/iris-lr@champion",
+            ],  # fmt: skip
+            ONE,
+        ),
+        Spec(
+            "trk_lr_splitmode",
+            "trk-serve LR, split mode 50/50 (challenger: the same model)",
+            [
+                *serve,
+                "--model-uri",
+                "models:/iris-lr@champion",
+                "--mode",
+                "split",
+                "--challenger-uri",
+                "models:/iris-lr@champion",
+                "--challenger-weight",
+                "0.5",
+            ],  # fmt: skip
+            ONE,
+        ),
         Spec(
             "trk_lr_split",
             "trk-serve LR, dataframe_split body",
@@ -196,19 +230,37 @@ def start(spec: Spec, m: BenchModels) -> tuple[subprocess.Popen, str]:
     raise RuntimeError(f"{spec.name} did not answer within 180 s")
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process and its children (workers), from /proc."""
-    total = 0
+def _family(pid: int) -> list[int]:
+    """A process and its direct children (uvicorn's workers), from /proc."""
     pids = [pid]
     for p in os.listdir("/proc"):
         if p.isdigit():
             try:
-                stat = Path(f"/proc/{p}/stat").read_text().split()
-                if int(stat[3]) == pid:
+                stat = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+                if int(stat[1]) == pid:
                     pids.append(int(p))
             except (OSError, IndexError):
                 continue
-    for p in pids:
+    return pids
+
+
+def cpu_seconds(pid: int) -> float:
+    """user+sys seconds of a process and its workers so far (utime and stime in /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for p in _family(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+        except (OSError, IndexError):
+            continue
+    return total
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children (workers), from /proc."""
+    total = 0
+    for p in _family(pid):
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -235,13 +287,19 @@ def measure(spec: Spec, m: BenchModels, duration: float, repeat: int) -> None:
         for conns, rows in spec.cells:
             payload = body(m, rows, spec.form)
             run_load(url, payload, conns, 1)  # warm-up
-            runs = [run_load(url, payload, conns, duration) for _ in range(repeat)]
-            runs.sort(key=lambda r: r.rps)
-            spec.results[(conns, rows)] = runs[len(runs) // 2]
-            r = spec.results[(conns, rows)]
+            runs = []
+            for _ in range(repeat):
+                cpu, began = cpu_seconds(proc.pid), time.perf_counter()
+                r = run_load(url, payload, conns, duration)
+                answered = r.rps * (time.perf_counter() - began)
+                runs.append((r, (cpu_seconds(proc.pid) - cpu) * 1e6 / max(answered, 1.0)))
+            runs.sort(key=lambda run: run[0].rps)
+            r, cpu_us = runs[len(runs) // 2]
+            spec.results[(conns, rows)], spec.cpu_us[(conns, rows)] = r, cpu_us
             print(
                 f"  {spec.key:16} c={conns:<2} rows={rows:<2} {r.rps:9.0f} req/s  "
-                f"p50 {r.p50_ms:7.2f} ms  p99 {r.p99_ms:7.2f} ms  errors {r.errors}",
+                f"cpu {cpu_us:7.1f} us/req  p50 {r.p50_ms:7.2f} ms  p99 {r.p99_ms:7.2f} ms  "
+                f"errors {r.errors}",
                 flush=True,
             )
     finally:
@@ -250,13 +308,15 @@ def measure(spec: Spec, m: BenchModels, duration: float, repeat: int) -> None:
 
 def table(all_specs: list[Spec]) -> str:
     lines = [
-        "| server | conns | rows | req/s | p50 ms | p99 ms | errors | cold start s | RSS MB |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| server | conns | rows | req/s | server CPU us/req | p50 ms | p99 ms | errors "
+        "| cold start s | RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in all_specs:
         for (conns, rows), r in sorted(s.results.items()):
             lines.append(
-                f"| {s.name} | {conns} | {rows} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} "
+                f"| {s.name} | {conns} | {rows} | {r.rps:,.0f} | {s.cpu_us[(conns, rows)]:.0f} "
+                f"| {r.p50_ms:.2f} | {r.p99_ms:.2f} "
                 f"| {r.errors} | {s.cold_start_s:.1f} | {s.rss_mb:.0f} |"
             )
     return "\n".join(lines)
@@ -269,12 +329,34 @@ def goals(by: dict[str, Spec]) -> str:
         s = by.get(key)
         return s.results[cell].rps if s and cell in s.results else float("nan")
 
+    def cpu(key: str, cell=(8, 1)) -> float:
+        s = by.get(key)
+        return s.cpu_us[cell] if s and cell in s.cpu_us else float("nan")
+
     def line(text: str, value: float, target: float, unit: str = "x") -> str:
-        ok = value >= target if unit == "x" else value <= target
+        ok = value >= target if unit == "x" else value <= target  # "x cpu": lower is better
         verdict = "PASS" if ok else ("n/a" if value != value else "MISS")
         return f"- {text}: {value:.2f}{unit} (goal {'>=' if unit == 'x' else '<='} {target}{unit}) {verdict}"
 
     out = [
+        line(
+            "server CPU per request, trk LR / bare (uvloop+httptools), 8 conns",
+            cpu("trk_lr") / cpu("bare"),
+            1.43,
+            "x cpu",
+        ),
+        line(
+            "server CPU per request, shadow / single (same model)",
+            cpu("trk_lr_shadow") / cpu("trk_lr"),
+            1.10,
+            "x cpu",
+        ),
+        line(
+            "server CPU per request, split / single (same model)",
+            cpu("trk_lr_splitmode") / cpu("trk_lr"),
+            1.10,
+            "x cpu",
+        ),
         line("trk LR / hand-written LR, 8 conns", rps("trk_lr") / rps("hand_lr"), 1.5),
         line(
             "trk LR p99 at 8 conns",
@@ -308,7 +390,7 @@ def goals(by: dict[str, Spec]) -> str:
         line(
             "RSS with a loaded sklearn model",
             by["trk_lr"].rss_mb if "trk_lr" in by else float("nan"),
-            250,
+            200,
             " MB",
         ),
     ]
