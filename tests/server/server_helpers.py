@@ -66,3 +66,18 @@ def start_server(
             server.kill()
             pytest.fail(f"trk server did not start: {log.read_text()[-2000:]}")
         time.sleep(0.1)
+
+
+def run_mlflow_script(server_url: str, script: str, workdir: Path) -> str:
+    """Run `script` with the real `mlflow` client aimed at a server; its stdout (must exit 0)."""
+    env = {"MLFLOW_TRACKING_URI": server_url, "PATH": "/usr/bin:/bin", "HOME": str(workdir)}
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=workdir,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout

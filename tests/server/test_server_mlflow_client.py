@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
+
+from server_helpers import run_mlflow_script
 
 WORKFLOW = textwrap.dedent(
     """
@@ -63,16 +63,6 @@ WORKFLOW = textwrap.dedent(
 
 
 def test_mlflow_client_everyday_workflow(server, tmp_path):
-    env = {"MLFLOW_TRACKING_URI": server.url, "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
-    done = subprocess.run(
-        [sys.executable, "-c", WORKFLOW],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        cwd=tmp_path,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "WORKFLOW OK" in done.stdout
+    assert "WORKFLOW OK" in run_mlflow_script(server.url, WORKFLOW, tmp_path)
     # The model files went through the proxy into the server's artifact destination.
     assert list((tmp_path / "artifacts0").glob("*/models/m-*/artifacts/MLmodel"))

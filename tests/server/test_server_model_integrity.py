@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
+from server_helpers import run_mlflow_script
 
 import trk
 import trk.pyfunc
@@ -38,19 +37,10 @@ X = np.array([[0.0, 1.0], [1.0, 0.0], [0.1, 0.9], [0.9, 0.1]])
 
 @pytest.fixture
 def logged(server, tmp_path, monkeypatch):
-    env = {"MLFLOW_TRACKING_URI": server.url, "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
-    done = subprocess.run(
-        [sys.executable, "-c", LOG_TWO],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        cwd=tmp_path,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    out = run_mlflow_script(server.url, LOG_TWO, tmp_path)
     monkeypatch.setenv("TRK_MODEL_CACHE", str(tmp_path / "cache"))
     trk.set_tracking_uri(server.url)
-    yield json.loads(done.stdout.strip().splitlines()[-1])
+    yield json.loads(out.strip().splitlines()[-1])
     client_module._tracking_uri = None
 
 
