@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Sequence
@@ -148,8 +147,6 @@ def _metric(key: str, value: Any, step: int | None, timestamp: int | None) -> Me
             raise InvalidParameter(
                 f"Metric {key!r} must be a number, got {type(value).__name__} {value!r}"
             ) from None
-    if math.isinf(value):
-        raise InvalidParameter(f"Metric {key!r} is {value}: infinite values are not allowed")
     return Metric(key, float(value), timestamp or int(time.time() * 1000), step or 0)
 
 
