@@ -107,21 +107,6 @@ def test_version_and_genai_endpoints(server):
         assert answer.json()["error_code"] == "ENDPOINT_NOT_FOUND", path
 
 
-def test_dataset_inputs_refused_cleanly_and_search_finds_none(mlflow_client, server, run_id):
-    from mlflow.entities import Dataset, DatasetInput
-
-    exp_id = mlflow_client.get_run(run_id).info.experiment_id
-    dataset = Dataset(name="d", digest="x", source_type="local", source="s")
-    with pytest.raises(mlflow.exceptions.MlflowException, match="NOT_IMPLEMENTED"):
-        mlflow_client.log_inputs(run_id, [DatasetInput(dataset=dataset)])
-    url = f"{server.url}/api/2.0/mlflow/runs/log-inputs"
-    assert "'run_id'" in requests.post(url, json={"datasets": []}).json()["message"]
-    url = f"{server.url}/ajax-api/2.0/mlflow/experiments/search-datasets"
-    assert requests.post(url, json={"experiment_ids": [exp_id]}).json() == {"dataset_summaries": []}
-    refused = requests.post(url, json={})
-    assert refused.status_code == 400 and "at least one experiment_id" in refused.text
-
-
 def test_transition_stage_answers_none_and_refuses_other_stages(mlflow_client):
     mlflow_client.create_registered_model("m")
     mlflow_client.create_model_version("m", "mlflow-artifacts:/m")

@@ -14,8 +14,8 @@ from starlette.routing import BaseRoute, Route
 from trk.exceptions import TrkError
 from trk.server import artifacts as artifact_proxy
 from trk.server import (
-    datasets,
     experiments,
+    inputs,
     logged_models,
     metrics,
     registry,
@@ -39,7 +39,7 @@ APIS = [
     *runs.APIS,
     *metrics.APIS,
     *run_artifacts.APIS,
-    *datasets.APIS,
+    *inputs.APIS,
     *stages.APIS,
     *registry.APIS,
     *logged_models.APIS,

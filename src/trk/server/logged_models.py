@@ -6,7 +6,8 @@ import posixpath
 from typing import Any
 
 from trk.entities import LoggedModel
-from trk.exceptions import InvalidParameter, NotFound
+from trk.exceptions import NotFound
+from trk.server import inputs
 from trk.server.endpoint import Api, ServerContext
 from trk.server.params import key_values
 from trk.store.logged_models import LoggedModelStore
@@ -19,8 +20,17 @@ def _models(ctx: ServerContext) -> LoggedModelStore:
     return ctx.logged_models
 
 
-def _one(m: LoggedModel) -> dict[str, Any]:
-    return {"model": logged_model_to_json(m)}
+def _json(ctx: ServerContext, found: list[LoggedModel]) -> list[dict[str, Any]]:
+    """Models as MLflow's JSON, each with the metrics logged against it."""
+    metrics = inputs.model_metrics_json(ctx, [m.model_id for m in found])
+    out = [logged_model_to_json(m) for m in found]
+    for m, item in zip(found, out, strict=True):
+        item["data"]["metrics"] = metrics[m.model_id]
+    return out
+
+
+def _one(ctx: ServerContext, m: LoggedModel) -> dict[str, Any]:
+    return {"model": _json(ctx, [m])[0]}
 
 
 def create(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
@@ -32,15 +42,15 @@ def create(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
         params=key_values("params", p.get("params")),
         tags=key_values("tags", p.get("tags")),
     )
-    return _one(model)
+    return _one(ctx, model)
 
 
 def get(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
-    return _one(_models(ctx).get(p["model_id"]))
+    return _one(ctx, _models(ctx).get(p["model_id"]))
 
 
 def finalize(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
-    return _one(_models(ctx).finalize(p["model_id"], p["status"]))
+    return _one(ctx, _models(ctx).finalize(p["model_id"], p["status"]))
 
 
 def delete(ctx: ServerContext, p: dict[str, Any]) -> None:
@@ -48,16 +58,16 @@ def delete(ctx: ServerContext, p: dict[str, Any]) -> None:
 
 
 def search(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
-    if p.get("datasets"):
-        raise InvalidParameter("Searching logged models by dataset is not supported")
+    datasets = p.get("datasets")
     found, token = _models(ctx).search(
         p.get("experiment_ids", []),
         p.get("filter"),
         p.get("max_results", 100),
         p.get("order_by"),
         p.get("page_token") or None,
+        model_ids=inputs.models_with_datasets(ctx, datasets) if datasets else None,
     )
-    out: dict[str, Any] = {"models": [logged_model_to_json(m) for m in found]}
+    out: dict[str, Any] = {"models": _json(ctx, found)}
     if token:
         out["next_page_token"] = token
     return out

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from trk.entities import Metric, Param, RunStatus, RunTag
+from trk.server import inputs
 from trk.server.endpoint import Api, ServerContext
 from trk.server.experiments import view_type
 from trk.server.params import check_fields, choice, key_values, missing
-from trk.store.mlflow_json import run_info_to_json, run_to_json
+from trk.store.mlflow_json import run_info_to_json, run_io_to_json, run_to_json
 
 DEFAULT_EXPERIMENT_ID = "0"
 _STATUSES = tuple(s.value for s in RunStatus)
@@ -45,7 +46,9 @@ def create(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
 
 
 def get(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
-    return {"run": run_to_json(ctx.store.get_run(run_id_of(p)))}
+    run_id = run_id_of(p)
+    out = run_to_json(ctx.store.get_run(run_id))
+    return {"run": {**out, **run_io_to_json(ctx.store.get_run_io(run_id))}}
 
 
 def update(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
@@ -71,7 +74,9 @@ def _metric(p: dict[str, Any]) -> Metric:
 
 
 def log_metric(ctx: ServerContext, p: dict[str, Any]) -> None:
+    for_models = inputs.model_metrics(ctx, run_id_of(p), [p])
     ctx.store.log_batch(run_id_of(p), metrics=[_metric(p)])
+    inputs.log_model_metrics(ctx, run_id_of(p), for_models)
 
 
 def log_param(ctx: ServerContext, p: dict[str, Any]) -> None:
@@ -98,7 +103,9 @@ def log_batch(ctx: ServerContext, p: dict[str, Any]) -> None:
         Param(**check_fields(x, _KV, f"params[{i}].")) for i, x in enumerate(p.get("params", ()))
     ]
     tags = [RunTag(**check_fields(x, _KV, f"tags[{i}].")) for i, x in enumerate(p.get("tags", ()))]
+    for_models = inputs.model_metrics(ctx, run_id_of(p), checked)
     ctx.store.log_batch(run_id_of(p), metrics=metrics, params=params, tags=tags)
+    inputs.log_model_metrics(ctx, run_id_of(p), for_models)
 
 
 def _without_repeats(ctx: ServerContext, run_id: str, metrics: list[Metric]) -> list[Metric]:
@@ -122,15 +129,6 @@ def search(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
     if found.token:
         out["next_page_token"] = found.token
     return out
-
-
-def log_outputs(ctx: ServerContext, p: dict[str, Any]) -> None:
-    """MLflow 3 links a logged model to the run; recorded as a run tag (no outputs table)."""
-    run_id = run_id_of(p)
-    ids = [str(m.get("model_id", "")) for m in p.get("models", ()) if isinstance(m, dict)]
-    ctx.store.get_run(run_id)
-    if ids and ctx.logged_models is not None:
-        ctx.logged_models.link_run_outputs(run_id, ids)
 
 
 _RUN = {"run_id": "str", "run_uuid": "str"}
@@ -180,5 +178,4 @@ APIS = [
         },
         search,
     ),
-    Api("POST", "runs/outputs", {"run_id": "str!", "models": "obj[]"}, log_outputs),
 ]

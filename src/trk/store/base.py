@@ -22,6 +22,7 @@ from trk.entities import (
     RunTag,
     ViewType,
 )
+from trk.store.run_inputs import DatasetInput, ModelOutput, RunIO
 
 
 class Store(ABC):
@@ -256,6 +257,21 @@ class Store(ABC):
         order_by: Sequence[dict[str, object]] | None = None,
         page_token: str | None = None,
     ) -> tuple[list[LoggedModel], str | None]: ...
+
+    # -- run inputs and outputs (datasets, logged models read and produced) ---------------
+    @abstractmethod
+    def log_inputs(
+        self, run_id: str, datasets: Sequence[DatasetInput] = (), models: Sequence[str] = ()
+    ) -> None:
+        """Datasets and logged models (by id) the run read."""
+
+    @abstractmethod
+    def log_outputs(self, run_id: str, models: Sequence[ModelOutput]) -> None:
+        """Logged models the run produced, each at a step."""
+
+    @abstractmethod
+    def get_run_io(self, run_id: str) -> RunIO:
+        """What the run read and produced."""
 
     # -- health ----------------------------------------------------------------------------
     @abstractmethod

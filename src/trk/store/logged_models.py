@@ -173,12 +173,16 @@ class LoggedModelStore:
         max_results: int = 100,
         order_by: Sequence[dict[str, Any]] | None = None,
         page_token: str | None = None,
+        model_ids: Sequence[str] | None = None,
     ) -> tuple[list[LoggedModel], str | None]:
-        """Active models of the experiments; filter: `a = 'x' AND b = 'y'` on attributes."""
+        """Active models of the experiments; filter: `a = 'x' AND b = 'y'` on attributes;
+        `model_ids`, when given, keeps only those models."""
         check_max_results(max_results)
         offset = decode_page_token(page_token)
         ids = [int(e) for e in experiment_ids if str(e).isdigit()]
         stmt = select(_lm).where(_lm.c.experiment_id.in_(ids), _lm.c.lifecycle_stage == "active")
+        if model_ids is not None:
+            stmt = stmt.where(_lm.c.model_id.in_(list(model_ids)))
         for column, value in _parse_filter(filter_string):
             stmt = stmt.where(_lm.c[column] == value)
         stmt = stmt.order_by(*_order(order_by), _lm.c.model_id)

@@ -21,6 +21,7 @@ from trk.entities import (
     RunData,
     RunInfo,
 )
+from trk.store.run_inputs import Dataset, DatasetInput, ModelMetric, ModelOutput, RunIO
 
 
 def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
@@ -256,3 +257,70 @@ def logged_model_from_json(d: dict[str, Any]) -> LoggedModel:
         tags=kv_dict(info.get("tags")),
         params=kv_dict(data.get("params")),
     )
+
+
+# -- run inputs and outputs ----------------------------------------------------------------
+def dataset_input_to_json(x: DatasetInput) -> dict[str, Any]:
+    ds = x.dataset
+    dataset = _drop_none(
+        {
+            "name": ds.name,
+            "digest": ds.digest,
+            "source_type": ds.source_type,
+            "source": ds.source,
+            "schema": ds.schema,
+            "profile": ds.profile,
+        }
+    )
+    return {"tags": kv_list(x.tags), "dataset": dataset}
+
+
+def dataset_input_from_json(d: dict[str, Any]) -> DatasetInput:
+    """MLflow's `DatasetInput` JSON."""
+    ds: dict[str, Any] = d.get("dataset") or {}
+    dataset = Dataset(
+        ds.get("name", ""),
+        ds.get("digest", ""),
+        ds.get("source_type", ""),
+        ds.get("source", ""),
+        ds.get("schema"),
+        ds.get("profile"),
+    )
+    return DatasetInput(dataset, kv_dict(d.get("tags")))
+
+
+def run_io_to_json(io: RunIO) -> dict[str, Any]:
+    """`{"inputs": ..., "outputs": ...}` of a run, as MLflow's get-run answers them."""
+    inputs: dict[str, Any] = {
+        "dataset_inputs": [dataset_input_to_json(x) for x in io.dataset_inputs]
+    }
+    inputs["model_inputs"] = [{"model_id": m} for m in io.model_inputs]
+    outputs = [{"model_id": o.model_id, "step": o.step} for o in io.model_outputs]
+    return {"inputs": inputs, "outputs": {"model_outputs": outputs}}
+
+
+def run_io_from_json(run: dict[str, Any]) -> RunIO:
+    inputs, outputs = run.get("inputs") or {}, run.get("outputs") or {}
+    return RunIO(
+        [dataset_input_from_json(x) for x in inputs.get("dataset_inputs") or ()],
+        [str(m["model_id"]) for m in inputs.get("model_inputs") or ()],
+        [
+            ModelOutput(str(o["model_id"]), int(o.get("step", 0)))
+            for o in outputs.get("model_outputs") or ()
+        ],
+    )
+
+
+def model_metric_to_json(m: ModelMetric) -> dict[str, Any]:
+    """A logged model's metric, as MLflow lists it under `LoggedModel.data.metrics`."""
+    out = {
+        "key": m.key,
+        "value": float_out(m.value),
+        "timestamp": m.timestamp,
+        "step": m.step,
+        "model_id": m.model_id,
+        "run_id": m.run_id,
+        "dataset_name": m.dataset_name,
+        "dataset_digest": m.dataset_digest,
+    }
+    return _drop_none(out)

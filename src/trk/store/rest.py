@@ -22,6 +22,7 @@ from trk.entities import (
 from trk.exceptions import NotFound
 from trk.store.base import Store
 from trk.store.mlflow_json import (
+    dataset_input_to_json,
     experiment_from_json,
     float_out,
     kv_list,
@@ -30,8 +31,10 @@ from trk.store.mlflow_json import (
     registered_model_from_json,
     run_from_json,
     run_info_from_json,
+    run_io_from_json,
 )
 from trk.store.rest_webhooks import RestWebhooks
+from trk.store.run_inputs import DatasetInput, ModelOutput, RunIO
 from trk.store.validation import check_model_id
 from trk.transport import DEFAULT_RETRIES, DEFAULT_TIMEOUT_S, Transport
 
@@ -231,6 +234,26 @@ class RestStore(Store):
 
     def delete_tag(self, run_id: str, key: str) -> None:
         self._send("POST", "runs/delete-tag", {"run_id": run_id, "key": key})
+
+    def log_inputs(
+        self, run_id: str, datasets: Sequence[DatasetInput] = (), models: Sequence[str] = ()
+    ) -> None:
+        body = {
+            "run_id": run_id,
+            "datasets": [dataset_input_to_json(x) for x in datasets],
+            "models": [{"model_id": m} for m in models],
+        }
+        self._send("POST", "runs/log-inputs", body)  # idempotent: a repeat changes nothing
+
+    def log_outputs(self, run_id: str, models: Sequence[ModelOutput]) -> None:
+        body = {
+            "run_id": run_id,
+            "models": [{"model_id": m.model_id, "step": m.step} for m in models],
+        }
+        self._send("POST", "runs/outputs", body)
+
+    def get_run_io(self, run_id: str) -> RunIO:
+        return run_io_from_json(self._get("runs/get", run_id=run_id)["run"])
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         out = self._get("metrics/get-history", run_id=run_id, metric_key=key)

@@ -234,3 +234,65 @@ webhook_deliveries = Table(
     Index("ix_webhook_deliveries_webhook", "webhook_id", "creation_time"),
     Index("ix_webhook_deliveries_model", "model_name", "creation_time"),
 )
+
+# Dataset inputs of runs, and the run <-> logged model edges (migration 0005), shaped as
+# MLflow's: one dataset per (experiment, name, digest), shared by every run that used it.
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("dataset_uuid", String(36), nullable=False, unique=True),
+    Column("experiment_id", Integer, ForeignKey("experiments.experiment_id", **_CASCADE)),
+    Column("name", String(500), nullable=False),
+    Column("digest", String(36), nullable=False),
+    Column("dataset_source_type", String(36), nullable=False),
+    Column("dataset_source", Text, nullable=False),
+    Column("dataset_schema", Text),
+    Column("dataset_profile", Text),
+    PrimaryKeyConstraint("experiment_id", "name", "digest"),
+)
+
+# One edge per row: DATASET -> RUN (a dataset input), RUN_INPUT -> MODEL_INPUT (a run read a
+# logged model), RUN_OUTPUT -> MODEL_OUTPUT (a run produced one, at `step`).
+inputs = Table(
+    "inputs",
+    metadata,
+    Column("input_uuid", String(36), nullable=False, unique=True),
+    Column("source_type", String(36), nullable=False),
+    Column("source_id", String(36), nullable=False),
+    Column("destination_type", String(36), nullable=False),
+    Column("destination_id", String(36), nullable=False),
+    Column("step", BigInteger, nullable=False),
+    PrimaryKeyConstraint("source_type", "source_id", "destination_type", "destination_id"),
+    Index("ix_inputs_destination", "destination_type", "destination_id", "source_type"),
+)
+
+input_tags = Table(
+    "input_tags",
+    metadata,
+    Column("input_uuid", String(36), ForeignKey("inputs.input_uuid", **_CASCADE), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("value", String(500), nullable=False),
+    PrimaryKeyConstraint("input_uuid", "name"),
+)
+
+# Metrics logged with a `model_id`: listed on the logged model, searchable by dataset.
+logged_model_metrics = Table(
+    "logged_model_metrics",
+    metadata,
+    Column(
+        "model_id",
+        String(64),
+        ForeignKey("logged_models.model_id", **_CASCADE),
+        nullable=False,
+    ),
+    Column("metric_name", String(500), nullable=False),
+    Column("metric_timestamp_ms", BigInteger, nullable=False),
+    Column("metric_step", BigInteger, nullable=False),
+    Column("metric_value", Float(precision=53)),
+    Column("experiment_id", Integer, nullable=False),
+    Column("run_id", String(32), nullable=False),
+    Column("dataset_name", String(500)),
+    Column("dataset_digest", String(36)),
+    PrimaryKeyConstraint("model_id", "metric_name", "metric_timestamp_ms", "metric_step", "run_id"),
+    Index("ix_logged_model_metrics_dataset", "dataset_name", "dataset_digest"),
+)

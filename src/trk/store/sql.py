@@ -1,7 +1,8 @@
 """`SqlStore`: the tracking store and model registry on sqlite or PostgreSQL (SQLAlchemy 2 Core).
 
-The methods live in one mixin per noun (experiments, runs, registry); this module composes
-them and prepares the database (migrations, the Default experiment) on first open.
+The methods live in one mixin per noun (experiments, runs, run inputs, model metrics,
+registry); this module composes them and prepares the database (migrations, the Default
+experiment) on first open.
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ from collections.abc import Sequence
 from trk.entities import LoggedModel
 from trk.store.base import Store
 from trk.store.logged_models import LoggedModelStore
+from trk.store.sql_model_metrics import SqlModelMetrics
 from trk.store.sql_registry import SqlRegistry
-from trk.store.sql_runs import SqlRuns
 from trk.store.webhooks import SqlWebhooks
 from trk.webhooks.dispatcher import dispatcher_for
 from trk.webhooks.policy import DeliveryPolicy
 
 
-class SqlStore(SqlRuns, SqlRegistry, Store):
+class SqlStore(SqlModelMetrics, SqlRegistry, Store):
     """Tracking + registry in one SQL database; safe for many threads and processes."""
 
     def __init__(
