@@ -37,6 +37,8 @@ def test_dataset_inputs_stored_and_returned(mlflow_client, run_id):
     assert (got.dataset.name, got.dataset.digest) == ("d1", "x1")
     assert (got.dataset.source_type, got.dataset.source) == ("local", "s3://b/k")
     assert {t.key: t.value for t in got.tags} == {"tag1": "value1", CONTEXT: "training"}
+    (found,) = mlflow_client.search_runs([mlflow_client.get_run(run_id).info.experiment_id])
+    assert found.inputs.dataset_inputs[0].dataset.digest == "x1"
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")  # mlflow's own hints on the dataset

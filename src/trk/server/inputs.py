@@ -9,7 +9,7 @@ from typing import Any
 from trk.exceptions import InvalidParameter, NotFound
 from trk.server.endpoint import Api, ServerContext
 from trk.server.params import check_fields, key_values, missing
-from trk.store.mlflow_json import model_metric_to_json
+from trk.store.mlflow_json import model_metric_to_json, run_io_to_json
 from trk.store.run_inputs import Dataset, DatasetInput, ModelMetric, ModelOutput
 from trk.store.sql_model_metrics import SqlModelMetrics
 
@@ -106,6 +106,14 @@ def log_model_metrics(ctx: ServerContext, run_id: str, rows: Sequence[ModelMetri
     """Lists the metrics on their logged models too (the run keeps its own history)."""
     if rows:
         sql_store(ctx).log_model_metrics(run_id, rows)
+
+
+def runs_io_json(ctx: ServerContext, run_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Each run's `inputs` and `outputs` as MLflow's search-runs answers them."""
+    if not isinstance(ctx.store, SqlModelMetrics):
+        return {r: {} for r in run_ids}
+    found = ctx.store.get_runs_io(run_ids)
+    return {r: run_io_to_json(found[r]) for r in run_ids}
 
 
 def model_metrics_json(ctx: ServerContext, model_ids: Sequence[str]) -> dict[str, list[Any]]:

@@ -125,7 +125,8 @@ def search(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
         order_by=p.get("order_by") or None,
         page_token=p.get("page_token") or None,
     )
-    out: dict[str, Any] = {"runs": [run_to_json(r) for r in found]}
+    io = inputs.runs_io_json(ctx, [r.info.run_id for r in found])
+    out: dict[str, Any] = {"runs": [{**run_to_json(r), **io[r.info.run_id]} for r in found]}
     if found.token:
         out["next_page_token"] = found.token
     return out

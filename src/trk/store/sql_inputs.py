@@ -119,6 +119,11 @@ class SqlInputs(SqlRuns):
             self._run_row(conn, run_id)
             return self._run_io(conn, [run_id])[run_id]
 
+    def get_runs_io(self, run_ids: Sequence[str]) -> dict[str, RunIO]:
+        """What each run read and produced, in one read (for a page of search results)."""
+        with self._read() as conn:
+            return self._run_io(conn, run_ids)
+
     def _run_io(self, conn: Connection, run_ids: Sequence[str]) -> dict[str, RunIO]:
         out = {run_id: RunIO() for run_id in run_ids}
         ids = list(run_ids)
