@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
 import platform
 import time
 from collections.abc import Mapping, Sequence
@@ -25,7 +26,6 @@ from trk.serving.core.inputs import ModelInput
 from trk.serving.core.metrics import ServingMetrics
 from trk.serving.core.pool import PredictPool
 from trk.serving.core.predict import call_model
-from trk.serving.core.request_ids import new_request_id
 from trk.serving.core.slots import Variants
 from trk.serving.core.variant import CHAMPION, Variant
 
@@ -142,7 +142,7 @@ class DataPlane:
         self, body: bytes, content_type: str | None, headers: Mapping[str, str]
     ) -> InferResult:
         """Answer one `/invocations` request; an error is a result too, with its headers."""
-        request_id = headers.get("x-request-id") or new_request_id()
+        request_id = headers.get("x-request-id") or os.urandom(16).hex()
         started = time.perf_counter()
         try:
             route = self.router.route(headers)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,7 +20,6 @@ from trk.serving.config import ServeSettings
 from trk.serving.core import codecs
 from trk.serving.core.metrics import METRICS_CONTENT_TYPE, ServingMetrics
 from trk.serving.core.plane import InferResult
-from trk.serving.core.request_ids import new_request_id
 from trk.serving.online.metrics import feedback_endpoint
 
 JSON = "application/json"
@@ -31,7 +31,7 @@ def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = 
 
 def error_response(request: Request, exc: Exception) -> Response:
     """Any exception as MLflow's error JSON (`trk.http_errors`), with the request id."""
-    headers = {"X-Request-Id": request.headers.get("x-request-id") or new_request_id()}
+    headers = {"X-Request-Id": request.headers.get("x-request-id") or uuid.uuid4().hex}
     answer = http_error(exc, f"{request.method} {request.url.path}")
     return json_response(answer.to_dict(), answer.status, headers)
 
