@@ -8,6 +8,7 @@ the same loading options, signature guard, input spec, batcher and metric labels
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -77,7 +78,11 @@ class Variants:
         old = slot.current
         previous = (old.labels, old.alias or "") if old is not None else None
         self.metrics.set_model(variant.labels, variant.alias or "", variant.load_seconds, previous)
-        return slot.swap(variant)
+        swapped = slot.swap(variant)
+        # Everything alive now (the libraries, the model) is long-lived: left to the cyclic
+        # GC, a full collection walks it all and stalled requests ~170 ms (p99 at 8 conns).
+        gc.freeze()
+        return swapped
 
     def load_all(self) -> None:
         """Load every slot; a failure marks that slot failed and never raises."""
