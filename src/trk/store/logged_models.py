@@ -100,8 +100,10 @@ class LoggedModelStore:
     ) -> LoggedModel:
         """A PENDING model whose files go under the experiment's `models/<id>/artifacts`."""
         exp = self.store.get_experiment(experiment_id)
-        if source_run_id:
-            self.store.get_run(source_run_id)
+        # As in MLflow, the source run is recorded, not checked: a model may come from a run
+        # another server holds. `runs:/RUN/NAME` only ever finds models of runs it can read.
+        if source_run_id is not None and len(str(source_run_id)) > 32:
+            raise InvalidParameter(f"source_run_id {source_run_id!r} is longer than a run id")
         model_id = f"m-{uuid.uuid4().hex}"
         now = now_ms()
         row = {
