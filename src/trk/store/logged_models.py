@@ -32,10 +32,10 @@ from trk.store.schema import metadata
 from trk.store.search import decode_page_token, encode_page_token
 from trk.store.sql_base import now_ms, upsert
 from trk.store.validation import check_key, check_max_results
+from trk.uri import logged_model_id
 
 STATUSES = ("LOGGED_MODEL_PENDING", "LOGGED_MODEL_READY", "LOGGED_MODEL_UPLOAD_FAILED")
 _CASCADE: dict[str, Any] = {"ondelete": "CASCADE", "onupdate": "CASCADE"}
-_MODEL_URI = re.compile(r"^models:/(m-[0-9a-f]{32})/?$")
 _CLAUSE = re.compile(r"^\s*(?:attributes\.)?(\w+)\s*=\s*'([^']*)'\s*$")
 
 logged_models = Table(
@@ -193,12 +193,10 @@ class LoggedModelStore:
         more = len(found) > max_results
         return found[:max_results], encode_page_token(offset + max_results) if more else None
 
-    def resolve_source(self, source: str, model_id: str | None = None) -> str:
+    def resolve_source(self, source: str) -> str:
         """`models:/<model_id>` (MLflow 3's registration source) -> the model's files."""
-        m = _MODEL_URI.match(source)
-        if m:
-            return self.get(m.group(1)).artifact_location
-        return source
+        model_id = logged_model_id(source)
+        return self.get(model_id).artifact_location if model_id else source
 
     # -- helpers ---------------------------------------------------------------------------
     def _touch(self, model_id: str, **values: Any) -> None:
