@@ -23,6 +23,7 @@ class RoutingMetrics:
 
     def __init__(self, metrics: Any, slots: Mapping[str, VariantSlot] | None = None) -> None:
         add = metrics.add
+        self.child = metrics.child
         self.shadow_requests = add(
             Counter, "trk_shadow_requests_total", "Shadow copies by outcome.", ("outcome",)
         )
@@ -99,7 +100,7 @@ class RoutingMetrics:
             if kind == "classifier":  # float class labels: counted as labels all the same
                 classes = count_classes(values.astype(str))
             elif values.dtype.kind in "fiu":
-                hist = self.values.labels(variant.name)
+                hist = self.child(self.values, (variant.name,))
                 for v in values.tolist():
                     hist.observe(v)
                 return
@@ -114,7 +115,7 @@ class RoutingMetrics:
                 text = "other"
             else:
                 seen.add(text)
-        self.predictions.labels(variant, text).inc(count)
+        self.child(self.predictions, (variant, text)).inc(count)
 
 
 class RoutingServices:
