@@ -18,6 +18,7 @@ from trk.server import (
     inputs,
     logged_models,
     metrics,
+    predictions,
     registry,
     run_artifacts,
     runs,
@@ -44,6 +45,7 @@ APIS = [
     *registry.APIS,
     *logged_models.APIS,
     *webhooks.APIS,
+    *predictions.APIS,
 ]
 
 # `trk server --workers N` hands its settings to uvicorn's worker processes through these.

@@ -156,6 +156,12 @@ def _as_obj(name: str, value: Any) -> dict[str, Any]:
     return value
 
 
+def _as_list(name: str, value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise _wrong(name, "a list", value)
+    return value
+
+
 _SCALARS = {
     "str": _as_str,
     "text": _as_str,  # a string that may be empty even when required (param and tag values)
@@ -163,6 +169,7 @@ _SCALARS = {
     "float": _as_float,
     "bool": _as_bool,
     "obj": _as_obj,
+    "list": _as_list,  # checked further by the handler (rows of a batch)
 }
 
 

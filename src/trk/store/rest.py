@@ -33,6 +33,7 @@ from trk.store.mlflow_json import (
     run_info_from_json,
     run_io_from_json,
 )
+from trk.store.rest_predictions import RestPredictionLog
 from trk.store.rest_webhooks import RestWebhooks
 from trk.store.run_inputs import DatasetInput, ModelOutput, RunIO
 from trk.store.validation import check_model_id
@@ -59,6 +60,7 @@ class RestStore(Store):
         token = token if token is not None else settings.tracking_token()
         self.transport = Transport(self.uri, token, timeout=timeout, retries=retries)
         self.webhooks = RestWebhooks(self.transport)
+        self.predictions = RestPredictionLog(self.transport)
 
     # -- plumbing --------------------------------------------------------------------------
     def _get(self, endpoint: str, **params: Any) -> dict[str, Any]:

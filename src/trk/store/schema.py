@@ -296,3 +296,34 @@ logged_model_metrics = Table(
     PrimaryKeyConstraint("model_id", "metric_name", "metric_timestamp_ms", "metric_step", "run_id"),
     Index("ix_logged_model_metrics_dataset", "dataset_name", "dataset_digest"),
 )
+
+# The shared prediction log and its labels (migration 0006): one row per answered row per
+# variant, one per labelled row; joined in SQL at report time on (model, request_id, row).
+prediction_log = Table(
+    "prediction_log",
+    metadata,
+    Column("model", String(128), nullable=False),
+    Column("request_id", String(128), nullable=False),
+    Column("row", Integer, nullable=False),
+    Column("variant", String(128), nullable=False),
+    Column("version", String(128), nullable=False),
+    Column("predicted", String(256)),
+    Column("value", Float(precision=53)),
+    Column("probability", Float(precision=53), nullable=False),
+    Column("timestamp_ms", BigInteger, nullable=False),
+    PrimaryKeyConstraint("model", "request_id", "row", "variant"),
+    Index("ix_prediction_log_model_time", "model", "timestamp_ms"),
+)
+
+prediction_labels = Table(
+    "prediction_labels",
+    metadata,
+    Column("model", String(128), nullable=False),
+    Column("request_id", String(128), nullable=False),
+    Column("row", Integer, nullable=False),
+    Column("label", String(256)),
+    Column("value", Float(precision=53)),
+    Column("timestamp_ms", BigInteger, nullable=False),
+    PrimaryKeyConstraint("model", "request_id", "row"),
+    Index("ix_prediction_labels_time", "timestamp_ms"),
+)

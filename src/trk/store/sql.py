@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from trk.entities import LoggedModel
 from trk.store.base import Store
 from trk.store.logged_models import LoggedModelStore
+from trk.store.prediction_log import SqlPredictionLog
 from trk.store.sql_model_metrics import SqlModelMetrics
 from trk.store.sql_registry import SqlRegistry
 from trk.store.webhooks import SqlWebhooks
@@ -32,6 +33,7 @@ class SqlStore(SqlModelMetrics, SqlRegistry, Store):
         self.webhooks = SqlWebhooks(self._engine, webhook_policy or DeliveryPolicy.from_settings())
         self.listeners = (dispatcher_for(uri, self.webhooks, self.webhooks.policy),)
         self.logged_models = LoggedModelStore(self)
+        self.predictions = SqlPredictionLog(self._engine)  # serving replicas' shared log
 
     # -- logged models: their own tables, same database ------------------------------------
     def create_logged_model(

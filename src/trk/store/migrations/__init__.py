@@ -9,7 +9,7 @@ from alembic.config import Config
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
-HEAD = "0005"
+HEAD = "0006"
 _HERE = Path(__file__).resolve().parent
 # Any constant works: it only serialises concurrent migrators on one PostgreSQL database.
 _PG_LOCK_KEY = 7_243_011

@@ -1,0 +1,63 @@
+"""trk's own endpoints for the serving replicas' prediction log and labels (not in MLflow).
+
+`POST trk/predictions/log` appends a batch of prediction rows from a replica that logs
+through this server; `POST trk/labels/log` takes labels from anyone (idempotent per request
+id); the GETs answer the joins an A/B report reads; `POST trk/predictions/prune` deletes by
+age. Every body is checked in full before anything is written.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from trk.exceptions import InvalidState
+from trk.server.endpoint import Api, ServerContext
+from trk.store.prediction_records import RECORDS_PER_CALL, check_model, parse_predictions
+
+
+def _log(ctx: ServerContext) -> Any:
+    found = getattr(ctx.store, "predictions", None)
+    if found is None:
+        raise InvalidState("The prediction log needs a SQL backend store (sqlite or PostgreSQL)")
+    return found
+
+
+def log_predictions(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
+    records = parse_predictions(p["records"], RECORDS_PER_CALL)
+    return {"written": _log(ctx).log_predictions(check_model(p["model"]), records)}
+
+
+def log_labels(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
+    return {"written": _log(ctx).log_labels(check_model(p["model"]), p["labels"])}
+
+
+def joined(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
+    found = _log(ctx).joined(p["model"], p.get("since_ms"))
+    return {"joined": [c.to_json() for c in found]}
+
+
+def paired(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
+    found = _log(ctx).paired(p["model"], p.get("since_ms"))
+    return {"paired": [c.to_json() for c in found]}
+
+
+def outcomes(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
+    args = {"limit": p["limit"]} if "limit" in p else {}
+    found = _log(ctx).outcomes(p["model"], p.get("since_ms"), **args)
+    return {"outcomes": [o.to_json() for o in found]}
+
+
+def prune(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
+    model = check_model(p["model"]) if "model" in p else None
+    return {"deleted": _log(ctx).prune(p["before_ms"], model)}
+
+
+_READ = {"model": "str!", "since_ms": "int"}
+APIS = [
+    Api("POST", "trk/predictions/log", {"model": "str!", "records": "list!"}, log_predictions),
+    Api("POST", "trk/labels/log", {"model": "str!", "labels": "obj[]!"}, log_labels),
+    Api("GET", "trk/predictions/joined", _READ, joined),
+    Api("GET", "trk/predictions/paired", _READ, paired),
+    Api("GET", "trk/predictions/outcomes", {**_READ, "limit": "int"}, outcomes),
+    Api("POST", "trk/predictions/prune", {"model": "str", "before_ms": "int!"}, prune),
+]

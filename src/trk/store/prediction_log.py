@@ -1,0 +1,163 @@
+"""The prediction log and labels in the SQL store, and the joins reports read from them.
+
+Both writes are idempotent: a prediction row is keyed by (model, request id, row, variant),
+so a batch resent after a timeout that did commit adds nothing; a label is keyed by
+(model, request id, row), so the same label twice counts once and a new one replaces it.
+Nothing joins at write time: a label may arrive before its prediction is flushed, through
+another replica, or days later, and the report's join still counts it exactly once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Engine, and_, case, delete, func, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from trk.store import schema as s
+from trk.store.engine import read_connection, write_connection
+from trk.store.prediction_records import (
+    LABELS_PER_CALL,
+    JoinedCounts,
+    Outcome,
+    PairedCounts,
+    PredictionRecord,
+    check_model,
+    parse_labels,
+)
+from trk.store.sql_base import now_ms, upsert
+
+log_t, labels_t = s.prediction_log, s.prediction_labels
+CHAMPION, CHALLENGER = "champion", "challenger"
+MAX_OUTCOMES = 1_000_000
+
+
+def _joins(p: Any, lab: Any) -> ColumnElement[bool]:
+    return and_(p.c.model == lab.c.model, p.c.request_id == lab.c.request_id,
+                p.c.row == lab.c.row)  # fmt: skip
+
+
+def _count(cond: ColumnElement[bool]) -> Any:
+    return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
+
+
+def _since(p: Any, model: str, since_ms: int | None) -> ColumnElement[bool]:
+    cond = p.c.model == model
+    return and_(cond, p.c.timestamp_ms >= since_ms) if since_ms else cond
+
+
+class SqlPredictionLog:
+    """Append predictions, upsert labels, join them per (variant, version), prune by age."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    # -- writes ----------------------------------------------------------------------------
+    def log_predictions(self, model: str, records: Sequence[PredictionRecord]) -> int:
+        """Append a batch (rows already logged are left as they are); returns rows sent."""
+        rows = [
+            {"model": check_model(model), "request_id": r.request_id, "row": r.row,
+             "variant": r.variant, "version": r.version, "predicted": r.predicted,
+             "value": r.value, "probability": r.probability, "timestamp_ms": r.timestamp_ms}
+            for r in records
+        ]  # fmt: skip
+        with write_connection(self._engine) as conn:
+            upsert(conn, log_t, rows, ("model", "request_id", "row", "variant"))
+        return len(rows)
+
+    def log_labels(self, model: str, items: Any) -> int:
+        """Insert or replace `[{"request_id", "label"}]` by (request id, row); returns rows."""
+        labels = parse_labels(items, now_ms(), LABELS_PER_CALL)
+        rows = [
+            {"model": check_model(model), "request_id": r.request_id, "row": r.row,
+             "label": r.label, "value": r.value, "timestamp_ms": r.timestamp_ms}
+            for r in labels
+        ]  # fmt: skip
+        with write_connection(self._engine) as conn:
+            upsert(conn, labels_t, rows, ("model", "request_id", "row"),
+                   update=("label", "value", "timestamp_ms"))  # fmt: skip
+        return len(rows)
+
+    def prune(self, before_ms: int, model: str | None = None) -> dict[str, int]:
+        """Delete predictions and labels older than `before_ms` (of one model, or all)."""
+        out = {}
+        with write_connection(self._engine) as conn:
+            for key, table in (("predictions", log_t), ("labels", labels_t)):
+                stmt = delete(table).where(table.c.timestamp_ms < before_ms)
+                if model is not None:
+                    stmt = stmt.where(table.c.model == check_model(model))
+                out[key] = conn.execute(stmt).rowcount or 0
+        return out
+
+    # -- reads -----------------------------------------------------------------------------
+    def joined(self, model: str, since_ms: int | None = None) -> list[JoinedCounts]:
+        """Per (variant, version): rows logged, and those labelled with what they scored."""
+        p, lab = log_t, labels_t
+        cls = and_(p.c.predicted.is_not(None), lab.c.label.is_not(None))
+        reg = and_(p.c.value.is_not(None), lab.c.value.is_not(None), p.c.predicted.is_(None))
+        err = p.c.value - lab.c.value
+        stmt = (
+            select(
+                p.c.variant, p.c.version, func.count(),
+                _count(cls), _count(and_(cls, p.c.predicted == lab.c.label)), _count(reg),
+                func.coalesce(func.sum(case((reg, func.abs(err)))), 0.0),
+                func.coalesce(func.sum(case((reg, err * err))), 0.0),
+            )
+            .select_from(p.outerjoin(lab, _joins(p, lab)))
+            .where(_since(p, check_model(model), since_ms))
+            .group_by(p.c.variant, p.c.version)
+            .order_by(p.c.variant, p.c.version)
+        )  # fmt: skip
+        with read_connection(self._engine) as conn:
+            rows = conn.execute(stmt).all()
+        return [
+            JoinedCounts(r[0], r[1], int(r[2]), int(r[3]), int(r[4]), int(r[5]), float(r[6]),
+                         float(r[7]))
+            for r in rows
+        ]  # fmt: skip
+
+    def paired(self, model: str, since_ms: int | None = None) -> list[PairedCounts]:
+        """Shadow mode: labelled rows both variants answered, per pair of versions."""
+        a, b, lab = log_t.alias("a"), log_t.alias("b"), labels_t
+        same = and_(a.c.model == b.c.model, a.c.request_id == b.c.request_id,
+                    a.c.row == b.c.row, b.c.variant == CHALLENGER)  # fmt: skip
+        ok_a, ok_b = a.c.predicted == lab.c.label, b.c.predicted == lab.c.label
+        stmt = (
+            select(
+                a.c.version, b.c.version, _count(and_(ok_a, ok_b)), _count(and_(ok_a, ~ok_b)),
+                _count(and_(~ok_a, ok_b)), _count(and_(~ok_a, ~ok_b)),
+            )
+            .select_from(a.join(b, same).join(lab, _joins(a, lab)))
+            .where(_since(a, check_model(model), since_ms), a.c.variant == CHAMPION,
+                   a.c.predicted.is_not(None), b.c.predicted.is_not(None),
+                   lab.c.label.is_not(None))
+            .group_by(a.c.version, b.c.version)
+            .order_by(a.c.version, b.c.version)
+        )  # fmt: skip
+        with read_connection(self._engine) as conn:
+            rows = conn.execute(stmt).all()
+        return [PairedCounts(r[0], r[1], *(int(x) for x in r[2:])) for r in rows]
+
+    def outcomes(
+        self, model: str, since_ms: int | None = None, limit: int = MAX_OUTCOMES
+    ) -> list[Outcome]:
+        """Labelled rows in the order their labels arrived, for statistics over time."""
+        p, lab = log_t, labels_t
+        err = p.c.value - lab.c.value
+        stmt = (
+            select(p.c.variant, p.c.version, lab.c.timestamp_ms,
+                   case((p.c.predicted.is_(None), None), else_=p.c.predicted == lab.c.label),
+                   case((p.c.predicted.is_(None), err), else_=None))
+            .select_from(p.join(lab, _joins(p, lab)))
+            .where(_since(p, check_model(model), since_ms))
+            .order_by(lab.c.timestamp_ms, p.c.request_id, p.c.row, p.c.variant)
+            .limit(min(max(int(limit), 1), MAX_OUTCOMES))
+        )  # fmt: skip
+        with read_connection(self._engine) as conn:
+            rows = conn.execute(stmt).all()
+        return [
+            Outcome(r[0], r[1], int(r[2]), None if r[3] is None else bool(r[3]),
+                    None if r[4] is None else float(r[4]))
+            for r in rows
+        ]  # fmt: skip

@@ -1,0 +1,84 @@
+"""The prediction log through a real `trk server`: replicas append, anyone labels, reports
+join; bad bodies are refused whole (4xx, nothing written)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from server_helpers import start_server
+
+from trk.exceptions import InvalidParameter
+from trk.store.prediction_records import PredictionRecord
+from trk.store.rest import RestStore
+
+API = "/api/2.0/mlflow/trk/"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """One server for the module (each test uses its own model name)."""
+    tmp = tmp_path_factory.mktemp("predlog")
+    proc = start_server(f"sqlite:///{tmp / 'trk.db'}", str(tmp / "artifacts"), tmp / "log")
+    yield proc
+    proc.kill()
+
+
+@pytest.fixture
+def log(server):
+    store = RestStore(server.url)
+    yield store.predictions
+    store.transport.close()
+
+
+def test_replicas_log_and_labels_join_through_the_server(log):
+    log.log_labels("m", [{"request_id": "r1", "label": 1}])  # before its prediction
+    records = [PredictionRecord(f"r{i}", 0, v, ver, str(i % 2), None, 0.5, 1_000)
+               for i in range(4) for v, ver in (("champion", "1"), ("challenger", "2"))]  # fmt: skip
+    assert log.log_predictions("m", records) == 8
+    log.log_predictions("m", records)  # a retried batch adds nothing
+    log.log_labels("m", [{"request_id": f"r{i}", "label": 1} for i in range(4)])
+    by = {c.variant: c for c in log.joined("m")}
+    assert (by["champion"].logged, by["champion"].labelled, by["champion"].correct) == (4, 4, 2)
+    (pair,) = log.paired("m")
+    assert (pair.both_correct, pair.neither) == (2, 2)
+    assert len(log.outcomes("m", limit=3)) == 3
+    assert log.prune(2_000, "m") == {"predictions": 8, "labels": 0}
+    assert log.joined("m") == []
+
+
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        ("predictions/log", {"model": "m", "records": [["r", 0, "champion", "1", "1", None, 1.0]]}),
+        (
+            "predictions/log",
+            {"model": "m", "records": [["r", -1, "champion", "1", "1", None, 1.0, 5]]},
+        ),
+        (
+            "predictions/log",
+            {"model": "m", "records": [["r", 0, "champion", "1", "1", None, 2.0, 5]]},
+        ),
+        (
+            "predictions/log",
+            {"model": "m", "records": [["r", 0, "champion", "1", "1", "x", 1.0, 5]]},
+        ),
+        ("predictions/log", {"model": "m", "records": "nope"}),
+        ("predictions/log", {"model": "", "records": []}),
+        ("labels/log", {"model": "m", "labels": [{"request_id": "a", "label": [1, None]}]}),
+        ("labels/log", {"model": "m", "labels": [{"request_id": "a", "label": 1}, 3]}),
+        ("labels/log", {"model": "m" * 200, "labels": [{"request_id": "a", "label": 1}]}),
+        ("predictions/prune", {"before_ms": "soon"}),
+    ],
+)
+def test_bad_bodies_get_400_and_write_nothing(server, log, path, body):
+    body = {**body, "model": "bad"} if body.get("model") == "m" else body
+    with httpx.Client(base_url=server.url, timeout=10) as http:
+        resp = http.post(API + path, json=body)
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert log.joined("bad") == [] and log.outcomes("bad") == []
+
+
+def test_the_client_refuses_bad_labels_before_sending(log):
+    with pytest.raises(InvalidParameter):
+        log.log_labels("m", [{"request_id": "a"}])

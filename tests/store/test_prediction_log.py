@@ -1,0 +1,104 @@
+"""The prediction log and labels on sqlite and PostgreSQL: writes are idempotent, the join
+counts each labelled row exactly once whatever the order of arrival, prune deletes by age."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from trk.exceptions import InvalidParameter
+from trk.store.prediction_records import PredictionRecord
+
+
+def rec(rid, variant, predicted, version="1", row=0, value=None, ts=1_000):
+    return PredictionRecord(rid, row, variant, version, predicted, value, 1.0, ts)
+
+
+def test_label_before_prediction_resent_batches_and_relabels_count_once(store):
+    log = store.predictions
+    # Labels first: the predictions are flushed later (another replica, a slow queue).
+    assert log.log_labels("m", [{"request_id": f"r{i}", "label": i % 2} for i in range(10)]) == 10
+    batch = [rec(f"r{i}", "champion", str(1 - i % 2 if i < 3 else i % 2)) for i in range(10)]
+    batch += [rec(f"r{i}", "challenger", str(i % 2), version="2") for i in range(10)]
+    log.log_predictions("m", batch)
+    log.log_predictions("m", batch)  # resent after a timeout that did commit
+    log.log_labels("m", [{"request_id": "r0", "label": 0}] * 2)  # the same label again
+    by = {(c.variant, c.version): c for c in log.joined("m")}
+    assert (by["champion", "1"].labelled, by["champion", "1"].correct) == (10, 7)
+    assert (by["challenger", "2"].labelled, by["challenger", "2"].correct) == (10, 10)
+    assert by["champion", "1"].logged == 10
+    # A corrected label replaces the old one.
+    log.log_labels("m", [{"request_id": "r0", "label": "1"}])
+    by = {(c.variant, c.version): c for c in log.joined("m")}
+    assert (by["champion", "1"].correct, by["challenger", "2"].correct) == (8, 9)
+    assert log.joined("other") == []
+
+
+def test_classes_join_across_spellings_and_regressors_sum_errors(store):
+    log = store.predictions
+    log.log_predictions("m", [rec("a", "champion", "1"), rec("b", "champion", "setosa"),
+                              rec("c", "champion", None, value=2.5),
+                              rec("c", "champion", None, value=1.0, row=1)])  # fmt: skip
+    log.log_labels("m", [{"request_id": "a", "label": 1.0}, {"request_id": "b", "label": "setosa"},
+                         {"request_id": "c", "label": [2, 3]}])  # fmt: skip
+    (c,) = log.joined("m")
+    assert (c.labelled, c.correct, c.regression_labelled) == (2, 2, 2)
+    assert c.abs_error_sum == pytest.approx(0.5 + 2.0)
+    assert c.sq_error_sum == pytest.approx(0.25 + 4.0)
+
+
+def test_paired_counts_are_mcnemars_table(store):
+    log = store.predictions
+    truth = [1, 1, 0, 0, 1]
+    champ = [1, 0, 0, 1, 1]  # right, wrong, right, wrong, right
+    chal = [1, 1, 1, 1, 0]  # right, right, wrong, wrong, wrong
+    log.log_predictions("m", [rec(f"r{i}", "champion", str(p)) for i, p in enumerate(champ)]
+                        + [rec(f"r{i}", "challenger", str(p), "2") for i, p in enumerate(chal)])  # fmt: skip
+    log.log_labels("m", [{"request_id": f"r{i}", "label": y} for i, y in enumerate(truth)])
+    (p,) = log.paired("m")
+    assert (p.champion_version, p.challenger_version) == ("1", "2")
+    assert (p.both_correct, p.champion_only, p.challenger_only, p.neither) == (1, 2, 1, 1)
+
+
+def test_outcomes_come_in_label_order(store):
+    log = store.predictions
+    log.log_predictions("m", [rec("a", "champion", "1"), rec("b", "champion", "0")])
+    log.log_labels("m", [{"request_id": "b", "label": 0}])
+    time.sleep(0.01)  # a later millisecond: labels are ordered by when they arrived
+    log.log_labels("m", [{"request_id": "a", "label": 0}])
+    found = log.outcomes("m")
+    assert [o.correct for o in found] == [True, False]
+    assert found[0].labelled_ms <= found[1].labelled_ms
+
+
+def test_prune_deletes_only_what_is_older_and_of_the_model(store):
+    log = store.predictions
+    log.log_predictions("m", [rec("old", "champion", "1", ts=1_000), rec("new", "champion", "1", ts=5_000)])  # fmt: skip
+    log.log_predictions("n", [rec("old", "champion", "1", ts=1_000)])
+    assert log.prune(2_000, "m") == {"predictions": 1, "labels": 0}
+    assert [c.logged for c in log.joined("m")] == [1]
+    assert [c.logged for c in log.joined("n")] == [1]
+    log.log_labels("m", [{"request_id": "new", "label": 1}])
+    assert log.prune(2**62)["labels"] == 1  # all models; labels are kept by their own age
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        [{"request_id": "a", "label": 1}, {"request_id": "", "label": 1}],
+        [{"request_id": "a", "label": 1}, {"request_id": "b", "label": None}],
+        [{"request_id": "a", "label": 1}, {"request_id": "b", "label": float("nan")}],
+        [{"request_id": "a", "label": 1}, {"request_id": "b", "label": {"x": 1}}],
+        [{"request_id": "a", "label": 1}, {"request_id": "b"}],
+        [{"request_id": "a", "label": 1}, {"request_id": "b", "label": 1, "extra": 2}],
+        [{"request_id": "x" * 129, "label": 1}],
+        [],
+        "not a list",
+    ],
+)
+def test_bad_labels_are_refused_and_nothing_is_written(store, counts, labels):
+    before = counts(store)
+    with pytest.raises(InvalidParameter):
+        store.predictions.log_labels("m", labels)
+    assert counts(store) == before
