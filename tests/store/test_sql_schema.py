@@ -95,3 +95,19 @@ def test_unreachable_databases_raise_unavailable(tmp_path):
         SqlStore(closed, str(tmp_path))
     assert "secret" not in str(info.value)
     dispose_engine(closed)
+
+
+def test_opening_a_current_store_does_not_import_alembic(tmp_path):
+    # Every trk-serve start opens the store; Alembic (~0.4 s, ~20 MB) is for migrating only.
+    import subprocess
+    import sys
+
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    migrations.migrate(uri)
+    code = (
+        "import sys\nfrom trk.store.sql import SqlStore\n"
+        f"SqlStore({uri!r}, {str(tmp_path / 'a')!r}).get_experiment('0')\n"
+        "print('alembic' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False", out.stderr
