@@ -93,6 +93,25 @@ def wait_until(predicate: Any, timeout: float = 60.0, interval: float = 0.1) -> 
 STICKY_HEADER = "X-User-Id"
 
 
+def serve_split(tracking_uri: str, model: str, **kw: Any) -> ThreadServer:
+    """Champion and challenger of `model` in split mode (50/50, sticky) in a thread."""
+    from trk.serving.config import ServeSettings
+    from trk.serving.http.app import create_app
+
+    settings = ServeSettings(
+        model_uri=f"models:/{model}@champion",
+        challenger_uri=f"models:/{model}@challenger",
+        mode="split",
+        challenger_weight=0.5,
+        tracking_uri=tracking_uri,
+        report_interval_s=1.0,
+        reload_interval_s=1.0,
+        sticky_header=STICKY_HEADER,
+        **kw,
+    )
+    return ThreadServer(create_app(settings)).start()
+
+
 def send(url: str, x: np.ndarray, threads: int = 4) -> list[tuple[str, str, int, int]]:
     """One request per row over keep-alive connections: (request_id, variant, status, pred)."""
     out: list[Any] = [None] * len(x)

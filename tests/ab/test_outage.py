@@ -1,4 +1,5 @@
-"""The tracking store unavailable while serving: no request fails, windows appear once it is back.
+"""The tracking store unavailable while serving: no request fails, windows and the prediction
+log's rows appear once it is back, and labels sent meanwhile are refused (503) rather than lost.
 
 The store is a sqlite file in a directory that does not exist yet (every store call fails
 for real, quickly); creating the directory brings it back. The served models are plain
@@ -32,6 +33,7 @@ def test_requests_never_fail_and_windows_arrive_after_the_outage(client, tmp_pat
     )  # fmt: skip
     server = ThreadServer(create_app(settings)).start()
     reporter = server.app.state.serving.reporter
+    plog = server.app.state.serving.prediction_log
     try:
         with caplog.at_level(logging.WARNING, "trk.serving.online.reporter"):
             x, _ = stream(300, seed=3)
@@ -40,8 +42,14 @@ def test_requests_never_fail_and_windows_arrive_after_the_outage(client, tmp_pat
             answers += send(server.url, x[150:])
             assert [a[2] for a in answers] == [200] * 300
             assert httpx.get(server.url + "/health").status_code == 200
+            label = {"request_id": answers[0][0], "label": 1}
+            refused = httpx.post(server.url + "/feedback", json=label)
+            assert refused.status_code == 503, refused.text  # the client sends it again later
             down.mkdir()
             wait_until(lambda: reporter.pending == 0, timeout=30)
+            compared = server.app.state.serving.shadow.counters()["compared"]
+            wait_until(lambda: plog.written == 300 + compared, timeout=30)
+            assert httpx.post(server.url + "/feedback", json=label).json()["stored"] == 1
         warned = [r for r in caplog.records if "tracking store unavailable" in r.message]
         assert len(warned) == 1
         assert any("tracking store is back" in r.message for r in caplog.records)
@@ -50,3 +58,8 @@ def test_requests_never_fail_and_windows_arrive_after_the_outage(client, tmp_pat
     report = evaluate(Client(uri), "out", experiment="serving/out", metric="error_rate")
     assert report.variant("champion").requests == 300 and report.variant("champion").errors == 0
     assert reporter.dropped_windows == 0
+    assert sum(plog.dropped.values()) == 0
+    # Served from plain directories: the log is keyed by the champion directory's name.
+    by = {c.variant: c for c in Client(uri).store.predictions.joined(plog.model())}
+    assert (by["champion"].logged, by["challenger"].logged) == (300, compared)
+    assert by["champion"].labelled == 1

@@ -10,11 +10,10 @@ import httpx
 import numpy as np
 import pytest
 from ab_serving import (
-    STICKY_HEADER,
-    ThreadServer,
     feedback,
     register_models,
     send,
+    serve_split,
     stream,
     wait_until,
 )
@@ -23,23 +22,6 @@ from click.testing import CliRunner
 from trk.ab.evaluation import evaluate
 from trk.cli import main
 from trk.cli_common import EXIT_REJECTED
-from trk.serving.config import ServeSettings
-from trk.serving.http.app import create_app
-
-
-def serve_split(tracking_uri: str, model: str, **kw) -> ThreadServer:
-    settings = ServeSettings(
-        model_uri=f"models:/{model}@champion",
-        challenger_uri=f"models:/{model}@challenger",
-        mode="split",
-        challenger_weight=0.5,
-        tracking_uri=tracking_uri,
-        report_interval_s=1.0,
-        reload_interval_s=1.0,
-        sticky_header=STICKY_HEADER,
-        **kw,
-    )
-    return ThreadServer(create_app(settings)).start()
 
 
 def logged_labels(client, model: str) -> int:

@@ -28,11 +28,11 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
-def parse_duration(text: str) -> float:
+def parse_duration(text: str, flag: str = "duration") -> float:
     """'90s', '15m', '1h', '2d', '1w' -> seconds."""
-    m = _DURATION.match(text or "")
+    m = _DURATION.match(text if isinstance(text, str) else "")
     if not m:
-        raise InvalidParameter(f"Bad duration {text!r}: use a number and s, m, h, d or w (e.g. 1h)")
+        raise InvalidParameter(f"Bad {flag} {text!r}: use a number and s, m, h, d or w (e.g. 1h)")
     return float(m[1]) * _SECONDS[m[2]]
 
 

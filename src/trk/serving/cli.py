@@ -132,6 +132,16 @@ OPTIONS = [
         default=100_000,
         help="Recent predictions kept for /feedback joins.",
     ),
+    _opt(
+        "--prediction-log/--no-prediction-log",
+        default=True,
+        help="Append every answer to the tracking store's shared prediction log.",
+    ),
+    _opt(
+        "--prediction-retention",
+        default="14d",
+        help="Delete logged predictions and labels older than this (e.g. 14d, 12h).",
+    ),
 ]
 
 

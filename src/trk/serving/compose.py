@@ -23,12 +23,15 @@ from trk.serving.online.feedback import FeedbackStore
 from trk.serving.online.metrics import (
     FEEDBACK_MAX_BATCH,
     OnlineServices,
+    current_version,
     dropped_windows,
     experiment_name,
     feedback_metrics,
+    served_model,
     shadow_counters,
     variant_infos,
 )
+from trk.serving.online.prediction_log import LogMetrics, PredictionLog
 from trk.serving.online.reporter import Reporter
 from trk.serving.online.samples import SampleLogger
 from trk.serving.routing.metrics import RoutingMetrics, RoutingServices
@@ -50,6 +53,7 @@ class Serving:
     reloader: Reloader
     shadow: ShadowRunner | None = None
     samples: SampleLogger | None = None
+    prediction_log: PredictionLog | None = None
 
 
 def build(
@@ -81,11 +85,24 @@ def build(
         max_batch=FEEDBACK_MAX_BATCH,
         on_result=feedback_metrics(metrics),
     )
+    prediction_log = None
+    if settings.prediction_log:
+        prediction_log = PredictionLog(
+            lambda: store_factory().predictions,
+            served_model(slots),
+            router.probability,
+            current_version(slots),
+            LogMetrics(metrics),
+            retention_s=settings.prediction_retention_s,
+        )
     shadow = None
     if settings.mode == "shadow" and CHALLENGER in slots:
-        # The challenger's answers join labels too.
+        # The challenger's answers join labels too, in memory and in the shared log.
+        on_result: Callable[[str, str, Any], None] = feedback.record
+        if prediction_log is not None:
+            on_result = _both(feedback.record, prediction_log.record_shadow)
         shadow = ShadowRunner(
-            SHADOW_QUEUE, settings.timeout_s, routing_metrics, on_result=feedback.record
+            SHADOW_QUEUE, settings.timeout_s, routing_metrics, on_result=on_result
         )
     samples = None
     if settings.log_samples > 0:
@@ -111,6 +128,8 @@ def build(
     observers: list[PredictionObserver] = [routing_metrics, feedback, reporter]
     if samples is not None:
         observers.append(samples)
+    if prediction_log is not None:
+        observers.append(prediction_log)
     plane = DataPlane(
         settings,
         metrics,
@@ -122,10 +141,20 @@ def build(
         listeners=[reporter],
         services=[
             RoutingServices(shadow, reloader, routing_metrics),
-            OnlineServices(reporter, samples),
+            OnlineServices(reporter, samples, prediction_log),
         ],
     )
-    return Serving(plane, feedback, reporter, reloader, shadow, samples)
+    return Serving(plane, feedback, reporter, reloader, shadow, samples, prediction_log)
+
+
+def _both(
+    first: Callable[[str, str, Any], None], second: Callable[[str, str, Any], None]
+) -> Callable[[str, str, Any], None]:
+    def call(request_id: str, variant: str, predictions: Any) -> None:
+        first(request_id, variant, predictions)
+        second(request_id, variant, predictions)
+
+    return call
 
 
 def _store_factory(tracking_uri: str | None) -> Callable[[], Any]:

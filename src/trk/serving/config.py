@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from trk.ab.windows import parse_duration
 from trk.exceptions import InvalidParameter
 from trk.serving_contract import MODES
 
@@ -42,6 +43,8 @@ class ServeSettings:
     experiment: str | None = None
     log_samples: float = 0.0
     feedback_capacity: int = 100_000
+    prediction_log: bool = True
+    prediction_retention: str = "14d"
 
     def __post_init__(self) -> None:
         self.validate()
@@ -49,6 +52,10 @@ class ServeSettings:
     @property
     def max_body_bytes(self) -> int:
         return int(self.max_body_mb * 1024 * 1024)
+
+    @property
+    def prediction_retention_s(self) -> float:
+        return parse_duration(self.prediction_retention, "--prediction-retention")
 
     @property
     def batching(self) -> bool:
@@ -82,6 +89,7 @@ class ServeSettings:
             _bad(f"--max-batch-delay-ms must be >= 0, got {self.max_batch_delay_ms}")
         if self.optimize not in OPTIMIZERS:
             _bad(f"--optimize {self.optimize!r} is unknown; use onnx or leave it out")
+        parse_duration(self.prediction_retention, "--prediction-retention")
         if self.feedback_capacity < 1:
             _bad(f"--feedback-capacity must be at least 1, got {self.feedback_capacity}")
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -90,7 +91,7 @@ def create_app(
     serving = serving or build(settings, ServingMetrics(registry))
     plane = serving.plane
     limit = settings.max_body_bytes
-    handle_feedback = feedback_endpoint(serving.feedback)
+    handle_feedback = feedback_endpoint(serving.feedback, serving.prediction_log)
 
     async def invocations(request: Request) -> Response:
         try:
@@ -102,7 +103,8 @@ def create_app(
         return InferResponse(result)
 
     async def feedback(request: Request) -> Response:
-        return json_response(handle_feedback(await read_body(request, limit)))
+        body = await read_body(request, limit)
+        return json_response(await run_in_threadpool(handle_feedback, body))  # store I/O
 
     async def ping(request: Request) -> Response:
         return json_response({"status": "alive"})

@@ -10,14 +10,16 @@ from typing import Any
 import orjson
 from prometheus_client import Counter, Gauge
 
-from trk.exceptions import BadRequest
+from trk.exceptions import BadRequest, InvalidParameter
 from trk.serving.config import ServeSettings
 from trk.serving.core.variant import CHAMPION, VariantSlot
 from trk.serving.online.feedback import FeedbackResult, FeedbackStore
+from trk.serving.online.prediction_log import PredictionLog
 from trk.serving.online.reporter import Reporter
 from trk.serving.online.samples import SampleLogger
 from trk.serving.online.window_stats import VariantInfo
 from trk.serving_contract import serving_experiment
+from trk.store.prediction_records import parse_labels
 
 FEEDBACK_MAX_BATCH = 1000  # labels per POST /feedback; more -> 400
 Counters = dict[str, dict[str, float]]
@@ -26,18 +28,27 @@ Counters = dict[str, dict[str, float]]
 class OnlineServices:
     """Started after the variants load, stopped (flushing the last window) at shutdown."""
 
-    def __init__(self, reporter: Reporter, samples: SampleLogger | None) -> None:
-        self.reporter, self.samples = reporter, samples
+    def __init__(
+        self,
+        reporter: Reporter,
+        samples: SampleLogger | None,
+        prediction_log: PredictionLog | None = None,
+    ) -> None:
+        self.reporter, self.samples, self.prediction_log = reporter, samples, prediction_log
 
     def start(self) -> None:
         if self.samples is not None:
             self.samples.start()
+        if self.prediction_log is not None:
+            self.prediction_log.start()
         self.reporter.start()
 
     async def stop(self) -> None:
         # Off the event loop: the final flush may wait on a slow store for a few seconds.
         if self.samples is not None:
             await asyncio.to_thread(self.samples.stop)
+        if self.prediction_log is not None:
+            await asyncio.to_thread(self.prediction_log.stop)
         await asyncio.to_thread(self.reporter.stop)
 
 
@@ -58,15 +69,34 @@ def variant_infos(
 
 def experiment_name(settings: ServeSettings, slots: Mapping[str, VariantSlot]) -> Callable[[], str]:
     """`--experiment`, else `serving/<registered model name of the champion>`."""
+    model = served_model(slots)
 
     def read() -> str:
-        if settings.experiment:
-            return settings.experiment
+        return settings.experiment or serving_experiment(model())
+
+    return read
+
+
+def served_model(slots: Mapping[str, VariantSlot]) -> Callable[[], str]:
+    """The registered model name of the champion (the key of the shared prediction log)."""
+
+    def read() -> str:
         champion = slots[CHAMPION]
         if champion.current is not None:
-            return serving_experiment(champion.current.model_name)
+            return champion.current.model_name
         tail = champion.uri.split("models:/", 1)[-1]
-        return serving_experiment(tail.split("@", 1)[0].split("/", 1)[0])
+        return tail.split("@", 1)[0].split("/", 1)[0]
+
+    return read
+
+
+def current_version(slots: Mapping[str, VariantSlot]) -> Callable[[str], str]:
+    """The version a variant serves now (shadow answers arrive without it)."""
+
+    def read(variant: str) -> str:
+        slot = slots.get(variant)
+        current = slot.current if slot is not None else None
+        return str(current.version) if current is not None else ""
 
     return read
 
@@ -122,8 +152,15 @@ def feedback_metrics(metrics: Any) -> Callable[[FeedbackResult, Counters], None]
     return on_result
 
 
-def feedback_endpoint(feedback: FeedbackStore) -> Callable[[bytes], dict[str, Any]]:
-    """Body bytes -> the JSON answer of `POST /feedback` (BadRequest on bad input)."""
+def feedback_endpoint(
+    feedback: FeedbackStore, prediction_log: PredictionLog | None = None
+) -> Callable[[bytes], dict[str, Any]]:
+    """Body bytes -> the JSON answer of `POST /feedback` (BadRequest on bad input).
+
+    Labels are checked in full, joined in memory (live accuracy on this replica), then
+    upserted in the store's label table (`stored`: rows), where the A/B report joins them
+    with every replica's predictions. Blocking: call it off the event loop.
+    """
 
     def handle(body: bytes) -> dict[str, Any]:
         try:
@@ -132,6 +169,20 @@ def feedback_endpoint(feedback: FeedbackStore) -> Callable[[bytes], dict[str, An
             raise BadRequest(
                 'Feedback body is not JSON: send {"request_id", "label"} or a list'
             ) from None
-        return feedback.submit(payload).to_dict()
+        items = payload if isinstance(payload, list) else [payload]
+        if prediction_log is not None and 0 < len(items) <= FEEDBACK_MAX_BATCH:
+            check_labels(items)  # empty and oversized batches get the in-memory join's 400
+        answer = feedback.submit(payload).to_dict()
+        if prediction_log is not None:
+            answer["stored"] = prediction_log.write_labels(items)
+        return answer
 
     return handle
+
+
+def check_labels(items: list[Any]) -> None:
+    """The store's checks, before anything is counted, as a 400 like the in-memory ones."""
+    try:
+        parse_labels(items, 0, FEEDBACK_MAX_BATCH)
+    except InvalidParameter as exc:
+        raise BadRequest(f"Feedback: {exc}") from None

@@ -134,6 +134,14 @@ class Router:
             raise Unavailable(f"X-Trk-Variant asked for the challenger, which is {state}")
         return Route(challenger, None, FORCED)
 
+    def probability(self, variant: str) -> float:
+        """The chance a request reaches `variant` (answering, or as a shadow copy), as set."""
+        if self.mode == "split":
+            return self.weight if variant == CHALLENGER else 1.0 - self.weight
+        if self.mode == "shadow" and variant == CHALLENGER:
+            return self.shadow_sample
+        return 1.0
+
     def describe(self) -> dict[str, Any]:
         """The routing settings for `/health` and `/metadata`."""
         return {

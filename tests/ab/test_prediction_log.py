@@ -1,0 +1,81 @@
+"""The replica side of the shared prediction log: every answer reaches the store's log off the
+request path, `/feedback` labels reach the store's label table, a full queue drops and counts,
+and the store join agrees with the in-memory one. Real parts: uvicorn on a free port, a
+sqlite store in tmp_path, the writer thread."""
+
+from __future__ import annotations
+
+import httpx
+import numpy as np
+from ab_serving import feedback, register_models, send, serve_split, stream, wait_until
+from prometheus_client import CollectorRegistry
+from sqlalchemy import select
+
+from trk.serving.core.metrics import ServingMetrics
+from trk.serving.online.prediction_log import LogMetrics, PredictionLog
+from trk.store import schema
+
+
+def test_answers_and_labels_reach_the_store_and_join_like_memory(client, tmp_path, monkeypatch):
+    monkeypatch.setenv("TRK_MODEL_CACHE", str(tmp_path / "cache"))
+    versions = register_models(client.tracking_uri, "pl", {"champion": 0.2, "challenger": 0.05})
+    server = serve_split(client.tracking_uri, "pl")
+    serving = server.app.state.serving
+    try:
+        x, y = stream(200, seed=5)
+        answers = send(server.url, x)
+        ids = [a[0] for a in answers]
+        stored = feedback(server.url, ids[:150], y[:150].tolist())
+        # Labels for requests this replica never saw are kept for the report's join.
+        other = httpx.post(server.url + "/feedback", json=[{"request_id": "elsewhere", "label": 1}])
+        assert other.json()["unknown"] == 1 and other.json()["stored"] == 1
+        wait_until(lambda: serving.prediction_log.written == 200, timeout=30)
+        memory = serving.feedback.counters()
+    finally:
+        server.stop()
+    assert sum(a["stored"] for a in stored) == 150
+    by = {c.variant: c for c in client.store.predictions.joined("pl")}
+    assert {v: c.version for v, c in by.items()} == versions
+    for variant, counts in memory.items():
+        assert (by[variant].labelled, by[variant].correct) == (
+            counts["labelled"], counts["correct"],
+        )  # fmt: skip
+    assert sum(c.logged for c in by.values()) == 200
+    assert sum(c.labelled for c in by.values()) == 150
+    log = schema.prediction_log
+    with client.store._engine.connect() as conn:
+        rows = conn.execute(select(log.c.variant, log.c.probability).distinct()).all()
+    assert sorted(rows) == [("challenger", 0.5), ("champion", 0.5)]  # split 50/50
+
+
+def test_a_full_queue_drops_and_counts_and_odd_answers_are_skipped(client):
+    metrics = ServingMetrics(CollectorRegistry())
+    log = PredictionLog(
+        lambda: client.store.predictions, lambda: "q", lambda v: 1.0, lambda v: "3",
+        LogMetrics(metrics), capacity=50,
+    )  # fmt: skip
+    for i in range(80):
+        log.record_shadow(f"r{i}", "champion", np.array([i % 2]))
+    log.flush()
+    log.record_shadow("matrix", "champion", np.ones((1, 3)))  # one answer, 3 outputs: no row
+    log.record_shadow("x" * 300, "champion", np.array([1]))  # an id no store keeps
+    log.flush()
+    assert (log.written, log.dropped["queue_full"], log.dropped["unloggable"]) == (50, 30, 2)
+    assert [c.logged for c in client.store.predictions.joined("q")] == [50]
+    text = metrics.exposition().decode()
+    assert 'trk_prediction_log_dropped_total{reason="queue_full"} 30.0' in text
+    assert 'trk_prediction_log_dropped_total{reason="unloggable"} 2.0' in text
+    assert "trk_prediction_log_rows_total 50.0" in text
+
+
+def test_without_the_log_feedback_answers_as_before(client, tmp_path, monkeypatch):
+    monkeypatch.setenv("TRK_MODEL_CACHE", str(tmp_path / "cache"))
+    register_models(client.tracking_uri, "nolog", {"champion": 0.2, "challenger": 0.05})
+    server = serve_split(client.tracking_uri, "nolog", prediction_log=False)
+    try:
+        ((rid, _, _, _),) = send(server.url, stream(1, seed=1)[0], threads=1)
+        answer = httpx.post(server.url + "/feedback", json={"request_id": rid, "label": 1}).json()
+    finally:
+        server.stop()
+    assert answer["joined"] == 1 and "stored" not in answer
+    assert client.store.predictions.joined("nolog") == []
