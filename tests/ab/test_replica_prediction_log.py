@@ -11,6 +11,7 @@ from ab_serving import feedback, register_models, send, serve_split, stream, wai
 from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 
+from trk.ab.evaluation import evaluate
 from trk.serving.core.metrics import ServingMetrics
 from trk.serving.online.prediction_log import LogMetrics, PredictionLog
 from trk.store import schema
@@ -46,6 +47,12 @@ def test_answers_and_labels_reach_the_store_and_join_like_memory(client, tmp_pat
     with client.store._engine.connect() as conn:
         rows = conn.execute(select(log.c.variant, log.c.probability).distinct()).all()
     assert sorted(rows) == [("challenger", 0.5), ("champion", 0.5)]  # split 50/50
+    # The last 50 labels arrive later, in bulk, straight to the store: the report counts all.
+    late = [{"request_id": r, "label": int(v)} for r, v in zip(ids[150:], y[150:], strict=True)]
+    client.store.predictions.log_labels("pl", late)
+    report = evaluate(client, "pl")
+    assert report.labels == "store"
+    assert sum(v.labelled for v in report.variants) == 200
 
 
 def test_a_full_queue_drops_and_counts_and_odd_answers_are_skipped(client):

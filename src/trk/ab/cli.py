@@ -96,6 +96,43 @@ def promote_cmd(
     click.echo(result.reason)
 
 
+@ab.command("label")
+@click.argument("model")
+@click.option(
+    "--file", "path", type=click.Path(dir_okay=False), required=True,
+    help="labels.csv (request_id,label columns) or labels.jsonl ({request_id, label} lines).",
+)  # fmt: skip
+@client_option
+def label_cmd(model: str, path: str, tracking_uri: str | None) -> None:
+    """Store labels for logged predictions: any replica's, any time later, idempotent."""
+    from trk.ab.label_files import read_labels, write_labels
+
+    items = read_labels(path)
+    written = write_labels(make_client(tracking_uri).store.predictions, model, items)
+    click.echo(f"stored {len(items)} label(s) ({written} row(s)) for {model}")
+
+
+@ab.command("prune")
+@click.argument("model", required=False)
+@click.option(
+    "--prediction-retention", default="14d", show_default=True,
+    help="Delete logged predictions and labels older than this (e.g. 14d, 12h).",
+)  # fmt: skip
+@client_option
+def prune_cmd(model: str | None, prediction_retention: str, tracking_uri: str | None) -> None:
+    """Delete the prediction log's old rows (of MODEL, or of every model)."""
+    import time
+
+    from trk.ab.windows import parse_duration
+
+    seconds = parse_duration(prediction_retention, "--prediction-retention")
+    before_ms = int((time.time() - seconds) * 1000)
+    deleted = make_client(tracking_uri).store.predictions.prune(before_ms, model)
+    click.echo(
+        f"deleted {deleted['predictions']} prediction row(s), {deleted['labels']} label row(s)"
+    )
+
+
 @ab.command("replay")
 @click.argument("model")
 @click.option("--run", "run_id", required=True, help="Serving run whose samples to replay.")

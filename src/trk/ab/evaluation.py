@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from trk.ab.joined import joined_counts, label_totals
 from trk.ab.report import (
     CHALLENGER,
     CHAMPION,
@@ -40,6 +41,7 @@ def evaluate(
         raise InvalidParameter(f"--alpha must be between 0 and 1, got {alpha}")
     since_s = parse_duration(since) if since else None
     variants = load_variants(client, model, experiment, since_s)
+    labels = use_store_labels(client, model, since_s, variants)
     _check_metric_present(model, spec, variants)
     champ, chal = variants.get(CHAMPION), variants.get(CHALLENGER)
     comparisons: list[Comparison] = []
@@ -61,7 +63,23 @@ def evaluate(
         verdict=decide(chosen, spec, champ, chal, alpha),
         timeline={v.variant: timeline(v) for v in _ordered(variants)},
         predictions={v.variant: v.prediction_counts() for v in _ordered(variants)},
+        labels=labels,
     )
+
+
+def use_store_labels(
+    client,  # noqa: ANN001
+    model: str,
+    since_s: float | None,
+    variants: dict[str, VariantWindows],
+) -> str:
+    """Count labels from the store's join where it has a log for `model`; which one counted."""
+    totals = label_totals(joined_counts(client, model, since_s))
+    if not totals:
+        return "windows"
+    for name, vw in variants.items():
+        vw.joined = totals.get(name, {"labelled": 0.0, "correct": 0.0})
+    return "store"
 
 
 def _ordered(variants: dict[str, VariantWindows]) -> list[VariantWindows]:

@@ -126,6 +126,9 @@ class Report:
     verdict: Verdict
     timeline: dict[str, list[dict[str, float]]] = field(default_factory=dict)
     predictions: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Where the label counts came from: "store" (the shared prediction log's join, every
+    # replica) or "windows" (each replica's in-memory join, as logged in its serving runs).
+    labels: str = "windows"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

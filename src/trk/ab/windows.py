@@ -58,9 +58,14 @@ class VariantWindows:
     versions: set[str] = field(default_factory=set)
     processes: set[str] = field(default_factory=set)  # host:pid of each serving process
     windows: list[Window] = field(default_factory=list)
+    # Label counts from the store's join of the shared prediction log (`trk.ab.joined`);
+    # where set, they replace the windows' labelled/correct.
+    joined: dict[str, float] | None = None
 
     def total(self, key: str, where: str | None = None) -> int:
         """Sum of a count metric over every window (only those having `where`, if given)."""
+        if self.joined is not None and key in self.joined:
+            return int(self.joined[key])
         wins = self.windows if where is None else [w for w in self.windows if where in w.values]
         return int(round(sum(w.get(key) for w in wins)))
 

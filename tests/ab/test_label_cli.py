@@ -1,0 +1,80 @@
+"""`trk ab label` and `trk ab prune` against a real sqlite store: bulk labels join the logged
+predictions exactly once (however often the file is sent), a bad line writes nothing, prune
+deletes by age."""
+
+from __future__ import annotations
+
+import time
+
+import orjson
+import pytest
+from click.testing import CliRunner
+
+from trk.cli import main
+from trk.store.prediction_records import PredictionRecord
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+@pytest.fixture
+def logged(client):
+    """40 logged predictions of model m by champion version 1 (class i % 2)."""
+    now = int(time.time() * 1000)
+    records = [PredictionRecord(f"r{i}", 0, "champion", "1", str(i % 2), None, 1.0, now)
+               for i in range(40)]  # fmt: skip
+    client.store.predictions.log_predictions("m", records)
+    return client
+
+
+def counts(client):
+    ((c,),) = [client.store.predictions.joined("m")]
+    return c.labelled, c.correct
+
+
+def test_csv_and_jsonl_labels_join_once_however_often_sent(logged, tmp_path):
+    uri = logged.tracking_uri
+    csv_file = tmp_path / "labels.csv"
+    csv_file.write_text("request_id,label,note\n" + "".join(f"r{i},1,x\n" for i in range(20)))
+    jsonl = tmp_path / "late.jsonl"
+    jsonl.write_bytes(b"\n".join(orjson.dumps({"request_id": f"r{i}", "label": 0})
+                                 for i in range(20, 40)))  # fmt: skip
+    for _ in range(2):  # the same files again: nothing counts twice
+        out = run("ab", "label", "m", "--file", str(csv_file), "--tracking-uri", uri)
+        assert out.exit_code == 0, out.output
+        assert "stored 20 label(s)" in out.output
+        assert run("ab", "label", "m", "--file", str(jsonl), "--tracking-uri", uri).exit_code == 0
+    assert counts(logged) == (40, 20)  # odd ids right in the CSV half, even ids in the JSONL half
+
+
+@pytest.mark.parametrize(
+    "name, text, message",
+    [
+        ("l.csv", "request_id,label\nr1,1\nr2,\n", "Label for r2"),
+        ("l.csv", "id,label\nr1,1\n", "header must name request_id and label"),
+        ("l.jsonl", '{"request_id": "r1", "label": 1}\n{"request_id": "r2"}\n', "Line 2"),
+        ("l.jsonl", '{"request_id": "r1", "label": 1}\nnot json\n', "Line 2 is not JSON"),
+        ("l.txt", "r1,1\n", "use a .csv or .jsonl file"),
+        ("l.csv", "", "header must name"),
+    ],
+)
+def test_a_bad_file_writes_nothing(logged, tmp_path, name, text, message):
+    path = tmp_path / name
+    path.write_text(text)
+    out = run("ab", "label", "m", "--file", str(path), "--tracking-uri", logged.tracking_uri)
+    assert out.exit_code == 1 and message in out.output, out.output
+    assert counts(logged) == (0, 0)
+
+
+def test_prune_keeps_what_is_recent(logged):
+    old = int((time.time() - 3 * 86400) * 1000)
+    logged.store.predictions.log_predictions(
+        "m", [PredictionRecord("old", 0, "champion", "1", "1", None, 1.0, old)]
+    )
+    uri = logged.tracking_uri
+    out = run("ab", "prune", "m", "--prediction-retention", "2d", "--tracking-uri", uri)
+    assert out.exit_code == 0 and "deleted 1 prediction row(s), 0 label row(s)" in out.output
+    assert logged.store.predictions.joined("m")[0].logged == 40
+    out = run("ab", "prune", "--prediction-retention", "soon", "--tracking-uri", uri)
+    assert out.exit_code == 1 and "Bad --prediction-retention 'soon'" in out.output, out.output
