@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import orjson
@@ -13,10 +13,41 @@ from trk.exceptions import BadRequest, UnsupportedMediaType
 from trk.serving.core import inputs
 from trk.serving.core.inputs import InputSpec, ModelInput
 
+if TYPE_CHECKING:
+    from trk.exceptions import TrkError
+    from trk.serving.core.variant import Variant
+
 JSON = "application/json"
 CSV = "text/csv"
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 _EXAMPLE = 'send {"inputs": [[...]]} or {"dataframe_split": {"columns": [...], "data": [[...]]}}'
+
+
+class Codec(Protocol):
+    """A protocol's request bytes to model input, and predictions or errors to bytes."""
+
+    def decode(self, body: bytes, content_type: str | None, spec: InputSpec) -> ModelInput: ...
+
+    def encode(
+        self, predictions: Any, model_input: ModelInput, variant: Variant, request_id: str
+    ) -> bytes: ...
+
+    def error(self, exc: TrkError) -> bytes: ...
+
+
+class MlflowCodec:
+    """MLflow's scoring protocol (`/invocations`) as a Codec."""
+
+    def decode(self, body: bytes, content_type: str | None, spec: InputSpec) -> ModelInput:
+        return decode(body, content_type, spec)
+
+    def encode(
+        self, predictions: Any, model_input: ModelInput, variant: Variant, request_id: str
+    ) -> bytes:
+        return encode(predictions)
+
+    def error(self, exc: TrkError) -> bytes:
+        return dumps(exc.to_dict())
 
 
 def media_type(content_type: str | None) -> str:
@@ -163,3 +194,6 @@ def encode(predictions: Any) -> bytes:
 def dumps(obj: Any) -> bytes:
     """JSON bytes for the other endpoints."""
     return orjson.dumps(obj, default=_default, option=_OPTS)
+
+
+MLFLOW = MlflowCodec()

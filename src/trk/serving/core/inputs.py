@@ -22,6 +22,8 @@ class ModelInput:
     params: dict[str, Any] | None = None
     fast: bool = False
     rows: int = 1
+    request_id: str | None = None  # an id the body itself carries (V2's `id`)
+    request: Any = None  # what the protocol's encoder needs from its request
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,11 @@ def from_rows(rows: Any, spec: InputSpec, params: dict[str, Any] | None) -> Mode
         raise BadRequest("The input holds no rows")
     if all(isinstance(r, dict) for r in rows):
         return from_records(rows, spec, params)
-    arr = to_array(rows)
+    return from_array(to_array(rows), spec, params)
+
+
+def from_array(arr: np.ndarray, spec: InputSpec, params: dict[str, Any] | None) -> ModelInput:
+    """Positional rows as one array; a flat list is one column."""
     if arr.ndim == 1 and not spec.tensor:
         if spec.n_cols not in (None, 1):
             raise InvalidParameter(
@@ -160,8 +166,13 @@ def check_columns(columns: list[str], spec: InputSpec) -> None:
     """Refuse missing or unknown column names, naming them."""
     if spec.names is None or spec.tensor:
         return
-    missing = [c for c in spec.names if c not in columns]
-    unknown = [c for c in columns if c not in spec.names]
+    check_names(columns, spec.names)
+
+
+def check_names(columns: list[str], names: tuple[str, ...]) -> None:
+    """Refuse names missing from `columns` or not among `names`, naming them."""
+    missing = [c for c in names if c not in columns]
+    unknown = [c for c in columns if c not in names]
     if missing or unknown:
         parts = []
         if missing:
@@ -169,9 +180,7 @@ def check_columns(columns: list[str], spec: InputSpec) -> None:
         if unknown:
             parts.append(f"unknown column(s) {', '.join(map(repr, unknown))}")
         text = "; ".join(parts)
-        raise InvalidParameter(
-            f"{text[0].upper()}{text[1:]}; the model expects {spec.describe_columns()}"
-        )
+        raise InvalidParameter(f"{text[0].upper()}{text[1:]}; the model expects {', '.join(names)}")
 
 
 def from_split(split: Any, spec: InputSpec, params: dict[str, Any] | None) -> ModelInput:
@@ -252,3 +261,46 @@ def from_column_dict(
     if not arr.shape[0]:
         raise BadRequest("The input holds no rows")
     return _from_array(arr, spec, params)
+
+
+def from_tensors(
+    tensors: dict[str, np.ndarray], spec: InputSpec, params: dict[str, Any] | None
+) -> ModelInput:
+    """Named tensors (V2 inputs): the signature's columns, its named tensors, or one table.
+
+    One tensor that is not one of several named inputs is the model's whole input (rows
+    in signature order, as `{"inputs": [[...]]}`), whatever its name.
+    """
+    names = spec.names or ()
+    if len(tensors) == 1 and (len(names) <= 1 or next(iter(tensors)) not in names):
+        return from_array(next(iter(tensors.values())), spec, params)
+    if spec.tensor or not names:
+        if names:
+            check_names(list(tensors), names)
+        first = next(iter(tensors.values()))
+        return ModelInput(tensors, params, rows=int(first.shape[0]) if first.ndim else 1)
+    check_columns(list(tensors), spec)
+    columns = [_column(n, tensors[n]) for n in names]
+    if len({len(c) for c in columns}) > 1:
+        raise InvalidParameter("Every column input must hold the same number of rows")
+    if all(c.dtype.kind in NUMERIC_KINDS for c in columns):
+        return _from_array(np.column_stack(columns), spec, params)
+    for name, col, kind in zip(names, columns, spec.types, strict=True):
+        if kind in NUMERIC_TYPES and col.dtype.kind not in NUMERIC_KINDS:
+            raise InvalidParameter(f"Column {name!r} expects {kind}, got {col.dtype.kind!r} data")
+    import pandas as pd
+
+    frame = pd.DataFrame(dict(zip(names, columns, strict=True)))
+    return ModelInput(frame, params, rows=len(frame))
+
+
+def _column(name: str, arr: np.ndarray) -> np.ndarray:
+    """One column input: shape [n] or [n, 1]."""
+    if arr.ndim == 1:
+        return arr
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        return arr[:, 0]
+    raise InvalidParameter(
+        f"Input {name!r} is one column of the signature: its shape must be [n] or [n, 1], "
+        f"got {list(arr.shape)}"
+    )

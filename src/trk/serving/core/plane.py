@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from trk.exceptions import DeadlineExceeded, TrkError
 from trk.serving.config import ServeSettings
 from trk.serving.core import codecs
+from trk.serving.core.codecs import Codec
 from trk.serving.core.events import Prediction, PredictionObserver, RequestListener
 from trk.serving.core.inputs import ModelInput
 from trk.serving.core.metrics import ServingMetrics
@@ -57,8 +58,11 @@ class RouteChoice(Protocol):
 
 
 class RequestRouter(Protocol):
-    def route(self, headers: Mapping[str, str]) -> RouteChoice:
-        """The variant that answers and the one (or None) that gets a copy; may raise."""
+    def route(self, headers: Mapping[str, str], force: str | None = None) -> RouteChoice:
+        """The variant that answers and the one (or None) that gets a copy; may raise.
+
+        `force` names a variant the request's path asked for (V2's `versions/{v}`).
+        """
 
     def describe(self) -> dict[str, Any]: ...
 
@@ -139,40 +143,48 @@ class DataPlane:
 
     # -- inference --------------------------------------------------------------------------
     async def infer(
-        self, body: bytes, content_type: str | None, headers: Mapping[str, str]
+        self,
+        body: bytes,
+        content_type: str | None,
+        headers: Mapping[str, str],
+        codec: Codec = codecs.MLFLOW,
+        force: str | None = None,
     ) -> InferResult:
-        """Answer one `/invocations` request; an error is a result too, with its headers."""
+        """Answer one request in `codec`'s protocol; an error is a result too, with its headers.
+
+        `force` names the variant the request's path asked for (routing may refuse it).
+        """
         request_id = headers.get("x-request-id") or os.urandom(16).hex()
         started = time.perf_counter()
         try:
-            route = self.router.route(headers)
+            route = self.router.route(headers, force)
         except TrkError as exc:
             self.metrics.observe_request(UNROUTED, int(exc.status), None)
-            return _error(exc, "", "", request_id)
+            return _error(codec, exc, "", "", request_id)
         variant = route.primary
         in_flight = self.metrics.in_flight_for(variant.name)
         in_flight.inc()
         try:
+            call = Call(codec, body, content_type, request_id)
             if _inline_ok(variant, body):
-                model_input, predictions, payload = self._predict_sync(variant, body, content_type)
+                model_input, predictions, payload = self._predict_sync(variant, call)
             else:
                 async with asyncio.timeout(self.settings.timeout_s):
-                    model_input, predictions, payload = await self._predict(
-                        variant, body, content_type
-                    )
+                    model_input, predictions, payload = await self._predict(variant, call)
         except (TimeoutError, TrkError) as exc:
             if isinstance(exc, TimeoutError):
                 exc = DeadlineExceeded(
                     f"The request ran past --timeout-s {self.settings.timeout_s:g} s"
                 )
             self._count(variant, int(exc.status), started)
-            return _error(exc, variant.name, variant.version, request_id)
+            return _error(codec, exc, variant.name, variant.version, request_id)
         except Exception:
             self._count(variant, 500, started)
             raise
         finally:
             in_flight.dec()
         self._count(variant, 200, started)
+        request_id = model_input.request_id or request_id
         if self.observers:
             event = Prediction(request_id, variant, model_input, predictions)
             for observer in self.observers:
@@ -187,26 +199,22 @@ class DataPlane:
         for listener in self.listeners:
             listener.on_request(variant.name, seconds, status < 500)
 
-    async def _predict(
-        self, variant: Variant, body: bytes, content_type: str | None
-    ) -> tuple[ModelInput, Any, bytes]:
+    async def _predict(self, variant: Variant, call: Call) -> tuple[ModelInput, Any, bytes]:
         if variant.batcher is None:
-            return await self.pool.run(self._predict_sync, variant, body, content_type)
-        model_input = codecs.decode(body, content_type, variant.spec)
+            return await self.pool.run(self._predict_sync, variant, call)
+        model_input = call.codec.decode(call.body, call.content_type, variant.spec)
         if not model_input.fast or model_input.params:
-            return await self.pool.run(self._predict_decoded, variant, model_input)
+            return await self.pool.run(self._predict_decoded, variant, call, model_input)
         predictions = await variant.batcher.submit(model_input.data)
-        return model_input, predictions, codecs.encode(predictions)
+        return model_input, predictions, call.encode(predictions, model_input, variant)
 
-    def _predict_sync(
-        self, variant: Variant, body: bytes, content_type: str | None
-    ) -> tuple[ModelInput, Any, bytes]:
+    def _predict_sync(self, variant: Variant, call: Call) -> tuple[ModelInput, Any, bytes]:
         """Decode, predict and encode in one thread hop."""
-        model_input = codecs.decode(body, content_type, variant.spec)
-        return self._predict_decoded(variant, model_input)
+        model_input = call.codec.decode(call.body, call.content_type, variant.spec)
+        return self._predict_decoded(variant, call, model_input)
 
     def _predict_decoded(
-        self, variant: Variant, model_input: ModelInput
+        self, variant: Variant, call: Call, model_input: ModelInput
     ) -> tuple[ModelInput, Any, bytes]:
         started = time.perf_counter()
         predictions = call_model(
@@ -216,7 +224,7 @@ class DataPlane:
         prev = variant.predict_ewma_s
         variant.predict_ewma_s = seconds if prev == math.inf else prev + 0.1 * (seconds - prev)
         self.metrics.observe_predict(variant.labels, seconds, model_input.rows)
-        return model_input, predictions, codecs.encode(predictions)
+        return model_input, predictions, call.encode(predictions, model_input, variant)
 
     # -- health and metadata ----------------------------------------------------------------
     def live(self) -> bool:
@@ -260,8 +268,22 @@ class DataPlane:
         return {"trk": version("trk"), "python": platform.python_version()}
 
 
-def _error(exc: TrkError, variant: str, version: str, request_id: str) -> InferResult:
-    return InferResult(codecs.dumps(exc.to_dict()), variant, version, request_id, int(exc.status))
+@dataclass(frozen=True)
+class Call:
+    """One request's bytes and the codec that reads and answers them."""
+
+    codec: Codec
+    body: bytes
+    content_type: str | None
+    request_id: str
+
+    def encode(self, predictions: Any, model_input: ModelInput, variant: Variant) -> bytes:
+        request_id = model_input.request_id or self.request_id
+        return self.codec.encode(predictions, model_input, variant, request_id)
+
+
+def _error(codec: Codec, exc: TrkError, variant: str, version: str, request_id: str) -> InferResult:
+    return InferResult(codec.error(exc), variant, version, request_id, int(exc.status))
 
 
 def _inline_ok(variant: Variant, body: bytes) -> bool:

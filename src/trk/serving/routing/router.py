@@ -85,14 +85,26 @@ class Router:
         self.on_route = on_route
         self._random = (rng or random.Random()).random
 
-    def route(self, headers: Mapping[str, str]) -> Route:
-        """Choose for one request; raises Unavailable when the champion is not loaded."""
+    def route(self, headers: Mapping[str, str], force: str | None = None) -> Route:
+        """Choose for one request; raises Unavailable when the champion is not loaded.
+
+        `force` is a variant the request's path names (V2's `versions/{v}`): honoured like
+        the header when forcing is allowed, or when the champion alone serves.
+        """
         champion = self.champion_slot.current
         if champion is None:
             slot = self.champion_slot
             raise Unavailable(f"The model is not ready ({slot.state}): {slot.error or 'loading'}")
         challenger = self.challenger_slot.current if self.challenger_slot is not None else None
-        route = self._choose(headers, champion, challenger)
+        if force is not None:
+            if not self.allow_forced and (force != CHAMPION or self.mode != "single"):
+                raise InvalidParameter(
+                    "This server does not let a request pick its variant "
+                    "(--no-allow-forced-variant): leave the version out"
+                )
+            route = self._forced(force, champion, challenger)
+        else:
+            route = self._choose(headers, champion, challenger)
         if self.on_route is not None:
             self.on_route(route)
         return route

@@ -1,0 +1,234 @@
+"""The Open Inference Protocol (V2 REST) codec: infer request bytes to model input, and back.
+
+Beside MLflow's codec (`codecs.py`); the DataPlane runs either one, so V2 requests get the
+same routing, shadow copies, metrics and request ids. Real clients differ from the spec's
+examples, and both are accepted: `tritonclient` sends no Content-Type, sends tensors in
+Triton's binary extension (a JSON header of `Inference-Header-Content-Length` bytes, then
+each tensor's raw bytes), and asks for `binary_data_output` (answered in JSON, which its
+`InferResult` reads as well).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import orjson
+
+from trk.exceptions import BadRequest, InvalidParameter, TrkError, UnsupportedMediaType
+from trk.serving.core import codecs, inputs
+from trk.serving.core.inputs import InputSpec, ModelInput
+from trk.serving.core.v2_types import check_header, from_binary, from_json, to_output
+from trk.serving.core.variant import Variant
+
+REQUEST_KEYS = frozenset({"id", "inputs", "outputs", "parameters"})
+MEDIA_TYPES = (None, "application/json", "application/octet-stream")
+# Request parameters about transport and scheduling, not for the model's predict.
+RESERVED_PARAMETERS = frozenset(
+    {
+        "binary_data_output",
+        "content_type",
+        "headers",
+        "priority",
+        "sequence_end",
+        "sequence_id",
+        "sequence_start",
+        "timeout",
+    }
+)
+REQUEST_ID = re.compile(r"[!-~]{1,128}")  # printable ASCII without spaces: it goes in a header
+DEFAULT_OUTPUT = "predictions"  # the one output of a model whose signature names none
+
+
+@dataclass(frozen=True)
+class V2Request:
+    """What the encoder needs from the request: its id and the outputs asked for."""
+
+    id: str | None
+    outputs: tuple[str, ...] | None
+
+
+class V2Codec:
+    """One infer request's codec; `header_length` is `Inference-Header-Content-Length`."""
+
+    def __init__(self, header_length: str | None = None) -> None:
+        self.header_length = header_length
+
+    def decode(self, body: bytes, content_type: str | None, spec: InputSpec) -> ModelInput:
+        """Request bytes to model input; every problem is a 4xx naming it."""
+        _check_media_type(content_type)
+        doc, binary = self._split(body)
+        request, tensors, params = parse_request(doc, binary)
+        model_input = inputs.from_tensors(tensors, spec, params or None)
+        model_input.request_id = request.id
+        model_input.request = request
+        return model_input
+
+    def encode(
+        self, predictions: Any, model_input: ModelInput, variant: Variant, request_id: str
+    ) -> bytes:
+        """The infer response: model, version, id, the answering variant, the outputs."""
+        request = model_input.request if isinstance(model_input.request, V2Request) else None
+        outputs = name_outputs(predictions, output_names(variant.model.metadata.signature))
+        wanted = request.outputs if request is not None else None
+        if wanted is not None:
+            unknown = [n for n in wanted if n not in outputs]
+            if unknown:
+                raise InvalidParameter(
+                    f"Unknown output {unknown[0][:60]!r}; the model's outputs are "
+                    f"{', '.join(outputs)}"
+                )
+            outputs = {n: outputs[n] for n in wanted}
+        return codecs.dumps(
+            {
+                "model_name": variant.model_name,
+                "model_version": variant.version,
+                "id": request_id,
+                "parameters": {"variant": variant.name},
+                "outputs": [to_output(name, value) for name, value in outputs.items()],
+            }
+        )
+
+    def error(self, exc: TrkError) -> bytes:
+        return error_body(exc.message)
+
+    def _split(self, body: bytes) -> tuple[Any, bytes]:
+        """The JSON header as a document, and the binary section after it (maybe empty)."""
+        size = len(body)
+        if self.header_length is not None:
+            text = self.header_length.strip()
+            if not text.isdigit() or int(text) > size:
+                raise BadRequest(
+                    f"Inference-Header-Content-Length must be a byte count within the body "
+                    f"({size} bytes), got {text[:40]!r}"
+                )
+            size = int(text)
+        if not body[:size].strip():
+            raise BadRequest('Empty request body: send {"inputs": [{"name", "shape", ...}]}')
+        try:
+            doc = orjson.loads(body[:size])
+        except orjson.JSONDecodeError as exc:
+            raise BadRequest(f"Invalid JSON: {exc}") from None
+        return doc, body[size:]
+
+
+def error_body(message: str) -> bytes:
+    """The spec's error JSON: `{"error": "..."}`."""
+    return codecs.dumps({"error": message})
+
+
+def _check_media_type(content_type: str | None) -> None:
+    mime = content_type.partition(";")[0].strip().lower() if content_type else None
+    if mime not in MEDIA_TYPES:
+        raise UnsupportedMediaType(
+            f"Content-Type {mime!r} is not supported: send application/json (or none)"
+        )
+
+
+def parse_request(
+    doc: Any, binary: bytes
+) -> tuple[V2Request, dict[str, np.ndarray[Any, Any]], dict[str, Any]]:
+    """The request's id and output names, its input tensors by name, and the model's params."""
+    if not isinstance(doc, dict):
+        raise BadRequest(f"The body must be a JSON object, got a {type(doc).__name__}")
+    unknown = [k for k in doc if k not in REQUEST_KEYS]
+    if unknown:
+        raise BadRequest(
+            f"Unknown key {unknown[0][:40]!r} in the infer request; "
+            f"use {', '.join(sorted(REQUEST_KEYS))}"
+        )
+    request_id = doc.get("id")
+    if request_id is not None and (
+        not isinstance(request_id, str) or not REQUEST_ID.fullmatch(request_id)
+    ):
+        raise InvalidParameter(
+            "'id' must be 1-128 printable ASCII characters without spaces "
+            f"(it becomes X-Request-Id), got {str(request_id)[:40]!r}"
+        )
+    params = _parameters("parameters", doc.get("parameters"))
+    model_params = {k: v for k, v in params.items() if k not in RESERVED_PARAMETERS}
+    tensors = _inputs(doc.get("inputs"), binary)
+    return V2Request(request_id, _output_names(doc.get("outputs"))), tensors, model_params
+
+
+def _parameters(where: str, value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BadRequest(f"'{where}' must be a JSON object")
+    return value
+
+
+def _inputs(items: Any, binary: bytes) -> dict[str, np.ndarray[Any, Any]]:
+    """Each input tensor by name, from its JSON `data` or its slice of the binary section."""
+    if not isinstance(items, list) or not items:
+        raise BadRequest("'inputs' must be a non-empty list of {name, shape, datatype, data}")
+    tensors: dict[str, np.ndarray[Any, Any]] = {}
+    pos = 0
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise BadRequest(f"inputs[{i}] must be an object with name, shape, datatype, data")
+        name = item.get("name")
+        if not isinstance(name, str) or not name:
+            raise BadRequest(f"inputs[{i}] needs a 'name' (a non-empty string)")
+        where = f"Input {name[:60]!r}"
+        if name in tensors:
+            raise BadRequest(f"{where} is given twice")
+        shape, datatype = check_header(where, item)
+        size = _parameters(f"inputs[{i}].parameters", item.get("parameters")).get(
+            "binary_data_size"
+        )
+        if size is None:
+            tensors[name] = from_json(where, item.get("data"), shape, datatype)
+            continue
+        if type(size) is not int or size < 0 or pos + size > len(binary):
+            raise InvalidParameter(
+                f"{where}: binary_data_size {str(size)[:20]} does not fit the "
+                f"{len(binary) - pos} bytes left after the JSON header"
+            )
+        tensors[name] = from_binary(where, binary[pos : pos + size], shape, datatype)
+        pos += size
+    if pos != len(binary):
+        raise InvalidParameter(
+            f"{len(binary) - pos} bytes after the JSON header belong to no input's binary_data_size"
+        )
+    return tensors
+
+
+def _output_names(items: Any) -> tuple[str, ...] | None:
+    """The names in `outputs` (None: every output); their parameters need no action here."""
+    if items is None:
+        return None
+    if not isinstance(items, list) or not all(
+        isinstance(o, dict) and isinstance(o.get("name"), str) for o in items
+    ):
+        raise BadRequest("'outputs' must be a list of objects with a 'name'")
+    return tuple(o["name"] for o in items)
+
+
+def output_names(signature: Any) -> list[str]:
+    """The outputs a signature names, in order; one unnamed output is `predictions`."""
+    schema = signature.outputs if signature is not None else None
+    if schema is None or not len(schema):
+        return []
+    if schema.has_input_names():
+        return list(schema.input_names())
+    if len(schema) == 1:
+        return [DEFAULT_OUTPUT]
+    return [f"{DEFAULT_OUTPUT}-{i}" for i in range(len(schema))]
+
+
+def name_outputs(predictions: Any, names: list[str]) -> dict[str, Any]:
+    """Predictions as named outputs: a dict's keys, a table's columns, or one output."""
+    if isinstance(predictions, dict):
+        return {str(k): v for k, v in predictions.items()}
+    if type(predictions).__module__.startswith("pandas"):
+        if hasattr(predictions, "columns"):  # a DataFrame: one output per column
+            return {str(c): predictions[c].to_numpy() for c in predictions.columns}
+        name = predictions.name if isinstance(predictions.name, str) else None
+        predictions = predictions.to_numpy()
+        if name is not None and name in names:
+            return {name: predictions}
+    return {names[0] if len(names) == 1 else DEFAULT_OUTPUT: predictions}

@@ -1,0 +1,132 @@
+"""The V2 codec and the plane called directly: binary tensors, datatypes, ids, forcing."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+
+import numpy as np
+import orjson
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+from test_plane import Recorder
+
+import trk.sklearn
+from trk.exceptions import InvalidParameter
+from trk.serving.config import ServeSettings
+from trk.serving.core.inputs import InputSpec
+from trk.serving.core.metrics import ServingMetrics
+from trk.serving.core.plane import DataPlane
+from trk.serving.core.pool import PredictPool
+from trk.serving.core.slots import Variants, make_slots
+from trk.serving.core.v2 import V2Codec, name_outputs
+from trk.serving.core.v2_types import from_binary, from_json, to_output
+from trk.serving.routing.router import Router
+
+X = np.array([[0.0, 1.0], [1.0, 0.0], [0.2, 0.9], [0.9, 0.1]] * 5)
+Y = np.array([0, 1, 0, 1] * 5)
+NO_SIGNATURE = InputSpec(None, (), False, None, False, False)
+
+
+def test_binary_tensors_follow_the_json_header():
+    """Triton's layout: JSON header, then each input's bytes; BYTES are length-prefixed."""
+    words = b"".join(struct.pack("<I", len(w)) + w for w in (b"ab", b"", b"\xff\x00"))
+    flags = bytes([1, 0, 1])
+    header = orjson.dumps(
+        {
+            "inputs": [
+                {"name": "w", "shape": [3], "datatype": "BYTES",
+                 "parameters": {"binary_data_size": len(words)}},
+                {"name": "f", "shape": [3], "datatype": "BOOL",
+                 "parameters": {"binary_data_size": 3}},
+                {"name": "h", "shape": [1, 2], "datatype": "FP16", "data": [[0.5, 2]]},
+            ]
+        }
+    )  # fmt: skip
+    decoded = V2Codec(str(len(header))).decode(header + words + flags, None, NO_SIGNATURE)
+    assert decoded.data["w"].tolist() == ["ab", "", b"\xff\x00"]  # not UTF-8: stays bytes
+    assert decoded.data["f"].tolist() == [True, False, True]
+    assert decoded.data["h"].dtype == np.float16 and decoded.data["h"].shape == (1, 2)
+
+
+def test_binary_sizes_are_checked():
+    with pytest.raises(InvalidParameter, match="whole number of FP32"):
+        from_binary("x", b"\x00" * 6, [1], "FP32")
+    with pytest.raises(InvalidParameter, match="holds 2 values"):
+        from_binary("x", b"\x00" * 4, [2], "FP32")
+    with pytest.raises(InvalidParameter, match="length prefix"):
+        from_binary("x", b"\x01\x00", [1], "BYTES")
+    with pytest.raises(InvalidParameter, match="runs past"):
+        from_binary("x", struct.pack("<I", 9) + b"ab", [1], "BYTES")
+    with pytest.raises(InvalidParameter, match="0 or 1"):
+        from_binary("x", b"\x02", [1], "BOOL")
+
+
+def test_json_data_keeps_its_declared_type():
+    assert from_json("x", [1, 2], [2], "UINT16").dtype == np.uint16
+    assert from_json("x", [[1, 2.5]], [2], "FP32").tolist() == [1.0, 2.5]
+    assert from_json("x", [], [0, 3], "INT32").shape == (0, 3)
+    with pytest.raises(InvalidParameter, match="must hold true/false"):
+        from_json("x", [1, 0], [2], "BOOL")
+    with pytest.raises(InvalidParameter, match="out of range for UINT8"):
+        from_json("x", [-1], [1], "UINT8")
+
+
+def test_outputs_are_named_by_dict_table_or_signature():
+    frame = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
+    outputs = name_outputs(frame, [])
+    assert [to_output(k, v) for k, v in outputs.items()][1] == {
+        "name": "b", "datatype": "BYTES", "shape": [2], "data": ["x", "y"],
+    }  # fmt: skip
+    assert list(name_outputs({"p": [1]}, [])) == ["p"]
+    assert list(name_outputs(np.zeros(2), ["score"])) == ["score"]
+    assert list(name_outputs(np.zeros(2), [])) == ["predictions"]
+    half = to_output("h", np.array([[0.5]], dtype=np.float16))
+    assert orjson.loads(orjson.dumps(half, option=orjson.OPT_SERIALIZE_NUMPY))["data"] == [0.5]
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("v2") / "m"
+    trk.sklearn.save_model(LogisticRegression().fit(X, Y), path, input_example=X[:2])
+    return str(path)
+
+
+def _plane(model_dir: str, recorder: Recorder, allow_forced: bool) -> DataPlane:
+    settings = ServeSettings(model_uri=model_dir, challenger_uri=model_dir, mode="split",
+                             challenger_weight=0.0)  # fmt: skip
+    metrics, pool = ServingMetrics(), PredictPool()
+    slots = make_slots(settings)
+    variants = Variants(settings, slots, metrics, pool, store_factory=lambda: None)
+    variants.load_all()
+    router = Router(slots["champion"], slots["challenger"], "split", 0.0,
+                    allow_forced=allow_forced)  # fmt: skip
+    return DataPlane(settings, metrics, variants, router, pool, observers=[recorder])
+
+
+def _infer(plane: DataPlane, force: str | None = None, rid: str = "body-id"):
+    body = orjson.dumps(
+        {"id": rid, "inputs": [{"name": "x", "shape": [1, 2], "datatype": "FP64", "data": [1, 0]}]}
+    )
+    return asyncio.run(plane.infer(body, None, {"x-request-id": "hdr"}, V2Codec(), force))
+
+
+def test_the_body_id_is_the_request_id_observers_see(model_dir):
+    recorder = Recorder()
+    result = _infer(_plane(model_dir, recorder, True))
+    assert (result.status, result.request_id) == (200, "body-id")
+    assert orjson.loads(result.body)["id"] == "body-id"
+    assert recorder.predictions == [("body-id", "champion", [("1", 1)])]
+
+
+def test_a_forced_variant_answers_unless_forcing_is_off(model_dir):
+    recorder = Recorder()
+    forced = _infer(_plane(model_dir, recorder, True), force="challenger")
+    assert (
+        forced.status == 200 and orjson.loads(forced.body)["parameters"]["variant"] == "challenger"
+    )
+    refused = _infer(_plane(model_dir, recorder, False), force="challenger")
+    assert (
+        refused.status == 400 and "--no-allow-forced-variant" in orjson.loads(refused.body)["error"]
+    )
