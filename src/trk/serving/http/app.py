@@ -21,6 +21,7 @@ from trk.serving.config import ServeSettings
 from trk.serving.core import codecs
 from trk.serving.core.metrics import METRICS_CONTENT_TYPE, ServingMetrics
 from trk.serving.core.plane import InferResult
+from trk.serving.http.v2 import v2_routes
 from trk.serving.online.metrics import feedback_endpoint
 
 JSON = "application/json"
@@ -93,12 +94,16 @@ def create_app(
     limit = settings.max_body_bytes
     handle_feedback = feedback_endpoint(serving.feedback, serving.prediction_log)
 
-    async def invocations(request: Request) -> Response:
+    async def infer_body(request: Request) -> bytes:
+        """An infer request's body; one over the limit is counted as a refused request."""
         try:
-            body = await read_body(request, limit)
+            return await read_body(request, limit)
         except PayloadTooLarge as exc:
             plane.metrics.observe_request(("none", "none", "none"), int(exc.status), None)
             raise
+
+    async def invocations(request: Request) -> Response:
+        body = await infer_body(request)
         result = await plane.infer(body, request.headers.get("content-type"), request.headers)
         return InferResponse(result)
 
@@ -137,6 +142,7 @@ def create_app(
         Route("/version", version, methods=["GET"]),
         Route("/metadata", metadata, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
+        *v2_routes(plane, infer_body, InferResponse),
     ]
     app = Starlette(
         routes=routes,

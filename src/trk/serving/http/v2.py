@@ -1,0 +1,97 @@
+"""The Open Inference Protocol's REST routes (`/v2/...`), thin over the same DataPlane.
+
+Inference goes through `DataPlane.infer` with the V2 codec, so routing, shadow copies,
+metrics, A/B windows and request ids are the plane's, as for `/invocations`. Errors on
+these paths are the spec's `{"error": "..."}` with the error's 4xx/5xx status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from trk.exceptions import NotFound
+from trk.http_errors import http_error
+from trk.serving.core import codecs, v2_models
+from trk.serving.core.plane import DataPlane
+from trk.serving.core.v2 import V2Codec, error_body
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+BodyReader = Callable[[Request], Awaitable[bytes]]
+MODEL = "/v2/models/{name}"
+VERSION = "/v2/models/{name}/versions/{version}"
+
+
+def v2_routes(
+    plane: DataPlane, read_body: BodyReader, respond: Callable[[Any], Response]
+) -> list[BaseRoute]:
+    """The V2 routes; `read_body` enforces the body limit, `respond` writes an InferResult."""
+
+    async def server(request: Request) -> Response:
+        return _json(v2_models.server_metadata())
+
+    async def live(request: Request) -> Response:
+        return _json({"live": plane.live()})
+
+    async def ready(request: Request) -> Response:
+        ok = plane.ready()
+        return _json({"ready": ok}, 200 if ok else 503)
+
+    async def model(request: Request) -> Response:
+        name, version = _path(request)
+        return _json(v2_models.model_metadata(plane, name, version))
+
+    async def model_ready(request: Request) -> Response:
+        name, version = _path(request)
+        v2_models.find(plane, name, version)
+        return _json({"name": name, "ready": True})
+
+    async def infer(request: Request) -> Response:
+        name, version = _path(request)
+        force = v2_models.forced_variant(plane, name, version)
+        body = await read_body(request)
+        headers = request.headers
+        codec = V2Codec(headers.get("inference-header-content-length"))
+        result = await plane.infer(body, headers.get("content-type"), headers, codec, force)
+        return respond(result)
+
+    async def unknown(request: Request) -> Response:
+        raise NotFound(f"No V2 endpoint {request.method} {request.url.path[:200]}")
+
+    return [
+        Route("/v2", _v2(server), methods=["GET"]),
+        Route("/v2/health/live", _v2(live), methods=["GET"]),
+        Route("/v2/health/ready", _v2(ready), methods=["GET"]),
+        *(Route(p, _v2(model), methods=["GET"]) for p in (MODEL, VERSION)),
+        *(Route(p + "/ready", _v2(model_ready), methods=["GET"]) for p in (MODEL, VERSION)),
+        *(Route(p + "/infer", _v2(infer), methods=["POST"]) for p in (MODEL, VERSION)),
+        Route("/v2/{rest:path}", _v2(unknown), methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
+    ]
+
+
+def _path(request: Request) -> tuple[str, str | None]:
+    params = request.path_params
+    return str(params["name"]), params.get("version")
+
+
+def _json(obj: Any, status: int = 200) -> Response:
+    return Response(codecs.dumps(obj), status, media_type="application/json")
+
+
+def _v2(endpoint: Endpoint) -> Endpoint:
+    """Answer any error on a V2 path as `{"error": ...}` (MLflow's error JSON elsewhere)."""
+
+    async def wrapped(request: Request) -> Response:
+        try:
+            return await endpoint(request)
+        except Exception as exc:  # a bug is logged by http_error and answered 500
+            answer = http_error(exc, f"{request.method} {request.url.path}")
+            return Response(
+                error_body(answer.message), answer.status, media_type="application/json"
+            )
+
+    return wrapped
