@@ -40,7 +40,8 @@ class Spec:
     name: str
     cmd: list[str]
     cells: list[tuple[int, int]]
-    form: str = "inputs"  # "inputs" (positional rows) or "split" (dataframe_split)
+    # "inputs" (positional rows), "split" (dataframe_split) or "v2" (one V2 FP64 tensor)
+    form: str = "inputs"
     results: dict[tuple[int, int], LoadResult] = field(default_factory=dict)
     cpu_us: dict[tuple[int, int], float] = field(default_factory=dict)  # server CPU per request
     cold_start_s: float = float("nan")
@@ -116,6 +117,13 @@ def specs(m: BenchModels) -> list[Spec]:
             [*serve, "--model-uri", "models:/iris-lr@champion"],
             ONE,
             form="split",
+        ),
+        Spec(
+            "trk_lr_v2",
+            "trk-serve LR, Open Inference Protocol (V2 infer)",
+            [*serve, "--model-uri", "models:/iris-lr@champion"],
+            [(8, 1), (8, 32)],
+            form="v2",
         ),
         Spec(
             "trk_rf",
@@ -197,6 +205,10 @@ def body(m: BenchModels, rows: int, form: str) -> bytes:
     data = m.x[(3 * m.x.shape[0] // 4) - rows // 2 :][:rows].tolist()
     if form == "split":
         return orjson.dumps({"dataframe_split": {"columns": m.columns, "data": data}})
+    if form == "v2":
+        shape = [rows, len(data[0])]
+        tensor = {"name": "x", "shape": shape, "datatype": "FP64", "data": data}
+        return orjson.dumps({"inputs": [tensor]})
     return orjson.dumps({"inputs": data})
 
 
@@ -212,7 +224,8 @@ def start(spec: Spec, m: BenchModels) -> tuple[subprocess.Popen, str]:
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    url = f"http://127.0.0.1:{port}/invocations"
+    path = "/v2/models/iris-lr/infer" if spec.form == "v2" else "/invocations"
+    url = f"http://127.0.0.1:{port}{path}"
     probe = body(m, 1, spec.form)
     while time.perf_counter() - started < 180:
         if proc.poll() is not None:
@@ -358,6 +371,12 @@ def goals(by: dict[str, Spec]) -> str:
             "x cpu",
         ),
         line("trk LR / hand-written LR, 8 conns", rps("trk_lr") / rps("hand_lr"), 1.5),
+        line("trk LR: V2 infer / /invocations, 8 conns", rps("trk_lr_v2") / rps("trk_lr"), 0.9),
+        line(
+            "trk LR: V2 infer / /invocations, 8 conns, 32 rows",
+            rps("trk_lr_v2", (8, 32)) / rps("trk_lr", (8, 32)),
+            0.9,
+        ),
         line(
             "trk LR p99 at 8 conns",
             by["trk_lr"].results.get((8, 1), LoadResult(0, 0, float("nan"), 0, "")).p99_ms
