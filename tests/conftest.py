@@ -209,7 +209,12 @@ def s3_bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
 # integration: the rest (real sqlite/PostgreSQL/S3, apps on uvicorn threads).
 # ---------------------------------------------------------------------------------------
 _E2E_FIXTURES = {"trk_serve", "server", "server_factory"}
-_E2E_PATHS = ("tests/deploy/", "tests/test_quickstart_demo.py", "tests/serving/test_e2e.py")
+_E2E_PATHS = (
+    "tests/deploy/",
+    "tests/test_quickstart_demo.py",
+    "tests/serving/test_e2e.py",
+    "tests/ab/test_replicas.py",
+)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
+import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,6 +18,7 @@ import numpy as np
 
 import uvicorn_thread
 from trk.models.flavors.python_function import PythonModel
+from uvicorn_thread import free_port
 
 
 class NoisyThreshold(PythonModel):
@@ -142,3 +148,42 @@ def feedback(url: str, ids: list[str], labels: list[int], batch: int = 1000) -> 
         assert resp.status_code == 200, resp.text
         answers.append(resp.json())
     return answers
+
+
+@dataclass
+class Replica:
+    """A real `trk-serve` process; stopped by its pid."""
+
+    proc: subprocess.Popen
+    url: str
+    log: Path
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        """SIGTERM: the graceful shutdown that flushes report windows and the prediction log."""
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, sig)
+        self.proc.wait(timeout=60)
+
+
+def start_replicas(args: list[list[str]], env: dict[str, str], logs: Path) -> list[Replica]:
+    """One `trk-serve` per argument list, started together; returned once all are ready."""
+    replicas = []
+    for n, extra in enumerate(args):
+        port = free_port()
+        log = logs / f"replica-{n}.log"
+        with open(log, "w") as out:
+            proc = subprocess.Popen(
+                [str(Path(sys.executable).parent / "trk-serve"), "--port", str(port), *extra],
+                env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        replicas.append(Replica(proc, f"http://127.0.0.1:{port}", log))
+    for r in replicas:
+        try:
+            wait_until(lambda r=r: r.proc.poll() is not None or _ok(r.url + "/health"), 90)
+        except AssertionError:
+            r.proc.poll()
+        if r.proc.poll() is not None or not _ok(r.url + "/health"):
+            for other in replicas:
+                other.stop(signal.SIGKILL)
+            raise AssertionError(f"trk-serve did not start: {r.log.read_text()[-3000:]}")
+    return replicas
