@@ -1,0 +1,157 @@
+"""Where one `/invocations` request's CPU goes inside trk-serve, without sockets or `wrk`.
+
+    .venv/bin/python loadtest/profile_infer.py [--requests 5000] [--repeat 7]
+
+Drives three ASGI callables in this process with the same one-row iris body: a bare
+Starlette endpoint returning a constant (the framework floor), trk-serve's app, and
+`DataPlane.infer` called directly (the transport-free core). Prints the CPU microseconds per
+request of each (the minimum over interleaved repeats: other jobs on a shared machine only
+ever add time), then a profile of `DataPlane.infer` grouped by the part of trk that spends
+it. What the HTTP stack adds on top (uvicorn, httptools, the socket) is the same for every
+server: `bench_serving.py` measures it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import pstats
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+BODY = b'{"inputs": [[5.1, 3.5, 1.4, 0.2]]}'
+HEADERS = [(b"host", b"127.0.0.1"), (b"content-type", b"application/json")]
+# What DataPlane.infer calls, each row one function's cumulative time (file, function).
+PARTS = [
+    ("route", "routing/router.py", "route"),
+    ("decode (JSON to checked array)", "core/codecs.py", "decode_json"),
+    ("model call", "core/predict.py", "call_model"),
+    ("encode", "core/codecs.py", "encode"),
+    ("request series + report listener", "core/plane.py", "_count"),
+    ("predict series", "core/metrics.py", "observe_predict"),
+    ("predicted-class series (counts classes)", "routing/metrics.py", "on_prediction"),
+    ("in-memory feedback join", "online/feedback.py", "on_prediction"),
+    ("report window", "online/reporter.py", "on_prediction"),
+    ("shared prediction log (enqueue)", "online/prediction_log.py", "on_prediction"),
+]
+
+
+def scope() -> dict[str, Any]:
+    headers = [*HEADERS, (b"content-length", str(len(BODY)).encode())]
+    return {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": "/invocations", "raw_path": b"/invocations",
+        "query_string": b"", "root_path": "", "headers": headers,
+        "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 8080),
+    }  # fmt: skip
+
+
+async def per_request_us(call: Callable[[], Awaitable[Any]], n: int) -> float:
+    for _ in range(min(n, 200)):  # warm: the inline-predict decision needs a measured predict
+        await call()
+    started = time.process_time()
+    for _ in range(n):
+        await call()
+    return (time.process_time() - started) / n * 1e6
+
+
+def asgi_call(app: Any) -> Callable[[], Awaitable[None]]:
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": BODY, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start" and message["status"] != 200:
+            raise SystemExit(f"the app answered {message['status']}")
+
+    return lambda: app(scope(), receive, send)
+
+
+def bare_app() -> Any:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    async def constant(request: Request) -> Response:
+        await request.body()
+        return Response(b'{"predictions":[0]}', media_type="application/json")
+
+    return Starlette(routes=[Route("/invocations", constant, methods=["POST"])])
+
+
+def iris_model(root: Path) -> str:
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    import trk.sklearn
+
+    x, y = load_iris(return_X_y=True)
+    path = root / "lr"
+    trk.sklearn.save_model(LogisticRegression(max_iter=300).fit(x, y), path, input_example=x[:2])
+    return str(path)
+
+
+def shares(profile: cProfile.Profile) -> dict[str, float]:
+    """Each part's cumulative time as a fraction of DataPlane.infer's."""
+    stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+
+    def cumulative(path: str, function: str) -> float:
+        # max, not sum: a name may be a wrapper and the function it wraps (codec.encode)
+        times = [v[3] for (f, _, name), v in stats.items() if f.endswith(path) and name == function]
+        return max(times, default=0.0)
+
+    total = cumulative("core/plane.py", "infer") or 1.0
+    out = {part: cumulative(path, fn) / total for part, path, fn in PARTS}
+    out["the rest of infer (request id, in-flight gauge, events)"] = 1.0 - sum(out.values())
+    return out
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=5000)
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args()
+
+    from starlette.datastructures import Headers
+
+    from trk.serving.config import ServeSettings
+    from trk.serving.http.app import create_app
+
+    root = Path(tempfile.mkdtemp(prefix="trk-profile-"))
+    app = create_app(
+        ServeSettings(model_uri=iris_model(root), tracking_uri=f"sqlite:///{root}/t.db")
+    )
+    plane = app.state.dataplane
+    await plane.start()
+    await plane.wait_loaded()
+    headers = Headers(scope=scope())
+    calls = {
+        "bare Starlette, constant body": asgi_call(bare_app()),
+        "trk-serve app, /invocations": asgi_call(app),
+        "DataPlane.infer, called directly": lambda: plane.infer(BODY, "application/json", headers),
+    }
+    best = {name: float("inf") for name in calls}
+    for _ in range(args.repeat):
+        for name, call in calls.items():
+            best[name] = min(best[name], await per_request_us(call, args.requests))
+    print(f"CPU us per request, one iris row, min of {args.repeat} x {args.requests}:")
+    for name, us in best.items():
+        print(f"  {name:34s} {us:7.1f}")
+    profile = cProfile.Profile()
+    profile.enable()
+    await per_request_us(calls["DataPlane.infer, called directly"], args.requests)
+    profile.disable()
+    direct = best["DataPlane.infer, called directly"]
+    print("DataPlane.infer by part (share of its profiled time, and that share of its CPU):")
+    for part, share in shares(profile).items():
+        print(f"  {part:56s} {share:6.1%} {share * direct:6.1f} us")
+    await plane.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
