@@ -13,6 +13,9 @@ SERVING_TAG = "trk.serving"  # "true" on every serving run
 PARAMS = ("model_uri", "model_version", "variant", "mode", "weight")
 # Summed across windows and replicas (exact), never averaged.
 COUNT_KEYS = ("requests", "errors", "labelled", "correct", "shadow_compared", "shadow_agreed")
+# Shadow mode, on the challenger's windows: labelled requests both variants answered, those
+# both got right, and those only the champion / only the challenger got right (the paired test).
+PAIRED_KEYS = ("paired_labelled", "paired_both", "paired_champion_only", "paired_challenger_only")
 # Per-window figures: weighted by requests when windows are combined.
 WINDOW_KEYS = ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "mae", "rmse")
 # The version a window was served by: a metric, because a reload can change it mid-run.

@@ -99,7 +99,7 @@ def wait_until(predicate: Any, timeout: float = 60.0, interval: float = 0.1) -> 
 STICKY_HEADER = "X-User-Id"
 
 
-def serve_split(tracking_uri: str, model: str, **kw: Any) -> ThreadServer:
+def serve_split(tracking_uri: str, model: str, mode: str = "split", **kw: Any) -> ThreadServer:
     """Champion and challenger of `model` in split mode (50/50, sticky) in a thread."""
     from trk.serving.config import ServeSettings
     from trk.serving.http.app import create_app
@@ -107,7 +107,7 @@ def serve_split(tracking_uri: str, model: str, **kw: Any) -> ThreadServer:
     settings = ServeSettings(
         model_uri=f"models:/{model}@champion",
         challenger_uri=f"models:/{model}@challenger",
-        mode="split",
+        mode=mode,
         challenger_weight=0.5,
         tracking_uri=tracking_uri,
         report_interval_s=1.0,

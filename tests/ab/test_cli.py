@@ -51,6 +51,28 @@ def test_report_formats(cli, client, tmp_path):
     assert out.exit_code == 0 and page.read_text().startswith("<!DOCTYPE html>")
 
 
+def test_verdict_flag_method_and_minimum_sample(cli, client):
+    simulate(client, "iris", {"champion": 0.9, "challenger": 0.95}, replicas=2)
+    out = cli("ab", "report", "iris", "--verdict")
+    assert out.exit_code == 0 and out.output.startswith("verdict [+] on accuracy")
+    assert "(sequential, unpaired)" in out.output and "\n" == out.output[-1]
+    out = cli("ab", "report", "iris", "--verdict", "--method", "fixed")
+    assert out.exit_code == 0 and "(fixed, unpaired)" in out.output
+    out = cli("ab", "report", "iris", "--verdict", "--min-sample", "5000")
+    assert out.exit_code == EXIT_REJECTED and "no verdict before 5000" in out.output
+    out = cli("ab", "report", "iris", "--verdict", "--metric", "error_rate")
+    assert out.exit_code == EXIT_REJECTED and "no significant difference" in out.output
+    data = orjson.loads(cli("ab", "report", "iris", "--format", "json", "--horizon", "800").output)
+    assert (data["method"], data["horizon"], data["min_sample"]) == ("sequential", 800, 100)
+    acc = next(c for c in data["comparisons"] if c["metric"] == "accuracy")
+    assert acc["sequence"][-1]["n"] == 1200 and acc["needed"] > 0
+    for bad, why in ((["--horizon", "0"], "--horizon"), (["--min-sample", "0"], "--min-sample"),
+                     (["--alpha", "2"], "--alpha")):  # fmt: skip
+        out = cli("ab", "report", "iris", *bad)
+        assert out.exit_code == 1 and why in out.output, out.output
+    assert cli("ab", "report", "iris", "--method", "bayes").exit_code == 2  # usage error
+
+
 def test_report_errors_exit_1_with_one_line(cli, client):
     out = cli("ab", "report", "nothing")
     assert out.exit_code == 1 and "No serving runs for model 'nothing'" in out.output

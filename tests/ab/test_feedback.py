@@ -104,3 +104,17 @@ def test_wrong_label_is_bad_request_and_nothing_counted(preds, label, match):
 def test_malformed_payloads(payload, match):
     with pytest.raises(BadRequest, match=match):
         FeedbackStore(max_batch=3).submit(payload)
+
+
+def test_shadow_labels_count_the_paired_table_on_the_challenger():
+    fb = FeedbackStore()
+    fb.record("r", "champion", np.array([0, 1, 2, 2]))
+    fb.record("r", "challenger", np.array([0, 2, 1, 2]))
+    fb.record("s", "champion", np.array([1.5]))  # a regressor's answer has no pair
+    fb.record("s", "challenger", np.array([1.0]))
+    fb.submit([{"request_id": "r", "label": [0, 1, 1, 0]}, {"request_id": "s", "label": 1.0}])
+    c = fb.counters()["challenger"]
+    # rows: both right, champion only, challenger only, both wrong
+    assert (c["paired_labelled"], c["paired_both"]) == (4, 1)
+    assert (c["paired_champion_only"], c["paired_challenger_only"]) == (1, 1)
+    assert "paired_labelled" not in fb.counters()["champion"]

@@ -11,6 +11,7 @@ from scipy import stats as sst
 
 from trk.ab.evaluation import evaluate
 from trk.ab.render import render_json, render_table
+from trk.ab.report import GateMethod
 from trk.ab.windows import parse_duration
 from trk.exceptions import InvalidParameter, NotFound
 
@@ -27,15 +28,26 @@ def test_sums_replicas_exactly_and_finds_the_better_challenger(client):
     assert chal.accuracy == pytest.approx(0.95, abs=0.03)
     lo, hi = chal.accuracy_ci
     assert lo < chal.accuracy < hi
-    acc = next(c for c in report.comparisons if c.metric == "accuracy")
+    fixed = evaluate(client, "iris", gate=GateMethod(method="fixed"))
+    acc = next(c for c in fixed.comparisons if c.metric == "accuracy")
     table = [[truth["champion"][0], 1800 - truth["champion"][0]],
              [truth["challenger"][0], 1800 - truth["challenger"][0]]]  # fmt: skip
     assert acc.p_value == pytest.approx(sst.chi2_contingency(table, correction=False)[1])
+    assert "Newcombe" in render_table(fixed)
+    # The default, sequential: valid at every look, so more cautious than one fixed look.
+    seq = next(c for c in report.comparisons if c.metric == "accuracy")
+    assert report.method == "sequential" and seq.p_value > acc.p_value
+    assert seq.ci_low < acc.ci_low and seq.ci_high > acc.ci_high
+    # One look per window end time (the replicas' windows end at different times), and a
+    # sequence that only narrows: a later look never forgets what an earlier one showed.
+    assert len(seq.sequence) >= 4 and seq.sequence[-1]["n"] == 1800
+    lows, highs = [p["low"] for p in seq.sequence], [p["high"] for p in seq.sequence]
+    assert lows == sorted(lows) and highs == sorted(highs, reverse=True)
     assert report.verdict.outcome == "better"
     assert report.verdict.needed_per_variant and report.verdict.more_needed == 0
     text = render_table(report)
     assert "verdict [+] on accuracy: challenger is better at alpha 0.05" in text
-    assert "champion" in text and "Newcombe" in text
+    assert "champion" in text and "confidence sequence" in text
 
 
 def test_equal_models_no_difference_with_sample_size(client):
@@ -127,5 +139,40 @@ def test_versions_come_from_windows_and_replicas_from_processes(client):
     wins = [window(10, 10, 9, model_version=1), window(10, 10, 9, model_version=2)]
     log_serving_run(client, "swap", "champion", "1", wins, host="a")
     log_serving_run(client, "swap", "champion", "1", [window(10, 10, 9)], host="b")
-    champ = evaluate(client, "swap").variant("champion")
-    assert champ.versions == ["1", "2"] and champ.replicas == 2 and champ.requests == 30
+    report = evaluate(client, "swap")
+    rows = [(v.variant, v.versions, v.replicas, v.requests) for v in report.variants]
+    assert rows == [("champion", ["1"], 2, 20), ("champion", ["2"], 1, 10)]
+    assert report.variant("champion").versions == ["2"]  # the latest version's row
+
+
+def test_after_a_promotion_the_verdict_compares_versions_1_and_2(client):
+    # Champion served v1 for 3 windows, then v2 (promoted); the challenger served v2 all along.
+    champ = [window(300, 300, 255, model_version=1)] * 3 + [window(300, 300, 280, model_version=2)]
+    log_serving_run(client, "promo", "champion", "1", champ)
+    log_serving_run(client, "promo", "challenger", "2", [window(300, 300, 282)] * 4)
+    report = evaluate(client, "promo")
+    rows = [(v.variant, v.versions, v.labelled, v.correct) for v in report.variants]
+    assert rows == [("champion", ["1"], 900, 765), ("champion", ["2"], 300, 280),
+                    ("challenger", ["2"], 1200, 1128)]  # fmt: skip
+    assert (report.baseline_version, report.candidate_version) == ("1", "2")
+    acc = next(c for c in report.comparisons if c.metric == "accuracy")
+    assert (acc.champion, acc.challenger) == (765 / 900, 1128 / 1200)  # v1 vs v2, not roles
+    assert report.verdict.outcome == "better"
+
+
+def test_shadow_windows_with_pairs_get_the_paired_test(client):
+    # Same process, same window numbers: the challenger's windows carry the paired table.
+    pairs = {"paired_labelled": 400, "paired_both": 340, "paired_champion_only": 2,
+             "paired_challenger_only": 14}  # fmt: skip
+    log_serving_run(client, "sh", "champion", "1", [window(400, 400, 342)] * 3)
+    log_serving_run(client, "sh", "challenger", "2", [window(400, 400, 354, **pairs)] * 3)
+    report = evaluate(client, "sh")
+    acc = next(c for c in report.comparisons if c.metric == "accuracy")
+    assert acc.design == "paired" and acc.sample == 1200
+    assert acc.difference == pytest.approx(36 / 1200) and len(acc.sequence) == 3
+    assert report.verdict.outcome == "better", report.verdict.message
+    fixed = evaluate(client, "sh", gate=GateMethod(method="fixed"))
+    acc_f = next(c for c in fixed.comparisons if c.metric == "accuracy")
+    assert "McNemar" in acc_f.method and acc_f.p_value == pytest.approx(
+        sst.binomtest(6, 48, 0.5).pvalue - sst.binom.pmf(6, 48, 0.5)
+    )

@@ -152,6 +152,13 @@ def test_p_value_and_sequence_agree():
     assert np.all(ratio > 1) and ratio[1] < ratio[0] and ratio[1] < ratio[2]
 
 
+def test_looks_with_an_empty_side_count_for_nothing():
+    diff = differences.unpaired([0, 5, 90], [0, 10, 100], [3, 9, 95], [3, 10, 100])
+    cs = sequential_gate(diff)
+    assert list(cs.p_value) == [1.0, 1.0, cs.p_value[-1]] and cs.low[1] == -np.inf
+    assert np.isfinite(cs.low[-1]) and np.isfinite(cs.high[-1])
+
+
 def test_minimum_sample_holds_back_any_verdict():
     cs = sequential.confidence_sequence(
         [0.5, 0.5], [0.01, 0.01], [50, 99], [50, 99], ALPHA, HORIZON, MIN_SAMPLE

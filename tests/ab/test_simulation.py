@@ -20,6 +20,9 @@ from ab_serving import (
 from click.testing import CliRunner
 
 from trk.ab.evaluation import evaluate
+from trk.ab.looks import UnpairedLooks
+from trk.ab.proportions import compare_looks
+from trk.ab.report import METRICS, GateMethod
 from trk.cli import main
 from trk.cli_common import EXIT_REJECTED
 
@@ -66,6 +69,12 @@ def test_better_challenger_is_found_and_promoted(env):
             assert v.requests == sum(a[1] == variant for a in answers) and v.errors == 0
             assert v.latency_p50_ms and v.latency_p50_ms > 0
         assert report.verdict.outcome == "better", report.verdict.message
+        # Looks are the arrival times of the labels in the store's join.
+        acc = next(c for c in report.comparisons if c.metric == "accuracy")
+        assert report.labels == "store" and len(acc.sequence) > 1
+        assert acc.sequence[-1]["n"] == min(
+            truth(answers, y, v)[1] for v in ("champion", "challenger")
+        )
         out = CliRunner().invoke(
             main, ["ab", "promote", "sim", "--if", "better", "--tracking-uri", env.tracking_uri]
         )
@@ -117,3 +126,40 @@ def test_feedback_errors_over_http(env):
         assert 'trk_feedback_total{result="unknown"} 1.0' in metrics
     finally:
         server.stop()
+
+
+def paired_sample(client, model: str) -> int:
+    try:
+        acc = [c for c in evaluate(client, model).comparisons if c.metric == "accuracy"]
+    except Exception:  # no experiment or windows yet
+        return 0
+    return acc[0].sample if acc and acc[0].design == "paired" else 0
+
+
+def test_shadow_mode_pairs_the_requests_and_detects_with_fewer_labels(env):
+    # Champion wrong where x1 < 0.10, challenger where x1 < 0.07: 3 points, strongly paired.
+    register_models(env.tracking_uri, "pair", {"champion": 0.10, "challenger": 0.07})
+    server = serve_split(env.tracking_uri, "pair", mode="shadow")
+    try:
+        x, y = stream(1000, seed=4)
+        answers = send(server.url, x)
+        assert {a[1] for a in answers} == {"champion"} and all(a[2] == 200 for a in answers)
+        fb = feedback(server.url, [a[0] for a in answers], y.tolist())
+        assert sum(f["joined"] for f in fb) == 1000
+        wait_until(lambda: paired_sample(env, "pair") == 1000, timeout=30, interval=0.5)
+    finally:
+        server.stop()
+    report = evaluate(env, "pair")
+    acc = next(c for c in report.comparisons if c.metric == "accuracy")
+    only_challenger = int(((x[:, 1] >= 0.07) & (x[:, 1] < 0.10)).sum())  # b = 0 by design
+    assert report.labels == "store" and acc.design == "paired"
+    assert acc.difference == pytest.approx(only_challenger / 1000)
+    assert report.verdict.outcome == "better", report.verdict.message
+    assert (report.baseline_version, report.candidate_version) == ("1", "2")
+    # The same labels tested as two independent samples cannot tell yet.
+    champ, chal = report.variant("champion"), report.variant("challenger")
+    one_look = UnpairedLooks(*(np.array([v]) for v in (0, champ.correct, 1000, chal.correct, 1000)))
+    unpaired = compare_looks(one_look, METRICS["accuracy"], GateMethod())
+    assert unpaired is not None and unpaired.p_value > 0.05 and unpaired.ci_low < 0
+    assert unpaired.needed is not None and acc.needed is not None
+    assert acc.needed * 3 < unpaired.needed

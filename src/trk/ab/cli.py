@@ -12,6 +12,19 @@ from trk.cli_common import client_option, json_option, make_client, reject
 
 
 def _metric_options(func):  # noqa: ANN001, ANN202
+    func = click.option(
+        "--min-sample", type=int, default=100, show_default=True,
+        help="Labels (requests, or shadow pairs) per variant before any verdict.",
+    )(func)  # fmt: skip
+    func = click.option(
+        "--horizon", type=float, default=5_000, show_default=True,
+        help="sequential: labels per variant at which the confidence sequence is tightest.",
+    )(func)  # fmt: skip
+    func = click.option(
+        "--method", type=click.Choice(["sequential", "fixed"]), default="sequential",
+        show_default=True, help="sequential: valid however often the gate is re-run; "
+        "fixed: one look at a sample size chosen in advance.",
+    )(func)  # fmt: skip
     func = click.option("--alpha", type=float, default=0.05, show_default=True)(func)
     func = click.option(
         "--metric", default="accuracy", show_default=True, help="accuracy, error_rate, "
@@ -38,6 +51,10 @@ def ab() -> None:
     show_default=True,
 )  # fmt: skip
 @click.option("--output", type=click.Path(dir_okay=False), default=None, help="Write to a file.")
+@click.option(
+    "--verdict", "verdict_only", is_flag=True,
+    help="Print only the verdict line; exit 4 unless the challenger is better.",
+)  # fmt: skip
 @client_option
 def report_cmd(
     model: str,
@@ -45,15 +62,26 @@ def report_cmd(
     since: str | None,
     metric: str,
     alpha: float,
+    method: str,
+    horizon: float,
+    min_sample: int,
     fmt: str,
     output: str | None,
+    verdict_only: bool,
     tracking_uri: str | None,
 ) -> None:
-    """Sum the serving runs of every replica per variant and print the verdict."""
+    """Sum the serving runs of every replica per (variant, version) and print the verdict."""
     from trk.ab.evaluation import evaluate
-    from trk.ab.render import render_json, render_table
+    from trk.ab.render import render_json, render_table, verdict_line
+    from trk.ab.report import BETTER, GateMethod
 
-    report = evaluate(make_client(tracking_uri), model, experiment, since, metric, alpha)
+    gate = GateMethod(alpha, method, horizon, min_sample)
+    report = evaluate(make_client(tracking_uri), model, experiment, since, metric, gate=gate)
+    if verdict_only:
+        if report.verdict.outcome != BETTER:
+            reject(verdict_line(report))
+        click.echo(verdict_line(report))
+        return
     if fmt == "html":
         from trk.ab.html import render_html
 
@@ -82,14 +110,19 @@ def promote_cmd(
     since: str | None,
     metric: str,
     alpha: float,
+    method: str,
+    horizon: float,
+    min_sample: int,
     tracking_uri: str | None,
 ) -> None:
     """Move champion <- challenger (previous <- old champion) if the verdict allows; else exit 4."""
     from trk.ab.evaluation import evaluate
     from trk.ab.promote import promote_if
+    from trk.ab.report import GateMethod
 
     client = make_client(tracking_uri)
-    report = evaluate(client, model, experiment, since, metric, alpha)
+    gate = GateMethod(alpha, method, horizon, min_sample)
+    report = evaluate(client, model, experiment, since, metric, gate=gate)
     result = promote_if(client, report, condition)
     if not result.promoted:
         reject(result.reason)

@@ -39,9 +39,10 @@ def unpaired(s_a: ArrayLike, n_a: ArrayLike, s_b: ArrayLike, n_b: ArrayLike) -> 
         pa = np.where(na > 0, sa / na, 0.0)
         pb = np.where(nb > 0, sb / nb, 0.0)
         var = np.where((na > 0) & (nb > 0), pa * (1 - pa) / na + pb * (1 - pb) / nb, np.inf)
-    n = (na + nb) / 2
-    se = np.sqrt(var)
-    return Difference(pb - pa, se, n, np.minimum(na, nb), se * np.sqrt(n))
+        n = (na + nb) / 2
+        se = np.sqrt(var)
+        sd = se * np.sqrt(n)  # inf * 0 where a side is empty: nan, never read (n_min is 0)
+    return Difference(pb - pa, se, n, np.minimum(na, nb), sd)
 
 
 def paired(n: ArrayLike, champion_only: ArrayLike, challenger_only: ArrayLike) -> Difference:
@@ -54,5 +55,6 @@ def paired(n: ArrayLike, champion_only: ArrayLike, challenger_only: ArrayLike) -
     with np.errstate(divide="ignore", invalid="ignore"):
         d = np.where(pairs > 0, (c - b) / pairs, 0.0)
         var = np.where(pairs > 0, np.maximum((b + c) / pairs - d * d, 0.0) / pairs, np.inf)
-    se = np.sqrt(var)
-    return Difference(d, se, pairs, pairs, se * np.sqrt(pairs))
+        se = np.sqrt(var)
+        sd = se * np.sqrt(pairs)
+    return Difference(d, se, pairs, pairs, sd)

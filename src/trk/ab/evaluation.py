@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from trk.ab.joined import joined_counts, label_totals
+from trk.ab.arms import Pair, by_version, choose_pair, version_of
+from trk.ab.joined import StoreLabels
+from trk.ab.looks import paired_looks, unpaired_looks
+from trk.ab.proportions import compare_looks
 from trk.ab.report import (
     CHALLENGER,
     CHAMPION,
     METRICS,
     Comparison,
+    GateMethod,
     MetricSpec,
     Report,
-    compare,
+    compare_windows,
     metric_spec,
     summarize,
 )
@@ -34,52 +38,70 @@ def evaluate(
     since: str | None = None,
     metric: str = "accuracy",
     alpha: float = 0.05,
+    gate: GateMethod | None = None,
 ) -> Report:
-    """Read the model's serving runs of every replica and build the report with its verdict."""
+    """Read the model's serving runs of every replica and build the report with its verdict.
+
+    Rows are per (variant, version); the verdict compares the challenger's latest version
+    with the champion version that served beside it (trk.ab.arms).
+    """
     spec = metric_spec(metric)
-    if not 0 < alpha < 1:
-        raise InvalidParameter(f"--alpha must be between 0 and 1, got {alpha}")
+    gm = gate or GateMethod(alpha)
     since_s = parse_duration(since) if since else None
     variants = load_variants(client, model, experiment, since_s)
-    labels = use_store_labels(client, model, since_s, variants)
+    store = StoreLabels.read(client, model, since_s)
+    store.apply(variants)
     _check_metric_present(model, spec, variants)
-    champ, chal = variants.get(CHAMPION), variants.get(CHALLENGER)
+    arms = {name: by_version(vw) for name, vw in variants.items()}
+    store.apply_per_version(arms)
+    pair = choose_pair(arms)
     comparisons: list[Comparison] = []
     chosen: Comparison | None = None
-    if champ and chal:
+    if pair is not None:
         for name in dict.fromkeys((*_SHOWN, spec.name)):
-            cmp = compare(champ, chal, METRICS[name], alpha)
+            cmp = compare(pair, METRICS[name], gm, store)
             if cmp is not None:
                 comparisons.append(cmp)
                 chosen = cmp if name == spec.name else chosen
+    missing = next((v for v in (CHAMPION, CHALLENGER) if v not in variants), None)
     return Report(
         model=model,
         experiment=serving_experiment_name(model, experiment),
         metric=spec.name,
-        alpha=alpha,
+        alpha=gm.alpha,
         since=since,
-        variants=[summarize(v, alpha) for v in _ordered(variants)],
+        variants=[summarize(a, gm.alpha) for v in _ordered(variants) for a in arms[v.variant]],
         comparisons=comparisons,
-        verdict=decide(chosen, spec, champ, chal, alpha),
+        verdict=decide(chosen, spec, missing, gm),
         timeline={v.variant: timeline(v) for v in _ordered(variants)},
         predictions={v.variant: v.prediction_counts() for v in _ordered(variants)},
-        labels=labels,
+        labels="store" if store else "windows",
+        method=gm.method,
+        horizon=gm.horizon,
+        min_sample=gm.min_sample,
+        baseline_version=version_of(pair.baseline) if pair else None,
+        candidate_version=version_of(pair.candidate) if pair else None,
     )
 
 
-def use_store_labels(
-    client,  # noqa: ANN001
-    model: str,
-    since_s: float | None,
-    variants: dict[str, VariantWindows],
-) -> str:
-    """Count labels from the store's join where it has a log for `model`; which one counted."""
-    totals = label_totals(joined_counts(client, model, since_s))
-    if not totals:
-        return "windows"
-    for name, vw in variants.items():
-        vw.joined = totals.get(name, {"labelled": 0.0, "correct": 0.0})
-    return "store"
+def compare(
+    pair: Pair, spec: MetricSpec, gm: GateMethod, store: StoreLabels | None = None
+) -> Comparison | None:
+    """challenger - champion for one metric: paired where shadow pairs exist (accuracy).
+
+    Labels come from the store's join where it keeps a prediction log (every replica, late
+    labels), else from the serving windows.
+    """
+    if not spec.is_proportion:
+        return compare_windows(pair.baseline, pair.candidate, spec, gm.alpha)
+    if store and spec.name == "accuracy":
+        found = store.looks(pair)
+        return compare_looks(found, spec, gm) if found is not None else None
+    paired = paired_looks(pair) if spec.name == "accuracy" else None
+    looks = paired or unpaired_looks(
+        pair.baseline, pair.candidate, spec.success_key, spec.trials_key
+    )
+    return compare_looks(looks, spec, gm)
 
 
 def _ordered(variants: dict[str, VariantWindows]) -> list[VariantWindows]:

@@ -11,10 +11,16 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
+from trk.ab.arms import Pair, version_of
+from trk.ab.looks import PairedLooks, UnpairedLooks
+from trk.ab.windows import VariantWindows
 from trk.exceptions import NotFound, TrkError
-from trk.store.prediction_records import JoinedCounts, PairedCounts
+from trk.store.prediction_records import JoinedCounts, Outcome, PairedCounts
 
 log = logging.getLogger(__name__)
 
@@ -45,16 +51,20 @@ def joined_counts(client: Any, model: str, since_s: float | None = None) -> list
     return counts
 
 
-def paired_counts(client: Any, model: str, since_s: float | None = None) -> list[PairedCounts]:
-    """Shadow mode: McNemar's table per (champion version, challenger version)."""
+def _query(client: Any, what: str, model: str, since_s: float | None) -> list[Any]:
+    """`store.predictions.<what>(model, since)`, or nothing where the store cannot answer."""
     found = _log_of(client)
     if found is None:
         return []
     try:
-        pairs: list[PairedCounts] = found.paired(model, _since_ms(since_s))
+        return list(getattr(found, what)(model, _since_ms(since_s)))
     except TrkError:
         return []
-    return pairs
+
+
+def paired_counts(client: Any, model: str, since_s: float | None = None) -> list[PairedCounts]:
+    """Shadow mode: McNemar's table per (champion version, challenger version)."""
+    return _query(client, "paired", model, since_s)
 
 
 def label_totals(counts: list[JoinedCounts]) -> dict[str, dict[str, float]]:
@@ -65,3 +75,83 @@ def label_totals(counts: list[JoinedCounts]) -> dict[str, dict[str, float]]:
         t["labelled"] += c.labelled
         t["correct"] += c.correct
     return out
+
+
+def outcomes(client: Any, model: str, since_s: float | None = None) -> list[Outcome]:
+    """Labelled rows in the order their labels arrived (the looks of the sequential test)."""
+    return _query(client, "outcomes", model, since_s)
+
+
+@dataclass
+class StoreLabels:
+    """The store's join for one model: label totals per (variant, version), pairs, looks."""
+
+    client: Any
+    model: str
+    since_s: float | None
+    counts: list[JoinedCounts]
+
+    @classmethod
+    def read(cls, client: Any, model: str, since_s: float | None) -> StoreLabels:
+        return cls(client, model, since_s, joined_counts(client, model, since_s))
+
+    def __bool__(self) -> bool:  # False: no log for the model, the windows count the labels
+        return bool(self.counts)
+
+    def apply(self, variants: dict[str, VariantWindows]) -> None:
+        """Replace each variant's window label counts with the join's (versions summed)."""
+        totals = label_totals(self.counts)
+        if totals:
+            for name, vw in variants.items():
+                vw.joined = totals.get(name, {"labelled": 0.0, "correct": 0.0})
+
+    def apply_per_version(self, arms: dict[str, list[VariantWindows]]) -> None:
+        """The same per (variant, version) row of the report."""
+        if not self:
+            return
+        by_key = {(c.variant, c.version): c for c in self.counts}
+        for name, rows in arms.items():
+            for arm in rows:
+                c = by_key.get((name, version_of(arm)))
+                arm.joined = {"labelled": float(c.labelled if c else 0),
+                              "correct": float(c.correct if c else 0)}  # fmt: skip
+
+    def looks(self, pair: Pair) -> UnpairedLooks | PairedLooks | None:
+        """Accuracy looks of the two versions: the shadow pairs, else label by label."""
+        a, b = version_of(pair.baseline), version_of(pair.candidate)
+        if a != b:
+            for p in paired_counts(self.client, self.model, self.since_s):
+                if (p.champion_version, p.challenger_version) == (a, b) and p.pairs:
+                    # The join gives the table, not its history: one look, now. A confidence
+                    # sequence is valid at any single look; the running intersection needs more.
+                    one = (np.array([v]) for v in (int(time.time() * 1000), p.pairs,
+                           p.both_correct, p.champion_only, p.challenger_only))  # fmt: skip
+                    return PairedLooks(*one)
+        keys = ((pair.baseline.variant, a), (pair.candidate.variant, b))
+        rows = [o for o in outcomes(self.client, self.model, self.since_s)
+                if o.correct is not None and (o.variant, o.version) in keys]  # fmt: skip
+        return outcome_looks(rows, keys, pair)
+
+
+def outcome_looks(
+    rows: list[Outcome], keys: tuple[tuple[str, str], ...], pair: Pair
+) -> UnpairedLooks | None:
+    """Cumulative correct/labelled of both versions at each label's arrival time."""
+    if not rows:
+        return None
+    t = np.array([o.labelled_ms for o in rows], dtype=np.int64)
+    is_a = np.array([(o.variant, o.version) == keys[0] for o in rows])
+    right = np.array([bool(o.correct) for o in rows])
+    table = np.stack([is_a & right, is_a, ~is_a & right, ~is_a], axis=1).cumsum(axis=0)
+    last = np.r_[t[1:] != t[:-1], True]  # one look per arrival time
+    s_a, n_a, s_b, n_b = (table[last, i] for i in range(4))
+    totals = [pair.baseline.total("correct"), pair.baseline.total("labelled"),
+              pair.candidate.total("correct"), pair.candidate.total("labelled")]  # fmt: skip
+    times = t[last]
+    if [int(s_a[-1]), int(n_a[-1]), int(s_b[-1]), int(n_b[-1])] != totals:
+        # The outcome query is capped: the labels past it make one last look, now.
+        s_a, n_a, s_b, n_b = (
+            np.r_[x, v] for x, v in zip((s_a, n_a, s_b, n_b), totals, strict=True)
+        )
+        times = np.r_[times, int(time.time() * 1000)]
+    return UnpairedLooks(times, s_a, n_a, s_b, n_b)

@@ -36,12 +36,12 @@ def promote_if(client, report: Report, condition: str) -> Promotion:  # noqa: AN
     target = alias_version(client, name, CHALLENGER)
     if target is None:
         return Promotion(False, f"not promoted: model {name!r} has no 'challenger' alias")
-    evaluated = report.variant(CHALLENGER)
-    if evaluated and evaluated.versions and target not in evaluated.versions:
+    evaluated = report.candidate_version
+    if evaluated and target != evaluated:
         return Promotion(
             False,
             f"not promoted: {name}@challenger now points at version {target}, but the report "
-            f"evaluated version(s) {', '.join(evaluated.versions)}",
+            f"evaluated version(s) {evaluated}",
         )
     move = move_aliases(client, name)
     if not move.moved:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from trk.ab import stats
+from trk.ab import sequential, stats
 from trk.ab.windows import VariantWindows
 from trk.exceptions import InvalidParameter
 
@@ -19,6 +19,33 @@ BETTER, WORSE, NO_DIFFERENCE, INSUFFICIENT = (
     "insufficient data",
 )
 POWER = 0.8
+SEQUENTIAL, FIXED = "sequential", "fixed"
+METHODS = (SEQUENTIAL, FIXED)
+
+
+@dataclass(frozen=True)
+class GateMethod:
+    """How the verdict is reached: level, method, the sequence's horizon, the minimum sample."""
+
+    alpha: float = 0.05
+    method: str = SEQUENTIAL
+    horizon: float = sequential.DEFAULT_HORIZON
+    min_sample: int = sequential.DEFAULT_MIN_SAMPLE
+
+    def __post_init__(self) -> None:
+        if not 0 < self.alpha < 1:
+            raise InvalidParameter(f"--alpha must be between 0 and 1, got {self.alpha}")
+        if self.method not in METHODS:
+            raise InvalidParameter(
+                f"--method must be one of {', '.join(METHODS)}, got {self.method!r}"
+            )
+        sequential.check_horizon(self.horizon)
+        if self.min_sample < 1:
+            raise InvalidParameter(f"--min-sample must be at least 1, got {self.min_sample}")
+
+    @property
+    def sequential(self) -> bool:
+        return self.method == SEQUENTIAL
 
 
 def _rmse(pairs: Sequence[tuple[float, float]]) -> float:
@@ -102,6 +129,10 @@ class Comparison:
     ci_high: float
     p_value: float
     method: str
+    design: str = "unpaired"  # or "paired": shadow pairs of the same labelled requests
+    sample: int = 0  # the smaller variant's observations, or the pairs
+    needed: int | None = None  # per variant (or pairs) for 80% power under the method
+    sequence: list[dict[str, float]] = field(default_factory=list)  # the CS at each look
 
 
 @dataclass
@@ -129,12 +160,21 @@ class Report:
     # Where the label counts came from: "store" (the shared prediction log's join, every
     # replica) or "windows" (each replica's in-memory join, as logged in its serving runs).
     labels: str = "windows"
+    method: str = SEQUENTIAL
+    horizon: float = sequential.DEFAULT_HORIZON
+    min_sample: int = sequential.DEFAULT_MIN_SAMPLE
+    baseline_version: str | None = None  # the champion version the verdict compares with
+    candidate_version: str | None = None  # the challenger version it judges
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def variant(self, name: str) -> VariantSummary | None:
-        return next((v for v in self.variants if v.variant == name), None)
+    def variant(self, name: str, version: str | None = None) -> VariantSummary | None:
+        """The row of a variant (its latest version's, unless `version` names one)."""
+        rows = [v for v in self.variants if v.variant == name]
+        if version is not None:
+            rows = [v for v in rows if version in v.versions]
+        return rows[-1] if rows else None
 
 
 def _ratio(num: int, den: int) -> float | None:
@@ -179,20 +219,14 @@ def summarize(vw: VariantWindows, alpha: float) -> VariantSummary:
     )
 
 
-def compare(
+def compare_windows(
     champ: VariantWindows, chal: VariantWindows, spec: MetricSpec, alpha: float
 ) -> Comparison | None:
-    """challenger - champion with an interval and p-value; None without data on both sides."""
-    if spec.is_proportion:
-        sa, na = champ.total(spec.success_key), champ.total(spec.trials_key, spec.success_key)
-        sb, nb = chal.total(spec.success_key), chal.total(spec.trials_key, spec.success_key)
-        if not na or not nb:
-            return None
-        lo, hi = stats.newcombe_interval(sa, na, sb, nb, alpha)
-        _, p = stats.two_proportion_ztest(sa, na, sb, nb)
-        pa, pb = sa / na, sb / nb
-        method = "Newcombe hybrid score interval; pooled two-proportion z-test"
-        return Comparison(spec.name, pa, pb, pb - pa, lo, hi, p, method)
+    """challenger - champion for a per-window metric (latency, mae, rmse), by the bootstrap.
+
+    Fixed-horizon under either method: window values are not independent observations a
+    confidence sequence could treat as a stream.
+    """
     a = champ.weighted(spec.name, spec.weight_key)
     b = chal.weighted(spec.name, spec.weight_key)
     if not a or not b:
@@ -201,5 +235,5 @@ def compare(
     method = f"bootstrap over report windows weighted by {spec.weight_key} (2000 resamples)"
     return Comparison(
         spec.name, spec.combine(a), spec.combine(b), res.difference, res.low, res.high,
-        res.p_value, method,
+        res.p_value, method, sample=min(champ.total(spec.weight_key), chal.total(spec.weight_key)),
     )  # fmt: skip

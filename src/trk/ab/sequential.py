@@ -31,7 +31,7 @@ from numpy.typing import ArrayLike, NDArray
 from trk.ab import stats
 from trk.exceptions import InvalidParameter
 
-DEFAULT_HORIZON = 10_000  # labels per variant at which the sequence is tightest
+DEFAULT_HORIZON = 5_000  # labels per variant at which the sequence is tightest
 DEFAULT_MIN_SAMPLE = 100  # labels per variant before any verdict (the CS is asymptotic)
 
 Array = NDArray[np.float64]
@@ -65,7 +65,7 @@ def always_valid_p(
     """The smallest level whose sequence excludes zero at this look (not yet the running min)."""
     est, s = np.asarray(estimate, dtype=float), np.asarray(se, dtype=float)
     u = np.asarray(n, dtype=float) * rho2(alpha, horizon)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         z2 = np.where(s > 0, (est / s) ** 2, np.where(est == 0, 0.0, np.inf))
         p = np.sqrt(u + 1.0) * np.exp(-z2 * u / (2.0 * (u + 1.0)))
     return np.minimum(1.0, np.where(u > 0, p, 1.0))
@@ -104,10 +104,11 @@ def confidence_sequence(
     est = np.asarray(estimate, dtype=float)
     s = np.asarray(se, dtype=float)
     ready = np.asarray(n_min) >= min_sample
-    half = s * boundary(n, alpha, horizon)
-    low = np.where(ready, est - half, -np.inf)
-    high = np.where(ready, est + half, np.inf)
-    p = np.where(ready, always_valid_p(est, s, n, alpha, horizon), 1.0)
+    with np.errstate(invalid="ignore"):  # looks before the minimum sample may be inf * 0
+        half = s * boundary(n, alpha, horizon)
+        low = np.where(ready, est - half, -np.inf)
+        high = np.where(ready, est + half, np.inf)
+        p = np.where(ready, always_valid_p(est, s, n, alpha, horizon), 1.0)
     # Intersecting the sequence over looks keeps its coverage and makes it monotone: a gate
     # re-run later never un-sees what an earlier look showed.
     return Sequence(
@@ -119,14 +120,16 @@ def confidence_sequence(
     )
 
 
-def labels_needed(effect: float, sd: float, alpha: float, power: float, horizon: float) -> int:
+def labels_needed(
+    effect: float, sd: float, alpha: float, power: float, horizon: float
+) -> int | None:
     """Smallest n (per variant, or pairs) where the sequence excludes zero with `power`.
 
     `sd` is the per-observation standard deviation of the difference estimate (its standard
     error is sd / sqrt(n)); solves effect * sqrt(n) / sd >= boundary(n) + z_power.
     """
-    if effect == 0 or sd <= 0:
-        raise InvalidParameter("labels_needed needs a non-zero effect and a positive sd")
+    if effect == 0 or not sd > 0:  # nothing to detect, or no variance to estimate it from
+        return None
     z_power = stats.norm_ppf(power)
 
     def enough(n: int) -> bool:
@@ -135,8 +138,8 @@ def labels_needed(effect: float, sd: float, alpha: float, power: float, horizon:
     hi = 1
     while not enough(hi):
         hi *= 2
-        if hi > 10**12:
-            raise InvalidParameter("the effect is too small to detect with any sample")
+        if hi > 10**12:  # too small to detect with any sample
+            return None
     lo = hi // 2
     while hi - lo > 1:  # the boundary grows like sqrt(log n), the signal like sqrt(n)
         mid = (lo + hi) // 2

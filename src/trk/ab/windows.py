@@ -18,6 +18,7 @@ from trk.exceptions import InvalidParameter, NotFound
 from trk.serving_contract import (
     CHAMPION,
     COUNT_KEYS,
+    PAIRED_KEYS,
     PRED_PREFIX,
     VERSION_KEY,
     WINDOW_KEYS,
@@ -44,6 +45,8 @@ class Window:
     step: int
     timestamp: int
     values: dict[str, float] = field(default_factory=dict)
+    version: str = ""  # the model version that served it
+    process: str = ""  # host:pid of the serving process (pairs shadow windows)
 
     def get(self, key: str) -> float:
         return self.values.get(key, 0.0)
@@ -140,12 +143,16 @@ def load_variants(
         vw = variants.setdefault(name, VariantWindows(name))
         vw.run_ids.append(run.info.run_id)
         tags = run.data.tags
-        vw.processes.add(f"{tags.get('trk.host', '')}:{tags.get('trk.pid', run.info.run_id)}")
+        process = f"{tags.get('trk.host', '')}:{tags.get('trk.pid', run.info.run_id)}"
+        vw.processes.add(process)
         windows = _run_windows(client, run, cutoff)
-        versions = {_version(w.values[VERSION_KEY]) for w in windows if VERSION_KEY in w.values}
-        if not versions and run.data.params.get("model_version"):
-            versions = {run.data.params["model_version"]}
-        vw.versions |= versions
+        for w in windows:
+            w.process = process
+            if VERSION_KEY in w.values:
+                w.version = _version(w.values[VERSION_KEY])
+            else:
+                w.version = run.data.params.get("model_version", "")
+        vw.versions |= {w.version for w in windows if w.version}
         vw.windows.extend(windows)
     if not any(v.windows for v in variants.values()):
         since = f" in the last {since_s:g} s" if since_s else ""
@@ -157,7 +164,11 @@ def _run_windows(client, run: Run, cutoff: int) -> list[Window]:  # noqa: ANN001
     keys = [
         k
         for k in run.data.metrics
-        if k in COUNT_KEYS or k in WINDOW_KEYS or k == VERSION_KEY or k.startswith(PRED_PREFIX)
+        if k in COUNT_KEYS
+        or k in PAIRED_KEYS
+        or k in WINDOW_KEYS
+        or k == VERSION_KEY
+        or k.startswith(PRED_PREFIX)
     ]
     windows: dict[int, Window] = {}
     for key in keys:

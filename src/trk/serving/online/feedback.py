@@ -19,8 +19,10 @@ import numpy as np
 
 from trk.exceptions import BadRequest
 from trk.serving.core.events import Prediction
+from trk.serving_contract import CHALLENGER, CHAMPION, PAIRED_KEYS
 
 CLASSIFIER, REGRESSOR = "classifier", "regressor"
+_PAIRS = "\0pairs"  # plan key of the shadow pair counts (never a variant name)
 COUNTER_KEYS = ("labelled", "correct", "abs_error_sum", "sq_error_sum", "regression_labelled")
 
 
@@ -156,7 +158,12 @@ class FeedbackStore:
             return "duplicate" if self._gone.get(rid) == "labelled" else (
                 "expired" if rid in self._gone else "unknown"
             )  # fmt: skip
-        return {variant: score(rid, preds, label) for variant, preds in entry.answers.items()}
+        plan = {variant: score(rid, preds, label) for variant, preds in entry.answers.items()}
+        if CHAMPION in plan and CHALLENGER in plan:  # shadow: one request, both answers
+            pairs = paired_score(rid, entry.answers[CHAMPION], entry.answers[CHALLENGER], label)
+            if pairs is not None:
+                plan[_PAIRS] = pairs
+        return plan
 
     def _apply(self, rid: str, plan: Any, result: FeedbackResult) -> None:
         if isinstance(plan, str) or rid not in self._entries:  # not there, or twice in one call
@@ -166,6 +173,11 @@ class FeedbackStore:
         del self._entries[rid]
         self._forget(rid, "labelled")
         result.joined += 1
+        pairs = plan.pop(_PAIRS, None)
+        if pairs is not None:  # kept with the challenger's counters: its windows log them
+            counters = self._counters.setdefault(CHALLENGER, dict.fromkeys(COUNTER_KEYS, 0.0))
+            for key, value in zip(PAIRED_KEYS, pairs, strict=True):
+                counters[key] = counters.get(key, 0.0) + value
         for variant, added in plan.items():
             counters = self._counters.setdefault(variant, dict.fromkeys(COUNTER_KEYS, 0.0))
             for key, value in zip(COUNTER_KEYS, added, strict=True):
@@ -210,6 +222,22 @@ def score(rid: str, predictions: Any, label: Any) -> tuple[float, ...]:
     kind = _label_kind(rows[0]) if rows else "number"
     correct = sum(p == _class(rid, y, kind) for p, y in zip(rows, labels, strict=True))
     return len(rows), float(correct), 0.0, 0.0, 0.0
+
+
+def paired_score(rid: str, champion: Any, challenger: Any, label: Any) -> tuple[float, ...] | None:
+    """(rows, both right, only the champion right, only the challenger right); None for a
+    regressor (the paired test is for classes)."""
+    if task_of(champion) == REGRESSOR or task_of(challenger) == REGRESSOR:
+        return None
+    rows_a, rows_b = as_rows(champion), as_rows(challenger)
+    labels = label if isinstance(label, list) else [label]
+    if not rows_a or len(rows_a) != len(rows_b) or len(labels) != len(rows_a):
+        return None
+    truth = [_class(rid, y, _label_kind(rows_a[0])) for y in labels]
+    right_a = [p == y for p, y in zip(rows_a, truth, strict=True)]
+    right_b = [p == y for p, y in zip(rows_b, truth, strict=True)]
+    both = sum(a and b for a, b in zip(right_a, right_b, strict=True))
+    return float(len(truth)), float(both), float(sum(right_a) - both), float(sum(right_b) - both)
 
 
 def _label_kind(prediction: Any) -> str:

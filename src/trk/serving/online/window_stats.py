@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trk.serving.core.events import count_classes
-from trk.serving_contract import PRED_PREFIX
+from trk.serving_contract import PAIRED_KEYS, PRED_PREFIX
 
 RESERVOIR = 2048  # latencies kept per variant per window; percentiles of a uniform sample
 MAX_CLASSES = 50  # predicted classes counted per window; the rest are lumped as "other"
@@ -99,6 +99,7 @@ def window_metrics(
         if compared:
             m["shadow_agreement"] = agreed / compared
     m.update(_label_metrics(counters))
+    m.update({k: counters[k] for k in PAIRED_KEYS if k in counters})
     for label, count in stats.classes.items():
         m[class_key(label)] = count
     return m
