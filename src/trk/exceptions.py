@@ -68,6 +68,13 @@ class InvalidState(TrkError):
     error_code = "INVALID_STATE"
 
 
+class Conflict(TrkError):
+    """A write lost a race: what it was based on changed meanwhile (re-read, then retry)."""
+
+    status = HTTPStatus.CONFLICT
+    error_code = "ABORTED"
+
+
 class MalformedUri(InvalidParameter):
     pass
 

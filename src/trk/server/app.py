@@ -20,6 +20,7 @@ from trk.server import (
     metrics,
     predictions,
     registry,
+    rollouts,
     run_artifacts,
     runs,
     stages,
@@ -46,6 +47,7 @@ APIS = [
     *logged_models.APIS,
     *webhooks.APIS,
     *predictions.APIS,
+    *rollouts.APIS,
 ]
 
 # `trk server --workers N` hands its settings to uvicorn's worker processes through these.

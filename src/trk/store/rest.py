@@ -34,6 +34,7 @@ from trk.store.mlflow_json import (
     run_io_from_json,
 )
 from trk.store.rest_predictions import RestPredictionLog
+from trk.store.rest_rollouts import RestRollouts
 from trk.store.rest_webhooks import RestWebhooks
 from trk.store.run_inputs import DatasetInput, ModelOutput, RunIO
 from trk.store.validation import check_model_id
@@ -61,6 +62,7 @@ class RestStore(Store):
         self.transport = Transport(self.uri, token, timeout=timeout, retries=retries)
         self.webhooks = RestWebhooks(self.transport)
         self.predictions = RestPredictionLog(self.transport)
+        self.rollouts = RestRollouts(self.transport)
 
     # -- plumbing --------------------------------------------------------------------------
     def _get(self, endpoint: str, **params: Any) -> dict[str, Any]:

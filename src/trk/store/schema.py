@@ -327,3 +327,40 @@ prediction_labels = Table(
     PrimaryKeyConstraint("model", "request_id", "row"),
     Index("ix_prediction_labels_time", "timestamp_ms"),
 )
+
+# Progressive rollouts (migration 0007): one row per model, changed only by compare-and-set on
+# `revision`; the lease columns let one controller act on it at a time.
+rollouts = Table(
+    "rollouts",
+    metadata,
+    Column("model", String(256), primary_key=True),
+    Column("champion_version", String(128), nullable=False),
+    Column("challenger_version", String(128), nullable=False),
+    Column("plan", Text, nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("weight", Float(precision=53), nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("run_id", String(32)),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
+    Column("step_started_ms", BigInteger, nullable=False),
+    Column("lease_owner", String(128)),
+    Column("lease_expires_ms", BigInteger),
+)
+
+rollout_transitions = Table(
+    "rollout_transitions",
+    metadata,
+    Column("model", String(256), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("timestamp_ms", BigInteger, nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("from_state", String(32), nullable=False),
+    Column("to_state", String(32), nullable=False),
+    Column("weight", Float(precision=53), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("guards", Text, nullable=False),
+    PrimaryKeyConstraint("model", "seq"),
+)

@@ -13,6 +13,7 @@ from trk.entities import LoggedModel
 from trk.store.base import Store
 from trk.store.logged_models import LoggedModelStore
 from trk.store.prediction_log import SqlPredictionLog
+from trk.store.rollouts import SqlRollouts
 from trk.store.sql_model_metrics import SqlModelMetrics
 from trk.store.sql_registry import SqlRegistry
 from trk.store.webhooks import SqlWebhooks
@@ -34,6 +35,7 @@ class SqlStore(SqlModelMetrics, SqlRegistry, Store):
         self.listeners = (dispatcher_for(uri, self.webhooks, self.webhooks.policy),)
         self.logged_models = LoggedModelStore(self)
         self.predictions = SqlPredictionLog(self._engine)  # serving replicas' shared log
+        self.rollouts = SqlRollouts(self._engine, self.listeners)  # progressive rollouts
 
     # -- logged models: their own tables, same database ------------------------------------
     def create_logged_model(

@@ -34,6 +34,8 @@ MODEL_VERSION_TAG_SET = Event("model_version_tag", "set")
 MODEL_VERSION_TAG_DELETED = Event("model_version_tag", "deleted")
 MODEL_VERSION_ALIAS_CREATED = Event("model_version_alias", "created")
 MODEL_VERSION_ALIAS_DELETED = Event("model_version_alias", "deleted")
+# trk's own (not in MLflow): a progressive rollout moved (advanced, held, rolled back, ...).
+ROLLOUT_TRANSITIONED = Event("rollout", "transitioned")
 
 EVENTS = (
     REGISTERED_MODEL_CREATED,
@@ -42,6 +44,7 @@ EVENTS = (
     MODEL_VERSION_TAG_DELETED,
     MODEL_VERSION_ALIAS_CREATED,
     MODEL_VERSION_ALIAS_DELETED,
+    ROLLOUT_TRANSITIONED,
 )
 _BY_NAME = {str(e): e for e in EVENTS}
 
@@ -122,6 +125,11 @@ def alias_deleted(name: str, alias: str) -> Occurrence:
     return Occurrence(MODEL_VERSION_ALIAS_DELETED, {"name": name, "alias": alias})
 
 
+def rollout_transitioned(name: str, transition: dict[str, Any]) -> Occurrence:
+    """`transition`: a stored transition's JSON (seq, action, states, weight, reason, guards)."""
+    return Occurrence(ROLLOUT_TRANSITIONED, {"name": name, **transition})
+
+
 # What `test` sends: the same shapes with example values, as MLflow's test_webhook does.
 _EXAMPLES = {
     REGISTERED_MODEL_CREATED: model_created(
@@ -141,6 +149,19 @@ _EXAMPLES = {
     MODEL_VERSION_TAG_DELETED: version_tag_deleted("example_model", "1", "example_key").data,
     MODEL_VERSION_ALIAS_CREATED: alias_created("example_model", "example_alias", "1").data,
     MODEL_VERSION_ALIAS_DELETED: alias_deleted("example_model", "example_alias").data,
+    ROLLOUT_TRANSITIONED: rollout_transitioned(
+        "example_model",
+        {
+            "seq": 2,
+            "timestamp_ms": 0,
+            "action": "advance",
+            "from_state": "running",
+            "to_state": "running",
+            "weight": 0.1,
+            "reason": "every guard passed",
+            "guards": [],
+        },
+    ).data,
 }
 
 

@@ -1,0 +1,81 @@
+"""Rollout state through a real `trk server`: the REST store reads and writes it, a stale
+revision comes back as Conflict (409), and bad bodies are refused whole (4xx, nothing written)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from server_helpers import start_server
+
+from trk.exceptions import Conflict, NotFound
+from trk.store.rest import RestStore
+from trk.store.rollout_records import Rollout
+
+API = "/api/2.0/mlflow/trk/rollouts/"
+PLAN = {"steps": [5, 100]}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("rollouts")
+    proc = start_server(f"sqlite:///{tmp / 'trk.db'}", str(tmp / "artifacts"), tmp / "log")
+    yield proc
+    proc.kill()
+
+
+@pytest.fixture
+def rollouts(server):
+    store = RestStore(server.url)
+    yield store.rollouts
+    store.transport.close()
+
+
+def test_rollout_state_round_trips_through_the_server(rollouts):
+    with pytest.raises(NotFound):
+        rollouts.get("m")
+    r = rollouts.start(Rollout("m", "1", "2", PLAN, "running", 0, 0.05, 0, 0, 0, 0, 0))
+    assert (r.model, r.weight, r.revision, r.plan) == ("m", 0.05, 1, PLAN)
+    r = rollouts.transition("m", 1, {"weight": 1.0, "step": 1}, "advance", "ok", [{"g": 1}])
+    assert (r.weight, r.history[-1].reason, r.history[-1].guards) == (1.0, "ok", [{"g": 1}])
+    with pytest.raises(Conflict):
+        rollouts.transition("m", 1, {"weight": 0.0}, "rollback", "stale")
+    assert rollouts.get("m").weight == 1.0
+    assert [x.model for x in rollouts.search()] == ["m"]
+    assert rollouts.lease("m", "a", 10_000) and not rollouts.lease("m", "b", 10_000)
+    rollouts.release("m", "a")
+    assert rollouts.lease("m", "b", 10_000)
+
+
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        ("start", {"rollout": {"model": "x", "champion_version": "1"}}),
+        ("start", {"rollout": {"model": "x", "champion_version": "1", "challenger_version": "2",
+                               "plan": {"a": 1}, "state": "promoted"}}),
+        ("start", {"rollout": {"model": "x", "champion_version": "1", "challenger_version": "2",
+                               "plan": [], "state": "running"}}),
+        ("start", {"rollout": "x"}),
+        ("transition", {"model": "y", "revision": 1, "changes": {"weight": 2},
+                        "transition": {"action": "advance"}}),
+        ("transition", {"model": "y", "revision": 1, "changes": {"weight": 0.2},
+                        "transition": {"action": "teleport"}}),
+        ("transition", {"model": "y", "revision": "one", "changes": {},
+                        "transition": {"action": "hold"}}),
+        ("lease", {"model": "y", "owner": "", "ttl_ms": 5}),
+    ],
+)  # fmt: skip
+def test_bad_bodies_are_refused_and_write_nothing(server, rollouts, path, body):
+    if path == "transition":
+        try:
+            rollouts.get("y")
+        except NotFound:
+            rollouts.start(Rollout("y", "1", "2", PLAN, "running", 0, 0.05, 0, 0, 0, 0, 0))
+    before = rollouts.get("y").revision if path != "start" else None
+    resp = httpx.post(server.url + API + path, json=body, timeout=10)
+    assert 400 <= resp.status_code < 500, resp.text
+    assert resp.json()["error_code"] in ("INVALID_PARAMETER_VALUE", "BAD_REQUEST")
+    if before is not None:
+        assert rollouts.get("y").revision == before
+    else:
+        with pytest.raises(NotFound):
+            rollouts.get("x")
