@@ -10,7 +10,7 @@ import zlib
 from ab_helpers import simulate
 
 from trk.ab.evaluation import evaluate
-from trk.ab.html import render_html
+from trk.ab.html import render_html, sequence_plot
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
 
@@ -20,8 +20,27 @@ def test_html_is_self_contained_with_plots(client):
     page = render_html(evaluate(client, "iris"))
     assert page.startswith("<!DOCTYPE html>") and page.endswith("</html>")
     assert "<script" not in page and "http://" not in page.replace("http://www.w3.org/2000/svg", "")
-    assert page.count("<svg") == 4 and page.count("<polyline") == 6  # 3 line plots x 2 variants
-    assert "challenger is better" in page
+    # 3 line plots x 2 variants, a bar plot, and one confidence sequence per proportion metric
+    assert page.count("<svg") == 6 and page.count('class="sequence"') == 2
+    assert page.count("<polyline") == 8 and page.count("<polygon") == 2
+    assert "accuracy: challenger - champion, 95% confidence sequence" in page
+    assert "challenger is better" in page and "version 2 (challenger) vs version 1" in page
+
+
+def test_sequence_plot_band_narrows_and_leaves_zero(client):
+    simulate(client, "iris", {"champion": 0.9, "challenger": 0.95}, replicas=2)
+    report = evaluate(client, "iris")
+    acc = next(c for c in report.comparisons if c.metric == "accuracy")
+    svg = sequence_plot(acc, report.alpha)
+    band = svg.split('<polygon fill="#d62728" fill-opacity="0.18" points="')[1].split('"')[0]
+    ys = [float(p.split(",")[1]) for p in band.split()]
+    half = len(ys) // 2
+    highs, lows = ys[:half], ys[half:][::-1]  # SVG y grows downwards
+    assert all(h <= lo for h, lo in zip(highs, lows, strict=True))
+    widths = [lo - h for h, lo in zip(highs, lows, strict=True)]
+    assert widths == sorted(widths, reverse=True)  # intersected: it never widens
+    zero_y = float(svg.split("stroke-dasharray")[0].rsplit('y1="', 1)[1].split('"')[0])
+    assert lows[-1] < zero_y  # the last band lies above zero: better
 
 
 def test_chromium_renders_a_non_empty_screenshot(client, tmp_path):

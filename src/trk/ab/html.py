@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from html import escape
 
-from trk.ab.render import comparison_rows, render_json, variant_row
-from trk.ab.report import BETTER, WORSE, Report
+from trk.ab.render import comparison_rows, method_line, render_json, variant_row
+from trk.ab.report import BETTER, WORSE, Comparison, Report
 
 COLORS = {"champion": "#1f77b4", "challenger": "#d62728"}
 _OTHER = ("#2ca02c", "#9467bd", "#8c564b")
@@ -96,6 +97,45 @@ def bar_plot(title: str, counts: dict[str, dict[str, int]]) -> str:
     return "".join(parts) + "</svg>"
 
 
+def sequence_plot(cmp: Comparison, alpha: float) -> str:
+    """The confidence sequence of challenger - champion over the labels: band, estimate, zero.
+
+    A gate may stop the first time the band leaves zero; it narrows as labels arrive and
+    never widens (it is intersected over the looks).
+    """
+    pts = [p for p in cmp.sequence if math.isfinite(p["low"]) and math.isfinite(p["high"])]
+    title = f"{cmp.metric}: challenger - champion, {1 - alpha:.0%} confidence sequence"
+    if not pts:
+        return f'<svg width="{W}" height="{H}"><text x="20" y="30">{escape(title)}: no look past the minimum sample yet</text></svg>'
+    xs = [p["n"] for p in pts]
+    y_lo = min(0.0, *(p["low"] for p in pts))
+    y_hi = max(0.0, *(p["high"] for p in pts))
+    sx = _scale(min(xs), max(xs), PAD, W - 12)
+    sy = _scale(y_lo, y_hi, H - PAD + 12, 28)
+    band = [f"{sx(p['n']):.1f},{sy(p['high']):.1f}" for p in pts] + [
+        f"{sx(p['n']):.1f},{sy(p['low']):.1f}" for p in reversed(pts)
+    ]
+    est = " ".join(f"{sx(p['n']):.1f},{sy(p['estimate']):.1f}" for p in pts)
+    return "".join(
+        [
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" role="img" '
+            f'class="sequence">',
+            f'<text x="{PAD}" y="18" font-weight="600">{escape(title)}</text>',
+            f'<polygon fill="#d62728" fill-opacity="0.18" points="{" ".join(band)}"/>',
+            f'<line x1="{PAD}" y1="{sy(0.0):.1f}" x2="{W - 12}" y2="{sy(0.0):.1f}" '
+            'stroke="#333" stroke-dasharray="4 3"/>',
+            f'<polyline fill="none" stroke="#d62728" stroke-width="2" points="{est}"/>',
+            f'<text x="4" y="34" font-size="11">{y_hi:+.3g}</text>',
+            f'<text x="4" y="{H - PAD + 12}" font-size="11">{y_lo:+.3g}</text>',
+            f'<text x="{PAD}" y="{H - 8}" font-size="11">{min(xs):.0f}</text>',
+            f'<text x="{W // 2 - 60}" y="{H - 8}" font-size="11">'
+            f"{'pairs' if cmp.design == 'paired' else 'observations per variant'}</text>",
+            f'<text x="{W - 60}" y="{H - 8}" font-size="11">{max(xs):.0f}</text>',
+            "</svg>",
+        ]
+    )
+
+
 def _series(report: Report, key: str) -> dict[str, list[tuple[float, float]]]:
     return {v: [(p["step"], p[key]) for p in pts if key in p] for v, pts in report.timeline.items()}
 
@@ -114,13 +154,17 @@ def render_html(report: Report) -> str:
             "<!DOCTYPE html><html><head><meta charset='utf-8'>",
             f"<title>A/B report: {escape(report.model)}</title><style>{_CSS}</style></head><body>",
             f"<h1>A/B report: {escape(report.model)}</h1>",
-            f"<p>Experiment {escape(report.experiment)}{since}; alpha {report.alpha:g}.</p>",
+            f"<p>Experiment {escape(report.experiment)}{since}; alpha {report.alpha:g}. "
+            f"{escape(method_line(report))}</p>",
             f'<p class="verdict {css_class}">Verdict on {escape(v.metric)}: '
             f"{escape(v.message)}</p>",
             "<h2>Variants</h2>",
             _table([variant_row(s) for s in report.variants]),
             "<h2>Challenger - champion</h2>",
             _table(comparison_rows(report)),
+            "<h2>Confidence sequences</h2><p>Valid at every look at once: the gate may be "
+            "re-run after every window; it stops the first time the band leaves zero.</p>",
+            *(sequence_plot(c, report.alpha) for c in report.comparisons if c.sequence),
             f'<h2>Over time</h2><p class="legend">{legend}</p>',
             line_plot("accuracy per window", _series(report, "accuracy")),
             line_plot("latency p50 per window", _series(report, "latency_p50_ms"), " ms"),

@@ -93,8 +93,24 @@ def render_table(report: Report, width: int = 180) -> str:
         for row in rows:
             table.add_row(*row.values())
         console.print(table)
+    console.print(method_line(report))
     console.print(verdict_line(report))
     return out.getvalue()
+
+
+def method_line(report: Report) -> str:
+    """Which versions the verdict compares, how, and where the labels came from."""
+    if report.candidate_version is None:
+        versions = "no challenger version to compare"
+    else:
+        versions = (f"version {report.candidate_version} (challenger) vs version "
+                    f"{report.baseline_version} (champion)")  # fmt: skip
+    how = (f"sequential, horizon {report.horizon:g}" if report.method == "sequential"
+           else "fixed horizon")  # fmt: skip
+    return (
+        f"compared: {versions}; {how}, at least {report.min_sample} per variant; "
+        f"labels from the {'store' if report.labels == 'store' else 'serving windows'}"
+    )
 
 
 def verdict_line(report: Report) -> str:
