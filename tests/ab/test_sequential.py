@@ -170,3 +170,11 @@ def test_minimum_sample_holds_back_any_verdict():
 def test_bad_horizon_refused(bad):
     with pytest.raises(InvalidParameter):
         sequential.rho2(ALPHA, bad)
+
+
+def test_no_errors_on_either_side_is_not_a_zero_width_sequence():
+    # 0 of 3000 vs 0 of 3000: the interval must still have width (Agresti-Caffo variance).
+    cs = sequential_gate(differences.unpaired([0], [3000], [0], [3000]))
+    assert cs.low[0] < 0 < cs.high[0] and cs.p_value[0] == 1.0
+    cs = sequential_gate(differences.paired([3000], [0], [0]))
+    assert cs.low[0] < 0 < cs.high[0]

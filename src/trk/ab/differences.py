@@ -38,7 +38,10 @@ def unpaired(s_a: ArrayLike, n_a: ArrayLike, s_b: ArrayLike, n_b: ArrayLike) -> 
     with np.errstate(divide="ignore", invalid="ignore"):
         pa = np.where(na > 0, sa / na, 0.0)
         pb = np.where(nb > 0, sb / nb, 0.0)
-        var = np.where((na > 0) & (nb > 0), pa * (1 - pa) / na + pb * (1 - pb) / nb, np.inf)
+        # The variance from one added success and failure per group (Agresti and Caffo,
+        # The American Statistician 54:280, 2000): never zero when a group is all 0s or 1s.
+        qa, qb = (sa + 1) / (na + 2), (sb + 1) / (nb + 2)
+        var = np.where((na > 0) & (nb > 0), qa * (1 - qa) / na + qb * (1 - qb) / nb, np.inf)
         n = (na + nb) / 2
         se = np.sqrt(var)
         sd = se * np.sqrt(n)  # inf * 0 where a side is empty: nan, never read (n_min is 0)
@@ -49,12 +52,15 @@ def paired(n: ArrayLike, champion_only: ArrayLike, challenger_only: ArrayLike) -
     """Pairs (shadow mode): n labelled requests both answered; discordant counts b and c.
 
     `champion_only`: requests only the champion got right (b); `challenger_only`: only the
-    challenger (c). The estimate is (c - b) / n with standard error sqrt(((b + c)/n - d^2)/n).
+    challenger (c). The estimate is (c - b) / n with standard error about sqrt(((b + c)/n - d^2)/n).
     """
     pairs, b, c = _f(n), _f(champion_only), _f(challenger_only)
     with np.errstate(divide="ignore", invalid="ignore"):
         d = np.where(pairs > 0, (c - b) / pairs, 0.0)
-        var = np.where(pairs > 0, np.maximum((b + c) / pairs - d * d, 0.0) / pairs, np.inf)
+        # Half a pair added to each cell for the variance (Agresti and Min, Biometrics 61:515,
+        # 2005): never zero when no pair disagrees.
+        m, dm = pairs + 2, (c - b) / (pairs + 2)
+        var = np.where(pairs > 0, np.maximum((b + c + 1) / m - dm * dm, 0.0) / pairs, np.inf)
         se = np.sqrt(var)
         sd = se * np.sqrt(pairs)
     return Difference(d, se, pairs, pairs, sd)
