@@ -39,6 +39,7 @@ from trk.serving.routing.reloader import Reloader
 from trk.serving.routing.router import Router
 from trk.serving.routing.shadow import ShadowRunner
 from trk.serving.routing.signatures import SignatureGuard
+from trk.serving.routing.split_weight import SplitWeight
 
 SHADOW_QUEUE = 1000  # request copies waiting for the challenger; more are dropped
 
@@ -70,11 +71,20 @@ def build(
     variants = Variants(settings, slots, metrics, pool, store_factory, guard)
 
     routing_metrics = RoutingMetrics(metrics, slots)
+    split = settings.mode == "split" and CHALLENGER in slots
+    # Split mode follows the store's rollout of this model, if any (read at reloader passes).
+    weights = SplitWeight(
+        settings.challenger_weight if split else 0.0,
+        (lambda: store_factory().rollouts) if split else None,
+        served_model(slots),
+        current_version(slots),
+        on_change=routing_metrics.set_weight,
+    )
     router = Router(
         slots[CHAMPION],
         slots.get(CHALLENGER),
         settings.mode,
-        settings.challenger_weight if settings.mode == "split" else 0.0,
+        weights,
         settings.sticky_header,
         settings.shadow_sample,
         settings.allow_forced_variant,
@@ -124,6 +134,7 @@ def build(
         variants.load,
         routing_metrics,
         variants.install,
+        followers=[weights],
     )
     observers: list[PredictionObserver] = [routing_metrics, feedback, reporter]
     if samples is not None:

@@ -71,6 +71,11 @@ class RoutingMetrics:
         if disagreed:
             self.shadow_agreement.labels("disagree").inc(disagreed)
 
+    def set_weight(self, challenger: float) -> None:
+        """A new split (a rollout moved): the challenger's share and the champion's."""
+        self.weight.labels("challenger").set(challenger)
+        self.weight.labels("champion").set(1.0 - challenger)
+
     def reload(self, variant: str, result: str) -> None:
         self.reloads.labels(variant, result).inc()
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 from trk.exceptions import TrkError
 from trk.serving.core.variant import Variant, VariantSlot
@@ -26,6 +26,13 @@ log = logging.getLogger("trk.serving")
 def _one_line(exc: BaseException) -> str:
     message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
     return message.strip().splitlines()[0][:300] if message.strip() else type(exc).__name__
+
+
+class Follower(Protocol):
+    """Something else read from the store at each pass (the rollout's split weight)."""
+
+    def refresh(self) -> None:
+        """Read once; never raises."""
 
 
 class Reloader:
@@ -39,6 +46,7 @@ class Reloader:
         load_fn: Callable[[VariantSlot], Variant],
         metrics: Any = None,
         install: Callable[[VariantSlot, Variant], Any] | None = None,
+        followers: Sequence[Follower] = (),
     ) -> None:
         """`client`: a Store or Client, or a zero-argument factory of one (called lazily)."""
         self.slots = slots
@@ -47,6 +55,7 @@ class Reloader:
         self.load_fn = load_fn
         self.metrics = metrics
         self.install = install or (lambda slot, variant: slot.swap(variant))
+        self.followers = tuple(followers)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.checks = 0  # completed passes, for tests and /health
@@ -80,6 +89,9 @@ class Reloader:
                 log.exception("checking %s failed", slot.name)
             if self.metrics is not None:
                 self.metrics.set_state(slot.name, slot.state)
+        # After the slots: a promoted rollout's weight depends on the version now served.
+        for follower in self.followers:
+            follower.refresh()
         self.checks += 1
 
     def check_slot(self, slot: VariantSlot) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 from trk.exceptions import InvalidParameter, Unavailable
 from trk.serving.core.variant import CHALLENGER, CHAMPION, Variant, VariantSlot
+from trk.serving.routing.split_weight import SplitWeight
 from trk.serving_contract import MODES
 
 FORCE_HEADER = "x-trk-variant"
@@ -66,7 +67,7 @@ class Router:
         champion_slot: VariantSlot,
         challenger_slot: VariantSlot | None,
         mode: str = "single",
-        weight: float = 0.0,
+        weight: float | SplitWeight = 0.0,
         sticky_header: str | None = None,
         shadow_sample: float = 1.0,
         allow_forced: bool = True,
@@ -78,12 +79,22 @@ class Router:
         self.champion_slot = champion_slot
         self.challenger_slot = challenger_slot
         self.mode = mode if challenger_slot is not None else "single"
-        self.weight = check_weight("--challenger-weight", weight)
+        # A SplitWeight follows the store's rollout; a number is the fixed flag.
+        self.weights = (
+            weight
+            if isinstance(weight, SplitWeight)
+            else SplitWeight(check_weight("--challenger-weight", weight))
+        )
         self.shadow_sample = check_weight("--shadow-sample", shadow_sample)
         self.sticky_header = sticky_header.lower() if sticky_header else None
         self.allow_forced = allow_forced
         self.on_route = on_route
         self._random = (rng or random.Random()).random
+
+    @property
+    def weight(self) -> float:
+        """The challenger's share in split mode now."""
+        return self.weights.current
 
     def route(self, headers: Mapping[str, str], force: str | None = None) -> Route:
         """Choose for one request; raises Unavailable when the champion is not loaded.
