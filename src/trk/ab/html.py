@@ -126,6 +126,7 @@ def sequence_plot(cmp: Comparison, alpha: float) -> str:
             'stroke="#333" stroke-dasharray="4 3"/>',
             f'<polyline fill="none" stroke="#d62728" stroke-width="2" points="{est}"/>',
             f'<text x="4" y="34" font-size="11">{y_hi:+.3g}</text>',
+            f'<text x="{PAD - 12}" y="{sy(0.0) + 4:.1f}" font-size="11">0</text>',
             f'<text x="4" y="{H - PAD + 12}" font-size="11">{y_lo:+.3g}</text>',
             f'<text x="{PAD}" y="{H - 8}" font-size="11">{min(xs):.0f}</text>',
             f'<text x="{W // 2 - 60}" y="{H - 8}" font-size="11">'
