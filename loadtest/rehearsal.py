@@ -5,12 +5,16 @@ endpoint is given), three `trk-serve` replicas on three ports configured only by
 variables (as the k8s ConfigMap does) in split mode with a sticky header, a load generator
 spreading users across the replicas, `trk models promote` halfway through, each replica
 drained as Kubernetes would (out of the rotation, a preStop pause, SIGTERM), then
-`trk ab report`. Checks: no request failed; a sticky key got the same variant on every
-replica; every replica served the promoted version within one reload interval (plus the
-load of the new version); the report sums all replicas' runs; each replica exited 0 within
-the grace period of k8s/base.
+`trk ab report`. Meanwhile most answers are labelled through `/feedback` on a random live
+replica, the rest in bulk with `trk ab label` `--bulk-delay-s` after the replicas stopped
+(`rehearsal_labels.py`). Checks: no request failed; a sticky key got the same variant on
+every replica; every replica served the promoted version within one reload interval (plus
+the load of the new version); the report sums all replicas' runs; each replica exited 0
+within the grace period of k8s/base; no label was refused, and the report counts every
+label exactly once per variant, from the store's join.
 
-    python loadtest/rehearsal.py --backend-store-uri postgresql://user@host/db [--json-out F]
+    python loadtest/rehearsal.py --backend-store-uri postgresql://user@host/db \
+        [--bulk-delay-s 60] [--json-out F]
 
 Prints a markdown table of figures and the checks; exits 1 when a check fails.
 """
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 import tempfile
@@ -32,6 +37,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import rehearsal_checks as checks  # noqa: E402
+import rehearsal_labels as labels  # noqa: E402
 from rehearsal_load import Answer, LoadGenerator  # noqa: E402
 from rehearsal_procs import Proc, free_port  # noqa: E402
 
@@ -60,6 +66,7 @@ class Config:
     report_interval_s: float = 1.0
     pre_stop_s: float = 0.5  # k8s/base sleeps 5 s; scaled down here
     load_allowance_s: float = 10.0  # time to download and warm the new version, on top
+    bulk_delay_s: float = 60.0  # the bulk labels arrive this long after the replicas stopped
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="trk-rehearsal-")))
 
 
@@ -182,10 +189,14 @@ def trk_cli(*args: str, tracking_uri: str) -> str:
     return done.stdout
 
 
-async def drive(cfg: Config, replicas: list[Proc], tracking_uri: str) -> tuple[list[Answer], float]:
-    """Load across the replicas, promote halfway, then drain each replica as k8s would."""
+async def drive(
+    cfg: Config, replicas: list[Proc], tracking_uri: str, labeller: labels.Labeller
+) -> tuple[list[Answer], float]:
+    """Load across the replicas (labelled as it goes), promote halfway, then drain each
+    replica as k8s would."""
     gen = LoadGenerator([r.url for r in replicas], cfg.sticky_header, cfg.users, cfg.connections)
     load = asyncio.create_task(gen.run())
+    labelling = asyncio.create_task(labeller.run(gen.answers, lambda: sorted(gen.live)))
     await asyncio.sleep(cfg.duration_s / 2)
     # Measured from the command's start: an upper bound that includes the CLI's own start-up.
     promoted_at = time.monotonic()
@@ -195,6 +206,9 @@ async def drive(cfg: Config, replicas: list[Proc], tracking_uri: str) -> tuple[l
         if i == len(replicas) - 1:
             gen.stop()
             await load
+            labelling.cancel()  # labels what came in last, while one replica still serves
+            with contextlib.suppress(asyncio.CancelledError):
+                await labelling
         else:
             gen.remove(i)  # the endpoints controller drops the pod; in-flight requests finish
         await asyncio.sleep(cfg.pre_stop_s)
@@ -202,7 +216,8 @@ async def drive(cfg: Config, replicas: list[Proc], tracking_uri: str) -> tuple[l
     return await load, promoted_at
 
 
-def evaluate(cfg: Config, answers: list[Answer], promoted_at: float, versions, report, procs):
+def evaluate(cfg: Config, answers: list[Answer], promoted_at: float, versions, report, procs,
+             labeller: labels.Labeller):  # fmt: skip
     """Checks (name -> passed) and figures, from the answers, the report and the processes."""
     replicas = [p for p in procs if p.name.startswith("replica-")]
     stick = checks.sticky(answers, cfg.replicas)
@@ -220,6 +235,7 @@ def evaluate(cfg: Config, answers: list[Answer], promoted_at: float, versions, r
         "drain_s": [round(p.drain_s, 2) for p in replicas],
         "exit_codes": [p.exit_code for p in replicas],
         "report": sums,
+        "bulk_delay_s": cfg.bulk_delay_s,
     }
     failures = checks.failed(answers)
     results = {
@@ -235,7 +251,8 @@ def evaluate(cfg: Config, answers: list[Answer], promoted_at: float, versions, r
         ),
     }
     figures["failures"] = [asdict(a) for a in failures[:5]]
-    return results, figures
+    label_results, label_figures = labels.checks(answers, labeller, report)
+    return results | label_results, figures | label_figures
 
 
 def rehearse(cfg: Config) -> dict:
@@ -243,29 +260,45 @@ def rehearse(cfg: Config) -> dict:
     cfg.workdir.mkdir(parents=True, exist_ok=True)
     procs: list[Proc] = []
     try:
-        s3 = cfg.s3_endpoint
-        if s3 is None:
-            procs.append(start_moto(cfg.workdir))
-            s3 = procs[-1].url
-        make_bucket(s3, cfg.bucket)
-        server = start_server(cfg, s3)
-        procs.append(server)
-        os.environ.update(S3_ENV | {"TRK_S3_ENDPOINT_URL": s3})  # this process logs models
+        server = start_stores(cfg, procs)
         versions = register_models(server.url, cfg.model)
         procs += start_replicas(cfg, server.url)
-        answers, promoted_at = asyncio.run(drive(cfg, procs[-cfg.replicas :], server.url))
+        replicas = procs[-cfg.replicas :]
+        labeller = labels.Labeller([r.url for r in replicas])
+        answers, promoted_at = asyncio.run(drive(cfg, replicas, server.url, labeller))
+        time.sleep(cfg.bulk_delay_s)  # labels that arrive long after the answers and the pods
+        late = labeller.late_file(cfg.workdir / "late-labels.jsonl")
+        trk_cli("ab", "label", cfg.model, "--file", str(late), tracking_uri=server.url)
         args = ("ab", "report", cfg.model, "--metric", "error_rate", "--format", "json")
         report = orjson.loads(trk_cli(*args, tracking_uri=server.url))
-        results, figures = evaluate(cfg, answers, promoted_at, versions, report, procs)
+        results, figures = evaluate(cfg, answers, promoted_at, versions, report, procs, labeller)
         figures["report_table"] = trk_cli(
             *args[:3], "--metric", "error_rate", tracking_uri=server.url
         )
         return {"checks": results, "figures": figures, "workdir": str(cfg.workdir)}
     finally:
-        for proc in reversed(procs):
-            if proc.popen is not None and proc.popen.poll() is None and proc.name != "moto":
-                proc.drain(10.0)
-            proc.kill()
+        stop_all(procs)
+
+
+def start_stores(cfg: Config, procs: list[Proc]) -> Proc:
+    """S3 (moto's server unless an endpoint is given), a bucket, and `trk server` on it;
+    every process started is added to `procs` at once (so a failure stops them too)."""
+    s3 = cfg.s3_endpoint
+    if s3 is None:
+        procs.append(start_moto(cfg.workdir))
+        s3 = procs[-1].url
+    make_bucket(s3, cfg.bucket)
+    procs.append(start_server(cfg, s3))
+    os.environ.update(S3_ENV | {"TRK_S3_ENDPOINT_URL": s3})  # this process logs models
+    return procs[-1]
+
+
+def stop_all(procs: list[Proc]) -> None:
+    """Drain what still runs (moto is only killed), newest first."""
+    for proc in reversed(procs):
+        if proc.popen is not None and proc.popen.poll() is None and proc.name != "moto":
+            proc.drain(10.0)
+        proc.kill()
 
 
 def markdown(result: dict) -> str:
@@ -280,6 +313,16 @@ def markdown(result: dict) -> str:
         ("promotion served everywhere after (s from `trk models promote` start)", f["pickup_s"]),
         ("replica cold start to ready (s)", f["replica_ready_s"]),
         ("SIGTERM to exit (s) / exit codes", f"{f['drain_s']} / {f['exit_codes']}"),
+        (
+            "labelled live on a random replica (twice / reached another replica)",
+            f"{f['labelled_live']} ({f['labelled_live_twice']} / {f['labels_to_another_replica']})",
+        ),
+        (
+            f"labelled in bulk {f['bulk_delay_s']:g} s after the replicas stopped",
+            f["labelled_in_bulk"],
+        ),
+        ("labelled / correct per variant: clients", f["labels_expected"]),
+        ("labelled / correct per variant: `trk ab report`", f["labels_reported"]),
     ]
     lines = ["| figure | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows]
     lines += ["", "| check | result |", "|---|---|"]
@@ -293,11 +336,13 @@ def main() -> int:
     parser.add_argument("--s3-endpoint", default=None, help="S3 endpoint (default: start moto)")
     parser.add_argument("--duration-s", type=float, default=Config.duration_s)
     parser.add_argument("--connections", type=int, default=Config.connections)
+    parser.add_argument("--bulk-delay-s", type=float, default=Config.bulk_delay_s,
+                        help="Wait this long after the load before the bulk labels")  # fmt: skip
     parser.add_argument("--workdir", type=Path, default=None, help="Logs of every process")
     parser.add_argument("--json-out", type=Path, default=None)
     ns = parser.parse_args()
     cfg = Config(ns.backend_store_uri, ns.s3_endpoint, duration_s=ns.duration_s)
-    cfg.connections = ns.connections
+    cfg.connections, cfg.bulk_delay_s = ns.connections, ns.bulk_delay_s
     if ns.workdir:
         cfg.workdir = ns.workdir
     result = rehearse(cfg)

@@ -12,6 +12,7 @@ import itertools
 import random
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 import orjson
@@ -24,6 +25,7 @@ IRIS_ROWS = [
     [6.3, 3.3, 6.0, 2.5],
     [5.8, 2.7, 5.1, 1.9],
 ]
+IRIS_TRUTH = [0, 0, 1, 1, 2, 2]  # the species of each row (iris samples 1, 2, 51, 52, 101, 102)
 
 
 @dataclass
@@ -38,6 +40,9 @@ class Answer:
     variant: str = ""
     version: str = ""
     error: str = ""
+    request_id: str = ""
+    row: int = -1  # index into IRIS_ROWS
+    prediction: Any = None
 
     @property
     def latency_ms(self) -> float:
@@ -87,12 +92,11 @@ class LoadGenerator:
                 return
             replica = live[next(self._turn) % len(live)]
             user = f"user-{rng.randrange(self.users)}"
-            self.answers.append(await self._send(client, replica, user, rng.choice(IRIS_ROWS)))
+            row = rng.randrange(len(IRIS_ROWS))
+            self.answers.append(await self._send(client, replica, user, row))
 
-    async def _send(
-        self, client: httpx.AsyncClient, replica: int, user: str, row: list[float]
-    ) -> Answer:
-        body = orjson.dumps({"inputs": [row]})
+    async def _send(self, client: httpx.AsyncClient, replica: int, user: str, row: int) -> Answer:
+        body = orjson.dumps({"inputs": [IRIS_ROWS[row]]})
         headers = {"Content-Type": "application/json", self.sticky_header: user}
         started = time.monotonic()
         try:
@@ -100,7 +104,8 @@ class LoadGenerator:
                 self.urls[replica] + "/invocations", content=body, headers=headers
             )
         except httpx.HTTPError as exc:
-            return Answer(started, time.monotonic(), replica, user, 0, error=repr(exc))
+            return Answer(started, time.monotonic(), replica, user, 0, error=repr(exc), row=row)
+        ok = resp.status_code == 200
         return Answer(
             started,
             time.monotonic(),
@@ -109,7 +114,10 @@ class LoadGenerator:
             resp.status_code,
             resp.headers.get("x-trk-variant", ""),
             resp.headers.get("x-trk-model-version", ""),
-            "" if resp.status_code == 200 else resp.text[:200],
+            "" if ok else resp.text[:200],
+            resp.headers.get("x-request-id", ""),
+            row,
+            orjson.loads(resp.content)["predictions"][0] if ok else None,
         )
 
 
