@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Table, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from trk.exceptions import InvalidParameter, Unavailable
@@ -109,8 +109,13 @@ def _upsert_statement(
     update: tuple[str, ...],
     where: Callable[[Any], Any] | None,
 ) -> Any:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(table)
+    if dialect == "postgresql":
+        # imported on first use: the dialect package costs every sqlite process ~0.2 s to load
+        from sqlalchemy.dialects import postgresql
+
+        stmt: Any = postgresql.insert(table)
+    else:
+        stmt = sqlite.insert(table)
     if not update:
         return stmt.on_conflict_do_nothing(index_elements=list(keys))
     set_ = {col: stmt.excluded[col] for col in update}

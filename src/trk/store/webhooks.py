@@ -22,7 +22,6 @@ from trk.store.engine import read_connection, write_connection
 from trk.store.search import decode_page_token, encode_page_token
 from trk.store.sql_base import upsert
 from trk.store.validation import check_max_results
-from trk.webhooks import sender
 from trk.webhooks.entities import (
     ACTIVE,
     STATUSES,
@@ -153,6 +152,8 @@ class SqlWebhooks:
         hook = self.get(webhook_id)
         chosen = parse_event(event) if event else hook.events[0]
         target = self._targets(select(wh).where(wh.c.webhook_id == webhook_id))[0]
+        from trk.webhooks import sender  # httpx is imported when a webhook is first sent
+
         body = sender.body_for(example(chosen), time.time())
         with sender.new_client(self.policy.timeout_s, self.policy.allow) as client:
             attempt = sender.post(client, target, body, str(uuid.uuid4()), self.policy.allow)

@@ -16,15 +16,15 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Protocol
-
-import httpx
+from typing import TYPE_CHECKING, Any, Protocol
 
 from trk.exceptions import TrkError
-from trk.webhooks import sender
 from trk.webhooks.entities import DELIVERED, FAILED, PENDING, Delivery, Target
 from trk.webhooks.events import Event, Occurrence
 from trk.webhooks.policy import DeliveryPolicy
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("trk.webhooks")
 
@@ -97,7 +97,7 @@ class Dispatcher:
             )
 
     def _work(self) -> None:
-        client = sender.new_client(self.policy.timeout_s, self.policy.allow)
+        client = _sender().new_client(self.policy.timeout_s, self.policy.allow)
         while True:
             item = self._queue.get()
             try:
@@ -114,7 +114,7 @@ class Dispatcher:
 
     def _fan_out(self, occurrence: Occurrence, at: float) -> None:
         targets = self.deliveries.targets_for(occurrence.event)
-        body = sender.body_for(occurrence, at) if targets else ""
+        body = _sender().body_for(occurrence, at) if targets else ""
         for target in targets:
             now = int(time.time() * 1000)
             delivery = Delivery(
@@ -132,7 +132,7 @@ class Dispatcher:
         d = job.delivery
         while True:
             d.attempts += 1
-            attempt = sender.post(client, job.target, job.body, d.delivery_id, self.policy.allow)
+            attempt = _sender().post(client, job.target, job.body, d.delivery_id, self.policy.allow)
             d.response_status, d.last_error = attempt.status, attempt.error
             if attempt.ok:
                 return self._finish(job, DELIVERED, None)
@@ -160,3 +160,11 @@ def dispatcher_for(key: str, deliveries: DeliveryLog, policy: DeliveryPolicy) ->
         if found is None:
             found = _dispatchers[key] = Dispatcher(deliveries, policy)
         return found
+
+
+def _sender() -> Any:
+    """The sender module, imported with the first delivery: every SQL store opens a
+    dispatcher, and most processes (trk-serve) never publish, so httpx waits until needed."""
+    from trk.webhooks import sender
+
+    return sender
