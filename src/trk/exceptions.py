@@ -56,6 +56,13 @@ class NotFound(TrkError):
     error_code = "RESOURCE_DOES_NOT_EXIST"
 
 
+class EndpointNotFound(NotFound):
+    """A route the server does not have (an older trk server, or `mlflow server` asked for
+    trk's own endpoints): MLflow's answer to an unknown path."""
+
+    error_code = "ENDPOINT_NOT_FOUND"
+
+
 class AlreadyExists(TrkError):
     status = HTTPStatus.BAD_REQUEST
     error_code = "RESOURCE_ALREADY_EXISTS"

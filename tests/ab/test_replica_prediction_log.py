@@ -86,3 +86,31 @@ def test_without_the_log_feedback_answers_as_before(client, tmp_path, monkeypatc
         server.stop()
     assert answer["joined"] == 1 and "stored" not in answer
     assert client.store.predictions.joined("nolog") == []
+
+
+def test_a_server_without_the_log_stops_the_logging_once(client):
+    """An `mlflow server` answers trk's endpoints 404: the replica stops queueing (counted)
+    instead of retrying every batch. A Starlette app answering as MLflow does stands in for
+    it (starting mlflow server here would cost seconds for the same answer)."""
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+
+    from trk.store.rest import RestStore
+    from uvicorn_thread import ThreadServer
+
+    async def not_found(request, exc):
+        body = {"error_code": "ENDPOINT_NOT_FOUND", "message": f"Not Found: {request.url.path}"}
+        return JSONResponse(body, 404)
+
+    server = ThreadServer(Starlette(exception_handlers={404: not_found})).start()
+    store = RestStore(server.url)
+    try:
+        log = PredictionLog(lambda: store.predictions, lambda: "m", lambda v: 1.0, lambda v: "1")
+        for i in range(3):
+            log.record_shadow(f"r{i}", "champion", np.array([1]))
+        log.flush()
+        log.record_shadow("later", "champion", np.array([1]))
+        assert log.disabled and log.dropped["rejected"] == 4 and not log.queue
+    finally:
+        store.transport.close()
+        server.stop()

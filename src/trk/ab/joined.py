@@ -19,7 +19,7 @@ import numpy as np
 from trk.ab.arms import Pair, version_of
 from trk.ab.looks import PairedLooks, UnpairedLooks
 from trk.ab.windows import VariantWindows
-from trk.exceptions import NotFound, TrkError
+from trk.exceptions import EndpointNotFound, TrkError
 from trk.store.prediction_records import JoinedCounts, Outcome, PairedCounts
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ def joined_counts(client: Any, model: str, since_s: float | None = None) -> list
         return []
     try:
         counts: list[JoinedCounts] = found.joined(model, _since_ms(since_s))
-    except NotFound:  # a server without the endpoints (mlflow server, an older trk server)
+    except EndpointNotFound:  # a server without them (mlflow server, an older trk server)
         return []
     except TrkError as exc:
         log.warning("the store's prediction log could not be read: %s", exc)

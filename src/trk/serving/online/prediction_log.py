@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from trk.exceptions import TrkError, Unavailable
+from trk.exceptions import EndpointNotFound, TrkError, Unavailable
 from trk.serving.core.events import Prediction
 from trk.serving.online.feedback import REGRESSOR, as_rows, task_of
 from trk.store.prediction_records import (
@@ -91,6 +91,7 @@ class PredictionLog:
         self._thread: threading.Thread | None = None
         self._down_since: float | None = None
         self.written = 0
+        self.disabled = False  # the store has no prediction log: nothing more is queued
         self.dropped: dict[str, int] = dict.fromkeys(
             ("queue_full", "unloggable", "rejected", "shutdown"), 0
         )
@@ -106,8 +107,8 @@ class PredictionLog:
         self._put(request_id, variant, self.version_of(variant), predictions)
 
     def _put(self, request_id: str, variant: str, version: str, predictions: Any) -> None:
-        if len(self.queue) >= self.capacity:
-            self._drop("queue_full", 1)
+        if len(self.queue) >= self.capacity or self.disabled:
+            self._drop("rejected" if self.disabled else "queue_full", 1)
             return
         at = int(time.time() * 1000)
         self.queue.append(
@@ -211,7 +212,12 @@ class PredictionLog:
         except TrkError as exc:
             if 400 <= int(exc.status) < 500:  # refused: resending cannot help
                 self._drop("rejected", len({r.request_id for r in batch}))
-                log.warning("prediction log: the store refused a batch: %s", exc)
+                if isinstance(exc, EndpointNotFound):  # a server without it (mlflow server)
+                    self.disabled = True
+                    log.warning("prediction log: the tracking server has none (%s); "
+                                "answers are no longer logged", exc)  # fmt: skip
+                else:
+                    log.warning("prediction log: the store refused a batch: %s", exc)
                 return True
             return self._failed(exc)
         except Exception as exc:  # the store is down or unreachable: keep the batch
