@@ -11,7 +11,7 @@ import pytest
 import trk
 import trk.pyfunc
 from trk.exceptions import AlreadyExists, IntegrityError, ModelError, SignatureMismatch
-from trk.models import writer
+from trk.models import input_example
 from trk.models.mlmodel import Model
 
 DATA_FILES = {"sklearn": "model.skops", "torch": "data/model.pt2", "onnx": "model.onnx"}
@@ -107,7 +107,7 @@ def test_failed_save_leaves_nothing(case, tmp_path, monkeypatch):
         raise OSError("disk full")
 
     # Failure injection: a full disk cannot be produced for real here.
-    monkeypatch.setattr(writer, "save_input_example", broken_disk)
+    monkeypatch.setattr(input_example, "save_input_example", broken_disk)
     with pytest.raises(OSError, match="disk full"):
         case.module.save_model(case.model, tmp_path / "m", input_example=case.x[:2])
     assert list(tmp_path.iterdir()) == []

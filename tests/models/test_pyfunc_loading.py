@@ -101,3 +101,23 @@ def test_import_trk_pulls_no_framework():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_serving_a_tensor_model_never_imports_pandas(tmp_path):
+    # pandas costs a serving process ~0.5 s at start; ONNX and torch models never need it.
+    from skl2onnx import to_onnx
+    from sklearn.linear_model import Ridge
+
+    import trk.onnx
+
+    x = np.random.default_rng(0).random((20, 4), dtype=np.float32)
+    proto = to_onnx(Ridge().fit(x, x.sum(axis=1)), x[:1], target_opset=17)
+    trk.onnx.save_model(proto, tmp_path / "m", input_example=x[:2])
+    code = (
+        "import sys, numpy as np, trk.pyfunc, trk.serving.http.app\n"
+        f"m = trk.pyfunc.load_model({str(tmp_path / 'm')!r})\n"
+        "m.predict(m.input_example()); m.predict(np.ones((3, 4), dtype=np.float32))\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False", out.stderr

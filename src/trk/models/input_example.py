@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from trk.exceptions import InvalidParameter, ModelError
+from trk.models.frames import is_frame, is_series
 
 EXAMPLE_FILE = "input_example.json"
 SERVING_FILE = "serving_input_example.json"
@@ -22,7 +22,7 @@ def _default(o: Any) -> Any:
         return o.item()
     if isinstance(o, np.ndarray):
         return o.tolist()
-    if isinstance(o, datetime | date | pd.Timestamp):
+    if isinstance(o, datetime | date):  # pandas' Timestamp is a datetime
         return o.isoformat()
     if isinstance(o, bytes):
         return base64.b64encode(o).decode()
@@ -38,13 +38,15 @@ def _dump(obj: Any) -> str:
 
 def as_example_data(example: Any) -> Any:
     """A DataFrame, ndarray or dict of ndarrays from whatever the user passed."""
-    if isinstance(example, pd.DataFrame | np.ndarray):
+    if isinstance(example, np.ndarray) or is_frame(example):
         return example
-    if isinstance(example, pd.Series):
+    if is_series(example):
         return example.to_frame()
     if isinstance(example, dict):
         return {k: np.asarray(v) for k, v in example.items()}
     if isinstance(example, list) and example and isinstance(example[0], dict):
+        import pandas as pd
+
         return pd.DataFrame.from_records(example)
     if type(example).__module__.startswith("torch"):
         return example.detach().cpu().numpy()
@@ -55,7 +57,7 @@ def save_input_example(path: Path, example: Any) -> dict[str, Any]:
     """Write input_example.json (+ serving_input_example.json); return the MLmodel info."""
     data = as_example_data(example)
     info: dict[str, Any] = {"artifact_path": EXAMPLE_FILE, "serving_input_path": SERVING_FILE}
-    if isinstance(data, pd.DataFrame):
+    if is_frame(data):
         body = {"columns": [str(c) for c in data.columns], "data": data.to_numpy().tolist()}
         serving = {"dataframe_split": body}
         info.update(type="dataframe", pandas_orient="split")
@@ -78,6 +80,8 @@ def load_input_example(path: Path, info: dict[str, Any] | None) -> Any:
     except (OSError, ValueError) as e:
         raise ModelError(f"Cannot read input example {file}: {e}") from None
     if info.get("type") == "dataframe":
+        import pandas as pd
+
         if isinstance(body, dict) and "columns" in body:
             return pd.DataFrame(body["data"], columns=body["columns"])
         return pd.DataFrame.from_records(body)

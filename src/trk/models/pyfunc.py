@@ -16,7 +16,6 @@ from trk.models.flavors.python_function import (  # noqa: F401  (re-exported)
     log_model,
     save_model,
 )
-from trk.models.input_example import load_input_example
 from trk.models.loaders import get_loader
 from trk.models.mlmodel import PYFUNC, Model, ModelMetadata
 
@@ -54,6 +53,8 @@ class PyFuncModel:
     def input_example(self) -> Any:
         """The input example saved with the model, or None."""
         md = self._metadata
+        from trk.models.input_example import load_input_example  # pandas: only when asked
+
         return load_input_example(md.model_dir or Path("."), md.saved_input_example_info)
 
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:

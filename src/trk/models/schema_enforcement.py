@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from trk.exceptions import SignatureMismatch
+from trk.models.frames import is_frame, is_series
 from trk.models.signature import DATA_TYPES, ColSpec, Schema, TensorSpec
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _NUMERIC = {"integer", "long", "float", "double"}
 
@@ -30,6 +33,8 @@ def _mismatch(msg: str) -> SignatureMismatch:
 
 
 def _as_frame(schema: Schema, data: Any) -> pd.DataFrame:
+    import pandas as pd
+
     names = schema.input_names()
     if isinstance(data, pd.DataFrame):
         if schema.has_input_names() and not any(n in data.columns for n in names):
@@ -54,6 +59,8 @@ def _as_frame(schema: Schema, data: Any) -> pd.DataFrame:
 
 
 def _positional(names: list[str], arr: Any, n_cols: int) -> pd.DataFrame:
+    import pandas as pd
+
     if n_cols != len(names):
         raise _mismatch(f"expected {len(names)} columns {names}, got {n_cols}")
     if isinstance(arr, pd.DataFrame):
@@ -64,6 +71,8 @@ def _positional(names: list[str], arr: Any, n_cols: int) -> pd.DataFrame:
 
 
 def _enforce_columns(schema: Schema, data: Any) -> pd.DataFrame:
+    import pandas as pd
+
     frame = _as_frame(schema, data)
     names = schema.input_names()
     missing = [s.name for s in schema.inputs if s.required and s.name not in frame.columns]
@@ -95,6 +104,8 @@ def _cast_column(name: str | None, col: pd.Series, type_: str) -> pd.Series:
     if col.dtype == object:
         col = col.infer_objects()
     if type_ == "datetime":
+        import pandas as pd
+
         try:
             return pd.to_datetime(col).astype("datetime64[ns]")
         except (ValueError, TypeError):
@@ -127,11 +138,12 @@ def _safe(src: np.dtype, target: np.dtype) -> bool:
 
 def _enforce_tensors(schema: Schema, data: Any) -> Any:
     specs: list[TensorSpec] = schema.inputs
+    frame = is_frame(data)
     if len(specs) == 1 and not isinstance(data, dict):
-        if isinstance(data, pd.DataFrame) and specs[0].name in data.columns and data.shape[1] == 1:
+        if frame and specs[0].name in data.columns and data.shape[1] == 1:
             data = np.stack(data[specs[0].name].to_numpy())
         return _cast_tensor(specs[0], _as_array(data))
-    if isinstance(data, pd.DataFrame):
+    if frame:
         data = {c: _frame_column(data[c]) for c in data.columns}
     if not isinstance(data, dict):
         raise _mismatch(f"model takes named tensors {schema.input_names()}; send a dict of arrays")
@@ -150,7 +162,7 @@ def _frame_column(col: pd.Series) -> np.ndarray:
 
 
 def _as_array(data: Any) -> np.ndarray:
-    if isinstance(data, pd.DataFrame | pd.Series):
+    if is_frame(data) or is_series(data):
         return data.to_numpy()
     return np.asarray(data)
 

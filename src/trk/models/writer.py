@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from trk.exceptions import AlreadyExists
-from trk.models.input_example import save_input_example
 from trk.models.mlmodel import PYFUNC, Model, ModelInfo
 from trk.models.signature import ModelSignature
 
@@ -71,6 +70,9 @@ def _write_into(
     flavor_conf = write_data(tmp)
     mlmodel = Model(signature=signature)
     if input_example is not None:
+        # imported here: it needs pandas, which loading a tensor model (ONNX, torch) never does
+        from trk.models.input_example import save_input_example
+
         mlmodel.saved_input_example_info = save_input_example(tmp, input_example)
     (tmp / REQUIREMENTS).write_text("".join(f"{r}\n" for r in requirements or []))
     mlmodel.add_flavor(PYFUNC, loader_module=loader_module, trk_flavor=flavor)
