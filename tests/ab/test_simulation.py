@@ -27,11 +27,14 @@ from trk.cli import main
 from trk.cli_common import EXIT_REJECTED
 
 
-def logged_labels(client, model: str) -> int:
+def logged(client, model: str) -> tuple[int, int]:
+    """(labels, requests) the report counts: labels from the store's join, requests from the
+    windows, which the reporter logs later than the labels reach the store."""
     try:
-        return sum(v.labelled for v in evaluate(client, model).variants)
+        rows = evaluate(client, model).variants
     except Exception:  # no experiment or windows yet
-        return 0
+        return 0, 0
+    return sum(v.labelled for v in rows), sum(v.requests for v in rows)
 
 
 @pytest.fixture
@@ -48,7 +51,7 @@ def run_traffic(env, model: str, n: int, seed: int):
     assert all(a[2] == 200 for a in answers), {a[2] for a in answers}
     fb = feedback(server.url, [a[0] for a in answers], y.tolist())
     assert sum(f["joined"] for f in fb) == n
-    wait_until(lambda: logged_labels(env, model) == n, timeout=30, interval=0.5)
+    wait_until(lambda: logged(env, model) == (n, n), timeout=30, interval=0.5)
     return server, answers, y
 
 
