@@ -85,6 +85,13 @@ def test_bad_v2_requests_are_counted_per_status(iris_server):
     assert metric_value(text, "trk_requests_total", variant="champion", status="400") >= 1
 
 
+def test_v2_body_over_the_limit_is_413_in_v2_form(serve_app):
+    server = serve_app(max_body_mb=0.001)
+    big = _tensor(shape=[200, 4], data=[ROW] * 200)
+    resp = httpx.post(server.url + INFER, content=big)
+    assert resp.status_code == 413 and "max-body-mb" in resp.json()["error"]
+
+
 def test_binary_tensor_with_a_trailing_remainder_is_refused(iris_server):
     header = _tensor(data=None, parameters={"binary_data_size": 32})
     raw = struct.pack("<4d", *ROW)

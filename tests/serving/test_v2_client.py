@@ -8,9 +8,11 @@ a string column with string labels (BYTES in and out), each served from its dire
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,7 +20,7 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
-from serving_helpers import IRIS_COLUMNS, TRK_SERVE, expected, metric_value, wait_for
+from serving_helpers import IRIS_COLUMNS, TRK_SERVE, expected, metric_value
 
 from uvicorn_thread import free_port
 
@@ -92,8 +94,8 @@ def servers(iris_env, tmp_path_factory) -> Iterator[dict[str, Any]]:
         )
         urls[name] = f"http://127.0.0.1:{port}"
     try:
-        for (proc, _), url in zip(procs, urls.values(), strict=True):
-            wait_for(url, proc=_LogProc(proc, root))
+        for (proc, _), (name, url) in zip(procs, urls.items(), strict=True):
+            _wait_ready(url, proc, root / f"{name}.log")
         yield {"urls": urls, "expected": answers}
     finally:
         for proc, log in procs:
@@ -103,23 +105,17 @@ def servers(iris_env, tmp_path_factory) -> Iterator[dict[str, Any]]:
             log.close()
 
 
-class _LogProc:
-    """A process for `wait_for` whose stderr is a log file, read when it exits early."""
-
-    def __init__(self, proc: subprocess.Popen, root: Any) -> None:
-        self.proc, self.root = proc, root
-
-    def poll(self) -> int | None:
-        return self.proc.poll()
-
-    @property
-    def returncode(self) -> int | None:
-        return self.proc.returncode
-
-    @property
-    def stderr(self) -> Any:
-        logs = "\n".join(p.read_text() for p in self.root.glob("*.log"))
-        return type("Log", (), {"read": staticmethod(lambda: logs)})
+def _wait_ready(url: str, proc: subprocess.Popen, log: Any, timeout: float = 120) -> None:
+    """Poll V2 readiness; fail with the server's log if it exits first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"trk-serve exited {proc.returncode}: {log.read_text()}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url + "/v2/health/ready", timeout=2).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"{url} not ready after {timeout}s: {log.read_text()}")
 
 
 def client(servers: dict[str, Any], name: str) -> Any:

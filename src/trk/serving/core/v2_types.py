@@ -100,7 +100,7 @@ def from_json(where: str, data: Any, shape: list[int], datatype: str) -> np.ndar
         limits = np.iinfo(dtype)
         if values.min() < limits.min or values.max() > limits.max:
             raise InvalidParameter(f"{where}: a value is out of range for {datatype}")
-    return values.astype(dtype).reshape(shape)
+    return values.astype(dtype, copy=False).reshape(shape)
 
 
 _WANTS = {

@@ -136,13 +136,13 @@ def create_app(
 
     routes = [
         Route("/invocations", invocations, methods=["POST"]),
+        *v2_routes(plane, infer_body, InferResponse),  # right after: routes match in order
         Route("/feedback", feedback, methods=["POST"]),
         Route("/ping", ping, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
         Route("/version", version, methods=["GET"]),
         Route("/metadata", metadata, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
-        *v2_routes(plane, infer_body, InferResponse),
     ]
     app = Starlette(
         routes=routes,
