@@ -35,6 +35,10 @@ def test_demo_trains_serves_promotes_and_reports(tmp_path):
     # It ends with the A/B report and its verdict.
     tail = out[out.index("trk ab report iris") :]
     assert "verdict" in tail and "accuracy" in tail
+    # Versions, not roles: rows per (variant, version), the verdict version 2 against 1, paired.
+    assert "compared: version 2 (challenger) vs version 1 (champion)" in tail
+    assert re.search(r"^champion +│ 1 ", tail, re.M) and re.search(r"^challenger +│ 2 ", tail, re.M)
+    assert "(sequential, paired)" in tail
 
     # What the demo left in the embedded store, read back through the Python API.
     import trk
