@@ -1,0 +1,28 @@
+"""Looks from the store's join: labels in arrival order, cumulated per version."""
+
+from __future__ import annotations
+
+from trk.ab.arms import Pair
+from trk.ab.joined import outcome_looks
+from trk.ab.windows import VariantWindows
+from trk.store.prediction_records import Outcome
+
+
+def test_outcome_looks_add_a_last_look_when_the_outcome_query_was_capped():
+    base, cand = (
+        VariantWindows("champion", versions={"1"}),
+        VariantWindows("challenger", versions={"2"}),
+    )
+    base.joined = {"labelled": 500.0, "correct": 450.0}  # the join counts more than was read
+    cand.joined = {"labelled": 500.0, "correct": 470.0}
+    rows = [Outcome("champion", "1", 10, True, None), Outcome("challenger", "2", 10, False, None),
+            Outcome("champion", "1", 20, False, None), Outcome("challenger", "2", 20, True, None)]  # fmt: skip
+    keys = (("champion", "1"), ("challenger", "2"))
+    lk = outcome_looks(rows, keys, Pair(base, cand))
+    assert lk is not None
+    assert list(lk.n_a) == [1, 2, 500] and list(lk.s_a) == [1, 1, 450]
+    assert list(lk.n_b) == [1, 2, 500] and list(lk.s_b) == [0, 1, 470]
+    assert list(lk.times[:2]) == [10, 20] and lk.times[2] > 20
+    # Whole: no extra look.
+    base.joined, cand.joined = {"labelled": 2.0, "correct": 1.0}, {"labelled": 2.0, "correct": 1.0}
+    assert len(outcome_looks(rows, keys, Pair(base, cand)).times) == 2
