@@ -213,6 +213,7 @@ _E2E_PATHS = (
     "tests/deploy/",
     "tests/test_quickstart_demo.py",
     "tests/serving/test_e2e.py",
+    "tests/ab/test_rollout_e2e.py",
     "tests/ab/test_replicas.py",
 )
 

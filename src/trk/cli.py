@@ -285,11 +285,13 @@ def serve_main() -> None:
 def _attach_commands() -> None:
     """Commands that live beside their subsystem, attached here so the tree reads in one place."""
     from trk.ab.cli import ab, compare_cmd, gate_cmd
+    from trk.ab.rollout.cli import rollout
     from trk.server.cli import db_group, server_command
     from trk.ui.cli import ui_command
     from trk.webhooks.cli import webhooks
 
     main.add_command(ab)
+    main.add_command(rollout)
     main.add_command(server_command)
     main.add_command(ui_command)
     main.add_command(db_group)

@@ -1,0 +1,94 @@
+"""One evaluation's decision: advance, hold, pause for approval, roll back or promote.
+
+Pure: the rollout, its plan, the guards' results and the time in, a Decision out; applying
+it (compare-and-set in the store, the alias move) is the controller's job.
+
+- Shadowing: wait `--shadow-for`, then go to the first step if the shadow guards pass.
+- At a step: a failed guard counts a failure (at `--failure-limit`, roll back: weight 0 at
+  once, alias untouched); an inconclusive guard holds; otherwise wait `--step-interval`, then
+  advance, stopping for `trk rollout approve` before the first step at or past
+  `--manual-approval-at`. Advancing to 100% is the promotion.
+- Awaiting approval: failures still roll back; nothing else moves without a person.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from trk.ab.rollout.guards import FAIL, INCONCLUSIVE, GuardResult
+from trk.ab.rollout.plan import Plan
+from trk.store.rollout_records import (
+    AWAITING_APPROVAL,
+    PROMOTED,
+    ROLLED_BACK,
+    RUNNING,
+    SHADOW,
+    Rollout,
+)
+
+ADVANCE, HOLD, AWAIT, ROLLBACK, PROMOTE = "advance", "hold", "await_approval", "rollback", "promote"
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: str
+    reason: str
+    changes: dict[str, Any] = field(default_factory=dict)
+    results: tuple[GuardResult, ...] = ()
+
+    @property
+    def moves(self) -> bool:
+        """Whether it changes the rollout (a hold without a new failure does not)."""
+        return bool(self.changes)
+
+
+def _names(results: list[GuardResult], state: str) -> str:
+    return ", ".join(r.guard for r in results if r.state == state)
+
+
+def forward(rollout: Rollout, plan: Plan, now_ms: int, approved: bool = False) -> Decision:
+    """The move to the next step (or the promotion when it is 100%)."""
+    nxt = rollout.step + 1
+    weight = plan.weight(nxt)
+    if nxt == _first_at(plan) and not approved:
+        return Decision(AWAIT, f"waiting for approval before {plan.steps[nxt]:g}% "
+                        "(trk rollout approve)", {"state": AWAITING_APPROVAL})  # fmt: skip
+    if weight >= 1.0:
+        return Decision(PROMOTE, f"every step passed: promoted at 100% (v{rollout.challenger_version})",
+                        {"state": PROMOTED, "weight": 1.0, "step": nxt, "failures": 0,
+                         "step_started_ms": now_ms})  # fmt: skip
+    return Decision(ADVANCE, f"advanced to {plan.steps[nxt]:g}%",
+                    {"state": RUNNING, "weight": weight, "step": nxt, "failures": 0,
+                     "step_started_ms": now_ms})  # fmt: skip
+
+
+def _first_at(plan: Plan) -> int:
+    """The index of the first step that needs approval."""
+    gate = plan.manual_approval_at or 101.0
+    return next((i for i, s in enumerate(plan.steps) if s >= gate), len(plan.steps))
+
+
+def decide(rollout: Rollout, plan: Plan, results: list[GuardResult], now_ms: int) -> Decision:
+    """What one evaluation does to an active rollout (paused ones are not evaluated)."""
+    res = tuple(results)
+    failed = _names(results, FAIL)
+    if failed:
+        failures = rollout.failures + 1
+        if failures >= plan.failure_limit:
+            return Decision(ROLLBACK, f"rolled back: {failed} failed "
+                            f"({failures} of {plan.failure_limit} allowed failures)",
+                            {"state": ROLLED_BACK, "weight": 0.0, "failures": failures}, res)  # fmt: skip
+        return Decision(HOLD, f"held: {failed} failed ({failures} of {plan.failure_limit})",
+                        {"failures": failures}, res)  # fmt: skip
+    if rollout.state == AWAITING_APPROVAL:
+        return Decision(HOLD, "waiting for approval (trk rollout approve)", {}, res)
+    waiting = _names(results, INCONCLUSIVE)
+    if waiting:
+        return Decision(HOLD, f"waiting for data: {waiting}", {}, res)
+    limit = plan.shadow_for_s if rollout.state == SHADOW else plan.step_interval_s
+    if now_ms - rollout.step_started_ms < limit * 1000:
+        where = "shadowing" if rollout.state == SHADOW else f"at {rollout.weight * 100:g}%"
+        return Decision(HOLD, f"guards pass; {where} until the step interval ends", {}, res)
+    found = forward(rollout, plan, now_ms)
+    return Decision(found.action, found.reason, found.changes, res)

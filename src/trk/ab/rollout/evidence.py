@@ -1,0 +1,64 @@
+"""What the guards read: the A/B evaluation of this step's windows, and of the whole rollout's
+labels, both for the rollout's two versions."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from trk.ab.evaluation import evaluate
+from trk.ab.report import GateMethod, Report
+from trk.ab.rollout.guards import (
+    Guard,
+    GuardResult,
+    check_operational,
+    check_quality,
+    parse_guard,
+)
+from trk.ab.rollout.plan import Plan
+from trk.exceptions import InvalidParameter, NotFound
+from trk.store.rollout_records import SHADOW, Rollout
+
+
+def _report(client: Any, model: str, since_ms: int, metric: str, gm: GateMethod) -> Report | None:
+    """The A/B report over the windows (and labels) since `since_ms`; None before any data."""
+    seconds = max(time.time() * 1000 - since_ms, 1.0) / 1000.0
+    try:
+        return evaluate(client, model, since=f"{seconds:.3f}s", metric=metric, gate=gm)
+    except (NotFound, InvalidParameter):  # no serving runs, windows or labels yet
+        return None
+
+
+@dataclass
+class Evidence:
+    """The two reports a rollout's guards are judged on."""
+
+    step: Report | None  # this step's serving windows (operational guards)
+    quality: Report | None  # labels since the rollout started (verdict guards)
+
+
+def gather(client: Any, rollout: Rollout, plan: Plan, guards: list[Guard]) -> Evidence:
+    gm = GateMethod(plan.alpha, horizon=plan.horizon, min_sample=plan.min_sample)
+    step = quality = None
+    if any(not g.verdict for g in guards):
+        step = _report(client, rollout.model, rollout.step_started_ms, "error_rate", gm)
+    if any(g.verdict for g in guards):
+        quality = _report(client, rollout.model, rollout.created_ms, "accuracy", gm)
+    return Evidence(step, quality)
+
+
+def judge(client: Any, rollout: Rollout, plan: Plan) -> list[GuardResult]:
+    """Every guard that applies now: shadow-agreement guards while shadowing, the rest after."""
+    shadowing = rollout.state == SHADOW
+    guards = [g for g in map(parse_guard, plan.guards) if g.shadow_only == shadowing]
+    if not guards:
+        return []
+    evidence = gather(client, rollout, plan, guards)
+    versions = (rollout.champion_version, rollout.challenger_version)
+    return [
+        check_quality(g, evidence.quality, versions)
+        if g.verdict
+        else check_operational(g, evidence.step, versions, plan.min_requests)
+        for g in guards
+    ]

@@ -1,0 +1,117 @@
+"""The rollout controller on a real sqlite store, as `trk rollout` subprocesses: a guard
+without enough data holds, two controllers at once make each transition once, a killed one's
+successor resumes from the stored state, and the by-hand commands."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from ab_serving import NoisyThreshold
+from rollout_helpers import Processes, register, wait_for
+
+from trk.tracking.client import Client
+
+TIMED = ("--steps", "5,50,100", "--step-interval", "1s")
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    uri = f"sqlite:///{tmp_path / 'trk.db'}"
+    variables = {"TRK_TRACKING_URI": uri, "TRK_ARTIFACT_ROOT": str(tmp_path / "artifacts")}
+    for k, v in variables.items():
+        monkeypatch.setenv(k, v)
+    register(uri, "m", [NoisyThreshold(0.2), NoisyThreshold(0.1)])
+    client = Client(uri)
+    client.set_registered_model_alias("m", "champion", 1)
+    client.set_registered_model_alias("m", "challenger", 2)
+    procs = Processes(tmp_path, variables)
+    yield client, procs
+    procs.stop_all()
+
+
+def cli(*args: str) -> str:
+    """`trk ...` in this process (the CLI's own code, without a subprocess's start-up)."""
+    from click.testing import CliRunner
+
+    from trk.cli import main
+
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def status(procs: Processes | None = None) -> dict:
+    return json.loads(cli("rollout", "status", "m", "--json"))
+
+
+def stored(client: Client) -> dict:
+    """The rollout as the store holds it (in-process: polling a subprocess is slow)."""
+    return client.store.rollouts.get("m").to_json()
+
+
+def moves(found: dict) -> list[str]:
+    return [t["action"] for t in found["history"] if t["action"] != "hold"]
+
+
+def test_a_guard_without_enough_data_holds(env):
+    _, procs = env
+    cli("rollout", "start", "m", "--steps", "5,100", "--step-interval", "1s",
+                  "--guard", "error_rate <= champion + 0.5pp", "--guard", "accuracy not-worse")  # fmt: skip
+    for _ in range(2):
+        out = cli("rollout", "step", "m")
+        assert (
+            "m: hold: waiting for data: error_rate <= champion + 0.5pp, accuracy not-worse" in out
+        )
+    found = status(procs)
+    assert (found["state"], found["weight"]) == ("running", 0.05)
+    assert moves(found) == ["start"] and len(found["history"]) == 2  # one hold, written once
+    assert {g["state"] for g in found["history"][-1]["guards"]} == {"inconclusive"}
+    text = cli("rollout", "status", "m")
+    assert "state: running  step 1 of 2  weight 5%" in text and "inconclusive" in text
+
+
+def test_two_controllers_at_once_make_each_transition_once(env):
+    client, procs = env
+    procs.run_trk("rollout", "start", "m", *TIMED)
+    both = [procs.trk("rollout", "controller", "--interval", "0.1s", "--owner", f"c{n}")
+            for n in range(2)]  # fmt: skip
+    wait_for(lambda: stored(client)["state"] == "promoted", 60, "promotion", both[0].log)
+    found = status(procs)
+    assert moves(found) == ["start", "advance", "promote"]
+    assert [t["seq"] for t in found["history"]] == list(range(1, len(found["history"]) + 1))
+    assert str(client.get_model_version_by_alias("m", "champion").version) == "2"
+
+
+def test_a_killed_controller_s_successor_resumes_from_the_stored_state(env):
+    client, procs = env
+    procs.run_trk("rollout", "start", "m", "--steps", "5,50,100", "--step-interval", "3s")
+    first = procs.trk("rollout", "controller", "--interval", "0.1s", "--lease", "2s",
+                      "--owner", "first")  # fmt: skip
+    wait_for(lambda: stored(client)["weight"] == 0.5, 60, "the first advance", first.log)
+    procs.kill(first)  # SIGKILL at once (3 s before the next step is due): its lease stays
+    assert stored(client)["lease_owner"] == "first"
+    second = procs.trk("rollout", "controller", "--interval", "0.1s", "--owner", "second")
+    wait_for(lambda: stored(client)["state"] == "promoted", 60, "promotion", second.log)
+    found = status(procs)
+    assert moves(found) == ["start", "advance", "promote"]  # nothing redone, nothing skipped
+    # The second controller made the promotion (it logs it after the store's write).
+    wait_for(lambda: "m: promote" in second.log.read_text(), 30, "its log line", second.log)
+    assert str(client.get_model_version_by_alias("m", "champion").version) == "2"
+
+
+def test_commands_by_hand_and_manual_approval(env):
+    client, procs = env
+    cli("rollout", "start", "m", "--steps", "5,50,100", "--step-interval", "1s",
+                  "--manual-approval-at", "50")  # fmt: skip
+    cli("rollout", "pause", "m")
+    assert "not evaluated (paused)" in cli("rollout", "step", "m")
+    cli("rollout", "resume", "m")
+    wait_for(lambda: "await_approval" in cli("rollout", "step", "m"), 30, "approval")
+    cli("rollout", "approve", "m")
+    assert status(procs)["weight"] == 0.5
+    cli("rollout", "abort", "m")
+    found = status(procs)
+    assert (found["state"], found["weight"]) == ("aborted", 0.0)
+    assert moves(found) == ["start", "pause", "resume", "await_approval", "approve", "abort"]
+    assert str(client.get_model_version_by_alias("m", "champion").version) == "1"
