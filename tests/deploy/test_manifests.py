@@ -122,3 +122,21 @@ def test_images_and_labels_applied(rendered):
             assert obj["metadata"]["labels"]["app.kubernetes.io/part-of"] == "trk"
         _, container = serve_container(objects)
         assert container["image"] == "registry.example.com/trk/trk-serve:0.1.0"
+
+
+def test_one_rollout_controller_against_the_tracking_server(rendered):
+    objects = rendered["base"]
+    deploy = _kustomize.find(objects, "Deployment", "trk-rollout-controller")
+    assert deploy["spec"]["replicas"] == 1 and deploy["spec"]["strategy"]["type"] == "Recreate"
+    (container,) = deploy["spec"]["template"]["spec"]["containers"]
+    assert container["command"][:3] == ["trk", "rollout", "controller"]
+    assert container["image"] == "registry.example.com/trk/trk-server:0.1.0"
+    env = {e["name"]: e for e in container["env"]}
+    server = _kustomize.find(objects, "Service", "trk-server")
+    port = server["spec"]["ports"][0]["port"]
+    assert env["TRK_TRACKING_URI"]["value"] == f"http://{server['metadata']['name']}:{port}"
+    (srv,) = _kustomize.find(objects, "Deployment", "trk-server")["spec"]["template"]["spec"][
+        "containers"
+    ]
+    auth = {e["name"]: e for e in srv["env"]}["TRK_AUTH_TOKEN"]["valueFrom"]["secretKeyRef"]
+    assert env["TRK_TRACKING_TOKEN"]["valueFrom"]["secretKeyRef"] == auth
