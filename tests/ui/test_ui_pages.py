@@ -161,6 +161,10 @@ def test_ab_page_has_the_verdict_of_trk_ab_report(page: Page, ui_server, tmp_pat
         chart = next(c for t, c in drawn.items() if t.startswith(title))
         assert chart["labels"] == ["champion", "challenger"]
         assert chart["points"] == [6, 6] and min(chart["inked"]) > 20, chart
+    sequence = drawn["confidence sequence: accuracy, challenger - champion (95%)"]
+    assert sequence["labels"] == ["estimate", "low", "high"] and min(sequence["inked"]) > 20
+    points = sequence["points"]  # one per distinct sample size past the minimum sample
+    assert len(set(points)) == 1 and points[0] >= 2, points
     shot(page, tmp_path / "ab.png")
 
 

@@ -6,12 +6,13 @@ the verdict on the page is the verdict on the command line.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from trk.ab.evaluation import evaluate
 from trk.ab.render import comparison_rows, variant_row
-from trk.ab.report import METRICS, Report
+from trk.ab.report import METRICS, Comparison, Report
 from trk.entities import ModelVersion, RegisteredModel
 from trk.exceptions import InvalidParameter, NotFound
 from trk.store.webhooks import SqlWebhooks
@@ -96,7 +97,16 @@ def ab_page(client: Client, name: str, metric: str, since: str) -> AbPage:
     page.variant_rows = [variant_row(v) for v in report.variants]
     page.comparison_rows = comparison_rows(report)
     page.charts = [chart(title, _series(report, key), "report window") for key, title in AB_SERIES]
+    page.charts += [_sequence_chart(c, report.alpha) for c in report.comparisons if c.sequence]
     return page
+
+
+def _sequence_chart(cmp: Comparison, alpha: float) -> dict[str, Any]:
+    """The confidence sequence of challenger - champion over the labels (as in the HTML report)."""
+    pts = [p for p in cmp.sequence if math.isfinite(p["low"]) and math.isfinite(p["high"])]
+    series = {key: [(p["n"], p[key]) for p in pts] for key in ("estimate", "low", "high")}
+    title = f"confidence sequence: {cmp.metric}, challenger - champion ({1 - alpha:.0%})"
+    return chart(title, series, "pairs" if cmp.design == "paired" else "observations per variant")
 
 
 def _series(report: Report, key: str) -> dict[str, list[tuple[float, float]]]:
