@@ -113,6 +113,14 @@ class PredictError(TrkError):
     """The model itself raised while predicting (a 500 INTERNAL_ERROR, as any bug would be)."""
 
 
+class ModelInputError(BadRequest):
+    """Request data the model could not read (conversion or shape), found as it read it.
+
+    MLflow's scoring server answers every failed predict with 400 BAD_REQUEST; trk does so
+    only for these, and keeps a model that fails on input it accepted a 500 (PredictError).
+    """
+
+
 class MissingDependency(TrkError):
     """An optional library (torch, onnxruntime, ...) that a flavor needs is not installed."""
 

@@ -10,13 +10,12 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from serving_helpers import TRK_SERVE, IrisEnv, ThreadServer, register, wait_for
+from serving_helpers import TRK_SERVE, IrisEnv, ThreadServer, register, stop_all, wait_for
 
 from uvicorn_thread import free_port
 
@@ -34,6 +33,15 @@ def iris_env(tmp_path_factory) -> Iterator[IrisEnv]:
             mp.setenv(k, v)
         x, lr, rf = register(tracking_uri, root)
         yield IrisEnv(root, tracking_uri, {**env, "TRK_TRACKING_URI": tracking_uri}, x, lr, rf)
+
+
+@pytest.fixture(scope="session")
+def hardening_env(iris_env) -> IrisEnv:
+    """`iris_env` plus `sleepy@challenger` and `nosig@champion` (tests/serving/hardening_models)."""
+    from hardening_models import register_hardening_models
+
+    register_hardening_models(iris_env.tracking_uri)
+    return iris_env
 
 
 @pytest.fixture
@@ -90,7 +98,4 @@ def trk_serve(iris_env) -> Iterator[Any]:
         return proc, url
 
     yield start
-    for proc in procs:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
+    stop_all(procs)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,15 +56,11 @@ def register(tracking_uri: str, root: Path) -> tuple[np.ndarray, Any, Any]:
     import trk.pyfunc
     import trk.sklearn
     from trk.models.flavors.python_function import PythonModel
-    from trk.tracking import client as client_module
-    from trk.tracking import fluent
 
     iris = load_iris(as_frame=True)
     lr = LogisticRegression(max_iter=300).fit(iris.data, iris.target)
     rf = RandomForestClassifier(n_estimators=20, random_state=0).fit(iris.data, iris.target)
-    trk.set_tracking_uri(tracking_uri)
-    client = trk.Client(tracking_uri)
-    try:
+    with logging_to(tracking_uri) as client:
         for alias, est in (("champion", lr), ("challenger", rf)):
             with trk.start_run():
                 # cloudpickle keeps subprocess cold starts short (skops' import is slow here)
@@ -85,12 +84,32 @@ def register(tracking_uri: str, root: Path) -> tuple[np.ndarray, Any, Any]:
                 input_example=np.array([[1.0, 2.0]]),
             )
         client.set_registered_model_alias("toy", "champion", info.registered_model_version)
+    return iris.data.to_numpy(), lr, rf
+
+
+@contextlib.contextmanager
+def logging_to(tracking_uri: str) -> Iterator[Any]:
+    """Log models to `tracking_uri` (yields its Client); the process's globals are reset after."""
+    import trk
+    from trk.tracking import client as client_module
+    from trk.tracking import fluent
+
+    trk.set_tracking_uri(tracking_uri)
+    try:
+        yield trk.Client(tracking_uri)
     finally:
         while trk.active_run():
             trk.end_run()
         client_module._tracking_uri = None
         fluent._experiment_id = None
-    return iris.data.to_numpy(), lr, rf
+
+
+def stop_all(procs: list[Any]) -> None:
+    """Kill each still-running server process group (started with start_new_session)."""
+    for proc in procs:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
 
 
 class ThreadServer(uvicorn_thread.ThreadServer):

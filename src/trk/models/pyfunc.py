@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from trk.exceptions import ModelError, PredictError, TrkError
+from trk.exceptions import ModelError, ModelInputError, PredictError, TrkError
 from trk.models import schema_enforcement as enforcement
 from trk.models.flavors.base import FlavorModel
 from trk.models.flavors.python_function import (  # noqa: F401  (re-exported)
@@ -16,6 +16,7 @@ from trk.models.flavors.python_function import (  # noqa: F401  (re-exported)
     log_model,
     save_model,
 )
+from trk.models.input_errors import raised_reading_input
 from trk.models.loaders import get_loader
 from trk.models.mlmodel import PYFUNC, Model, ModelMetadata
 
@@ -79,7 +80,14 @@ class PyFuncModel:
             return fn(data, params)
         except TrkError:
             raise
-        except Exception as e:  # the model's own failure, reported with its type
+        except Exception as e:
+            if raised_reading_input(e):  # the request's data, not the model: a 400
+                first = (str(e).strip().splitlines() or [""])[0]
+                raise ModelInputError(
+                    f"The {self._metadata.flavor} model could not read the input: "
+                    f"{type(e).__name__}: {first}"[:500]
+                ) from e
+            # the model's own failure, reported with its type
             raise PredictError(
                 f"{self._metadata.flavor} model failed to predict: {type(e).__name__}: {e}"
             ) from e

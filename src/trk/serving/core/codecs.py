@@ -117,7 +117,10 @@ def decode_csv(body: bytes, spec: InputSpec) -> ModelInput:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadRequest(f"The CSV body is not valid UTF-8: {exc}") from None
-    rows = [r for r in csv.reader(io.StringIO(text)) if r]
+    try:
+        rows = [r for r in csv.reader(io.StringIO(text)) if r]
+    except csv.Error as exc:  # e.g. a field over the csv module's 128 KiB limit
+        raise BadRequest(f"The CSV body cannot be read: {exc}") from None
     if not rows:
         raise BadRequest("The CSV body holds no rows")
     header: list[str] | None = rows[0]

@@ -210,8 +210,16 @@ def from_columns(
             return from_rows(data, spec, params)  # CSV with a header for a tensor model
         import pandas as pd
 
+        _check_table(columns, data)
         return ModelInput(pd.DataFrame(data, columns=columns), params, rows=len(data))
     check_columns(columns, spec)
+    arr = _check_table(columns, data)
+    order = [columns.index(n) for n in spec.names]
+    return _from_array(arr[:, order], spec, params)
+
+
+def _check_table(columns: list[str], data: Any) -> np.ndarray:
+    """Rows as a 2-D array with one value per named column, or a 4xx saying what is off."""
     if not isinstance(data, list) or not data:
         raise BadRequest("The input holds no rows")
     arr = to_array(data)
@@ -219,8 +227,7 @@ def from_columns(
         raise InvalidParameter(
             f"Every row must have {len(columns)} values, one per column in 'columns'"
         )
-    order = [columns.index(n) for n in spec.names]
-    return _from_array(arr[:, order], spec, params)
+    return arr
 
 
 def from_records(records: list[Any], spec: InputSpec, params: dict[str, Any] | None) -> ModelInput:
@@ -247,10 +254,11 @@ def from_column_dict(
     cols: dict[str, Any], spec: InputSpec, params: dict[str, Any] | None
 ) -> ModelInput:
     """`inputs` as {"name": [values...]}: columns of a table or named tensors."""
+    if not cols:
+        raise BadRequest("'inputs' holds no columns")
     if spec.tensor or spec.names is None:
-        arrays = {
-            str(k): to_array(v) if isinstance(v, list) else np.asarray(v) for k, v in cols.items()
-        }
+        # a scalar is one value, as for a named signature below (it was a 0-d array)
+        arrays = {str(k): to_array(v if isinstance(v, list) else [v]) for k, v in cols.items()}
         rows = len(next(iter(arrays.values()))) if arrays else 0
         return ModelInput(arrays, params, rows=rows)
     check_columns(list(cols), spec)
