@@ -49,6 +49,12 @@ class UnsupportedMediaType(BadRequest):
     status = HTTPStatus.UNSUPPORTED_MEDIA_TYPE
 
 
+class RequestTimeout(BadRequest):
+    """A client that did not finish sending its request in time."""
+
+    status = HTTPStatus.REQUEST_TIMEOUT
+
+
 class NotFound(TrkError):
     """An experiment, run, model, version, alias or artifact that does not exist."""
 

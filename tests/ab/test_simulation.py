@@ -45,7 +45,7 @@ def env(client, tmp_path, monkeypatch):
 
 def run_traffic(env, model: str, n: int, seed: int):
     """Serve, send n labelled requests with feedback, wait until every label is logged."""
-    server = serve_split(env.tracking_uri, model)
+    server = serve_split(env.tracking_uri, model, allow_forced_variant=True)  # off by default
     x, y = stream(n, seed)
     answers = send(server.url, x)
     assert all(a[2] == 200 for a in answers), {a[2] for a in answers}

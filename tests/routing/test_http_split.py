@@ -12,7 +12,12 @@ ROW = {"dataframe_split": {"columns": IRIS_COLUMNS, "data": [[5.1, 3.5, 1.4, 0.2
 
 
 def test_split_proportions_metadata_and_health(serve):
-    server = serve(challenger_uri="models:/iris@challenger", mode="split", challenger_weight=0.3)
+    server = serve(
+        challenger_uri="models:/iris@challenger",
+        mode="split",
+        challenger_weight=0.3,
+        allow_forced_variant=True,  # off by default (issue 14)
+    )
     counts = {"champion": 0, "challenger": 0}
     with httpx.Client(base_url=server.url, timeout=30) as http:
         for _ in range(2000):

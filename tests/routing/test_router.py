@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from trk.exceptions import InvalidParameter, Unavailable
+from trk.serving.core.breaker import CircuitBreaker
 from trk.serving.core.variant import CHALLENGER, CHAMPION, Variant, VariantSlot
 from trk.serving.routing.router import Router, stable_unit
 
@@ -71,17 +72,47 @@ def test_missing_sticky_header_falls_back_to_random_and_is_reported():
 
 
 def test_forced_variant_header():
-    router = Router(*slots(), mode="split", weight=0.0)
+    router = Router(*slots(), mode="split", weight=0.0, allow_forced=True)
     route = router.route({"x-trk-variant": "challenger"})
     assert (route.primary.name, route.reason) == (CHALLENGER, "forced")
     assert router.route({"x-trk-variant": " Champion "}).primary.name == CHAMPION
     with pytest.raises(InvalidParameter, match="X-Trk-Variant"):
         router.route({"x-trk-variant": "third"})
-    disabled = Router(*slots(), mode="split", weight=0.0, allow_forced=False)
+    disabled = Router(*slots(), mode="split", weight=0.0)  # the default: the header is ignored
     assert disabled.route({"x-trk-variant": "challenger"}).primary.name == CHAMPION
-    down = Router(*slots(challenger_loaded=False), mode="split", weight=1.0)
+    down = Router(*slots(challenger_loaded=False), mode="split", weight=1.0, allow_forced=True)
     with pytest.raises(Unavailable, match="failed: no such alias"):
         down.route({"x-trk-variant": "challenger"})
+
+
+def test_forcing_never_answers_from_a_shadow():
+    router = Router(*slots(), mode="shadow", allow_forced=True)
+    with pytest.raises(InvalidParameter, match="shadow never answers"):
+        router.route({"x-trk-variant": "challenger"})
+    assert router.route({"x-trk-variant": "champion"}).primary.name == CHAMPION
+
+
+def test_open_breaker_sends_the_challenger_share_to_the_champion():
+    now = [0.0]
+    champ, chall = slots()
+    chall.breaker = breaker = CircuitBreaker(timeouts=2, cooldown_s=10.0, clock=lambda: now[0])
+    router = Router(champ, chall, mode="split", weight=1.0, allow_forced=True)
+    assert router.route({}).primary.name == CHALLENGER
+    breaker.record(timed_out=True)
+    assert breaker.record(timed_out=True)  # the second in a row opens it
+    routes = [router.route({}) for _ in range(50)]
+    assert {(r.primary.name, r.reason) for r in routes} == {(CHAMPION, "challenger_breaker_open")}
+    assert chall.health()["state"] == "degraded"
+    with pytest.raises(Unavailable, match="circuit breaker is open"):
+        router.route({"x-trk-variant": "challenger"})
+    shadow = Router(champ, chall, mode="shadow")
+    assert shadow.route({}).shadow is None  # no copies either
+    now[0] = 10.0  # cool-down over: one probe goes through, the rest wait for its answer
+    assert router.route({}).primary.name == CHALLENGER
+    assert router.route({}).primary.name == CHAMPION
+    breaker.record(timed_out=False)  # the probe answered in time
+    assert router.route({}).primary.name == CHALLENGER
+    assert chall.health()["state"] == "ready"
 
 
 def test_shadow_mode_champion_answers_and_sample_is_respected():
@@ -132,5 +163,5 @@ def test_describe_names_mode_and_weights():
         "challenger_weight": 0.3,
         "shadow_sample": 0.0,
         "sticky_header": "x-user-id",
-        "allow_forced_variant": True,
+        "allow_forced_variant": False,
     }

@@ -73,8 +73,13 @@ def test_help_lists_flags_and_variables():
         ("--tracking-uri", "TRK_TRACKING_URI"),
         ("--challenger-uri", "TRK_CHALLENGER_URI"),
         ("--allow-forced-variant", "TRK_ALLOW_FORCED_VARIANT"),
+        ("--graceful-timeout-s", "TRK_GRACEFUL_TIMEOUT_S"),
+        ("--breaker-timeouts", "TRK_BREAKER_TIMEOUTS"),
+        ("--breaker-cooldown-s", "TRK_BREAKER_COOLDOWN_S"),
+        ("--feedback-token", "TRK_FEEDBACK_TOKEN"),
     ]:
         assert flag in out and env in out, flag
+    assert "TRK_MODEL_CACHE" in out  # read by the model loader, not a flag (issue 14)
 
 
 def test_unresolvable_model_uri_exits_with_one_line(iris_env):

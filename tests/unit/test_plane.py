@@ -56,7 +56,7 @@ def _plane(model_dir: str, recorder: Recorder) -> DataPlane:
     slots = make_slots(settings)
     variants = Variants(settings, slots, metrics, pool, store_factory=lambda: None)
     variants.load_all()
-    router = Router(slots["champion"], None)
+    router = Router(slots["champion"], None, allow_forced=True)  # forcing is off by default
     return DataPlane(settings, metrics, variants, router, pool, observers=[recorder],
                      listeners=[recorder])  # fmt: skip
 

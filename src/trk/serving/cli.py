@@ -52,8 +52,9 @@ OPTIONS = [
     ),
     _opt(
         "--allow-forced-variant/--no-allow-forced-variant",
-        default=True,
-        help="Let a request pick its variant with the X-Trk-Variant header.",
+        default=False,
+        help="Let a request pick champion or a split-mode challenger with X-Trk-Variant "
+        "(never a shadow).",
     ),
     _opt(
         "--reload-interval-s",
@@ -82,7 +83,25 @@ OPTIONS = [
         "--timeout-s",
         type=float,
         default=30.0,
-        help="Per-request deadline (504 DEADLINE_EXCEEDED past it).",
+        help="Per-request deadline, body read included (504 DEADLINE_EXCEEDED past it).",
+    ),
+    _opt(
+        "--graceful-timeout-s",
+        type=float,
+        default=30.0,
+        help="Longest SIGTERM waits for in-flight requests before cancelling them.",
+    ),
+    _opt(
+        "--breaker-timeouts",
+        type=int,
+        default=3,
+        help="Challenger predicts timing out in a row that open its circuit breaker.",
+    ),
+    _opt(
+        "--breaker-cooldown-s",
+        type=float,
+        default=30.0,
+        help="Seconds an open breaker sends challenger traffic to the champion before a probe.",
     ),
     _opt(
         "--max-batch-size",
@@ -142,7 +161,20 @@ OPTIONS = [
         default="14d",
         help="Delete logged predictions and labels older than this (e.g. 14d, 12h).",
     ),
+    _opt(
+        "--feedback-token",
+        default=None,
+        help="Require 'Authorization: Bearer TOKEN' on /feedback (prefer the variable: "
+        "argv is visible to every local user).",
+    ),
 ]
+
+EPILOG = """\b
+Also read from the environment:
+  TRK_MODEL_CACHE     where model files from a remote artifact store are
+                      downloaded once and reused (default ~/.cache/trk/models)
+  TRK_TRACKING_TOKEN  bearer token for a trk server tracking URI
+"""
 
 
 def _apply(options: list[Any]) -> Any:
@@ -154,7 +186,10 @@ def _apply(options: list[Any]) -> Any:
     return decorate
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120})
+@click.command(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120},
+    epilog=EPILOG,
+)
 @click.option(
     "--config",
     "config_path",

@@ -112,7 +112,12 @@ def build(
         if prediction_log is not None:
             on_result = _both(feedback.record, prediction_log.record_shadow)
         shadow = ShadowRunner(
-            SHADOW_QUEUE, settings.timeout_s, routing_metrics, on_result=on_result
+            SHADOW_QUEUE,
+            settings.timeout_s,
+            routing_metrics,
+            on_result=on_result,
+            breaker=slots[CHALLENGER].breaker,
+            on_open=lambda: metrics.breaker_opened(CHALLENGER),
         )
     samples = None
     if settings.log_samples > 0:

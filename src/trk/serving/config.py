@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ from trk.exceptions import InvalidParameter
 from trk.serving_contract import MODES
 
 OPTIMIZERS = (None, "onnx")
+MIN_TOKEN = 16
 
 
 @dataclass
@@ -26,7 +27,7 @@ class ServeSettings:
     challenger_weight: float = 0.1
     shadow_sample: float = 1.0
     sticky_header: str | None = None
-    allow_forced_variant: bool = True
+    allow_forced_variant: bool = False
     reload_interval_s: float = 10.0
     allow_signature_mismatch: bool = False
     host: str = "127.0.0.1"
@@ -35,6 +36,9 @@ class ServeSettings:
     tracking_uri: str | None = None
     max_body_mb: float = 16.0
     timeout_s: float = 30.0
+    graceful_timeout_s: float = 30.0
+    breaker_timeouts: int = 3
+    breaker_cooldown_s: float = 30.0
     max_batch_size: int | None = None
     max_batch_delay_ms: float = 2.0
     optimize: str | None = None
@@ -45,6 +49,7 @@ class ServeSettings:
     feedback_capacity: int = 100_000
     prediction_log: bool = True
     prediction_retention: str = "14d"
+    feedback_token: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -76,6 +81,10 @@ class ServeSettings:
         _unit("--shadow-sample", self.shadow_sample)
         _unit("--log-samples", self.log_samples)
         _positive("--timeout-s", self.timeout_s)
+        _positive("--graceful-timeout-s", self.graceful_timeout_s)
+        _positive("--breaker-cooldown-s", self.breaker_cooldown_s)
+        if self.breaker_timeouts < 1:
+            _bad(f"--breaker-timeouts must be at least 1, got {self.breaker_timeouts}")
         _positive("--max-body-mb", self.max_body_mb)
         _positive("--reload-interval-s", self.reload_interval_s)
         _positive("--report-interval-s", self.report_interval_s)
@@ -90,6 +99,10 @@ class ServeSettings:
         if self.optimize not in OPTIMIZERS:
             _bad(f"--optimize {self.optimize!r} is unknown; use onnx or leave it out")
         parse_duration(self.prediction_retention, "--prediction-retention")
+        if self.feedback_token is not None and len(self.feedback_token.strip()) < MIN_TOKEN:
+            _bad(
+                f"--feedback-token must be at least {MIN_TOKEN} characters (a guessable token is no lock)"
+            )
         if self.feedback_capacity < 1:
             _bad(f"--feedback-capacity must be at least 1, got {self.feedback_capacity}")
 

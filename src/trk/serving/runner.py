@@ -78,7 +78,9 @@ def uvicorn_kwargs(settings: ServeSettings) -> dict[str, Any]:
         "lifespan": "on",
         "access_log": False,
         "log_level": "info",
-        "timeout_graceful_shutdown": None,  # SIGTERM drains in-flight requests fully
+        # SIGTERM drains in-flight requests this long, then cancels them: a stalled client
+        # or a hung predict cannot hold the shutdown past the orchestrator's kill.
+        "timeout_graceful_shutdown": settings.graceful_timeout_s,
     }
 
 

@@ -101,6 +101,13 @@ class ServingMetrics:
             multiprocess_mode="livesum",
         )
 
+        self.breaker_opens = self.add(
+            Counter,
+            "trk_circuit_breaker_opened_total",
+            "Times a variant's circuit breaker opened after predicts timed out in a row.",
+            ("variant",),
+        )
+
     def add(
         self,
         kind: type,
@@ -135,6 +142,9 @@ class ServingMetrics:
     def observe_predict(self, labels: tuple[str, str, str], seconds: float, rows: int) -> None:
         self.child(self.predict_latency, labels).observe(seconds)
         self.child(self.batch_size, labels).observe(rows)
+
+    def breaker_opened(self, variant: str) -> None:
+        self.breaker_opens.labels(variant).inc()
 
     def in_flight_for(self, variant: str) -> Any:
         return self.child(self.in_flight, (variant,))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import os
 import platform
 import time
 from collections.abc import Mapping, Sequence
@@ -20,7 +19,7 @@ from typing import Any, Protocol
 
 from trk.exceptions import DeadlineExceeded, TrkError
 from trk.serving.config import ServeSettings
-from trk.serving.core import codecs
+from trk.serving.core import codecs, request_ids
 from trk.serving.core.codecs import Codec
 from trk.serving.core.events import Prediction, PredictionObserver, RequestListener
 from trk.serving.core.inputs import ModelInput
@@ -149,12 +148,15 @@ class DataPlane:
         headers: Mapping[str, str],
         codec: Codec = codecs.MLFLOW,
         force: str | None = None,
+        deadline: float | None = None,
     ) -> InferResult:
         """Answer one request in `codec`'s protocol; an error is a result too, with its headers.
 
         `force` names the variant the request's path asked for (routing may refuse it).
+        `deadline` (event-loop time) is when the request's --timeout-s ends, counted from
+        its arrival when the caller read the body first; else --timeout-s from now.
         """
-        request_id = headers.get("x-request-id") or os.urandom(16).hex()
+        request_id = request_ids.request_id(headers.get("x-request-id"))
         started = time.perf_counter()
         try:
             route = self.router.route(headers, force)
@@ -164,15 +166,19 @@ class DataPlane:
         variant = route.primary
         in_flight = self.metrics.in_flight_for(variant.name)
         in_flight.inc()
+        timed_out = False
         try:
             call = Call(codec, body, content_type, request_id)
             if _inline_ok(variant, body):
                 model_input, predictions, payload = self._predict_sync(variant, call)
             else:
-                async with asyncio.timeout(self.settings.timeout_s):
+                if deadline is None:
+                    deadline = asyncio.get_running_loop().time() + self.settings.timeout_s
+                async with asyncio.timeout_at(deadline):
                     model_input, predictions, payload = await self._predict(variant, call)
         except (TimeoutError, TrkError) as exc:
             if isinstance(exc, TimeoutError):
+                timed_out = True
                 exc = DeadlineExceeded(
                     f"The request ran past --timeout-s {self.settings.timeout_s:g} s"
                 )
@@ -183,6 +189,7 @@ class DataPlane:
             raise
         finally:
             in_flight.dec()
+            self._breaker_record(variant, timed_out)
         self._count(variant, 200, started)
         request_id = model_input.request_id or request_id
         if self.observers:
@@ -193,6 +200,16 @@ class DataPlane:
             self.shadow.submit(request_id, route.shadow, model_input, predictions)
         return InferResult(payload, variant.name, variant.version, request_id)
 
+    def _breaker_record(self, variant: Variant, timed_out: bool) -> None:
+        breaker = self.slots[variant.name].breaker
+        if breaker is not None and breaker.record(timed_out):
+            log.warning(
+                "%s: %d predicts in a row ran past --timeout-s; its traffic goes to the "
+                "champion for %g s, then one request probes it",
+                variant.name, breaker.in_a_row, breaker.cooldown_s,
+            )  # fmt: skip
+            self.metrics.breaker_opened(variant.name)
+
     def _count(self, variant: Variant, status: int, started: float) -> None:
         seconds = time.perf_counter() - started
         self.metrics.observe_request(variant.labels, status, seconds)
@@ -200,11 +217,14 @@ class DataPlane:
             listener.on_request(variant.name, seconds, status < 500)
 
     async def _predict(self, variant: Variant, call: Call) -> tuple[ModelInput, Any, bytes]:
+        run = self.pool.run
         if variant.batcher is None:
-            return await self.pool.run(self._predict_sync, variant, call)
+            return await run(self._predict_sync, variant, call, variant=variant.name)
         model_input = call.codec.decode(call.body, call.content_type, variant.spec)
         if not model_input.fast or model_input.params:
-            return await self.pool.run(self._predict_decoded, variant, call, model_input)
+            return await run(
+                self._predict_decoded, variant, call, model_input, variant=variant.name
+            )
         predictions = await variant.batcher.submit(model_input.data)
         return model_input, predictions, call.encode(predictions, model_input, variant)
 

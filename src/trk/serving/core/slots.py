@@ -16,6 +16,7 @@ from typing import Any
 from trk.exceptions import TrkError
 from trk.serving.config import ServeSettings
 from trk.serving.core.batching import Batcher
+from trk.serving.core.breaker import CircuitBreaker
 from trk.serving.core.inputs import InputSpec
 from trk.serving.core.metrics import ServingMetrics
 from trk.serving.core.pool import PredictPool
@@ -31,7 +32,8 @@ def make_slots(settings: ServeSettings) -> dict[str, VariantSlot]:
     slots = {CHAMPION: VariantSlot(CHAMPION, settings.model_uri)}
     if settings.challenger_uri:
         weight = settings.challenger_weight if settings.mode == "split" else 0.0
-        slots[CHALLENGER] = VariantSlot(CHALLENGER, settings.challenger_uri, weight)
+        breaker = CircuitBreaker(settings.breaker_timeouts, settings.breaker_cooldown_s)
+        slots[CHALLENGER] = VariantSlot(CHALLENGER, settings.challenger_uri, weight, breaker)
         slots[CHAMPION].weight = 1.0 - weight
     return slots
 
@@ -104,7 +106,7 @@ class Variants:
 
         return Batcher(
             functools.partial(call_model, variant.model, fast=True),
-            self.pool.run,
+            self.pool.runner(variant.name),
             self.settings.max_batch_size or 1,
             self.settings.max_batch_delay_ms / 1000.0,
             on_batch,

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from trk.exceptions import InvalidParameter, TrkError
+from trk.serving.core.breaker import CircuitBreaker
 from trk.serving_contract import CHALLENGER as CHALLENGER
 from trk.serving_contract import CHAMPION as CHAMPION
 
@@ -167,13 +168,23 @@ class VariantSlot:
     model they started with while new ones get the swapped-in one.
     """
 
-    def __init__(self, name: str, uri: str, weight: float = 1.0) -> None:
+    def __init__(
+        self, name: str, uri: str, weight: float = 1.0, breaker: CircuitBreaker | None = None
+    ) -> None:
         self.name = name
         self.uri = uri
         self.weight = weight
         self.current: Variant | None = None
         self.state = "loading"
         self.error: str | None = None
+        self.breaker = breaker  # a challenger's; the champion has nowhere to send traffic
+
+    @property
+    def serving_state(self) -> str:
+        """`state`, except `degraded` while the breaker keeps traffic away."""
+        if self.breaker is not None and self.breaker.is_open and self.state == "ready":
+            return "degraded"
+        return self.state
 
     def swap(self, new: Variant) -> Variant | None:
         """Serve `new` from now on; returns the variant it replaced."""
@@ -197,6 +208,7 @@ class VariantSlot:
             "version": cur.version if cur else None,
             "loaded_at": cur.loaded_at if cur else None,
             "weight": self.weight,
-            "state": self.state,
+            "state": self.serving_state,
             **({"error": self.error} if self.error else {}),
+            **({"breaker": self.breaker.describe()} if self.breaker is not None else {}),
         }

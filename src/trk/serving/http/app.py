@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,13 +14,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from trk.exceptions import PayloadTooLarge, TrkError
+from trk.exceptions import BadRequest, TrkError, Unauthenticated
 from trk.http_errors import http_error
 from trk.serving.compose import Serving, build
 from trk.serving.config import ServeSettings
-from trk.serving.core import codecs
+from trk.serving.core import codecs, request_ids
 from trk.serving.core.metrics import METRICS_CONTENT_TYPE, ServingMetrics
 from trk.serving.core.plane import InferResult
+from trk.serving.http.auth import BearerCheck
+from trk.serving.http.body import BodyReader
 from trk.serving.http.v2 import v2_routes
 from trk.serving.online.metrics import feedback_endpoint
 
@@ -33,7 +35,9 @@ def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = 
 
 def error_response(request: Request, exc: Exception) -> Response:
     """Any exception as MLflow's error JSON (`trk.http_errors`), with the request id."""
-    headers = {"X-Request-Id": request.headers.get("x-request-id") or uuid.uuid4().hex}
+    headers = {"X-Request-Id": request_ids.request_id(request.headers.get("x-request-id"))}
+    if isinstance(exc, Unauthenticated):
+        headers["WWW-Authenticate"] = "Bearer"
     answer = http_error(exc, f"{request.method} {request.url.path}")
     return json_response(answer.to_dict(), answer.status, headers)
 
@@ -68,21 +72,6 @@ class InferResponse(Response):
         ]
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused with 413 as soon as it passes `limit` bytes."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"Request body of {declared} bytes is over --max-body-mb")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"Request body is over --max-body-mb ({limit} bytes)")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def create_app(
     settings: ServeSettings,
     registry: CollectorRegistry | None = None,
@@ -91,24 +80,31 @@ def create_app(
     """The ASGI app: load variants in the lifespan, answer the scoring protocol."""
     serving = serving or build(settings, ServingMetrics(registry))
     plane = serving.plane
-    limit = settings.max_body_bytes
+    bodies = BodyReader(settings.max_body_bytes)
     handle_feedback = feedback_endpoint(serving.feedback, serving.prediction_log)
+    feedback_auth = BearerCheck(settings.feedback_token, "/feedback")
 
-    async def infer_body(request: Request) -> bytes:
-        """An infer request's body; one over the limit is counted as a refused request."""
+    def deadline() -> float:
+        return asyncio.get_running_loop().time() + settings.timeout_s
+
+    async def infer_body(request: Request, until: float | None = None) -> bytes:
+        """An infer request's body; one too large (413) or too slow (408) counts as refused."""
         try:
-            return await read_body(request, limit)
-        except PayloadTooLarge as exc:
+            return await bodies.read(request, deadline() if until is None else until)
+        except BadRequest as exc:
             plane.metrics.observe_request(("none", "none", "none"), int(exc.status), None)
             raise
 
     async def invocations(request: Request) -> Response:
-        body = await infer_body(request)
-        result = await plane.infer(body, request.headers.get("content-type"), request.headers)
+        until = deadline()  # one deadline for the body and the predict
+        body = await infer_body(request, until)
+        headers = request.headers
+        result = await plane.infer(body, headers.get("content-type"), headers, deadline=until)
         return InferResponse(result)
 
     async def feedback(request: Request) -> Response:
-        body = await read_body(request, limit)
+        feedback_auth.check(request.headers.get("authorization"))
+        body = await bodies.read(request, deadline())
         return json_response(await run_in_threadpool(handle_feedback, body))  # store I/O
 
     async def ping(request: Request) -> Response:
@@ -128,10 +124,12 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        bodies.start()
         await plane.start()
         try:
             yield
         finally:
+            await bodies.stop()
             await plane.stop()
 
     routes = [

@@ -133,7 +133,7 @@ class RoutingServices:
         if self.shadow is not None:
             self.shadow.start()
         for slot in self.reloader.slots.values():
-            self.metrics.set_state(slot.name, slot.state)
+            self.metrics.set_state(slot.name, slot.serving_state)
         self.reloader.start()
 
     def stop(self) -> None:

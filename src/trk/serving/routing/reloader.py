@@ -88,7 +88,7 @@ class Reloader:
             except Exception:  # a bug must not end the thread: the next pass retries
                 log.exception("checking %s failed", slot.name)
             if self.metrics is not None:
-                self.metrics.set_state(slot.name, slot.state)
+                self.metrics.set_state(slot.name, slot.serving_state)
         # After the slots: a promoted rollout's weight depends on the version now served.
         for follower in self.followers:
             follower.refresh()

@@ -3,7 +3,9 @@
 Split mode: random with the challenger's weight, or, with a sticky header, a stable hash of
 the header's value (blake2b, so every replica and every restart agrees; never `hash()`,
 which is salted per process). Shadow mode: the champion always answers and the challenger
-gets a sampled copy. `X-Trk-Variant: champion|challenger` forces a variant unless disabled.
+gets a sampled copy. With `--allow-forced-variant`, `X-Trk-Variant: champion|challenger`
+forces a variant; a shadow never answers, forced or not. A challenger whose circuit breaker
+is open gets neither its split share nor shadow copies until a probe finds it answering.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from trk.serving_contract import MODES
 
 FORCE_HEADER = "x-trk-variant"
 # Why a request went where it did (the `reason` of a Route, and a metric label).
-SINGLE, SHADOW, FORCED, STICKY, RANDOM, FALLBACK, DOWN = (
+SINGLE, SHADOW, FORCED, STICKY, RANDOM, FALLBACK, DOWN, OPEN = (
     "single",
     "shadow",
     "forced",
@@ -29,6 +31,7 @@ SINGLE, SHADOW, FORCED, STICKY, RANDOM, FALLBACK, DOWN = (
     "random",
     "sticky_fallback",
     "challenger_unavailable",
+    "challenger_breaker_open",
 )
 
 
@@ -70,7 +73,7 @@ class Router:
         weight: float | SplitWeight = 0.0,
         sticky_header: str | None = None,
         shadow_sample: float = 1.0,
-        allow_forced: bool = True,
+        allow_forced: bool = False,
         on_route: Callable[[Route], None] | None = None,
         rng: random.Random | None = None,
     ) -> None:
@@ -132,9 +135,16 @@ class Router:
             return Route(champion, None, DOWN)
         if self.mode == "shadow":
             copy = self.shadow_sample >= 1.0 or self._random() < self.shadow_sample
-            return Route(champion, challenger if copy else None, SHADOW)
+            return Route(champion, challenger if copy and self._allow() else None, SHADOW)
         point, reason = self._split_point(headers)
-        return Route(challenger if point < self.weight else champion, None, reason)
+        if point >= self.weight:
+            return Route(champion, None, reason)
+        return Route(challenger, None, reason) if self._allow() else Route(champion, None, OPEN)
+
+    def _allow(self) -> bool:
+        """Whether the challenger's breaker lets this request (or copy) through."""
+        breaker = self.challenger_slot.breaker if self.challenger_slot is not None else None
+        return breaker is None or breaker.allow()
 
     def _split_point(self, headers: Mapping[str, str]) -> tuple[float, str]:
         if self.sticky_header is None:
@@ -151,10 +161,19 @@ class Router:
             raise InvalidParameter(
                 f"X-Trk-Variant must be 'champion' or 'challenger', got {name[:40]!r}"
             )
+        if self.mode == "shadow":
+            raise InvalidParameter(
+                "X-Trk-Variant: challenger is refused in --mode shadow: a shadow never answers"
+            )
         if challenger is None:
             slot = self.challenger_slot
             state = f"{slot.state}: {slot.error or 'loading'}" if slot else "not configured"
             raise Unavailable(f"X-Trk-Variant asked for the challenger, which is {state}")
+        if not self._allow():
+            raise Unavailable(
+                "X-Trk-Variant asked for the challenger, whose circuit breaker is open "
+                "(its predicts timed out); try again after the cool-down"
+            )
         return Route(challenger, None, FORCED)
 
     def probability(self, variant: str) -> float:

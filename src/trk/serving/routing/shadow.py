@@ -13,12 +13,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from trk.serving.core.breaker import CircuitBreaker
+from trk.serving.core.pool import DaemonExecutor
 
 log = logging.getLogger("trk.serving")
 OUTCOMES = ("compared", "dropped", "error", "timeout")
@@ -86,6 +88,8 @@ class ShadowRunner:
         pool_size: int = 2,
         merge_wait_s: float = MERGE_WAIT_S,
         on_result: Callable[[str, str, Any], None] | None = None,
+        breaker: CircuitBreaker | None = None,
+        on_open: Callable[[], None] | None = None,
     ) -> None:
         # A deque, not queue.Queue: append/popleft are atomic under the GIL and take no lock,
         # so `submit` costs the request about a microsecond. The worker is woken through an
@@ -98,8 +102,10 @@ class ShadowRunner:
         self.metrics = metrics
         self.call = call or _call_model
         self.merge_wait_s = merge_wait_s
-        # A hung predict keeps its pool thread; the semaphore stops more piling up behind it.
-        self._pool = ThreadPoolExecutor(pool_size, thread_name_prefix="trk-shadow-predict")
+        # A hung predict keeps its pool thread; the semaphore stops more piling up behind it,
+        # and the breaker (the router asks it before copying) stops copies altogether.
+        self._pool = DaemonExecutor(pool_size, "trk-shadow-predict")
+        self.breaker, self.on_open = breaker, on_open
         self._free = threading.Semaphore(pool_size)
         # (request id, variant name, its answer): labels join the challenger's answers too.
         self.on_result = on_result
@@ -182,6 +188,7 @@ class ShadowRunner:
     def _process(self, group: list[Copy]) -> None:
         if not self._free.acquire(blocking=False):
             self._count("busy", len(group))  # every pool thread is stuck in a hung predict
+            self._record(timed_out=True)
             return
         head = group[0]
         data = (
@@ -195,12 +202,21 @@ class ShadowRunner:
             predictions = future.result(timeout=self.timeout_s)
         except FutureTimeout:
             self._count("timeout", len(group))
+            self._record(timed_out=True)
             return
         except Exception as exc:
             log.debug("shadow predict failed: %s", exc)
             self._count("error", len(group))
+            self._record(timed_out=False)
             return
+        self._record(timed_out=False)
         self._compare(group, predictions)
+
+    def _record(self, timed_out: bool) -> None:
+        if self.breaker is not None and self.breaker.record(timed_out):
+            log.warning("challenger: shadow predicts keep timing out; copies stop for a while")
+            if self.on_open is not None:
+                self.on_open()
 
     def _compare(self, group: list[Copy], predictions: Any) -> None:
         """Merged copies compare in one vectorised pass; per copy when that cannot work."""
