@@ -123,6 +123,21 @@ def test_open_breaker_closes_after_a_probe_answers_in_time(start, tmp_path):
     assert served == {"champion", "challenger"}  # its share of traffic is back
 
 
+def test_sigterm_stops_waiting_for_a_request_after_the_grace_period(start):
+    proc, url = start(
+        "--model-uri", "models:/toy@champion", "--timeout-s", "300", "--graceful-timeout-s", "1"
+    )  # fmt: skip
+    with ThreadPoolExecutor(1) as pool:  # a predict of 60 s, well inside --timeout-s
+        slow = pool.submit(post_json, url, {"inputs": [[1.0, 2.0]], "params": {"sleep": 60}})
+        wait_until(lambda: metric_value(httpx.get(url + "/metrics").text, "trk_in_flight_requests"))
+        os.kill(proc.pid, signal.SIGTERM)
+        # Without the bound the drain would wait the full 60 s for that request.
+        assert proc.wait(timeout=30) == 0
+        answer = slow.result(timeout=30)  # cancelled, and told so
+    assert answer.status_code == 503 and answer.json()["error_code"] == "TEMPORARILY_UNAVAILABLE"
+    assert "--graceful-timeout-s" in answer.json()["message"]
+
+
 @pytest.fixture(scope="module")
 def plain(start) -> str:
     """Split with weight 0 (the challenger answers only when forced), a feedback token."""

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from trk.exceptions import BadRequest, TrkError, Unauthenticated
+from trk.exceptions import BadRequest, TrkError, Unauthenticated, Unavailable
 from trk.http_errors import http_error
 from trk.serving.compose import Serving, build
 from trk.serving.config import ServeSettings
@@ -99,7 +99,14 @@ def create_app(
         until = deadline()  # one deadline for the body and the predict
         body = await infer_body(request, until)
         headers = request.headers
-        result = await plane.infer(body, headers.get("content-type"), headers, deadline=until)
+        try:
+            result = await plane.infer(body, headers.get("content-type"), headers, deadline=until)
+        except asyncio.CancelledError:
+            # uvicorn cancels what outlives --graceful-timeout-s; it would answer a bare
+            # text 500: say what happened, as a retryable 503 in MLflow's error JSON.
+            raise Unavailable(
+                "The server shut down before this request finished (--graceful-timeout-s)"
+            ) from None
         return InferResponse(result)
 
     async def feedback(request: Request) -> Response:
