@@ -63,15 +63,14 @@ def test_probes_and_scrape_annotations(rendered):
 
 
 def test_grace_period_covers_prestop_and_drain(rendered):
-    """SIGTERM comes after preStop; the longest request (TRK_TIMEOUT_S) must finish before KILL."""
+    """SIGTERM comes after preStop; the drain (TRK_GRACEFUL_TIMEOUT_S) must end before KILL."""
     objects = rendered["base"]
     deploy, container = serve_container(objects)
     sleep = int(container["lifecycle"]["preStop"]["exec"]["command"][-1])
-    timeout = int(
-        _kustomize.find(objects, "ConfigMap", "trk-serve-routing")["data"]["TRK_TIMEOUT_S"]
-    )
+    routing = _kustomize.find(objects, "ConfigMap", "trk-serve-routing")["data"]
+    drain = float(routing["TRK_GRACEFUL_TIMEOUT_S"])
     grace = deploy["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
-    assert sleep + timeout < grace <= sleep + timeout + 15
+    assert sleep + drain < grace <= sleep + drain + 15
 
 
 def test_autoscaling_and_disruption_budget(rendered):
