@@ -13,6 +13,7 @@ import numpy as np
 from prometheus_client import CollectorRegistry, generate_latest
 from serving_helpers import metric_value, wait_until
 
+from trk.serving.core.breaker import CircuitBreaker
 from trk.serving.core.inputs import ModelInput
 from trk.serving.core.metrics import ServingMetrics
 from trk.serving.core.variant import Variant
@@ -151,3 +152,23 @@ def test_submit_never_raises():
     shadow.start()
     wait_until(lambda: shadow.counters()["error"] == 1, timeout=20)
     shadow.stop()
+
+
+def test_shadow_timeouts_open_the_challengers_breaker():
+    release = threading.Event()
+    opened = []
+    breaker = CircuitBreaker(timeouts=2, cooldown_s=3600)
+    hung = Model(behaviour=lambda x: release.wait(30) and np.zeros(len(x)))
+    shadow = runner(
+        timeout_s=0.05, merge_wait_s=0.0, breaker=breaker, on_open=lambda: opened.append(1)
+    )
+    shadow.start()
+    try:
+        for i in range(4):  # one at a time: each copy is its own predict
+            shadow.submit(f"r{i}", variant(hung), fast([[1.0, 2.0]]), np.array([1]))
+            wait_until(lambda i=i: sum(shadow.counters()[k] for k in ("timeout", "dropped")) > i)
+        assert breaker.is_open and opened == [1]  # opened once, counted once
+        assert not breaker.allow()  # the router asks before copying: no more copies
+    finally:
+        release.set()
+        shadow.stop()
