@@ -68,15 +68,23 @@ def test_a_good_challenger_walks_to_100_and_gets_the_alias(env):
     client, procs, urls, controller = env
     pair(env, 1, 2)
     with Traffic(urls, seed=1):
-        procs.run_trk("rollout", "start", MODEL, "--steps", "5,25,50,100", "--step-interval",
-                      "1s", "--min-requests", "10", "--guard", "error_rate <= champion + 0.5pp",
+        procs.run_trk("rollout", "start", MODEL, "--shadow-for", "1s", "--steps", "5,25,50,100",
+                      "--step-interval", "1s", "--min-requests", "10",
+                      "--guard", "shadow_agreement >= 0.5",
+                      "--guard", "error_rate <= champion + 0.5pp",
                       "--guard", "p99_ms <= 20 * champion", *QUALITY)  # fmt: skip
         wait_for(ended(env), 120, "the rollout ends", controller.log)
     found = status(env)
     actions = [t["action"] for t in found["history"] if t["action"] != "hold"]
     assert found["state"] == "promoted", found["history"]
-    assert actions == ["start", "advance", "advance", "promote"]
-    assert [t["weight"] for t in found["history"] if t["action"] != "hold"] == [0.05, 0.25, 0.5, 1]
+    assert actions == ["start", "advance", "advance", "advance", "promote"]
+    assert [t["weight"] for t in found["history"] if t["action"] != "hold"] == [
+        0, 0.05, 0.25, 0.5, 1,
+    ]  # fmt: skip
+    out_of_shadow = next(t for t in found["history"] if t["action"] == "advance")
+    assert (out_of_shadow["from_state"], out_of_shadow["to_state"]) == ("shadow", "running")
+    (agreement,) = out_of_shadow["guards"]  # shadowing, only the shadow guard applies
+    assert agreement["state"] == "pass" and 0.5 <= agreement["value"] < 1
     moved = [t for t in found["history"] if t["action"] in ("advance", "promote")]
     assert all(g["state"] == "pass" for t in moved for g in t["guards"])
     assert str(client.get_model_version_by_alias(MODEL, "champion").version) == "2"
@@ -84,7 +92,7 @@ def test_a_good_challenger_walks_to_100_and_gets_the_alias(env):
     run = client.get_run(found["run_id"])  # the transitions, in the serving experiment
     assert run.data.tags["trk.rollout.state"] == "promoted"
     weights = [m.value for m in client.get_metric_history(found["run_id"], "rollout_weight")]
-    assert weights[0] == 0.05 and weights[-1] == 1.0
+    assert weights[0] == 0.0 and weights[-1] == 1.0
 
 
 def test_a_challenger_failing_10pct_is_rolled_back_and_every_replica_drops_it(env):

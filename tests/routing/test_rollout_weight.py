@@ -20,6 +20,13 @@ def weight(url: str) -> float:
     return httpx.get(url + "/health", timeout=5).json()["routing"]["challenger_weight"]
 
 
+def shadowed(url: str) -> bool:
+    """One request answered by the champion and copied to the challenger."""
+    httpx.post(url + "/invocations", json=ROW)
+    text = httpx.get(url + "/metrics").text
+    return metric_value(text, "trk_shadow_requests_total", outcome="compared") > 0
+
+
 def served(url: str, n: int) -> dict[str, int]:
     counts = {"champion": 0, "challenger": 0}
     with httpx.Client(base_url=url, timeout=30) as http:
@@ -44,8 +51,17 @@ def test_replicas_follow_the_rollout_weight_and_a_rollback_reaches_zero(routing_
     name, urls = replicas
     assert [weight(u) for u in urls] == [0.2, 0.2]  # no rollout: the flag
     rollouts = SqlStore(routing_env.tracking_uri, str(routing_env.root / "artifacts")).rollouts
-    r = rollouts.start(Rollout(name, "1", "2", {"steps": [25, 100]}, "running", 0, 0.25,
+    r = rollouts.start(Rollout(name, "1", "2", {"steps": [25, 100]}, "shadow", -1, 0.0,
                                0, 0, 0, 0, 0))  # fmt: skip
+    wait_until(lambda: all(weight(u) == 0.0 for u in urls), timeout=10)
+    # Shadowing first: the champion answers everything, the challenger gets copies.
+    wait_until(lambda: all(shadowed(u) for u in urls), timeout=10)
+    for url in urls:
+        assert served(url, 20) == {"champion": 20, "challenger": 0}
+        assert metric_value(httpx.get(url + "/metrics").text, "trk_shadow_requests_total",
+                            outcome="compared") > 0  # fmt: skip
+    r = rollouts.transition(name, r.revision, {"state": "running", "step": 0, "weight": 0.25},
+                            "advance", "shadow guards passed")  # fmt: skip
     wait_until(lambda: all(weight(u) == 0.25 for u in urls), timeout=10)
     text = httpx.get(urls[0] + "/metrics").text
     assert metric_value(text, "trk_variant_weight", variant="challenger") == 0.25

@@ -106,7 +106,8 @@ def build(
             retention_s=settings.prediction_retention_s,
         )
     shadow = None
-    if settings.mode == "shadow" and CHALLENGER in slots:
+    # Split mode too: a rollout may shadow first (--shadow-for) before it moves traffic.
+    if settings.mode in ("shadow", "split") and CHALLENGER in slots:
         # The challenger's answers join labels too, in memory and in the shared log.
         on_result: Callable[[str, str, Any], None] = feedback.record
         if prediction_log is not None:
@@ -128,7 +129,7 @@ def build(
         experiment_name(settings, slots),
         variant_infos(settings, slots),
         settings.report_interval_s,
-        sources=[feedback.counters, shadow_counters(shadow)],
+        sources=[feedback.counters, shadow_counters(shadow, idle_silent=split)],
         dropped=dropped_windows(metrics),
         samples=samples,
     )

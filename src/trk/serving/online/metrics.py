@@ -101,13 +101,19 @@ def current_version(slots: Mapping[str, VariantSlot]) -> Callable[[str], str]:
     return read
 
 
-def shadow_counters(shadow: Any) -> Callable[[], Counters]:
-    """Cumulative shadow comparisons for the reporter; nothing without a shadow runner."""
+def shadow_counters(shadow: Any, idle_silent: bool = False) -> Callable[[], Counters]:
+    """Cumulative shadow comparisons for the reporter; nothing without a shadow runner.
+
+    `idle_silent` (split mode, whose runner only works while a rollout shadows): nothing
+    until the first copy was compared, so split windows carry no shadow counts otherwise.
+    """
 
     def read() -> Counters:
         if shadow is None:
             return {}
         c = shadow.counters()
+        if idle_silent and not c.get("compared", 0):
+            return {}
         return {
             "challenger": {
                 "shadow_compared": c.get("compared", 0),

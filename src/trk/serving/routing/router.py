@@ -133,7 +133,7 @@ class Router:
             return Route(champion, None, SINGLE)
         if challenger is None:
             return Route(champion, None, DOWN)
-        if self.mode == "shadow":
+        if self.mode == "shadow" or self.weights.shadowing:  # a split rollout shadows first
             copy = self.shadow_sample >= 1.0 or self._random() < self.shadow_sample
             return Route(champion, challenger if copy and self._allow() else None, SHADOW)
         point, reason = self._split_point(headers)
@@ -178,9 +178,10 @@ class Router:
 
     def probability(self, variant: str) -> float:
         """The chance a request reaches `variant` (answering, or as a shadow copy), as set."""
-        if self.mode == "split":
+        shadowing = self.mode == "shadow" or self.weights.shadowing
+        if self.mode == "split" and not shadowing:
             return self.weight if variant == CHALLENGER else 1.0 - self.weight
-        if self.mode == "shadow" and variant == CHALLENGER:
+        if shadowing and variant == CHALLENGER:
             return self.shadow_sample
         return 1.0
 

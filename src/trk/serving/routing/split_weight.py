@@ -5,6 +5,9 @@ every replica reads the rollout's weight from the shared store at each reloader 
 replicas agree within one reload interval and a rollback reaches 0 without a restart. The
 router reads `current` once per request (one attribute read); only `refresh` writes it.
 
+While the rollout shadows (`--shadow-for`), the weight is 0 and `shadowing` is set: the router
+copies requests to the challenger as shadow mode does, so shadow guards have data.
+
 Which rollout applies: an active one, whatever it says (0 while shadowing); after a rollback
 or abort, 0 while the challenger still serves the version that was rolled back; after a
 promotion, 1 until this replica's champion serves the promoted version, then 0 (both
@@ -18,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from trk.exceptions import NotFound
-from trk.store.rollout_records import ABORTED, PROMOTED, ROLLED_BACK, Rollout
+from trk.store.rollout_records import ABORTED, PROMOTED, ROLLED_BACK, SHADOW, Rollout
 
 log = logging.getLogger("trk.serving")
 FLAG, ROLLOUT = "flag", "rollout"
@@ -41,6 +44,7 @@ class SplitWeight:
         self.current = default
         self.source = FLAG
         self.state: str | None = None
+        self.shadowing = False  # the rollout shadows first: copies to the challenger, weight 0
         self._factory = rollouts
         self._rollouts: Any = None
         self._model = model
@@ -63,6 +67,7 @@ class SplitWeight:
         weight, source = self.weight_for(rollout)
         self.state = rollout.state if rollout is not None else None
         self.source = source
+        self.shadowing = source == ROLLOUT and self.state == SHADOW
         if weight != self.current:
             log.info("challenger weight %.3g -> %.3g (%s)", self.current, weight, source)
             self.current = weight
