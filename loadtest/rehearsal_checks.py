@@ -48,7 +48,11 @@ def pickup(
 def report_sums(report: dict[str, Any], answers: list[Answer], replicas: int) -> dict[str, Any]:
     """The A/B report's per-variant requests and replicas against what the clients counted."""
     counted = Counter(a.variant for a in answers if a.status == 200)
-    reported = {v["variant"]: v for v in report["variants"]}
+    reported: dict[str, dict[str, Any]] = {}
+    for row in report["variants"]:  # one row per (variant, version): summed per variant
+        v = reported.setdefault(row["variant"], {"requests": 0, "replicas": 0})
+        v["requests"] += row["requests"]
+        v["replicas"] = max(v["replicas"], row["replicas"])
     return {
         variant: {
             "client_count": counted.get(variant, 0),

@@ -113,10 +113,11 @@ def checks(
 ) -> tuple[dict[str, bool], dict[str, Any]]:
     """The label checks (name -> passed) and their figures."""
     expected = expected_counts(answers, labeller.labels)
-    reported = {
-        v["variant"]: {"labelled": v["labelled"], "correct": v["correct"]}
-        for v in report["variants"]
-    }
+    reported: dict[str, dict[str, int]] = {}
+    for row in report["variants"]:  # one row per (variant, version): summed per variant
+        c = reported.setdefault(row["variant"], {"labelled": 0, "correct": 0})
+        c["labelled"] += row["labelled"]
+        c["correct"] += row["correct"]
     results = {
         "no_label_refused": not labeller.refused,
         "report_reads_labels_from_the_store": report.get("labels") == "store",
