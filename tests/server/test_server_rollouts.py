@@ -79,3 +79,22 @@ def test_bad_bodies_are_refused_and_write_nothing(server, rollouts, path, body):
     else:
         with pytest.raises(NotFound):
             rollouts.get("x")
+
+
+def test_propensity_sums_through_the_server(server):
+    from trk.store.prediction_records import PredictionRecord
+
+    store = RestStore(server.url)
+    log = store.predictions
+    log.log_predictions("bandit", [
+        PredictionRecord("a", 0, "champion", "1", "1", None, 0.8, 5),
+        PredictionRecord("b", 0, "challenger", "2", "1", None, 0.2, 5),
+        PredictionRecord("c", 0, "challenger", "2", "0", None, 0.25, 5),
+    ])  # fmt: skip
+    log.log_labels("bandit", [{"request_id": r, "label": 1} for r in "abc"])
+    by = {p["variant"]: p for p in log.propensity("bandit")}
+    assert by["challenger"]["labelled"] == 2
+    assert by["challenger"]["inverse_sum"] == pytest.approx(5 + 4)
+    assert by["challenger"]["correct_inverse_sum"] == pytest.approx(5)
+    assert by["champion"]["correct_inverse_sum"] == pytest.approx(1.25)
+    store.transport.close()

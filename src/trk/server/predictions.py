@@ -47,6 +47,10 @@ def outcomes(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
     return {"outcomes": [o.to_json() for o in found]}
 
 
+def propensity(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
+    return {"propensity": _log(ctx).propensity(p["model"], p.get("since_ms"))}
+
+
 def prune(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
     model = check_model(p["model"]) if "model" in p else None
     return {"deleted": _log(ctx).prune(p["before_ms"], model)}
@@ -59,5 +63,6 @@ APIS = [
     Api("GET", "trk/predictions/joined", _READ, joined),
     Api("GET", "trk/predictions/paired", _READ, paired),
     Api("GET", "trk/predictions/outcomes", {**_READ, "limit": "int"}, outcomes),
+    Api("GET", "trk/predictions/propensity", _READ, propensity),
     Api("POST", "trk/predictions/prune", {"model": "str", "before_ms": "int!"}, prune),
 ]

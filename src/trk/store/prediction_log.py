@@ -143,20 +143,13 @@ class SqlPredictionLog:
         cls = and_(p.c.predicted.is_not(None), lab.c.label.is_not(None))
         reg = and_(p.c.value.is_not(None), lab.c.value.is_not(None), p.c.predicted.is_(None))
         err = p.c.value - lab.c.value
-        stmt = (
-            select(
-                p.c.variant, p.c.version, func.count(),
-                _count(cls), _count(and_(cls, p.c.predicted == lab.c.label)), _count(reg),
-                func.coalesce(func.sum(case((reg, func.abs(err)))), 0.0),
-                func.coalesce(func.sum(case((reg, err * err))), 0.0),
-            )
-            .select_from(p.outerjoin(lab, _joins(p, lab)))
-            .where(_since(p, check_model(model), since_ms))
-            .group_by(p.c.variant, p.c.version)
-            .order_by(p.c.variant, p.c.version)
+        columns = (
+            func.count(),
+            _count(cls), _count(and_(cls, p.c.predicted == lab.c.label)), _count(reg),
+            func.coalesce(func.sum(case((reg, func.abs(err)))), 0.0),
+            func.coalesce(func.sum(case((reg, err * err))), 0.0),
         )  # fmt: skip
-        with read_connection(self._engine) as conn:
-            rows = conn.execute(stmt).all()
+        rows = self._per_version(columns, p.outerjoin(lab, _joins(p, lab)), model, since_ms)
         return [
             JoinedCounts(r[0], r[1], int(r[2]), int(r[3]), int(r[4]), int(r[5]), float(r[6]),
                          float(r[7]))
@@ -207,3 +200,33 @@ class SqlPredictionLog:
                     None if r[4] is None else float(r[4]))
             for r in rows
         ]  # fmt: skip
+
+    def propensity(self, model: str, since_ms: int | None = None) -> list[dict[str, Any]]:
+        """Per (variant, version): labelled classifier rows, sum of 1/p and of correct/p, where
+        p is the routing probability each row was logged with (inverse-propensity estimates)."""
+        p, lab = log_t, labels_t
+        cls = and_(p.c.predicted.is_not(None), lab.c.label.is_not(None), p.c.probability > 0)
+        inv = 1.0 / p.c.probability
+        columns = (
+            _count(cls), func.coalesce(func.sum(case((cls, inv))), 0.0),
+            func.coalesce(func.sum(case((and_(cls, p.c.predicted == lab.c.label), inv))), 0.0),
+        )  # fmt: skip
+        rows = self._per_version(columns, p.join(lab, _joins(p, lab)), model, since_ms)
+        return [{"variant": r[0], "version": r[1], "labelled": int(r[2]),
+                 "inverse_sum": float(r[3]), "correct_inverse_sum": float(r[4])}
+                for r in rows]  # fmt: skip
+
+    def _per_version(
+        self, columns: Sequence[Any], source: Any, model: str, since_ms: int | None
+    ) -> list[Any]:
+        """`columns` over the model's log rows (joined as `source`), per (variant, version)."""
+        p = log_t
+        stmt = (
+            select(p.c.variant, p.c.version, *columns)
+            .select_from(source)
+            .where(_since(p, check_model(model), since_ms))
+            .group_by(p.c.variant, p.c.version)
+            .order_by(p.c.variant, p.c.version)
+        )
+        with read_connection(self._engine) as conn:
+            return list(conn.execute(stmt).all())

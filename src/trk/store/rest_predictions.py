@@ -67,3 +67,7 @@ class RestPredictionLog:
         extra = {"limit": int(limit)} if limit is not None else {}
         found = self._get("predictions/outcomes", model, since_ms, **extra)
         return [Outcome(*o) for o in found.get("outcomes", [])]
+
+    def propensity(self, model: str, since_ms: int | None = None) -> list[dict[str, Any]]:
+        found = self._get("predictions/propensity", model, since_ms)
+        return list(found.get("propensity", []))

@@ -24,7 +24,7 @@ TERMINAL = (PROMOTED, ROLLED_BACK, ABORTED)
 STATES = ACTIVE + TERMINAL
 # What a transition did; `hold` keeps state and weight (waiting for time, data or a guard).
 ACTIONS = ("start", "advance", "hold", "await_approval", "approve", "pause", "resume",
-           "rollback", "promote", "abort")  # fmt: skip
+           "rollback", "promote", "abort", "rebalance")  # fmt: skip
 MAX_PLAN_BYTES = 64 * 1024
 MAX_REASON = 2000
 MAX_GUARDS_BYTES = 64 * 1024

@@ -47,6 +47,15 @@ def _controller(tracking_uri: str | None, owner: str | None = None) -> Any:
     default=None,
     help="Wait for `trk rollout approve` before the first step at or past this percent.",
 )
+@click.option("--mode", type=click.Choice(["steps", "bandit"]), default=None,
+              help="steps: the plan's steps; bandit: Thompson sampling on the labels  "
+              "[default: steps]")  # fmt: skip
+@click.option(
+    "--min-share",
+    type=float,
+    default=None,
+    help="bandit: the least share of traffic either variant gets  [default: 0.05]",
+)
 @click.option("--alpha", type=float, default=None, help="Quality guards' level  [default: 0.05]")
 @click.option("--min-sample", type=int, default=None,
               help="Labels per variant before a quality verdict  [default: 100]")  # fmt: skip
@@ -72,7 +81,14 @@ def start_cmd(model: str, plan_path: str | None, as_json: bool, tracking_uri: st
 @client_option
 def status_cmd(model: str, as_json: bool, tracking_uri: str | None) -> None:
     """Where MODEL's rollout stands: state, weight, the guards' last readings, its history."""
-    _show(make_client(tracking_uri).store.rollouts.get(model), as_json)
+    client = make_client(tracking_uri)
+    found = client.store.rollouts.get(model)
+    arms = None
+    if found.plan.get("mode") == "bandit":
+        from trk.ab.rollout.bandit import summary
+
+        arms = summary(client, found)
+    _show(found, as_json, arms)
 
 
 def _command(action: str, doc: str) -> None:
@@ -141,9 +157,14 @@ def _time(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _show(r: Any, as_json: bool) -> None:
+def _num(value: float | None) -> str | None:
+    return None if value is None else f"{value:.4g}"
+
+
+def _show(r: Any, as_json: bool, arms: list[dict[str, Any]] | None = None) -> None:
     if as_json:
-        click.echo(orjson.dumps(r.to_json(), option=orjson.OPT_INDENT_2))
+        out = r.to_json() | ({"bandit": arms} if arms is not None else {})
+        click.echo(orjson.dumps(out, option=orjson.OPT_INDENT_2))
         return
     plan = r.plan
     steps = ",".join(f"{s:g}" for s in plan["steps"])
@@ -153,10 +174,18 @@ def _show(r: Any, as_json: bool) -> None:
     click.echo(f"state: {r.state}  {at}  weight {r.weight * 100:g}%  "
                f"failures {r.failures}/{plan['failure_limit']}")  # fmt: skip
     approval = plan.get("manual_approval_at")
+    if plan.get("mode") == "bandit":
+        steps = "bandit"
     click.echo(f"plan: steps {steps} every {plan['step_interval_s']:g}s, "
                f"min {plan['min_requests']} requests per step"
                + (f", shadow {plan['shadow_for_s']:g}s first" if plan["shadow_for_s"] else "")
                + (f", approval before {approval:g}%" if approval else ""))  # fmt: skip
+    if arms is not None:
+        click.echo(f"bandit: Thompson sampling, min share {plan['min_share']:g}; since the start:")
+        emit([{"variant": a["variant"], "labelled": a["labelled"],
+               "accuracy": _num(a["accuracy"]), "P(better)": _num(a["p_better"]),
+               "IPS accuracy": _num(a["ips_accuracy"]),
+               "self-normalised IPS": _num(a["snips_accuracy"])} for a in arms], False)  # fmt: skip
     judged = next((t for t in reversed(r.history) if t.guards), None)
     if judged is not None:
         click.echo(f"guards (as of {_time(judged.timestamp_ms)} UTC):")

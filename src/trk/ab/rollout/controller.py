@@ -19,7 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from trk.ab.rollout import journal
+from trk.ab.rollout import bandit, journal
+from trk.ab.rollout.bandit import thompson_share
 from trk.ab.rollout.decide import HOLD, PROMOTE, Decision, decide, forward
 from trk.ab.rollout.evidence import judge
 from trk.ab.rollout.plan import Plan
@@ -134,7 +135,10 @@ class Controller:
         if not r.active or r.state == PAUSED:
             return StepResult(r)
         plan = Plan.from_json(r.plan)
-        decision = decide(r, plan, judge(self.client, r, plan), _now_ms())
+        share = (
+            thompson_share(*bandit.counts(self.client, r), plan.min_share) if plan.bandit else None
+        )
+        decision = decide(r, plan, judge(self.client, r, plan), _now_ms(), share)
         if decision.action == HOLD and not decision.moves and _same_hold(r, decision):
             return StepResult(r, decision)
         if decision.action == PROMOTE:

@@ -9,6 +9,8 @@ it (compare-and-set in the store, the alias move) is the controller's job.
   advance, stopping for `trk rollout approve` before the first step at or past
   `--manual-approval-at`. Advancing to 100% is the promotion.
 - Awaiting approval: failures still roll back; nothing else moves without a person.
+- Bandit mode: at each interval the weight becomes the Thompson share the controller
+  computed from the labels (`rebalance`); it never promotes by itself.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from trk.store.rollout_records import (
 )
 
 ADVANCE, HOLD, AWAIT, ROLLBACK, PROMOTE = "advance", "hold", "await_approval", "rollback", "promote"
+REBALANCE = "rebalance"
+SHARE_STEP = 0.005  # a new bandit share closer than this to the current one is not written
 
 
 @dataclass(frozen=True)
@@ -69,8 +73,17 @@ def _first_at(plan: Plan) -> int:
     return next((i for i, s in enumerate(plan.steps) if s >= gate), len(plan.steps))
 
 
-def decide(rollout: Rollout, plan: Plan, results: list[GuardResult], now_ms: int) -> Decision:
-    """What one evaluation does to an active rollout (paused ones are not evaluated)."""
+def decide(
+    rollout: Rollout,
+    plan: Plan,
+    results: list[GuardResult],
+    now_ms: int,
+    share: float | None = None,
+) -> Decision:
+    """What one evaluation does to an active rollout (paused ones are not evaluated).
+
+    `share`: bandit mode, the challenger's Thompson share from the labels so far.
+    """
     res = tuple(results)
     failed = _names(results, FAIL)
     if failed:
@@ -90,5 +103,16 @@ def decide(rollout: Rollout, plan: Plan, results: list[GuardResult], now_ms: int
     if now_ms - rollout.step_started_ms < limit * 1000:
         where = "shadowing" if rollout.state == SHADOW else f"at {rollout.weight * 100:g}%"
         return Decision(HOLD, f"guards pass; {where} until the step interval ends", {}, res)
+    if plan.bandit and rollout.state == RUNNING:
+        return _rebalance(rollout, share, now_ms, res)
     found = forward(rollout, plan, now_ms)
     return Decision(found.action, found.reason, found.changes, res)
+
+
+def _rebalance(
+    rollout: Rollout, share: float | None, now_ms: int, res: tuple[GuardResult, ...]
+) -> Decision:
+    if share is None or abs(share - rollout.weight) < SHARE_STEP:
+        return Decision(HOLD, "bandit: the posterior leaves the share as it is", {}, res)
+    return Decision(REBALANCE, f"bandit: P(challenger better) gives it {share * 100:.1f}%",
+                    {"weight": round(share, 4), "step_started_ms": now_ms}, res)  # fmt: skip

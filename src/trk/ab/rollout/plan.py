@@ -21,7 +21,8 @@ from trk.ab.windows import parse_duration
 from trk.exceptions import InvalidParameter
 
 DEFAULT_STEPS = (5.0, 10.0, 25.0, 50.0, 100.0)
-KEYS = ("steps", "step_interval", "shadow_for", "min_requests", "guards", "failure_limit",
+MODES = ("steps", "bandit")
+KEYS = ("mode", "min_share", "steps", "step_interval", "shadow_for", "min_requests", "guards", "failure_limit",
         "manual_approval_at", "alpha", "horizon", "min_sample")  # fmt: skip
 
 
@@ -39,8 +40,14 @@ class Plan:
     alpha: float = 0.05  # quality guards' level (sequential: valid at every look)
     horizon: float = sequential.DEFAULT_HORIZON
     min_sample: int = sequential.DEFAULT_MIN_SAMPLE  # labels per variant before a verdict
+    mode: str = "steps"  # or "bandit": Thompson sampling on the labels (trk.ab.rollout.bandit)
+    min_share: float = 0.05  # bandit: the least share either variant gets
 
     def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise InvalidParameter(f"--mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if not 0 < self.min_share < 0.5:
+            raise InvalidParameter(f"--min-share must be within (0, 0.5), got {self.min_share}")
         steps = self.steps
         if not steps or any(not (0 < s <= 100) or not math.isfinite(s) for s in steps):
             raise InvalidParameter(f"--steps must be percentages in (0, 100], got {list(steps)}")
@@ -67,8 +74,15 @@ class Plan:
             parse_guard(text)
 
     def weight(self, step: int) -> float:
-        """The challenger's share at step index `step` (0 while shadowing, step -1)."""
-        return 0.0 if step < 0 else self.steps[step] / 100.0
+        """The challenger's share at step index `step` (0 while shadowing, step -1); a bandit
+        starts where Thompson sampling without labels does, at one half."""
+        if step < 0:
+            return 0.0
+        return 0.5 if self.bandit else self.steps[step] / 100.0
+
+    @property
+    def bandit(self) -> bool:
+        return self.mode == "bandit"
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -120,6 +134,8 @@ def build_plan(values: dict[str, Any]) -> Plan:
                 ):
                     raise InvalidParameter("guards must be a list of strings")
                 kw["guards"] = tuple(guards)
+            elif key == "mode":
+                kw["mode"] = str(value)
             elif key in ("min_requests", "failure_limit", "min_sample"):
                 kw[key] = _integer(key, value)
             else:
