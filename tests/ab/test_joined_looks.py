@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from trk.ab.arms import Pair
-from trk.ab.joined import outcome_looks
+from trk.ab.joined import outcome_looks, paired_looks
 from trk.ab.windows import VariantWindows
-from trk.store.prediction_records import Outcome
+from trk.store.prediction_records import Outcome, PairedCounts, PairedOutcome
 
 
 def test_outcome_looks_add_a_last_look_when_the_outcome_query_was_capped():
@@ -26,3 +26,19 @@ def test_outcome_looks_add_a_last_look_when_the_outcome_query_was_capped():
     # Whole: no extra look.
     base.joined, cand.joined = {"labelled": 2.0, "correct": 1.0}, {"labelled": 2.0, "correct": 1.0}
     assert len(outcome_looks(rows, keys, Pair(base, cand)).times) == 2
+
+
+def test_paired_looks_cumulate_the_shadow_table_in_label_order():
+    rows = [PairedOutcome("1", "2", 10, True, True), PairedOutcome("1", "2", 10, True, False),
+            PairedOutcome("1", "2", 20, False, True), PairedOutcome("1", "2", 30, False, False)]  # fmt: skip
+    whole = PairedCounts("1", "2", both_correct=1, champion_only=1, challenger_only=1, neither=1)
+    lk = paired_looks(rows, whole)
+    assert list(lk.times) == [10, 20, 30] and list(lk.pairs) == [2, 3, 4]
+    assert (list(lk.both), list(lk.champion_only), list(lk.challenger_only)) == (
+        [1, 1, 1], [1, 1, 1], [0, 1, 1],
+    )  # fmt: skip
+    # The history was capped (or more labels came meanwhile): the table's totals, now.
+    more = PairedCounts("1", "2", both_correct=40, champion_only=5, challenger_only=9, neither=6)
+    lk = paired_looks(rows, more)
+    assert list(lk.pairs) == [2, 3, 4, 60] and lk.challenger_only[-1] == 9 and lk.times[-1] > 30
+    assert list(paired_looks([], more).pairs) == [60]

@@ -42,6 +42,9 @@ def test_replicas_log_and_labels_join_through_the_server(log):
     (pair,) = log.paired("m")
     assert (pair.both_correct, pair.neither) == (2, 2)
     assert len(log.outcomes("m", limit=3)) == 3
+    assert [(o.champion_correct, o.challenger_correct) for o in log.paired_outcomes("m")] == [
+        (False, False), (True, True), (False, False), (True, True)
+    ]  # fmt: skip
     assert log.prune(2_000, "m") == {"predictions": 8, "labels": 0}
     assert log.joined("m") == []
 

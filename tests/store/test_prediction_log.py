@@ -61,6 +61,28 @@ def test_paired_counts_are_mcnemars_table(store):
     assert (p.both_correct, p.champion_only, p.challenger_only, p.neither) == (1, 2, 1, 1)
 
 
+def test_paired_outcomes_come_in_label_order(store):
+    log = store.predictions
+    log.log_predictions(
+        "m",
+        [
+            rec("a", "champion", "1"),
+            rec("a", "challenger", "0", "2"),
+            rec("b", "champion", "0"),
+            rec("b", "challenger", "0", "2"),
+            rec("c", "champion", "1"),
+        ],
+    )  # fmt: skip  (c: no shadow answer)
+    log.log_labels("m", [{"request_id": "b", "label": 0}, {"request_id": "c", "label": 1}])
+    time.sleep(0.01)  # a later millisecond
+    log.log_labels("m", [{"request_id": "a", "label": 0}])
+    found = log.paired_outcomes("m")
+    assert [(o.champion_correct, o.challenger_correct) for o in found] == [(True, True),
+                                                                           (False, True)]  # fmt: skip
+    assert {(o.champion_version, o.challenger_version) for o in found} == {("1", "2")}
+    assert len(log.paired_outcomes("m", limit=1)) == 1
+
+
 def test_outcomes_come_in_label_order(store):
     log = store.predictions
     log.log_predictions("m", [rec("a", "champion", "1"), rec("b", "champion", "0")])

@@ -20,7 +20,7 @@ from trk.ab.arms import Pair, version_of
 from trk.ab.looks import PairedLooks, UnpairedLooks
 from trk.ab.windows import VariantWindows
 from trk.exceptions import EndpointNotFound, TrkError
-from trk.store.prediction_records import JoinedCounts, Outcome, PairedCounts
+from trk.store.prediction_records import JoinedCounts, Outcome, PairedCounts, PairedOutcome
 
 log = logging.getLogger(__name__)
 
@@ -120,17 +120,33 @@ class StoreLabels:
         """Accuracy looks of the two versions: the shadow pairs, else label by label."""
         a, b = version_of(pair.baseline), version_of(pair.candidate)
         if a != b:
-            for p in paired_counts(self.client, self.model, self.since_s):
-                if (p.champion_version, p.challenger_version) == (a, b) and p.pairs:
-                    # The join gives the table, not its history: one look, now. A confidence
-                    # sequence is valid at any single look; the running intersection needs more.
-                    one = (np.array([v]) for v in (int(time.time() * 1000), p.pairs,
-                           p.both_correct, p.champion_only, p.challenger_only))  # fmt: skip
-                    return PairedLooks(*one)
+            table = next((p for p in paired_counts(self.client, self.model, self.since_s)
+                          if (p.champion_version, p.challenger_version) == (a, b) and p.pairs),
+                         None)  # fmt: skip
+            if table is not None:
+                rows = _query(self.client, "paired_outcomes", self.model, self.since_s)
+                return paired_looks([r for r in rows if (r.champion_version,
+                                     r.challenger_version) == (a, b)], table)  # fmt: skip
         keys = ((pair.baseline.variant, a), (pair.candidate.variant, b))
         rows = [o for o in outcomes(self.client, self.model, self.since_s)
                 if o.correct is not None and (o.variant, o.version) in keys]  # fmt: skip
         return outcome_looks(rows, keys, pair)
+
+
+def paired_looks(rows: list[PairedOutcome], table: PairedCounts) -> PairedLooks:
+    """Cumulative pairs, both right, only the champion, only the challenger, per label time."""
+    t = np.array([o.labelled_ms for o in rows], dtype=np.int64)
+    a = np.array([o.champion_correct for o in rows], dtype=bool)
+    b = np.array([o.challenger_correct for o in rows], dtype=bool)
+    cells = np.stack([np.ones_like(a), a & b, a & ~b, ~a & b], axis=1).cumsum(axis=0)
+    last = np.r_[t[1:] != t[:-1], True] if len(t) else np.zeros(0, dtype=bool)
+    times, cum = t[last], [cells[last, i] for i in range(4)]
+    totals = [table.pairs, table.both_correct, table.champion_only, table.challenger_only]
+    if not len(times) or [int(c[-1]) for c in cum] != totals:
+        # The outcome query is capped (or labels came in between): one more look, now.
+        cum = [np.r_[c, v] for c, v in zip(cum, totals, strict=True)]
+        times = np.r_[times, int(time.time() * 1000)]
+    return PairedLooks(times, *cum)
 
 
 def outcome_looks(

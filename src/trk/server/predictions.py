@@ -51,6 +51,12 @@ def propensity(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
     return {"propensity": _log(ctx).propensity(p["model"], p.get("since_ms"))}
 
 
+def paired_outcomes(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
+    args = {"limit": p["limit"]} if "limit" in p else {}
+    found = _log(ctx).paired_outcomes(p["model"], p.get("since_ms"), **args)
+    return {"paired_outcomes": [o.to_json() for o in found]}
+
+
 def prune(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
     model = check_model(p["model"]) if "model" in p else None
     return {"deleted": _log(ctx).prune(p["before_ms"], model)}
@@ -64,5 +70,6 @@ APIS = [
     Api("GET", "trk/predictions/paired", _READ, paired),
     Api("GET", "trk/predictions/outcomes", {**_READ, "limit": "int"}, outcomes),
     Api("GET", "trk/predictions/propensity", _READ, propensity),
+    Api("GET", "trk/predictions/paired-outcomes", {**_READ, "limit": "int"}, paired_outcomes),
     Api("POST", "trk/predictions/prune", {"model": "str", "before_ms": "int!"}, prune),
 ]

@@ -23,6 +23,7 @@ from trk.store.prediction_records import (
     JoinedCounts,
     Outcome,
     PairedCounts,
+    PairedOutcome,
     PredictionRecord,
     check_model,
     parse_labels,
@@ -93,6 +94,25 @@ def _unnest_statement(
     )
 
 
+def _pairs() -> tuple[Any, Any, Any, ColumnElement[bool], ColumnElement[bool]]:
+    """The champion's row (a), the challenger's (b), their label, and whether each is right."""
+    a, b, lab = log_t.alias("a"), log_t.alias("b"), labels_t
+    return a, b, lab, a.c.predicted == lab.c.label, b.c.predicted == lab.c.label
+
+
+def _paired_join(a: Any, b: Any, lab: Any) -> Any:
+    same = and_(a.c.model == b.c.model, a.c.request_id == b.c.request_id,
+                a.c.row == b.c.row, b.c.variant == CHALLENGER)  # fmt: skip
+    return a.join(b, same).join(lab, _joins(a, lab))
+
+
+def _paired_where(
+    a: Any, b: Any, lab: Any, model: str, since_ms: int | None
+) -> list[ColumnElement[bool]]:
+    return [_since(a, model, since_ms), a.c.variant == CHAMPION, a.c.predicted.is_not(None),
+            b.c.predicted.is_not(None), lab.c.label.is_not(None)]  # fmt: skip
+
+
 class SqlPredictionLog:
     """Append predictions, upsert labels, join them per (variant, version), prune by age."""
 
@@ -158,25 +178,36 @@ class SqlPredictionLog:
 
     def paired(self, model: str, since_ms: int | None = None) -> list[PairedCounts]:
         """Shadow mode: labelled rows both variants answered, per pair of versions."""
-        a, b, lab = log_t.alias("a"), log_t.alias("b"), labels_t
-        same = and_(a.c.model == b.c.model, a.c.request_id == b.c.request_id,
-                    a.c.row == b.c.row, b.c.variant == CHALLENGER)  # fmt: skip
-        ok_a, ok_b = a.c.predicted == lab.c.label, b.c.predicted == lab.c.label
+        a, b, lab, ok_a, ok_b = _pairs()
         stmt = (
             select(
                 a.c.version, b.c.version, _count(and_(ok_a, ok_b)), _count(and_(ok_a, ~ok_b)),
                 _count(and_(~ok_a, ok_b)), _count(and_(~ok_a, ~ok_b)),
             )
-            .select_from(a.join(b, same).join(lab, _joins(a, lab)))
-            .where(_since(a, check_model(model), since_ms), a.c.variant == CHAMPION,
-                   a.c.predicted.is_not(None), b.c.predicted.is_not(None),
-                   lab.c.label.is_not(None))
+            .select_from(_paired_join(a, b, lab))
+            .where(*_paired_where(a, b, lab, check_model(model), since_ms))
             .group_by(a.c.version, b.c.version)
             .order_by(a.c.version, b.c.version)
         )  # fmt: skip
         with read_connection(self._engine) as conn:
             rows = conn.execute(stmt).all()
         return [PairedCounts(r[0], r[1], *(int(x) for x in r[2:])) for r in rows]
+
+    def paired_outcomes(
+        self, model: str, since_ms: int | None = None, limit: int = MAX_OUTCOMES
+    ) -> list[PairedOutcome]:
+        """Shadow mode: labelled rows both variants answered, in the order labels arrived."""
+        a, b, lab, ok_a, ok_b = _pairs()
+        stmt = (
+            select(a.c.version, b.c.version, lab.c.timestamp_ms, ok_a, ok_b)
+            .select_from(_paired_join(a, b, lab))
+            .where(*_paired_where(a, b, lab, check_model(model), since_ms))
+            .order_by(lab.c.timestamp_ms, a.c.request_id, a.c.row)
+            .limit(min(max(int(limit), 1), MAX_OUTCOMES))
+        )
+        with read_connection(self._engine) as conn:
+            rows = conn.execute(stmt).all()
+        return [PairedOutcome(r[0], r[1], int(r[2]), bool(r[3]), bool(r[4])) for r in rows]
 
     def outcomes(
         self, model: str, since_ms: int | None = None, limit: int = MAX_OUTCOMES

@@ -105,6 +105,21 @@ class Outcome:
         return [self.variant, self.version, self.labelled_ms, self.correct, self.error]
 
 
+@dataclass(frozen=True)
+class PairedOutcome:
+    """Shadow mode: one labelled row both versions answered, in label order."""
+
+    champion_version: str
+    challenger_version: str
+    labelled_ms: int
+    champion_correct: bool
+    challenger_correct: bool
+
+    def to_json(self) -> list[Any]:
+        return [self.champion_version, self.challenger_version, self.labelled_ms,
+                self.champion_correct, self.challenger_correct]  # fmt: skip
+
+
 def class_key(value: Any) -> str:
     """The canonical text of a class: whole numbers without '.0', bools as 0/1."""
     if isinstance(value, bool):

@@ -13,6 +13,7 @@ from trk.store.prediction_records import (
     JoinedCounts,
     Outcome,
     PairedCounts,
+    PairedOutcome,
     PredictionRecord,
     check_model,
     parse_labels,
@@ -60,6 +61,13 @@ class RestPredictionLog:
     def paired(self, model: str, since_ms: int | None = None) -> list[PairedCounts]:
         found = self._get("predictions/paired", model, since_ms)
         return [PairedCounts(**c) for c in found.get("paired", [])]
+
+    def paired_outcomes(
+        self, model: str, since_ms: int | None = None, limit: int | None = None
+    ) -> list[PairedOutcome]:
+        extra = {"limit": int(limit)} if limit is not None else {}
+        found = self._get("predictions/paired-outcomes", model, since_ms, **extra)
+        return [PairedOutcome(*o) for o in found.get("paired_outcomes", [])]
 
     def outcomes(
         self, model: str, since_ms: int | None = None, limit: int | None = None
