@@ -16,7 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # The test helpers are plain modules; the pictures show exactly the data the tests check.
-for folder in ("tests/ui", "tests/server", "tests/ab"):
+for folder in ("tests", "tests/ui", "tests/server", "tests/ab"):
     sys.path.insert(0, str(ROOT / folder))
 
 from playwright.sync_api import sync_playwright  # noqa: E402

@@ -8,7 +8,16 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page
 from ui_browser import charts, shot, take_screenshots
-from ui_seed import MODEL, RUNS, SCRIPT_NAME, SCRIPT_PARAM, STEPS, client_for
+from ui_seed import (
+    MODEL,
+    ROLLOUT,
+    ROLLOUT_GUARDS,
+    RUNS,
+    SCRIPT_NAME,
+    SCRIPT_PARAM,
+    STEPS,
+    client_for,
+)
 
 from trk.ab.evaluation import evaluate
 from trk.exceptions import InvalidParameter
@@ -166,6 +175,26 @@ def test_ab_page_has_the_verdict_of_trk_ab_report(page: Page, ui_server, tmp_pat
     points = sequence["points"]  # one per distinct sample size past the minimum sample
     assert len(set(points)) == 1 and points[0] >= 2, points
     shot(page, tmp_path / "ab.png")
+
+
+def test_ab_page_shows_the_rollout(page: Page, ui_server) -> None:
+    page.goto(f"/ab/{MODEL}")
+    state = page.inner_text("#rollout-state")
+    assert "running" in state and "challenger weight 25%" in state and "failures 0/2" in state
+    steps = page.inner_text("#rollout-steps")
+    assert "[25%]" in steps and "5%" in steps and "100%" in steps
+    guards = page.locator("#rollout-guards tr").all_inner_texts()[1:]
+    assert [g.split("\t")[0] for g in guards] == list(ROLLOUT_GUARDS)
+    assert all("pass" in g for g in guards)
+    drawn = {c["title"]: c for c in charts(page)}
+    weight = drawn["rollout: challenger weight (%)"]
+    assert weight["points"] == [len(ROLLOUT) + 1] and min(weight["inked"]) > 20
+    for guard in ROLLOUT_GUARDS:
+        chart = drawn[f"rollout guard: {guard}"]
+        assert chart["labels"] == ["value", "bound"] and chart["points"] == [5, 5]
+    page.get_by_text("History").click()
+    history = page.locator("#rollout-history tr").all_inner_texts()[1:]
+    assert [h.split("\t")[2] for h in history] == ["start"] + [a for _, a, _, _ in ROLLOUT]
 
 
 def test_ab_page_other_metric_and_a_model_without_serving_runs(page: Page) -> None:

@@ -18,6 +18,7 @@ from trk.exceptions import InvalidParameter, NotFound
 from trk.store.webhooks import SqlWebhooks
 from trk.tracking.client import Client
 from trk.ui.charts import chart
+from trk.ui.rollouts import RolloutView, rollout_view
 from trk.webhooks.entities import Delivery
 
 # Per-window series on the A/B page: (timeline key, chart title).
@@ -82,11 +83,15 @@ class AbPage:
     variant_rows: list[dict[str, str]] = field(default_factory=list)
     comparison_rows: list[dict[str, str]] = field(default_factory=list)
     charts: list[dict[str, Any]] = field(default_factory=list)
+    rollout: RolloutView | None = None  # a progressive rollout of the model, if any
 
 
 def ab_page(client: Client, name: str, metric: str, since: str) -> AbPage:
     """The report of `trk ab report NAME --metric METRIC --since SINCE`, with its plots."""
     page = AbPage(client.get_registered_model(name), metric, since)
+    page.rollout = rollout_view(client, name)
+    if page.rollout is not None:
+        page.charts += page.rollout.charts
     try:
         report = evaluate(client, name, since=since or None, metric=metric)
     except (NotFound, InvalidParameter) as exc:
@@ -96,7 +101,7 @@ def ab_page(client: Client, name: str, metric: str, since: str) -> AbPage:
     page.report = report
     page.variant_rows = [variant_row(v) for v in report.variants]
     page.comparison_rows = comparison_rows(report)
-    page.charts = [chart(title, _series(report, key), "report window") for key, title in AB_SERIES]
+    page.charts += [chart(title, _series(report, key), "report window") for key, title in AB_SERIES]
     page.charts += [_sequence_chart(c, report.alpha) for c in report.comparisons if c.sequence]
     return page
 
