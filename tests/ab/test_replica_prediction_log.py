@@ -114,3 +114,19 @@ def test_a_server_without_the_log_stops_the_logging_once(client):
     finally:
         store.transport.close()
         server.stop()
+
+
+def test_the_queue_is_bounded_by_rows_too(client):
+    log = PredictionLog(
+        lambda: client.store.predictions, lambda: "rows", lambda v: 1.0, lambda v: "1",
+        max_rows=100,
+    )  # fmt: skip
+    log.record_shadow("big", "champion", np.zeros(80, dtype=int))
+    log.record_shadow("too-big", "champion", np.zeros(30, dtype=int))  # 110 rows: dropped
+    log.record_shadow("small", "champion", np.zeros(20, dtype=int))
+    assert log.dropped["queue_full"] == 1
+    log.flush()
+    log.record_shadow("fits-again", "champion", np.zeros(30, dtype=int))
+    log.flush()
+    assert log.written == 130 and log.dropped["queue_full"] == 1
+    assert [c.logged for c in client.store.predictions.joined("rows")] == [130]

@@ -32,6 +32,7 @@ from trk.store.prediction_records import (
 
 log = logging.getLogger(__name__)
 QUEUE = 100_000  # answered requests waiting to be written
+QUEUE_ROWS = 1_000_000  # and their rows (a few large batches must not fill the memory)
 BATCH_ROWS = 1000  # rows per append
 INTERVAL_S = 1.0  # the longest a request waits before its batch is sent
 RETRY_MAX_S = 30.0
@@ -71,6 +72,7 @@ class PredictionLog:
         version_of: Callable[[str], str],
         metrics: LogMetrics | None = None,
         capacity: int = QUEUE,
+        max_rows: int = QUEUE_ROWS,
         batch_rows: int = BATCH_ROWS,
         interval_s: float = INTERVAL_S,
         retention_s: float | None = None,
@@ -79,6 +81,9 @@ class PredictionLog:
         self.probability, self.version_of = probability, version_of
         self.metrics = metrics
         self.capacity, self.batch_rows, self.interval_s = capacity, batch_rows, interval_s
+        self.max_rows = max_rows
+        self._rows = 0  # rows of the queued answers
+        self._rows_lock = threading.Lock()  # answers come from the event loop and the shadow
         self.retention_s = retention_s
         self._next_prune = 0.0
         # A deque: append and popleft are atomic under the GIL, so the request takes no lock.
@@ -107,14 +112,20 @@ class PredictionLog:
         self._put(request_id, variant, self.version_of(variant), predictions)
 
     def _put(self, request_id: str, variant: str, version: str, predictions: Any) -> None:
-        if len(self.queue) >= self.capacity or self.disabled:
-            self._drop("rejected" if self.disabled else "queue_full", 1)
+        if self.disabled:
+            self._drop("rejected", 1)
             return
+        rows = _row_count(predictions)
+        if len(self.queue) >= self.capacity or self._rows + rows > self.max_rows:
+            self._drop("queue_full", 1)
+            return
+        with self._rows_lock:
+            self._rows += rows
         at = int(time.time() * 1000)
         self.queue.append(
             (request_id, variant, version, predictions, self.probability(variant), at)
         )
-        if len(self.queue) >= self.batch_rows:
+        if len(self.queue) == self.batch_rows:  # once: a retry's backoff is not cut short
             self._wake.set()
 
     # -- labels (POST /feedback) ----------------------------------------------------------
@@ -197,6 +208,8 @@ class PredictionLog:
         out: list[PredictionRecord] = []
         while self.queue and len(out) < self.batch_rows:
             rid, variant, version, predictions, p, at = self.queue.popleft()
+            with self._rows_lock:
+                self._rows -= _row_count(predictions)
             rows = records(rid, variant, version, predictions, p, at)
             if rows is None:
                 self._drop("unloggable", 1)
@@ -243,6 +256,13 @@ class PredictionLog:
         self.dropped[reason] += n
         if self.metrics is not None:
             self.metrics.dropped.labels(reason).inc(n)
+
+
+def _row_count(predictions: Any) -> int:
+    try:
+        return len(predictions)
+    except TypeError:  # a scalar answer
+        return 1
 
 
 def records(
