@@ -115,3 +115,35 @@ def test_commands_by_hand_and_manual_approval(env):
     assert (found["state"], found["weight"]) == ("aborted", 0.0)
     assert moves(found) == ["start", "pause", "resume", "await_approval", "approve", "abort"]
     assert str(client.get_model_version_by_alias("m", "champion").version) == "1"
+
+
+def test_a_bad_stored_plan_is_one_line_and_does_not_stop_the_controller(env):
+    import threading
+
+    from click.testing import CliRunner
+
+    from trk.ab.rollout.controller import Controller
+    from trk.cli import main
+    from trk.store.rollout_records import Rollout
+
+    client, _ = env
+    register(client.tracking_uri, "other", [NoisyThreshold(0.2), NoisyThreshold(0.1)])
+    client.set_registered_model_alias("other", "champion", 1)
+    client.set_registered_model_alias("other", "challenger", 2)
+    # Any client of a trk server may store a plan: this one is not a plan.
+    client.store.rollouts.start(Rollout("m", "1", "2", {"steps": "x"}, "running", 0, 0.05,
+                                        0, 0, 0, 0, 0))  # fmt: skip
+    result = CliRunner().invoke(main, ["rollout", "step", "m"])
+    assert result.exit_code == 1
+    assert result.output.strip().startswith("trk: error: The stored rollout plan is not valid")
+    cli("rollout", "start", "other", "--steps", "50,100", "--step-interval", "0.1s")
+    stop = threading.Event()
+    ctl = Controller(client, "in-process")
+    loop = threading.Thread(target=ctl.run, args=(0.05, 5.0, stop))
+    loop.start()
+    try:
+        wait_for(lambda: client.store.rollouts.get("other").state == "promoted", 30, "promotion")
+    finally:
+        stop.set()
+        loop.join(10)
+    assert client.store.rollouts.get("m").state == "running"  # untouched, still there

@@ -35,8 +35,9 @@ def test_rollout_state_round_trips_through_the_server(rollouts):
         rollouts.get("m")
     r = rollouts.start(Rollout("m", "1", "2", PLAN, "running", 0, 0.05, 0, 0, 0, 0, 0))
     assert (r.model, r.weight, r.revision, r.plan) == ("m", 0.05, 1, PLAN)
-    r = rollouts.transition("m", 1, {"weight": 1.0, "step": 1}, "advance", "ok", [{"g": 1}])
-    assert (r.weight, r.history[-1].reason, r.history[-1].guards) == (1.0, "ok", [{"g": 1}])
+    g = [{"guard": "error_rate <= 0.1", "state": "pass", "value": 0.0, "threshold": 0.1}]
+    r = rollouts.transition("m", 1, {"weight": 1.0, "step": 1}, "advance", "ok", g)
+    assert (r.weight, r.history[-1].reason, r.history[-1].guards) == (1.0, "ok", g)
     with pytest.raises(Conflict):
         rollouts.transition("m", 1, {"weight": 0.0}, "rollback", "stale")
     assert rollouts.get("m").weight == 1.0
@@ -61,6 +62,11 @@ def test_rollout_state_round_trips_through_the_server(rollouts):
                         "transition": {"action": "teleport"}}),
         ("transition", {"model": "y", "revision": "one", "changes": {},
                         "transition": {"action": "hold"}}),
+        ("transition", {"model": "y", "revision": 1, "changes": {},
+                        "transition": {"action": "hold", "guards": [{"g": 1}]}}),
+        ("transition", {"model": "y", "revision": 1, "changes": {},
+                        "transition": {"action": "hold", "guards": [
+                            {"guard": "x", "state": "pass", "value": "NaN"}]}}),
         ("lease", {"model": "y", "owner": "", "ttl_ms": 5}),
     ],
 )  # fmt: skip

@@ -125,9 +125,26 @@ def plan_text(plan: Any) -> str:
     return text
 
 
+GUARD_STATES = ("pass", "fail", "inconclusive")
+
+
+def _guard_ok(g: Any) -> bool:
+    """A guard reading as the controller writes it (readers rely on its shape)."""
+    if not isinstance(g, dict) or set(g) - {"guard", "state", "value", "threshold", "detail"}:
+        return False
+    numbers = [g.get("value"), g.get("threshold")]
+    return (isinstance(g.get("guard"), str) and g.get("state") in GUARD_STATES
+            and isinstance(g.get("detail", ""), str)
+            and all(x is None or (isinstance(x, int | float) and not isinstance(x, bool)
+                                  and math.isfinite(x)) for x in numbers))  # fmt: skip
+
+
 def guards_text(guards: Any) -> str:
-    if not isinstance(guards, list) or not all(isinstance(g, dict) for g in guards):
-        raise InvalidParameter("A transition's guards must be a list of objects")
+    if not isinstance(guards, list) or not all(_guard_ok(g) for g in guards):
+        raise InvalidParameter(
+            'A transition\'s guards must be a list of {"guard", "state": pass|fail|inconclusive, '
+            '"value", "threshold", "detail"}'
+        )
     text = orjson.dumps(guards).decode()
     if len(text) > MAX_GUARDS_BYTES:
         raise InvalidParameter(f"A transition's guards are over {MAX_GUARDS_BYTES} bytes")

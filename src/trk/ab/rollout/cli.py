@@ -157,8 +157,8 @@ def _time(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _num(value: float | None) -> str | None:
-    return None if value is None else f"{value:.4g}"
+def _num(value: Any) -> str | None:
+    return f"{value:.4g}" if isinstance(value, int | float) else None
 
 
 def _show(r: Any, as_json: bool, arms: list[dict[str, Any]] | None = None) -> None:
@@ -166,22 +166,22 @@ def _show(r: Any, as_json: bool, arms: list[dict[str, Any]] | None = None) -> No
         out = r.to_json() | ({"bandit": arms} if arms is not None else {})
         click.echo(orjson.dumps(out, option=orjson.OPT_INDENT_2))
         return
-    plan = r.plan
-    steps = ",".join(f"{s:g}" for s in plan["steps"])
-    at = "shadow" if r.step < 0 else f"step {r.step + 1} of {len(plan['steps'])}"
+    from trk.ab.rollout.plan import Plan
+
+    plan = Plan.from_json(r.plan)  # a stored plan that is not one: one line, exit 1
+    steps = "bandit" if plan.bandit else ",".join(f"{s:g}" for s in plan.steps)
+    at = "shadow" if r.step < 0 else f"step {r.step + 1} of {len(plan.steps)}"
     click.echo(f"rollout of {r.model}: v{r.champion_version} (champion) -> "
                f"v{r.challenger_version} (challenger)")  # fmt: skip
     click.echo(f"state: {r.state}  {at}  weight {r.weight * 100:g}%  "
-               f"failures {r.failures}/{plan['failure_limit']}")  # fmt: skip
-    approval = plan.get("manual_approval_at")
-    if plan.get("mode") == "bandit":
-        steps = "bandit"
-    click.echo(f"plan: steps {steps} every {plan['step_interval_s']:g}s, "
-               f"min {plan['min_requests']} requests per step"
-               + (f", shadow {plan['shadow_for_s']:g}s first" if plan["shadow_for_s"] else "")
+               f"failures {r.failures}/{plan.failure_limit}")  # fmt: skip
+    approval = plan.manual_approval_at
+    click.echo(f"plan: steps {steps} every {plan.step_interval_s:g}s, "
+               f"min {plan.min_requests} requests per step"
+               + (f", shadow {plan.shadow_for_s:g}s first" if plan.shadow_for_s else "")
                + (f", approval before {approval:g}%" if approval else ""))  # fmt: skip
     if arms is not None:
-        click.echo(f"bandit: Thompson sampling, min share {plan['min_share']:g}; since the start:")
+        click.echo(f"bandit: Thompson sampling, min share {plan.min_share:g}; since the start:")
         emit([{"variant": a["variant"], "labelled": a["labelled"],
                "accuracy": _num(a["accuracy"]), "P(better)": _num(a["p_better"]),
                "IPS accuracy": _num(a["ips_accuracy"]),
@@ -189,10 +189,9 @@ def _show(r: Any, as_json: bool, arms: list[dict[str, Any]] | None = None) -> No
     judged = next((t for t in reversed(r.history) if t.guards), None)
     if judged is not None:
         click.echo(f"guards (as of {_time(judged.timestamp_ms)} UTC):")
-        emit([{"guard": g["guard"], "state": g["state"],
-               "value": None if g["value"] is None else f"{g['value']:.4g}",
-               "bound": None if g["threshold"] is None else f"{g['threshold']:.4g}",
-               "detail": g["detail"][:90]} for g in judged.guards], False)  # fmt: skip
+        emit([{"guard": g.get("guard"), "state": g.get("state"),
+               "value": _num(g.get("value")), "bound": _num(g.get("threshold")),
+               "detail": str(g.get("detail", ""))[:90]} for g in judged.guards], False)  # fmt: skip
     click.echo("history:")
     emit([{"#": t.seq, "time (UTC)": _time(t.timestamp_ms), "action": t.action,
            "state": t.to_state, "weight": f"{t.weight * 100:g}%", "reason": t.reason}

@@ -24,7 +24,7 @@ from trk.ab.rollout.bandit import thompson_share
 from trk.ab.rollout.decide import HOLD, PROMOTE, Decision, decide, forward
 from trk.ab.rollout.evidence import judge
 from trk.ab.rollout.plan import Plan
-from trk.exceptions import Conflict, InvalidState, NotFound
+from trk.exceptions import Conflict, InvalidState, TrkError
 from trk.serving_contract import CHALLENGER, CHAMPION
 from trk.store.rollout_records import (
     ABORTED,
@@ -174,14 +174,10 @@ class Controller:
         held: set[str] = set()
         try:
             while not stop.is_set():
-                for model in self._claim(lease_s, held):
-                    try:
-                        result = self.step(model)
-                    except (InvalidState, NotFound) as exc:
-                        log.warning("%s: %s", model, exc.message)
-                        continue
-                    if on_step is not None:
-                        on_step(result)
+                try:
+                    self._pass(lease_s, held, on_step)
+                except TrkError as exc:  # the store is away: try again next interval
+                    log.warning("rollout pass failed: %s", exc.message)
                 stop.wait(interval_s)
         finally:
             for model in held:
@@ -189,6 +185,21 @@ class Controller:
                     self.rollouts.release(model, self.owner)
                 except Exception as exc:  # the lease expires on its own
                     log.warning("releasing %s failed: %s", model, exc)
+
+    def _pass(
+        self, lease_s: float, held: set[str], on_step: Callable[[StepResult], None] | None
+    ) -> None:
+        for model in self._claim(lease_s, held):
+            try:
+                result = self.step(model)
+            except TrkError as exc:  # one bad rollout (or plan) must not stop the others
+                log.warning("%s: %s", model, exc.message)
+                continue
+            except Exception:  # a bug: logged, and the loop goes on
+                log.exception("%s: evaluation failed", model)
+                continue
+            if on_step is not None:
+                on_step(result)
 
     def _claim(self, lease_s: float, held: set[str]) -> list[str]:
         mine = []

@@ -91,7 +91,11 @@ class Plan:
 
     @staticmethod
     def from_json(data: dict[str, Any]) -> Plan:
-        return Plan(**{**data, "steps": tuple(data["steps"]), "guards": tuple(data["guards"])})
+        """The plan as stored; a stored plan is input too (any client may write one)."""
+        try:
+            return Plan(**{**data, "steps": tuple(data["steps"]), "guards": tuple(data["guards"])})
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidParameter(f"The stored rollout plan is not valid: {exc}") from None
 
 
 def parse_steps(value: Any) -> tuple[float, ...]:
