@@ -138,6 +138,13 @@ class Unauthenticated(TrkError):
     error_code = "UNAUTHENTICATED"
 
 
+class PermissionDenied(TrkError):
+    """A request this server refuses whoever sends it: a foreign Host, a cross-site Origin."""
+
+    status = HTTPStatus.FORBIDDEN
+    error_code = "PERMISSION_DENIED"
+
+
 class DeadlineExceeded(TrkError):
     status = HTTPStatus.GATEWAY_TIMEOUT
     error_code = "DEADLINE_EXCEEDED"

@@ -37,6 +37,11 @@ def tracking_token() -> str | None:
     return os.environ.get("TRK_TRACKING_TOKEN") or os.environ.get("MLFLOW_TRACKING_TOKEN") or None
 
 
+def server_auth_token() -> str | None:
+    """`TRK_AUTH_TOKEN`: the token `trk server` requires (None when unset, "" when empty)."""
+    return os.environ.get("TRK_AUTH_TOKEN")
+
+
 def s3_endpoint_url() -> str | None:
     return os.environ.get("TRK_S3_ENDPOINT_URL") or os.environ.get("MLFLOW_S3_ENDPOINT_URL") or None
 

@@ -74,6 +74,21 @@ def parse_run_uri(uri: str) -> RunUri:
     return RunUri(m["run_id"], (m["path"] or "").strip("/"))
 
 
+_SECRET_QUERY = re.compile(r"(?i)((?:password|passwd|pwd|secret|token|key)[^=&]*=)[^&]*")
+
+
+def redacted(uri: str) -> str:
+    """`uri` fit to print: a password in the netloc and secret-looking query values become
+    `***` (`postgresql://trk:***@db/trk`)."""
+    parsed = urlparse(uri)
+    if not parsed.netloc or "@" not in parsed.netloc:
+        return _SECRET_QUERY.sub(r"\1***", uri)
+    userinfo, hostport = parsed.netloc.rsplit("@", 1)
+    user = userinfo.split(":", 1)[0]
+    netloc = f"{user}:***@{hostport}" if ":" in userinfo else f"{userinfo}@{hostport}"
+    return _SECRET_QUERY.sub(r"\1***", parsed._replace(netloc=netloc).geturl())
+
+
 def check_tracking_uri(uri: str) -> str:
     """Refuse a tracking URI whose scheme no store speaks."""
     scheme = urlparse(uri).scheme.split("+")[0]

@@ -15,10 +15,13 @@ API = "/api/2.0/mlflow/"
 PROXY = "/api/2.0/mlflow-artifacts/artifacts"
 
 
+TOKEN = "s3cret-token-of-32-characters-xy"
+
+
 def test_auth_token_required_everywhere_but_health(server_factory, monkeypatch):
-    server = server_factory(None, None, "--auth-token", "s3cret")
+    server = server_factory(None, None, env={"TRK_AUTH_TOKEN": TOKEN})
     assert httpx.get(server.url + "/health").status_code == 200
-    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "s3cret"}):
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
         for method, path in (
             ("GET", API + "experiments/get?experiment_id=0"),
             ("POST", API + "experiments/create"),
@@ -30,7 +33,7 @@ def test_auth_token_required_everywhere_but_health(server_factory, monkeypatch):
     with pytest.raises(Unauthenticated):
         RestStore(server.url, token="wrong").create_experiment("nope")
     # The token from the environment (what `trk` clients use) is sent.
-    monkeypatch.setenv("TRK_TRACKING_TOKEN", "s3cret")
+    monkeypatch.setenv("TRK_TRACKING_TOKEN", TOKEN)
     store = RestStore(server.url)
     exp_id = store.create_experiment("yes")
     assert [e.name for e in store.search_experiments()] == ["yes", "Default"]

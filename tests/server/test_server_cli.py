@@ -35,7 +35,7 @@ def test_server_from_environment_with_two_workers(tmp_path):
         "TRK_ARTIFACTS_DESTINATION": str(tmp_path / "art"),
         "TRK_PORT": str(port),
         "TRK_WORKERS": "2",
-        "TRK_AUTH_TOKEN": "tok",
+        "TRK_AUTH_TOKEN": "tok-of-at-least-16-chars",
     }
     log = open(tmp_path / "log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "trk.server"], env=env, stdout=log, stderr=log)
@@ -54,7 +54,7 @@ def test_server_from_environment_with_two_workers(tmp_path):
             time.sleep(0.2)
         api = url + "/api/2.0/mlflow/experiments/get?experiment_id=0"
         assert httpx.get(api).status_code == 401
-        got = httpx.get(api, headers={"Authorization": "Bearer tok"})
+        got = httpx.get(api, headers={"Authorization": "Bearer tok-of-at-least-16-chars"})
         assert got.json()["experiment"]["artifact_location"] == "mlflow-artifacts:/0"
     finally:
         os.kill(proc.pid, signal.SIGTERM)
@@ -69,6 +69,8 @@ def test_help_names_every_variable():
     text = CliRunner().invoke(main, ["server", "--help"], terminal_width=200).output
     for var in (
         "TRK_BACKEND_STORE_URI", "TRK_ARTIFACTS_DESTINATION", "TRK_HOST", "TRK_PORT",
-        "TRK_WORKERS", "TRK_SERVE_ARTIFACTS", "TRK_AUTH_TOKEN", "TRK_MAX_BODY_BYTES",
+        "TRK_WORKERS", "TRK_SERVE_ARTIFACTS", "TRK_AUTH_TOKEN_FILE", "TRK_MAX_BODY_BYTES",
+        "TRK_ALLOWED_HOSTS", "TRK_ALLOWED_ARTIFACT_ROOTS", "TRK_MAX_ARTIFACT_MB",
     ):  # fmt: skip
         assert f"env var: {var}" in text, var
+    assert "TRK_AUTH_TOKEN" in text.replace("TRK_AUTH_TOKEN_FILE", "")

@@ -36,7 +36,9 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiServer]:
     """`trk server` on a free loopback port over a seeded sqlite file, stopped by pid."""
     root = tmp_path_factory.mktemp("ui-server")
     seeded = seed(root)
-    proc = start_server(seeded.backend, str(root / "proxied"), root / "server.log")
+    # The seed logs its artifacts straight to root/artifacts: an explicitly allowed root.
+    roots = ("--allowed-artifact-roots", str(root / "artifacts"))
+    proc = start_server(seeded.backend, str(root / "proxied"), root / "server.log", *roots)
     yield UiServer(proc.url, seeded, proc)
     proc.kill(signal.SIGTERM)
 

@@ -1,4 +1,4 @@
-"""With `--auth-token`, the dashboard sits behind the same bearer token as the API."""
+"""With a token (TRK_AUTH_TOKEN), the dashboard sits behind the same bearer token as the API."""
 
 from __future__ import annotations
 
@@ -18,8 +18,16 @@ TOKEN = "s3cret-dashboard-token"
 def auth_server(ui_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """A second server on the seeded store, with a token."""
     root = tmp_path_factory.mktemp("ui-auth")
+    seeded_artifacts = (
+        Path(ui_server.seeded.backend.removeprefix("sqlite:///")).parent / "artifacts"
+    )
     server = start_server(
-        ui_server.seeded.backend, str(root / "proxied"), root / "server.log", "--auth-token", TOKEN
+        ui_server.seeded.backend,
+        str(root / "proxied"),
+        root / "server.log",
+        "--allowed-artifact-roots",
+        str(seeded_artifacts),
+        env={"TRK_AUTH_TOKEN": TOKEN},
     )
     yield server
     server.kill(signal.SIGTERM)

@@ -39,6 +39,10 @@ def test_trk_ui_serves_the_dashboard_and_artifacts(ui_server, tmp_path: Path) ->
     seeded, port = ui_server.seeded, free_port()
     log = tmp_path / "ui.log"
     env = {**os.environ, "TRK_BACKEND_STORE_URI": seeded.backend, "TRK_PORT": str(port)}
+    # The embedded store's artifact root (where the seed logged): the one root `trk ui` reads.
+    env["TRK_ARTIFACT_ROOT"] = str(
+        Path(seeded.backend.removeprefix("sqlite:///")).parent / "artifacts"
+    )
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "trk.cli", "ui"], stdout=out, stderr=out, env=env, cwd=tmp_path

@@ -121,6 +121,23 @@ class S3ArtifactRepository(ArtifactRepository):
             Path(tmp).unlink(missing_ok=True)
             raise
 
+    def stream(
+        self, artifact_path: str, chunk: int = MULTIPART_THRESHOLD
+    ) -> tuple[int, Iterator[bytes]]:
+        """(size, chunks) of one object, read as the caller consumes them: nothing is spooled.
+        The object is opened here, so a missing key raises before any byte is sent."""
+        key = self._key(clean_artifact_path(artifact_path))
+        with self._errors(key):
+            body = self.client.get_object(Bucket=self.bucket, Key=key)
+        return int(body["ContentLength"]), self._chunks(key, body["Body"], chunk)
+
+    def _chunks(self, key: str, body: Any, chunk: int) -> Iterator[bytes]:
+        try:
+            with self._errors(key):
+                yield from body.iter_chunks(chunk)
+        finally:
+            body.close()
+
     def delete_artifacts(self, artifact_path: str | None = None) -> None:
         """Every key at or under `artifact_path`."""
         base = self._key(clean_artifact_path(artifact_path))

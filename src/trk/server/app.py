@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 
 from starlette.applications import Starlette
@@ -28,11 +30,15 @@ from trk.server import (
 )
 from trk.server.auth import BearerAuth
 from trk.server.endpoint import ServerContext, api_route
-from trk.server.errors import EXCEPTION_HANDLERS, error_response
-from trk.server.params import DEFAULT_MAX_BODY_BYTES
+from trk.server.errors import EXCEPTION_HANDLERS
+from trk.server.headers import SecurityHeaders
+from trk.server.hosts import HostOriginCheck, default_allowed_hosts
+from trk.server.params import DEFAULT_MAX_ARTIFACT_MB, DEFAULT_MAX_BODY_BYTES
 from trk.server.slashes import MergeSlashes
 from trk.store.base import Store
 from trk.ui import app as dashboard
+
+log = logging.getLogger(__name__)
 
 # MLflow's client reaches some endpoints under 3.0 and its web UI under ajax-api.
 API_PREFIXES = ("/api/2.0/mlflow/", "/api/3.0/mlflow/", "/ajax-api/2.0/mlflow/")
@@ -54,8 +60,10 @@ APIS = [
 ENV_BACKEND = "TRK_BACKEND_STORE_URI"
 ENV_DESTINATION = "TRK_ARTIFACTS_DESTINATION"
 ENV_SERVE = "TRK_SERVE_ARTIFACTS"
-ENV_TOKEN = "TRK_AUTH_TOKEN"
 ENV_MAX_BODY = "TRK_MAX_BODY_BYTES"
+# The hardening options (create_app's keyword arguments) as one JSON object; never a secret:
+# each worker reads the token itself, from TRK_AUTH_TOKEN or the token file.
+ENV_OPTIONS = "TRK_SERVER_OPTIONS_JSON"
 
 
 def create_app(
@@ -64,21 +72,31 @@ def create_app(
     serve_artifacts: bool = True,
     auth_token: str | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    *,
+    allowed_artifact_roots: tuple[str, ...] = (),
+    max_artifact_mb: int = DEFAULT_MAX_ARTIFACT_MB,
+    allowed_hosts: tuple[str, ...] | None = None,
+    allowed_origins: tuple[str, ...] = (),
 ) -> Starlette:
-    """The app for `store`, with artifacts proxied to `artifact_root` when `serve_artifacts`."""
+    """The app for `store`, with artifacts proxied to `artifact_root` when `serve_artifacts`;
+    stored artifact locations must lie under `artifact_root` or `allowed_artifact_roots`."""
     ctx = ServerContext(
         store=store,
         artifact_root=artifact_root,
         serve_artifacts=serve_artifacts,
         max_body_bytes=max_body_bytes,
         logged_models=getattr(store, "logged_models", None),  # SQL backends only
+        allowed_artifact_roots=allowed_artifact_roots,
+        max_artifact_bytes=max_artifact_mb * 1024 * 1024,
     )
 
     async def health(_request: Request) -> Response:
+        # Open to anyone (probes carry no token): it says ok or not, never the driver's text.
         try:
             await run_in_threadpool(store.ping)
         except TrkError as exc:
-            return error_response(exc)
+            log.warning("health check failed: %s", exc.message)
+            return PlainTextResponse("not ok", status_code=503)
         return PlainTextResponse("OK")
 
     routes: list[BaseRoute] = [Route("/health", health, methods=["GET"])]
@@ -87,7 +105,12 @@ def create_app(
         routes += artifact_proxy.routes(ctx)
     routes += run_artifacts.routes(ctx)  # files of runs, versions, logged models; /version
     routes += dashboard.routes(ctx)  # after the API: `/` and `/static` never shadow it
-    middleware = [Middleware(MergeSlashes)]
+    hosts = allowed_hosts if allowed_hosts is not None else default_allowed_hosts("127.0.0.1")
+    middleware = [
+        Middleware(SecurityHeaders),
+        Middleware(MergeSlashes),
+        Middleware(HostOriginCheck, allowed_hosts=hosts, allowed_origins=allowed_origins),
+    ]
     middleware += [Middleware(BearerAuth, token=auth_token)] if auth_token else []
     app = Starlette(routes=routes, middleware=middleware, exception_handlers=EXCEPTION_HANDLERS)
     app.state.ctx = ctx
@@ -109,9 +132,21 @@ def app_from_env() -> Starlette:
     Reads os.environ directly (an exception to the settings-module rule): the CLI sets these
     variables before uvicorn spawns workers, and a factory takes no arguments.
     """
+    from trk.server.tokens import load_token
+
     env = os.environ
     serve = env.get(ENV_SERVE, "true") == "true"
     destination = env[ENV_DESTINATION]
     store = store_for_server(env[ENV_BACKEND], destination, serve)
     max_body = int(env.get(ENV_MAX_BODY) or DEFAULT_MAX_BODY_BYTES)
-    return create_app(store, destination, serve, env.get(ENV_TOKEN) or None, max_body)
+    options = json.loads(env.get(ENV_OPTIONS) or "{}")
+    token = load_token(options.pop("auth_token_file", None))
+    for name in ("allowed_artifact_roots", "allowed_hosts", "allowed_origins"):
+        if options.get(name) is not None:
+            options[name] = tuple(options[name])
+    return create_app(store, destination, serve, token, max_body, **options)
+
+
+def split_list(value: str | None) -> tuple[str, ...]:
+    """A comma-separated flag as a tuple, blanks dropped."""
+    return tuple(item.strip() for item in (value or "").split(",") if item.strip())

@@ -19,7 +19,8 @@ from starlette.routing import Route
 
 from trk.artifacts import get_artifact_repository
 from trk.artifacts.base import ArtifactRepository, clean_artifact_path
-from trk.exceptions import InvalidParameter, TrkError
+from trk.exceptions import InvalidParameter, PayloadTooLarge, TrkError
+from trk.server.deletes import check_deletable
 from trk.server.downloads import send_artifact
 from trk.server.endpoint import ServerContext
 from trk.server.errors import error_response, internal_error
@@ -27,7 +28,6 @@ from trk.server.json import json_response
 from trk.store.mlflow_json import file_info_to_json
 
 PREFIX = "/api/2.0/mlflow-artifacts/artifacts"
-PROXY_SCHEME = "mlflow-artifacts:"
 
 
 def safe_path(path: str | None) -> str:
@@ -51,25 +51,6 @@ def root_repository(ctx: ServerContext) -> ArtifactRepository:
     return repo
 
 
-def proxy_repository(ctx: ServerContext, uri: str) -> ArtifactRepository:
-    """The repository behind `uri`; `mlflow-artifacts:/x` maps into the destination."""
-    if not uri.startswith(PROXY_SCHEME):
-        return get_artifact_repository(uri)
-    rel = safe_path(uri[len(PROXY_SCHEME) :].lstrip("/"))
-    root = ctx.artifact_root.rstrip("/")
-    return get_artifact_repository(f"{root}/{rel}" if rel else root)
-
-
-def rooted_repository(ctx: ServerContext, uri: str) -> ArtifactRepository | None:
-    """The repository of `uri` when it lies under this server's artifact root, else None."""
-    if uri.startswith(PROXY_SCHEME):
-        return proxy_repository(ctx, uri)
-    root = ctx.artifact_root.rstrip("/")
-    if not uri.startswith(root + "/"):
-        return None
-    return get_artifact_repository(f"{root}/{safe_path(uri[len(root) + 1 :])}")
-
-
 async def download(request: Request, ctx: ServerContext) -> Response:
     return await send_artifact(root_repository(ctx), safe_path(request.path_params["path"]))
 
@@ -79,12 +60,20 @@ async def upload(request: Request, ctx: ServerContext) -> Response:
     name = posixpath.basename(rel)
     if not name:
         raise InvalidParameter("Upload needs a file name in the artifact path")
+    limit = ctx.max_artifact_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"Artifact of {declared} bytes exceeds the {limit} byte limit")
     tmp = tempfile.mkdtemp(prefix="trk-upload-")
     try:
-        # Spool to disk chunk by chunk, then hand over: a broken upload leaves nothing behind.
-        path = os.path.join(tmp, name)
+        # Spool to disk chunk by chunk, then hand over: a broken or oversized upload leaves
+        # nothing behind, and no upload holds more than one chunk in memory.
+        path, size = os.path.join(tmp, name), 0
         with open(path, "wb") as out:
             async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLarge(f"Artifact exceeds the {limit} byte limit")
                 await run_in_threadpool(out.write, chunk)
         parent = posixpath.dirname(rel) or None
         await run_in_threadpool(root_repository(ctx).log_artifact, path, parent)
@@ -106,6 +95,7 @@ async def listing(request: Request, ctx: ServerContext) -> Response:
 
 async def delete(request: Request, ctx: ServerContext) -> Response:
     rel = safe_path(request.path_params["path"])
+    await run_in_threadpool(check_deletable, ctx, rel)
     repo = root_repository(ctx)
     remove = getattr(repo, "delete_artifacts", None)
     if remove is None:

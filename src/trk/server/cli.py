@@ -8,8 +8,8 @@ import click
 
 from trk import settings
 from trk.cli_common import fail
-from trk.exceptions import TrkError
-from trk.server.params import DEFAULT_MAX_BODY_BYTES
+from trk.exceptions import InvalidParameter, TrkError
+from trk.server.params import DEFAULT_MAX_ARTIFACT_MB, DEFAULT_MAX_BODY_BYTES
 
 DEFAULT_BACKEND = "sqlite:///trk.db"
 DEFAULT_DESTINATION = "./trk-artifacts"
@@ -59,12 +59,40 @@ def _destination(value: str) -> str:
     show_default=True,
     help="Proxy artifacts through /api/2.0/mlflow-artifacts (clients need no S3 keys).",
 )
+@click.option("--auth-token", hidden=True, default=None)  # refused: argv is public
 @click.option(
-    "--auth-token",
-    envvar="TRK_AUTH_TOKEN",
+    "--auth-token-file",
+    envvar="TRK_AUTH_TOKEN_FILE",
     show_envvar=True,
     default=None,
-    help="Require 'Authorization: Bearer TOKEN' on every route but /health.",
+    type=click.Path(dir_okay=False),
+    help="A file holding the token that every route but /health requires "
+    "('Authorization: Bearer TOKEN'); or set TRK_AUTH_TOKEN. Never on the command line. "
+    "At least 16 characters; placeholders such as change-me are refused.",
+)
+@click.option(
+    "--insecure-no-auth",
+    envvar="TRK_INSECURE_NO_AUTH",
+    show_envvar=True,
+    is_flag=True,
+    help="Listen on a non-loopback --host without a token (refused otherwise).",
+)
+@click.option(
+    "--allowed-hosts",
+    envvar="TRK_ALLOWED_HOSTS",
+    show_envvar=True,
+    default=None,
+    help="Host headers to answer (comma-separated names or patterns: trk.internal,"
+    "*.corp.example; * for any); others get 403. Default: localhost, 127.0.0.1, [::1] and "
+    "--host (and private addresses when --host is 0.0.0.0).",
+)
+@click.option(
+    "--cors-allowed-origins",
+    envvar="TRK_CORS_ALLOWED_ORIGINS",
+    show_envvar=True,
+    default=None,
+    help="Browser origins besides the server's own that may POST, PUT, PATCH or DELETE "
+    "(comma-separated: https://notebooks.corp.example); others get 403.",
 )
 @click.option(
     "--max-body-bytes",
@@ -74,6 +102,25 @@ def _destination(value: str) -> str:
     type=click.IntRange(1024),
     show_default=True,
     help="Largest JSON request body.",
+)
+@click.option(
+    "--allowed-artifact-roots",
+    envvar="TRK_ALLOWED_ARTIFACT_ROOTS",
+    show_envvar=True,
+    default=None,
+    help="Further roots (comma-separated: /data/models,s3://team-bucket/models) that "
+    "experiments may name as their artifact location, besides --artifacts-destination and "
+    "mlflow-artifacts: URIs. Everything else is refused when an experiment is created and "
+    "never read.",
+)
+@click.option(
+    "--max-artifact-mb",
+    envvar="TRK_MAX_ARTIFACT_MB",
+    show_envvar=True,
+    default=DEFAULT_MAX_ARTIFACT_MB,
+    type=click.IntRange(1),
+    show_default=True,
+    help="Largest file the artifact proxy accepts in one upload (413 past it).",
 )
 @click.option(
     "--webhook-allow-hosts",
@@ -91,16 +138,24 @@ def server_command(
     workers: int,
     serve_artifacts: bool,
     auth_token: str | None,
+    auth_token_file: str | None,
+    insecure_no_auth: bool,
+    allowed_hosts: str | None,
+    cors_allowed_origins: str | None,
     max_body_bytes: int,
+    allowed_artifact_roots: str | None,
+    max_artifact_mb: int,
     webhook_allow_hosts: str | None,
 ) -> None:
     """Run the tracking server (MLflow REST API, model registry, artifact proxy)."""
+    from trk.server.app import split_list
     from trk.server.serve import run_server
 
     if webhook_allow_hosts is not None:  # read by every store this process and its workers open
         settings.set_webhook_allow_hosts(webhook_allow_hosts)
 
     try:
+        token, hosts = guarded(host, auth_token, auth_token_file, insecure_no_auth, allowed_hosts)
         run_server(
             backend_store_uri,
             _destination(artifacts_destination),
@@ -108,11 +163,36 @@ def server_command(
             port,
             workers,
             serve_artifacts,
-            auth_token,
+            token,
             max_body_bytes,
+            auth_token_file,
+            allowed_artifact_roots=tuple(map(_destination, split_list(allowed_artifact_roots))),
+            max_artifact_mb=max_artifact_mb,
+            allowed_hosts=hosts,
+            allowed_origins=split_list(cors_allowed_origins),
         )
     except TrkError as exc:
         fail("trk server", exc)
+
+
+def guarded(
+    host: str,
+    auth_token: str | None,
+    auth_token_file: str | None,
+    insecure_no_auth: bool,
+    allowed_hosts: str | None,
+) -> tuple[str | None, tuple[str, ...]]:
+    """The checked token and the Host allow-list; refuses a token given in argv, a
+    placeholder token, and a non-loopback --host without a token."""
+    from trk.server.app import split_list
+    from trk.server.hosts import default_allowed_hosts
+    from trk.server.tokens import WHERE, check_exposure, load_token
+
+    if auth_token is not None:
+        raise InvalidParameter(f"--auth-token would show the token in the process list: {WHERE}")
+    token = load_token(auth_token_file)
+    check_exposure(host, token, insecure_no_auth)
+    return token, split_list(allowed_hosts) or default_allowed_hosts(host)
 
 
 @click.group("db")
@@ -125,9 +205,10 @@ def db_group() -> None:
 def db_upgrade(url: str) -> None:
     """Apply schema migrations to the store at URL (sqlite:/// or postgresql://)."""
     from trk.store.migrations import migrate
+    from trk.uri import redacted
 
     try:
         revision = migrate(url)
     except TrkError as exc:
         fail("trk server", exc)
-    click.echo(f"{url}: schema at revision {revision}")
+    click.echo(f"{redacted(url)}: schema at revision {revision}")

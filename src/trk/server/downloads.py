@@ -14,10 +14,11 @@ from urllib.parse import quote
 
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, Response, StreamingResponse
 
 from trk.artifacts.base import ArtifactRepository
 from trk.artifacts.local import LocalArtifactRepository
+from trk.artifacts.s3 import S3ArtifactRepository
 from trk.exceptions import InvalidParameter, NotFound
 
 # Served as text/plain, as MLflow does (names without an extension count as their extension).
@@ -46,12 +47,7 @@ def content_disposition(name: str) -> str:
 
 
 def file_response(path: Path, name: str, background: BackgroundTask | None = None) -> Response:
-    headers = {
-        "Content-Type": mime_type(name),  # set here: Starlette would append a charset
-        "Content-Disposition": content_disposition(name),
-        "X-Content-Type-Options": "nosniff",
-    }
-    return FileResponse(path, headers=headers, background=background)
+    return FileResponse(path, headers=_headers(name), background=background)
 
 
 def _local(repo: LocalArtifactRepository, rel: str) -> Path:
@@ -65,11 +61,24 @@ def _local(repo: LocalArtifactRepository, rel: str) -> Path:
     return target
 
 
+def _headers(name: str) -> dict[str, str]:
+    return {
+        "Content-Type": mime_type(name),  # set here: Starlette would append a charset
+        "Content-Disposition": content_disposition(name),
+        "X-Content-Type-Options": "nosniff",
+    }
+
+
 async def send_artifact(repo: ArtifactRepository, rel: str) -> Response:
-    """The file `rel` of `repo` (read in place when local, else through a temporary copy)."""
+    """The file `rel` of `repo`: read in place when local, streamed from S3 as the client
+    reads it, else through a temporary copy."""
     name = posixpath.basename(rel)
     if isinstance(repo, LocalArtifactRepository):
         return file_response(await run_in_threadpool(_local, repo, rel), name)
+    if isinstance(repo, S3ArtifactRepository):
+        size, chunks = await run_in_threadpool(repo.stream, rel)
+        headers = {**_headers(name), "Content-Length": str(size)}
+        return StreamingResponse(chunks, headers=headers)
     tmp = tempfile.mkdtemp(prefix="trk-download-")
     target = Path(tmp) / name
     try:

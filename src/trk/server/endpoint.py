@@ -12,9 +12,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from trk.exceptions import TrkError
+from trk.server.artifact_roots import ArtifactRoots
 from trk.server.errors import error_response, internal_error
 from trk.server.json import json_response
-from trk.server.params import DEFAULT_MAX_BODY_BYTES, request_params
+from trk.server.params import DEFAULT_MAX_ARTIFACT_BYTES, DEFAULT_MAX_BODY_BYTES, request_params
 from trk.store.base import Store
 
 
@@ -27,7 +28,13 @@ class ServerContext:
     serve_artifacts: bool = True
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     logged_models: Any = None  # a LoggedModelStore when the backend is SQL
+    allowed_artifact_roots: tuple[str, ...] = ()
+    max_artifact_bytes: int = DEFAULT_MAX_ARTIFACT_BYTES
     extras: dict[str, Any] = field(default_factory=dict)
+    roots: ArtifactRoots = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.roots = ArtifactRoots(self.artifact_root, self.allowed_artifact_roots)
 
 
 Handler = Callable[[ServerContext, dict[str, Any]], dict[str, Any] | None]

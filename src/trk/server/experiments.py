@@ -28,6 +28,8 @@ def _absolute(location: str | None) -> str | None:
 def create(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
     tags = key_values("tags", p.get("tags"))
     location = _absolute(p.get("artifact_location") or None)
+    if location is not None:
+        ctx.roots.check_location(location)  # 400 before anything is stored
     return {"experiment_id": ctx.store.create_experiment(p["name"], location, tags)}
 
 

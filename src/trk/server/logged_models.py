@@ -87,10 +87,8 @@ def log_params(ctx: ServerContext, p: dict[str, Any]) -> None:
 
 def list_files(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
     """The model's files, through the same repository the artifact proxy uses."""
-    from trk.server.artifacts import proxy_repository
-
     model = _models(ctx).get(p["model_id"])
-    repo = proxy_repository(ctx, model.artifact_location)
+    repo = ctx.roots.repository(model.artifact_location)
     sub = p.get("artifact_directory_path") or ""
     files = [file_info_to_json(f) for f in repo.list_artifacts(sub or None)]
     for f in files:

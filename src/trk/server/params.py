@@ -19,6 +19,9 @@ from starlette.requests import Request
 from trk.exceptions import BadRequest, InvalidParameter, PayloadTooLarge
 
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+DEFAULT_MAX_ARTIFACT_MB = 2048
+DEFAULT_MAX_ARTIFACT_BYTES = DEFAULT_MAX_ARTIFACT_MB * 1024 * 1024
+JSON_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
@@ -44,10 +47,22 @@ async def request_params(
     if request.method == "GET":
         raw = _from_query(request, fields)
     else:
+        check_json_content_type(request.method, request.headers.get("content-type"))
         body = await read_body(request, max_bytes)
         raw = _from_json(body) if body.strip() else _from_query(request, fields)
     raw.update(request.path_params)
     return check_fields(raw, fields)
+
+
+def check_json_content_type(method: str, content_type: str | None) -> None:
+    """A write must say it is JSON, as `mlflow server` requires: a browser form cannot send
+    that type cross-site without a CORS preflight, which this server never grants."""
+    if method not in JSON_METHODS:
+        return
+    if not content_type:
+        raise InvalidParameter("Bad Request. Content-Type header is missing.")
+    if content_type.split(";", 1)[0].strip().lower() != "application/json":
+        raise InvalidParameter("Bad Request. Content-Type must be one of ['application/json'].")
 
 
 def _from_json(body: bytes) -> dict[str, Any]:

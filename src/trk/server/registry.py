@@ -107,8 +107,6 @@ def _note_version(ctx: ServerContext, model_id: str, name: str, number: int) -> 
 
 def _pin(ctx: ServerContext, source: str) -> dict[str, str] | None:
     """The manifest of the files at `source`; only read where this server's artifacts live."""
-    from trk.server.artifacts import rooted_repository
-
     try:
         location = resolve_artifact_uri(source, ctx.store)
     except (MalformedUri, NotFound):
@@ -118,7 +116,7 @@ def _pin(ctx: ServerContext, source: str) -> dict[str, str] | None:
         # versions made from them (issue 19): like a source that holds nothing yet, such a
         # version is registered unpinned.
         return None
-    repo = rooted_repository(ctx, location)
+    repo = ctx.roots.find(location)
     return of_repository(repo) if repo is not None else None
 
 

@@ -16,7 +16,7 @@ from starlette.routing import Route
 from trk import __version__
 from trk.artifacts.base import ArtifactRepository
 from trk.exceptions import InvalidParameter
-from trk.server.artifacts import file_endpoint, rooted_repository, safe_path
+from trk.server.artifacts import file_endpoint, safe_path
 from trk.server.downloads import send_artifact
 from trk.server.endpoint import Api, ServerContext
 from trk.server.json import json_response
@@ -27,12 +27,7 @@ from trk.uri import resolve_artifact_uri
 
 def served_repository(ctx: ServerContext, uri: str) -> ArtifactRepository:
     """The repository at `uri`, refused unless it lies under this server's artifact roots."""
-    repo = rooted_repository(ctx, uri)
-    if repo is None:
-        raise InvalidParameter(
-            f"Artifacts at '{uri}' lie outside this server's artifact roots; trk serves none there"
-        )
-    return repo
+    return ctx.roots.repository(uri)
 
 
 def _run_repository(ctx: ServerContext, run_id: str | None) -> tuple[str, ArtifactRepository]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from typing import Any
@@ -10,6 +11,7 @@ import uvicorn
 
 from trk.cli_common import EXIT_BIND
 from trk.server import app as app_module
+from trk.server.params import DEFAULT_MAX_BODY_BYTES
 
 
 def run_server(
@@ -21,8 +23,11 @@ def run_server(
     serve_artifacts: bool = True,
     auth_token: str | None = None,
     max_body_bytes: int | None = None,
+    auth_token_file: str | None = None,
+    **options: Any,
 ) -> None:
-    """Migrate the store, then serve until stopped."""
+    """Migrate the store, then serve until stopped. `options` are create_app's keyword
+    arguments (artifact roots, upload limit, allowed hosts and origins)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     # Opening the store migrates it once here, before any worker races to do it.
     store = app_module.store_for_server(backend_uri, destination, serve_artifacts)
@@ -43,7 +48,8 @@ def run_server(
             destination,
             serve_artifacts,
             auth_token,
-            **({"max_body_bytes": max_body_bytes} if max_body_bytes else {}),
+            max_body_bytes or DEFAULT_MAX_BODY_BYTES,
+            **options,
         )
         # Drain on SIGTERM and exit 0, as trk-serve does: a stop is not a crash.
         server = DrainingServer(uvicorn.Config(app, **common))
@@ -51,12 +57,12 @@ def run_server(
         if not server.started:
             raise SystemExit(EXIT_BIND)  # could not bind the port: uvicorn logged why
         return
-    # Worker processes import the factory afresh; settings travel in the environment.
+    # Worker processes import the factory afresh; settings travel in the environment, the
+    # token never does (each worker reads it from TRK_AUTH_TOKEN or the token file).
     os.environ[app_module.ENV_BACKEND] = backend_uri
     os.environ[app_module.ENV_DESTINATION] = destination
     os.environ[app_module.ENV_SERVE] = "true" if serve_artifacts else "false"
-    if auth_token:
-        os.environ[app_module.ENV_TOKEN] = auth_token
     if max_body_bytes:
         os.environ[app_module.ENV_MAX_BODY] = str(max_body_bytes)
+    os.environ[app_module.ENV_OPTIONS] = json.dumps({**options, "auth_token_file": auth_token_file})
     uvicorn.run("trk.server.app:app_from_env", factory=True, workers=workers, **common)

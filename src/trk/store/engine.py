@@ -14,6 +14,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 
 from trk.exceptions import InvalidParameter, Unavailable
+from trk.uri import redacted
 
 SQLITE_BUSY_TIMEOUT_S = 30
 _engines: dict[str, Engine] = {}
@@ -49,8 +50,9 @@ def sql_url(uri: str) -> URL:
     """The SQLAlchemy URL for a store URI; plain postgresql:// uses whichever driver is installed."""
     try:
         url = make_url(uri)
-    except ArgumentError as exc:
-        raise InvalidParameter(f"Malformed database URI {uri!r}: {exc}") from None
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+        # SQLAlchemy's message repeats the URI, password and all: name it redacted instead.
+        raise InvalidParameter(f"Malformed database URI {redacted(uri)!r}") from None
     # SQLAlchemy 2.1 defaults to psycopg 3; fall back to psycopg2 when only that is present.
     if url.drivername == "postgresql" and importlib.util.find_spec("psycopg") is None:
         url = url.set(drivername="postgresql+psycopg2")
@@ -64,7 +66,7 @@ def _create(uri: str) -> Engine:
             return _sqlite_engine(uri)
         return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
     except NoSuchModuleError as exc:
-        raise InvalidParameter(f"Unsupported database URI {uri!r}: {exc}") from None
+        raise InvalidParameter(f"Unsupported database URI {redacted(uri)!r}: {exc}") from None
 
 
 def _sqlite_engine(uri: str) -> Engine:
