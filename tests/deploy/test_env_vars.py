@@ -53,8 +53,20 @@ def readable(which: str) -> set[str]:
     return click_envvars(command(which)) | settings_envvars() | extra
 
 
+# Secrets the operator creates (none is shipped): their keys, as the README lists them.
+OPERATOR_SECRETS = {
+    "trk-server-store": {
+        "TRK_BACKEND_STORE_URI": "postgresql://trk@postgres:5432/trk",
+        "TRK_ARTIFACTS_DESTINATION": "s3://trk-artifacts/",
+        "AWS_ACCESS_KEY_ID": None,
+        "AWS_SECRET_ACCESS_KEY": None,
+        "AWS_DEFAULT_REGION": "us-east-1",
+    },
+}
+
+
 def container_env(objects: list[dict], deployment: str) -> dict[str, str | None]:
-    """Name -> literal value (None when it comes from a secretKeyRef) for one Deployment."""
+    """Name -> literal value (None when it comes from a secret) for one Deployment."""
     deploy = _kustomize.find(objects, "Deployment", deployment)
     (container,) = deploy["spec"]["template"]["spec"]["containers"]
     env: dict[str, str | None] = {}
@@ -62,8 +74,11 @@ def container_env(objects: list[dict], deployment: str) -> dict[str, str | None]
         kind, ref = (
             ("ConfigMap", "configMapRef") if "configMapRef" in source else ("Secret", "secretRef")
         )
+        if kind == "Secret":
+            env.update(OPERATOR_SECRETS[source[ref]["name"]])
+            continue
         obj = _kustomize.find(objects, kind, source[ref]["name"])
-        env.update(obj.get("data") or obj.get("stringData") or {})
+        env.update(obj.get("data") or {})
     for item in container.get("env", []):
         env[item["name"]] = item.get("value")
     return env

@@ -20,7 +20,7 @@ def test_every_object_validates(rendered, overlay):
         checked += 1
     kinds = {o["kind"] for o in rendered[overlay]}
     assert {"Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget"} <= kinds
-    assert {"ConfigMap", "Secret", "ServiceMonitor"} <= kinds
+    assert {"ConfigMap", "ServiceMonitor"} <= kinds
     assert checked == len(rendered[overlay]) - 1
 
 
@@ -96,11 +96,34 @@ def test_tokens_and_store_come_from_secrets(rendered):
     server_env = {e["name"]: e for e in srv["env"]}
     ref = serve_env["TRK_TRACKING_TOKEN"]["valueFrom"]["secretKeyRef"]
     assert server_env["TRK_AUTH_TOKEN"]["valueFrom"]["secretKeyRef"] == ref
-    secret_name = srv["envFrom"][0]["secretRef"]["name"]
-    store = _kustomize.find(objects, "Secret", secret_name)["stringData"]
-    assert store["TRK_BACKEND_STORE_URI"].startswith("postgresql://")
-    assert store["TRK_ARTIFACTS_DESTINATION"].startswith("s3://")
+    assert ref == {"name": "trk-auth", "key": "token"}
+    assert srv["envFrom"][0]["secretRef"]["name"] == "trk-server-store"
     assert serve["envFrom"][0]["configMapRef"]["name"] == "trk-serve-routing"
+
+
+def test_no_secret_or_placeholder_is_shipped(rendered, root):
+    """Issue 14: a shipped `change-me` token is a token everyone knows; trk server refuses
+    it, and the manifests leave every Secret to the operator."""
+    for objects in rendered.values():
+        assert not [o for o in objects if o["kind"] == "Secret"]
+    files = [
+        *sorted((root / "k8s").rglob("*.yaml")),
+        root / "Dockerfile.server",
+        root / "Dockerfile.serve",
+    ]
+    for path in files:
+        assert "change-me" not in path.read_text().lower(), path
+
+
+def test_server_answers_its_service_name(rendered):
+    from trk.server.hosts import host_allowed
+
+    server = _kustomize.find(rendered["base"], "Deployment", "trk-server")
+    (srv,) = server["spec"]["template"]["spec"]["containers"]
+    hosts = {e["name"]: e.get("value") for e in srv["env"]}["TRK_ALLOWED_HOSTS"].split(",")
+    for host in ("trk-server:5000", "trk-server.ml.svc.cluster.local:5000", "localhost:5000"):
+        assert host_allowed(host, hosts), host
+    assert not host_allowed("trk-server.evil.example", hosts)
 
 
 def test_shadow_overlay_adds_a_challenger(rendered):
