@@ -221,12 +221,13 @@ class RestStore(Store):
             "params": [{"key": p.key, "value": p.value} for p in params],
             "tags": [{"key": t.key, "value": t.value} for t in tags],
         }
-        # Metrics append rows: a resend after an unknown outcome could log them twice.
-        self._send("POST", "runs/log-batch", body, idempotent=not metrics)
+        # Safe to resend after an unknown outcome: a metric point already stored is skipped
+        # (unique on run, key, step, timestamp, value), params and tags are upserts.
+        self._send("POST", "runs/log-batch", body)
 
     def log_metric(self, run_id: str, metric: Metric) -> None:
         body = {"run_id": run_id, **_metric(metric)}
-        self._send("POST", "runs/log-metric", body, idempotent=False)
+        self._send("POST", "runs/log-metric", body)  # a repeat is stored once
 
     def log_param(self, run_id: str, param: Param) -> None:
         self._send(

@@ -91,6 +91,7 @@ tags = Table(
 )
 
 # Full history; a surrogate id because MLflow lets the same (key, step, timestamp) repeat.
+METRIC_IDENTITY = ("run_uuid", "key", "step", "timestamp", "value", "is_nan")
 metrics = Table(
     "metrics",
     metadata,
@@ -101,7 +102,8 @@ metrics = Table(
     Column("timestamp", BigInteger, nullable=False),
     Column("step", BigInteger, nullable=False),
     Column("is_nan", Boolean, nullable=False),
-    Index("ix_metrics_run_key_step", "run_uuid", "key", "step"),
+    # A metric point is stored once however often it is logged (migration 0007).
+    Index("ux_metrics_identity", *METRIC_IDENTITY, unique=True),
 )
 
 latest_metrics = Table(

@@ -279,7 +279,8 @@ class SqlRuns(SqlExperiments):
         if not metrics:
             return
         rows = [_metric_row(run_id, m) for m in metrics]
-        conn.execute(s.metrics.insert(), rows)
+        # A point logged again (a retried batch) is skipped, as MLflow's store skips it.
+        upsert(conn, s.metrics, rows, s.METRIC_IDENTITY)
         upsert(
             conn,
             s.latest_metrics,
