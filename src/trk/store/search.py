@@ -199,6 +199,12 @@ class _Parser:
         return Clause(entity, key, op, value)
 
 
+# Each clause is a subquery and each order_by key a join: bounded so that a search is always
+# a query the database runs (100 clauses ended as a retryable 503 on sqlite), and cheap.
+MAX_FILTER_CLAUSES = 50
+MAX_ORDER_BY_KEYS = 20
+
+
 def parse_filter(text: str | None) -> list[Clause]:
     """`metrics.acc > 0.9 and params.x = 'y'` -> clauses; InvalidParameter on bad syntax."""
     if not text or not text.strip():
@@ -210,12 +216,20 @@ def parse_filter(text: str | None) -> list[Clause]:
             raise parser.fail(token, "AND between clauses")
         parser.i += 1
         clauses.append(parser.clause())
+        if len(clauses) > MAX_FILTER_CLAUSES:
+            raise InvalidParameter(
+                f"Invalid filter: at most {MAX_FILTER_CLAUSES} clauses are allowed in one search"
+            )
     return clauses
 
 
 def parse_order_by(order_by: list[str] | tuple[str, ...] | None) -> list[OrderKey]:
     """`["metrics.f1 DESC", "name"]` -> order keys (ascending unless DESC)."""
     keys: list[OrderKey] = []
+    if len(order_by or ()) > MAX_ORDER_BY_KEYS:
+        raise InvalidParameter(
+            f"Invalid order_by: at most {MAX_ORDER_BY_KEYS} keys are allowed, got {len(order_by or ())}"
+        )
     for item in order_by or ():
         parser = _Parser(item)
         entity, key = parser.identifier()

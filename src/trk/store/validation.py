@@ -15,6 +15,10 @@ MAX_TAG_VALUE_LENGTH = 8000
 MAX_NAME_LENGTH = 256
 MAX_ALIAS_LENGTH = 255
 MAX_RESULTS = 50000
+# MLflow's batch limits (mlflow/utils/validation.py), with its wording.
+MAX_METRICS_PER_BATCH = 1000
+MAX_PARAMS_TAGS_PER_BATCH = 100
+MAX_ENTITIES_PER_BATCH = 1000
 
 _KEY_RE = re.compile(r"^[/\w.\- ]+$")
 _ALIAS_RE = re.compile(r"^[\w\-]+$")
@@ -68,8 +72,28 @@ def check_tag(tag: RunTag) -> None:
         raise InvalidParameter(f"Tag {tag.key!r} value longer than {MAX_TAG_VALUE_LENGTH} chars")
 
 
+def _check_batch_limit(what: str, limit: int, length: int) -> None:
+    if length > limit:
+        raise InvalidParameter(
+            f"A batch logging request can contain at most {limit} {what}. Got {length} "
+            f"{what}. Please split up {what} across multiple requests and try again."
+        )
+
+
+def check_batch_limits(
+    metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[RunTag]
+) -> None:
+    """MLflow's limits: 1,000 metrics, 100 params, 100 tags, 1,000 entries in all."""
+    _check_batch_limit("metrics", MAX_METRICS_PER_BATCH, len(metrics))
+    _check_batch_limit("params", MAX_PARAMS_TAGS_PER_BATCH, len(params))
+    _check_batch_limit("tags", MAX_PARAMS_TAGS_PER_BATCH, len(tags))
+    total = len(metrics) + len(params) + len(tags)
+    _check_batch_limit("metrics, params, and tags", MAX_ENTITIES_PER_BATCH, total)
+
+
 def check_batch(metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[RunTag]) -> None:
     """Every entry of a batch, before anything is written; also a key given two values."""
+    check_batch_limits(metrics, params, tags)
     for metric in metrics:
         check_metric(metric)
     seen: dict[str, str] = {}

@@ -26,6 +26,11 @@ from trk.entities import (
 )
 from trk.exceptions import InvalidParameter
 from trk.store.base import Store
+from trk.store.validation import (
+    MAX_ENTITIES_PER_BATCH,
+    MAX_METRICS_PER_BATCH,
+    MAX_PARAMS_TAGS_PER_BATCH,
+)
 from trk.uri import check_tracking_uri, logged_model_id
 from trk.webhooks.entities import Delivery, TestResult, Webhook
 
@@ -201,7 +206,9 @@ class Client:
         params: Sequence[Param] = (),
         tags: Sequence[RunTag] = (),
     ) -> None:
-        self.store.log_batch(run_id, list(metrics), list(params), list(tags))
+        """Logged in batches within the stores' limits (MLflow's client splits them too)."""
+        for part in batches(list(metrics), list(params), list(tags)):
+            self.store.log_batch(run_id, *part)
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         return self.store.get_metric_history(run_id, key)
@@ -443,3 +450,19 @@ def _opt_str(value: Any) -> str | None:
 
 
 MlflowClient = Client
+
+
+def batches(
+    metrics: list[Metric], params: list[Param], tags: list[RunTag]
+) -> list[tuple[list[Metric], list[Param], list[RunTag]]]:
+    """The entries in parts that each pass `check_batch_limits`: params and tags first (up to
+    100 each), metrics filling the rest of the 1,000 entries. One (maybe empty) part at least."""
+    parts = []
+    while True:
+        p, params = params[:MAX_PARAMS_TAGS_PER_BATCH], params[MAX_PARAMS_TAGS_PER_BATCH:]
+        t, tags = tags[:MAX_PARAMS_TAGS_PER_BATCH], tags[MAX_PARAMS_TAGS_PER_BATCH:]
+        room = min(MAX_METRICS_PER_BATCH, MAX_ENTITIES_PER_BATCH - len(p) - len(t))
+        m, metrics = metrics[:room], metrics[room:]
+        parts.append((m, p, t))
+        if not (metrics or params or tags):
+            return parts
