@@ -28,7 +28,8 @@ from ui_seed import seed  # noqa: E402
 def main(out: Path) -> list[Path]:
     with tempfile.TemporaryDirectory(prefix="trk-shots-") as tmp:
         seeded = seed(Path(tmp))
-        server = start_server(seeded.backend, f"{tmp}/proxied", Path(tmp) / "server.log")
+        roots = ("--allowed-artifact-roots", f"{tmp}/artifacts")  # where the seed logged
+        server = start_server(seeded.backend, f"{tmp}/proxied", Path(tmp) / "server.log", *roots)
         try:
             with sync_playwright() as playwright:
                 browser = launch(playwright)
