@@ -21,8 +21,10 @@ def _log_500(uri: str, run_id: str, worker: int, barrier, errors) -> None:
         barrier.wait()
         step = 0
         for i in range(METRICS_PER_PROCESS // 5):
+            # Each writer's value differs: identical points would be one point (issue 14).
+            value = step + worker / 10
             metrics = [
-                Metric(f"w{worker}" if j % 2 else "shared", float(step + j), step + j, step + j)
+                Metric(f"w{worker}" if j % 2 else "shared", value + j, step + j, step + j)
                 for j in range(5)
             ]
             step += 5
