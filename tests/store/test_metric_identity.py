@@ -42,9 +42,9 @@ def test_migration_keeps_one_of_each_duplicate(tmp_path):
     run_id = store.create_run("0").info.run_id
     dispose_engine(uri)
     engine = create_engine(sql_url(uri))
-    with engine.begin() as conn:  # the store as 0006 left it: no unique key, duplicates
+    with engine.begin() as conn:  # the store as 0007 left it: no unique key, duplicates
         conn.execute(text("DROP INDEX ux_metrics_identity"))
-        conn.execute(text("UPDATE alembic_version SET version_num = '0006'"))
+        conn.execute(text("UPDATE alembic_version SET version_num = '0007'"))
         for value in (1.0, 1.0, 1.0, 2.0):
             conn.execute(
                 text(

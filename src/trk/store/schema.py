@@ -102,7 +102,7 @@ metrics = Table(
     Column("timestamp", BigInteger, nullable=False),
     Column("step", BigInteger, nullable=False),
     Column("is_nan", Boolean, nullable=False),
-    # A metric point is stored once however often it is logged (migration 0007).
+    # A metric point is stored once however often it is logged (migration 0008).
     Index("ux_metrics_identity", *METRIC_IDENTITY, unique=True),
 )
 

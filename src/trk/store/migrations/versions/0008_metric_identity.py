@@ -2,16 +2,16 @@
 outcome (the serving reporter's retried window) is stored once, as MLflow's metrics table
 keys them. Existing exact duplicates are removed first (the oldest row stays).
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
