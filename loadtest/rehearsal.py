@@ -79,8 +79,9 @@ def grace_period_s() -> float:
 
 
 def child_env(extra: dict[str, str]) -> dict[str, str]:
-    """A clean environment for a child: PATH and HOME only, then what the caller sets."""
-    keep = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
+    """A clean environment for a child: PATH, HOME (and the PYTHONPATH of a checkout under
+    test), then what the caller sets."""
+    keep = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "PYTHONPATH") if k in os.environ}
     return keep | extra
 
 
