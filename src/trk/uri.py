@@ -94,7 +94,7 @@ def check_tracking_uri(uri: str) -> str:
     scheme = urlparse(uri).scheme.split("+")[0]
     if scheme not in _TRACKING_SCHEMES:
         raise MalformedUri(
-            f"Unsupported tracking URI {uri!r}: use sqlite:///PATH, postgresql://... or "
+            f"Unsupported tracking URI {redacted(uri)!r}: use sqlite:///PATH, postgresql://... or "
             "http(s)://HOST:PORT of a trk server"
         )
     return uri

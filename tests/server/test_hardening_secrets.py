@@ -110,6 +110,7 @@ def test_printed_urls_are_redacted(pg_uri, tmp_path):
     assert PASSWORD not in done.stdout + done.stderr
     bad = secret_uri.replace("@127.0.0.1:", "@127.0.0.1:notaport")
     _refused(_trk("db", "upgrade", bad), PASSWORD)
+    _refused(_trk("db", "upgrade", secret_uri.replace("postgresql", "postgresq")), PASSWORD)
     with socket.socket() as taken:  # a port in use: `trk ui` prints its line, then stops
         taken.bind(("127.0.0.1", 0))
         taken.listen()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 
 import trk
+from trk.uri import redacted
 
 
 def train_and_register(name: str = "iris") -> dict[str, str]:
@@ -66,7 +67,7 @@ def predict_champion(name: str = "iris") -> list:
 
 
 def run_demo() -> None:
-    click.echo(f"tracking store: {trk.get_tracking_uri()}")
+    click.echo(f"tracking store: {redacted(trk.get_tracking_uri())}")
     train_and_register()
     predict_champion()
     from trk.demo.serving import serve_and_evaluate

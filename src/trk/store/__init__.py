@@ -20,8 +20,11 @@ def get_store(uri: str, default_artifact_root: str | None = None) -> Store:
         return RestStore(uri)
     base = scheme.split("+", 1)[0]
     if base not in _SQL_SCHEMES:
+        from trk.uri import redacted
+
         raise InvalidParameter(
-            f"Unsupported tracking URI {uri!r}: use sqlite:///, postgresql:// or http(s)://"
+            f"Unsupported tracking URI {redacted(uri)!r}: use sqlite:///, postgresql:// or "
+            "http(s)://"
         )
     if base == "postgres":  # SQLAlchemy only knows the long spelling
         uri = "postgresql" + uri[len("postgres") :]
