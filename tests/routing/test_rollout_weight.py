@@ -65,6 +65,8 @@ def test_replicas_follow_the_rollout_weight_and_a_rollback_reaches_zero(routing_
     wait_until(lambda: all(weight(u) == 0.25 for u in urls), timeout=10)
     text = httpx.get(urls[0] + "/metrics").text
     assert metric_value(text, "trk_variant_weight", variant="challenger") == 0.25
+    variants = httpx.get(urls[0] + "/health").json()["variants"]
+    assert {v["name"]: v["weight"] for v in variants} == {"champion": 0.75, "challenger": 0.25}
     rollouts.transition(name, r.revision, {"state": "rolled_back", "weight": 0.0}, "rollback",
                         "error_rate failed")  # fmt: skip
     wait_until(lambda: all(weight(u) == 0.0 for u in urls), timeout=10)

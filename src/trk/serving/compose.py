@@ -18,7 +18,7 @@ from trk.serving.core.metrics import ServingMetrics
 from trk.serving.core.plane import DataPlane
 from trk.serving.core.pool import PredictPool
 from trk.serving.core.slots import Variants, make_slots
-from trk.serving.core.variant import CHALLENGER, CHAMPION
+from trk.serving.core.variant import CHALLENGER, CHAMPION, VariantSlot
 from trk.serving.online.feedback import FeedbackStore
 from trk.serving.online.metrics import (
     FEEDBACK_MAX_BATCH,
@@ -78,7 +78,7 @@ def build(
         (lambda: store_factory().rollouts) if split else None,
         served_model(slots),
         current_version(slots),
-        on_change=routing_metrics.set_weight,
+        on_change=_weight_listener(routing_metrics, slots),
     )
     router = Router(
         slots[CHAMPION],
@@ -162,6 +162,20 @@ def build(
         ],
     )
     return Serving(plane, feedback, reporter, reloader, shadow, samples, prediction_log)
+
+
+def _weight_listener(
+    routing_metrics: RoutingMetrics, slots: dict[str, VariantSlot]
+) -> Callable[[float], None]:
+    """A new challenger weight reaches the metrics and both slots (/health, serving runs)."""
+
+    def changed(challenger: float) -> None:
+        routing_metrics.set_weight(challenger)
+        slots[CHAMPION].set_weight(1.0 - challenger)
+        if CHALLENGER in slots:
+            slots[CHALLENGER].set_weight(challenger)
+
+    return changed
 
 
 def _both(

@@ -192,6 +192,10 @@ class VariantSlot:
         self.state, self.error = "ready", None
         return old
 
+    def set_weight(self, weight: float) -> None:
+        """This variant's share of traffic changed (a rollout moved the split)."""
+        self.weight = weight
+
     def mark(self, state: str, error: str | None = None) -> None:
         """Record loading/degraded/failed (degraded: an old version still serves)."""
         if state not in STATES:
