@@ -17,6 +17,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,10 +37,17 @@ def trk_backend(mlflow_backend: str) -> str:
 def root_flags(artifact_root: str) -> list[str]:
     """trk's flags for a fixture's `default_artifact_root`. A local root is used as MLflow
     uses it there: experiments live under it and clients write to it directly (trk's
-    `--no-serve-artifacts`); anything else is proxied into the destination."""
+    `--no-serve-artifacts`); anything else is proxied into the destination. MLflow's tests
+    also name locations relative to their working directory or in the temp directory, which
+    trk refuses unless allowed: both are allowed roots here, as an operator would list them."""
     if artifact_root.startswith("file:"):
-        return ["--artifacts-destination", artifact_root, "--no-serve-artifacts"]
-    return ["--artifacts-destination", artifact_root]
+        return ["--artifacts-destination", artifact_root, "--no-serve-artifacts", *allowed_roots()]
+    return ["--artifacts-destination", artifact_root, *allowed_roots()]
+
+
+def allowed_roots() -> list[str]:
+    """The tests' working directory and the temp directory, as allowed artifact roots."""
+    return ["--allowed-artifact-roots", f"{os.getcwd()},{tempfile.gettempdir()}"]
 
 
 def start_trk(backend: str, flags: list[str], port: int) -> subprocess.Popen:
