@@ -43,14 +43,10 @@ def is_loopback(host: str) -> bool:
 def default_allowed_hosts(bound: str) -> tuple[str, ...]:
     """The localhost forms and the bound name (with any port); private addresses too when
     bound to every interface."""
-    names = list(LOCALHOST)
-    if not _is_wildcard(bound) and not is_loopback(bound):
-        names.append(f"[{bound}]" if ":" in bound else bound)
     if _is_wildcard(bound):
-        names += PRIVATE
-    elif is_loopback(bound) and ":" not in bound and bound not in names:
-        names.append(bound)
-    return tuple(names)
+        return (*LOCALHOST, *PRIVATE)
+    name = f"[{bound}]" if ":" in bound else bound
+    return LOCALHOST if name in LOCALHOST else (*LOCALHOST, name)
 
 
 def _name(host: str) -> str:
