@@ -78,3 +78,29 @@ def test_prune_keeps_what_is_recent(logged):
     assert logged.store.predictions.joined("m")[0].logged == 40
     out = run("ab", "prune", "--prediction-retention", "soon", "--tracking-uri", uri)
     assert out.exit_code == 1 and "Bad --prediction-retention 'soon'" in out.output, out.output
+
+
+def test_large_files_go_in_chunks_the_store_takes(client, monkeypatch):
+    """Chunks close on labels per call and on rows per call (multi-row labels)."""
+    from trk.ab import label_files
+
+    monkeypatch.setattr(label_files, "LABELS_PER_CALL", 3)
+    monkeypatch.setattr(label_files, "LABEL_ROWS_PER_CALL", 5)
+    calls = []
+
+    class Counting:  # the real store's log, counting the calls it gets
+        def log_labels(self, model, items):
+            calls.append(len(items))
+            return client.store.predictions.log_labels(model, items)
+
+    items = [{"request_id": f"r{i}", "label": [1, 0] if i % 2 else 1} for i in range(8)]
+    assert label_files.write_labels(Counting(), "m", items) == 12
+    assert calls == [3, 3, 2]  # 1+2+1 rows | 2+1+2 | 1+2: never over 3 labels or 5 rows
+    assert len(client.store.predictions.outcomes("m")) == 0  # labels only; nothing logged
+    with client.store._engine.connect() as conn:
+        from sqlalchemy import func, select
+
+        from trk.store import schema
+
+        rows = conn.execute(select(func.count()).select_from(schema.prediction_labels)).scalar()
+    assert rows == 12

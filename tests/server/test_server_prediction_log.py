@@ -66,6 +66,10 @@ def test_replicas_log_and_labels_join_through_the_server(log):
             {"model": "m", "records": [["r", 0, "champion", "1", "1", "x", 1.0, 5]]},
         ),
         ("predictions/log", {"model": "m", "records": "nope"}),
+        (
+            "predictions/log",
+            {"model": "m", "records": [["r", True, "champion", "1", "1", None, 1, 5]]},
+        ),
         ("predictions/log", {"model": "", "records": []}),
         ("labels/log", {"model": "m", "labels": [{"request_id": "a", "label": [1, None]}]}),
         ("labels/log", {"model": "m", "labels": [{"request_id": "a", "label": 1}, 3]}),

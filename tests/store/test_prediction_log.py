@@ -115,6 +115,7 @@ def test_prune_deletes_only_what_is_older_and_of_the_model(store):
         [{"request_id": "a", "label": 1}, {"request_id": "b"}],
         [{"request_id": "a", "label": 1}, {"request_id": "b", "label": 1, "extra": 2}],
         [{"request_id": "x" * 129, "label": 1}],
+        [{"request_id": f"r{i}", "label": [1] * 10_000} for i in range(11)],  # 110,000 rows
         [],
         "not a list",
     ],

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from trk.exceptions import InvalidParameter
-from trk.store.prediction_records import LABELS_PER_CALL, parse_labels
+from trk.store.prediction_records import LABEL_ROWS_PER_CALL, LABELS_PER_CALL, parse_labels
 
 
 def read_labels(path: str | Path) -> list[dict[str, Any]]:
@@ -72,7 +72,13 @@ def _check(item: Any, line: int) -> None:
 
 def write_labels(log: Any, model: str, items: list[dict[str, Any]]) -> int:
     """Upsert the labels in chunks the store takes in one call; returns rows written."""
-    return sum(
-        log.log_labels(model, items[i : i + LABELS_PER_CALL])
-        for i in range(0, len(items), LABELS_PER_CALL)
-    )
+    chunk: list[dict[str, Any]] = []
+    written = rows = 0
+    for item in items:
+        n = len(item["label"]) if isinstance(item["label"], list) else 1
+        if chunk and (len(chunk) == LABELS_PER_CALL or rows + n > LABEL_ROWS_PER_CALL):
+            written += log.log_labels(model, chunk)
+            chunk, rows = [], 0
+        chunk.append(item)
+        rows += n
+    return written + (log.log_labels(model, chunk) if chunk else 0)

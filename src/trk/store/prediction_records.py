@@ -18,6 +18,7 @@ MAX_ID = 128  # characters of a request id, model name or variant
 MAX_CLASS = 256  # characters of a class or label kept (longer ones are refused)
 MAX_ROWS = 10_000  # rows of one request or label
 LABELS_PER_CALL = 10_000  # labelled requests per write
+LABEL_ROWS_PER_CALL = 100_000  # and their rows
 RECORDS_PER_CALL = 10_000  # prediction rows per write
 
 
@@ -190,6 +191,8 @@ def parse_labels(items: Any, at_ms: int, limit: int) -> list[LabelRecord]:
             raise InvalidParameter(f'Label {n} must be an object {{"request_id", "label"}}')
         out += label_rows(check_id(f"Label {n}: request_id", item.get("request_id")),
                           item["label"], at_ms)  # fmt: skip
+        if len(out) > LABEL_ROWS_PER_CALL:
+            raise InvalidParameter(f"More than {LABEL_ROWS_PER_CALL} labelled rows in one call")
     return out
 
 
@@ -208,7 +211,9 @@ def _prediction(n: int, item: Any) -> PredictionRecord:
     if not isinstance(item, list) or len(item) != 8:
         raise bad
     rid, row, variant, version, predicted, value, probability, ts = item
-    if not (isinstance(row, int) and 0 <= row < MAX_ROWS and isinstance(ts, int) and ts >= 0):
+    if any(isinstance(x, bool) or not isinstance(x, int) for x in (row, ts)):
+        raise bad
+    if not (0 <= row < MAX_ROWS and ts >= 0):
         raise bad
     if predicted is not None and (not isinstance(predicted, str) or len(predicted) > MAX_CLASS):
         raise bad
