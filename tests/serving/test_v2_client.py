@@ -274,3 +274,19 @@ def test_v2_ids_join_feedback_and_requests_are_counted(servers, iris_env):
     assert resp.json()["joined"] == 1
     after = metric_value(httpx.get(url + "/metrics").text, "trk_requests_total", status="200")
     assert after == before + 1
+
+
+def test_parameters_reach_the_model_and_headers_name_the_variant(servers, iris_env):
+    body = {
+        "id": "proba-1",
+        "parameters": {"predict_method": "predict_proba", "binary_data_output": True},
+        "inputs": [{"name": "x", "shape": [3, 4], "datatype": "FP64", "data": ROWS.tolist()}],
+    }
+    resp = httpx.post(servers["urls"]["iris"] + "/v2/models/iris/infer", json=body)
+    assert resp.status_code == 200, resp.text
+    (out,) = resp.json()["outputs"]
+    assert out["datatype"] == "FP64" and out["shape"] == [3, 3]
+    want = expected(iris_env.lr, ROWS, "predict_proba")
+    np.testing.assert_allclose(np.reshape(out["data"], (3, 3)), want, rtol=1e-9)
+    assert resp.headers["X-Request-Id"] == "proba-1" == resp.json()["id"]
+    assert (resp.headers["X-Trk-Variant"], resp.headers["X-Trk-Model-Version"]) == ("champion", "1")

@@ -51,6 +51,9 @@ def find(plane: DataPlane, name: str, version: str | None = None) -> Variant:
 
 def forced_variant(plane: DataPlane, name: str, version: str | None) -> str | None:
     """The variant an infer path forces: None (routing decides) unless it names a version."""
+    champion = plane.slots[CHAMPION].current
+    if version is None and champion is not None and champion.model_name == name:
+        return None  # the common case, checked without building lists (the hot path)
     variant = find(plane, name, version)
     return variant.name if version is not None else None
 
