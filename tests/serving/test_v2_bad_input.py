@@ -49,6 +49,7 @@ BAD = [
         {"name": "b", "shape": [1], "datatype": "FP64", "data": [1]}]}), {}, 400, "'a'"),
     ("twice", INFER, orjson.dumps({"inputs": GOOD["inputs"] * 2}), {}, 400, "given twice"),
     ("bad_id", INFER, orjson.dumps({**GOOD, "id": "a b\r\nX-Evil: 1"}), {}, 400, "'id'"),
+    ("id_not_plain", INFER, orjson.dumps({**GOOD, "id": "<script>"}), {}, 400, "[A-Za-z0-9._:-]"),
     ("bad_outputs", INFER, orjson.dumps({**GOOD, "outputs": ["predictions"]}), {}, 400, "'outputs'"),
     ("bad_parameters", INFER, orjson.dumps({**GOOD, "parameters": [1]}), {}, 400, "'parameters'"),
     ("xml", INFER, orjson.dumps(GOOD), {"Content-Type": "application/xml"}, 415, "not supported"),

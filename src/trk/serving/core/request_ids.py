@@ -18,8 +18,13 @@ def new_request_id() -> str:
     return os.urandom(16).hex()
 
 
+def acceptable(given: str) -> bool:
+    """Whether a client's id may be kept as it is."""
+    return _PLAIN.fullmatch(given) is not None
+
+
 def request_id(given: str | None) -> str:
     """The client's id when it is acceptable, else a fresh 32-hex one."""
-    if given and _PLAIN.fullmatch(given):
+    if given and acceptable(given):
         return given
     return new_request_id()

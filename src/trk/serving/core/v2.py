@@ -10,7 +10,6 @@ each tensor's raw bytes), and asks for `binary_data_output` (answered in JSON, w
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +17,7 @@ import numpy as np
 import orjson
 
 from trk.exceptions import BadRequest, InvalidParameter, TrkError, UnsupportedMediaType
-from trk.serving.core import codecs, inputs
+from trk.serving.core import codecs, inputs, request_ids
 from trk.serving.core.inputs import InputSpec, ModelInput
 from trk.serving.core.v2_types import check_header, from_binary, from_json, to_output
 from trk.serving.core.variant import Variant
@@ -38,7 +37,6 @@ RESERVED_PARAMETERS = frozenset(
         "timeout",
     }
 )
-REQUEST_ID = re.compile(r"[!-~]{1,128}")  # printable ASCII without spaces: it goes in a header
 DEFAULT_OUTPUT = "predictions"  # the one output of a model whose signature names none
 
 
@@ -140,12 +138,13 @@ def parse_request(
             f"use {', '.join(sorted(REQUEST_KEYS))}"
         )
     request_id = doc.get("id")
+    # Refused rather than replaced (as a bad X-Request-Id is): the answer must echo it.
     if request_id is not None and (
-        not isinstance(request_id, str) or not REQUEST_ID.fullmatch(request_id)
+        not isinstance(request_id, str) or not request_ids.acceptable(request_id)
     ):
         raise InvalidParameter(
-            "'id' must be 1-128 printable ASCII characters without spaces "
-            f"(it becomes X-Request-Id), got {str(request_id)[:40]!r}"
+            f"'id' must be 1-{request_ids.MAX_LENGTH} characters of [A-Za-z0-9._:-], "
+            f"as X-Request-Id; got {str(request_id)[:40]!r}"
         )
     params = _parameters("parameters", doc.get("parameters"))
     model_params = {k: v for k, v in params.items() if k not in RESERVED_PARAMETERS}
