@@ -32,6 +32,16 @@ def _trk(
     )
 
 
+def _in_process(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """A refused start runs no server: click's runner saves a process start per case."""
+    from click.testing import CliRunner
+
+    from trk.cli import main
+
+    done = CliRunner().invoke(main, list(args), env=env)
+    return subprocess.CompletedProcess(args, done.exit_code, done.stdout, done.stderr)
+
+
 def _refused(result: subprocess.CompletedProcess, *hidden: str) -> str:
     """The one error line of a refused start (exit 1), checked to hide every `hidden` value."""
     assert result.returncode == 1, (result.returncode, result.stdout, result.stderr)
@@ -44,17 +54,17 @@ def _refused(result: subprocess.CompletedProcess, *hidden: str) -> str:
 
 def test_tokens_on_the_command_line_and_placeholders_are_refused(tmp_path):
     backend = ("--backend-store-uri", f"sqlite:///{tmp_path / 's.db'}", "--port", "9")
-    assert "process list" in _refused(_trk("server", *backend, "--auth-token", TOKEN))
+    assert "process list" in _refused(_in_process("server", *backend, "--auth-token", TOKEN))
     for bad in ("change-me", "", "short-token", "CHANGE-ME-please-now", "password"):
-        line = _refused(_trk("server", *backend, env={"TRK_AUTH_TOKEN": bad}))
+        line = _refused(_in_process("server", *backend, env={"TRK_AUTH_TOKEN": bad}))
         assert "placeholder" in line, bad
         token_file = tmp_path / "token"
         token_file.write_text(bad + "\n")
         assert "placeholder" in _refused(
-            _trk("server", *backend, "--auth-token-file", str(token_file))
+            _in_process("server", *backend, "--auth-token-file", str(token_file))
         )
     assert "Cannot read" in _refused(
-        _trk("server", *backend, "--auth-token-file", str(tmp_path / "nope"))
+        _in_process("server", *backend, "--auth-token-file", str(tmp_path / "nope"))
     )
     assert not (tmp_path / "s.db").exists()  # refused before the store was opened
 
@@ -62,9 +72,9 @@ def test_tokens_on_the_command_line_and_placeholders_are_refused(tmp_path):
 def test_non_loopback_without_a_token_is_refused(tmp_path):
     backend = ("--backend-store-uri", f"sqlite:///{tmp_path / 's.db'}", "--port", "9")
     for host in ("0.0.0.0", "::", "10.0.0.1", "trk.example"):
-        line = _refused(_trk("server", *backend, "--host", host))
+        line = _refused(_in_process("server", *backend, "--host", host))
         assert "--insecure-no-auth" in line and host in line
-        assert "--insecure-no-auth" in _refused(_trk("ui", *backend, "--host", host))
+        assert "--insecure-no-auth" in _refused(_in_process("ui", *backend, "--host", host))
 
 
 def _children(pid: int) -> list[int]:
