@@ -91,7 +91,7 @@ class Processes:
         done = subprocess.run([str(BIN / "trk"), *args], env={**os.environ, **self.env},
                               capture_output=True, text=True, timeout=120)  # fmt: skip
         assert done.returncode == 0, done.stderr + done.stdout
-        return done.stdout
+        return done.stdout + done.stderr
 
     def kill(self, proc: subprocess.Popen) -> None:
         if proc.poll() is None:

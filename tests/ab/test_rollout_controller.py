@@ -147,3 +147,27 @@ def test_a_bad_stored_plan_is_one_line_and_does_not_stop_the_controller(env):
         stop.set()
         loop.join(10)
     assert client.store.rollouts.get("m").state == "running"  # untouched, still there
+
+
+def test_the_controller_works_through_a_trk_server(env, tmp_path):
+    """What k8s/ runs: `trk rollout` against `trk server`, every read and write over REST."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent.parent / "server"))
+    from server_helpers import start_server
+
+    client, procs = env
+    server = start_server(client.tracking_uri, str(tmp_path / "proxied"), tmp_path / "server.log")
+    try:
+        procs.env = {**procs.env, "TRK_TRACKING_URI": server.url}
+        procs.run_trk("rollout", "start", "m", "--steps", "50,100", "--step-interval", "1s")
+        ctl = procs.trk("rollout", "controller", "--interval", "0.2s", "--owner", "rest")
+        wait_for(lambda: stored(client)["state"] == "promoted", 60, "promotion", ctl.log)
+    finally:
+        server.kill()
+    found = stored(client)
+    assert moves(found) == ["start", "promote"]  # 50%, then 100% is the promotion
+    assert str(client.get_model_version_by_alias("m", "champion").version) == "2"
+    run = client.get_run(found["run_id"])  # the journal went through the server too
+    assert run.data.tags["trk.rollout.state"] == "promoted"

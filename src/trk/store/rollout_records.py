@@ -172,6 +172,7 @@ def parse_new(data: Any) -> Rollout:
         created_ms=0,
         updated_ms=0,
         step_started_ms=0,
+        run_id=None if data.get("run_id") is None else check_id("run_id", data["run_id"]),
     )
 
 
