@@ -154,3 +154,30 @@ def test_postgresql_store_fires_and_keeps_the_record(pg_uri: str, tmp_path: Path
             break  # only the newest `keep` records stay
         assert time.monotonic() < deadline, records
         time.sleep(0.05)
+
+
+def test_rollout_transitions_are_delivered_as_rollout_transitioned(
+    uri: str, model_dir: str, receiver: Receiver
+):
+    setup = trk.Client(uri)
+    setup.create_registered_model("iris")
+    for _ in (1, 2):
+        setup.create_model_version("iris", model_dir)
+    setup.set_registered_model_alias("iris", "champion", "1")
+    setup.set_registered_model_alias("iris", "challenger", "2")
+    made = _trk(uri, "webhooks", "create", "rollouts", receiver.url, "--event", "rollout.transitioned", "--json")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    for args in (("rollout", "start", "iris", "--steps", "10,100"), ("rollout", "abort", "iris")):
+        done = _trk(uri, *args)
+        assert done.returncode == 0, done.stderr
+    hits = receiver.wait_for(2)
+    assert {h.event for h in hits} == {"rollout.transitioned"}
+    assert {h.json["entity"] for h in hits} == {"rollout"}
+    by = {h.json["data"]["action"]: h.json["data"] for h in hits}
+    assert (by["start"]["name"], by["start"]["weight"], by["start"]["to_state"]) == (
+        "iris", 0.1, "running",
+    )  # fmt: skip
+    assert (by["abort"]["from_state"], by["abort"]["to_state"], by["abort"]["weight"]) == (
+        "running", "aborted", 0.0,
+    )  # fmt: skip
+    assert "aliases untouched" in by["abort"]["reason"]

@@ -125,7 +125,7 @@ class Controller:
                 self._move_aliases(r)
             return found.changes, "approved by hand: " + found.reason
         if action == "abort":
-            return {"state": ABORTED, "weight": 0.0}, "aborted by hand (alias untouched)"
+            return {"state": ABORTED, "weight": 0.0}, "aborted by hand (aliases untouched)"
         raise InvalidState(f"Unknown rollout command {action!r}")
 
     # -- evaluation -----------------------------------------------------------------------
