@@ -32,6 +32,17 @@ def _trk(uri: str, *args: str, env: dict[str, str] | None = None) -> subprocess.
     )
 
 
+def _champion_and_challenger(uri: str, model_dir: str) -> trk.Client:
+    """`iris` v1 @champion and v2 @challenger, both of `model_dir`."""
+    setup = trk.Client(uri)
+    setup.create_registered_model("iris")
+    for _ in (1, 2):
+        setup.create_model_version("iris", model_dir)
+    setup.set_registered_model_alias("iris", "champion", "1")
+    setup.set_registered_model_alias("iris", "challenger", "2")
+    return setup
+
+
 @pytest.fixture
 def uri(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'embedded.db'}"
@@ -81,12 +92,7 @@ def test_embedded_store_refuses_loopback_without_the_allow_list(tmp_path: Path, 
 def test_cli_promote_delivers_before_the_process_exits(uri: str, model_dir: str, make_receiver):
     # Answers 503 first: the CLI process must stay for the retry and record the outcome.
     ci = make_receiver(answers=[503], hang_s=0.5)
-    setup = trk.Client(uri)
-    setup.create_registered_model("iris")
-    for _ in (1, 2):
-        setup.create_model_version("iris", model_dir)
-    setup.set_registered_model_alias("iris", "champion", "1")
-    setup.set_registered_model_alias("iris", "challenger", "2")
+    setup = _champion_and_challenger(uri, model_dir)
 
     made = _trk(uri, "webhooks", "create", "deploy", ci.url, "--event", "model_version_alias.created", "--json")  # fmt: skip
     assert made.returncode == 0, made.stderr
@@ -159,12 +165,7 @@ def test_postgresql_store_fires_and_keeps_the_record(pg_uri: str, tmp_path: Path
 def test_rollout_transitions_are_delivered_as_rollout_transitioned(
     uri: str, model_dir: str, receiver: Receiver
 ):
-    setup = trk.Client(uri)
-    setup.create_registered_model("iris")
-    for _ in (1, 2):
-        setup.create_model_version("iris", model_dir)
-    setup.set_registered_model_alias("iris", "champion", "1")
-    setup.set_registered_model_alias("iris", "challenger", "2")
+    _champion_and_challenger(uri, model_dir)
     made = _trk(uri, "webhooks", "create", "rollouts", receiver.url, "--event", "rollout.transitioned", "--json")  # fmt: skip
     assert made.returncode == 0, made.stderr
     for args in (("rollout", "start", "iris", "--steps", "10,100"), ("rollout", "abort", "iris")):
