@@ -94,11 +94,17 @@ def history_bulk_interval(ctx: ServerContext, p: dict[str, Any]) -> dict[str, An
         )
     if start is not None and end < start:
         raise InvalidParameter(f"end_step must be greater than start_step. Found {start} > {end}.")
-    out = []
+    histories = {}
     for run_id in run_ids:
         metrics = ctx.store.get_metric_history(run_id, p["metric_key"])
-        inside = [m for m in metrics if start is None or end is None or start <= m.step <= end]
-        keep = _sample(sorted({m.step for m in inside}), max_results)
+        histories[run_id] = [
+            m for m in metrics if start is None or end is None or start <= m.step <= end
+        ]
+    # As MLflow samples: one set of steps over every run's, plus each run's last step.
+    keep = _sample(sorted({m.step for ms in histories.values() for m in ms}), max_results)
+    keep |= {ms[-1].step for ms in histories.values() if ms}
+    out = []
+    for run_id, inside in histories.items():
         out += [_with_run(run_id, m) for m in inside if m.step in keep]
     return {"metrics": out}
 
