@@ -19,6 +19,7 @@ from trk.http_errors import http_error
 from trk.serving.compose import Serving, build
 from trk.serving.config import ServeSettings
 from trk.serving.core import codecs, request_ids
+from trk.serving.core.codecs import Codec
 from trk.serving.core.metrics import METRICS_CONTENT_TYPE, ServingMetrics
 from trk.serving.core.plane import InferResult
 from trk.serving.http.auth import BearerCheck
@@ -95,12 +96,16 @@ def create_app(
             plane.metrics.observe_request(("none", "none", "none"), int(exc.status), None)
             raise
 
-    async def invocations(request: Request) -> Response:
+    async def answer(
+        request: Request, codec: Codec = codecs.MLFLOW, force: str | None = None
+    ) -> Response:
+        """Read an infer request and answer it in `codec`'s protocol (MLflow's or V2)."""
         until = deadline()  # one deadline for the body and the predict
         body = await infer_body(request, until)
         headers = request.headers
+        content_type = headers.get("content-type")
         try:
-            result = await plane.infer(body, headers.get("content-type"), headers, deadline=until)
+            result = await plane.infer(body, content_type, headers, codec, force, deadline=until)
         except asyncio.CancelledError:
             # uvicorn cancels what outlives --graceful-timeout-s; it would answer a bare
             # text 500: say what happened, as a retryable 503 in MLflow's error JSON.
@@ -108,6 +113,9 @@ def create_app(
                 "The server shut down before this request finished (--graceful-timeout-s)"
             ) from None
         return InferResponse(result)
+
+    async def invocations(request: Request) -> Response:
+        return await answer(request)
 
     async def feedback(request: Request) -> Response:
         feedback_auth.check(request.headers.get("authorization"))
@@ -141,7 +149,7 @@ def create_app(
 
     routes = [
         Route("/invocations", invocations, methods=["POST"]),
-        *v2_routes(plane, infer_body, InferResponse),  # right after: routes match in order
+        *v2_routes(plane, answer),  # right after: routes match in order
         Route("/feedback", feedback, methods=["POST"]),
         Route("/ping", ping, methods=["GET"]),
         Route("/health", health, methods=["GET"]),

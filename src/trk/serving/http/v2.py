@@ -17,19 +17,20 @@ from starlette.routing import BaseRoute, Route
 from trk.exceptions import NotFound
 from trk.http_errors import http_error
 from trk.serving.core import codecs, v2_models
+from trk.serving.core.codecs import Codec
 from trk.serving.core.plane import DataPlane
 from trk.serving.core.v2 import V2Codec, error_body
 
 Endpoint = Callable[[Request], Awaitable[Response]]
-BodyReader = Callable[[Request], Awaitable[bytes]]
+# Reads an infer request and answers it through the plane in a codec's protocol, forcing
+# a variant or not: the same function answers /invocations.
+Answer = Callable[[Request, Codec, "str | None"], Awaitable[Response]]
 MODEL = "/v2/models/{name}"
 VERSION = "/v2/models/{name}/versions/{version}"
 
 
-def v2_routes(
-    plane: DataPlane, read_body: BodyReader, respond: Callable[[Any], Response]
-) -> list[BaseRoute]:
-    """The V2 routes; `read_body` enforces the body limit, `respond` writes an InferResult."""
+def v2_routes(plane: DataPlane, answer: Answer) -> list[BaseRoute]:
+    """The V2 routes over `plane`; `answer` runs an infer request (see `Answer`)."""
 
     async def server(request: Request) -> Response:
         return _json(v2_models.server_metadata())
@@ -53,11 +54,8 @@ def v2_routes(
     async def infer(request: Request) -> Response:
         name, version = _path(request)
         force = v2_models.forced_variant(plane, name, version)
-        body = await read_body(request)
-        headers = request.headers
-        codec = V2Codec(headers.get("inference-header-content-length"))
-        result = await plane.infer(body, headers.get("content-type"), headers, codec, force)
-        return respond(result)
+        codec = V2Codec(request.headers.get("inference-header-content-length"))
+        return await answer(request, codec, force)
 
     async def unknown(request: Request) -> Response:
         raise NotFound(f"No V2 endpoint {request.method} {request.url.path[:200]}")
