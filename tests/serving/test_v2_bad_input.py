@@ -93,6 +93,17 @@ def test_v2_body_over_the_limit_is_413_in_v2_form(serve_app):
     assert resp.status_code == 413 and "max-body-mb" in resp.json()["error"]
 
 
+def test_v2_request_past_the_timeout_is_504_in_v2_form(serve_app):
+    server = serve_app(model_uri="models:/toy@champion", timeout_s=0.3)
+    tensor = {"name": "x", "shape": [1, 2], "datatype": "FP64", "data": [1.0, 2.0]}
+    body = {"inputs": [tensor], "parameters": {"sleep": 1.5}}  # ToyModel sleeps on request
+    resp = httpx.post(server.url + "/v2/models/toy/infer", json=body, timeout=30)
+    assert resp.status_code == 504 and "--timeout-s" in resp.json()["error"]
+    assert resp.headers["X-Trk-Variant"] == "champion"
+    ok = httpx.post(server.url + "/v2/models/toy/infer", json={"inputs": [tensor]}, timeout=30)
+    assert ok.json()["outputs"][0]["data"] == [3.0]
+
+
 def test_binary_tensor_with_a_trailing_remainder_is_refused(iris_server):
     header = _tensor(data=None, parameters={"binary_data_size": 32})
     raw = struct.pack("<4d", *ROW)

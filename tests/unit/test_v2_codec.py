@@ -127,6 +127,4 @@ def test_a_forced_variant_answers_unless_forcing_is_off(model_dir):
         forced.status == 200 and orjson.loads(forced.body)["parameters"]["variant"] == "challenger"
     )
     refused = _infer(_plane(model_dir, recorder, False), force="challenger")
-    assert (
-        refused.status == 400 and "--no-allow-forced-variant" in orjson.loads(refused.body)["error"]
-    )
+    assert refused.status == 400 and "--allow-forced-variant" in orjson.loads(refused.body)["error"]

@@ -113,8 +113,8 @@ class Router:
         if force is not None:
             if not self.allow_forced and (force != CHAMPION or self.mode != "single"):
                 raise InvalidParameter(
-                    "This server does not let a request pick its variant "
-                    "(--no-allow-forced-variant): leave the version out"
+                    "This server does not let a request pick its variant (it was started "
+                    "without --allow-forced-variant): leave the version out"
                 )
             route = self._forced(force, champion, challenger)
         else:
