@@ -20,12 +20,11 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
+import tritonclient.http as tc  # the test extra: a missing client fails, never skips
 from serving_helpers import IRIS_COLUMNS, TRK_SERVE, expected, metric_value
+from tritonclient.utils import InferenceServerException
 
 from uvicorn_thread import free_port
-
-tc = pytest.importorskip("tritonclient.http")
-from tritonclient.utils import InferenceServerException  # noqa: E402
 
 ROWS = np.array([[5.1, 3.5, 1.4, 0.2], [6.2, 2.9, 4.3, 1.3], [7.7, 3.0, 6.1, 2.3]])
 COLORS = pd.DataFrame({"color": ["red", "blue", "green", "red"], "size": [1.0, 2.0, 3.0, 0.5]})
