@@ -118,7 +118,13 @@ def _plant_experiment(site: Site, location: str) -> str:
 
 def test_stored_hostile_locations_are_never_read(site):
     outside = site.root / "outside"
-    for location in (f"file://{outside}?", str(outside / ".." / "outside"), "s3://other/x"):
+    for location in (
+        f"file://{outside}?",
+        str(outside / ".." / "outside"),
+        "s3://other/x",
+        "http://127.0.0.1:9/api/2.0/mlflow-artifacts/artifacts/x",  # a server-side request
+        "mlflow-artifacts://evil.example/x",
+    ):
         run_id = _plant_experiment(site, location)
         before = site.snapshot()
         base = site.server.url
