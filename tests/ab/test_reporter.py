@@ -145,3 +145,34 @@ def test_class_counts_are_the_same_one_by_one_and_in_bulk(predictions):
     repeats = SMALL_BATCH // len(predictions) + 1
     bulk.observe_classes(np.asarray(predictions * repeats))
     assert small.classes and {k: v * repeats for k, v in small.classes.items()} == bulk.classes
+
+
+def test_a_window_spanning_an_alias_move_logs_each_version_its_own_requests(client):
+    # The champion moves from version 1 to 2 mid-window: before the fix, all of the window's
+    # requests were logged under version 2 (whatever served at close).
+    from trk.serving.core.variant import Variant
+
+    serving = {"champion": "1"}
+
+    def infos():
+        return [VariantInfo("champion", "models:/m@champion", serving["champion"], "single", 1)]
+
+    rep = make(lambda: client, variants=infos)
+    old, new = (Variant("champion", "models:/m@champion", None, "m", v) for v in ("1", "2"))
+    for _ in range(30):
+        rep.on_request(old, 0.001, ok=True)
+    serving["champion"] = "2"
+    for _ in range(5):
+        rep.on_request(new, 0.001, ok=True)
+    closed = rep.close_window()
+    rep.on_request(new, 0.001, ok=True)
+    closed += rep.close_window()
+    assert [(w.step, w.info.model_version, w.metrics["requests"]) for w in closed] == [
+        (0, "1", 30.0),
+        (1, "2", 5.0),
+        (2, "2", 1.0),
+    ]
+    assert rep.flush()
+    champ = runs_by_variant(client)["champion"].info.run_id
+    assert history(client, champ, "model_version") == [(0, 1.0), (1, 2.0), (2, 2.0)]
+    rep.stop(timeout_s=5)

@@ -23,6 +23,7 @@ from trk.serving.core.metrics import ServingMetrics
 from trk.serving.core.plane import DataPlane
 from trk.serving.core.pool import PredictPool
 from trk.serving.core.slots import Variants, make_slots
+from trk.serving.core.variant import Variant
 from trk.serving.routing.router import Router
 
 X = np.array([[0.0, 1.0], [1.0, 0.0], [0.2, 0.9], [0.9, 0.1]] * 5)
@@ -46,8 +47,8 @@ class Recorder:
     def on_prediction(self, event) -> None:
         self.predictions.append((event.request_id, event.variant.name, event.classes))
 
-    def on_request(self, variant: str, seconds: float | None, ok: bool) -> None:
-        self.requests.append((variant, ok))
+    def on_request(self, variant: Variant, seconds: float | None, ok: bool) -> None:
+        self.requests.append((variant.name, ok))
 
 
 def _plane(model_dir: str, recorder: Recorder) -> DataPlane:

@@ -59,5 +59,5 @@ class PredictionObserver(Protocol):
 
 
 class RequestListener(Protocol):
-    def on_request(self, variant: str, seconds: float | None, ok: bool) -> None:
+    def on_request(self, variant: Variant, seconds: float | None, ok: bool) -> None:
         """Every routed request, failed ones too (ok: answered without a server error)."""

@@ -214,7 +214,7 @@ class DataPlane:
         seconds = time.perf_counter() - started
         self.metrics.observe_request(variant.labels, status, seconds)
         for listener in self.listeners:
-            listener.on_request(variant.name, seconds, status < 500)
+            listener.on_request(variant, seconds, status < 500)
 
     async def _predict(self, variant: Variant, call: Call) -> tuple[ModelInput, Any, bytes]:
         run = self.pool.run

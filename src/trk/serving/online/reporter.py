@@ -8,6 +8,7 @@ warning once per outage; past the bound the oldest windows are dropped and count
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
@@ -20,6 +21,7 @@ from typing import Any
 
 from trk.entities import Metric
 from trk.serving.core.events import Prediction
+from trk.serving.core.variant import Variant
 from trk.serving.online.serving_runs import ServingRuns
 from trk.serving.online.window_stats import VariantInfo, WindowStats, window_metrics
 
@@ -65,7 +67,7 @@ class Reporter:
         self.runs = ServingRuns(
             client_factory, experiment, host or socket.gethostname(), pid or os.getpid()
         )
-        self._stats: dict[str, WindowStats] = {}
+        self._stats: dict[tuple[str, str | None], WindowStats] = {}
         self._last: dict[str, dict[str, float]] = {}
         self._window_no = 0
         self._window_start = time.time()
@@ -79,28 +81,32 @@ class Reporter:
         self._active: set[str] = set()  # variants that saw traffic: idle ones log nothing yet
 
     # -- request path -----------------------------------------------------------------------
-    def observe(self, variant: str, seconds: float | None, ok: bool) -> None:
+    # Counts are kept per (variant, version): a window that spans an alias move logs the
+    # requests each version answered under that version (None: whichever serves at close).
+    def _window(self, variant: str, version: str | None) -> WindowStats:
+        key = (variant, version)
+        return self._stats.get(key) or self._stats.setdefault(key, WindowStats())
+
+    def observe(
+        self, variant: str, seconds: float | None, ok: bool, version: str | None = None
+    ) -> None:
         """Count one request (any status) and its latency for `variant`."""
         with self._lock:
-            stats = self._stats.get(variant) or self._stats.setdefault(variant, WindowStats())
-            stats.observe(seconds, ok)
+            self._window(variant, version).observe(seconds, ok)
 
     def observe_predictions(self, variant: str, predictions: Any) -> None:
         """Count predicted classes for the prediction-distribution plot."""
         with self._lock:
-            stats = self._stats.get(variant) or self._stats.setdefault(variant, WindowStats())
-            stats.observe_classes(predictions)
+            self._window(variant, None).observe_classes(predictions)
 
-    def on_request(self, variant: str, seconds: float | None, ok: bool) -> None:
+    def on_request(self, variant: Variant, seconds: float | None, ok: bool) -> None:
         """Request listener (every routed request, any status)."""
-        self.observe(variant, seconds, ok)
+        self.observe(variant.name, seconds, ok, variant.version)
 
     def on_prediction(self, event: Prediction) -> None:
         """Prediction observer: the classes the plane counted once for every observer."""
         with self._lock:
-            name = event.variant.name
-            stats = self._stats.get(name) or self._stats.setdefault(name, WindowStats())
-            stats.add_classes(event.classes)
+            self._window(event.variant.name, event.variant.version).add_classes(event.classes)
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
@@ -153,31 +159,48 @@ class Reporter:
 
     # -- windows ----------------------------------------------------------------------------
     def close_window(self) -> list[PendingWindow]:
-        """End the current window for every loaded variant and buffer it for logging."""
+        """End the current window for every loaded variant and buffer it for logging.
+
+        When a variant's version changed during the window, the requests the previous
+        version answered close as a window of their own, one step before the current ones
+        (every variant's current window keeps sharing a step, as shadow pairs need).
+        """
         now = time.time()
         with self._lock:
             stats, self._stats = self._stats, {}
             seconds, self._window_start = now - self._window_start, now
             step, self._window_no = self._window_no, self._window_no + 1
         counters = self._counter_deltas()
-        self._active |= set(stats) | {v for v, c in counters.items() if any(c.values())}
+        self._active |= {n for n, _ in stats} | {v for v, c in counters.items() if any(c.values())}
         files = self.samples.rotate() if self.samples is not None else {}
-        closed = [
-            PendingWindow(
-                info,
-                step,
-                int(now * 1000),
-                window_metrics(
-                    stats.get(info.name) or WindowStats(),
-                    seconds,
-                    counters.get(info.name, {}),
-                    info.model_version,
-                ),
-                files.get(info.name),
-            )  # fmt: skip
-            for info in self.variants()
-            if info.name in self._active
+        infos = [info for info in self.variants() if info.name in self._active]
+        earlier = [
+            (dataclasses.replace(info, model_version=version), counted)
+            for info in infos
+            for (name, version), counted in stats.items()
+            if name == info.name and version not in (None, info.model_version)
         ]
+        if earlier:
+            with self._lock:
+                self._window_no += 1
+        closed = [
+            PendingWindow(info, step, int(now * 1000),
+                          window_metrics(counted, seconds, {}, info.model_version))
+            for info, counted in earlier
+        ]  # fmt: skip
+        current_step = step + 1 if earlier else step
+        for info in infos:
+            counted = (
+                stats.get((info.name, info.model_version))
+                or stats.get((info.name, None))
+                or WindowStats()
+            )
+            metrics = window_metrics(
+                counted, seconds, counters.get(info.name, {}), info.model_version
+            )
+            closed.append(
+                PendingWindow(info, current_step, int(now * 1000), metrics, files.get(info.name))
+            )
         with self._lock:
             for window in closed:
                 if len(self._buffer) >= self.buffer_windows:
