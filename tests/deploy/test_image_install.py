@@ -180,6 +180,27 @@ def test_serve_without_model_uri_says_one_line(image, tmp_path):
     assert len(lines) == 1 and "TRK_MODEL_URI" in lines[0], result.stderr
 
 
+@pytest.mark.parametrize("image", ["server"], indirect=True)
+def test_server_image_refuses_to_listen_without_a_token(image, tmp_path):
+    """Issue 14: the image binds 0.0.0.0 (its own TRK_HOST); without a token it stops with one
+    line before opening the store, and a placeholder token is no token."""
+    _, bin_dir, env, runtime = image
+    assert env["TRK_HOST"] == "0.0.0.0"
+    for extra in ({}, {"TRK_AUTH_TOKEN": "change-me"}):
+        result = subprocess.run(
+            entrypoint(runtime, bin_dir),
+            cwd=tmp_path,
+            env=env | extra,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert result.returncode == 1, result.stderr
+        assert len(lines) == 1 and ("--insecure-no-auth" in lines[0] or "placeholder" in lines[0])
+    assert not (tmp_path / "trk.db").exists()
+
+
 def registered_iris(tmp: Path) -> str:
     """A sqlite store in `tmp` with iris@champion registered; its tracking URI."""
     from sklearn.datasets import load_iris
