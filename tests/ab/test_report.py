@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import orjson
 import pytest
 from ab_helpers import log_serving_run, simulate, window
@@ -176,3 +177,32 @@ def test_shadow_windows_with_pairs_get_the_paired_test(client):
     assert "McNemar" in acc_f.method and acc_f.p_value == pytest.approx(
         sst.binomtest(6, 48, 0.5).pvalue - sst.binom.pmf(6, 48, 0.5)
     )
+
+
+def test_inverse_propensity_accuracy_per_version_from_the_logged_routing_odds(client):
+    # Split 80/20: the store's log holds each answer with the probability its variant had.
+    from trk.store.prediction_records import PredictionRecord
+
+    simulate(client, "iris", {"champion": 0.9, "challenger": 0.9})
+    rng = np.random.default_rng(5)
+    now = int(time.time() * 1000)
+    records, labels = [], []
+    for i in range(4000):
+        variant, version, p, acc = (
+            ("challenger", "2", 0.2, 0.95) if rng.random() < 0.2 else ("champion", "1", 0.8, 0.7)
+        )
+        right = rng.random() < acc
+        records.append(PredictionRecord(f"r{i}", 0, variant, version, "1" if right else "0",
+                                        None, p, now))  # fmt: skip
+        labels.append({"request_id": f"r{i}", "label": 1})
+    client.store.predictions.log_predictions("iris", records)
+    client.store.predictions.log_labels("iris", labels)
+    report = evaluate(client, "iris")
+    rows = {(r["variant"], r["version"]): r for r in report.inverse_propensity}
+    assert set(rows) == {("champion", "1"), ("challenger", "2")}
+    # Horvitz-Thompson: sum(correct / p) over all labelled requests recovers each accuracy.
+    assert rows[("champion", "1")]["ips_accuracy"] == pytest.approx(0.7, abs=0.04)
+    assert rows[("challenger", "2")]["ips_accuracy"] == pytest.approx(0.95, abs=0.06)
+    assert rows[("challenger", "2")]["snips_accuracy"] == pytest.approx(0.95, abs=0.03)
+    assert "inverse-propensity accuracy: champion v1 0.7" in render_table(report)
+    assert orjson.loads(render_json(report))["inverse_propensity"]

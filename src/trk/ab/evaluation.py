@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from trk.ab.arms import Pair, by_version, choose_pair, version_of
-from trk.ab.joined import StoreLabels
+from trk.ab.joined import StoreLabels, inverse_propensity
 from trk.ab.looks import paired_looks, unpaired_looks
 from trk.ab.proportions import compare_looks
 from trk.ab.report import (
@@ -64,6 +64,7 @@ def evaluate(
                 comparisons.append(cmp)
                 chosen = cmp if name == spec.name else chosen
     missing = next((v for v in (CHAMPION, CHALLENGER) if v not in variants), None)
+    shadowed = any(vw.total("shadow_compared") for vw in variants.values())
     return Report(
         model=model,
         experiment=serving_experiment_name(model, experiment),
@@ -81,6 +82,9 @@ def evaluate(
         min_sample=gm.min_sample,
         baseline_version=version_of(pair.baseline) if pair else None,
         candidate_version=version_of(pair.candidate) if pair else None,
+        inverse_propensity=[]
+        if shadowed or not store
+        else inverse_propensity(client, model, since_s),
     )
 
 

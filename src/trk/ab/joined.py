@@ -82,6 +82,13 @@ def outcomes(client: Any, model: str, since_s: float | None = None) -> list[Outc
     return _query(client, "outcomes", model, since_s)
 
 
+def inverse_propensity(client: Any, model: str, since_s: float | None = None) -> list[Any]:
+    """Per (variant, version) inverse-propensity accuracy from the logged routing odds."""
+    from trk.ab.propensity import estimates
+
+    return estimates(_query(client, "propensity", model, since_s))
+
+
 @dataclass
 class StoreLabels:
     """The store's join for one model: label totals per (variant, version), pairs, looks."""

@@ -94,6 +94,8 @@ def render_table(report: Report, width: int = 180) -> str:
             table.add_row(*row.values())
         console.print(table)
     console.print(method_line(report))
+    if report.inverse_propensity:
+        console.print(propensity_line(report))
     console.print(verdict_line(report))
     return out.getvalue()
 
@@ -111,6 +113,19 @@ def method_line(report: Report) -> str:
         f"compared: {versions}; {how}, at least {report.min_sample} per variant; "
         f"labels from the {'store' if report.labels == 'store' else 'serving windows'}"
     )
+
+
+def propensity_line(report: Report) -> str:
+    """Accuracy weighted by 1 / routing probability per version (trk.ab.propensity)."""
+
+    def fmt(x: float | None) -> str:
+        return "-" if x is None else f"{x:.4f}"
+
+    parts = [f"{r['variant']} v{r['version']} {fmt(r['ips_accuracy'])} "
+             f"(self-normalised {fmt(r['snips_accuracy'])}, {r['labelled']} labels)"
+             for r in sorted(report.inverse_propensity,
+                             key=lambda r: (r["variant"] != "champion", r["version"]))]  # fmt: skip
+    return "inverse-propensity accuracy: " + "; ".join(parts)
 
 
 def verdict_line(report: Report) -> str:

@@ -165,6 +165,9 @@ class Report:
     min_sample: int = sequential.DEFAULT_MIN_SAMPLE
     baseline_version: str | None = None  # the champion version the verdict compares with
     candidate_version: str | None = None  # the challenger version it judges
+    # Accuracy per (variant, version) weighted by 1 / routing probability (trk.ab.propensity);
+    # empty in shadow mode, where every variant answers every request.
+    inverse_propensity: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -19,11 +19,11 @@ of the weights instead of the count, trading a small bias for a lower variance.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from trk.ab.propensity import Propensity
 from trk.serving_contract import CHALLENGER, CHAMPION
 from trk.store.rollout_records import Rollout
 
@@ -49,25 +49,6 @@ def thompson_share(correct_a: int, n_a: int, correct_b: int, n_b: int, min_share
     """The challenger's (b's) share: P(b is better), kept within [min_share, 1 - min_share]."""
     share = p_better(correct_a, n_a, correct_b, n_b)
     return float(min(max(share, min_share), 1.0 - min_share))
-
-
-@dataclass(frozen=True)
-class Propensity:
-    """One variant's labelled answers weighted by 1 / the chance they had of reaching it."""
-
-    variant: str
-    labelled: int
-    inverse_sum: float  # sum of 1 / p over its labelled answers
-    correct_inverse_sum: float  # the same over the correct ones
-
-    def ips(self, total_labelled: int) -> float | None:
-        """Horvitz-Thompson: sum(correct / p) / every labelled request (all variants)."""
-        return self.correct_inverse_sum / total_labelled if total_labelled else None
-
-    @property
-    def snips(self) -> float | None:
-        """Self-normalised (Hajek): sum(correct / p) / sum(1 / p)."""
-        return self.correct_inverse_sum / self.inverse_sum if self.inverse_sum else None
 
 
 def _labels_since(created_ms: int) -> float:
