@@ -206,3 +206,6 @@ def test_inverse_propensity_accuracy_per_version_from_the_logged_routing_odds(cl
     assert rows[("challenger", "2")]["snips_accuracy"] == pytest.approx(0.95, abs=0.03)
     assert "inverse-propensity accuracy: champion v1 0.7" in render_table(report)
     assert orjson.loads(render_json(report))["inverse_propensity"]
+    from trk.ab.html import render_html
+
+    assert "inverse-propensity accuracy: champion v1 0.7" in render_html(report)

@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 from html import escape
 
-from trk.ab.render import comparison_rows, method_line, render_json, variant_row
+from trk.ab.render import comparison_rows, method_line, propensity_line, render_json, variant_row
 from trk.ab.report import BETTER, WORSE, Comparison, Report
 
 COLORS = {"champion": "#1f77b4", "challenger": "#d62728"}
@@ -157,6 +157,7 @@ def render_html(report: Report) -> str:
             f"<h1>A/B report: {escape(report.model)}</h1>",
             f"<p>Experiment {escape(report.experiment)}{since}; alpha {report.alpha:g}. "
             f"{escape(method_line(report))}</p>",
+            f"<p>{escape(propensity_line(report))}</p>" if report.inverse_propensity else "",
             f'<p class="verdict {css_class}">Verdict on {escape(v.metric)}: '
             f"{escape(v.message)}</p>",
             "<h2>Variants</h2>",
