@@ -208,7 +208,7 @@ def s3_bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
 # (deploy rehearsals and images, the Quickstart demo, trk-serve/trk server subprocesses).
 # integration: the rest (real sqlite/PostgreSQL/S3, apps on uvicorn threads).
 # ---------------------------------------------------------------------------------------
-_E2E_FIXTURES = {"trk_serve", "server", "server_factory"}
+_E2E_FIXTURES = {"trk_serve", "server", "server_factory", "module_server"}
 _E2E_PATHS = (
     "tests/deploy/",
     "tests/test_quickstart_demo.py",

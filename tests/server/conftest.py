@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from server_helpers import ServerProcess, start_server
 
+from trk.store.rest import RestStore
+
 
 @pytest.fixture
 def server_factory(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
@@ -60,3 +62,20 @@ def mlflow_client(server: ServerProcess):  # noqa: ANN201 (mlflow is imported la
 def run_id(mlflow_client) -> str:  # noqa: ANN001
     """A fresh run in a fresh experiment on `server`."""
     return mlflow_client.create_run(mlflow_client.create_experiment("compat")).info.run_id
+
+
+@pytest.fixture(scope="module")
+def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One sqlite-backed server for a whole module (its tests use model names of their own)."""
+    tmp = tmp_path_factory.mktemp("server")
+    proc = start_server(f"sqlite:///{tmp / 'trk.db'}", str(tmp / "artifacts"), tmp / "log")
+    yield proc
+    proc.kill()
+
+
+@pytest.fixture
+def rest_store(module_server: ServerProcess) -> Iterator[RestStore]:
+    """The REST store client of `module_server`."""
+    store = RestStore(module_server.url)
+    yield store
+    store.transport.close()

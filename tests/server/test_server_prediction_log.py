@@ -5,29 +5,16 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from server_helpers import start_server
 
 from trk.exceptions import InvalidParameter
 from trk.store.prediction_records import PredictionRecord
-from trk.store.rest import RestStore
 
 API = "/api/2.0/mlflow/trk/"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """One server for the module (each test uses its own model name)."""
-    tmp = tmp_path_factory.mktemp("predlog")
-    proc = start_server(f"sqlite:///{tmp / 'trk.db'}", str(tmp / "artifacts"), tmp / "log")
-    yield proc
-    proc.kill()
-
-
 @pytest.fixture
-def log(server):
-    store = RestStore(server.url)
-    yield store.predictions
-    store.transport.close()
+def log(rest_store):
+    return rest_store.predictions
 
 
 def test_replicas_log_and_labels_join_through_the_server(log):
@@ -77,9 +64,9 @@ def test_replicas_log_and_labels_join_through_the_server(log):
         ("predictions/prune", {"before_ms": "soon"}),
     ],
 )
-def test_bad_bodies_get_400_and_write_nothing(server, log, path, body):
+def test_bad_bodies_get_400_and_write_nothing(module_server, log, path, body):
     body = {**body, "model": "bad"} if body.get("model") == "m" else body
-    with httpx.Client(base_url=server.url, timeout=10) as http:
+    with httpx.Client(base_url=module_server.url, timeout=10) as http:
         resp = http.post(API + path, json=body)
     assert resp.status_code == 400, resp.text
     assert resp.json()["error_code"] == "INVALID_PARAMETER_VALUE"

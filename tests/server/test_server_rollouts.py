@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from server_helpers import start_server
 
 from trk.exceptions import Conflict, NotFound
 from trk.store.rest import RestStore
@@ -15,19 +14,9 @@ API = "/api/2.0/mlflow/trk/rollouts/"
 PLAN = {"steps": [5, 100]}
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("rollouts")
-    proc = start_server(f"sqlite:///{tmp / 'trk.db'}", str(tmp / "artifacts"), tmp / "log")
-    yield proc
-    proc.kill()
-
-
 @pytest.fixture
-def rollouts(server):
-    store = RestStore(server.url)
-    yield store.rollouts
-    store.transport.close()
+def rollouts(rest_store):
+    return rest_store.rollouts
 
 
 def test_rollout_state_round_trips_through_the_server(rollouts):
@@ -70,14 +59,14 @@ def test_rollout_state_round_trips_through_the_server(rollouts):
         ("lease", {"model": "y", "owner": "", "ttl_ms": 5}),
     ],
 )  # fmt: skip
-def test_bad_bodies_are_refused_and_write_nothing(server, rollouts, path, body):
+def test_bad_bodies_are_refused_and_write_nothing(module_server, rollouts, path, body):
     if path == "transition":
         try:
             rollouts.get("y")
         except NotFound:
             rollouts.start(Rollout("y", "1", "2", PLAN, "running", 0, 0.05, 0, 0, 0, 0, 0))
     before = rollouts.get("y").revision if path != "start" else None
-    resp = httpx.post(server.url + API + path, json=body, timeout=10)
+    resp = httpx.post(module_server.url + API + path, json=body, timeout=10)
     assert 400 <= resp.status_code < 500, resp.text
     assert resp.json()["error_code"] in ("INVALID_PARAMETER_VALUE", "BAD_REQUEST")
     if before is not None:
@@ -87,10 +76,10 @@ def test_bad_bodies_are_refused_and_write_nothing(server, rollouts, path, body):
             rollouts.get("x")
 
 
-def test_propensity_sums_through_the_server(server):
+def test_propensity_sums_through_the_server(module_server):
     from trk.store.prediction_records import PredictionRecord
 
-    store = RestStore(server.url)
+    store = RestStore(module_server.url)
     log = store.predictions
     log.log_predictions("bandit", [
         PredictionRecord("a", 0, "champion", "1", "1", None, 0.8, 5),
