@@ -206,8 +206,9 @@ def body(m: BenchModels, rows: int, form: str) -> bytes:
     data = m.x[(3 * m.x.shape[0] // 4) - rows // 2 :][:rows].tolist()
     if form == "split":
         return orjson.dumps({"dataframe_split": {"columns": m.columns, "data": data}})
-    if form == "v2":
-        tensor = {"name": "x", "shape": [rows, len(data[0])], "datatype": "FP64", "data": data}
+    if form == "v2":  # flat row-major data, as tritonclient and KServe's client send it
+        flat = [v for row in data for v in row]
+        tensor = {"name": "x", "shape": [rows, len(data[0])], "datatype": "FP64", "data": flat}
         return orjson.dumps({"inputs": [tensor]})
     return orjson.dumps({"inputs": data})
 

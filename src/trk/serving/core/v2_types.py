@@ -42,8 +42,15 @@ COLUMN_DATATYPES = {
     "datetime": "BYTES",
 }
 MAX_DIMS = 8  # the most dimensions a request's shape may have
-# JSON value kinds (numpy's, after np.array of the data) each datatype accepts.
+# JSON value kinds (numpy's, after np.array of the data) each datatype family accepts.
 _ACCEPTS = {"BOOL": "b", "INT": "iu", "UINT": "iu", "FP": "iuf", "BYTES": "U"}
+_FAMILY = {name: name.rstrip("0123456789") for name in DTYPES}  # FP32 -> FP
+# Per datatype: its dtype, the kinds it accepts and its family, looked up once per tensor.
+_JSON_RULES = {
+    name: (dtype, _ACCEPTS[_FAMILY[name]], _FAMILY[name]) for name, dtype in DTYPES.items()
+}
+# The V2 datatype of each exact dtype a model commonly answers with (`datatype_of` otherwise).
+_DATATYPE_OF = {dtype: name for name, dtype in DTYPES.items() if name != "BYTES"}
 
 
 def datatype_of(dtype: np.dtype[Any]) -> str:
@@ -66,11 +73,7 @@ def check_header(where: str, item: dict[str, Any]) -> tuple[list[int], str]:
     if datatype not in DTYPES:
         known = ", ".join(DTYPES)
         raise InvalidParameter(f"{where}: datatype {str(datatype)[:40]!r} is not one of {known}")
-    if (
-        not isinstance(shape, list)
-        or len(shape) > MAX_DIMS
-        or not all(type(d) is int and d >= 0 for d in shape)
-    ):
+    if type(shape) is not list or len(shape) > MAX_DIMS or not _dims_ok(shape):
         raise InvalidParameter(
             f"{where}: shape must be a list of at most {MAX_DIMS} non-negative integers, "
             f"got {str(shape)[:60]}"
@@ -78,21 +81,28 @@ def check_header(where: str, item: dict[str, Any]) -> tuple[list[int], str]:
     return shape, datatype
 
 
+def _dims_ok(shape: list[Any]) -> bool:
+    for d in shape:
+        if type(d) is not int or d < 0:
+            return False
+    return True
+
+
 def from_json(where: str, data: Any, shape: list[int], datatype: str) -> np.ndarray[Any, Any]:
     """Row-major JSON `data` (flat or nested) as an array of `shape` and `datatype`."""
-    if not isinstance(data, list):
+    if type(data) is not list:
         raise BadRequest(f"{where}: data must be a list, got {type(data).__name__}")
     check_depth(data)
     try:
         values = np.array(data)
     except (ValueError, TypeError):
         raise BadRequest(f"{where}: data is ragged (nested lists of different lengths)") from None
-    _check_size(where, int(values.size), shape)
-    dtype = DTYPES[datatype]
+    if values.size != math.prod(shape):
+        _check_size(where, int(values.size), shape)
+    dtype, accepts, family = _JSON_RULES[datatype]
     if values.size == 0:
         return np.empty(shape, dtype=dtype)
-    family = datatype.rstrip("0123456789")
-    if values.dtype.kind not in _ACCEPTS[family]:
+    if values.dtype.kind not in accepts:
         raise InvalidParameter(
             f"{where}: {datatype} data must hold {_WANTS[family]}, got {_kind_name(values)}"
         )
@@ -167,7 +177,7 @@ def _split_bytes(where: str, raw: bytes) -> list[Any]:
 def to_output(name: str, value: Any) -> dict[str, Any]:
     """One response tensor: name, datatype, shape and row-major flat data."""
     arr = np.asarray(value)
-    datatype = datatype_of(arr.dtype)
+    datatype = _DATATYPE_OF.get(arr.dtype) or datatype_of(arr.dtype)
     flat = arr.reshape(-1)
     if datatype == "BYTES":
         data: Any = [_text(v) for v in flat.tolist()]
