@@ -163,7 +163,15 @@ def test_the_controller_works_through_a_trk_server(env, tmp_path):
         procs.env = {**procs.env, "TRK_TRACKING_URI": server.url}
         procs.run_trk("rollout", "start", "m", "--steps", "50,100", "--step-interval", "1s")
         ctl = procs.trk("rollout", "controller", "--interval", "0.2s", "--owner", "rest")
-        wait_for(lambda: stored(client)["state"] == "promoted", 60, "promotion", ctl.log)
+
+        def journaled() -> bool:  # the run is written after the state: wait for both
+            found = stored(client)
+            run_id = found["run_id"]
+            return found["state"] == "promoted" and (
+                run_id is not None and client.get_run(run_id).info.status == "FINISHED"
+            )
+
+        wait_for(journaled, 60, "promotion and its journal", ctl.log)
     finally:
         server.kill()
     found = stored(client)
