@@ -125,3 +125,35 @@ def test_bad_labels_are_refused_and_nothing_is_written(store, counts, labels):
     with pytest.raises(InvalidParameter):
         store.predictions.log_labels("m", labels)
     assert counts(store) == before
+
+
+def test_a_batch_is_stored_value_for_value_and_the_last_label_of_a_key_wins(store):
+    """Each batch is one statement over arrays (JSON on sqlite, unnest on PostgreSQL): text,
+    floats and nulls must come back exactly as sent, and a label sent twice in one batch
+    must leave the later one."""
+    from sqlalchemy import text
+
+    odd = 'ünï "q" \\ \n\t'
+    log = store.predictions
+    sent = [
+        PredictionRecord(f"id-{odd}", 0, "champion", "1", odd, None, 1 / 3, 2**62),
+        PredictionRecord("r2", 7, "challenger", "2", None, 1e-300, 1.0, 1),
+        PredictionRecord("r3", 0, "champion", "1", "0", -2.5e300, 0.05, 1_795_000_000_000),
+    ]
+    assert log.log_predictions("m", sent) == 3
+    labels = [{"request_id": "r2", "label": 1.5}, {"request_id": "r2", "label": 2.5}]
+    assert log.log_labels("m", labels + [{"request_id": f"id-{odd}", "label": odd}]) == 3
+    with store._engine.connect() as conn:
+        rows = conn.execute(text(
+            'SELECT request_id, "row", variant, version, predicted, value, probability, '
+            "timestamp_ms FROM prediction_log ORDER BY request_id"
+        )).all()  # fmt: skip
+        stored = conn.execute(text(
+            'SELECT request_id, "row", label, value FROM prediction_labels ORDER BY request_id'
+        )).all()  # fmt: skip
+    by_id = {r[0]: tuple(r) for r in rows}
+    for r in sent:
+        expected = (r.request_id, r.row, r.variant, r.version, r.predicted, r.value,
+                    r.probability, r.timestamp_ms)  # fmt: skip
+        assert by_id[r.request_id] == expected
+    assert sorted(map(tuple, stored)) == [(f"id-{odd}", 0, odd, None), ("r2", 0, "2.5", 2.5)]

@@ -13,6 +13,7 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Engine, and_, case, delete, func, select, text
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -28,7 +29,7 @@ from trk.store.prediction_records import (
     check_model,
     parse_labels,
 )
-from trk.store.sql_base import now_ms, upsert
+from trk.store.sql_base import now_ms
 
 log_t, labels_t = s.prediction_log, s.prediction_labels
 CHAMPION, CHALLENGER = "champion", "challenger"
@@ -52,44 +53,59 @@ def _since(p: Any, model: str, since_ms: int | None) -> ColumnElement[bool]:
 _PG_TYPES = {"model": "text", "request_id": "text", "row": "int", "variant": "text",
              "version": "text", "predicted": "text", "label": "text", "value": "float8",
              "probability": "float8", "timestamp_ms": "bigint"}  # fmt: skip
+# The columns each write sends, in the order of its row tuples.
+_LOG_COLUMNS = ("model", "request_id", "row", "variant", "version", "predicted", "value",
+                "probability", "timestamp_ms")  # fmt: skip
+_LABEL_COLUMNS = ("model", "request_id", "row", "label", "value", "timestamp_ms")
 
 
 def _write_rows(
     conn: Connection,
-    table: Any,
-    rows: list[dict[str, Any]],
+    table: str,
+    columns: tuple[str, ...],
+    rows: list[tuple[Any, ...]],
     keys: tuple[str, ...],
     update: tuple[str, ...] = (),
 ) -> None:
-    """Insert rows, skipping (or, with `update`, replacing) those whose keys exist.
+    """Insert rows (tuples in `columns` order), skipping (or, with `update`, replacing) those
+    whose keys exist: one statement per batch over the rows as arrays.
 
-    PostgreSQL gets one statement over arrays (`unnest`) per batch: executemany sent a
-    statement per row there (2,800 rows/s measured with loadtest/bench_prediction_log.py),
-    and a multi-row VALUES costs SQLAlchemy a compile per call. sqlite's executemany is
-    fast already (~35,000 rows/s).
+    PostgreSQL reads them with `unnest`: executemany sent a statement per row there (2,800
+    rows/s measured with loadtest/bench_prediction_log.py). sqlite reads one JSON array with
+    `json_each`: executemany took the GIL back for every row, and the serving process's
+    event loop waited on it (the writer thread cost 40 us per one-row answer under load).
     """
-    if conn.dialect.name != "postgresql":
-        upsert(conn, table, rows, keys, update=update)
+    if not rows:
+        return
+    postgres = conn.dialect.name == "postgresql"
+    statement = _insert_statement(postgres, table, columns, keys, update)
+    if not postgres:
+        conn.execute(statement, {"rows": orjson.dumps(rows).decode()})
         return
     if update:  # one statement may not update a row twice: the last label of a key wins
-        rows = list({tuple(r[k] for k in keys): r for r in rows}.values())
-    if rows:
-        conn.execute(_unnest_statement(table.name, tuple(table.c.keys()), keys, update),
-                     {c: [r[c] for r in rows] for c in table.c.keys()})  # fmt: skip
+        at = [columns.index(k) for k in keys]
+        rows = list({tuple(r[i] for i in at): r for r in rows}.values())
+    conn.execute(statement, {c: [r[i] for r in rows] for i, c in enumerate(columns)})
 
 
 @functools.lru_cache(maxsize=8)
-def _unnest_statement(
-    name: str, columns: tuple[str, ...], keys: tuple[str, ...], update: tuple[str, ...]
-) -> Any:
+def _insert_statement(
+    postgres: bool, name: str, columns: tuple[str, ...], keys: tuple[str, ...],
+    update: tuple[str, ...],
+) -> Any:  # fmt: skip
     def q(column: str) -> str:  # "row" and "value" are SQL keywords
         return f'"{column}"'
 
-    arrays = ", ".join(f"CAST(:{c} AS {_PG_TYPES[c]}[])" for c in columns)
+    if postgres:
+        arrays = ", ".join(f"CAST(:{c} AS {_PG_TYPES[c]}[])" for c in columns)
+        source = f"SELECT * FROM unnest({arrays})"
+    else:  # WHERE true: sqlite's parser needs it before ON CONFLICT in INSERT ... SELECT
+        picks = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(columns)))
+        source = f"SELECT {picks} FROM json_each(:rows) WHERE true"
     action = ("DO UPDATE SET " + ", ".join(f"{q(c)} = excluded.{q(c)}" for c in update)
               if update else "DO NOTHING")  # fmt: skip
     return text(
-        f"INSERT INTO {name} ({', '.join(map(q, columns))}) SELECT * FROM unnest({arrays}) "
+        f"INSERT INTO {name} ({', '.join(map(q, columns))}) {source} "
         f"ON CONFLICT ({', '.join(map(q, keys))}) {action}"
     )
 
@@ -122,26 +138,21 @@ class SqlPredictionLog:
     # -- writes ----------------------------------------------------------------------------
     def log_predictions(self, model: str, records: Sequence[PredictionRecord]) -> int:
         """Append a batch (rows already logged are left as they are); returns rows sent."""
-        rows = [
-            {"model": check_model(model), "request_id": r.request_id, "row": r.row,
-             "variant": r.variant, "version": r.version, "predicted": r.predicted,
-             "value": r.value, "probability": r.probability, "timestamp_ms": r.timestamp_ms}
-            for r in records
-        ]  # fmt: skip
+        m = check_model(model)
+        rows = [(m, r.request_id, r.row, r.variant, r.version, r.predicted, r.value,
+                 r.probability, r.timestamp_ms) for r in records]  # fmt: skip
         with write_connection(self._engine) as conn:
-            _write_rows(conn, log_t, rows, ("model", "request_id", "row", "variant"))
+            _write_rows(conn, log_t.name, _LOG_COLUMNS, rows,
+                        ("model", "request_id", "row", "variant"))  # fmt: skip
         return len(rows)
 
     def log_labels(self, model: str, items: Any) -> int:
         """Insert or replace `[{"request_id", "label"}]` by (request id, row); returns rows."""
         labels = parse_labels(items, now_ms(), LABELS_PER_CALL)
-        rows = [
-            {"model": check_model(model), "request_id": r.request_id, "row": r.row,
-             "label": r.label, "value": r.value, "timestamp_ms": r.timestamp_ms}
-            for r in labels
-        ]  # fmt: skip
+        m = check_model(model)
+        rows = [(m, r.request_id, r.row, r.label, r.value, r.timestamp_ms) for r in labels]
         with write_connection(self._engine) as conn:
-            _write_rows(conn, labels_t, rows, ("model", "request_id", "row"),
+            _write_rows(conn, labels_t.name, _LABEL_COLUMNS, rows, ("model", "request_id", "row"),
                         update=("label", "value", "timestamp_ms"))  # fmt: skip
         return len(rows)
 
