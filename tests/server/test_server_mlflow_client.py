@@ -24,8 +24,9 @@ WORKFLOW = textwrap.dedent(
         path = os.path.join(tempfile.mkdtemp(), "notes.txt")
         open(path, "w").write("hello")
         mlflow.log_artifact(path, artifact_path="docs")
-        mlflow.sklearn.log_model(
-            LogisticRegression().fit(X, y), name="model", registered_model_name="iris"
+        mlflow.sklearn.log_model(  # requirements named: inferring them loads the model again
+            LogisticRegression().fit(X, y), name="model", registered_model_name="iris",
+            pip_requirements=["scikit-learn"],
         )
     with mlflow.start_run(run_name="bad"):
         mlflow.log_metric("loss", 0.9)

@@ -23,12 +23,14 @@ LOG_TWO = textwrap.dedent(
 
     X = np.array([[0.0, 1.0], [1.0, 0.0], [0.1, 0.9], [0.9, 0.1]])
     y = np.array([0, 1, 0, 1])
+    # Named, not inferred: inferring loads each model in a subprocess (~5 s), beside the point.
+    REQS = {"pip_requirements": ["scikit-learn"]}
     with mlflow.start_run() as run:
         a = mlflow.sklearn.log_model(LogisticRegression().fit(X, y), name="model",
-                                     registered_model_name="iris")
+                                     registered_model_name="iris", **REQS)
         b = mlflow.sklearn.log_model(LogisticRegression().fit(X, 1 - y), name="model",
                                      registered_model_name="iris",
-                                     serialization_format="cloudpickle")
+                                     serialization_format="cloudpickle", **REQS)
     print(json.dumps({"a": a.model_id, "b": b.model_id, "run": run.info.run_id}))
     """
 )

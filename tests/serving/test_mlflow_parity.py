@@ -24,6 +24,9 @@ from uvicorn_thread import free_port
 mlflow = pytest.importorskip("mlflow", reason="mlflow is not installed: no reference to compare")
 
 ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3], [5.9, 3.0, 4.2, 1.5]]
+# Named, not inferred (inferring loads each model again, seconds each); `--env-manager local`
+# below never installs them.
+REQS = {"pip_requirements": ["scikit-learn"]}
 RECORDS = [dict(zip(IRIS_COLUMNS, r, strict=True)) for r in ROWS]
 SKLEARN_FORMS = {
     "split": {"dataframe_split": {"columns": IRIS_COLUMNS, "data": ROWS}},
@@ -53,8 +56,9 @@ def sklearn_pair(tmp_path_factory):
     model = LogisticRegression(max_iter=300).fit(iris.data, iris.target)
     model_dir = tmp_path_factory.mktemp("mlflow-sklearn") / "model"
     mlflow.sklearn.save_model(
-        model, model_dir, input_example=iris.data.iloc[:2], serialization_format="cloudpickle"
-    )
+        model, model_dir, input_example=iris.data.iloc[:2], serialization_format="cloudpickle",
+        **REQS,
+    )  # fmt: skip
     port = free_port()
     bin_dir = str(Path(sys.executable).parent)
     mlflow_bin = str(Path(bin_dir) / "mlflow")
@@ -161,7 +165,7 @@ def test_torch_answers_match_mlflow(tmp_path):
     net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
     example = np.array(ROWS, dtype=np.float32)
     model_dir = tmp_path / "torch"
-    mlflow.pytorch.save_model(net, model_dir, input_example=example)
+    mlflow.pytorch.save_model(net, model_dir, input_example=example, **REQS)
     server = _trk_server(model_dir)
     try:
         for body in ({"inputs": ROWS}, {"instances": ROWS}):
@@ -187,7 +191,7 @@ def test_onnx_answers_match_mlflow(tmp_path):
     lr = LogisticRegression(max_iter=300).fit(x.astype(np.float32), y)
     onx = to_onnx(lr, x[:1].astype(np.float32), options={id(lr): {"zipmap": False}})
     model_dir = tmp_path / "onnx"
-    mlflow.onnx.save_model(onx, model_dir, input_example=np.array(ROWS, dtype=np.float32))
+    mlflow.onnx.save_model(onx, model_dir, input_example=np.array(ROWS, dtype=np.float32), **REQS)
     server = _trk_server(model_dir)
     try:
         body = {"inputs": ROWS}
