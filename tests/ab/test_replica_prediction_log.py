@@ -130,3 +130,17 @@ def test_the_queue_is_bounded_by_rows_too(client):
     log.flush()
     assert log.written == 130 and log.dropped["queue_full"] == 1
     assert [c.logged for c in client.store.predictions.joined("rows")] == [130]
+
+
+def test_an_answer_no_store_can_hold_is_skipped_not_retried_forever(client):
+    """A class text that is not valid UTF-8 (a lone surrogate a model may return) would fail
+    every resend of its batch: it is dropped alone, and the answers around it are written."""
+    log = PredictionLog(
+        lambda: client.store.predictions, lambda: "s", lambda v: 1.0, lambda v: "1"
+    )  # fmt: skip
+    log.record_shadow("before", "champion", np.array(["setosa"]))
+    log.record_shadow("bad", "champion", np.array(["\ud800"]))
+    log.record_shadow("after", "champion", np.array(["virginica"]))
+    assert log.flush()
+    assert (log.written, log.dropped["unloggable"]) == (2, 1)
+    assert [c.logged for c in client.store.predictions.joined("s")] == [2]
