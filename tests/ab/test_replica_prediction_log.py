@@ -144,3 +144,14 @@ def test_an_answer_no_store_can_hold_is_skipped_not_retried_forever(client):
     assert log.flush()
     assert (log.written, log.dropped["unloggable"]) == (2, 1)
     assert [c.logged for c in client.store.predictions.joined("s")] == [2]
+
+
+def test_an_answer_with_a_nul_in_its_class_is_skipped(client):
+    """A NUL cannot be stored as is (PostgreSQL refuses it, sqlite's JSON cuts at it)."""
+    log = PredictionLog(
+        lambda: client.store.predictions, lambda: "n", lambda v: 1.0, lambda v: "1"
+    )  # fmt: skip
+    log.record_shadow("bad", "champion", np.array(["a\x00b"]))
+    log.record_shadow("good", "champion", np.array(["a"]))
+    assert log.flush()
+    assert (log.written, log.dropped["unloggable"]) == (1, 1)

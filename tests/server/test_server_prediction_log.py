@@ -61,6 +61,11 @@ def test_replicas_log_and_labels_join_through_the_server(log):
         ("labels/log", {"model": "m", "labels": [{"request_id": "a", "label": [1, None]}]}),
         ("labels/log", {"model": "m", "labels": [{"request_id": "a", "label": 1}, 3]}),
         ("labels/log", {"model": "m" * 200, "labels": [{"request_id": "a", "label": 1}]}),
+        (  # a NUL: PostgreSQL cannot store it, sqlite's JSON would cut the text there
+            "predictions/log",
+            {"model": "m", "records": [["r", 0, "champion", "1", "a\u0000b", None, 1.0, 5]]},
+        ),
+        ("labels/log", {"model": "m", "labels": [{"request_id": "a", "label": "a\u0000b"}]}),
         ("predictions/prune", {"before_ms": "soon"}),
     ],
 )

@@ -157,3 +157,15 @@ def test_a_batch_is_stored_value_for_value_and_the_last_label_of_a_key_wins(stor
                     r.probability, r.timestamp_ms)  # fmt: skip
         assert by_id[r.request_id] == expected
     assert sorted(map(tuple, stored)) == [(f"id-{odd}", 0, odd, None), ("r2", 0, "2.5", 2.5)]
+
+
+def test_a_label_with_a_nul_character_is_refused_and_nothing_is_written(store, counts):
+    """PostgreSQL's text cannot hold NUL and sqlite's JSON reading cuts a string at one, so
+    'a\\x00b' would fail on one store and become 'a' on the other: refused on both."""
+    before = counts(store)
+    with pytest.raises(InvalidParameter, match="NUL"):
+        store.predictions.log_labels("m", [{"request_id": "ok", "label": 1},
+                                           {"request_id": "r", "label": "a\x00b"}])  # fmt: skip
+    with pytest.raises(InvalidParameter, match="NUL"):
+        store.predictions.log_labels("m", [{"request_id": "r", "label": ["x", "a\x00"]}])
+    assert counts(store) == before

@@ -133,6 +133,19 @@ def class_key(value: Any) -> str:
     return str(value)
 
 
+def storable_text(text: str) -> bool:
+    """Text every store keeps as sent: UTF-8 without NUL. PostgreSQL's text refuses NUL and
+    sqlite's JSON reading cuts a string at one; a lone surrogate is not UTF-8 at all. Either
+    would also fail every resend of the batch it is in."""
+    if text.isascii():
+        return "\x00" not in text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
+
+
 def as_number(value: Any) -> float | None:
     """A finite float for numbers and numeric text, else None."""
     if isinstance(value, bool):
@@ -172,6 +185,8 @@ def _label(request_id: str, row: int, value: Any, at_ms: int) -> LabelRecord:
         raise InvalidParameter(f"Label for {request_id} must be finite, got {value!r}")
     if isinstance(value, str) and (not value or len(value) > MAX_CLASS):
         raise InvalidParameter(f"Label for {request_id}: 1 to {MAX_CLASS} characters")
+    if isinstance(value, str) and not storable_text(value):
+        raise InvalidParameter(f"Label for {request_id} holds a NUL character or invalid text")
     if not isinstance(value, str | int | float):  # bool is an int
         raise InvalidParameter(
             f"Label for {request_id} must be a string, number or bool (or a list of them)"
@@ -215,7 +230,9 @@ def _prediction(n: int, item: Any) -> PredictionRecord:
         raise bad
     if not (0 <= row < MAX_ROWS and ts >= 0):
         raise bad
-    if predicted is not None and (not isinstance(predicted, str) or len(predicted) > MAX_CLASS):
+    if predicted is not None and (
+        not isinstance(predicted, str) or len(predicted) > MAX_CLASS or not storable_text(predicted)
+    ):
         raise bad
     numbers = (value, probability) if value is not None else (probability,)
     if any(isinstance(x, bool) or as_number(x) is None or isinstance(x, str) for x in numbers):

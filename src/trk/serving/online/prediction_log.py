@@ -28,6 +28,7 @@ from trk.store.prediction_records import (
     RECORDS_PER_CALL,
     PredictionRecord,
     class_key,
+    storable_text,
 )
 
 log = logging.getLogger(__name__)
@@ -288,19 +289,7 @@ def records(
         return [PredictionRecord(request_id, i, variant, version, None, float(x), p, at_ms)
                 for i, x in enumerate(values.tolist())]  # fmt: skip
     classes = [class_key(x) for x in rows]
-    if any(len(c) > MAX_CLASS or not _storable(c) for c in classes):
+    if any(len(c) > MAX_CLASS or not storable_text(c) for c in classes):
         return None
     return [PredictionRecord(request_id, i, variant, version, c, None, p, at_ms)
             for i, c in enumerate(classes)]  # fmt: skip
-
-
-def _storable(text: str) -> bool:
-    """Text every store can hold: UTF-8. A lone surrogate is not, and would fail every resend
-    of the batch it is in."""
-    if text.isascii():
-        return True
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
