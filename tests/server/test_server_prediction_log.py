@@ -66,6 +66,11 @@ def test_replicas_log_and_labels_join_through_the_server(log):
             {"model": "m", "records": [["r", 0, "champion", "1", "a\u0000b", None, 1.0, 5]]},
         ),
         ("labels/log", {"model": "m", "labels": [{"request_id": "a", "label": "a\u0000b"}]}),
+        ("labels/log", {"model": "m", "labels": [{"request_id": "a\u0000b", "label": 1}]}),
+        (
+            "predictions/log",
+            {"model": "m", "records": [["r\u0000", 0, "champion", "1", "1", None, 1.0, 5]]},
+        ),
         ("predictions/prune", {"before_ms": "soon"}),
     ],
 )

@@ -165,6 +165,8 @@ def as_number(value: Any) -> float | None:
 def check_id(what: str, value: Any) -> str:
     if not isinstance(value, str) or not value or len(value) > MAX_ID:
         raise InvalidParameter(f"{what} must be a non-empty string of at most {MAX_ID} characters")
+    if not storable_text(value):
+        raise InvalidParameter(f"{what} holds a NUL character or invalid text")
     return value
 
 
