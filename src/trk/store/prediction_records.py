@@ -137,13 +137,15 @@ def storable_text(text: str) -> bool:
     """Text every store keeps as sent: UTF-8 without NUL. PostgreSQL's text refuses NUL and
     sqlite's JSON reading cuts a string at one; a lone surrogate is not UTF-8 at all. Either
     would also fail every resend of the batch it is in."""
+    if "\x00" in text:
+        return False
     if text.isascii():
-        return "\x00" not in text
+        return True
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
         return False
-    return "\x00" not in text
+    return True
 
 
 def as_number(value: Any) -> float | None:
