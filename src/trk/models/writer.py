@@ -31,10 +31,12 @@ def save_model_dir(
     input_example: Any = None,
     requirements: list[str] | None = None,
     pyfunc_conf: dict[str, Any] | None = None,
+    reference_data: Any = None,
 ) -> Model:
     """Write data files, example, requirements and MLmodel in a temp dir, then move it to path.
 
-    `write_data(tmp_dir)` writes the flavor's files and returns its MLmodel flavor entry.
+    `write_data(tmp_dir)` writes the flavor's files and returns its MLmodel flavor entry;
+    `reference_data` (the training inputs) becomes `reference_profile.json` for drift.
     A failure at any step leaves nothing at `path`.
     """
     path = Path(path).absolute()
@@ -47,6 +49,8 @@ def save_model_dir(
             tmp, flavor, loader_module, write_data, signature, input_example, requirements
         )
         mlmodel.flavors[PYFUNC].update(pyfunc_conf or {})
+        if reference_data is not None:
+            _write_profile(tmp, reference_data, signature)
         mlmodel.save(tmp)
         if path.exists():
             path.rmdir()
@@ -78,6 +82,15 @@ def _write_into(
     mlmodel.add_flavor(PYFUNC, loader_module=loader_module, trk_flavor=flavor)
     mlmodel.flavors.setdefault(flavor, {}).update(flavor_conf)
     return mlmodel
+
+
+def _write_profile(tmp: Path, data: Any, signature: ModelSignature | None) -> None:
+    from trk.models.profile import build_profile, save_profile
+
+    names = None
+    if signature is not None and signature.inputs.has_input_names():
+        names = signature.inputs.input_names()
+    save_profile(tmp, build_profile(data, names))
 
 
 def log_model_dir(

@@ -75,6 +75,8 @@ def save_model(
     input_example: Any = None,
     predict_output: str | None = None,
     proba_output: str | None = None,
+    *,
+    reference_data: Any = None,
 ) -> Model:
     """Save an ONNX model (ModelProto, bytes or .onnx path) after checking it.
 
@@ -109,6 +111,7 @@ def save_model(
         signature=signature,
         input_example=input_example,
         requirements=[pinned("onnx", onnx.__version__), pinned("onnxruntime", ort.__version__)],
+        reference_data=reference_data,
     )
 
 
@@ -118,10 +121,16 @@ def log_model(
     registered_model_name: str | None = None,
     signature: ModelSignature | None = None,
     input_example: Any = None,
+    *,
+    reference_data: Any = None,
 ) -> ModelInfo:
     """Save into the active run's artifacts under `name` (and register it when asked)."""
     return log_model_dir(
-        lambda p: save_model(onnx_model, p, signature, input_example), name, registered_model_name
+        lambda p: save_model(
+            onnx_model, p, signature, input_example, reference_data=reference_data
+        ),
+        name,
+        registered_model_name,
     )
 
 

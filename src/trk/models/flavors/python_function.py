@@ -63,6 +63,8 @@ def save_model(
     signature: ModelSignature | None = None,
     input_example: Any = None,
     pip_requirements: list[str] | None = None,
+    *,
+    reference_data: Any = None,
 ) -> Model:
     """Save a PythonModel (cloudpickled) with copies of its artifact files."""
     import cloudpickle
@@ -81,6 +83,7 @@ def save_model(
         signature=signature,
         input_example=input_example,
         requirements=[pinned("cloudpickle", cloudpickle.__version__), *(pip_requirements or [])],
+        reference_data=reference_data,
     )
 
 
@@ -92,13 +95,21 @@ def log_model(
     signature: ModelSignature | None = None,
     input_example: Any = None,
     pip_requirements: list[str] | None = None,
+    *,
+    reference_data: Any = None,
 ) -> ModelInfo:
     """Log a PythonModel to the active run (and register it when asked)."""
     if python_model is None:
         raise InvalidParameter("log_model needs python_model=")
     return log_model_dir(
         lambda p: save_model(
-            p, python_model, artifacts, signature, input_example, pip_requirements
+            p,
+            python_model,
+            artifacts,
+            signature,
+            input_example,
+            pip_requirements,
+            reference_data=reference_data,
         ),
         name,
         registered_model_name,

@@ -87,6 +87,8 @@ def save_model(
     input_example: Any = None,
     serialization_format: str = "skops",
     pyfunc_predict_fn: str = "predict",
+    *,
+    reference_data: Any = None,
 ) -> Model:
     """Save a fitted estimator or pipeline as a model directory at `path`."""
     if serialization_format not in FORMATS:
@@ -107,6 +109,7 @@ def save_model(
         input_example=input_example,
         requirements=_requirements(serialization_format),
         pyfunc_conf={"predict_fn": pyfunc_predict_fn},
+        reference_data=reference_data,
     )
 
 
@@ -118,11 +121,19 @@ def log_model(
     input_example: Any = None,
     serialization_format: str = "skops",
     pyfunc_predict_fn: str = "predict",
+    *,
+    reference_data: Any = None,
 ) -> ModelInfo:
     """Save into the active run's artifacts under `name` (and register it when asked)."""
     return log_model_dir(
         lambda p: save_model(
-            sk_model, p, signature, input_example, serialization_format, pyfunc_predict_fn
+            sk_model,
+            p,
+            signature,
+            input_example,
+            serialization_format,
+            pyfunc_predict_fn,
+            reference_data=reference_data,
         ),
         name,
         registered_model_name,

@@ -102,6 +102,8 @@ def save_model(
     signature: ModelSignature | None = None,
     input_example: Any = None,
     serialization: str = "export",
+    *,
+    reference_data: Any = None,
 ) -> Model:
     """Save an nn.Module: exported so that loading needs no user class on the path."""
     torch = _torch()
@@ -124,6 +126,7 @@ def save_model(
         signature=signature,
         input_example=input_example,
         requirements=[pinned("torch", str(torch.__version__))],
+        reference_data=reference_data,
     )
 
 
@@ -138,10 +141,19 @@ def log_model(
     signature: ModelSignature | None = None,
     input_example: Any = None,
     serialization: str = "export",
+    *,
+    reference_data: Any = None,
 ) -> ModelInfo:
     """Save into the active run's artifacts under `name` (and register it when asked)."""
     return log_model_dir(
-        lambda p: save_model(pytorch_model, p, signature, input_example, serialization),
+        lambda p: save_model(
+            pytorch_model,
+            p,
+            signature,
+            input_example,
+            serialization,
+            reference_data=reference_data,
+        ),
         name,
         registered_model_name,
     )
