@@ -285,6 +285,7 @@ def serve_main() -> None:
 def _attach_commands() -> None:
     """Commands that live beside their subsystem, attached here so the tree reads in one place."""
     from trk.ab.cli import ab, compare_cmd, gate_cmd
+    from trk.ab.drift_cli import drift_cmd, profile_cmd
     from trk.ab.rollout.cli import rollout
     from trk.server.cli import db_group, server_command
     from trk.ui.cli import ui_command
@@ -297,6 +298,8 @@ def _attach_commands() -> None:
     main.add_command(db_group)
     main.add_command(webhooks)
     models.add_command(gate_cmd)
+    models.add_command(profile_cmd)
+    ab.add_command(drift_cmd)
     runs.add_command(compare_cmd)
 
 

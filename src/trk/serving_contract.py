@@ -21,6 +21,7 @@ WINDOW_KEYS = ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "mae", "rms
 # The version a window was served by: a metric, because a reload can change it mid-run.
 VERSION_KEY = "model_version"
 PRED_PREFIX = "pred."  # pred.<class>: predicted-class counts per window
+DRIFT_PREFIX = "drift_"  # drift_bin_<feature>_<i>, drift_rows_<feature>, drift_psi_<feature>
 
 
 def serving_experiment(model_name: str) -> str:

@@ -193,18 +193,30 @@ def replay_cmd(
     help='A gate such as "accuracy>=0.90"; repeatable, all must pass.',
 )  # fmt: skip
 @click.option("--alias", default=None, help="Alias to point at VERSION when every gate passes.")
+@click.option(
+    "--data", "data_path", default=None, type=click.Path(dir_okay=False),
+    help="A dataset (.parquet or .csv) whose drift against VERSION's reference profile the "
+    'gates can require, e.g. "drift_psi<=0.2" or "drift_psi(petal_length)<=0.2".',
+)  # fmt: skip
 @client_option
 def gate_cmd(
     name: str,
     version: str,
     requirements: tuple[str, ...],
     alias: str | None,
+    data_path: str | None,
     tracking_uri: str | None,
 ) -> None:
     """Check a version's run metrics; tag approval_status; move --alias only on a pass."""
     from trk.ab.gate import describe, run_gates
 
-    outcome = run_gates(make_client(tracking_uri), name, version, requirements, alias)
+    client = make_client(tracking_uri)
+    extra = None
+    if data_path:
+        from trk.ab.drift_report import dataset_drift
+
+        extra = dataset_drift(client, name, version, data_path)
+    outcome = run_gates(client, name, version, requirements, alias, extra)
     for result in outcome.results:
         click.echo(describe(result, outcome.available))
     status = "approved" if outcome.passed else "rejected"

@@ -18,7 +18,10 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt,
     "<": operator.lt,
 }
-_REQ = re.compile(r"^\s*([A-Za-z0-9_./\- ]*?[A-Za-z0-9_./\-])\s*(>=|<=|==|!=|>|<)\s*(\S+)\s*$")
+# METRIC, or METRIC(FEATURE) for a per-feature value such as drift_psi(petal_length)
+_REQ = re.compile(
+    r"^\s*([A-Za-z0-9_./\- ]*?[A-Za-z0-9_./\-](?:\([^()]{1,200}\))?)\s*(>=|<=|==|!=|>|<)\s*(\S+)\s*$"
+)
 
 
 @dataclass(frozen=True)
@@ -78,8 +81,13 @@ def run_gates(
     version: str,
     requirements: Sequence[str],
     alias: str | None = None,
+    extra: dict[str, float] | None = None,
 ) -> GateOutcome:
-    """Check every requirement, tag the version approved/rejected, move `alias` on a pass."""
+    """Check every requirement, tag the version approved/rejected, move `alias` on a pass.
+
+    `extra` adds values measured outside the run (e.g. drift of a dataset); they win over the
+    run's metrics of the same name.
+    """
     if not requirements:
         raise InvalidParameter('Give at least one --require, e.g. --require "accuracy>=0.90"')
     reqs = [parse_requirement(r) for r in requirements]  # all parsed before anything is written
@@ -88,7 +96,7 @@ def run_gates(
         raise InvalidParameter(
             f"{name} version {version} was not registered from a run: it has no metrics to gate"
         )
-    metrics = client.get_run(mv.run_id).data.metrics
+    metrics = {**client.get_run(mv.run_id).data.metrics, **(extra or {})}
     results = [GateResult(r, metrics.get(r.metric)) for r in reqs]
     outcome = GateOutcome(name, str(mv.version), mv.run_id, results, sorted(metrics))
     status = "approved" if outcome.passed else "rejected"

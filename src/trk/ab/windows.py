@@ -18,6 +18,7 @@ from trk.exceptions import InvalidParameter, NotFound
 from trk.serving_contract import (
     CHAMPION,
     COUNT_KEYS,
+    DRIFT_PREFIX,
     PAIRED_KEYS,
     PRED_PREFIX,
     VERSION_KEY,
@@ -168,7 +169,7 @@ def _run_windows(client, run: Run, cutoff: int) -> list[Window]:  # noqa: ANN001
         or k in PAIRED_KEYS
         or k in WINDOW_KEYS
         or k == VERSION_KEY
-        or k.startswith(PRED_PREFIX)
+        or k.startswith((PRED_PREFIX, DRIFT_PREFIX))
     ]
     windows: dict[int, Window] = {}
     for key in keys:
