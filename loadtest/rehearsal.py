@@ -303,7 +303,7 @@ def stop_all(procs: list[Proc]) -> None:
 
 
 def markdown(result: dict) -> str:
-    """The figures and checks as a markdown table for the README."""
+    """The figures and checks as a markdown table for docs/performance.md."""
     f = result["figures"]
     rows = [
         ("requests (3 replicas, split 50/50, sticky)", f["requests"]),

@@ -1,4 +1,4 @@
-"""The README's first command: `trk demo` end to end, in a fresh working directory."""
+"""The README's first command (its output is in docs/index.md): `trk demo` end to end, in a fresh working directory."""
 
 from __future__ import annotations
 

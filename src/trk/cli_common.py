@@ -12,7 +12,7 @@ import orjson
 
 from trk.exceptions import DeadlineExceeded, TrkError, Unavailable
 
-# Exit codes of `trk`, `trk-serve` and `trk server` (the README's table):
+# Exit codes of `trk`, `trk-serve` and `trk server` (docs/tracking.md's table):
 EXIT_OK = 0  # done; a gate or promotion condition was met
 EXIT_ERROR = 1  # a typed trk error (bad input, not found, model refused, ...): one line says which
 EXIT_USAGE = 2  # click: an unknown flag or a bad argument

@@ -53,7 +53,7 @@ def readable(which: str) -> set[str]:
     return click_envvars(command(which)) | settings_envvars() | extra
 
 
-# Secrets the operator creates (none is shipped): their keys, as the README lists them.
+# Secrets the operator creates (none is shipped): their keys, as docs/deploy.md lists them.
 OPERATOR_SECRETS = {
     "trk-server-store": {
         "TRK_BACKEND_STORE_URI": "postgresql://trk@postgres:5432/trk",

@@ -120,7 +120,7 @@ def test_sklearn_csv_matches_mlflow(sklearn_pair):
 
 
 def test_positional_rows_mlflow_refuses_trk_accepts(sklearn_pair):
-    """The README's "better than MLflow" rule: rows in the signature's column order."""
+    """docs/serving.md's "better than MLflow" rule: rows in the signature's column order."""
     ours, theirs = _both(sklearn_pair, {"inputs": ROWS})
     assert theirs.status_code == 400
     assert ours.status_code == 200

@@ -56,7 +56,7 @@ def shot(page: Page, path: Path) -> Path:
 
 
 def take_screenshots(browser: Browser, base_url: str, experiment_id: str, out: Path) -> list[Path]:
-    """The README's two pictures: the runs table (sorted by accuracy) and the A/B page."""
+    """The docs' two dashboard pictures (docs/dashboard.md): the runs table (sorted by accuracy) and the A/B page."""
     out.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(base_url=base_url, viewport={"width": 1280, "height": 800})
     try:

@@ -1,5 +1,5 @@
-"""The README's CI recipe, run as written: its receiver (the verification snippet included)
-deploys when `champion` moves on a real `trk server`, and only then."""
+"""The CI recipe of docs/webhooks.md, run as written: its receiver (the verification snippet
+included) deploys when `champion` moves on a real `trk server`, and only then."""
 
 from __future__ import annotations
 
@@ -13,12 +13,11 @@ from mlflow import MlflowClient
 
 from uvicorn_thread import ThreadServer
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "webhooks.md"
 
 
 def _recipe_receiver() -> str:
-    section = README.read_text().split("## Webhooks", 1)[1].split("\n## ", 1)[0]
-    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    blocks = re.findall(r"```python\n(.*?)```", PAGE.read_text(), re.S)
     return next(b for b in blocks if "def verify_mlflow_signature" in b)
 
 
@@ -31,7 +30,7 @@ def test_readme_recipe_deploys_when_champion_moves(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DEPLOY_WEBHOOK_SECRET", "recipe-secret")
     namespace: dict = {}
-    exec(compile(_recipe_receiver(), "README.md", "exec"), namespace)
+    exec(compile(_recipe_receiver(), "docs/webhooks.md", "exec"), namespace)
 
     with ThreadServer(namespace["app"]) as receiver:
         client = MlflowClient(hook_server.url)
