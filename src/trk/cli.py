@@ -267,6 +267,64 @@ def _alias_move(move, as_json: bool) -> None:  # noqa: ANN001
         click.echo(move.message)
 
 
+@main.command("gc")
+@click.option(
+    "--backend-store-uri",
+    envvar="TRK_BACKEND_STORE_URI",
+    default=None,
+    help="sqlite:///PATH or postgresql://... (default: the tracking URI).",
+)
+@click.option(
+    "--artifacts-destination",
+    envvar="TRK_ARTIFACTS_DESTINATION",
+    default=None,
+    help="The tracking server's --artifacts-destination: where mlflow-artifacts:/ runs live.",
+)
+@click.option("--older-than", default=None, help="Only what was deleted longer ago: #d#h#m#s.")
+@click.option("--run-ids", default=None, help="Comma-separated deleted runs (default: all).")
+@click.option(
+    "--experiment-ids", default=None, help="Comma-separated deleted experiments (default: all)."
+)
+@click.option("--dry-run", is_flag=True, help="List what would be removed; remove nothing.")
+@json_option
+def gc(
+    backend_store_uri: str | None,
+    artifacts_destination: str | None,
+    older_than: str | None,
+    run_ids: str | None,
+    experiment_ids: str | None,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Remove deleted runs and experiments for good, with their artifacts and metrics."""
+    from trk.server.app import split_list
+    from trk.tracking import gc as garbage
+
+    request = garbage.Request(
+        split_list(run_ids),
+        split_list(experiment_ids),
+        garbage.parse_age(older_than) if older_than else None,
+        _local_absolute(artifacts_destination),
+    )
+    store = garbage.open_store(backend_store_uri)
+    todo = garbage.plan(store, request)
+    if not dry_run:
+        garbage.collect(store, todo)
+    verb = "would remove" if dry_run else "removed"
+    rows = [
+        {"action": verb, "what": f"{d.kind} {d.id}", "artifacts": d.artifacts} for d in todo.doomed
+    ]
+    rows += [{"action": "kept", "what": what, "artifacts": why} for what, why in todo.kept]
+    emit(rows, as_json)
+
+
+def _local_absolute(path: str | None) -> str | None:
+    """A local destination as an absolute path, as `trk server` resolves it."""
+    from trk.server.cli import absolute_destination
+
+    return absolute_destination(path) if path else None
+
+
 @main.command("demo")
 def demo() -> None:
     """Train, log, register and load iris models on the embedded store (the Quickstart)."""

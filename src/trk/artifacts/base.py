@@ -52,6 +52,10 @@ class ArtifactRepository(ABC):
     @abstractmethod
     def download_file(self, artifact_path: str, local_path: str | Path) -> None: ...
 
+    @abstractmethod
+    def delete_artifacts(self, artifact_path: str | None = None) -> None:
+        """Remove what is at or under `artifact_path` (everything under the root when None)."""
+
     def download_artifacts(self, artifact_path: str, dst_path: str | Path) -> Path:
         """Download a file or a directory tree to `dst_path`; returns the local path."""
         artifact_path = clean_artifact_path(artifact_path)

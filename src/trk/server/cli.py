@@ -15,7 +15,7 @@ DEFAULT_BACKEND = "sqlite:///trk.db"
 DEFAULT_DESTINATION = "./trk-artifacts"
 
 
-def _destination(value: str) -> str:
+def absolute_destination(value: str) -> str:
     """Local destinations become absolute so every worker agrees on them."""
     if "://" in value or value.startswith("file:"):
         return value
@@ -158,7 +158,7 @@ def server_command(
         token, hosts = guarded(host, auth_token, auth_token_file, insecure_no_auth, allowed_hosts)
         run_server(
             backend_store_uri,
-            _destination(artifacts_destination),
+            absolute_destination(artifacts_destination),
             host,
             port,
             workers,
@@ -166,7 +166,9 @@ def server_command(
             token,
             max_body_bytes,
             auth_token_file,
-            allowed_artifact_roots=tuple(map(_destination, split_list(allowed_artifact_roots))),
+            allowed_artifact_roots=tuple(
+                map(absolute_destination, split_list(allowed_artifact_roots))
+            ),
             max_artifact_mb=max_artifact_mb,
             allowed_hosts=hosts,
             allowed_origins=split_list(cors_allowed_origins),

@@ -64,6 +64,7 @@ runs = Table(
     Column("end_time", BigInteger),
     Column("lifecycle_stage", String(20), nullable=False),
     Column("artifact_uri", String(1000)),
+    Column("deleted_time", BigInteger),  # migration 0009: when it entered `deleted`
     Index("ix_runs_experiment_start", "experiment_id", "start_time"),
 )
 

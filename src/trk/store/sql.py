@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from trk.entities import LoggedModel
 from trk.store.base import Store
+from trk.store.gc import SqlGarbage
 from trk.store.logged_models import LoggedModelStore
 from trk.store.prediction_log import SqlPredictionLog
 from trk.store.rollouts import SqlRollouts
@@ -36,6 +37,7 @@ class SqlStore(SqlModelMetrics, SqlRegistry, Store):
         self.logged_models = LoggedModelStore(self)
         self.predictions = SqlPredictionLog(self._engine)  # serving replicas' shared log
         self.rollouts = SqlRollouts(self._engine, self.listeners)  # progressive rollouts
+        self.garbage = SqlGarbage(self._engine)  # `trk gc`: deleted runs removed for good
 
     # -- logged models: their own tables, same database ------------------------------------
     def create_logged_model(

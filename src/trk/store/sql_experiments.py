@@ -18,6 +18,13 @@ from trk.store.validation import check_key, check_max_results, check_name
 DEFAULT_EXPERIMENT_ID = 0
 DEFAULT_EXPERIMENT_NAME = "Default"
 
+
+def stage_values(stage: LifecycleStage) -> dict[str, Any]:
+    """A run's lifecycle columns for `stage`: a deleted run remembers when (`trk gc`)."""
+    deleted = now_ms() if stage == LifecycleStage.DELETED else None
+    return {"lifecycle_stage": stage.value, "deleted_time": deleted}
+
+
 _FIELDS = Fields(
     "experiment",
     {
@@ -209,7 +216,7 @@ class SqlExperiments(SqlBase):
             conn.execute(
                 update(s.runs)
                 .where(s.runs.c.experiment_id == row.experiment_id)
-                .values(lifecycle_stage=stage.value)
+                .values(**stage_values(stage))
             )
 
     def delete_experiment(self, experiment_id: str) -> None:

@@ -26,7 +26,7 @@ from trk.exceptions import InvalidParameter, NotFound
 from trk.store import schema as s
 from trk.store.search import decode_page_token, encode_page_token
 from trk.store.sql_base import now_ms, upsert
-from trk.store.sql_experiments import SqlExperiments
+from trk.store.sql_experiments import SqlExperiments, stage_values
 from trk.store.sql_search import Fields, apply_filter, apply_order, paged
 from trk.store.validation import check_batch, check_key, check_max_results, check_tag
 
@@ -222,9 +222,7 @@ class SqlRuns(SqlExperiments):
     def _set_run_stage(self, run_id: str, stage: LifecycleStage) -> None:
         with self._write() as conn:
             self._run_row(conn, run_id)
-            conn.execute(
-                update(r).where(r.c.run_uuid == run_id).values(lifecycle_stage=stage.value)
-            )
+            conn.execute(update(r).where(r.c.run_uuid == run_id).values(**stage_values(stage)))
 
     def delete_run(self, run_id: str) -> None:
         """Marks the run deleted (it stays in the database)."""
