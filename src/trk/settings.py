@@ -46,6 +46,25 @@ def s3_endpoint_url() -> str | None:
     return os.environ.get("TRK_S3_ENDPOINT_URL") or os.environ.get("MLFLOW_S3_ENDPOINT_URL") or None
 
 
+# -- S3 server-side encryption (issue 30) ---------------------------------------------------
+S3_SSE_ENV = "TRK_S3_SSE"
+S3_SSE_KMS_KEY_ID_ENV = "TRK_S3_SSE_KMS_KEY_ID"
+
+
+def s3_sse() -> tuple[str | None, str | None]:
+    """`TRK_S3_SSE` (AES256 or aws:kms) and `TRK_S3_SSE_KMS_KEY_ID`: what every S3 write sets."""
+    mode = os.environ.get("TRK_S3_SSE") or None
+    return mode, os.environ.get("TRK_S3_SSE_KMS_KEY_ID") or None
+
+
+def set_s3_sse(mode: str, kms_key_id: str | None) -> None:
+    """`trk server --artifacts-sse`: every S3 repository this process and its workers open
+    reads the encryption from here."""
+    os.environ[S3_SSE_ENV] = mode
+    if kms_key_id:
+        os.environ[S3_SSE_KMS_KEY_ID_ENV] = kms_key_id
+
+
 def artifact_root_from_env() -> str | None:
     """Where the embedded store puts artifacts (default: `./trk-artifacts`)."""
     return os.environ.get("TRK_ARTIFACT_ROOT") or None

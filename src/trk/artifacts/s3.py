@@ -1,7 +1,8 @@
 """Artifacts in S3 (or any S3-compatible endpoint) through boto3.
 
 The endpoint comes from `TRK_S3_ENDPOINT_URL` / `MLFLOW_S3_ENDPOINT_URL`, credentials from the
-usual AWS variables. Large files go up and down in parts (boto3's TransferConfig).
+usual AWS variables. Large files go up and down in parts (boto3's TransferConfig). Every write
+asks for server-side encryption when `TRK_S3_SSE` says so (`trk server --artifacts-sse`).
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from urllib.parse import urlparse
 from trk import settings
 from trk.artifacts.base import ArtifactRepository, clean_artifact_path
 from trk.entities import FileInfo
-from trk.exceptions import MalformedUri, MissingDependency, NotFound, Unavailable
+from trk.exceptions import InvalidParameter, MalformedUri, MissingDependency, NotFound, Unavailable
 
 MB = 1024 * 1024
 MULTIPART_THRESHOLD = 8 * MB
 PROGRESS_THRESHOLD = 4 * MB  # smaller files finish before a bar is worth drawing
+SSE_MODES = ("AES256", "aws:kms")
 
 
 def _boto3() -> Any:
@@ -44,6 +46,23 @@ def s3_client(endpoint_url: str | None = None) -> Any:
     return _boto3().client("s3", endpoint_url=endpoint, config=config)
 
 
+def sse_args(mode: str | None, kms_key_id: str | None = None) -> dict[str, str]:
+    """The arguments that make S3 encrypt an object at rest (SSE-S3 or SSE-KMS), for every
+    PutObject, CreateMultipartUpload and CopyObject; {} when `mode` is None."""
+    if not mode:
+        if kms_key_id:
+            raise InvalidParameter("An SSE-KMS key id needs the aws:kms encryption mode")
+        return {}
+    if mode not in SSE_MODES:
+        raise InvalidParameter(f"S3 server-side encryption {mode!r}: use AES256 or aws:kms")
+    if kms_key_id and mode != "aws:kms":
+        raise InvalidParameter(f"An SSE-KMS key id needs aws:kms, not {mode}")
+    args = {"ServerSideEncryption": mode}
+    if kms_key_id:
+        args["SSEKMSKeyId"] = kms_key_id
+    return args
+
+
 class S3ArtifactRepository(ArtifactRepository):
     """`s3://bucket/prefix`: every artifact is a key under the prefix."""
 
@@ -56,6 +75,7 @@ class S3ArtifactRepository(ArtifactRepository):
         self.prefix = parsed.path.strip("/")
         self.progress = progress
         self.client = client or s3_client()
+        self.sse = sse_args(*settings.s3_sse())  # read once: a bad setting fails at open
         from boto3.s3.transfer import TransferConfig
 
         self.transfer = TransferConfig(
@@ -71,7 +91,9 @@ class S3ArtifactRepository(ArtifactRepository):
             raise NotFound(f"No such file to log: {src}")
         key = self._key(posixpath.join(clean_artifact_path(artifact_path), src.name).lstrip("/"))
         with self._errors(key), _progress(self.progress, src.stat().st_size, src.name) as tick:
-            self.client.upload_file(str(src), self.bucket, key, Config=self.transfer, Callback=tick)
+            self.client.upload_file(
+                str(src), self.bucket, key, ExtraArgs=self.sse, Config=self.transfer, Callback=tick
+            )
 
     def log_artifacts(self, local_dir: str | Path, artifact_path: str | None = None) -> None:
         src = Path(local_dir)

@@ -130,6 +130,22 @@ def absolute_destination(value: str) -> str:
     help="Hosts or networks (comma-separated: 127.0.0.1,10.0.0.0/8,ci.internal) webhooks may "
     "call although they are not public, over http or https.",
 )
+@click.option(
+    "--artifacts-sse",
+    envvar="TRK_S3_SSE",
+    show_envvar=True,
+    default=None,
+    type=click.Choice(["AES256", "aws:kms"]),
+    help="Server-side encryption of every artifact written to an s3:// destination: "
+    "AES256 (SSE-S3) or aws:kms (SSE-KMS).",
+)
+@click.option(
+    "--artifacts-sse-kms-key-id",
+    envvar="TRK_S3_SSE_KMS_KEY_ID",
+    show_envvar=True,
+    default=None,
+    help="The KMS key for --artifacts-sse aws:kms (default: the bucket's AWS managed key).",
+)
 def server_command(
     backend_store_uri: str,
     artifacts_destination: str,
@@ -146,6 +162,8 @@ def server_command(
     allowed_artifact_roots: str | None,
     max_artifact_mb: int,
     webhook_allow_hosts: str | None,
+    artifacts_sse: str | None,
+    artifacts_sse_kms_key_id: str | None,
 ) -> None:
     """Run the tracking server (MLflow REST API, model registry, artifact proxy)."""
     from trk.server.app import split_list
@@ -155,6 +173,11 @@ def server_command(
         settings.set_webhook_allow_hosts(webhook_allow_hosts)
 
     try:
+        if artifacts_sse or artifacts_sse_kms_key_id:
+            from trk.artifacts.s3 import sse_args
+
+            sse_args(artifacts_sse, artifacts_sse_kms_key_id)  # a key id without aws:kms: refused
+            settings.set_s3_sse(artifacts_sse or "", artifacts_sse_kms_key_id)
         token, hosts = guarded(host, auth_token, auth_token_file, insecure_no_auth, allowed_hosts)
         run_server(
             backend_store_uri,
