@@ -38,6 +38,13 @@ def _metric_options(func):  # noqa: ANN001, ANN202
     )(func)
 
 
+def _capture_option(text: str, required: bool = False):  # noqa: ANN202
+    return click.option(
+        "--capture-uri", default=None, required=required,
+        help=f"s3://bucket/prefix or a directory (trk-serve --capture-uri). {text}",
+    )  # fmt: skip
+
+
 @click.group("ab")
 def ab() -> None:
     """A/B evaluation of champion and challenger from the serving runs."""
@@ -55,6 +62,8 @@ def ab() -> None:
     "--verdict", "verdict_only", is_flag=True,
     help="Print only the verdict line; exit 4 unless the challenger is better.",
 )  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@_capture_option("Report from the captures there (DuckDB) instead of the serving runs.")
 @client_option
 def report_cmd(
     model: str,
@@ -68,6 +77,8 @@ def report_cmd(
     fmt: str,
     output: str | None,
     verdict_only: bool,
+    as_json: bool,
+    capture_uri: str | None,
     tracking_uri: str | None,
 ) -> None:
     """Sum the serving runs of every replica per (variant, version) and print the verdict."""
@@ -76,7 +87,13 @@ def report_cmd(
     from trk.ab.report import BETTER, GateMethod
 
     gate = GateMethod(alpha, method, horizon, min_sample)
-    report = evaluate(make_client(tracking_uri), model, experiment, since, metric, gate=gate)
+    fmt = "json" if as_json else fmt
+    if capture_uri:
+        from trk.capture.report import capture_report
+
+        report = capture_report(capture_uri, model, since, metric, gate)
+    else:
+        report = evaluate(make_client(tracking_uri), model, experiment, since, metric, gate=gate)
     if verdict_only:
         if report.verdict.outcome != BETTER:
             reject(verdict_line(report))
@@ -135,12 +152,18 @@ def promote_cmd(
     "--file", "path", type=click.Path(dir_okay=False), required=True,
     help="labels.csv (request_id,label columns) or labels.jsonl ({request_id, label} lines).",
 )  # fmt: skip
+@_capture_option("Write the labels beside the captures there instead of the store.")
 @client_option
-def label_cmd(model: str, path: str, tracking_uri: str | None) -> None:
+def label_cmd(model: str, path: str, capture_uri: str | None, tracking_uri: str | None) -> None:
     """Store labels for logged predictions: any replica's, any time later, idempotent."""
     from trk.ab.label_files import read_labels, write_labels
 
     items = read_labels(path)
+    if capture_uri:
+        from trk.capture.cli import label_capture
+
+        click.echo(label_capture(capture_uri, model, items))
+        return
     written = write_labels(make_client(tracking_uri).store.predictions, model, items)
     click.echo(f"stored {len(items)} label(s) ({written} row(s)) for {model}")
 
@@ -151,19 +174,47 @@ def label_cmd(model: str, path: str, tracking_uri: str | None) -> None:
     "--prediction-retention", default="14d", show_default=True,
     help="Delete logged predictions and labels older than this (e.g. 14d, 12h).",
 )  # fmt: skip
+@_capture_option("Delete whole capture partitions there instead of store rows.")
+@click.option("--older-than", default=None, help="With --capture-uri: the age, e.g. 30d.")
 @client_option
-def prune_cmd(model: str | None, prediction_retention: str, tracking_uri: str | None) -> None:
+def prune_cmd(
+    model: str | None,
+    prediction_retention: str,
+    capture_uri: str | None,
+    older_than: str | None,
+    tracking_uri: str | None,
+) -> None:
     """Delete the prediction log's old rows (of MODEL, or of every model)."""
     import time
 
     from trk.ab.windows import parse_duration
 
+    if capture_uri:
+        from trk.capture.cli import prune_capture
+
+        click.echo(prune_capture(capture_uri, model, older_than or prediction_retention))
+        return
     seconds = parse_duration(prediction_retention, "--prediction-retention")
     before_ms = int((time.time() - seconds) * 1000)
     deleted = make_client(tracking_uri).store.predictions.prune(before_ms, model)
     click.echo(
         f"deleted {deleted['predictions']} prediction row(s), {deleted['labels']} label row(s)"
     )
+
+
+@ab.command("export")
+@click.argument("model")
+@_capture_option("The captures to export.", required=True)
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="joined.parquet")
+@click.option("--since", default=None, help="Only captures this recent, e.g. 7d.")
+@click.option("--labelled-only", is_flag=True, help="Leave out rows without a label.")
+def export_cmd(
+    model: str, capture_uri: str, out: str, since: str | None, labelled_only: bool
+) -> None:
+    """Write the captures joined with their labels (inputs, prediction, label) as Parquet."""
+    from trk.capture.cli import export_capture
+
+    click.echo(export_capture(capture_uri, model, out, since, labelled_only))
 
 
 @ab.command("replay")

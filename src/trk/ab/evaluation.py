@@ -45,11 +45,27 @@ def evaluate(
     Rows are per (variant, version); the verdict compares the challenger's latest version
     with the champion version that served beside it (trk.ab.arms).
     """
-    spec = metric_spec(metric)
-    gm = gate or GateMethod(alpha)
+    metric_spec(metric)
     since_s = parse_duration(since) if since else None
     variants = load_variants(client, model, experiment, since_s)
-    store = StoreLabels.read(client, model, since_s)
+    name = serving_experiment_name(model, experiment)
+    return build_report(client, model, name, variants, since, metric, gate or GateMethod(alpha))
+
+
+def build_report(
+    source,  # noqa: ANN001
+    model: str,
+    experiment: str,
+    variants: dict[str, VariantWindows],
+    since: str | None,
+    metric: str,
+    gm: GateMethod,
+) -> Report:
+    """The report of windows per variant and the labels of `source`: a tracking client whose
+    store keeps the prediction log, or such a log itself (the captures, trk.capture)."""
+    spec = metric_spec(metric)
+    since_s = parse_duration(since) if since else None
+    store = StoreLabels.read(source, model, since_s)
     store.apply(variants)
     _check_metric_present(model, spec, variants)
     arms = {name: by_version(vw) for name, vw in variants.items()}
@@ -67,7 +83,7 @@ def evaluate(
     shadowed = any(vw.total("shadow_compared") for vw in variants.values())
     return Report(
         model=model,
-        experiment=serving_experiment_name(model, experiment),
+        experiment=experiment,
         metric=spec.name,
         alpha=gm.alpha,
         since=since,
@@ -84,7 +100,7 @@ def evaluate(
         candidate_version=version_of(pair.candidate) if pair else None,
         inverse_propensity=[]
         if shadowed or not store
-        else inverse_propensity(client, model, since_s),
+        else inverse_propensity(source, model, since_s),
     )
 
 

@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 
 
 def _log_of(client: Any) -> Any:
+    """A client's store's prediction log, or a log passed in place of the client (captures)."""
+    if hasattr(client, "joined"):
+        return client
     return getattr(getattr(client, "store", None), "predictions", None)
 
 

@@ -1,0 +1,147 @@
+"""The capture's writer: rows in memory, closed into Parquet files per partition, published.
+
+The log shipper calls `add` for each record and `tick` now and then; nothing here runs on a
+request. A file closes every `flush_s` or at `max_rows`, whichever first; closed files go
+through the spool (trk.capture.spool), which publishes them and keeps them while the bucket is
+unreachable. Past the spool's bound, rows are dropped and counted by reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from trk.capture import layout
+from trk.capture.config import CaptureConfig
+from trk.capture.rows import CaptureRecord, answer_json, inputs_json
+from trk.capture.sampling import kept
+from trk.capture.spool import Spool
+from trk.capture.target import Target, open_target
+
+log = logging.getLogger(__name__)
+RETRY_MAX_S = 30.0
+DROP_REASONS = ("spool_full", "unloggable", "shutdown")
+
+
+class CaptureWriter:
+    """Buffers rows per (model, date, hour) and closes them into files on time or size."""
+
+    def __init__(
+        self,
+        config: CaptureConfig,
+        target: Target | None = None,
+        on_drop: Callable[[str, int], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        layout.pyarrow()  # the missing extra is an error at start, not at the first flush
+        self.config = config
+        self.target = target or open_target(config.uri)
+        self.spool = Spool(config.spool_dir, self.target, config.spool_bytes)
+        self.on_drop, self.clock = on_drop, clock
+        self.dropped = dict.fromkeys(DROP_REASONS, 0)
+        self.written = 0  # rows closed into files
+        self._columns: dict[str, list[Any]] = {c: [] for c in layout.CAPTURE_COLUMNS}
+        self._opened = clock()
+        self._retry_at = 0.0
+        self._delay = 0.0
+
+    @property
+    def buffered(self) -> int:
+        return len(self._columns["request_id"])
+
+    @property
+    def behind(self) -> bool:
+        """Files wait for an unreachable bucket (or rows were dropped): /health's `degraded`."""
+        return self.spool.failing
+
+    def add(self, record: CaptureRecord) -> bool:
+        """Buffer one answer if it is in the sample; False when left out or unloggable."""
+        cfg = self.config
+        if not kept(record.request_id, cfg.sample):
+            return False
+        try:
+            prediction = answer_json(record.prediction)
+            inputs = inputs_json(record.inputs, cfg.drop_columns) if cfg.inputs else None
+            layout.check_model(record.model)
+        except Exception as exc:  # an answer orjson cannot write, a model no partition can name
+            log.debug("capture: unloggable record %s: %s", record.request_id, exc)
+            self._drop("unloggable", 1)
+            return False
+        values = (record.request_id, record.timestamp_ms, record.model, record.variant,
+                  record.version, float(record.routing_probability), int(record.status),
+                  float(record.latency_ms), prediction, inputs)  # fmt: skip
+        for column, value in zip(self._columns.values(), values, strict=True):
+            column.append(value)
+        return True
+
+    def tick(self) -> bool:
+        """Close files when due, publish what waits (backing off while that fails)."""
+        now = self.clock()
+        if self.buffered >= self.config.max_rows or (
+            self.buffered and now - self._opened >= self.config.flush_s
+        ):
+            self.close_files()
+        if now < self._retry_at or not self.spool.pending():
+            return not self.spool.failing
+        ok = self.spool.publish()
+        self._delay = 0.0 if ok else min(max(self._delay * 2, 0.5), RETRY_MAX_S)
+        self._retry_at = now + self._delay
+        return ok
+
+    def close_files(self) -> int:
+        """Close the buffered rows into one file per partition in the spool; rows closed."""
+        cols, n = self._columns, self.buffered
+        self._columns = {c: [] for c in layout.CAPTURE_COLUMNS}
+        self._opened = self.clock()
+        if not n:
+            return 0
+        closed = 0
+        for key, idx in _partitions(cols["model"], cols["timestamp"]).items():
+            table = _table({c: [v[i] for i in idx] for c, v in cols.items()} if len(idx) < n
+                           else cols)  # fmt: skip
+            if self.spool.add(table, f"{key}/{layout.part_name()}"):
+                closed += len(idx)
+            else:
+                self._drop("spool_full", len(idx))
+        self.written += closed
+        return closed
+
+    def drain(self, timeout_s: float) -> bool:
+        """At shutdown: close everything and publish for up to `timeout_s`; True when all is out.
+
+        What stays in the spool is published by the next writer opened on it.
+        """
+        self.close_files()
+        deadline = self.clock() + timeout_s
+        while not self.spool.publish():
+            if self.clock() >= deadline:
+                log.warning("capture: %d file(s) left in the spool %s at shutdown",
+                            self.spool.pending(), self.spool.root)  # fmt: skip
+                return False
+            time.sleep(min(1.0, max(0.0, deadline - self.clock())))
+        return True
+
+    def _drop(self, reason: str, n: int) -> None:
+        self.dropped[reason] += n
+        if self.on_drop is not None:
+            self.on_drop(reason, n)
+
+
+def _partitions(models: list[str], times: list[int]) -> dict[str, list[int]]:
+    """Row indexes per partition directory (most buffers fall in one: no copy then)."""
+    out: dict[str, list[int]] = defaultdict(list)
+    hours: dict[int, tuple[str, int]] = {}
+    for i, (model, at) in enumerate(zip(models, times, strict=True)):
+        hour = hours.get(at // 3_600_000)
+        if hour is None:
+            hour = hours[at // 3_600_000] = layout.hour_of(at)
+        out[layout.capture_dir(model, *hour)].append(i)
+    return out
+
+
+def _table(columns: dict[str, list[Any]]) -> Any:
+    pa = layout.pyarrow()
+    return pa.Table.from_pydict(columns, schema=layout.capture_schema())
