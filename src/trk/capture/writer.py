@@ -60,29 +60,32 @@ class CaptureWriter:
     def add(self, record: CaptureRecord) -> bool:
         """Buffer one answer if it is in the sample; False when left out or unloggable."""
         cfg = self.config
-        if not kept(record.request_id, cfg.sample):
-            return False
         try:
+            if not kept(record.request_id, cfg.sample):
+                return False
             prediction = answer_json(record.prediction)
             inputs = inputs_json(record.inputs, cfg.drop_columns) if cfg.inputs else None
             layout.check_model(record.model)
+            if not all(isinstance(x, str) for x in (record.request_id, record.variant,
+                                                    record.version)):  # fmt: skip
+                raise TypeError("ids must be text")
+            values = (record.request_id, int(record.timestamp_ms), record.model, record.variant,
+                      record.version, float(record.routing_probability), int(record.status),
+                      float(record.latency_ms), prediction, inputs)  # fmt: skip
         except Exception as exc:  # an answer orjson cannot write, a model no partition can name
             log.debug("capture: unloggable record %s: %s", record.request_id, exc)
             self._drop("unloggable", 1)
             return False
-        values = (record.request_id, record.timestamp_ms, record.model, record.variant,
-                  record.version, float(record.routing_probability), int(record.status),
-                  float(record.latency_ms), prediction, inputs)  # fmt: skip
         for column, value in zip(self._columns.values(), values, strict=True):
             column.append(value)
+        if self.buffered >= cfg.max_rows:  # memory is bounded by the row limit, not by ticks
+            self.close_files()
         return True
 
     def tick(self) -> bool:
         """Close files when due, publish what waits (backing off while that fails)."""
         now = self.clock()
-        if self.buffered >= self.config.max_rows or (
-            self.buffered and now - self._opened >= self.config.flush_s
-        ):
+        if self.buffered and now - self._opened >= self.config.flush_s:
             self.close_files()
         if now < self._retry_at or not self.spool.pending():
             return not self.spool.failing

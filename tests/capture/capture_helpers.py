@@ -1,0 +1,121 @@
+"""Records to capture, an on/off TCP proxy to take a bucket away, and readers that use pyarrow
+only (never trk code), so the tests check what any Parquet reader would see."""
+
+from __future__ import annotations
+
+import random
+import socket
+import threading
+from pathlib import Path
+
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from trk.capture.rows import CaptureRecord
+
+HOUR_MS = 3_600_000
+T0 = 1_796_515_200_000  # 2026-12-06 00:00 UTC
+
+
+def records(n: int, start: int = 0, at_ms: int = T0, model: str = "iris", seed: int = 7):
+    """n answered requests split between two variants: (record, label) pairs, 20 ms apart.
+
+    The challenger is right 90% of the time, the champion 70%."""
+    rng = random.Random(seed + start)
+    out = []
+    for i in range(start, start + n):
+        variant = "challenger" if rng.random() < 0.3 else "champion"
+        truth = rng.randint(0, 2)
+        right = rng.random() < (0.9 if variant == "challenger" else 0.7)
+        pred = truth if right else (truth + 1) % 3
+        status = 500 if rng.random() < 0.02 else 200
+        rec = CaptureRecord(
+            f"req-{i:06d}", at_ms + 20 * (i - start), model, variant,
+            "2" if variant == "challenger" else "1", 0.3 if variant == "challenger" else 0.7,
+            status, rng.uniform(1, 30), [pred] if status == 200 else None,
+            [{"sepal_length": 5.1 + i % 7, "petal_width": 0.2, "email": f"u{i}@x.org"}],
+        )  # fmt: skip
+        out.append((rec, truth))
+    return out
+
+
+def read_local(root: Path, sub: str = "model=iris") -> ds.Dataset:
+    """Every published part under root/sub, read by pyarrow (no hive columns added)."""
+    files = sorted(str(p) for p in (root / sub).rglob("part-*.parquet"))
+    return ds.dataset(files, format="parquet")
+
+
+def read_s3(endpoint: str, bucket: str, prefix: str):
+    """Every published part under s3://bucket/prefix, read by pyarrow's own S3 filesystem."""
+    import boto3
+    from pyarrow import fs
+
+    s3 = boto3.client("s3", endpoint_url=endpoint)
+    keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix=prefix) for o in page.get("Contents", [])]  # fmt: skip
+    s3fs = fs.S3FileSystem(access_key="testing", secret_key="testing", region="us-east-1",
+                           endpoint_override=endpoint.split("//")[1], scheme="http")  # fmt: skip
+    parts = [f"{bucket}/{k}" for k in keys]
+    return keys, (pq.read_table(parts, filesystem=s3fs, partitioning=None) if parts else None)
+
+
+class Proxy:
+    """127.0.0.1:port -> upstream; `down()` refuses and cuts connections, `up()` takes them
+    again on the same port (an S3 endpoint that goes away and comes back)."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream = upstream_port
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        sock.close()
+        self._conns: list[socket.socket] = []
+        self._server: socket.socket | None = None
+        self.up()
+
+    def up(self) -> None:
+        server = socket.socket()
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", self.port))
+        server.listen(64)
+        self._server = server
+        threading.Thread(target=self._accept, args=(server,), daemon=True).start()
+
+    def down(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+        for c in self._conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            c.close()
+        self._conns.clear()
+
+    def _accept(self, server: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = server.accept()
+            except OSError:
+                return
+            if self._server is not server:
+                client.close()
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.upstream))
+            self._conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=_pipe, args=(a, b), daemon=True).start()
+
+
+def _pipe(src: socket.socket, dst: socket.socket) -> None:
+    try:
+        while data := src.recv(65536):
+            dst.sendall(data)
+    except OSError:
+        pass
+    finally:
+        try:
+            dst.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
