@@ -17,6 +17,7 @@ from trk.exceptions import TrkError
 from trk.server import artifacts as artifact_proxy
 from trk.server import (
     experiments,
+    graphql,
     inputs,
     logged_models,
     metrics,
@@ -104,6 +105,7 @@ def create_app(
     if serve_artifacts:
         routes += artifact_proxy.routes(ctx)
     routes += run_artifacts.routes(ctx)  # files of runs, versions, logged models; /version
+    routes += graphql.routes(ctx)  # MLflow's GraphQL queries, answered by the REST handlers
     routes += dashboard.routes(ctx)  # after the API: `/` and `/static` never shadow it
     hosts = allowed_hosts if allowed_hosts is not None else default_allowed_hosts("127.0.0.1")
     middleware = [
