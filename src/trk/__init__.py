@@ -10,7 +10,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from trk.tracking import config
 from trk.tracking.client import Client, MlflowClient
+from trk.tracking.config import flush_async_logging
 from trk.tracking.fluent import (
     ActiveRun,
     active_run,
@@ -52,8 +54,10 @@ __all__ = [
     "Client",
     "MlflowClient",
     "active_run",
+    "config",
     "create_experiment",
     "end_run",
+    "flush_async_logging",
     "get_artifact_uri",
     "get_experiment_by_name",
     "get_run",

@@ -134,3 +134,30 @@ def webhook_number(variable: str, default: float) -> float:
 def model_version_source_regex() -> str | None:
     """MLflow's `MLFLOW_CREATE_MODEL_VERSION_SOURCE_VALIDATION_REGEX`: sources must match it."""
     return os.environ.get("MLFLOW_CREATE_MODEL_VERSION_SOURCE_VALIDATION_REGEX") or None
+
+
+# -- distributed training and async logging (issue 30) -------------------------------------
+def distributed_rank() -> int | None:
+    """This process's rank in distributed training: `RANK` (torchrun, Horovod, DeepSpeed set
+    it), else `LOCAL_RANK`; None when neither is set or readable."""
+    for name in ("RANK", "LOCAL_RANK"):
+        raw = os.environ.get(name)
+        if raw is not None and raw.strip():
+            try:
+                return int(raw)
+            except ValueError:
+                return None
+    return None
+
+
+def log_all_ranks() -> bool:
+    """`TRK_LOG_ALL_RANKS=1`: every rank logs its own run, not only rank 0."""
+    return os.environ.get("TRK_LOG_ALL_RANKS", "").strip().lower() in ("1", "true", "yes")
+
+
+def async_logging_from_env() -> bool:
+    """`TRK_ENABLE_ASYNC_LOGGING` (or MLflow's `MLFLOW_ENABLE_ASYNC_LOGGING`) set to true."""
+    raw = os.environ.get("TRK_ENABLE_ASYNC_LOGGING") or os.environ.get(
+        "MLFLOW_ENABLE_ASYNC_LOGGING", ""
+    )
+    return raw.strip().lower() in ("1", "true", "yes")

@@ -70,7 +70,8 @@ def _outermost(fn: Callable[..., Any], log: Callable[..., None], *args: Any, **k
         run = trk.active_run() or trk.start_run()
         result = fn(*args, **kw)
         try:
-            log(result, *args, **kw)
+            if not run.muted:  # a rank that logs nothing skips the work of logging too
+                log(result, *args, **kw)
         except Exception as e:  # logging must never break training
             warnings.warn(f"trk autolog could not log run {run.info.run_id}: {e}", stacklevel=3)
         return result

@@ -107,8 +107,11 @@ def log_model_dir(
     with tempfile.TemporaryDirectory(prefix="trk-model-") as tmp:
         local = Path(tmp) / "model"
         mlmodel = save(local)  # a missing library fails here, before the store is touched
-        client = _client()
         run = trk.active_run() or trk.start_run()
+        if run.muted:  # not rank 0: the model was built, and is stored nowhere
+            return ModelInfo("", "", name, mlmodel.signature, mlmodel.flavors,
+                             mlmodel.model_uuid, mlmodel.utc_time_created)  # fmt: skip
+        client = _client()
         run_id = run.info.run_id
         logged = client.create_logged_model(
             run.info.experiment_id, name, source_run_id=run_id, model_type=mlmodel.flavor

@@ -8,8 +8,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from trk.entities import Experiment, Metric, ModelVersion, Param, Run, RunStatus, RunTag, ViewType
+from trk.entities import (
+    Experiment,
+    Metric,
+    ModelVersion,
+    Param,
+    Run,
+    RunData,
+    RunInfo,
+    RunStatus,
+    RunTag,
+    ViewType,
+)
 from trk.exceptions import InvalidParameter, NotFound
+from trk.tracking import config, ranks
 from trk.tracking.client import Client, get_tracking_uri, set_tracking_uri
 
 DEFAULT_EXPERIMENT_ID = "0"
@@ -18,10 +30,12 @@ RUN_NAME_TAG = "mlflow.runName"
 
 
 class ActiveRun(Run):
-    """A run started by `start_run`; as a context manager it ends the run (FAILED on error)."""
+    """A run started by `start_run`; as a context manager it ends the run (FAILED on error).
+    `muted` marks the run of a process that is not rank 0: it logs nothing."""
 
-    def __init__(self, run: Run) -> None:
+    def __init__(self, run: Run, muted: bool = False) -> None:
         super().__init__(run.info, run.data)
+        self.muted = muted
 
     def __enter__(self) -> ActiveRun:
         return self
@@ -86,13 +100,16 @@ def start_run(
     tags: dict[str, Any] | None = None,
     description: str | None = None,
 ) -> ActiveRun:
-    """Start (or resume, with `run_id`) a run and make it active."""
-    client = _client()
+    """Start (or resume, with `run_id`) a run and make it active. In distributed training,
+    a process that is not rank 0 gets a run that logs nothing (`trk.tracking.ranks`)."""
     parent = active_run()
     if parent is not None and not nested:
         raise InvalidParameter(
             f"Run {parent.info.run_id} is already active; end it first or pass nested=True"
         )
+    if not ranks.logs_here():
+        return _push(ActiveRun(_silent_run(experiment_id, run_name), muted=True))
+    client = _client()
     if run_id:
         run = client.get_run(run_id)
         if run.info.status != RunStatus.RUNNING:
@@ -106,32 +123,69 @@ def start_run(
             all_tags["mlflow.note.content"] = description
         exp_id = str(experiment_id) if experiment_id is not None else _experiment_id
         run = client.create_run(exp_id or DEFAULT_EXPERIMENT_ID, tags=all_tags, run_name=run_name)
-    active = ActiveRun(run)
+    return _push(ActiveRun(run))
+
+
+def _push(active: ActiveRun) -> ActiveRun:
     _state.runs.append(active)
     return active
 
 
+def _silent_run(experiment_id: str | None, run_name: str | None) -> Run:
+    """What a non-zero rank's `start_run` returns: no id, nothing stored."""
+    exp_id = str(experiment_id) if experiment_id is not None else _experiment_id
+    info = RunInfo("", exp_id or DEFAULT_EXPERIMENT_ID, run_name or "", "", "RUNNING", 0, None, "")
+    return Run(info, RunData())
+
+
 def end_run(status: str = "FINISHED") -> None:
-    """End the active run (no-op when none is active)."""
+    """End the active run (no-op when none is active). With async logging on, what is queued
+    is sent first; a send that failed is raised here, after the run is ended."""
     if not _state.runs:
         return
     run = _state.runs.pop()
+    if run.muted:
+        return
     _state.last_run_id = run.info.run_id
-    _client().set_terminated(run.info.run_id, status)
+    try:
+        if config.is_async_logging_enabled():
+            config.flush_async_logging()
+    finally:
+        _client().set_terminated(run.info.run_id, status)
 
 
-def _run_id() -> str:
+def _logging_run() -> ActiveRun | None:
+    """The active run (started when none is), or None when this process logs nothing."""
     run = active_run() or start_run()
-    return run.info.run_id
+    return None if run.muted else run
+
+
+def _queued(
+    run: ActiveRun,
+    metrics: Sequence[Metric] = (),
+    params: Sequence[Param] = (),
+    tags: Sequence[RunTag] = (),
+) -> bool:
+    """With async logging on, queues the entries and says True; else the caller sends them."""
+    if not config.is_async_logging_enabled():
+        return False
+    from trk.tracking.async_logging import Entry, logger
+
+    logger().submit(Entry(get_tracking_uri(), run.info.run_id, metrics, params, tags))
+    return True
 
 
 def log_param(key: str, value: Any) -> Any:
-    _client().log_param(_run_id(), key, value)
+    run = _logging_run()
+    if run is not None and not _queued(run, params=[Param(key, str(value))]):
+        _client().log_param(run.info.run_id, key, value)
     return value
 
 
 def log_params(params: dict[str, Any]) -> None:
-    _client().log_batch(_run_id(), params=[Param(k, str(v)) for k, v in params.items()])
+    run, entries = _logging_run(), [Param(k, str(v)) for k, v in params.items()]
+    if run is not None and not _queued(run, params=entries):
+        _client().log_batch(run.info.run_id, params=entries)
 
 
 def _metric(key: str, value: Any, step: int | None, timestamp: int | None) -> Metric:
@@ -153,33 +207,48 @@ def _metric(key: str, value: Any, step: int | None, timestamp: int | None) -> Me
 def log_metric(
     key: str, value: float, step: int | None = None, timestamp: int | None = None
 ) -> None:
-    _client().log_batch(_run_id(), metrics=[_metric(key, value, step, timestamp)])
+    run, batch = _logging_run(), [_metric(key, value, step, timestamp)]
+    if run is not None and not _queued(run, metrics=batch):
+        _client().log_batch(run.info.run_id, metrics=batch)
 
 
 def log_metrics(metrics: dict[str, float], step: int | None = None) -> None:
     ts = int(time.time() * 1000)
-    batch = [_metric(k, v, step, ts) for k, v in metrics.items()]
-    _client().log_batch(_run_id(), metrics=batch)
+    run, batch = _logging_run(), [_metric(k, v, step, ts) for k, v in metrics.items()]
+    if run is not None and not _queued(run, metrics=batch):
+        _client().log_batch(run.info.run_id, metrics=batch)
 
 
 def set_tag(key: str, value: Any) -> None:
-    _client().set_tag(_run_id(), key, value)
+    run = _logging_run()
+    if run is not None and not _queued(run, tags=[RunTag(key, str(value))]):
+        _client().set_tag(run.info.run_id, key, value)
 
 
 def set_tags(tags: dict[str, Any]) -> None:
-    _client().log_batch(_run_id(), tags=[RunTag(k, str(v)) for k, v in tags.items()])
+    run, entries = _logging_run(), [RunTag(k, str(v)) for k, v in tags.items()]
+    if run is not None and not _queued(run, tags=entries):
+        _client().log_batch(run.info.run_id, tags=entries)
 
 
 def log_artifact(local_path: str | Path, artifact_path: str | None = None) -> None:
-    _client().log_artifact(_run_id(), local_path, artifact_path)
+    run = _logging_run()
+    if run is not None:
+        _client().log_artifact(run.info.run_id, local_path, artifact_path)
 
 
 def log_artifacts(local_dir: str | Path, artifact_path: str | None = None) -> None:
-    _client().log_artifacts(_run_id(), local_dir, artifact_path)
+    run = _logging_run()
+    if run is not None:
+        _client().log_artifacts(run.info.run_id, local_dir, artifact_path)
 
 
 def get_artifact_uri(artifact_path: str | None = None) -> str:
-    base = _client().get_run(_run_id()).info.artifact_uri.rstrip("/")
+    """Where the active run's artifacts go ("" on a rank that logs nothing)."""
+    run = _logging_run()
+    if run is None:
+        return ""
+    base = _client().get_run(run.info.run_id).info.artifact_uri.rstrip("/")
     return f"{base}/{artifact_path}" if artifact_path else base
 
 
