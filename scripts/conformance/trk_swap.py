@@ -50,11 +50,13 @@ def allowed_roots() -> list[str]:
     return ["--allowed-artifact-roots", f"{os.getcwd()},{tempfile.gettempdir()}"]
 
 
-def start_trk(backend: str, flags: list[str], port: int) -> subprocess.Popen:
-    """`python -m trk.server` on `port`; returns once /health answers."""
+def start_trk(
+    backend: str, flags: list[str], port: int, env: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """`python -m trk.server` on `port` (with `env` added); returns once /health answers."""
     cmd = [sys.executable, "-m", "trk.server", "--backend-store-uri", backend]
     cmd += [*flags, "--port", str(port)]
-    proc = subprocess.Popen(cmd)
+    proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})})
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
         with contextlib.suppress(OSError):
@@ -108,12 +110,25 @@ class TrkServerThread:
 
 
 @contextlib.contextmanager
-def trk_init_server(backend_uri: str, root_artifact_uri: str, *_a, **_k) -> Iterator[str]:
-    """Stands in for `_init_server`."""
+def trk_init_server(
+    backend_uri: str,
+    root_artifact_uri: str,
+    extra_env: dict[str, str] | None = None,
+    app: str | None = None,
+    *_a: object,
+    **_k: object,
+) -> Iterator[str]:
+    """Stands in for `_init_server`; MLflow's auth app (`mlflow.server.auth:create_app`)
+    becomes `--app-name basic-auth`, configured by the same MLFLOW_AUTH_CONFIG_PATH."""
+    import mlflow
     from tests.helper_functions import get_safe_port
 
+    mlflow.set_tracking_uri(None)
     port = get_safe_port()
-    proc = start_trk(trk_backend(backend_uri), root_flags(root_artifact_uri), port)
+    flags = root_flags(root_artifact_uri)
+    if app is not None and app.startswith("mlflow.server.auth"):
+        flags += ["--app-name", "basic-auth"]
+    proc = start_trk(trk_backend(backend_uri), flags, port, extra_env)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

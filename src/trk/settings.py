@@ -37,6 +37,28 @@ def tracking_token() -> str | None:
     return os.environ.get("TRK_TRACKING_TOKEN") or os.environ.get("MLFLOW_TRACKING_TOKEN") or None
 
 
+def tracking_credentials() -> tuple[str, str] | None:
+    """(username, password) a client signs in with: `TRK_TRACKING_USERNAME` / `_PASSWORD`,
+    else MLflow's `MLFLOW_TRACKING_USERNAME` / `_PASSWORD`; None unless both are set."""
+    for prefix in ("TRK", "MLFLOW"):
+        user = os.environ.get(f"{prefix}_TRACKING_USERNAME")
+        password = os.environ.get(f"{prefix}_TRACKING_PASSWORD")
+        if user and password:
+            return user, password
+    return None
+
+
+def auth_config_path() -> str | None:
+    """`MLFLOW_AUTH_CONFIG_PATH`: the basic-auth app's ini file (MLflow's variable)."""
+    return os.environ.get("MLFLOW_AUTH_CONFIG_PATH") or None
+
+
+def auth_admin_credentials() -> tuple[str | None, str | None]:
+    """`MLFLOW_AUTH_ADMIN_USERNAME` / `MLFLOW_AUTH_ADMIN_PASSWORD` (None when unset)."""
+    env = os.environ
+    return env.get("MLFLOW_AUTH_ADMIN_USERNAME"), env.get("MLFLOW_AUTH_ADMIN_PASSWORD")
+
+
 def server_auth_token() -> str | None:
     """`TRK_AUTH_TOKEN`: the token `trk server` requires (None when unset, "" when empty)."""
     return os.environ.get("TRK_AUTH_TOKEN")

@@ -30,6 +30,7 @@ from trk.server import (
     webhooks,
 )
 from trk.server.auth import BearerAuth
+from trk.server.basic_auth import app as basic_auth
 from trk.server.endpoint import ServerContext, api_route
 from trk.server.errors import EXCEPTION_HANDLERS
 from trk.server.headers import SecurityHeaders
@@ -78,6 +79,8 @@ def create_app(
     max_artifact_mb: int = DEFAULT_MAX_ARTIFACT_MB,
     allowed_hosts: tuple[str, ...] | None = None,
     allowed_origins: tuple[str, ...] = (),
+    app_name: str | None = None,
+    protected_aliases: tuple[str, ...] = (),
 ) -> Starlette:
     """The app for `store`, with artifacts proxied to `artifact_root` when `serve_artifacts`;
     stored artifact locations must lie under `artifact_root` or `allowed_artifact_roots`."""
@@ -106,6 +109,8 @@ def create_app(
         routes += artifact_proxy.routes(ctx)
     routes += run_artifacts.routes(ctx)  # files of runs, versions, logged models; /version
     routes += graphql.routes(ctx)  # MLflow's GraphQL queries, answered by the REST handlers
+    if app_name is not None:  # users, permissions, tokens, promotions
+        routes += [api_route(api, ctx, p) for p in API_PREFIXES for api in basic_auth.APIS]
     routes += dashboard.routes(ctx)  # after the API: `/` and `/static` never shadow it
     hosts = allowed_hosts if allowed_hosts is not None else default_allowed_hosts("127.0.0.1")
     middleware = [
@@ -114,6 +119,10 @@ def create_app(
         Middleware(HostOriginCheck, allowed_hosts=hosts, allowed_origins=allowed_origins),
     ]
     middleware += [Middleware(BearerAuth, token=auth_token)] if auth_token else []
+    if app_name is not None:  # every route signed in and checked against its rule
+        table, _ = basic_auth.rule_table(routes, API_PREFIXES)  # a test checks none is missing
+        control = basic_auth.control_for(ctx)
+        middleware.append(basic_auth.guard(control, table, protected_aliases, max_body_bytes))
     app = Starlette(routes=routes, middleware=middleware, exception_handlers=EXCEPTION_HANDLERS)
     app.state.ctx = ctx
     return app
@@ -143,7 +152,7 @@ def app_from_env() -> Starlette:
     max_body = int(env.get(ENV_MAX_BODY) or DEFAULT_MAX_BODY_BYTES)
     options = json.loads(env.get(ENV_OPTIONS) or "{}")
     token = load_token(options.pop("auth_token_file", None))
-    for name in ("allowed_artifact_roots", "allowed_hosts", "allowed_origins"):
+    for name in ("allowed_artifact_roots", "allowed_hosts", "allowed_origins", "protected_aliases"):
         if options.get(name) is not None:
             options[name] = tuple(options[name])
     return create_app(store, destination, serve, token, max_body, **options)

@@ -146,6 +146,22 @@ def absolute_destination(value: str) -> str:
     default=None,
     help="The KMS key for --artifacts-sse aws:kms (default: the bucket's AWS managed key).",
 )
+@click.option(
+    "--app-name",
+    envvar="TRK_APP_NAME",
+    show_envvar=True,
+    type=click.Choice(["basic-auth"]),
+    default=None,
+    help="basic-auth: MLflow's basic-auth app (users, READ/EDIT/MANAGE per experiment and "
+    "registered model, an admin), configured by the ini file MLFLOW_AUTH_CONFIG_PATH names.",
+)
+@click.option(
+    "--protected-alias",
+    "protected_aliases",
+    multiple=True,
+    help="An alias (repeatable: champion) that moves only through a promotion request "
+    "approved by a second user with MANAGE on the model. Needs --app-name basic-auth.",
+)
 def server_command(
     backend_store_uri: str,
     artifacts_destination: str,
@@ -164,6 +180,8 @@ def server_command(
     webhook_allow_hosts: str | None,
     artifacts_sse: str | None,
     artifacts_sse_kms_key_id: str | None,
+    app_name: str | None,
+    protected_aliases: tuple[str, ...],
 ) -> None:
     """Run the tracking server (MLflow REST API, model registry, artifact proxy)."""
     from trk.server.app import split_list
@@ -178,6 +196,12 @@ def server_command(
 
             sse_args(artifacts_sse, artifacts_sse_kms_key_id)  # a key id without aws:kms: refused
             settings.set_s3_sse(artifacts_sse or "", artifacts_sse_kms_key_id)
+        if protected_aliases and app_name is None:
+            raise InvalidParameter(
+                "--protected-alias needs --app-name basic-auth: four eyes need two signed-in users"
+            )
+        # Users sign in on a basic-auth server: it needs no shared token to listen off-loopback.
+        insecure_no_auth = insecure_no_auth or app_name is not None
         token, hosts = guarded(host, auth_token, auth_token_file, insecure_no_auth, allowed_hosts)
         run_server(
             backend_store_uri,
@@ -195,6 +219,8 @@ def server_command(
             max_artifact_mb=max_artifact_mb,
             allowed_hosts=hosts,
             allowed_origins=split_list(cors_allowed_origins),
+            app_name=app_name,
+            protected_aliases=protected_aliases,
         )
     except TrkError as exc:
         fail("trk server", exc)

@@ -367,3 +367,73 @@ rollout_transitions = Table(
     Column("guards", Text, nullable=False),
     PrimaryKeyConstraint("model", "seq"),
 )
+
+# Access control (migration 0010). Passwords are argon2 hashes; tokens are kept only as
+# SHA-256 digests (they are random, so a fast digest suffices and finds the row in one lookup).
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(255), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("is_admin", Boolean, nullable=False),
+)
+
+user_tokens = Table(
+    "user_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_ms", BigInteger, nullable=False),
+)
+
+experiment_permissions = Table(
+    "experiment_permissions",
+    metadata,
+    Column("experiment_id", String(64), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("permission", String(32), nullable=False),
+    PrimaryKeyConstraint("experiment_id", "user_id"),
+)
+
+registered_model_permissions = Table(
+    "registered_model_permissions",
+    metadata,
+    Column("name", String(256), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("permission", String(32), nullable=False),
+    PrimaryKeyConstraint("name", "user_id"),
+)
+
+# Four eyes on protected aliases: a request, decided once by someone else.
+promotion_requests = Table(
+    "promotion_requests",
+    metadata,
+    Column("request_id", String(32), primary_key=True),
+    Column("name", String(256), nullable=False),
+    Column("alias", String(255), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("requested_by", String(255), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("decided_by", String(255)),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("decided_ms", BigInteger),
+)
+
+# Every alias move, append-only evidence: who moved it, who approved, which request. No
+# foreign key: the record outlives the model it describes.
+alias_history = Table(
+    "alias_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(256), nullable=False),
+    Column("alias", String(255), nullable=False),
+    Column("version", Integer),
+    Column("actor", String(255), nullable=False),
+    Column("approver", String(255)),
+    Column("request_id", String(32)),
+    Column("timestamp_ms", BigInteger, nullable=False),
+    Index("ix_alias_history_name", "name", "alias"),
+)

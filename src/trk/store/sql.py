@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from trk.entities import LoggedModel
+from trk.store.access import SqlAccess
 from trk.store.base import Store
 from trk.store.gc import SqlGarbage
 from trk.store.logged_models import LoggedModelStore
 from trk.store.prediction_log import SqlPredictionLog
+from trk.store.promotions import SqlPromotions
 from trk.store.rollouts import SqlRollouts
 from trk.store.sql_model_metrics import SqlModelMetrics
 from trk.store.sql_registry import SqlRegistry
@@ -38,6 +40,8 @@ class SqlStore(SqlModelMetrics, SqlRegistry, Store):
         self.predictions = SqlPredictionLog(self._engine)  # serving replicas' shared log
         self.rollouts = SqlRollouts(self._engine, self.listeners)  # progressive rollouts
         self.garbage = SqlGarbage(self._engine)  # `trk gc`: deleted runs removed for good
+        self.access = SqlAccess(self._engine)  # users, tokens, grants (basic-auth app)
+        self.promotions = SqlPromotions(self._engine)  # protected aliases, alias history
 
     # -- logged models: their own tables, same database ------------------------------------
     def create_logged_model(

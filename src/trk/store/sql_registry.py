@@ -14,6 +14,7 @@ from trk.artifacts.manifest import to_json as manifest_json
 from trk.entities import ModelVersion, PagedList, RegisteredModel
 from trk.exceptions import AlreadyExists, InvalidParameter, NotFound, Unavailable
 from trk.store import schema as s
+from trk.store.promotions import record_move
 from trk.store.search import decode_page_token, encode_page_token
 from trk.store.sql_base import SqlBase, WriteConflict, now_ms, upsert
 from trk.store.sql_search import Fields, apply_order, apply_registry_filter, paged
@@ -411,7 +412,8 @@ class SqlRegistry(SqlBase):
             number = self._version_row(conn, name, version).version
             row = {"name": name, "alias": alias, "version": number}
             upsert(conn, s.registered_model_aliases, [row], ["name", "alias"], ["version"])
-        self._emit(events.alias_created(name, alias, number))
+            who = record_move(conn, name, alias, number)
+        self._emit(events.alias_created(name, alias, number, who.name, who.approver))
 
     def delete_registered_model_alias(self, name: str, alias: str) -> None:
         """Removes the alias (NotFound when the model has no such alias)."""
@@ -420,7 +422,8 @@ class SqlRegistry(SqlBase):
             self._model_row(conn, name)
             if conn.execute(a.delete().where(a.c.name == name, a.c.alias == alias)).rowcount == 0:
                 raise NotFound(f"Registered model {name!r} has no alias {alias!r}")
-        self._emit(events.alias_deleted(name, alias))
+            who = record_move(conn, name, alias, None)
+        self._emit(events.alias_deleted(name, alias, who.name))
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
         """The version `alias` points at, read in one statement."""

@@ -78,12 +78,17 @@ class Dashboard:
         data = {"status": status, "message": message, "error": message}
         return self.templates.TemplateResponse(request, "error.html", data, status_code=status)
 
+    def readable(self, kind: str, items: list[Any], key: Callable[[Any], str]) -> list[Any]:
+        """`items` the signed-in user may read (all of them on a server without users)."""
+        can_read = self.ctx.extras.get("can_read")
+        return items if can_read is None else [i for i in items if can_read(kind, key(i))]
+
     async def experiments(self, request: Request) -> Response:
-        return await self.render(
-            request,
-            "experiments.html",
-            lambda: {"experiments": self.client.search_experiments(max_results=1000)},
-        )
+        def build() -> dict[str, Any]:
+            found = list(self.client.search_experiments(max_results=1000))
+            return {"experiments": self.readable("experiment", found, lambda e: e.experiment_id)}
+
+        return await self.render(request, "experiments.html", build)
 
     async def runs_table(self, request: Request) -> Response:
         q = request.query_params
@@ -124,9 +129,11 @@ class Dashboard:
         return await self.render(request, "compare.html", build)
 
     async def models(self, request: Request) -> Response:
-        return await self.render(
-            request, "models.html", lambda: {"models": models.registered_models(self.client)}
-        )
+        def build() -> dict[str, Any]:
+            found = models.registered_models(self.client)
+            return {"models": self.readable("registered_model", found, lambda m: m.name)}
+
+        return await self.render(request, "models.html", build)
 
     async def model(self, request: Request) -> Response:
         name = request.path_params["name"]

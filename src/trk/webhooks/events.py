@@ -116,13 +116,21 @@ def version_tag_deleted(name: str, version: str | int, key: str) -> Occurrence:
     )
 
 
-def alias_created(name: str, alias: str, version: str | int) -> Occurrence:
+def alias_created(
+    name: str, alias: str, version: str | int, actor: str | None = None, approver: str | None = None
+) -> Occurrence:
+    """`actor` (and `approver`, for an approved promotion) are trk's extra fields: MLflow's
+    receivers ignore fields they do not know."""
     data = {"name": name, "alias": alias, "version": str(version)}
-    return Occurrence(MODEL_VERSION_ALIAS_CREATED, data)
+    return Occurrence(MODEL_VERSION_ALIAS_CREATED, {**data, **_who(actor, approver)})
 
 
-def alias_deleted(name: str, alias: str) -> Occurrence:
-    return Occurrence(MODEL_VERSION_ALIAS_DELETED, {"name": name, "alias": alias})
+def alias_deleted(name: str, alias: str, actor: str | None = None) -> Occurrence:
+    return Occurrence(MODEL_VERSION_ALIAS_DELETED, {"name": name, "alias": alias, **_who(actor)})
+
+
+def _who(actor: str | None, approver: str | None = None) -> dict[str, str]:
+    return {k: v for k, v in (("actor", actor), ("approver", approver)) if v is not None}
 
 
 def rollout_transitioned(name: str, transition: dict[str, Any]) -> Occurrence:
