@@ -172,8 +172,11 @@ def models_versions(name: str, tracking_uri: str | None, as_json: bool) -> None:
 @client_option
 @json_option
 def models_describe(name: str, tracking_uri: str | None, as_json: bool) -> None:
-    """Show a registered model with its tags and aliases."""
-    model = make_client(tracking_uri).get_registered_model(name)
+    """Show a registered model with its tags, aliases and every alias move (who, approved by)."""
+    from trk.server.basic_auth.cli import alias_history
+
+    client = make_client(tracking_uri)
+    model = client.get_registered_model(name)
     rows = [
         {"field": "name", "value": model.name},
         {"field": "description", "value": model.description or ""},
@@ -182,7 +185,18 @@ def models_describe(name: str, tracking_uri: str | None, as_json: bool) -> None:
         {"field": f"alias.{a}", "value": f"version {v}"} for a, v in sorted(model.aliases.items())
     ]
     rows += [{"field": f"tags.{k}", "value": v} for k, v in sorted(model.tags.items())]
-    emit(rows, as_json, model)
+    history = alias_history(client, name)
+    rows += [
+        {
+            "field": f"history.{m['alias']}",
+            "value": f"{'deleted' if m['version'] is None else 'version ' + m['version']} by "
+            f"{m['actor']}" + (f", approved by {m['approver']}" if m["approver"] else ""),
+        }
+        for m in history
+    ]
+    emit(
+        rows, as_json, {**dataclasses.asdict(model), "alias_history": history} if as_json else model
+    )
 
 
 @models.command("set-alias")
@@ -345,6 +359,12 @@ def _attach_commands() -> None:
     from trk.ab.cli import ab, compare_cmd, gate_cmd
     from trk.ab.drift_cli import drift_cmd, profile_cmd
     from trk.ab.rollout.cli import rollout
+    from trk.server.basic_auth.cli import (
+        approve_promotion,
+        reject_promotion,
+        request_promotion,
+        users,
+    )
     from trk.server.cli import db_group, server_command
     from trk.ui.cli import ui_command
     from trk.webhooks.cli import webhooks
@@ -358,6 +378,9 @@ def _attach_commands() -> None:
     models.add_command(gate_cmd)
     models.add_command(profile_cmd)
     ab.add_command(drift_cmd)
+    main.add_command(users)
+    for command in (request_promotion, approve_promotion, reject_promotion):
+        models.add_command(command)
     runs.add_command(compare_cmd)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import orjson
 
+from trk import settings
 from trk.exceptions import TrkError, Unavailable, from_error_code
 
 DEFAULT_TIMEOUT_S = 30.0
@@ -41,6 +42,8 @@ class Transport:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
+        # A basic-auth server signs users in by name and password; a token wins when both are set.
+        self.credentials = None if token else settings.tracking_credentials()
         self.timeout = httpx.Timeout(timeout, connect=min(timeout, 5.0))
         self.retries = retries
         self.backoff_s = backoff_s
@@ -58,7 +61,11 @@ class Transport:
                     headers["Authorization"] = f"Bearer {self.token}"
                 limits = httpx.Limits(max_connections=64, max_keepalive_connections=16)
                 self._client = httpx.Client(
-                    base_url=self.base_url, headers=headers, timeout=self.timeout, limits=limits
+                    base_url=self.base_url,
+                    headers=headers,
+                    timeout=self.timeout,
+                    limits=limits,
+                    auth=httpx.BasicAuth(*self.credentials) if self.credentials else None,
                 )
                 self._pid = os.getpid()
             return self._client

@@ -76,7 +76,11 @@ def test_python_api_on_the_embedded_store_fires(
         expected = _generate_hmac_signature("k", hit.delivery_id, ts, hit.body)
         assert hit.headers["X-MLflow-Signature"] == expected
     alias = next(h for h in hits if h.event == "model_version_alias.created")
-    assert alias.json["data"] == {"name": "iris", "alias": "champion", "version": "1"}
+    data = dict(alias.json["data"])
+    assert data.pop(
+        "actor"
+    )  # trk's extra field: who moved the alias (MLflow's receivers ignore it)
+    assert data == {"name": "iris", "alias": "champion", "version": "1"}
     assert client.get_webhook(hook.webhook_id).name == "local"
 
 

@@ -73,6 +73,10 @@ API_RULES: dict[tuple[str, str], Rule] = {
     ("GET", "metrics/get-history-bulk"): Rule("read", RUNS),
     ("GET", "metrics/get-history-bulk-interval"): Rule("read", RUNS),
     ("GET", "artifacts/list"): R_RUN,
+    # The web UI's file routes (under /ajax-api/2.0/mlflow/ only).
+    ("GET", "get-artifact"): R_RUN,
+    ("GET", "model-versions/get-artifact"): R_MODEL,
+    ("POST", "upload-artifact"): U_RUN,
     ("POST", "registered-models/create"): Rule("authenticated", hook="grant_model"),
     ("GET", "registered-models/get"): R_MODEL,
     ("GET", "registered-models/search"): Rule("authenticated", hook="filter_models"),
@@ -172,9 +176,6 @@ OTHER_RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/graphql"): ADMIN,
     ("GET", "/get-artifact"): R_RUN,
     ("GET", "/model-versions/get-artifact"): R_MODEL,
-    ("GET", "/ajax-api/2.0/mlflow/get-artifact"): R_RUN,
-    ("GET", "/ajax-api/2.0/mlflow/model-versions/get-artifact"): R_MODEL,
-    ("POST", "/ajax-api/2.0/mlflow/upload-artifact"): U_RUN,
     # The dashboard: a page shows one resource (READ on it) or a list filtered to what the
     # user may read; its static files carry no data.
     ("GET", "/"): ANYONE,

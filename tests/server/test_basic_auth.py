@@ -1,0 +1,259 @@
+"""`trk server --app-name basic-auth` through the real `mlflow` client and trk's CLI: MLflow's
+permission semantics, tokens, and protected aliases that need a second person."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from server_helpers import ServerProcess, start_server
+
+ADMIN = ("admin", "admin-password-1234")
+
+
+@pytest.fixture(scope="module")
+def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    tmp = tmp_path_factory.mktemp("basic-auth")
+    ini = tmp / "basic_auth.ini"
+    ini.write_text(
+        "[mlflow]\ndefault_permission = READ\ndatabase_uri = sqlite:///ignored.db\n"
+        f"admin_username = {ADMIN[0]}\nadmin_password = {ADMIN[1]}\n"
+    )
+    server = start_server(
+        f"sqlite:///{tmp / 'store.db'}",
+        str(tmp / "artifacts"),
+        tmp / "server.log",
+        "--app-name",
+        "basic-auth",
+        "--protected-alias",
+        "champion",
+        env={"MLFLOW_AUTH_CONFIG_PATH": str(ini)},
+    )
+    yield server
+    server.kill()
+
+
+def new_user(server: ServerProcess) -> tuple[str, str]:
+    name, password = f"u{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    answer = httpx.post(
+        f"{server.url}/api/2.0/mlflow/users/create",
+        json={"username": name, "password": password},
+        auth=ADMIN,
+    )
+    assert answer.status_code == 200, answer.text
+    return name, password
+
+
+def grant(
+    server: ServerProcess, who: tuple[str, str], kind: str, key: str, user: str, perm: str
+) -> httpx.Response:
+    path = "experiments" if kind == "experiment" else "registered-models"
+    field = "experiment_id" if kind == "experiment" else "name"
+    return httpx.post(
+        f"{server.url}/api/2.0/mlflow/{path}/permissions/create",
+        json={field: key, "username": user, "permission": perm},
+        auth=who,
+    )
+
+
+@pytest.fixture
+def as_user(monkeypatch: pytest.MonkeyPatch, auth_server: ServerProcess):  # noqa: ANN201
+    """`as_user((name, password))`: an `mlflow.MlflowClient` signed in as that user."""
+    from mlflow import MlflowClient
+
+    def make(user: tuple[str, str]) -> MlflowClient:
+        monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", user[0])
+        monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", user[1])
+        return MlflowClient(auth_server.url, auth_server.url)
+
+    return make
+
+
+def denied(call, code: str = "PERMISSION_DENIED") -> str:  # noqa: ANN001
+    from mlflow.exceptions import MlflowException
+
+    with pytest.raises(MlflowException) as caught:
+        call()
+    assert caught.value.error_code == code, caught.value
+    return str(caught.value)
+
+
+def test_without_credentials_401(auth_server: ServerProcess) -> None:
+    answer = httpx.post(f"{auth_server.url}/api/2.0/mlflow/experiments/search", json={})
+    assert answer.status_code == 401
+    assert answer.json()["error_code"] == "UNAUTHENTICATED"
+    wrong = httpx.post(
+        f"{auth_server.url}/api/2.0/mlflow/experiments/search", json={}, auth=("admin", "nope")
+    )
+    assert wrong.status_code == 401
+    assert httpx.get(f"{auth_server.url}/health").status_code == 200
+
+
+def test_read_cannot_write_edit_cannot_grant_manage_can(
+    auth_server: ServerProcess, as_user
+) -> None:  # noqa: ANN001
+    owner, reader, editor = new_user(auth_server), new_user(auth_server), new_user(auth_server)
+    exp = as_user(owner).create_experiment(f"e-{uuid.uuid4().hex[:6]}")  # creator: MANAGE
+    assert grant(auth_server, owner, "experiment", exp, reader[0], "READ").status_code == 200
+    assert grant(auth_server, owner, "experiment", exp, editor[0], "EDIT").status_code == 200
+
+    read_client = as_user(reader)
+    assert read_client.get_experiment(exp).experiment_id == exp
+    denied(lambda: read_client.create_run(exp))
+    denied(lambda: read_client.set_experiment_tag(exp, "k", "v"))
+
+    edit_client = as_user(editor)
+    run = edit_client.create_run(exp)
+    edit_client.log_metric(run.info.run_id, "m", 1.0)
+    stranger = new_user(auth_server)[0]
+    refused = grant(auth_server, editor, "experiment", exp, stranger, "READ")
+    assert refused.status_code == 403 and refused.json()["error_code"] == "PERMISSION_DENIED"
+    denied(lambda: edit_client.delete_experiment(exp))
+    assert grant(auth_server, owner, "experiment", exp, stranger, "READ").status_code == 200
+
+
+def test_no_permissions_hides_the_experiment(auth_server: ServerProcess, as_user) -> None:  # noqa: ANN001
+    owner, outsider = new_user(auth_server), new_user(auth_server)
+    name = f"hidden-{uuid.uuid4().hex[:6]}"
+    exp = as_user(owner).create_experiment(name)
+    assert (
+        grant(auth_server, owner, "experiment", exp, outsider[0], "NO_PERMISSIONS").status_code
+        == 200
+    )
+    client = as_user(outsider)
+    assert name not in {e.name for e in client.search_experiments(max_results=1000)}
+    denied(lambda: client.get_experiment(exp))
+    run_id = as_user(owner).create_run(exp).info.run_id
+    client = as_user(outsider)
+    assert client.search_runs([exp]) == []
+    denied(lambda: client.get_run(run_id))
+    assert name in {e.name for e in as_user(owner).search_experiments(max_results=1000)}
+
+
+def trk(
+    *args: str, user: tuple[str, str], server: ServerProcess
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TRK_TRACKING_URI": server.url, "TRK_TRACKING_USERNAME": user[0],
+           "TRK_TRACKING_PASSWORD": user[1]}  # fmt: skip
+    for name in ("TRK_TRACKING_TOKEN", "MLFLOW_TRACKING_TOKEN"):
+        env.pop(name, None)
+    return subprocess.run(
+        [sys.executable, "-m", "trk.cli", *args], env=env, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+
+
+def test_protected_alias_needs_a_second_user(
+    auth_server: ServerProcess, as_user, tmp_path: Path
+) -> None:  # noqa: ANN001
+    owner, second = new_user(auth_server), new_user(auth_server)
+    name = f"m-{uuid.uuid4().hex[:6]}"
+    client = as_user(owner)
+    client.create_registered_model(name)
+    client.create_model_version(name, "mlflow-artifacts:/0/model")
+    assert (
+        grant(auth_server, owner, "registered_model", name, second[0], "MANAGE").status_code == 200
+    )
+
+    message = denied(lambda: client.set_registered_model_alias(name, "champion", "1"))
+    assert "request-promotion" in message
+    client.set_registered_model_alias(name, "staging", "1")  # unprotected aliases still move
+
+    asked = trk("models", "request-promotion", name, "1", "--alias", "champion", "--json",
+                user=owner, server=auth_server)  # fmt: skip
+    assert asked.returncode == 0, asked.stderr
+    request_id = __import__("json").loads(asked.stdout)["request_id"]
+
+    own = trk("models", "approve-promotion", name, request_id, user=owner, server=auth_server)
+    assert own.returncode != 0 and "cannot approve" in own.stderr
+    denied(lambda: client.get_model_version_by_alias(name, "champion"), "RESOURCE_DOES_NOT_EXIST")
+
+    done = trk("models", "approve-promotion", name, request_id, user=second, server=auth_server)
+    assert done.returncode == 0, done.stderr
+    assert client.get_model_version_by_alias(name, "champion").version == "1"
+
+    shown = trk("models", "describe", name, user=second, server=auth_server)
+    assert f"by {owner[0]}, approved by {second[0]}" in shown.stdout
+    again = trk("models", "approve-promotion", name, request_id, user=second, server=auth_server)
+    assert again.returncode != 0 and "already approved" in again.stderr
+
+
+def test_request_promotion_needs_edit_and_prints_the_id(
+    auth_server: ServerProcess, as_user
+) -> None:  # noqa: ANN001
+    owner, reader = new_user(auth_server), new_user(auth_server)
+    name = f"m-{uuid.uuid4().hex[:6]}"
+    as_user(owner).create_registered_model(name)
+    as_user(owner).create_model_version(name, "mlflow-artifacts:/0/model")
+    refused = trk("models", "request-promotion", name, "1", "--alias", "champion",
+                  user=reader, server=auth_server)  # fmt: skip
+    assert refused.returncode != 0 and "Permission denied" in refused.stderr
+    asked = trk("models", "request-promotion", name, "1", "--alias", "champion",
+                user=owner, server=auth_server)  # fmt: skip
+    assert asked.stdout.startswith("request id: ")
+    request_id = asked.stdout.split(": ", 1)[1].strip()
+    admin_rejects = trk(
+        "models", "reject-promotion", name, request_id, user=ADMIN, server=auth_server
+    )
+    assert "rejected" in admin_rejects.stdout
+    denied(
+        lambda: as_user(owner).get_model_version_by_alias(name, "champion"),
+        "RESOURCE_DOES_NOT_EXIST",
+    )
+
+
+def test_tokens_sign_machines_in_until_revoked(
+    auth_server: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = new_user(auth_server)
+    made = trk("users", "token", "create", "--name", "ci", "--json", user=user, server=auth_server)
+    assert made.returncode == 0, made.stderr
+    token = __import__("json").loads(made.stdout)
+    listed = trk("users", "token", "list", user=user, server=auth_server)
+    assert "ci" in listed.stdout and token["token"] not in listed.stdout
+
+    from mlflow import MlflowClient
+
+    monkeypatch.delenv("MLFLOW_TRACKING_USERNAME", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_PASSWORD", raising=False)
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", token["token"])
+    exp = MlflowClient(auth_server.url).create_experiment(f"tok-{uuid.uuid4().hex[:6]}")
+    me = httpx.get(
+        f"{auth_server.url}/api/2.0/mlflow/users/current",
+        headers={"Authorization": f"Bearer {token['token']}"},
+    )
+    assert me.json()["user"]["username"] == user[0]
+    assert (
+        trk("users", "token", "revoke", str(token["id"]), user=user, server=auth_server).returncode
+        == 0
+    )
+    denied(lambda: MlflowClient(auth_server.url).get_experiment(exp), "UNAUTHENTICATED")
+
+
+def test_the_dashboard_lists_only_readable_experiments(auth_server: ServerProcess, as_user) -> None:  # noqa: ANN001
+    owner, outsider = new_user(auth_server), new_user(auth_server)
+    name = f"dash-{uuid.uuid4().hex[:6]}"
+    exp = as_user(owner).create_experiment(name)
+    grant(auth_server, owner, "experiment", exp, outsider[0], "NO_PERMISSIONS")
+    assert name in httpx.get(f"{auth_server.url}/", auth=owner).text
+    assert name not in httpx.get(f"{auth_server.url}/", auth=outsider).text
+    assert httpx.get(f"{auth_server.url}/experiments/{exp}", auth=outsider).status_code == 403
+
+
+def test_every_route_states_a_permission(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from trk.server.app import API_PREFIXES, create_app, store_for_server
+    from trk.server.basic_auth.app import rule_table
+
+    monkeypatch.setenv("MLFLOW_AUTH_ADMIN_USERNAME", "admin")
+    monkeypatch.setenv("MLFLOW_AUTH_ADMIN_PASSWORD", "route-table-check")
+    store = store_for_server(f"sqlite:///{tmp_path / 'r.db'}", str(tmp_path / "a"), True)
+    app = create_app(store, str(tmp_path / "a"), app_name="basic-auth")
+    table, missing = rule_table(app.routes, API_PREFIXES)
+    assert missing == [], f"routes without a stated permission: {missing}"
+    assert len(table) > 250  # every API route under three prefixes, files, dashboard
