@@ -32,6 +32,16 @@ CREATE MACRO elems(j) AS CASE WHEN json_type(j) = 'ARRAY'
     THEN json_transform(j, '["JSON"]') ELSE [j] END;
 """
 _EMPTY = "SELECT * FROM empty_{0}"
+# The usual answer, one row of one class (an integer, or text that is no number): its class
+# is its text, no JSON parsing needed (10 M rows: seconds saved).
+_ONE_CLASS = r'\[(0|-?[1-9][0-9]{0,17}|"[A-Za-z_][^"\\\[\]]*")\]'
+# Whether any request was answered by both variants (shadow mode): a sample of challenger ids
+# probed against the champion's, so split traffic skips the pair joins.
+_SHADOWED = """
+SELECT count(*) FROM (SELECT request_id FROM preds WHERE variant = 'challenger' LIMIT 10000) b
+WHERE EXISTS (SELECT 1 FROM preds a WHERE a.request_id = b.request_id
+              AND a.variant = 'champion')
+"""
 
 
 def duckdb() -> Any:
@@ -64,7 +74,8 @@ def _quote(text: str) -> str:
 
 class CaptureQuery:
     """A DuckDB connection with the model's rows as tables: `c` (one per answer), `preds`
-    (one per answered row), `lab` (one per labelled row, first label of an id only)."""
+    (one per answered row), `lab` (one per labelled row, first label of an id only) and `pl`
+    (preds joined with lab: the labelled rows)."""
 
     def __init__(self, target: Target, model: str, since_ms: int | None = None) -> None:
         self.model, self.since_ms = layout.check_model(model), since_ms
@@ -102,21 +113,26 @@ class CaptureQuery:
             else ""
         )
         self.con.execute(f"""
-        CREATE TEMP TABLE c AS
+        CREATE TEMP VIEW c AS
         SELECT request_id, epoch_ms(timestamp) AS ts, variant, version,
                routing_probability AS p, status, latency_ms, prediction, inputs
         FROM captures WHERE model = {_quote(self.model)} {since};
 
         CREATE TEMP TABLE preds AS
-        WITH a AS (SELECT request_id, ts, variant, version, p, elems(CAST(prediction AS JSON)) AS e
+        WITH a AS (SELECT request_id, ts, variant, version, p, prediction AS pr,
+                          regexp_full_match(prediction, '{_ONE_CLASS}') AS fast
                    FROM c WHERE prediction IS NOT NULL),
              r AS (SELECT *, list_bool_and(list_transform(e, lambda x: json_type(x) IN
                               ('BIGINT', 'UBIGINT', 'DOUBLE')))
                          AND list_bool_or(list_transform(e, lambda x: json_type(x) = 'DOUBLE')) AS reg
-                   FROM a),
+                   FROM (SELECT *, elems(CAST(pr AS JSON)) AS e FROM a WHERE NOT fast)),
              u AS (SELECT request_id, ts, variant, version, p, reg,
                           unnest(e) AS j, unnest(range(len(e))) AS row FROM r),
              n AS (SELECT *, jnum(j) AS num FROM u)
+        SELECT request_id, 0 AS row, ts, variant, version, p, false AS reg,
+               trim(pr, '[]"') AS cls, NULL::DOUBLE AS val
+        FROM a WHERE fast
+        UNION ALL
         SELECT request_id, row, ts, variant, version, p, reg,
                CASE WHEN reg THEN NULL ELSE ckey(num, j) END AS cls,
                CASE WHEN reg THEN num ELSE NULL END AS val
@@ -132,7 +148,11 @@ class CaptureQuery:
         SELECT request_id, row, lts, ckey(num, j) AS label,
                CASE WHEN isfinite(num) THEN num ELSE NULL END AS lval
         FROM n;
+
+        CREATE TEMP TABLE pl AS
+        SELECT * FROM preds JOIN lab USING (request_id, row);
         """)  # fmt: skip
+        self.shadow = bool(self.rows(_SHADOWED)[0][0])
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         return self.con.execute(sql).fetchall()
