@@ -7,13 +7,13 @@ Shadow pairs join the champion's and the challenger's answer to the same request
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from trk.capture.query import CaptureQuery
-from trk.store.prediction_records import JoinedCounts, Outcome, PairedCounts, PairedOutcome
+from trk.store.prediction_records import JoinedCounts, PairedCounts, PairedOutcome
 
 _JOINED = """
-WITH logged AS (SELECT variant, version, count(*) AS n FROM preds GROUP BY ALL),
+WITH logged AS (SELECT variant, version, sum(n) AS n FROM answers GROUP BY ALL),
      scored AS (SELECT variant, version,
                        count(*) FILTER (NOT reg AND label IS NOT NULL) AS labelled,
                        count(*) FILTER (NOT reg AND cls = label) AS correct,
@@ -44,7 +44,7 @@ SELECT a.version, b.version, a.lts, a.cls = a.label, b.cls = a.label
 _OUTCOMES = """
 SELECT variant, version, lts, CASE WHEN reg THEN NULL ELSE cls = label END,
        CASE WHEN reg THEN val - lval ELSE NULL END
-FROM pl ORDER BY lts, request_id, row, variant
+FROM pl ORDER BY lts
 """
 _PROPENSITY = """
 SELECT variant, version, count(*) FILTER (ok),
@@ -54,6 +54,16 @@ FROM (SELECT *, NOT reg AND label IS NOT NULL AND p > 0 AS ok
       FROM pl)
 GROUP BY variant, version ORDER BY variant, version
 """
+
+
+class _Outcome(NamedTuple):
+    """trk.store.prediction_records.Outcome's fields, as a tuple (cheaper by the million)."""
+
+    variant: str
+    version: str
+    labelled_ms: int
+    correct: bool | None
+    error: float | None
 
 
 def _plain(column: Any) -> list[Any]:
@@ -86,11 +96,13 @@ class CaptureEvidence:
         return [PairedOutcome(r[0], r[1], int(r[2]), bool(r[3]), bool(r[4]))
                 for r in self.q.rows(_PAIRED_OUTCOMES)]  # fmt: skip
 
-    def outcomes(self, model: str, since_ms: int | None = None) -> list[Outcome]:
-        # Column by column: a million labelled rows make a million objects here.
+    def outcomes(self, model: str, since_ms: int | None = None) -> list[_Outcome]:
+        """Labelled rows in label order. Rows labelled at the same time are in no set order:
+        the looks take the counts at each time's last row, the same in any order."""
         cols = self.q.con.execute(_OUTCOMES).fetchnumpy()
-        variant, version, at, correct, error = (_plain(cols[k]) for k in cols)
-        return list(map(Outcome, variant, version, at, correct, error))
+        # Named tuples with Outcome's fields, column by column: a million labelled rows made
+        # as frozen dataclasses cost seconds.
+        return list(map(_Outcome, *(_plain(cols[k]) for k in cols)))
 
     def propensity(self, model: str, since_ms: int | None = None) -> list[dict[str, Any]]:
         return [{"variant": r[0], "version": r[1], "labelled": int(r[2]),

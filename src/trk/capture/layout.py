@@ -103,6 +103,11 @@ def dates_since(since_ms: int, until_ms: int) -> list[str]:
     return [str(first + dt.timedelta(days=i)) for i in range((last - first).days + 1)]
 
 
+def hour_start_ms(date: str, hour: int) -> int:
+    start = dt.datetime.fromisoformat(date).replace(tzinfo=dt.UTC) + dt.timedelta(hours=hour)
+    return int(start.timestamp() * 1000)
+
+
 def in_window(date: str, hour: int | None, since_ms: int | None) -> bool:
     """Whether a partition may hold rows at or after `since_ms` (its hour ends after it)."""
     if since_ms is None:

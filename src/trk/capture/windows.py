@@ -1,4 +1,5 @@
-"""The captures as report windows: one per (variant, version, minute), as serving logs them.
+"""The captures as report windows: one per (variant, version, minute), as serving logs them
+(longer windows of whole minutes where the span is long: trk.capture.query.window_ms).
 
 The A/B report sums counts over windows and weighs per-window latencies and errors by their
 counts (trk.ab.windows); captures hold every request, so the same windows are computed here
@@ -12,13 +13,8 @@ from trk.ab.windows import VariantWindows, Window
 from trk.capture.query import CaptureQuery
 from trk.serving_contract import PRED_PREFIX
 
-WINDOW_MS = 60_000  # trk-serve's default report window
-# At most this many windows per variant: the bootstrap of per-window figures (latency) costs
-# 2000 resamples times the windows, and a few hundred windows estimate it as well as more.
-MAX_WINDOWS = 240
 _PROCESS = "capture"
 
-_SPAN = "SELECT min(ts), max(ts) FROM c"
 _REQUESTS = """
 SELECT variant, version, ts // {w} AS step, max(ts), count(*),
        count(*) FILTER (status >= 500), quantile_cont(latency_ms, [0.5, 0.95, 0.99])
@@ -32,8 +28,7 @@ SELECT variant, version, ts // {w} AS step,
 FROM pl GROUP BY ALL
 """
 _CLASSES = """
-SELECT variant, version, ts // {w} AS step, cls, count(*)
-FROM preds WHERE NOT reg GROUP BY ALL
+SELECT variant, version, step, cls, sum(n) FROM answers WHERE NOT reg GROUP BY ALL
 """
 _SHADOW = """
 SELECT b.variant, b.version, b.ts // {w} AS step, count(*),
@@ -45,17 +40,9 @@ GROUP BY ALL
 """
 
 
-def window_ms(first: int | None, last: int | None) -> int:
-    """A minute, or whole minutes enough to keep the span within MAX_WINDOWS windows."""
-    if first is None or last is None:
-        return WINDOW_MS
-    minutes = -(-(last - first + 1) // (WINDOW_MS * MAX_WINDOWS))
-    return WINDOW_MS * max(1, minutes)
-
-
 def capture_windows(q: CaptureQuery) -> dict[str, VariantWindows]:
     """Per variant, its windows with the metrics a serving run logs."""
-    width = window_ms(*q.rows(_SPAN)[0])
+    width = q.window_ms
     wins: dict[tuple[str, str, int], Window] = {}
     for variant, version, step, last, n, errors, (p50, p95, p99) in q.rows(
         _REQUESTS.format(w=width)
