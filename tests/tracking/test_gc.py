@@ -95,6 +95,8 @@ def world(backend, artifact_root, tmp_path) -> World:
     get_artifact_repository(model.artifact_location).log_artifact(tmp_path / "MLmodel")
     source = f"{store.get_run(served).info.artifact_uri}/out"
     store.create_model_version("iris", source, served)
+    store.access.create_user("ann", "not-a-hash")
+    store.access.grant("experiment", other, "ann", "MANAGE")
     store.delete_run(dead)
     store.delete_run(served)
     store.delete_experiment(other)
@@ -130,6 +132,8 @@ def test_gc_removes_deleted_rows_and_files_only(world):
         assert files(world.uris[run_id]) == []
     assert files(world.uris[world.gone_model]) == []
     assert rows(store, schema.experiments, experiment_id=int(world.gone_exp)) == 0
+    # A new experiment may get the freed id on sqlite: no grant of the old one carries over.
+    assert rows(store, schema.experiment_permissions, experiment_id=world.gone_exp) == 0
     # The live run and the deleted run a registered version serves keep rows and files.
     for run_id in (world.live, world.served):
         assert rows(store, schema.metrics, run_uuid=run_id) == 2
