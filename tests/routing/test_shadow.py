@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from serving_helpers import metric_value, wait_until
 
@@ -19,6 +20,8 @@ from trk.serving.core.metrics import ServingMetrics
 from trk.serving.core.variant import Variant
 from trk.serving.routing.metrics import RoutingMetrics
 from trk.serving.routing.shadow import ShadowRunner, agreement
+
+pytestmark = pytest.mark.unit
 
 
 class Model:

@@ -26,6 +26,8 @@ from trk.serving.core.slots import Variants, make_slots
 from trk.serving.core.variant import Variant
 from trk.serving.routing.router import Router
 
+pytestmark = pytest.mark.unit
+
 X = np.array([[0.0, 1.0], [1.0, 0.0], [0.2, 0.9], [0.9, 0.1]] * 5)
 Y = np.array([0, 1, 0, 1] * 5)
 
@@ -84,8 +86,10 @@ def test_errors_are_results_with_their_headers(model_dir):
     assert recorder.predictions == [] and recorder.requests == [("champion", True)]
 
 
-def test_built_plane_starts_serves_and_stops(model_dir):
-    serving = build(ServeSettings(model_uri=model_dir), ServingMetrics())
+def test_built_plane_starts_serves_and_stops(model_dir, tmp_path):
+    # Its serving runs go to tmp_path, not to the embedded default ./trk.db.
+    settings = ServeSettings(model_uri=model_dir, tracking_uri=f"sqlite:///{tmp_path / 'trk.db'}")
+    serving = build(settings, ServingMetrics())
 
     async def run() -> bytes:
         await serving.plane.start()

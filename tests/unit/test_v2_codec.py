@@ -24,6 +24,8 @@ from trk.serving.core.v2 import V2Codec, name_outputs
 from trk.serving.core.v2_types import from_binary, from_json, to_output
 from trk.serving.routing.router import Router
 
+pytestmark = pytest.mark.unit
+
 X = np.array([[0.0, 1.0], [1.0, 0.0], [0.2, 0.9], [0.9, 0.1]] * 5)
 Y = np.array([0, 1, 0, 1] * 5)
 NO_SIGNATURE = InputSpec(None, (), False, None, False, False)
