@@ -125,8 +125,8 @@ def create_app(
     middleware += [Middleware(BearerAuth, token=auth_token)] if auth_token else []
     if app_name is not None:  # every route signed in and checked against its rule
         table, _ = basic_auth.rule_table(routes, API_PREFIXES)  # a test checks none is missing
-        control = basic_auth.control_for(ctx)
-        middleware.append(basic_auth.guard(control, table, protected_aliases, max_body_bytes))
+        control = basic_auth.control_for(ctx, protected_aliases)
+        middleware.append(basic_auth.guard(control, table, max_body_bytes))
     middleware += [Middleware(RequestMetrics, metrics=server_metrics)]  # innermost: sees the route
     app = Starlette(routes=routes, middleware=middleware, exception_handlers=EXCEPTION_HANDLERS)
     app.state.ctx = ctx
