@@ -167,9 +167,6 @@ API_RULES: dict[tuple[str, str], Rule] = {
 OTHER_RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/health"): PUBLIC,  # probes carry no credentials; it says ok or not
     ("GET", "/version"): ANYONE,
-    # Request counts and latencies per route, no experiment data: any signed-in user (the
-    # scraper with its own token).
-    ("GET", "/metrics"): ANYONE,
     ("GET", "/metrics"): ANYONE,  # counts by route and rollout states: any signed-in scraper
     ("GET", "/api/2.0/mlflow-artifacts/artifacts"): Rule("read", ARTIFACT),
     ("GET", "/api/2.0/mlflow-artifacts/artifacts/{path:path}"): Rule("read", ARTIFACT),
