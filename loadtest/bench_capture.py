@@ -1,9 +1,10 @@
 """How fast the capture writes, and how long `trk ab report --capture-uri` takes over it.
 
-writer: CaptureRecords (one-row answers with one-row inputs of four columns, as the log
-shipper hands them) through `CaptureWriter.add` into files of 200,000 rows, published to a
-local directory; reported as rows per second of this process's CPU time (one core: the
-writer is single-threaded).
+writer: CaptureRecords (one-row answers with one-row inputs of four columns) through
+`CaptureWriter.add` into files of 200,000 rows, published to a local directory; sink: the same
+answers as the log shipper hands them, in batches of 100 through `CaptureSink.write` (each
+batch journaled before it would be acknowledged) and `idle`. Both as rows per second of this
+process's CPU time (one core: the writer is single-threaded).
 
 report: a capture of --report-rows rows (two variants, one hour partition per 1M rows, labels
 for a tenth), written directly with pyarrow, then `capture_report` (DuckDB over the files) the
@@ -20,6 +21,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -27,6 +29,7 @@ from trk.capture import layout
 from trk.capture.config import CaptureConfig
 from trk.capture.report import capture_report
 from trk.capture.rows import CaptureRecord
+from trk.capture.sink import CaptureSink
 from trk.capture.writer import CaptureWriter
 
 T0 = 1_796_515_200_000  # 2026-12-06 00:00 UTC
@@ -57,6 +60,42 @@ def bench_writer(rows: int, root: Path) -> dict[str, float]:
     writer.drain(60)
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     return {"writer_rows_per_cpu_s": rows / cpu, "writer_rows_per_wall_s": rows / wall}
+
+
+class _Item(NamedTuple):  # a shipped answer, as the log shipper hands it to its sinks
+    request_id: str
+    variant: str
+    version: str
+    answer: Any
+    probability: float
+    at_ms: int
+    shadow: bool = False
+    inputs: Any = None
+
+
+def bench_sink(rows: int, root: Path) -> dict[str, float]:
+    """The shipper's path: batches of 100 through CaptureSink.write (journaled) and idle."""
+    sink = CaptureSink(CaptureConfig(str(root / "s"), spool_dir=root / "s-spool"))
+    now = int(time.time() * 1000)
+    items = [
+        _Item(
+            f"{i:032x}",
+            "champion" if i % 3 else "challenger",
+            "1" if i % 3 else "2",
+            [i % 3],
+            0.67,
+            now + i,
+            False,
+            [[5.1, 3.5, 1.4, 0.2]],
+        )  # fmt: skip
+        for i in range(rows)
+    ]
+    cpu = time.process_time()
+    for start in range(0, rows, 100):
+        sink.write("bench", items[start : start + 100])
+        sink.idle()
+    sink.drain(60)
+    return {"sink_rows_per_cpu_s": rows / (time.process_time() - cpu)}
 
 
 def write_capture(root: Path, rows: int) -> None:
@@ -127,6 +166,7 @@ def main() -> None:
         results = {}
         if ns.rows:
             results |= bench_writer(ns.rows, root)
+            results |= bench_sink(ns.rows, root)
         if ns.report_rows:
             results |= bench_report(ns.report_rows, root)
         for key, value in results.items():

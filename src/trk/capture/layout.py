@@ -84,8 +84,10 @@ def model_prefix(model: str, labels: bool = False) -> str:
     return f"{LABELS + '/' if labels else ''}model={check_model(model)}/"
 
 
-def part_name() -> str:
-    return f"part-{uuid.uuid4().hex}.parquet"
+def part_name(seed: str | None = None) -> str:
+    """A fresh unique name, or with `seed` always the same one (a journal segment's files)."""
+    name = uuid.uuid5(uuid.NAMESPACE_URL, seed) if seed else uuid.uuid4()
+    return f"part-{name.hex}.parquet"
 
 
 def parse_key(key: str) -> tuple[str, str, int | None] | None:
