@@ -88,6 +88,14 @@ class Conflict(TrkError):
     error_code = "ABORTED"
 
 
+class LimitExceeded(TrkError):
+    """A count the server caps (e.g. webhooks per server) is reached. 400, not 429: waiting
+    does not help, and MLflow's client retries a 429 for minutes."""
+
+    status = HTTPStatus.BAD_REQUEST
+    error_code = "RESOURCE_LIMIT_EXCEEDED"
+
+
 class MalformedUri(InvalidParameter):
     pass
 

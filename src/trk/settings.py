@@ -143,8 +143,17 @@ def set_webhook_allow_hosts(value: str) -> None:
     os.environ[WEBHOOK_ALLOW_HOSTS_ENV] = value
 
 
+MAX_WEBHOOKS_ENV = "TRK_MAX_WEBHOOKS"
+
+
+def set_max_webhooks(value: int) -> None:
+    """`trk server --max-webhooks`: read by every store this process (and its workers) opens."""
+    os.environ[MAX_WEBHOOKS_ENV] = str(value)
+
+
 def webhook_number(variable: str, default: float) -> float:
-    """A `TRK_WEBHOOK_*` number (timeout, attempts, backoff, flush), else `default`."""
+    """A `TRK_WEBHOOK_*` number (timeout, attempts, backoff, flush) or `TRK_MAX_WEBHOOKS`,
+    else `default`."""
     raw = os.environ.get(variable)
     try:
         return float(raw) if raw else default
@@ -183,17 +192,3 @@ def async_logging_from_env() -> bool:
         "MLFLOW_ENABLE_ASYNC_LOGGING", ""
     )
     return raw.strip().lower() in ("1", "true", "yes")
-
-
-# -- trk server's /metrics ------------------------------------------------------------------
-PROMETHEUS_MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-
-
-def prometheus_multiproc_dir() -> str | None:
-    """prometheus_client's multiprocess directory (it reads the variable itself at import)."""
-    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
-
-
-def set_prometheus_multiproc_dir(path: str) -> None:
-    """`trk server --workers N`: set before the workers start, so each writes its series there."""
-    os.environ[PROMETHEUS_MULTIPROC_ENV] = path

@@ -10,11 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILES = {"serve": ROOT / "Dockerfile.serve", "server": ROOT / "Dockerfile.server"}
-KUSTOMIZATIONS = {
-    "base": ROOT / "k8s" / "base",
-    "shadow": ROOT / "k8s" / "overlays" / "shadow",
-    "basic-auth": ROOT / "k8s" / "overlays" / "basic-auth",
-}
+KUSTOMIZATIONS = {"base": ROOT / "k8s" / "base", "shadow": ROOT / "k8s" / "overlays" / "shadow"}
 
 
 @pytest.fixture(scope="session")

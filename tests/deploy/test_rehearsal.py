@@ -12,9 +12,6 @@ import subprocess
 import sys
 
 import orjson
-import pytest
-
-pytestmark = pytest.mark.e2e
 
 CHECKS = {
     "no_request_failed",

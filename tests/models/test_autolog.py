@@ -11,8 +11,6 @@ import trk
 import trk.pyfunc
 import trk.sklearn
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.fixture
 def autologging(tracking):

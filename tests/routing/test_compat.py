@@ -9,8 +9,6 @@ from trk.exceptions import SignatureMismatch
 from trk.models.signature import ColSpec, ModelSignature, Schema, TensorSpec
 from trk.serving.routing.signatures import check_at_start, check_signatures
 
-pytestmark = pytest.mark.unit
-
 COLS = ["a", "b", "c"]
 
 

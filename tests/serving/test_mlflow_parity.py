@@ -41,9 +41,7 @@ def _trk_server(model_dir: Path) -> ThreadServer:
     from trk.serving.http.app import create_app
 
     # MLflow pickles, served from a bare path: the test vouches for the files it just wrote.
-    # Its serving runs go beside the model, not to ./trk.db in the working directory.
-    tracking_uri = f"sqlite:///{model_dir.parent / 'serving.db'}"
-    settings = ServeSettings(model_uri=str(model_dir), allow_pickle=True, tracking_uri=tracking_uri)
+    settings = ServeSettings(model_uri=str(model_dir), allow_pickle=True)
     return ThreadServer(create_app(settings)).start()
 
 
@@ -93,7 +91,6 @@ def sklearn_pair(tmp_path_factory):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
-        proc.stderr.close()
 
 
 def _both(urls, body=None, content=None, ctype="application/json"):

@@ -1,4 +1,9 @@
-"""Webhook fixtures: a receiver on 127.0.0.1, and `trk server` allowed to call it."""
+"""Webhook fixtures: receivers on 127.0.0.1, and `trk server` allowed to call them.
+
+The allow-list names endpoints (scheme, host and port), so the receivers a test may use are
+started before its server: `receiver` and the next `POOL - 1` of `make_receiver` are ones
+`hook_server` allows.
+"""
 
 from __future__ import annotations
 
@@ -14,26 +19,43 @@ _SERVER_TESTS = str(Path(__file__).parent.parent / "server")
 if _SERVER_TESTS not in sys.path:
     sys.path.insert(0, _SERVER_TESTS)
 
-from receiver import Receiver  # noqa: E402
+from receiver import Receiver, allow_list  # noqa: E402
 from server_helpers import ServerProcess, start_server  # noqa: E402
 
 # Quick retries so a test of three attempts takes well under a second of backoff.
 FAST_RETRIES = {"TRK_WEBHOOK_BACKOFF_SECONDS": "0.1", "TRK_WEBHOOK_TIMEOUT_SECONDS": "3"}
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with Receiver() as r:
-        yield r
+POOL = 6
 
 
 @pytest.fixture
-def make_receiver() -> Iterator[Callable[..., Receiver]]:
-    started: list[Receiver] = []
+def receivers() -> Iterator[list[Receiver]]:
+    """Plain-http receivers, started: the ones `hook_server` allows."""
+    pool = [Receiver().__enter__() for _ in range(POOL)]
+    yield pool
+    for r in pool:
+        r.__exit__()
 
-    def make(**kwargs: object) -> Receiver:
-        r = Receiver(**kwargs).__enter__()  # type: ignore[arg-type]
-        started.append(r)
+
+@pytest.fixture
+def receiver(receivers: list[Receiver]) -> Receiver:
+    return receivers[0]
+
+
+@pytest.fixture
+def make_receiver(receivers: list[Receiver]) -> Iterator[Callable[..., Receiver]]:
+    """`make_receiver(answers=..., hang_s=...)`: the next pooled receiver, so configured;
+    with `tls=`, a new one (its endpoint is allowed nowhere unless the test says so)."""
+    spare, started = iter(receivers[1:]), []
+
+    def make(answers: list[int] | None = None, hang_s: float = 0.0, **kwargs: object) -> Receiver:
+        if kwargs:
+            r = Receiver(answers, hang_s, **kwargs).__enter__()  # type: ignore[arg-type]
+            started.append(r)
+            return r
+        r = next(spare)
+        r.answers, r.hang_s = list(answers or []), hang_s
         return r
 
     yield make
@@ -60,6 +82,8 @@ def start_trk_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
 
 
 @pytest.fixture
-def hook_server(start_trk_server: Callable[..., ServerProcess]) -> ServerProcess:
-    """`trk server` that may call receivers on 127.0.0.1 (and nothing else non-public)."""
-    return start_trk_server("--webhook-allow-hosts", "127.0.0.1")
+def hook_server(
+    start_trk_server: Callable[..., ServerProcess], receivers: list[Receiver]
+) -> ServerProcess:
+    """`trk server` that may call the pooled receivers (and nothing else non-public)."""
+    return start_trk_server("--webhook-allow-hosts", allow_list(receivers))

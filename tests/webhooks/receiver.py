@@ -1,7 +1,11 @@
 """A real webhook receiver for tests: an HTTP server on 127.0.0.1 that records each POST.
 
 `answers` is the status for each request in turn (then 200); `hang_s` makes every request
-wait that long before answering, as a stuck CI endpoint would; `tls` serves HTTPS.
+wait that long before answering, as a stuck CI endpoint would; `tls` serves HTTPS. A hostile
+receiver: `body` and `headers` are what it answers with (a huge body, a gzip bomb,
+`Retry-After`), `drip_s` sends its whole answer a byte at a time with that pause between
+bytes; `write_errors` records how sending the answer failed (the caller hung up).
+Behaviour is plain attributes, so a test may set them on a receiver already running.
 """
 
 from __future__ import annotations
@@ -43,7 +47,11 @@ class Receiver:
     ) -> None:
         self.answers = list(answers or [])
         self.hang_s = hang_s
+        self.body = b"ok"
+        self.headers: dict[str, str] = {}
+        self.drip_s = 0.0
         self.hits: list[Hit] = []
+        self.write_errors: list[str] = []
         self._cond = threading.Condition()
         receiver = self
 
@@ -57,10 +65,13 @@ class Receiver:
                     receiver._cond.notify_all()
                 if receiver.hang_s:
                     time.sleep(receiver.hang_s)
-                self.send_response(status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
+                try:
+                    receiver._answer(self, status)
+                except OSError as exc:  # the caller closed the connection mid-answer
+                    with receiver._cond:
+                        receiver.write_errors.append(type(exc).__name__)
+                        receiver._cond.notify_all()
+                    self.close_connection = True
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -73,8 +84,21 @@ class Receiver:
             context.load_cert_chain(*tls)
             self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
             scheme = "https"
-        self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.origin = f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
+        self.url = f"{self.origin}/hook"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def _answer(self, handler: BaseHTTPRequestHandler, status: int) -> None:
+        head = f"HTTP/1.1 {status} Answer\r\nContent-Length: {len(self.body)}\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in self.headers.items()) + "\r\n"
+        answer = head.encode() + self.body
+        if not self.drip_s:
+            handler.wfile.write(answer)
+            return
+        for n in range(len(answer)):
+            handler.wfile.write(answer[n : n + 1])
+            handler.wfile.flush()
+            time.sleep(self.drip_s)
 
     def __enter__(self) -> Receiver:
         self.thread.start()
@@ -95,3 +119,19 @@ class Receiver:
                     raise AssertionError(f"expected {count} webhook hits, got {got}")
                 self._cond.wait(left)
             return list(self.hits)
+
+    def wait_for_write_error(self, timeout: float = 20.0) -> str:
+        """How sending an answer failed, waiting up to `timeout` seconds for it to fail."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not self.write_errors:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError("the caller read the whole answer")
+                self._cond.wait(left)
+            return self.write_errors[0]
+
+
+def allow_list(receivers: list[Receiver]) -> str:
+    """The `--webhook-allow-hosts` value naming each receiver's endpoint."""
+    return ",".join(r.origin for r in receivers)

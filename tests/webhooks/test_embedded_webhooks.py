@@ -12,14 +12,20 @@ from pathlib import Path
 
 import pytest
 from mlflow.webhooks.delivery import _generate_hmac_signature
-from receiver import Receiver
+from receiver import Receiver, allow_list
 
 import trk
 from trk.store.sql import SqlStore
 from trk.webhooks.policy import DeliveryPolicy
 from trk.webhooks.targets import AllowList
 
-FAST = {"TRK_WEBHOOK_BACKOFF_SECONDS": "0.1", "TRK_WEBHOOK_ALLOW_HOSTS": "127.0.0.1"}
+FAST = {"TRK_WEBHOOK_BACKOFF_SECONDS": "0.1"}
+
+
+@pytest.fixture(autouse=True)
+def _allow_receivers(receivers: list[Receiver], monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process and the `trk` commands it starts may call the pooled receivers."""
+    monkeypatch.setenv("TRK_WEBHOOK_ALLOW_HOSTS", allow_list(receivers))
 
 
 def _trk(uri: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -88,7 +94,7 @@ def test_embedded_store_refuses_loopback_without_the_allow_list(tmp_path: Path, 
     store = SqlStore(f"sqlite:///{tmp_path / 'strict.db'}", str(tmp_path), DeliveryPolicy())
     with pytest.raises(trk.exceptions.InvalidParameter, match="non-public"):
         store.webhooks.create("x", receiver.url, ["model_version.created"])
-    allowed = DeliveryPolicy(allow=AllowList.parse("127.0.0.1"))
+    allowed = DeliveryPolicy(allow=AllowList.parse(receiver.origin))
     other = SqlStore(f"sqlite:///{tmp_path / 'allowed.db'}", str(tmp_path), allowed)
     assert other.webhooks.create("x", receiver.url, ["model_version.created"]).url == receiver.url
 
@@ -149,7 +155,7 @@ def test_cli_webhooks_commands(uri: str, receiver: Receiver, make_receiver):
 
 
 def test_postgresql_store_fires_and_keeps_the_record(pg_uri: str, tmp_path: Path, receiver):
-    policy = DeliveryPolicy(allow=AllowList.parse("127.0.0.1"), backoff_s=0.1, keep=2)
+    policy = DeliveryPolicy(allow=AllowList.parse(receiver.origin), backoff_s=0.1, keep=2)
     store = SqlStore(pg_uri, str(tmp_path), policy)
     hook = store.webhooks.create("pg", receiver.url, ["model_version_alias.created"])
     store.create_registered_model("m")

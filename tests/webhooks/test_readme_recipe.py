@@ -22,7 +22,7 @@ def _recipe_receiver() -> str:
 
 
 def test_readme_recipe_deploys_when_champion_moves(
-    hook_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    start_trk_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     deploy = tmp_path / "deploy.sh"
     deploy.write_text(f'#!/bin/sh\necho "$1" >> {tmp_path / "deployed.txt"}\n')
@@ -33,6 +33,7 @@ def test_readme_recipe_deploys_when_champion_moves(
     exec(compile(_recipe_receiver(), "docs/webhooks.md", "exec"), namespace)
 
     with ThreadServer(namespace["app"]) as receiver:
+        hook_server = start_trk_server("--webhook-allow-hosts", receiver.url)
         client = MlflowClient(hook_server.url)
         hook = client.create_webhook(
             name="deploy-champion",

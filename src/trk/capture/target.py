@@ -86,12 +86,7 @@ class S3Target:
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def put(self, local: Path, key: str) -> None:
-        # Encrypted at rest when TRK_S3_SSE says so, as every other trk write to S3.
-        from trk import settings
-        from trk.artifacts.s3 import sse_args
-
-        extra = sse_args(*settings.s3_sse())
-        self.client.upload_file(str(local), self.bucket, self._key(key), ExtraArgs=extra)
+        self.client.upload_file(str(local), self.bucket, self._key(key))
 
     def keys(self, prefix: str) -> list[str]:
         strip = len(self._key(""))

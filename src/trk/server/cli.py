@@ -10,6 +10,7 @@ from trk import settings
 from trk.cli_common import fail
 from trk.exceptions import InvalidParameter, TrkError
 from trk.server.params import DEFAULT_MAX_ARTIFACT_MB, DEFAULT_MAX_BODY_BYTES
+from trk.webhooks.targets import AllowList
 
 DEFAULT_BACKEND = "sqlite:///trk.db"
 DEFAULT_DESTINATION = "./trk-artifacts"
@@ -127,8 +128,18 @@ def absolute_destination(value: str) -> str:
     envvar="TRK_WEBHOOK_ALLOW_HOSTS",
     show_envvar=True,
     default=None,
-    help="Hosts or networks (comma-separated: 127.0.0.1,10.0.0.0/8,ci.internal) webhooks may "
-    "call although they are not public, over http or https.",
+    help="Endpoints webhooks may call although they are not public, as SCHEME://HOST[:PORT] "
+    "(comma-separated: http://127.0.0.1:8080,https://ci.internal,https://10.0.0.0/8:8443); "
+    "the port defaults to the scheme's. Other ports and schemes of those hosts stay refused.",
+)
+@click.option(
+    "--max-webhooks",
+    envvar="TRK_MAX_WEBHOOKS",
+    show_envvar=True,
+    default=100,
+    type=click.IntRange(0),
+    show_default=True,
+    help="Most webhooks this server keeps; creating one more is refused (400).",
 )
 @click.option(
     "--artifacts-sse",
@@ -158,8 +169,6 @@ def absolute_destination(value: str) -> str:
 @click.option(
     "--protected-alias",
     "protected_aliases",
-    envvar="TRK_PROTECTED_ALIASES",
-    show_envvar=True,
     multiple=True,
     help="An alias (repeatable: champion) that moves only through a promotion request "
     "approved by a second user with MANAGE on the model. Needs --app-name basic-auth.",
@@ -180,6 +189,7 @@ def server_command(
     allowed_artifact_roots: str | None,
     max_artifact_mb: int,
     webhook_allow_hosts: str | None,
+    max_webhooks: int,
     artifacts_sse: str | None,
     artifacts_sse_kms_key_id: str | None,
     app_name: str | None,
@@ -189,10 +199,13 @@ def server_command(
     from trk.server.app import split_list
     from trk.server.serve import run_server
 
-    if webhook_allow_hosts is not None:  # read by every store this process and its workers open
+    # Read by every store this process and its workers open.
+    if webhook_allow_hosts is not None:
         settings.set_webhook_allow_hosts(webhook_allow_hosts)
+    settings.set_max_webhooks(max_webhooks)
 
     try:
+        AllowList.parse(webhook_allow_hosts)  # a bad entry stops the start, not the first delivery
         if artifacts_sse or artifacts_sse_kms_key_id:
             from trk.artifacts.s3 import sse_args
 
@@ -205,11 +218,6 @@ def server_command(
         # Users sign in on a basic-auth server: it needs no shared token to listen off-loopback.
         insecure_no_auth = insecure_no_auth or app_name is not None
         token, hosts = guarded(host, auth_token, auth_token_file, insecure_no_auth, allowed_hosts)
-        if app_name is not None and token is not None:
-            raise InvalidParameter(
-                "--app-name basic-auth signs each user in: unset TRK_AUTH_TOKEN and "
-                "--auth-token-file (machines use per-user tokens: trk users token create)"
-            )
         run_server(
             backend_store_uri,
             absolute_destination(artifacts_destination),

@@ -13,10 +13,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Engine, Row, delete, select, update
+from sqlalchemy import Connection, Engine, Row, delete, func, select, text, update
 
 from trk.entities import PagedList
-from trk.exceptions import InvalidParameter, NotFound
+from trk.exceptions import InvalidParameter, LimitExceeded, NotFound
 from trk.store import schema as s
 from trk.store.engine import read_connection, write_connection
 from trk.store.search import decode_page_token, encode_page_token
@@ -89,6 +89,7 @@ class SqlWebhooks:
         }
         parsed = parse_events(list(events))
         with write_connection(self._engine) as conn:
+            self._check_room(conn)
             conn.execute(wh.insert().values(row))
             self._set_events(conn, webhook_id, parsed)
         return self.get(webhook_id)
@@ -216,6 +217,17 @@ class SqlWebhooks:
         return [_delivery(row) for row in rows]
 
     # -- helpers ---------------------------------------------------------------------------
+    def _check_room(self, conn: Connection) -> None:
+        """Refuse a webhook past `policy.max_webhooks`: every event fans out to each one."""
+        if conn.dialect.name == "postgresql":  # two creates must not both see room for one
+            conn.execute(text(f"LOCK TABLE {wh.name} IN SHARE ROW EXCLUSIVE MODE"))
+        count = conn.execute(select(func.count()).select_from(wh)).scalar_one()
+        if count >= self.policy.max_webhooks:
+            raise LimitExceeded(
+                f"This server has {count} webhooks, its limit (--max-webhooks, "
+                f"TRK_MAX_WEBHOOKS: {self.policy.max_webhooks}); delete one first"
+            )
+
     def _row(self, conn: Any, webhook_id: str) -> Row:
         row = conn.execute(select(wh).where(wh.c.webhook_id == webhook_id)).first()
         if row is None:

@@ -1,10 +1,11 @@
-"""Background delivery: a bounded queue, a few worker threads, retries with backoff.
+"""Background delivery: a bounded queue, a few worker threads, scheduled retries with backoff.
 
 `publish` is what a registry write calls after it committed: it never blocks and never
 raises (a full queue drops the event and logs it). Workers expand an event into one delivery
 per subscribed, active webhook, each with its own id kept across retries (at-least-once:
 receivers drop duplicates by `X-MLflow-Delivery-Id`), and record every outcome in the
-`DeliveryLog`. A finishing process (a CLI command) waits up to `flush_s` for what is pending.
+`DeliveryLog`. A worker makes one attempt at a time; a retry waits in a `RetrySchedule`, not
+in the worker. A finishing process (a CLI command) waits up to `flush_s` for what is pending.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from trk.exceptions import TrkError
 from trk.webhooks.entities import DELIVERED, FAILED, PENDING, Delivery, Target
 from trk.webhooks.events import Event, Occurrence
 from trk.webhooks.policy import DeliveryPolicy
+from trk.webhooks.schedule import RetrySchedule
 
 if TYPE_CHECKING:
-    import httpx
+    from trk.webhooks.sender import Poster
 
 log = logging.getLogger("trk.webhooks")
 
@@ -55,6 +57,7 @@ class Dispatcher:
         self.policy = policy
         self.dropped = 0
         self._queue: queue.Queue[tuple[Occurrence, float] | _Job] = queue.Queue(policy.queue_size)
+        self._later = RetrySchedule(policy.queue_size, self._requeue, "trk-webhooks-retry")
         self._lock = threading.Lock()
         self._started = False
 
@@ -72,11 +75,13 @@ class Dispatcher:
         deadline = time.monotonic() + timeout
         done = self._queue.all_tasks_done
         with done:
-            while self._queue.unfinished_tasks:
+            # A retry is counted by the schedule before its worker's task is done, and by the
+            # queue before the schedule lets go of it: both zero means nothing is pending.
+            while self._queue.unfinished_tasks or len(self._later):
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
-                done.wait(left)
+                done.wait(min(left, 0.05))  # the schedule does not notify this condition
         return True
 
     def _start(self) -> None:
@@ -88,6 +93,7 @@ class Dispatcher:
                 name = f"trk-webhooks-{n}"
                 threading.Thread(target=self._work, name=name, daemon=True).start()
             if self.policy.workers:  # with none, nothing would ever drain: do not wait at exit
+                self._later.start()
                 atexit.register(self._flush_at_exit)
 
     def _flush_at_exit(self) -> None:
@@ -128,18 +134,26 @@ class Dispatcher:
             except queue.Full:
                 self._finish(job, FAILED, "dropped: delivery queue full")
 
-    def _deliver(self, client: httpx.Client, job: _Job) -> None:
+    def _deliver(self, client: Poster, job: _Job) -> None:
+        """One attempt; a retry is scheduled, never waited for here."""
         d = job.delivery
-        while True:
-            d.attempts += 1
-            attempt = _sender().post(client, job.target, job.body, d.delivery_id, self.policy.allow)
-            d.response_status, d.last_error = attempt.status, attempt.error
-            if attempt.ok:
-                return self._finish(job, DELIVERED, None)
-            if not attempt.retryable or d.attempts >= self.policy.max_attempts:
-                return self._finish(job, FAILED, attempt.error)
-            self.deliveries.record_delivery(d)  # still PENDING: show the attempt so far
-            time.sleep(self.policy.backoff(d.attempts, attempt.retry_after))
+        d.attempts += 1
+        attempt = _sender().post(client, job.target, job.body, d.delivery_id, self.policy.allow)
+        d.response_status, d.last_error = attempt.status, attempt.error
+        if attempt.ok:
+            return self._finish(job, DELIVERED, None)
+        if not attempt.retryable or d.attempts >= self.policy.max_attempts:
+            return self._finish(job, FAILED, attempt.error)
+        self.deliveries.record_delivery(d)  # still PENDING: show the attempt so far
+        if not self._later.put(self.policy.backoff(d.attempts, attempt.retry_after), job):
+            self._finish(job, FAILED, f"dropped: retry schedule full ({attempt.error})")
+
+    def _requeue(self, job: _Job) -> None:
+        """A scheduled retry is due: back to the workers (or failed, if they are swamped)."""
+        try:
+            self._queue.put_nowait(job)
+        except queue.Full:
+            self._finish(job, FAILED, f"dropped: delivery queue full ({job.delivery.last_error})")
 
     def _finish(self, job: _Job, status: str, error: str | None) -> None:
         d = job.delivery

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trk.webhooks.events import Event, parse_event
+from trk.webhooks.targets import redact
 
 ACTIVE, DISABLED = "ACTIVE", "DISABLED"
 STATUSES = (ACTIVE, DISABLED)
@@ -26,11 +27,12 @@ class Webhook:
     has_secret: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        """MLflow's `Webhook` message; the secret is write-only and never part of it."""
+        """MLflow's `Webhook` message; the secret is write-only and never part of it, and the
+        URL's path and query (often a token) are redacted."""
         out: dict[str, Any] = {
             "webhook_id": self.webhook_id,
             "name": self.name,
-            "url": self.url,
+            "url": redact(self.url),
             "events": [e.to_json() for e in self.events],
             "status": self.status,
             "creation_timestamp": self.creation_timestamp,
