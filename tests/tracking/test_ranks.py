@@ -101,3 +101,31 @@ def test_autolog_obeys(uri, tmp_path):
     assert len(found) == 1 and found[0].data.params  # rank 0's fit, with its params
     models, _ = trk.Client(uri).search_logged_models(["0"])
     assert [m.source_run_id for m in models] == [found[0].info.run_id]
+
+
+DDP = """
+import torch.distributed as dist
+import trk
+dist.init_process_group("gloo")
+with trk.start_run(run_name="ddp"):
+    trk.log_metric("loss", 0.1 * (dist.get_rank() + 1))
+dist.barrier()
+dist.destroy_process_group()
+"""
+
+
+def test_torchrun_on_gloo_makes_one_run(uri, tmp_path):
+    pytest.importorskip("torch.distributed")
+    script = tmp_path / "ddp.py"
+    script.write_text(DDP)
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "LOCAL_RANK", "WORLD_SIZE")}
+    env |= {"TRK_TRACKING_URI": uri, "TRK_ARTIFACT_ROOT": str(tmp_path / "artifacts")}
+    env.pop("TRK_LOG_ALL_RANKS", None)
+    out = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+         str(script)],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    (run,) = runs(uri)
+    assert run.info.run_name == "ddp" and run.data.metrics == {"loss": 0.1}  # rank 0's
