@@ -1,14 +1,18 @@
 """Benchmark trk-serve beside the HTTP floor, a hand-written server and `mlflow models serve`.
 
     .venv/bin/python loadtest/bench_serving.py [--duration 5] [--repeat 1] [--only trk]
+        [--ref ../main]   # also run another checkout's trk-serve (its .venv) side by side
 
 Every server runs as its own process on 127.0.0.1 and is driven from this process's load
 generator (wrk when installed: `apt-get install wrk`; else an asyncio generator). Prints a
 markdown table (requests/s, p50, p99 per server, connections and rows per request) and the
 issue's goals with their measured ratios. Beside req/s it prints the server's CPU time per
-request (user+sys of the server process and its workers over the run, divided by the
-requests answered): steadier than req/s on a shared 2-core machine, where the load generator
-takes its own share. Bounded: about 10 minutes at the defaults.
+request (user+sys of every process the server started over the run: uvicorn's workers and
+trk-serve's log shipper included, divided by the requests answered): steadier than req/s on
+a shared 2-core machine, where the load generator takes its own share. After each trk-serve
+(stopped with SIGTERM) it counts the champion's rows in the prediction log against the
+answers the load generator got: the log must hold every one. Bounded: about 10 minutes at
+the defaults.
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ class Spec:
     cpu_us: dict[tuple[int, int], float] = field(default_factory=dict)  # server CPU per request
     cold_start_s: float = float("nan")
     rss_mb: float = float("nan")
+    answered: int = 0  # 2xx answers the load generator got, warm-ups and probe included
+    logged: int | None = None  # the champion's prediction-log rows the run added
 
 
 def free_port() -> int:
@@ -58,7 +64,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def specs(m: BenchModels) -> list[Spec]:
+def specs(m: BenchModels, ref_checkout: str | None = None) -> list[Spec]:
     py = str(BIN / "python")
     ref = [py, str(HERE / "ref_servers.py")]
     serve = [str(BIN / "trk-serve")]
@@ -88,6 +94,12 @@ def specs(m: BenchModels) -> list[Spec]:
             [*serve, "--model-uri", "models:/iris-lr@champion"],
             FULL,
             v2_model="iris-lr",
+        ),
+        Spec(
+            "trk_lr_nolog",
+            "trk-serve LR --no-prediction-log",
+            [*serve, "--model-uri", "models:/iris-lr@champion", "--no-prediction-log"],
+            ONE,
         ),
         Spec(
             "trk_lr_shadow",
@@ -181,6 +193,23 @@ def specs(m: BenchModels) -> list[Spec]:
             [(8, 1), (32, 1)],
         ),
     ]
+    if ref_checkout:  # another checkout (e.g. main before a change), measured in the same run
+        ref_serve = [str(Path(ref_checkout).resolve() / ".venv" / "bin" / "trk-serve")]
+        shadow = ["--mode", "shadow", "--challenger-uri", "models:/iris-lr@champion"]
+        out += [
+            Spec(
+                "ref_lr",
+                "ref trk-serve LR",
+                [*ref_serve, "--model-uri", "models:/iris-lr@champion"],
+                ONE,
+            ),  # fmt: skip
+            Spec(
+                "ref_lr_shadow",
+                "ref trk-serve LR, shadow mode",
+                [*ref_serve, "--model-uri", "models:/iris-lr@champion", *shadow],
+                ONE,
+            ),  # fmt: skip
+        ]
     if os.path.exists(BIN / "mlflow"):
         ml = [str(BIN / "mlflow"), "models", "serve", "--env-manager", "local", "-h", "127.0.0.1"]
         out += [
@@ -233,6 +262,7 @@ def start(spec: Spec, m: BenchModels) -> tuple[subprocess.Popen, str]:
         try:
             resp = httpx.post(url, content=probe, headers={"Content-Type": "application/json"})
             if resp.status_code == 200:
+                spec.answered += 1
                 spec.cold_start_s = time.perf_counter() - started
                 spec.rss_mb = rss_mb(proc.pid)
                 return proc, url
@@ -244,17 +274,43 @@ def start(spec: Spec, m: BenchModels) -> tuple[subprocess.Popen, str]:
 
 
 def _family(pid: int) -> list[int]:
-    """A process and its direct children (uvicorn's workers), from /proc."""
-    pids = [pid]
+    """A process and all its descendants (uvicorn's workers, their log shippers), from /proc."""
+    parents: dict[int, list[int]] = {}
     for p in os.listdir("/proc"):
         if p.isdigit():
             try:
                 stat = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-                if int(stat[1]) == pid:
-                    pids.append(int(p))
+                parents.setdefault(int(stat[1]), []).append(int(p))
             except (OSError, IndexError):
                 continue
+    pids, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        pids.append(p)
+        todo += parents.get(p, [])
     return pids
+
+
+def champion_rows(m: BenchModels, spec: Spec) -> int | None:
+    """The champion's rows in the prediction log of the model a trk-serve spec serves."""
+    uri = next((a for a in spec.cmd if a.startswith("models:/")), None)
+    if uri is None or "--no-prediction-log" in spec.cmd or spec.key.startswith(("bare", "hand")):
+        return None
+    from sqlalchemy import create_engine, func, select
+
+    from trk.store import schema
+
+    log = schema.prediction_log
+    model = uri.removeprefix("models:/").split("@")[0]
+    engine = create_engine(m.tracking_uri)
+    try:
+        with engine.connect() as conn:
+            where = (log.c.model == model) & (log.c.variant == "champion")
+            return int(conn.execute(select(func.count()).where(where)).scalar_one())
+    except Exception:  # a store without the log (an older checkout): nothing to check
+        return None
+    finally:
+        engine.dispose()
 
 
 def cpu_seconds(pid: int) -> float:
@@ -295,6 +351,18 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 def measure(spec: Spec, m: BenchModels, duration: float, repeat: int) -> None:
+    before = champion_rows(m, spec)
+    try:
+        _measure(spec, m, duration, repeat)
+    finally:
+        after = champion_rows(m, spec)
+        if before is not None and after is not None:
+            spec.logged = after - before
+            print(f"  prediction log: {spec.logged} champion rows for {spec.answered} answers",
+                  flush=True)  # fmt: skip
+
+
+def _measure(spec: Spec, m: BenchModels, duration: float, repeat: int) -> None:
     proc, url = start(spec, m)
     targets = [("", url, spec.form)]
     if spec.v2_model:  # the same server, the two protocols in turns: the host is noisy
@@ -304,11 +372,13 @@ def measure(spec: Spec, m: BenchModels, duration: float, repeat: int) -> None:
         for conns, rows in spec.cells:
             runs: dict[str, list[tuple[LoadResult, float]]] = {t[0]: [] for t in targets}
             for _, target, form in targets:
-                run_load(target, body(m, rows, form), conns, 1)  # warm-up
+                warm = run_load(target, body(m, rows, form), conns, 1)
+                spec.answered += warm.answered
             for _ in range(repeat):
                 for tag, target, form in targets:
                     cpu, began = cpu_seconds(proc.pid), time.perf_counter()
                     r = run_load(target, body(m, rows, form), conns, duration)
+                    spec.answered += r.answered
                     answered = r.rps * (time.perf_counter() - began)
                     cpu_us = (cpu_seconds(proc.pid) - cpu) * 1e6 / max(answered, 1.0)
                     runs[tag].append((r, cpu_us))
@@ -399,9 +469,18 @@ def goals(by: dict[str, Spec]) -> str:
             by["trk_lr"].results.get((8, 1), LoadResult(0, 0, float("nan"), 0, "")).p99_ms
             if "trk_lr" in by
             else float("nan"),
-            10,
+            5,
             " ms",
         ),
+        line(
+            "server CPU per request, trk LR / ref LR", cpu("trk_lr") / cpu("ref_lr"), 1.0, "x cpu"
+        ),  # fmt: skip
+        line(
+            "server CPU per request, trk shadow / ref shadow",
+            cpu("trk_lr_shadow") / cpu("ref_lr_shadow"),
+            1.0,
+            "x cpu",
+        ),  # fmt: skip
         line("trk LR --workers 2 / 1 worker", rps("trk_lr_w2") / rps("trk_lr"), 1.6),
         line(
             "torch, 32 conns: batching / no batching",
@@ -430,6 +509,11 @@ def goals(by: dict[str, Spec]) -> str:
             " MB",
         ),
     ]
+    for s in by.values():  # wrk does not count answers in flight when it stops: >=
+        if s.logged is not None and s.key.startswith("trk"):
+            ok = s.logged >= s.answered
+            out.append(f"- prediction log after SIGTERM, {s.name}: {s.logged} champion rows for "
+                       f"{s.answered} answers {'PASS' if ok else 'MISS'}")  # fmt: skip
     for key in ("trk_lr_w2", "bare_w2_nodelay", "bare_w2_plain"):
         s = by.get(key)
         if s and (8, 1) in s.results and s.results[(8, 1)].p50_ms >= 35:
@@ -445,12 +529,14 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="runs per cell (median kept)")
     parser.add_argument("--only", default="", help="comma-separated substrings of server keys")
     parser.add_argument("--out", default=None, help="also write the markdown here")
+    parser.add_argument("--ref", default=None,
+                        help="another trk checkout (with its .venv) to measure side by side")  # fmt: skip
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="trk-bench-"))
     print(f"building models in {root}", flush=True)
     m = build(root)
     wanted = [w for w in args.only.split(",") if w]
-    chosen = [s for s in specs(m) if not wanted or any(w in s.key for w in wanted)]
+    chosen = [s for s in specs(m, args.ref) if not wanted or any(w in s.key for w in wanted)]
     for spec in chosen:
         print(f"{spec.name}", flush=True)
         try:

@@ -19,6 +19,7 @@ class LoadResult:
     p99_ms: float
     errors: int
     tool: str
+    answered: int = 0  # 2xx answers (wrk counts only requests that completed in time)
 
 
 def run_load(url: str, body: bytes, connections: int, duration_s: float) -> LoadResult:
@@ -62,7 +63,9 @@ def _wrk(url: str, body: bytes, connections: int, duration_s: float) -> LoadResu
     errors = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)) else 0
     if m := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out):
         errors += sum(int(g) for g in m.groups())
-    return LoadResult(rps, _pct(out, "50%"), _pct(out, "99%"), errors, "wrk")
+    done = int(m.group(1)) if (m := re.search(r"(\d+) requests in", out)) else 0
+    non2xx = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)) else 0
+    return LoadResult(rps, _pct(out, "50%"), _pct(out, "99%"), errors, "wrk", done - non2xx)
 
 
 def _pct(out: str, label: str) -> float:
@@ -103,7 +106,8 @@ async def _asyncio_load(url: str, body: bytes, connections: int, duration_s: flo
     elapsed = time.perf_counter() - started
     latencies.sort()
     pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
-    return LoadResult(len(latencies) / elapsed, pick(0.50), pick(0.99), errors[0], "asyncio")
+    return LoadResult(len(latencies) / elapsed, pick(0.50), pick(0.99), errors[0], "asyncio",
+                      len(latencies) - errors[0])  # fmt: skip
 
 
 async def _read_head(reader: asyncio.StreamReader) -> tuple[int, int]:

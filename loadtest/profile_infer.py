@@ -6,9 +6,11 @@ Drives three ASGI callables in this process with the same one-row iris body: a b
 Starlette endpoint returning a constant (the framework floor), trk-serve's app, and
 `DataPlane.infer` called directly (the transport-free core). Prints the CPU microseconds per
 request of each (the minimum over interleaved repeats: other jobs on a shared machine only
-ever add time), then a profile of `DataPlane.infer` grouped by the part of trk that spends
-it. What the HTTP stack adds on top (uvicorn, httptools, the socket) is the same for every
-server: `bench_serving.py` measures it.
+ever add time), the fold's CPU per record (off the request path but in the same process:
+Prometheus series, windows, the feedback join, framing for the log shipper), then a profile
+of `DataPlane.infer` and of the fold grouped by the part of trk that spends it. What the
+HTTP stack adds (uvicorn, httptools, the socket) and the shipper process spends are
+measured by `bench_serving.py`.
 """
 
 from __future__ import annotations
@@ -28,16 +30,24 @@ BODY = b'{"inputs": [[5.1, 3.5, 1.4, 0.2]]}'
 HEADERS = [(b"host", b"127.0.0.1"), (b"content-type", b"application/json")]
 # What DataPlane.infer calls, each row one function's cumulative time (file, function).
 PARTS = [
+    ("request id", "core/request_ids.py", "request_id"),
     ("route", "routing/router.py", "route"),
     ("decode (JSON to checked array)", "core/codecs.py", "decode_json"),
     ("model call", "core/predict.py", "call_model"),
     ("encode", "core/codecs.py", "encode"),
-    ("request series + report listener", "core/plane.py", "_count"),
-    ("predict series", "core/metrics.py", "observe_predict"),
-    ("predicted-class series (counts classes)", "routing/metrics.py", "on_prediction"),
-    ("in-memory feedback join", "online/feedback.py", "on_prediction"),
-    ("report window", "online/reporter.py", "on_prediction"),
-    ("shared prediction log (enqueue)", "online/prediction_log.py", "on_prediction"),
+    ("routing probability", "routing/router.py", "probability"),
+    ("the record's append", "online/fold.py", "append"),
+]
+# What the fold calls per batch, each row one consumer's cumulative time.
+FOLD_PARTS = [
+    ("take the buffer", "online/fold.py", "take"),
+    ("predicted classes (once for all)", "online/records.py", "classes"),
+    ("request series", "online/series.py", "fold"),
+    ("breaker guard", "online/guards.py", "fold"),
+    ("predicted-class series", "routing/metrics.py", "fold"),
+    ("feedback join", "online/feedback.py", "fold"),
+    ("report windows", "online/reporter.py", "fold"),
+    ("frame for the log shipper", "online/shipper_link.py", "fold"),
 ]
 
 
@@ -51,13 +61,28 @@ def scope() -> dict[str, Any]:
     }  # fmt: skip
 
 
-async def per_request_us(call: Callable[[], Awaitable[Any]], n: int) -> float:
+async def per_request_us(
+    call: Callable[[], Awaitable[Any]], n: int, fold: Callable[[], Any] = lambda: None
+) -> float:
+    """CPU per call; `fold` runs after, untimed (the inline path never yields to its task)."""
     for _ in range(min(n, 200)):  # warm: the inline-predict decision needs a measured predict
         await call()
+    fold()
     started = time.process_time()
     for _ in range(n):
         await call()
-    return (time.process_time() - started) / n * 1e6
+    spent = time.process_time() - started
+    fold()
+    return spent / n * 1e6
+
+
+async def fold_per_record_us(call: Callable[[], Awaitable[Any]], n: int, fold: Any) -> float:
+    fold()
+    for _ in range(n):
+        await call()
+    started = time.process_time()
+    folded = fold()
+    return (time.process_time() - started) / max(folded, 1) * 1e6
 
 
 def asgi_call(app: Any) -> Callable[[], Awaitable[None]]:
@@ -96,8 +121,10 @@ def iris_model(root: Path) -> str:
     return str(path)
 
 
-def shares(profile: cProfile.Profile) -> dict[str, float]:
-    """Each part's cumulative time as a fraction of DataPlane.infer's."""
+def shares(
+    profile: cProfile.Profile, parts: list[tuple[str, str, str]], whole: tuple[str, str], rest: str
+) -> dict[str, float]:
+    """Each part's cumulative time as a fraction of the whole function's."""
     stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
 
     def cumulative(path: str, function: str) -> float:
@@ -105,9 +132,9 @@ def shares(profile: cProfile.Profile) -> dict[str, float]:
         times = [v[3] for (f, _, name), v in stats.items() if f.endswith(path) and name == function]
         return max(times, default=0.0)
 
-    total = cumulative("core/plane.py", "infer") or 1.0
-    out = {part: cumulative(path, fn) / total for part, path, fn in PARTS}
-    out["the rest of infer (request id, in-flight gauge, events)"] = 1.0 - sum(out.values())
+    total = cumulative(*whole) or 1.0
+    out = {part: cumulative(path, fn) / total for part, path, fn in parts}
+    out[rest] = 1.0 - sum(out.values())
     return out
 
 
@@ -126,30 +153,42 @@ async def main() -> None:
     app = create_app(
         ServeSettings(model_uri=iris_model(root), tracking_uri=f"sqlite:///{root}/t.db")
     )
-    plane = app.state.dataplane
+    plane, folder = app.state.dataplane, app.state.serving.folder
     await plane.start()
     await plane.wait_loaded()
     headers = Headers(scope=scope())
+    direct = "DataPlane.infer, called directly"
     calls = {
         "bare Starlette, constant body": asgi_call(bare_app()),
         "trk-serve app, /invocations": asgi_call(app),
-        "DataPlane.infer, called directly": lambda: plane.infer(BODY, "application/json", headers),
+        direct: lambda: plane.infer(BODY, "application/json", headers),
     }
     best = {name: float("inf") for name in calls}
+    fold_us = float("inf")
     for _ in range(args.repeat):
         for name, call in calls.items():
-            best[name] = min(best[name], await per_request_us(call, args.requests))
+            best[name] = min(best[name], await per_request_us(call, args.requests, folder.fold))
+        fold_us = min(fold_us, await fold_per_record_us(calls[direct], args.requests, folder.fold))
     print(f"CPU us per request, one iris row, min of {args.repeat} x {args.requests}:")
     for name, us in best.items():
         print(f"  {name:34s} {us:7.1f}")
+    print(f"  {'the fold, per record (off the path)':34s} {fold_us:7.1f}")
     profile = cProfile.Profile()
     profile.enable()
-    await per_request_us(calls["DataPlane.infer, called directly"], args.requests)
+    await per_request_us(calls[direct], args.requests)
     profile.disable()
-    direct = best["DataPlane.infer, called directly"]
     print("DataPlane.infer by part (share of its profiled time, and that share of its CPU):")
-    for part, share in shares(profile).items():
-        print(f"  {part:56s} {share:6.1%} {share * direct:6.1f} us")
+    rest = "the rest of infer (the plane's own steps, the record)"
+    for part, share in shares(profile, PARTS, ("core/plane.py", "infer"), rest).items():
+        print(f"  {part:56s} {share:6.1%} {share * best[direct]:6.1f} us")
+    profile = cProfile.Profile()
+    profile.enable()
+    folder.fold()
+    profile.disable()
+    print("The fold by consumer (share of its profiled time, and that share of its CPU):")
+    rest = "the rest of the fold"
+    for part, share in shares(profile, FOLD_PARTS, ("online/fold.py", "fold"), rest).items():
+        print(f"  {part:56s} {share:6.1%} {share * fold_us:6.1f} us")
     await plane.stop()
 
 

@@ -13,13 +13,16 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from uvicorn_thread import free_port
 
-_PG_TEMPLATE = "trk_template"
+# One template per pytest-xdist worker: workers sharing a TRK_TEST_POSTGRES_URI server would
+# otherwise drop and recreate each other's template mid-run.
+_PG_TEMPLATE = f"trk_template_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
 _pg_counter = itertools.count(1)
 
 
@@ -203,29 +206,111 @@ def s3_bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 # ---------------------------------------------------------------------------------------
-# Test kinds (scripts/check): `pytest -m unit|integration|e2e` picks one.
-# unit: tests/unit (the core called directly). e2e: what starts the real processes
-# (deploy rehearsals and images, the Quickstart demo, trk-serve/trk server subprocesses).
-# integration: the rest (real sqlite/PostgreSQL/S3, apps on uvicorn threads).
+# Test kinds, by what a test does (`pytest -m unit|integration|e2e`; scripts/check --fast runs
+# the unit tests). Every test gets exactly one:
+# unit: no process, no network socket, no file beyond tmp_path. A module says so with
+#   `pytestmark = pytest.mark.unit`, and `_unit_boundary` holds it to that: a unit test that
+#   binds or connects an internet socket, starts a process or leaves a file in the repository
+#   fails, naming what it did.
+# e2e: starts the real trk, trk-serve or trk server processes: the fixtures below, or
+#   `pytestmark = pytest.mark.e2e` (deploy rehearsals and images, the Quickstart demo).
+# integration: the rest (real sqlite/PostgreSQL/S3, apps on uvicorn threads, subprocesses of
+#   other tools).
 # ---------------------------------------------------------------------------------------
+_KINDS = ("unit", "integration", "e2e")
 _E2E_FIXTURES = {"trk_serve", "server", "server_factory", "module_server"}
-_E2E_PATHS = (
-    "tests/deploy/",
-    "tests/test_quickstart_demo.py",
-    "tests/serving/test_e2e.py",
-    "tests/ab/test_rollout_e2e.py",
-    "tests/ab/test_replicas.py",
-)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    root = str(config.rootpath)
     for item in items:
-        path = str(item.path).removeprefix(root + "/")
+        declared = [kind for kind in _KINDS if item.get_closest_marker(kind)]
+        if len(declared) > 1:
+            raise pytest.UsageError(f"{item.nodeid} is marked {' and '.join(declared)}: pick one")
+        if declared:
+            continue
         fixtures = set(getattr(item, "fixturenames", ()))
-        if path.startswith("tests/unit/"):
-            item.add_marker(pytest.mark.unit)
-        elif path.startswith(_E2E_PATHS) or fixtures & _E2E_FIXTURES:
-            item.add_marker(pytest.mark.e2e)
-        else:
-            item.add_marker(pytest.mark.integration)
+        item.add_marker(pytest.mark.e2e if fixtures & _E2E_FIXTURES else pytest.mark.integration)
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """`-m unit` imports only modules that declare unit tests: importing the rest (mlflow,
+    torch, ...) takes longer than running every unit test."""
+    if config.getoption("markexpr") != "unit" or collection_path.suffix != ".py":
+        return None
+    if not collection_path.name.startswith("test_"):
+        return None
+    return "pytest.mark.unit" not in collection_path.read_text()
+
+
+# What the embedded defaults write in the working directory: a unit test touching one of these,
+# or leaving any new name in the repository, wrote beyond its tmp_path.
+_EMBEDDED_DEFAULTS = ("trk.db", "trk-artifacts", "mlruns")
+
+
+def _stamps(root: Path) -> dict[str, int]:
+    """Each top-level name of the repository, with its mtime where it is an embedded default."""
+    return {
+        entry.name: entry.stat().st_mtime_ns if entry.name.startswith(_EMBEDDED_DEFAULTS) else 0
+        for entry in os.scandir(root)
+    }
+
+
+class UnitBoundaryError(AssertionError):
+    """A test marked unit did what only an integration or e2e test may do."""
+
+
+@pytest.fixture(autouse=True)
+def _unit_boundary(request: pytest.FixtureRequest) -> Iterator[None]:
+    if request.node.get_closest_marker("unit") is None:
+        yield
+        return
+    import multiprocessing.util
+    import socket
+    import threading
+
+    # Threads that were running before this test (an earlier test's delivery thread, say) are
+    # not this test's doing; the test's own thread and the threads it starts are.
+    earlier = {t for t in threading.enumerate() if t is not threading.current_thread()}
+    crossed: list[str] = []
+
+    def refuse(what: str) -> None:
+        if threading.current_thread() in earlier:
+            return
+        crossed.append(what)
+        raise UnitBoundaryError(f"a unit test may not {what}: mark the module integration")
+
+    def guard_socket(name: str) -> Callable[..., object]:
+        original = getattr(socket.socket, name)
+
+        def guarded(sock: socket.socket, *args: object) -> object:
+            if sock.family in (socket.AF_INET, socket.AF_INET6):
+                refuse(f"{name} a network socket {args[0] if args else ''}")
+            return original(sock, *args)
+
+        return guarded
+
+    def guard_call(what: str, original: Callable[..., object]) -> Callable[..., object]:
+        def guarded(*args: object, **kwargs: object) -> object:
+            refuse(what)
+            return original(*args, **kwargs)
+
+        return guarded
+
+    root = request.config.rootpath
+    before = _stamps(root)
+    with pytest.MonkeyPatch.context() as mp:
+        for name in ("bind", "connect", "connect_ex"):
+            mp.setattr(socket.socket, name, guard_socket(name))
+        mp.setattr(
+            subprocess.Popen, "__init__", guard_call("start a process", subprocess.Popen.__init__)
+        )
+        spawn = multiprocessing.util.spawnv_passfds
+        mp.setattr(multiprocessing.util, "spawnv_passfds", guard_call("start a process", spawn))
+        for name in ("fork", "posix_spawn", "posix_spawnp", "system"):
+            mp.setattr(os, name, guard_call("start a process", getattr(os, name)))
+        yield
+    left = sorted(name for name, stamp in _stamps(root).items() if before.get(name) != stamp)
+    if left:
+        crossed.append(f"leave files in the repository: {left}")
+    if crossed:
+        pytest.fail(f"unit test crossed its boundary: {crossed}", pytrace=False)

@@ -9,6 +9,8 @@ from trk import exceptions
 from trk.exceptions import TrkError, from_error_code
 from trk.http_errors import http_error
 
+pytestmark = pytest.mark.unit
+
 
 def _classes() -> list[type[TrkError]]:
     found, todo = [], [TrkError]

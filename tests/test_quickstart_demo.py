@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.e2e
+
 pytest.importorskip("sklearn")
 
 TRK = str(Path(sys.executable).with_name("trk"))

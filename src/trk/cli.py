@@ -366,6 +366,7 @@ def _attach_commands() -> None:
         users,
     )
     from trk.server.cli import db_group, server_command
+    from trk.serving.log_cli import log_group
     from trk.ui.cli import ui_command
     from trk.webhooks.cli import webhooks
 
@@ -375,6 +376,7 @@ def _attach_commands() -> None:
     main.add_command(ui_command)
     main.add_command(db_group)
     main.add_command(webhooks)
+    main.add_command(log_group)
     models.add_command(gate_cmd)
     models.add_command(profile_cmd)
     ab.add_command(drift_cmd)

@@ -192,3 +192,17 @@ def async_logging_from_env() -> bool:
         "MLFLOW_ENABLE_ASYNC_LOGGING", ""
     )
     return raw.strip().lower() in ("1", "true", "yes")
+
+
+# -- trk server's /metrics ------------------------------------------------------------------
+PROMETHEUS_MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def prometheus_multiproc_dir() -> str | None:
+    """prometheus_client's multiprocess directory (it reads the variable itself at import)."""
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+def set_prometheus_multiproc_dir(path: str) -> None:
+    """`trk server --workers N`: set before the workers start, so each writes its series there."""
+    os.environ[PROMETHEUS_MULTIPROC_ENV] = path

@@ -10,6 +10,8 @@ from click.testing import CliRunner
 from trk.cli import main
 from trk.cli_common import EXIT_REJECTED
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture
 def cli(client):

@@ -9,6 +9,8 @@ import pytest
 from trk.ab.drift import DriftTally, level, psi, psi_metric
 from trk.models.profile import build_profile
 
+pytestmark = pytest.mark.unit
+
 
 def _psi_by_hand(served, edges, reference):
     bins = [-np.inf, *edges, np.inf]

@@ -19,6 +19,8 @@ from trk.models.profile import build_profile
 from trk.tracking import client as client_module
 from trk.tracking import fluent
 
+pytestmark = pytest.mark.unit
+
 COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 
 

@@ -8,6 +8,8 @@ import pytest
 from trk.exceptions import BadRequest
 from trk.serving.online.feedback import FeedbackStore
 
+pytestmark = pytest.mark.unit
+
 
 class Clock:
     def __init__(self) -> None:

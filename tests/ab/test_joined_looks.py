@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from trk.ab.arms import Pair
 from trk.ab.joined import outcome_looks, paired_looks
 from trk.ab.windows import VariantWindows
 from trk.store.prediction_records import Outcome, PairedCounts, PairedOutcome
+
+pytestmark = pytest.mark.unit
 
 
 def test_outcome_looks_add_a_last_look_when_the_outcome_query_was_capped():

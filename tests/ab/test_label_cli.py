@@ -13,6 +13,8 @@ from click.testing import CliRunner
 from trk.cli import main
 from trk.store.prediction_records import PredictionRecord
 
+pytestmark = pytest.mark.unit
+
 
 def run(*args: str):
     return CliRunner().invoke(main, list(args))

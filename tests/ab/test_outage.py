@@ -33,7 +33,7 @@ def test_requests_never_fail_and_windows_arrive_after_the_outage(client, tmp_pat
     )  # fmt: skip
     server = ThreadServer(create_app(settings)).start()
     reporter = server.app.state.serving.reporter
-    plog = server.app.state.serving.prediction_log
+    plog = server.app.state.serving.shipper
     try:
         with caplog.at_level(logging.WARNING, "trk.serving.online.reporter"):
             x, _ = stream(300, seed=3)

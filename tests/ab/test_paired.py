@@ -9,6 +9,8 @@ from scipy import stats as sst
 from trk.ab import paired, stats
 from trk.exceptions import InvalidParameter
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize("b,c", [(0, 0), (3, 3), (2, 9), (9, 2), (40, 61), (0, 12), (500, 560)])
 def test_mcnemar_exact_and_mid_p_match_scipy_binomial(b, c):

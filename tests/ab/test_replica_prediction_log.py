@@ -1,19 +1,18 @@
-"""The replica side of the shared prediction log: every answer reaches the store's log off the
-request path, `/feedback` labels reach the store's label table, a full queue drops and counts,
-and the store join agrees with the in-memory one. Real parts: uvicorn on a free port, a
-sqlite store in tmp_path, the writer thread."""
+"""The replica side of the shared prediction log: every answer reaches the store's log through
+the log shipper process, `/feedback` labels reach the store's label table, answers no store
+can hold are skipped and counted, and the store join agrees with the in-memory one. Real
+parts: uvicorn on a free port, a sqlite store in tmp_path, the shipper's sink on that store."""
 
 from __future__ import annotations
 
 import httpx
 import numpy as np
 from ab_serving import feedback, register_models, send, serve_split, stream, wait_until
-from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 
 from trk.ab.evaluation import evaluate
-from trk.serving.core.metrics import ServingMetrics
-from trk.serving.online.prediction_log import LogMetrics, PredictionLog
+from trk.serving.online.prediction_log import LogSink, records
+from trk.serving.online.shipping import Shipped
 from trk.store import schema
 
 
@@ -30,7 +29,7 @@ def test_answers_and_labels_reach_the_store_and_join_like_memory(client, tmp_pat
         # Labels for requests this replica never saw are kept for the report's join.
         other = httpx.post(server.url + "/feedback", json=[{"request_id": "elsewhere", "label": 1}])
         assert other.json()["unknown"] == 1 and other.json()["stored"] == 1
-        wait_until(lambda: serving.prediction_log.written == 200, timeout=30)
+        wait_until(lambda: serving.shipper.written == 200, timeout=30)
         memory = serving.feedback.counters()
     finally:
         server.stop()
@@ -55,24 +54,29 @@ def test_answers_and_labels_reach_the_store_and_join_like_memory(client, tmp_pat
     assert sum(v.labelled for v in report.variants) == 200
 
 
-def test_a_full_queue_drops_and_counts_and_odd_answers_are_skipped(client):
-    metrics = ServingMetrics(CollectorRegistry())
-    log = PredictionLog(
-        lambda: client.store.predictions, lambda: "q", lambda v: 1.0, lambda v: "3",
-        LogMetrics(metrics), capacity=50,
-    )  # fmt: skip
-    for i in range(80):
-        log.record_shadow(f"r{i}", "champion", np.array([i % 2]))
-    log.flush()
-    log.record_shadow("matrix", "champion", np.ones((1, 3)))  # one answer, 3 outputs: no row
-    log.record_shadow("x" * 300, "champion", np.array([1]))  # an id no store keeps
-    log.flush()
-    assert (log.written, log.dropped["queue_full"], log.dropped["unloggable"]) == (50, 30, 2)
+def answer(rid, predictions, variant="champion", version="3"):
+    """One shipped answer, as the shipper reads it off the wire (plain JSON values)."""
+    plain = predictions.tolist() if isinstance(predictions, np.ndarray) else predictions
+    return Shipped(rid, variant, version, plain, 1.0, 1_000)
+
+
+def test_odd_answers_are_skipped_and_counted_the_rest_written(client):
+    sink = LogSink(lambda: client.store.predictions)
+    items = [answer(f"r{i}", np.array([i % 2])) for i in range(50)]
+    items.append(answer("matrix", np.ones((1, 3))))  # one answer, 3 outputs: no row
+    items.append(answer("x" * 300, np.array([1])))  # an id no store keeps
+    items.append(answer("no-version", np.array([1]), version=""))  # every id must be there
+    assert sink.write("q", items)
+    assert (sink.rows, sink.dropped["unloggable"]) == (50, 3)
     assert [c.logged for c in client.store.predictions.joined("q")] == [50]
-    text = metrics.exposition().decode()
-    assert 'trk_prediction_log_dropped_total{reason="queue_full"} 30.0' in text
-    assert 'trk_prediction_log_dropped_total{reason="unloggable"} 2.0' in text
-    assert "trk_prediction_log_rows_total 50.0" in text
+    assert sink.write("q", items[:10])  # resent (a restarted shipper): nothing added
+    assert [c.logged for c in client.store.predictions.joined("q")] == [50]
+
+
+def test_every_id_must_be_present():
+    assert records("r", "champion", "", [1], 1.0, 0) is None  # all("") was true
+    assert records("", "champion", "1", [1], 1.0, 0) is None
+    assert records("r", "champion", "1", [1], 1.0, 0) is not None
 
 
 def test_without_the_log_feedback_answers_as_before(client, tmp_path, monkeypatch):
@@ -105,53 +109,31 @@ def test_a_server_without_the_log_stops_the_logging_once(client):
     server = ThreadServer(Starlette(exception_handlers={404: not_found})).start()
     store = RestStore(server.url)
     try:
-        log = PredictionLog(lambda: store.predictions, lambda: "m", lambda v: 1.0, lambda v: "1")
-        for i in range(3):
-            log.record_shadow(f"r{i}", "champion", np.array([1]))
-        log.flush()
-        log.record_shadow("later", "champion", np.array([1]))
-        assert log.disabled and log.dropped["rejected"] == 4 and not log.queue
+        sink = LogSink(lambda: store.predictions)
+        assert sink.write("m", [answer(f"r{i}", np.array([1])) for i in range(3)])
+        assert sink.write("m", [answer("later", np.array([1]))])
+        assert sink.disabled and sink.dropped["rejected"] == 4 and sink.rows == 0
     finally:
         store.transport.close()
         server.stop()
 
 
-def test_the_queue_is_bounded_by_rows_too(client):
-    log = PredictionLog(
-        lambda: client.store.predictions, lambda: "rows", lambda v: 1.0, lambda v: "1",
-        max_rows=100,
-    )  # fmt: skip
-    log.record_shadow("big", "champion", np.zeros(80, dtype=int))
-    log.record_shadow("too-big", "champion", np.zeros(30, dtype=int))  # 110 rows: dropped
-    log.record_shadow("small", "champion", np.zeros(20, dtype=int))
-    assert log.dropped["queue_full"] == 1
-    log.flush()
-    log.record_shadow("fits-again", "champion", np.zeros(30, dtype=int))
-    log.flush()
-    assert log.written == 130 and log.dropped["queue_full"] == 1
-    assert [c.logged for c in client.store.predictions.joined("rows")] == [130]
-
-
 def test_an_answer_no_store_can_hold_is_skipped_not_retried_forever(client):
     """A class text that is not valid UTF-8 (a lone surrogate a model may return) would fail
     every resend of its batch: it is dropped alone, and the answers around it are written."""
-    log = PredictionLog(
-        lambda: client.store.predictions, lambda: "s", lambda v: 1.0, lambda v: "1"
-    )  # fmt: skip
-    log.record_shadow("before", "champion", np.array(["setosa"]))
-    log.record_shadow("bad", "champion", np.array(["\ud800"]))
-    log.record_shadow("after", "champion", np.array(["virginica"]))
-    assert log.flush()
-    assert (log.written, log.dropped["unloggable"]) == (2, 1)
+    sink = LogSink(lambda: client.store.predictions)
+    items = [
+        answer("before", ["setosa"]),
+        answer("bad", ["\ud800"]),
+        answer("after", ["virginica"]),
+    ]
+    assert sink.write("s", items)
+    assert (sink.rows, sink.dropped["unloggable"]) == (2, 1)
     assert [c.logged for c in client.store.predictions.joined("s")] == [2]
 
 
 def test_an_answer_with_a_nul_in_its_class_is_skipped(client):
     """A NUL cannot be stored as is (PostgreSQL refuses it, sqlite's JSON cuts at it)."""
-    log = PredictionLog(
-        lambda: client.store.predictions, lambda: "n", lambda v: 1.0, lambda v: "1"
-    )  # fmt: skip
-    log.record_shadow("bad", "champion", np.array(["a\x00b"]))
-    log.record_shadow("good", "champion", np.array(["a"]))
-    assert log.flush()
-    assert (log.written, log.dropped["unloggable"]) == (1, 1)
+    sink = LogSink(lambda: client.store.predictions)
+    assert sink.write("n", [answer("bad", ["a\x00b"]), answer("good", ["a"])])
+    assert (sink.rows, sink.dropped["unloggable"]) == (1, 1)

@@ -12,10 +12,13 @@ from pathlib import Path
 import httpx
 import numpy as np
 import orjson
+import pytest
 from ab_serving import STICKY_HEADER, register_models, send, start_replicas, stream
 
 from trk.ab.evaluation import evaluate
 from trk.tracking.client import Client
+
+pytestmark = pytest.mark.e2e
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "server"))
 from server_helpers import start_server  # noqa: E402

@@ -16,6 +16,8 @@ from trk.ab.report import GateMethod
 from trk.ab.windows import parse_duration
 from trk.exceptions import InvalidParameter, NotFound
 
+pytestmark = pytest.mark.unit
+
 
 def test_sums_replicas_exactly_and_finds_the_better_challenger(client):
     truth = simulate(client, "iris", {"champion": 0.90, "challenger": 0.95})

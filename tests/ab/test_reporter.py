@@ -137,7 +137,7 @@ def test_class_counts_are_the_same_one_by_one_and_in_bulk(predictions):
     """Small batches are counted in a loop, large ones with np.unique: the keys must agree."""
     import numpy as np
 
-    from trk.serving.core.events import SMALL_BATCH
+    from trk.serving.online.records import SMALL_BATCH
     from trk.serving.online.window_stats import WindowStats
 
     small, bulk = WindowStats(), WindowStats()
@@ -150,22 +150,23 @@ def test_class_counts_are_the_same_one_by_one_and_in_bulk(predictions):
 def test_a_window_spanning_an_alias_move_logs_each_version_its_own_requests(client):
     # The champion moves from version 1 to 2 mid-window: before the fix, all of the window's
     # requests were logged under version 2 (whatever served at close).
-    from trk.serving.core.variant import Variant
+    from trk.serving.online.records import Batch, Record
 
     serving = {"champion": "1"}
+
+    def requests(version, n):
+        return Batch([Record(f"r{i}", 0.0, "champion", version, "m", 1.0, 200, 0.001)
+                      for i in range(n)])  # fmt: skip
 
     def infos():
         return [VariantInfo("champion", "models:/m@champion", serving["champion"], "single", 1)]
 
     rep = make(lambda: client, variants=infos)
-    old, new = (Variant("champion", "models:/m@champion", None, "m", v) for v in ("1", "2"))
-    for _ in range(30):
-        rep.on_request(old, 0.001, ok=True)
+    rep.fold(requests("1", 30))
     serving["champion"] = "2"
-    for _ in range(5):
-        rep.on_request(new, 0.001, ok=True)
+    rep.fold(requests("2", 5))
     closed = rep.close_window()
-    rep.on_request(new, 0.001, ok=True)
+    rep.fold(requests("2", 1))
     closed += rep.close_window()
     assert [(w.step, w.info.model_version, w.metrics["requests"]) for w in closed] == [
         (0, "1", 30.0),

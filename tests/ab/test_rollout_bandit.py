@@ -15,6 +15,8 @@ from trk.ab.rollout.bandit import Propensity, thompson_share
 from trk.store.prediction_records import PredictionRecord
 from trk.tracking.client import Client
 
+pytestmark = pytest.mark.unit
+
 MIN_SHARE = 0.05
 
 

@@ -17,6 +17,8 @@ from rollout_helpers import Flaky, Processes, Traffic, register, serving, wait_f
 
 from trk.tracking.client import Client
 
+pytestmark = pytest.mark.e2e
+
 MODEL = "ro"
 QUALITY = ["--guard", "accuracy not-worse", "--min-sample", "30", "--horizon", "50"]
 

@@ -11,6 +11,8 @@ from trk.ab.rollout.plan import Plan, build_plan, load_plan_file
 from trk.exceptions import InvalidParameter
 from trk.store.rollout_records import Rollout
 
+pytestmark = pytest.mark.unit
+
 GUARDS = ["error_rate <= champion + 0.5pp", "p99_ms <= 1.2 * champion", "accuracy not-worse",
           "shadow_agreement >= 0.95"]  # fmt: skip
 

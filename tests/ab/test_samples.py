@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import orjson
 from ab_serving import ThreadServer, register_models, send, stream
 from click.testing import CliRunner
@@ -39,7 +41,7 @@ def test_samples_are_uploaded_per_window_and_replay_against_a_new_model(
     lines = []
     for f in files:
         local = client.download_artifacts(run.info.run_id, f.path, tmp_path / "dl")
-        lines += [orjson.loads(x) for x in open(local, "rb").read().splitlines()]
+        lines += [orjson.loads(x) for x in Path(local).read_bytes().splitlines()]
     assert len(lines) == 40
     first = lines[0]
     assert set(first["answers"]) == {"champion", "challenger"}  # both variants' answers

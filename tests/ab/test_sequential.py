@@ -16,6 +16,8 @@ import pytest
 from trk.ab import differences, sequential, stats
 from trk.exceptions import InvalidParameter
 
+pytestmark = pytest.mark.unit
+
 ALPHA, POWER, HORIZON, MIN_SAMPLE = 0.05, 0.8, 5000, 100
 EXPERIMENTS, LOOKS = 2000, 100
 

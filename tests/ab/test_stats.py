@@ -12,6 +12,8 @@ from scipy import stats as sst
 from trk.ab import stats
 from trk.exceptions import InvalidParameter
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize("x", [-8.0, -3.1, -1.0, 0.0, 0.3, 1.96, 5.0])
 def test_norm_cdf_and_sf_match_scipy(x):

@@ -61,9 +61,10 @@ def test_past_the_spool_bound_rows_are_dropped_and_counted(
     writer = CaptureWriter(config, on_drop=lambda reason, n: dropped.append((reason, n)),
                            clock=lambda: now[0])  # fmt: skip
     proxied.down()
-    for rec, _ in records(3000):
+    for i, (rec, _) in enumerate(records(3000)):
         writer.add(rec)
-    writer.tick()
+        if i % 100 == 99:
+            writer.tick()  # a file of 100 rows closes at each
     spooled = writer.written
     assert 0 < spooled < 3000
     assert writer.dropped["spool_full"] == 3000 - spooled
@@ -78,9 +79,10 @@ def test_past_the_spool_bound_rows_are_dropped_and_counted(
 def test_a_shipper_killed_after_publishing_publishes_again_without_duplicates(tmp_path):
     uri = str(tmp_path / "cap")
     writer = CaptureWriter(CaptureConfig(uri, max_rows=100, spool_dir=tmp_path / "spool"))
-    for rec, _ in records(1000):
+    for i, (rec, _) in enumerate(records(1000)):
         writer.add(rec)
-    writer.close_files()
+        if i % 100 == 99:
+            writer.close_files()
     # Killed between the uploads and the deletes: the spool still holds every file.
     shutil.copytree(tmp_path / "spool", tmp_path / "kept")
     assert writer.spool.publish()

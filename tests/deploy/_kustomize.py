@@ -66,7 +66,10 @@ def merge(base: Any, patch: Any) -> Any:
         out = copy.deepcopy(base)
         index = {item["name"]: i for i, item in enumerate(out)}
         for item in patch:
-            if item["name"] in index:
+            if item.get("$patch") == "delete":  # strategic merge's removal of a named item
+                out = [kept for kept in out if kept["name"] != item["name"]]
+                index = {kept["name"]: i for i, kept in enumerate(out)}
+            elif item["name"] in index:
                 out[index[item["name"]]] = merge(out[index[item["name"]]], item)
             else:
                 out.append(copy.deepcopy(item))

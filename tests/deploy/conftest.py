@@ -10,7 +10,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILES = {"serve": ROOT / "Dockerfile.serve", "server": ROOT / "Dockerfile.server"}
-KUSTOMIZATIONS = {"base": ROOT / "k8s" / "base", "shadow": ROOT / "k8s" / "overlays" / "shadow"}
+KUSTOMIZATIONS = {
+    "base": ROOT / "k8s" / "base",
+    "shadow": ROOT / "k8s" / "overlays" / "shadow",
+    "basic-auth": ROOT / "k8s" / "overlays" / "basic-auth",
+}
 
 
 @pytest.fixture(scope="session")

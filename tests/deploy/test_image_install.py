@@ -24,6 +24,8 @@ import _dockerfile
 import httpx
 import pytest
 
+pytestmark = pytest.mark.e2e
+
 SITE = Path(sysconfig.get_paths()["purelib"])
 OFFLINE = {"PIP_CONFIG_FILE": os.devnull, "PIP_NO_INDEX": "1", "PIP_NO_BUILD_ISOLATION": "0"}
 

@@ -162,3 +162,26 @@ def test_one_rollout_controller_against_the_tracking_server(rendered):
     ]
     auth = {e["name"]: e for e in srv["env"]}["TRK_AUTH_TOKEN"]["valueFrom"]["secretKeyRef"]
     assert env["TRK_TRACKING_TOKEN"]["valueFrom"]["secretKeyRef"] == auth
+
+
+def test_basic_auth_overlay_gives_each_component_its_own_secret(rendered):
+    """Issue 26: users sign in to the server (no shared token); trk-serve and the rollout
+    controller each carry their own user's token, from their own Secret."""
+    objects = rendered["basic-auth"]
+    server = _kustomize.find(objects, "Deployment", "trk-server")["spec"]["template"]["spec"]
+    env = {e["name"]: e for e in server["containers"][0]["env"]}
+    assert "TRK_AUTH_TOKEN" not in env
+    assert env["TRK_APP_NAME"]["value"] == "basic-auth"
+    assert env["TRK_PROTECTED_ALIASES"]["value"] == "champion"
+    assert (
+        env["MLFLOW_AUTH_ADMIN_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "trk-server-admin"
+    )
+    ini = _kustomize.find(objects, "ConfigMap", "trk-server-auth")["data"]["basic_auth.ini"]
+    assert "admin_password" not in ini
+    secrets = set()
+    for name in ("trk-serve", "trk-rollout-controller"):
+        spec = _kustomize.find(objects, "Deployment", name)["spec"]["template"]["spec"]
+        (container,) = spec["containers"]
+        token = {e["name"]: e for e in container["env"]}["TRK_TRACKING_TOKEN"]
+        secrets.add(token["valueFrom"]["secretKeyRef"]["name"])
+    assert secrets == {"trk-serve-token", "trk-rollout-token"}

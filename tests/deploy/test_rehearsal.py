@@ -12,6 +12,9 @@ import subprocess
 import sys
 
 import orjson
+import pytest
+
+pytestmark = pytest.mark.e2e
 
 CHECKS = {
     "no_request_failed",

@@ -11,6 +11,8 @@ import trk
 import trk.pyfunc
 import trk.sklearn
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture
 def autologging(tracking):

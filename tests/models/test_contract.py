@@ -14,6 +14,8 @@ from trk.exceptions import AlreadyExists, IntegrityError, ModelError, SignatureM
 from trk.models import input_example
 from trk.models.mlmodel import Model
 
+pytestmark = pytest.mark.unit
+
 DATA_FILES = {"sklearn": "model.skops", "torch": "data/model.pt2", "onnx": "model.onnx"}
 OTHER = {"sklearn": "onnx", "torch": "sklearn", "onnx": "torch"}
 

@@ -10,6 +10,8 @@ from trk.exceptions import SignatureMismatch
 from trk.models.schema_enforcement import array_plan, check_array, enforce
 from trk.models.signature import ColSpec, Schema, TensorSpec
 
+pytestmark = pytest.mark.unit
+
 COLS = Schema([ColSpec("double", "a"), ColSpec("long", "b"), ColSpec("string", "c", False)])
 
 

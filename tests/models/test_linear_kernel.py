@@ -19,6 +19,8 @@ import trk.pyfunc
 import trk.sklearn
 from trk.models.flavors.linear import linear_predict
 
+pytestmark = pytest.mark.unit
+
 X, Y = load_iris(return_X_y=True)
 RNG = np.random.default_rng(0)
 # Rows around and beyond the training data: ties and extremes are where a kernel would slip.

@@ -10,6 +10,8 @@ import pytest
 import trk.pyfunc
 from trk.exceptions import ModelError
 
+pytestmark = pytest.mark.unit
+
 mlflow = pytest.importorskip("mlflow", reason="mlflow (test-only dependency) is not installed")
 
 # A fixed requirements list skips MLflow's requirement inference (a slow subprocess).

@@ -12,6 +12,8 @@ import trk.sklearn
 from trk.exceptions import ConversionError
 from trk.models.optimize import to_onnx
 
+pytestmark = pytest.mark.unit
+
 
 def test_classifier_converts_and_agrees(tmp_path, iris_frame):
     X, y = iris_frame

@@ -23,6 +23,8 @@ from trk.models.profile import (
     parse,
 )
 
+pytestmark = pytest.mark.unit
+
 
 def test_numeric_bins_are_the_deciles_and_their_fractions():
     x = np.random.default_rng(1).normal(size=1001)

@@ -9,6 +9,8 @@ import pytest
 from trk.exceptions import InvalidParameter
 from trk.models.signature import ColSpec, ModelSignature, Schema, TensorSpec, infer_signature
 
+pytestmark = pytest.mark.unit
+
 
 def test_infer_from_frame_and_round_trip():
     df = pd.DataFrame({"a": [1.0], "b": [2], "c": ["x"], "d": [True], "e": np.float32([1])})

@@ -18,6 +18,8 @@ import trk.pyfunc
 import trk.sklearn
 from trk.exceptions import InvalidParameter
 
+pytestmark = pytest.mark.unit
+
 
 def test_predict_proba_through_params(tmp_path, iris_frame):
     X, y = iris_frame

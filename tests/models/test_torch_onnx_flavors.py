@@ -12,6 +12,8 @@ import trk.pyfunc
 import trk.torch
 from trk.exceptions import ModelError
 
+pytestmark = pytest.mark.unit
+
 
 class DataDependent(torch.nn.Module):
     """Python control flow on values: torch.export refuses it, TorchScript takes it."""

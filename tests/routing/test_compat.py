@@ -9,6 +9,8 @@ from trk.exceptions import SignatureMismatch
 from trk.models.signature import ColSpec, ModelSignature, Schema, TensorSpec
 from trk.serving.routing.signatures import check_at_start, check_signatures
 
+pytestmark = pytest.mark.unit
+
 COLS = ["a", "b", "c"]
 
 

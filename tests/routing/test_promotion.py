@@ -11,6 +11,8 @@ from trk.cli import main
 from trk.exceptions import NotFound
 from trk.tracking.promotion import alias_version, promote, rollback
 
+pytestmark = pytest.mark.unit
+
 
 def aliases(client, name: str) -> dict[str, str]:
     return dict(client.get_registered_model(name).aliases)

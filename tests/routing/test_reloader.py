@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from routing_helpers import expected
 from serving_helpers import metric_value, wait_until
@@ -10,6 +11,8 @@ from trk.serving.core.metrics import ServingMetrics
 from trk.serving.core.variant import CHALLENGER, CHAMPION, VariantSlot, load_variant
 from trk.serving.routing.metrics import RoutingMetrics
 from trk.serving.routing.reloader import Reloader
+
+pytestmark = pytest.mark.unit
 
 
 def make(routing_env, *uris: str, interval: float = 60.0, allow_pickle: bool = False):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from serving_helpers import metric_value, wait_until
 
@@ -17,8 +18,11 @@ from trk.serving.core.breaker import CircuitBreaker
 from trk.serving.core.inputs import ModelInput
 from trk.serving.core.metrics import ServingMetrics
 from trk.serving.core.variant import Variant
+from trk.serving.online.fold import RecordBuffer
 from trk.serving.routing.metrics import RoutingMetrics
 from trk.serving.routing.shadow import ShadowRunner, agreement
+
+pytestmark = pytest.mark.unit
 
 
 class Model:
@@ -61,20 +65,22 @@ def test_agreement_rules():
 
 
 def test_counts_compared_and_agreed_rows():
-    shadow = runner()
+    buffer = RecordBuffer()
+    shadow = runner(records=buffer)
     shadow.start()
     rng = np.random.default_rng(0)
     rows = rng.uniform(0, 1, size=(60, 3))
     champion = (rows.sum(axis=1) > 1.5).astype(np.int64)  # threshold 1.5 vs the model's 1.0
-    results = []
-    shadow.on_result = lambda rid, v, preds: results.append(rid)
     for i in range(60):
         shadow.submit(f"r{i}", variant(Model()), fast(rows[i : i + 1]), champion[i : i + 1])
     wait_until(lambda: shadow.counters()["compared"] == 60, timeout=20)
     expect = int(((rows.sum(axis=1) > 1.0) == (champion == 1)).sum())
     c = shadow.counters()
     assert (c["agreed"], c["requests_compared"], c["dropped"], c["error"]) == (expect, 60, 0, 0)
-    assert sorted(results) == sorted(f"r{i}" for i in range(60))
+    records = buffer.take()  # each compared copy is a shadow record, with its own agreement
+    assert sorted(r.request_id for r in records) == sorted(f"r{i}" for i in range(60))
+    assert all(r.shadow and r.variant == "challenger" and r.rows == 1 for r in records)
+    assert sum(r.agreed for r in records) == expect
     shadow.stop()
 
 

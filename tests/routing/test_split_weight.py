@@ -3,11 +3,14 @@ sqlite store): active rollouts rule, finished ones only for the version they wer
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import text
 
 from trk.serving.routing.split_weight import SplitWeight
 from trk.store.rollout_records import Rollout
 from trk.store.sql import SqlStore
+
+pytestmark = pytest.mark.unit
 
 
 def test_the_weight_follows_the_rollout_of_the_served_versions(tmp_path):

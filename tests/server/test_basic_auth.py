@@ -257,3 +257,71 @@ def test_every_route_states_a_permission(tmp_path: Path, monkeypatch: pytest.Mon
     table, missing = rule_table(app.routes, API_PREFIXES)
     assert missing == [], f"routes without a stated permission: {missing}"
     assert len(table) > 250  # every API route under three prefixes, files, dashboard
+
+
+def test_a_rollout_of_a_protected_champion_waits_for_a_second_user(
+    auth_server: ServerProcess, as_user
+) -> None:  # noqa: ANN001
+    import json
+    import time
+
+    starter, second = new_user(auth_server), new_user(auth_server)
+    name = f"r-{uuid.uuid4().hex[:6]}"
+    client = as_user(starter)
+    client.create_registered_model(name)
+    for _ in range(2):
+        client.create_model_version(name, "mlflow-artifacts:/0/model")
+    assert (
+        grant(auth_server, starter, "registered_model", name, second[0], "MANAGE").status_code
+        == 200
+    )
+    first = trk("models", "request-promotion", name, "1", "--alias", "champion", "--json",
+                user=starter, server=auth_server)  # fmt: skip
+    request_id = json.loads(first.stdout)["request_id"]
+    assert (
+        trk(
+            "models", "approve-promotion", name, request_id, user=second, server=auth_server
+        ).returncode
+        == 0
+    )
+    client.set_registered_model_alias(name, "challenger", "2")
+
+    started = trk("rollout", "start", name, "--steps", "50,100", "--step-interval", "0.1s",
+                  user=starter, server=auth_server)  # fmt: skip
+    assert started.returncode == 0, started.stderr
+    state = "running"
+    for _ in range(50):  # the step interval must pass before the final step
+        time.sleep(0.2)
+        trk("rollout", "step", name, user=starter, server=auth_server)
+        state = json.loads(trk("rollout", "status", name, "--json", user=starter,
+                               server=auth_server).stdout)["state"]  # fmt: skip
+        if state != "running":
+            break
+    assert state == "awaiting_approval"
+    assert client.get_model_version_by_alias(name, "champion").version == "1"
+
+    own = trk("rollout", "approve", name, user=starter, server=auth_server)
+    assert own.returncode != 0 and "cannot approve" in own.stderr
+    assert client.get_model_version_by_alias(name, "champion").version == "1"
+
+    done = trk("rollout", "approve", name, user=second, server=auth_server)
+    assert done.returncode == 0, done.stderr
+    assert client.get_model_version_by_alias(name, "champion").version == "2"
+    status = json.loads(
+        trk("rollout", "status", name, "--json", user=second, server=auth_server).stdout
+    )
+    assert status["state"] == "promoted"
+    shown = trk("models", "describe", name, user=second, server=auth_server).stdout
+    assert f"version 2 by {starter[0]}, approved by {second[0]}" in shown
+
+
+@pytest.mark.parametrize("body", ["", "null", "[1]", "{bad"])
+def test_an_empty_or_bad_body_is_a_400_not_a_hang(auth_server: ServerProcess, body: str) -> None:
+    answer = httpx.post(
+        f"{auth_server.url}/api/2.0/mlflow/users/create",
+        content=body,
+        headers={"Content-Type": "application/json"},
+        auth=ADMIN,
+        timeout=30,
+    )
+    assert answer.status_code == 400

@@ -50,6 +50,19 @@ def test_direct_client_encrypts_every_upload(
     assert small[:2] == big[:2] == (mode, key_id)
 
 
+def test_capture_files_are_encrypted_too(s3_bucket, s3_endpoint, files, monkeypatch):
+    from trk.capture.target import open_target
+
+    monkeypatch.setenv("TRK_S3_SSE", "aws:kms")
+    monkeypatch.setenv("TRK_S3_SSE_KMS_KEY_ID", KMS_KEY)
+    target = open_target(f"s3://{s3_bucket}/capture")
+    for f in files:
+        target.put(f, f"model=iris/{f.name}")
+    for f in files:
+        got = encryption(s3_endpoint, s3_bucket, f"capture/model=iris/{f.name}")
+        assert got[:2] == ("aws:kms", KMS_KEY)
+
+
 def test_without_the_setting_nothing_is_asked(s3_bucket, s3_endpoint, files, monkeypatch):
     monkeypatch.delenv("TRK_S3_SSE", raising=False)
     get_artifact_repository(f"s3://{s3_bucket}/root").log_artifact(files[0])

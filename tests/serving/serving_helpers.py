@@ -110,6 +110,9 @@ def stop_all(procs: list[Any]) -> None:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
+        for pipe in (proc.stdout, proc.stderr):  # else each is a ResourceWarning at exit
+            if pipe is not None:
+                pipe.close()
 
 
 class ThreadServer(uvicorn_thread.ThreadServer):

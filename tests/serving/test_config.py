@@ -9,6 +9,8 @@ from trk.exceptions import InvalidParameter
 from trk.serving.cli import serve
 from trk.serving.config import ServeSettings, build_settings, load_config_file
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize(
     ("kwargs", "words"),

@@ -7,7 +7,10 @@ import signal
 import threading
 
 import httpx
+import pytest
 from serving_helpers import metric_value, post_json, wait_until
+
+pytestmark = pytest.mark.e2e
 
 
 def test_serves_the_champion_alias(trk_serve, iris_env):

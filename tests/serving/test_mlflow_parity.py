@@ -41,7 +41,9 @@ def _trk_server(model_dir: Path) -> ThreadServer:
     from trk.serving.http.app import create_app
 
     # MLflow pickles, served from a bare path: the test vouches for the files it just wrote.
-    settings = ServeSettings(model_uri=str(model_dir), allow_pickle=True)
+    # Its serving runs go beside the model, not to ./trk.db in the working directory.
+    tracking_uri = f"sqlite:///{model_dir.parent / 'serving.db'}"
+    settings = ServeSettings(model_uri=str(model_dir), allow_pickle=True, tracking_uri=tracking_uri)
     return ThreadServer(create_app(settings)).start()
 
 
@@ -91,6 +93,7 @@ def sklearn_pair(tmp_path_factory):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+        proc.stderr.close()
 
 
 def _both(urls, body=None, content=None, ctype="application/json"):

@@ -5,7 +5,11 @@ from __future__ import annotations
 import time
 import uuid
 
+import pytest
+
 from trk.serving.core.request_ids import new_request_id, request_id
+
+pytestmark = pytest.mark.unit
 
 
 def test_fresh_ids_are_uuid7_in_32_hex_and_never_repeat():

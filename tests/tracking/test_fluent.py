@@ -9,6 +9,8 @@ import pytest
 import trk
 from trk.exceptions import InvalidParameter, NotFound
 
+pytestmark = pytest.mark.unit
+
 
 def test_run_lifecycle_params_metrics_tags(tracking_uri):
     trk.set_experiment("iris")

@@ -95,6 +95,8 @@ def world(backend, artifact_root, tmp_path) -> World:
     get_artifact_repository(model.artifact_location).log_artifact(tmp_path / "MLmodel")
     source = f"{store.get_run(served).info.artifact_uri}/out"
     store.create_model_version("iris", source, served)
+    store.access.create_user("ann", "not-a-hash")
+    store.access.grant("experiment", other, "ann", "MANAGE")
     store.delete_run(dead)
     store.delete_run(served)
     store.delete_experiment(other)
@@ -130,6 +132,8 @@ def test_gc_removes_deleted_rows_and_files_only(world):
         assert files(world.uris[run_id]) == []
     assert files(world.uris[world.gone_model]) == []
     assert rows(store, schema.experiments, experiment_id=int(world.gone_exp)) == 0
+    # A new experiment may get the freed id on sqlite: no grant of the old one carries over.
+    assert rows(store, schema.experiment_permissions, experiment_id=world.gone_exp) == 0
     # The live run and the deleted run a registered version serves keep rows and files.
     for run_id in (world.live, world.served):
         assert rows(store, schema.metrics, run_uuid=run_id) == 2
@@ -173,3 +177,29 @@ def test_run_ids_remove_only_the_named_run(world):
 def test_gc_refuses_a_tracking_server_uri():
     out = gc("http://127.0.0.1:9")
     assert out.returncode == 1 and "tracking database itself" in out.stderr
+
+
+def test_proxied_locations_resolve_under_the_artifacts_destination(tmp_path):
+    """A store behind `trk server` keeps `mlflow-artifacts:/...` locations: gc needs the
+    server's destination to find their files, and refuses to guess without it."""
+    uri = f"sqlite:///{tmp_path / 'trk.db'}"
+    store = SqlStore(uri, "mlflow-artifacts:/")  # as trk server opens its store
+    destination = tmp_path / "destination"
+    run = store.create_run("0")
+    assert run.info.artifact_uri.startswith("mlflow-artifacts:/0/")
+    files_at = destination / "0" / run.info.run_id / "artifacts"
+    files_at.mkdir(parents=True)
+    (files_at / "model.pkl").write_bytes(b"x")
+    keep = destination / "0" / "other.txt"
+    keep.write_text("not the run's")
+    store.delete_run(run.info.run_id)
+    try:
+        refused = gc(uri)
+        assert refused.returncode == 1 and "--artifacts-destination" in refused.stderr
+        assert rows(store, schema.runs, run_uuid=run.info.run_id) == 1
+        done = gc(uri, "--artifacts-destination", str(destination))
+        assert done.returncode == 0, done.stderr
+        assert not files_at.exists() and keep.read_text() == "not the run's"
+        assert rows(store, schema.runs, run_uuid=run.info.run_id) == 0
+    finally:
+        dispose_engine(uri)

@@ -9,6 +9,8 @@ from trk.artifacts.base import clean_artifact_path
 from trk.artifacts.local import LocalArtifactRepository
 from trk.exceptions import InvalidParameter, MalformedUri, NotFound
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize("bad", ["../x", "a/../../x", "/etc/passwd", "a\\b", "x\x00y"])
 def test_traversal_refused(bad):

@@ -8,6 +8,8 @@ import trk
 from trk.exceptions import MalformedUri, NotFound
 from trk.uri import check_tracking_uri, parse_model_uri, parse_run_uri, resolve_model_dir
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize(
     ("uri", "name", "alias", "version"),

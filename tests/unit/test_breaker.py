@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from trk.serving.core.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
+
+pytestmark = pytest.mark.unit
 
 
 def test_opens_after_timeouts_in_a_row_and_closes_after_a_good_probe():

@@ -10,7 +10,6 @@ import orjson
 import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
-from test_plane import Recorder
 
 import trk.sklearn
 from trk.exceptions import InvalidParameter
@@ -22,7 +21,10 @@ from trk.serving.core.pool import PredictPool
 from trk.serving.core.slots import Variants, make_slots
 from trk.serving.core.v2 import V2Codec, name_outputs
 from trk.serving.core.v2_types import from_binary, from_json, to_output
+from trk.serving.online.fold import RecordBuffer
 from trk.serving.routing.router import Router
+
+pytestmark = pytest.mark.unit
 
 X = np.array([[0.0, 1.0], [1.0, 0.0], [0.2, 0.9], [0.9, 0.1]] * 5)
 Y = np.array([0, 1, 0, 1] * 5)
@@ -93,7 +95,7 @@ def model_dir(tmp_path_factory):
     return str(path)
 
 
-def _plane(model_dir: str, recorder: Recorder, allow_forced: bool) -> DataPlane:
+def _plane(model_dir: str, buffer: RecordBuffer, allow_forced: bool) -> DataPlane:
     settings = ServeSettings(model_uri=model_dir, challenger_uri=model_dir, mode="split",
                              challenger_weight=0.0)  # fmt: skip
     metrics, pool = ServingMetrics(), PredictPool()
@@ -102,7 +104,7 @@ def _plane(model_dir: str, recorder: Recorder, allow_forced: bool) -> DataPlane:
     variants.load_all()
     router = Router(slots["champion"], slots["challenger"], "split", 0.0,
                     allow_forced=allow_forced)  # fmt: skip
-    return DataPlane(settings, metrics, variants, router, pool, observers=[recorder])
+    return DataPlane(settings, metrics, variants, router, pool, buffer)
 
 
 def _infer(plane: DataPlane, force: str | None = None, rid: str = "body-id"):
@@ -112,19 +114,21 @@ def _infer(plane: DataPlane, force: str | None = None, rid: str = "body-id"):
     return asyncio.run(plane.infer(body, None, {"x-request-id": "hdr"}, V2Codec(), force))
 
 
-def test_the_body_id_is_the_request_id_observers_see(model_dir):
-    recorder = Recorder()
-    result = _infer(_plane(model_dir, recorder, True))
+def test_the_body_id_is_the_request_id_records_carry(model_dir):
+    buffer = RecordBuffer()
+    result = _infer(_plane(model_dir, buffer, True))
     assert (result.status, result.request_id) == (200, "body-id")
     assert orjson.loads(result.body)["id"] == "body-id"
-    assert recorder.predictions == [("body-id", "champion", [("1", 1)])]
+    records = buffer.take()
+    assert [(r.request_id, r.variant) for r in records] == [("body-id", "champion")]
+    assert records.classes == [[("1", 1)]]
 
 
 def test_a_forced_variant_answers_unless_forcing_is_off(model_dir):
-    recorder = Recorder()
-    forced = _infer(_plane(model_dir, recorder, True), force="challenger")
+    buffer = RecordBuffer()
+    forced = _infer(_plane(model_dir, buffer, True), force="challenger")
     assert (
         forced.status == 200 and orjson.loads(forced.body)["parameters"]["variant"] == "challenger"
     )
-    refused = _infer(_plane(model_dir, recorder, False), force="challenger")
+    refused = _infer(_plane(model_dir, buffer, False), force="challenger")
     assert refused.status == 400 and "--allow-forced-variant" in orjson.loads(refused.body)["error"]

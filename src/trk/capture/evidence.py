@@ -7,52 +7,71 @@ Shadow pairs join the champion's and the challenger's answer to the same request
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from trk.capture.query import CaptureQuery
-from trk.store.prediction_records import JoinedCounts, Outcome, PairedCounts, PairedOutcome
+from trk.store.prediction_records import JoinedCounts, PairedCounts, PairedOutcome
 
 _JOINED = """
-SELECT variant, version, count(*),
-       count(*) FILTER (NOT reg AND label IS NOT NULL),
-       count(*) FILTER (NOT reg AND cls = label),
-       count(*) FILTER (reg AND lval IS NOT NULL),
-       coalesce(sum(abs(val - lval)) FILTER (reg), 0.0),
-       coalesce(sum((val - lval) * (val - lval)) FILTER (reg), 0.0)
-FROM preds LEFT JOIN lab USING (request_id, row)
-GROUP BY variant, version ORDER BY variant, version
+WITH logged AS (SELECT variant, version, sum(n) AS n FROM answers GROUP BY ALL),
+     scored AS (SELECT variant, version,
+                       count(*) FILTER (NOT reg AND label IS NOT NULL) AS labelled,
+                       count(*) FILTER (NOT reg AND cls = label) AS correct,
+                       count(*) FILTER (reg AND lval IS NOT NULL) AS reg_labelled,
+                       coalesce(sum(abs(val - lval)) FILTER (reg), 0.0) AS abs_sum,
+                       coalesce(sum((val - lval) * (val - lval)) FILTER (reg), 0.0) AS sq_sum
+                FROM pl GROUP BY ALL)
+SELECT variant, version, n, coalesce(labelled, 0), coalesce(correct, 0),
+       coalesce(reg_labelled, 0), coalesce(abs_sum, 0.0), coalesce(sq_sum, 0.0)
+FROM logged LEFT JOIN scored USING (variant, version) ORDER BY variant, version
 """
 _PAIRS = """
-FROM preds a JOIN preds b ON a.request_id = b.request_id AND a.row = b.row
-     JOIN lab l ON l.request_id = a.request_id AND l.row = a.row
+FROM pl a JOIN pl b ON a.request_id = b.request_id AND a.row = b.row
 WHERE a.variant = 'champion' AND b.variant = 'challenger' AND NOT a.reg AND NOT b.reg
 """
 _PAIRED = f"""
 SELECT a.version, b.version,
-       count(*) FILTER (a.cls = l.label AND b.cls = l.label),
-       count(*) FILTER (a.cls = l.label AND b.cls <> l.label),
-       count(*) FILTER (a.cls <> l.label AND b.cls = l.label),
-       count(*) FILTER (a.cls <> l.label AND b.cls <> l.label)
+       count(*) FILTER (a.cls = a.label AND b.cls = a.label),
+       count(*) FILTER (a.cls = a.label AND b.cls <> a.label),
+       count(*) FILTER (a.cls <> a.label AND b.cls = a.label),
+       count(*) FILTER (a.cls <> a.label AND b.cls <> a.label)
 {_PAIRS} GROUP BY a.version, b.version ORDER BY a.version, b.version
 """
 _PAIRED_OUTCOMES = f"""
-SELECT a.version, b.version, l.lts, a.cls = l.label, b.cls = l.label
-{_PAIRS} ORDER BY l.lts, a.request_id, a.row
+SELECT a.version, b.version, a.lts, a.cls = a.label, b.cls = a.label
+{_PAIRS} ORDER BY a.lts, a.request_id, a.row
 """
 _OUTCOMES = """
 SELECT variant, version, lts, CASE WHEN reg THEN NULL ELSE cls = label END,
        CASE WHEN reg THEN val - lval ELSE NULL END
-FROM preds JOIN lab USING (request_id, row)
-ORDER BY lts, request_id, row, variant
+FROM pl ORDER BY lts
 """
 _PROPENSITY = """
 SELECT variant, version, count(*) FILTER (ok),
        coalesce(sum(1.0 / p) FILTER (ok), 0.0),
        coalesce(sum(1.0 / p) FILTER (ok AND cls = label), 0.0)
 FROM (SELECT *, NOT reg AND label IS NOT NULL AND p > 0 AS ok
-      FROM preds JOIN lab USING (request_id, row))
+      FROM pl)
 GROUP BY variant, version ORDER BY variant, version
 """
+
+
+class _Outcome(NamedTuple):
+    """trk.store.prediction_records.Outcome's fields, as a tuple (cheaper by the million)."""
+
+    variant: str
+    version: str
+    labelled_ms: int
+    correct: bool | None
+    error: float | None
+
+
+def _plain(column: Any) -> list[Any]:
+    """A fetched column as Python values, NULL as None (numpy's masked arrays hide them)."""
+    if hasattr(column, "mask") and column.mask is not False and column.mask.any():
+        return [None if m else v for v, m in zip(column.data.tolist(), column.mask.tolist(),
+                                                 strict=True)]  # fmt: skip
+    return list(column.tolist())
 
 
 class CaptureEvidence:
@@ -67,16 +86,23 @@ class CaptureEvidence:
                              float(r[6]), float(r[7])) for r in self.q.rows(_JOINED)]  # fmt: skip
 
     def paired(self, model: str, since_ms: int | None = None) -> list[PairedCounts]:
+        if not self.q.shadow:
+            return []
         return [PairedCounts(r[0], r[1], *(int(x) for x in r[2:])) for r in self.q.rows(_PAIRED)]
 
     def paired_outcomes(self, model: str, since_ms: int | None = None) -> list[PairedOutcome]:
+        if not self.q.shadow:
+            return []
         return [PairedOutcome(r[0], r[1], int(r[2]), bool(r[3]), bool(r[4]))
                 for r in self.q.rows(_PAIRED_OUTCOMES)]  # fmt: skip
 
-    def outcomes(self, model: str, since_ms: int | None = None) -> list[Outcome]:
-        return [Outcome(r[0], r[1], int(r[2]), None if r[3] is None else bool(r[3]),
-                        None if r[4] is None else float(r[4]))
-                for r in self.q.rows(_OUTCOMES)]  # fmt: skip
+    def outcomes(self, model: str, since_ms: int | None = None) -> list[_Outcome]:
+        """Labelled rows in label order. Rows labelled at the same time are in no set order:
+        the looks take the counts at each time's last row, the same in any order."""
+        cols = self.q.con.execute(_OUTCOMES).fetchnumpy()
+        # Named tuples with Outcome's fields, column by column: a million labelled rows made
+        # as frozen dataclasses cost seconds.
+        return list(map(_Outcome, *(_plain(cols[k]) for k in cols)))
 
     def propensity(self, model: str, since_ms: int | None = None) -> list[dict[str, Any]]:
         return [{"variant": r[0], "version": r[1], "labelled": int(r[2]),

@@ -84,8 +84,10 @@ def model_prefix(model: str, labels: bool = False) -> str:
     return f"{LABELS + '/' if labels else ''}model={check_model(model)}/"
 
 
-def part_name() -> str:
-    return f"part-{uuid.uuid4().hex}.parquet"
+def part_name(seed: str | None = None) -> str:
+    """A fresh unique name, or with `seed` always the same one (a journal segment's files)."""
+    name = uuid.uuid5(uuid.NAMESPACE_URL, seed) if seed else uuid.uuid4()
+    return f"part-{name.hex}.parquet"
 
 
 def parse_key(key: str) -> tuple[str, str, int | None] | None:
@@ -101,6 +103,11 @@ def dates_since(since_ms: int, until_ms: int) -> list[str]:
     """The UTC dates from `since_ms` to `until_ms`, oldest first (the day partitions to list)."""
     first, last = _utc(since_ms).date(), _utc(until_ms).date()
     return [str(first + dt.timedelta(days=i)) for i in range((last - first).days + 1)]
+
+
+def hour_start_ms(date: str, hour: int) -> int:
+    start = dt.datetime.fromisoformat(date).replace(tzinfo=dt.UTC) + dt.timedelta(hours=hour)
+    return int(start.timestamp() * 1000)
 
 
 def in_window(date: str, hour: int | None, since_ms: int | None) -> bool:

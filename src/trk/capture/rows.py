@@ -21,7 +21,7 @@ class CaptureRecord(NamedTuple):
     version: str
     routing_probability: float
     status: int
-    latency_ms: float
+    latency_ms: float | None  # None where the shipper does not know it
     prediction: Any  # the answer (None for a failed request)
     inputs: Any = None  # the request's rows: a DataFrame, an array, a dict of columns, records
 

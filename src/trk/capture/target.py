@@ -86,7 +86,12 @@ class S3Target:
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def put(self, local: Path, key: str) -> None:
-        self.client.upload_file(str(local), self.bucket, self._key(key))
+        # Encrypted at rest when TRK_S3_SSE says so, as every other trk write to S3.
+        from trk import settings
+        from trk.artifacts.s3 import sse_args
+
+        extra = sse_args(*settings.s3_sse())
+        self.client.upload_file(str(local), self.bucket, self._key(key), ExtraArgs=extra)
 
     def keys(self, prefix: str) -> list[str]:
         strip = len(self._key(""))

@@ -1,9 +1,11 @@
 """The capture's writer: rows in memory, closed into Parquet files per partition, published.
 
-The log shipper calls `add` for each record and `tick` now and then; nothing here runs on a
-request. A file closes every `flush_s` or at `max_rows`, whichever first; closed files go
-through the spool (trk.capture.spool), which publishes them and keeps them while the bucket is
-unreachable. Past the spool's bound, rows are dropped and counted by reason.
+The log shipper calls `add` for each record, `sync` before it acknowledges a batch, and
+`tick` now and then; nothing here runs on a request. A file closes every `flush_s` or at
+`max_rows`, whichever first; closed files go through the spool (trk.capture.spool), which
+publishes them and keeps them while the bucket is unreachable. Past the spool's bound, rows are
+dropped and counted by reason. Rows not yet closed are in the journal (trk.capture.journal)
+once synced; a writer opened on the same spool closes what a killed one left there.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from trk.capture import layout
 from trk.capture.config import CaptureConfig
+from trk.capture.journal import Journal
 from trk.capture.rows import CaptureRecord, answer_json, inputs_json
 from trk.capture.sampling import kept
 from trk.capture.spool import Spool
@@ -47,6 +50,22 @@ class CaptureWriter:
         self._opened = clock()
         self._retry_at = 0.0
         self._delay = 0.0
+        self.journal = Journal(config.spool_dir / "journal")
+        self._synced = 0  # buffered rows already in the journal
+        # (request id, variant) of rows recovered from a killed writer's journal: the serving
+        # process sends again what that writer had not acknowledged, and some of it was in.
+        self.recovered: set[tuple[str, str]] = set()
+        self._recover()
+
+    def _recover(self) -> None:
+        for segment, rows in self.journal.recover():
+            self._columns = {c: [r[i] for r in rows] for i, c in enumerate(layout.CAPTURE_COLUMNS)}
+            self.recovered |= {(r[0], r[3]) for r in rows}
+            self._close(segment)
+            self.journal.forget(segment)
+        if self.recovered:
+            log.info("capture: %d row(s) a stopped writer left were closed into files",
+                     len(self.recovered))  # fmt: skip
 
     @property
     def buffered(self) -> int:
@@ -63,6 +82,8 @@ class CaptureWriter:
         try:
             if not kept(record.request_id, cfg.sample):
                 return False
+            if self.recovered and (record.request_id, record.variant) in self.recovered:
+                return False  # in a file already: sent again after a restart
             prediction = answer_json(record.prediction)
             inputs = inputs_json(record.inputs, cfg.drop_columns) if cfg.inputs else None
             layout.check_model(record.model)
@@ -71,21 +92,31 @@ class CaptureWriter:
                 raise TypeError("ids must be text")
             values = (record.request_id, int(record.timestamp_ms), record.model, record.variant,
                       record.version, float(record.routing_probability), int(record.status),
-                      float(record.latency_ms), prediction, inputs)  # fmt: skip
+                      _maybe_float(record.latency_ms), prediction, inputs)  # fmt: skip
         except Exception as exc:  # an answer orjson cannot write, a model no partition can name
             log.debug("capture: unloggable record %s: %s", record.request_id, exc)
             self._drop("unloggable", 1)
             return False
         for column, value in zip(self._columns.values(), values, strict=True):
             column.append(value)
-        if self.buffered >= cfg.max_rows:  # memory is bounded by the row limit, not by ticks
-            self.close_files()
         return True
+
+    def sync(self) -> None:
+        """Append the rows added since the last sync to the journal (before an acknowledgement);
+        close files at the row limit (after, so no row is in a file and not in the journal)."""
+        n = self.buffered
+        if n > self._synced:
+            cols = [c[self._synced :] for c in self._columns.values()]
+            self.journal.append(list(zip(*cols, strict=True)))
+            self._synced = n
+        if n >= self.config.max_rows:
+            self.close_files()
 
     def tick(self) -> bool:
         """Close files when due, publish what waits (backing off while that fails)."""
         now = self.clock()
-        if self.buffered and now - self._opened >= self.config.flush_s:
+        n = self.buffered
+        if n >= self.config.max_rows or (n and now - self._opened >= self.config.flush_s):
             self.close_files()
         if now < self._retry_at or not self.spool.pending():
             return not self.spool.failing
@@ -96,6 +127,14 @@ class CaptureWriter:
 
     def close_files(self) -> int:
         """Close the buffered rows into one file per partition in the spool; rows closed."""
+        closed = self._close(self.journal.segment)
+        self.journal.end()
+        self._synced = 0
+        self.recovered.clear()  # what was sent again came first, and is in these files
+        return closed
+
+    def _close(self, segment: str) -> int:
+        """The buffer as files named after `segment` (a recovered segment closes alike)."""
         cols, n = self._columns, self.buffered
         self._columns = {c: [] for c in layout.CAPTURE_COLUMNS}
         self._opened = self.clock()
@@ -105,7 +144,7 @@ class CaptureWriter:
         for key, idx in _partitions(cols["model"], cols["timestamp"]).items():
             table = _table({c: [v[i] for i in idx] for c, v in cols.items()} if len(idx) < n
                            else cols)  # fmt: skip
-            if self.spool.add(table, f"{key}/{layout.part_name()}"):
+            if self.spool.add(table, f"{key}/{layout.part_name(segment + key)}"):
                 closed += len(idx)
             else:
                 self._drop("spool_full", len(idx))
@@ -131,6 +170,10 @@ class CaptureWriter:
         self.dropped[reason] += n
         if self.on_drop is not None:
             self.on_drop(reason, n)
+
+
+def _maybe_float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def _partitions(models: list[str], times: list[int]) -> dict[str, list[int]]:

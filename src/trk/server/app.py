@@ -6,6 +6,7 @@ import json
 import logging
 import os
 
+from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
@@ -36,6 +37,7 @@ from trk.server.errors import EXCEPTION_HANDLERS
 from trk.server.headers import SecurityHeaders
 from trk.server.hosts import HostOriginCheck, default_allowed_hosts
 from trk.server.params import DEFAULT_MAX_ARTIFACT_MB, DEFAULT_MAX_BODY_BYTES
+from trk.server.prometheus import RequestMetrics, ServerMetrics, metrics_route
 from trk.server.slashes import MergeSlashes
 from trk.store.base import Store
 from trk.ui import app as dashboard
@@ -103,7 +105,9 @@ def create_app(
             return PlainTextResponse("not ok", status_code=503)
         return PlainTextResponse("OK")
 
+    server_metrics = ServerMetrics(CollectorRegistry())
     routes: list[BaseRoute] = [Route("/health", health, methods=["GET"])]
+    routes.append(metrics_route(server_metrics, store))  # behind the token like the API
     routes += [api_route(api, ctx, prefix) for prefix in API_PREFIXES for api in APIS]
     if serve_artifacts:
         routes += artifact_proxy.routes(ctx)
@@ -121,8 +125,9 @@ def create_app(
     middleware += [Middleware(BearerAuth, token=auth_token)] if auth_token else []
     if app_name is not None:  # every route signed in and checked against its rule
         table, _ = basic_auth.rule_table(routes, API_PREFIXES)  # a test checks none is missing
-        control = basic_auth.control_for(ctx)
-        middleware.append(basic_auth.guard(control, table, protected_aliases, max_body_bytes))
+        control = basic_auth.control_for(ctx, protected_aliases)
+        middleware.append(basic_auth.guard(control, table, max_body_bytes))
+    middleware += [Middleware(RequestMetrics, metrics=server_metrics)]  # innermost: sees the route
     app = Starlette(routes=routes, middleware=middleware, exception_handlers=EXCEPTION_HANDLERS)
     app.state.ctx = ctx
     return app

@@ -169,6 +169,8 @@ def absolute_destination(value: str) -> str:
 @click.option(
     "--protected-alias",
     "protected_aliases",
+    envvar="TRK_PROTECTED_ALIASES",
+    show_envvar=True,
     multiple=True,
     help="An alias (repeatable: champion) that moves only through a promotion request "
     "approved by a second user with MANAGE on the model. Needs --app-name basic-auth.",
@@ -218,6 +220,11 @@ def server_command(
         # Users sign in on a basic-auth server: it needs no shared token to listen off-loopback.
         insecure_no_auth = insecure_no_auth or app_name is not None
         token, hosts = guarded(host, auth_token, auth_token_file, insecure_no_auth, allowed_hosts)
+        if app_name is not None and token is not None:
+            raise InvalidParameter(
+                "--app-name basic-auth signs each user in: unset TRK_AUTH_TOKEN and "
+                "--auth-token-file (machines use per-user tokens: trk users token create)"
+            )
         run_server(
             backend_store_uri,
             absolute_destination(artifacts_destination),

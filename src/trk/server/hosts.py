@@ -19,7 +19,7 @@ from trk.server.errors import error_response
 INVALID_HOST = "Invalid Host header - possible DNS rebinding attack detected"
 CROSS_ORIGIN = "Cross-origin request blocked"
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-OPEN_PATHS = frozenset({"/health"})  # probes address a pod by IP
+OPEN_PATHS = frozenset({"/health", "/metrics"})  # probes and scrapes address a pod by IP
 LOCALHOST = ("localhost", "127.0.0.1", "[::1]")
 # RFC 1918 and RFC 4193 ranges, allowed by name as MLflow allows them when bound to all
 # interfaces: a DNS-rebinding page cannot make a browser send a private IP as its Host.

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
+import tempfile
 from typing import Any
 
 import uvicorn
 
+from trk import settings
 from trk.cli_common import EXIT_BIND
 from trk.server import app as app_module
 from trk.server.params import DEFAULT_MAX_BODY_BYTES
@@ -59,10 +62,18 @@ def run_server(
         return
     # Worker processes import the factory afresh; settings travel in the environment, the
     # token never does (each worker reads it from TRK_AUTH_TOKEN or the token file).
+    made = None
+    if not settings.prometheus_multiproc_dir():  # /metrics sums every worker's series
+        made = tempfile.mkdtemp(prefix="trk-server-metrics-")
+        settings.set_prometheus_multiproc_dir(made)
     os.environ[app_module.ENV_BACKEND] = backend_uri
     os.environ[app_module.ENV_DESTINATION] = destination
     os.environ[app_module.ENV_SERVE] = "true" if serve_artifacts else "false"
     if max_body_bytes:
         os.environ[app_module.ENV_MAX_BODY] = str(max_body_bytes)
     os.environ[app_module.ENV_OPTIONS] = json.dumps({**options, "auth_token_file": auth_token_file})
-    uvicorn.run("trk.server.app:app_from_env", factory=True, workers=workers, **common)
+    try:
+        uvicorn.run("trk.server.app:app_from_env", factory=True, workers=workers, **common)
+    finally:
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)

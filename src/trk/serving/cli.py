@@ -162,6 +162,25 @@ OPTIONS = [
         help="Delete logged predictions and labels older than this (e.g. 14d, 12h).",
     ),
     _opt(
+        "--log-shipper-socket",
+        default=None,
+        help="Send answers to a `trk log ship --listen PATH` sidecar on this Unix socket "
+        "instead of starting a log shipper process.",
+    ),
+    _opt(
+        "--log-max-backlog",
+        type=int,
+        default=1_000_000,
+        help="Prediction rows sent to the log shipper and not yet written; past it answers "
+        "are dropped from the log (counted), never waited for.",
+    ),
+    _opt(
+        "--log-degraded-backlog",
+        type=int,
+        default=10_000,
+        help="/health says degraded while more rows than this wait for the log.",
+    ),
+    _opt(
         "--feedback-token",
         default=None,
         help="Require 'Authorization: Bearer TOKEN' on /feedback (prefer the variable: "

@@ -1,8 +1,9 @@
 """Build one serving process's parts and the plane that runs them, in one place.
 
 Reading `build` top to bottom shows every part of the request path: the slots and how
-versions load into them, the router, the shadow runner, the observers each prediction is
-shown to, the listeners each request is counted by, and the background services.
+versions load into them, the router, the shadow runner, the record buffer each request
+appends to, the consumers the fold hands the records to (in order), and the background
+services (started in order after loading, stopped in reverse).
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ from tempfile import mkdtemp
 from typing import Any
 
 from trk.serving.config import ServeSettings
-from trk.serving.core.events import PredictionObserver
 from trk.serving.core.metrics import ServingMetrics
 from trk.serving.core.plane import DataPlane
 from trk.serving.core.pool import PredictPool
 from trk.serving.core.slots import Variants, make_slots
 from trk.serving.core.variant import CHALLENGER, CHAMPION, VariantSlot
 from trk.serving.online.feedback import FeedbackStore
+from trk.serving.online.fold import Folder, RecordBuffer
+from trk.serving.online.guards import BreakerGuard
+from trk.serving.online.labels import StoreLabels
 from trk.serving.online.metrics import (
     FEEDBACK_MAX_BATCH,
     OnlineServices,
@@ -31,9 +34,12 @@ from trk.serving.online.metrics import (
     shadow_counters,
     variant_infos,
 )
-from trk.serving.online.prediction_log import LogMetrics, PredictionLog
+from trk.serving.online.prediction_log import LogMetrics
+from trk.serving.online.records import FoldConsumer
 from trk.serving.online.reporter import Reporter
 from trk.serving.online.samples import SampleLogger
+from trk.serving.online.series import InFlight, RequestSeries
+from trk.serving.online.shipper_link import ShipperLink, shipper_command
 from trk.serving.routing.metrics import RoutingMetrics, RoutingServices
 from trk.serving.routing.reloader import Reloader
 from trk.serving.routing.router import Router
@@ -52,9 +58,11 @@ class Serving:
     feedback: FeedbackStore
     reporter: Reporter
     reloader: Reloader
+    folder: Folder
     shadow: ShadowRunner | None = None
     samples: SampleLogger | None = None
-    prediction_log: PredictionLog | None = None
+    shipper: ShipperLink | None = None
+    labels: StoreLabels | None = None
 
 
 def build(
@@ -95,30 +103,31 @@ def build(
         max_batch=FEEDBACK_MAX_BATCH,
         on_result=feedback_metrics(metrics),
     )
-    prediction_log = None
+    buffer = RecordBuffer()
+    log_metrics = LogMetrics(metrics)
+    shipper = labels = None
     if settings.prediction_log:
-        prediction_log = PredictionLog(
-            lambda: store_factory().predictions,
+        shipper = ShipperLink(
             served_model(slots),
-            router.probability,
-            current_version(slots),
-            LogMetrics(metrics),
-            retention_s=settings.prediction_retention_s,
+            shipper_command(settings.tracking_uri, settings.prediction_retention_s),
+            settings.log_shipper_socket,
+            log_metrics,
+            settings.log_max_backlog,
+            settings.log_degraded_backlog,
+            stop_timeout_s=settings.graceful_timeout_s,
         )
+        labels = StoreLabels(lambda: store_factory().predictions, served_model(slots))
     shadow = None
     # Split mode too: a rollout may shadow first (--shadow-for) before it moves traffic.
     if settings.mode in ("shadow", "split") and CHALLENGER in slots:
-        # The challenger's answers join labels too, in memory and in the shared log.
-        on_result: Callable[[str, str, Any], None] = feedback.record
-        if prediction_log is not None:
-            on_result = _both(feedback.record, prediction_log.record_shadow)
         shadow = ShadowRunner(
             SHADOW_QUEUE,
             settings.timeout_s,
             routing_metrics,
-            on_result=on_result,
+            records=buffer,  # its answers are records like the champion's
             breaker=slots[CHALLENGER].breaker,
             on_open=lambda: metrics.breaker_opened(CHALLENGER),
+            probability=router.probability,
         )
     samples = None
     if settings.log_samples > 0:
@@ -142,26 +151,47 @@ def build(
         variants.install,
         followers=[weights],
     )
-    observers: list[PredictionObserver] = [routing_metrics, feedback, reporter]
+    in_flight = InFlight()
+    # What each request's record feeds, off the request path, in this order.
+    consumers: list[FoldConsumer] = [
+        RequestSeries(metrics, in_flight, lambda: buffer.dropped, log_metrics_drop(log_metrics)),
+        BreakerGuard(slots, metrics.breaker_opened),
+        routing_metrics,
+        feedback,
+        reporter,
+    ]
     if samples is not None:
-        observers.append(samples)
-    if prediction_log is not None:
-        observers.append(prediction_log)
+        consumers.append(samples)
+    if shipper is not None:
+        consumers.append(shipper)
+    folder = Folder(buffer, consumers)
+    services: list[Any] = [OnlineServices(reporter, samples)]
+    if shipper is not None:
+        services.append(shipper)
+    # Stopped in reverse: the shadow worker, then the last fold, then the shipper drains.
+    services += [folder, RoutingServices(shadow, reloader, routing_metrics)]
     plane = DataPlane(
         settings,
         metrics,
         variants,
         router,
         pool,
+        buffer,
         shadow=shadow,
-        observers=observers,
-        listeners=[reporter],
-        services=[
-            RoutingServices(shadow, reloader, routing_metrics),
-            OnlineServices(reporter, samples, prediction_log),
-        ],
+        in_flight=in_flight,
+        services=services,
+        degraded=shipper.degraded if shipper is not None else None,
     )
-    return Serving(plane, feedback, reporter, reloader, shadow, samples, prediction_log)
+    return Serving(plane, feedback, reporter, reloader, folder, shadow, samples, shipper, labels)
+
+
+def log_metrics_drop(log_metrics: LogMetrics) -> Callable[[str, int], None]:
+    """Records lost to a full buffer are answers missing from the log too: counted there."""
+
+    def count(reason: str, n: int) -> None:
+        log_metrics.dropped.labels(reason).inc(n)
+
+    return count
 
 
 def _weight_listener(
@@ -176,16 +206,6 @@ def _weight_listener(
             slots[CHALLENGER].set_weight(challenger)
 
     return changed
-
-
-def _both(
-    first: Callable[[str, str, Any], None], second: Callable[[str, str, Any], None]
-) -> Callable[[str, str, Any], None]:
-    def call(request_id: str, variant: str, predictions: Any) -> None:
-        first(request_id, variant, predictions)
-        second(request_id, variant, predictions)
-
-    return call
 
 
 def _store_factory(tracking_uri: str | None) -> Callable[[], Any]:

@@ -49,6 +49,9 @@ class ServeSettings:
     feedback_capacity: int = 100_000
     prediction_log: bool = True
     prediction_retention: str = "14d"
+    log_shipper_socket: str | None = None
+    log_max_backlog: int = 1_000_000
+    log_degraded_backlog: int = 10_000
     feedback_token: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -103,6 +106,8 @@ class ServeSettings:
             _bad(
                 f"--feedback-token must be at least {MIN_TOKEN} characters (a guessable token is no lock)"
             )
+        if self.log_max_backlog < 1 or self.log_degraded_backlog < 1:
+            _bad("--log-max-backlog and --log-degraded-backlog must be at least 1")
         if self.feedback_capacity < 1:
             _bad(f"--feedback-capacity must be at least 1, got {self.feedback_capacity}")
 

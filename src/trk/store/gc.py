@@ -132,7 +132,8 @@ class SqlGarbage:
             _remove_runs(conn, [run_id])
 
     def remove_experiment(self, experiment_id: str) -> None:
-        """A deleted experiment with what is left in it: runs, logged models, datasets, tags."""
+        """A deleted experiment with what is left in it: runs, logged models, datasets, tags,
+        and the permissions granted on it."""
         exp_id = _int_id(experiment_id)
         with write_connection(self._engine) as conn:
             e = s.experiments
@@ -161,6 +162,9 @@ class SqlGarbage:
             conn.execute(delete(s.datasets).where(s.datasets.c.experiment_id == exp_id))
             t = s.experiment_tags
             conn.execute(delete(t).where(t.c.experiment_id == exp_id))
+            # sqlite may give the freed id to the next experiment: it must not inherit grants.
+            p = s.experiment_permissions
+            conn.execute(delete(p).where(p.c.experiment_id == str(exp_id)))
             conn.execute(delete(e).where(e.c.experiment_id == exp_id))
 
 

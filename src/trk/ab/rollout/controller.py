@@ -21,10 +21,10 @@ from typing import Any
 
 from trk.ab.rollout import bandit, journal
 from trk.ab.rollout.bandit import thompson_share
-from trk.ab.rollout.decide import HOLD, PROMOTE, Decision, decide, forward
+from trk.ab.rollout.decide import AWAIT, HOLD, PROMOTE, Decision, decide, forward
 from trk.ab.rollout.evidence import judge
 from trk.ab.rollout.plan import Plan
-from trk.exceptions import Conflict, InvalidState, TrkError
+from trk.exceptions import Conflict, InvalidState, PermissionDenied, TrkError
 from trk.serving_contract import CHALLENGER, CHAMPION
 from trk.store.rollout_records import (
     ABORTED,
@@ -142,7 +142,12 @@ class Controller:
         if decision.action == HOLD and not decision.moves and _same_hold(r, decision):
             return StepResult(r, decision)
         if decision.action == PROMOTE:
-            self._move_aliases(r)
+            try:
+                self._move_aliases(r)
+            except PermissionDenied as exc:  # a protected alias: a second person approves
+                decision = Decision(AWAIT, f"promotion waits for approval by a second user "
+                                    f"(trk rollout approve): {exc.message}",
+                                    {"state": AWAITING_APPROVAL}, decision.results)  # fmt: skip
         guards = [g.to_json() for g in decision.results]
         try:
             done = self.rollouts.transition(model, r.revision, decision.changes, decision.action,

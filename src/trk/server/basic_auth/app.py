@@ -15,10 +15,10 @@ APP_NAME = "basic-auth"
 APIS: list[Api] = [*users.APIS, *promotions.APIS]
 
 
-def control_for(ctx: ServerContext) -> AccessControl:
+def control_for(ctx: ServerContext, protected_aliases: tuple[str, ...] = ()) -> AccessControl:
     """The service over the store's users (config from MLFLOW_AUTH_CONFIG_PATH), with the
     admin created on first start; handlers and the dashboard find it in `ctx.extras`."""
-    control = AccessControl(ctx.store, read_config())
+    control = AccessControl(ctx.store, read_config(), frozenset(protected_aliases))
     control.bootstrap_admin()
     ctx.extras[users.CONTROL] = control
     ctx.extras["can_read"] = control.can_read_current  # the dashboard lists only these
@@ -51,13 +51,5 @@ def _rule(method: str, path: str, prefixes: tuple[str, ...]) -> rules.Rule | Non
     return rules.OTHER_RULES.get((method, path))
 
 
-def guard(
-    control: AccessControl, table: Table, protected_aliases: tuple[str, ...], max_body: int
-) -> Middleware:
-    return Middleware(
-        BasicAuthGuard,
-        control=control,
-        table=table,
-        protected_aliases=frozenset(protected_aliases),
-        max_body_bytes=max_body,
-    )
+def guard(control: AccessControl, table: Table, max_body: int) -> Middleware:
+    return Middleware(BasicAuthGuard, control=control, table=table, max_body_bytes=max_body)

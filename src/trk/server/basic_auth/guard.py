@@ -44,13 +44,11 @@ class BasicAuthGuard:
         app: ASGIApp,
         control: AccessControl,
         table: Table,
-        protected_aliases: frozenset[str],
         max_body_bytes: int,
     ) -> None:
         self.app = app
         self.control = control
         self.table = table
-        self.protected = protected_aliases
         self.max_body = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -91,34 +89,46 @@ class BasicAuthGuard:
         user = await run_in_threadpool(self.control.authenticate, auth)
         if user is None:
             raise Unauthenticated(UNAUTHENTICATED)
-        body = b""
+        body: bytes | None = None  # None: not read here, the route reads it
         if _has_json_body(scope, headers):
             body = await self._read(receive, headers)
-        params = _params(scope, path, body)
-        await run_in_threadpool(self.decide, user, rule, params, scope)
+        params = _params(scope, path, body or b"")
+        who = await run_in_threadpool(self.decide, user, rule, params, scope)
         if rule.hook == "runs" and not user.is_admin:
             cut = await run_in_threadpool(hooks.readable_experiments, self.control, user, params)
             if cut is None:  # nothing readable: an empty answer, as an empty search
                 await _json(scope, receive, send, {})
                 return
             body = cut
-        replay = _replay(body, receive) if body else receive
-        with acting.acting_as(acting.Actor(user.username)):
-            if rule.hook in hooks.AFTER:
+        # A body read here (even an empty one) is replayed: the route must not wait for it.
+        replay = _replay(body, receive) if body is not None else receive
+        with acting.acting_as(who):
+            if who.request_id is not None:  # a rollout's promotion, approved: close its request
+                after = hooks.approved(who)
+                await self._rewrite(scope, replay, send, after, user, params)
+            elif rule.hook in hooks.AFTER:
                 after = hooks.AFTER[rule.hook]
                 await self._rewrite(scope, replay, send, after, user, params)
             else:
                 await self.app(scope, replay, send)
 
-    def decide(self, user: User, rule: rules.Rule, params: dict[str, Any], scope: Scope) -> None:
+    def decide(
+        self, user: User, rule: rules.Rule, params: dict[str, Any], scope: Scope
+    ) -> acting.Actor:
+        """Who the request acts as; PermissionDenied unless `user` may do what `rule` asks."""
+        alias = params.get("alias")
+        if _moves_alias(scope) and alias in self.control.protected:
+            if scope["method"] != "POST":
+                raise PermissionDenied(f"Permission denied: alias {alias!r} is protected")
+            version = str(params.get("version"))
+            who = self.control.rollout_approval(user, str(params.get("name")), alias, version)
+            self.check(user, rule, params)
+            return who
+        self.check(user, rule, params)
+        return acting.Actor(user.username)
+
+    def check(self, user: User, rule: rules.Rule, params: dict[str, Any]) -> None:
         """Raise PermissionDenied unless `user` may do what `rule` asks."""
-        if _moves_alias(scope) and params.get("alias") in self.protected:
-            raise PermissionDenied(
-                f"Permission denied: alias {params['alias']!r} is protected; it moves only "
-                f"through a promotion request approved by a second user with MANAGE (trk models "
-                f"request-promotion {params.get('name')} VERSION --alias {params['alias']}, then "
-                "trk models approve-promotion)"
-            )
         if user.is_admin or rule.need == "authenticated":
             return
         if rule.need == "admin":

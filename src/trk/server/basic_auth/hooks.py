@@ -7,9 +7,12 @@ from typing import Any
 
 import orjson
 
+from trk import actor as acting
 from trk.server.basic_auth import rules
 from trk.server.basic_auth.service import AccessControl
+from trk.serving_contract import CHAMPION
 from trk.store.access import User
+from trk.store.promotions import APPROVED
 
 EXPERIMENT, MODEL = "experiment", "registered_model"
 # Query parameters that are lists even when given once.
@@ -105,6 +108,29 @@ def rename_model_grants(
         control.access.rename_model(old, new)
 
 
+def rollout_request(
+    control: AccessControl, user: User, params: dict[str, Any], answer: dict[str, Any]
+) -> None:
+    """A started rollout will promote `champion` at its end: where that alias is protected,
+    its starter has asked for the promotion, and another user must approve it."""
+    rollout = answer.get("rollout") or {}
+    name, version = rollout.get("model"), rollout.get("challenger_version")
+    if CHAMPION in control.protected and name and version:
+        control.store.promotions.request(name, CHAMPION, int(version), user.username)  # type: ignore[attr-defined]
+
+
+def approved(who: acting.Actor) -> Callable[..., dict[str, Any] | None]:
+    """After the alias moved as a rollout's approved promotion: its request is approved."""
+
+    def after(
+        control: AccessControl, user: User, params: dict[str, Any], answer: dict[str, Any]
+    ) -> None:
+        name = str(params.get("name"))
+        control.store.promotions.decide(name, str(who.request_id), user.username, APPROVED)  # type: ignore[attr-defined]
+
+    return after
+
+
 def _filtered(key: str, kind: str, field: str) -> Callable[..., dict[str, Any] | None]:
     def after(
         control: AccessControl, user: User, params: dict[str, Any], answer: dict[str, Any]
@@ -123,6 +149,7 @@ AFTER: dict[str, Callable[..., dict[str, Any] | None]] = {
     "grant_model": grant_model,
     "drop_model_grants": drop_model_grants,
     "rename_model_grants": rename_model_grants,
+    "rollout_request": rollout_request,
     "filter_experiments": _filtered("experiments", EXPERIMENT, "experiment_id"),
     "filter_models": _filtered("registered_models", MODEL, "name"),
     "filter_versions": _filtered("model_versions", MODEL, "name"),

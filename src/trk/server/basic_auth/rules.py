@@ -131,7 +131,8 @@ API_RULES: dict[tuple[str, str], Rule] = {
     # Rollouts move traffic and, at the end, an alias: EDIT on the model; reading, READ.
     ("GET", "trk/rollouts/get"): Rule("read", MODEL_PARAM),
     ("GET", "trk/rollouts/list"): ANYONE,  # trk's choice: names and states, no data
-    ("POST", "trk/rollouts/start"): Rule("update", ROLLOUT_MODEL),
+    # A rollout of a protected champion is a promotion request by its starter (four eyes).
+    ("POST", "trk/rollouts/start"): Rule("update", ROLLOUT_MODEL, "rollout_request"),
     ("POST", "trk/rollouts/transition"): Rule("update", MODEL_PARAM),
     ("POST", "trk/rollouts/lease"): Rule("update", MODEL_PARAM),
     ("POST", "trk/rollouts/release"): Rule("update", MODEL_PARAM),
@@ -166,6 +167,7 @@ API_RULES: dict[tuple[str, str], Rule] = {
 OTHER_RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/health"): PUBLIC,  # probes carry no credentials; it says ok or not
     ("GET", "/version"): ANYONE,
+    ("GET", "/metrics"): ANYONE,  # counts by route and rollout states: any signed-in scraper
     ("GET", "/api/2.0/mlflow-artifacts/artifacts"): Rule("read", ARTIFACT),
     ("GET", "/api/2.0/mlflow-artifacts/artifacts/{path:path}"): Rule("read", ARTIFACT),
     ("PUT", "/api/2.0/mlflow-artifacts/artifacts/{path:path}"): Rule("update", ARTIFACT),

@@ -16,12 +16,13 @@ import time
 from collections.abc import Iterable
 
 from trk import actor as acting
-from trk.exceptions import AlreadyExists, InvalidParameter, NotFound, TrkError
+from trk.exceptions import AlreadyExists, InvalidParameter, NotFound, PermissionDenied, TrkError
 from trk.server.basic_auth import rules
 from trk.server.basic_auth.config import AuthConfig
 from trk.server.basic_auth.passwords import hash_password, verify_password
 from trk.server.basic_auth.permissions import MANAGE, Permission, get_permission
 from trk.store.access import SqlAccess, User
+from trk.store.rollout_records import AWAITING_APPROVAL
 
 _CACHE_TTL_S = 60.0
 _CACHE_MAX = 10_000
@@ -32,13 +33,16 @@ KINDS = {rules.MODEL: "registered_model", rules.MODEL_PARAM: "registered_model",
 class AccessControl:
     """Authenticate requests and decide permissions for one server."""
 
-    def __init__(self, store: object, config: AuthConfig) -> None:
+    def __init__(
+        self, store: object, config: AuthConfig, protected: frozenset[str] = frozenset()
+    ) -> None:
         access = getattr(store, "access", None)
         if not isinstance(access, SqlAccess):
             raise InvalidParameter("--app-name basic-auth needs a SQL backend store")
         self.store = store
         self.access = access
         self.config = config
+        self.protected = protected
         self.default = get_permission(config.default_permission)
         # Verified (user, password) pairs, keyed by an HMAC under a key that dies with the
         # process: argon2 costs ~50 ms and 64 MiB per check, too much for every request. An
@@ -147,3 +151,36 @@ class AccessControl:
             self.access.grant(kind, key, username, MANAGE.name)
         except AlreadyExists:
             self.access.set_grant(kind, key, username, MANAGE.name)
+
+    def rollout_approval(self, user: User, name: str, alias: str, version: str) -> acting.Actor:
+        """Who a protected alias move acts as: allowed only as the approval of a rollout that
+        waits for it (its final promotion) by a user with MANAGE other than its starter."""
+        refused = PermissionDenied(
+            f"Permission denied: alias {alias!r} is protected; it moves only through a promotion "
+            f"request approved by a second user with MANAGE (trk models request-promotion {name} "
+            f"VERSION --alias {alias}, then trk models approve-promotion), or as the approval of a "
+            "rollout waiting for it (trk rollout approve)"
+        )
+        try:
+            rollout = self.store.rollouts.get(name, history=False)  # type: ignore[attr-defined]
+        except TrkError:
+            raise refused from None
+        waiting = rollout.state == AWAITING_APPROVAL and str(rollout.challenger_version) == version
+        asked = [
+            r
+            for r in self.store.promotions.requests(name, pending_only=True)  # type: ignore[attr-defined]
+            if r.alias == alias and str(r.version) == version
+        ]
+        if not waiting or not asked:
+            raise refused
+        if asked[-1].requested_by == user.username:
+            raise PermissionDenied(
+                f"Permission denied: {user.username!r} started the rollout of {name} and cannot "
+                "approve its promotion; another user with MANAGE on the model must (four eyes)"
+            )
+        if not self.permission(user, "registered_model", name).can_manage:
+            raise PermissionDenied(f"Permission denied: approving needs MANAGE on {name}")
+        request = asked[-1]
+        return acting.Actor(
+            request.requested_by, approver=user.username, request_id=request.request_id
+        )

@@ -1,9 +1,11 @@
-"""The transport-free core of `trk-serve`: route, decode, predict, encode, time, count.
+"""The transport-free core of `trk-serve`: route, decode, predict, encode, and one record.
 
 No Starlette here: `http/app.py` turns HTTP into `infer(body, content_type, headers)` calls
 and `InferResult`s (answers and errors alike, each with its headers) back into responses.
 Every part arrives typed through the constructor, built in one place (`serving/compose.py`);
-nothing is attached afterwards.
+nothing is attached afterwards. A request's only side effect is one `Record` appended to the
+record buffer: counting, windows, joins and the log fold the records elsewhere
+(`serving/online/fold.py`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import logging
 import math
 import platform
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -21,16 +23,16 @@ from trk.exceptions import DeadlineExceeded, TrkError
 from trk.serving.config import ServeSettings
 from trk.serving.core import codecs, request_ids
 from trk.serving.core.codecs import Codec
-from trk.serving.core.events import Prediction, PredictionObserver, RequestListener
 from trk.serving.core.inputs import ModelInput
 from trk.serving.core.metrics import ServingMetrics
 from trk.serving.core.pool import PredictPool
 from trk.serving.core.predict import call_model
 from trk.serving.core.slots import Variants
 from trk.serving.core.variant import CHAMPION, Variant
+from trk.serving.online.records import UNROUTED, Record
+from trk.serving.online.series import InFlight
 
 log = logging.getLogger("trk.serving")
-UNROUTED = ("none", "none", "none")
 # Flavors whose predict is bounded CPU work in trk's own code (no user code, no I/O).
 INLINE_FLAVORS = frozenset({"sklearn", "onnx"})
 INLINE_MAX_SECONDS = 0.001  # predicts measured faster than this skip the thread hop...
@@ -48,6 +50,15 @@ class InferResult:
     status: int = 200
 
 
+# (decoded input, predictions, answer bytes, predict seconds or None when batched)
+Predicted = tuple[ModelInput, Any, bytes, float | None]
+
+
+class RecordSink(Protocol):
+    def append(self, record: Record) -> None:
+        """Take one record: O(1), never blocks, never raises (a full sink drops and counts)."""
+
+
 class RouteChoice(Protocol):
     @property
     def primary(self) -> Variant: ...
@@ -62,6 +73,9 @@ class RequestRouter(Protocol):
 
         `force` names a variant the request's path asked for (V2's `versions/{v}`).
         """
+
+    def probability(self, variant: str) -> float:
+        """The chance a request reaches `variant` (the prediction log's propensity)."""
 
     def describe(self) -> dict[str, Any]: ...
 
@@ -91,10 +105,11 @@ class DataPlane:
         variants: Variants,
         router: RequestRouter,
         pool: PredictPool,
+        records: RecordSink,
         shadow: Shadow | None = None,
-        observers: Sequence[PredictionObserver] = (),
-        listeners: Sequence[RequestListener] = (),
+        in_flight: InFlight | None = None,
         services: Sequence[Service] = (),
+        degraded: Callable[[], str | None] | None = None,
     ) -> None:
         self.settings = settings
         self.metrics = metrics
@@ -102,10 +117,11 @@ class DataPlane:
         self.slots = variants.slots
         self.router = router
         self.pool = pool
+        self.records = records
         self.shadow = shadow
-        self.observers = tuple(observers)
-        self.listeners = tuple(listeners)
+        self.in_flight = in_flight or InFlight()
         self.services = tuple(services)
+        self.degraded = degraded
         self.started_at = time.time()
         self._load_task: asyncio.Task[None] | None = None
 
@@ -130,7 +146,7 @@ class DataPlane:
             await self._load_task
 
     async def stop(self) -> None:
-        """Stop the services (reporters flush here), then the predict threads."""
+        """Stop the services in reverse (the fold drains, the log ships), then the pool."""
         if self._load_task is not None and not self._load_task.done():
             self._load_task.cancel()
         for service in reversed(self.services):
@@ -155,68 +171,66 @@ class DataPlane:
         `force` names the variant the request's path asked for (routing may refuse it).
         `deadline` (event-loop time) is when the request's --timeout-s ends, counted from
         its arrival when the caller read the body first; else --timeout-s from now.
+        Whatever happens, one record of the request goes to the record buffer.
         """
-        request_id = request_ids.request_id(headers.get("x-request-id"))
         started = time.perf_counter()
+        request_id = request_ids.request_id(headers.get("x-request-id"))
         try:
             route = self.router.route(headers, force)
         except TrkError as exc:
-            self.metrics.observe_request(UNROUTED, int(exc.status), None)
+            self.refused(request_id, int(exc.status), started)
             return _error(codec, exc, "", "", request_id)
         variant = route.primary
-        in_flight = self.metrics.in_flight_for(variant.name)
-        in_flight.inc()
-        timed_out = False
+        name = variant.name
+        self.in_flight.enter(name)
         try:
             call = Call(codec, body, content_type, request_id)
             if _inline_ok(variant, body):
-                model_input, predictions, payload = self._predict_sync(variant, call)
+                model_input, predictions, payload, predict_s = self._predict_sync(variant, call)
             else:
                 if deadline is None:
                     deadline = asyncio.get_running_loop().time() + self.settings.timeout_s
                 async with asyncio.timeout_at(deadline):
-                    model_input, predictions, payload = await self._predict(variant, call)
+                    model_input, predictions, payload, predict_s = await self._predict(
+                        variant, call
+                    )
         except (TimeoutError, TrkError) as exc:
             if isinstance(exc, TimeoutError):
-                timed_out = True
                 exc = DeadlineExceeded(
                     f"The request ran past --timeout-s {self.settings.timeout_s:g} s"
                 )
-            self._count(variant, int(exc.status), started)
-            return _error(codec, exc, variant.name, variant.version, request_id)
-        except Exception:
-            self._count(variant, 500, started)
+            self._record(variant, request_id, started, int(exc.status))
+            return _error(codec, exc, name, variant.version, request_id)
+        except BaseException as exc:  # a bug (500), or cancelled at shutdown (the app's 503)
+            status = 503 if isinstance(exc, asyncio.CancelledError) else 500
+            self._record(variant, request_id, started, status)
             raise
-        finally:
-            in_flight.dec()
-            self._breaker_record(variant, timed_out)
-        self._count(variant, 200, started)
+        self.in_flight.leave(name)
         request_id = model_input.request_id or request_id
-        if self.observers:
-            event = Prediction(request_id, variant, model_input, predictions)
-            for observer in self.observers:
-                observer.on_prediction(event)
+        self.records.append(
+            Record(request_id, started, name, variant.version, variant.model_name,
+                   self.router.probability(name), 200, time.perf_counter() - started,
+                   predictions, model_input.data, model_input.params, predict_s,
+                   model_input.rows)
+        )  # fmt: skip
         if route.shadow is not None and self.shadow is not None:
             self.shadow.submit(request_id, route.shadow, model_input, predictions)
-        return InferResult(payload, variant.name, variant.version, request_id)
+        return InferResult(payload, name, variant.version, request_id)
 
-    def _breaker_record(self, variant: Variant, timed_out: bool) -> None:
-        breaker = self.slots[variant.name].breaker
-        if breaker is not None and breaker.record(timed_out):
-            log.warning(
-                "%s: %d predicts in a row ran past --timeout-s; its traffic goes to the "
-                "champion for %g s, then one request probes it",
-                variant.name, breaker.in_a_row, breaker.cooldown_s,
-            )  # fmt: skip
-            self.metrics.breaker_opened(variant.name)
+    def refused(self, request_id: str, status: int, started: float | None = None) -> None:
+        """Record a request refused before routing (a bad body, a forced variant refused)."""
+        at = time.perf_counter() if started is None else started
+        self.records.append(Record(request_id, at, UNROUTED, "", "", 0.0, status, None))
 
-    def _count(self, variant: Variant, status: int, started: float) -> None:
+    def _record(self, variant: Variant, request_id: str, started: float, status: int) -> None:
+        self.in_flight.leave(variant.name)
         seconds = time.perf_counter() - started
-        self.metrics.observe_request(variant.labels, status, seconds)
-        for listener in self.listeners:
-            listener.on_request(variant, seconds, status < 500)
+        self.records.append(
+            Record(request_id, started, variant.name, variant.version, variant.model_name,
+                   self.router.probability(variant.name), status, seconds)
+        )  # fmt: skip
 
-    async def _predict(self, variant: Variant, call: Call) -> tuple[ModelInput, Any, bytes]:
+    async def _predict(self, variant: Variant, call: Call) -> Predicted:
         run = self.pool.run
         if variant.batcher is None:
             return await run(self._predict_sync, variant, call, variant=variant.name)
@@ -226,16 +240,14 @@ class DataPlane:
                 self._predict_decoded, variant, call, model_input, variant=variant.name
             )
         predictions = await variant.batcher.submit(model_input.data)
-        return model_input, predictions, call.encode(predictions, model_input, variant)
+        return model_input, predictions, call.encode(predictions, model_input, variant), None
 
-    def _predict_sync(self, variant: Variant, call: Call) -> tuple[ModelInput, Any, bytes]:
+    def _predict_sync(self, variant: Variant, call: Call) -> Predicted:
         """Decode, predict and encode in one thread hop."""
         model_input = call.codec.decode(call.body, call.content_type, variant.spec)
         return self._predict_decoded(variant, call, model_input)
 
-    def _predict_decoded(
-        self, variant: Variant, call: Call, model_input: ModelInput
-    ) -> tuple[ModelInput, Any, bytes]:
+    def _predict_decoded(self, variant: Variant, call: Call, model_input: ModelInput) -> Predicted:
         started = time.perf_counter()
         predictions = call_model(
             variant.model, model_input.data, model_input.params, model_input.fast
@@ -243,29 +255,34 @@ class DataPlane:
         seconds = time.perf_counter() - started
         prev = variant.predict_ewma_s
         variant.predict_ewma_s = seconds if prev == math.inf else prev + 0.1 * (seconds - prev)
-        self.metrics.observe_predict(variant.labels, seconds, model_input.rows)
-        return model_input, predictions, call.encode(predictions, model_input, variant)
+        return model_input, predictions, call.encode(predictions, model_input, variant), seconds
 
     # -- health and metadata ----------------------------------------------------------------
     def live(self) -> bool:
         return True
 
     def ready(self) -> bool:
-        """Ready when the champion serves and no variant is still loading.
+        """Ready when the champion serves, no variant is still loading and the services run.
 
         A failed challenger does not take the server down, but one still loading holds
         readiness back: replicas behind a Service then all route a sticky caller to the same
         variant from their first request, instead of sending it to the champion meanwhile.
         """
         loading = any(slot.state == "loading" for slot in self.slots.values())
-        return self.slots[CHAMPION].current is not None and not loading
+        # and its services (the fold, the log shipper) are up: answers are then counted
+        starting = self._load_task is not None and not self._load_task.done()
+        return self.slots[CHAMPION].current is not None and not loading and not starting
 
     def health(self) -> dict[str, Any]:
         """Each variant's name, version, loaded-at and state."""
         champion = self.slots[CHAMPION]
         status = "ready" if self.ready() else "loading" if champion.current else champion.state
+        behind = self.degraded() if self.degraded is not None else None
+        if behind and status == "ready":
+            status = "degraded"  # answering, but the evidence is not keeping up
         return {
             "status": status,
+            **({"degraded": behind} if behind else {}),
             "mode": self.settings.mode,
             "variants": [slot.health() for slot in self.slots.values()],
             "routing": self.router.describe(),

@@ -82,7 +82,7 @@ def create_app(
     serving = serving or build(settings, ServingMetrics(registry))
     plane = serving.plane
     bodies = BodyReader(settings.max_body_bytes)
-    handle_feedback = feedback_endpoint(serving.feedback, serving.prediction_log)
+    handle_feedback = feedback_endpoint(serving.feedback, serving.labels)
     feedback_auth = BearerCheck(settings.feedback_token, "/feedback")
 
     def deadline() -> float:
@@ -93,7 +93,8 @@ def create_app(
         try:
             return await bodies.read(request, deadline() if until is None else until)
         except BadRequest as exc:
-            plane.metrics.observe_request(("none", "none", "none"), int(exc.status), None)
+            plane.refused(request_ids.request_id(request.headers.get("x-request-id")),
+                          int(exc.status))  # fmt: skip
             raise
 
     async def answer(
@@ -135,6 +136,7 @@ def create_app(
         return json_response(plane.version())
 
     async def metrics(request: Request) -> Response:
+        serving.folder.fold(always=True)  # every answer before this scrape is counted in it
         return Response(plane.metrics.exposition(), media_type=METRICS_CONTENT_TYPE)
 
     @contextlib.asynccontextmanager

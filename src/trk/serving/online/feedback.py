@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from trk.exceptions import BadRequest
-from trk.serving.core.events import Prediction
+from trk.serving.online.records import Batch
 from trk.serving_contract import CHALLENGER, CHAMPION, PAIRED_KEYS
 
 CLASSIFIER, REGRESSOR = "classifier", "regressor"
@@ -99,20 +99,26 @@ class FeedbackStore:
         self._totals = {"joined": 0, "unknown": 0, "expired": 0, "duplicate": 0}
         self._lock = threading.Lock()
 
-    # -- recording (request path: O(1), no conversion) ---------------------------------------
-    def on_prediction(self, event: Prediction) -> None:
-        """Prediction observer: remember the answer for a later label."""
-        self.record(event.request_id, event.variant.name, event.predictions)
+    # -- recording (folded records: O(1) each, no conversion) -------------------------------
+    def fold(self, records: Batch) -> None:
+        """Fold consumer: remember each answer (a shadow answer adds to its request's)."""
+        now = self.clock()
+        with self._lock:
+            for r in records:
+                if r.status == 200 and r.variant:
+                    self._remember(r.request_id, r.variant, r.answer, now)
 
     def record(self, request_id: str, variant: str, predictions: Any) -> None:
         """Remember what `variant` answered for `request_id` (a shadow answer adds to it)."""
-        now = self.clock()
         with self._lock:
-            entry = self._entries.get(request_id)
-            if entry is None:
-                entry = self._entries[request_id] = _Entry(now)
-                self._evict(now)
-            entry.answers[variant] = predictions
+            self._remember(request_id, variant, predictions, self.clock())
+
+    def _remember(self, request_id: str, variant: str, predictions: Any, now: float) -> None:
+        entry = self._entries.get(request_id)
+        if entry is None:
+            entry = self._entries[request_id] = _Entry(now)
+            self._evict(now)
+        entry.answers[variant] = predictions
 
     def _evict(self, now: float) -> None:
         while self._entries:

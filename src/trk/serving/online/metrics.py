@@ -14,7 +14,7 @@ from trk.exceptions import BadRequest, InvalidParameter
 from trk.serving.config import ServeSettings
 from trk.serving.core.variant import CHAMPION, VariantSlot
 from trk.serving.online.feedback import FeedbackResult, FeedbackStore
-from trk.serving.online.prediction_log import PredictionLog
+from trk.serving.online.labels import StoreLabels
 from trk.serving.online.reporter import Reporter
 from trk.serving.online.samples import SampleLogger
 from trk.serving.online.window_stats import VariantInfo
@@ -28,27 +28,18 @@ Counters = dict[str, dict[str, float]]
 class OnlineServices:
     """Started after the variants load, stopped (flushing the last window) at shutdown."""
 
-    def __init__(
-        self,
-        reporter: Reporter,
-        samples: SampleLogger | None,
-        prediction_log: PredictionLog | None = None,
-    ) -> None:
-        self.reporter, self.samples, self.prediction_log = reporter, samples, prediction_log
+    def __init__(self, reporter: Reporter, samples: SampleLogger | None) -> None:
+        self.reporter, self.samples = reporter, samples
 
     def start(self) -> None:
         if self.samples is not None:
             self.samples.start()
-        if self.prediction_log is not None:
-            self.prediction_log.start()
         self.reporter.start()
 
     async def stop(self) -> None:
         # Off the event loop: the final flush may wait on a slow store for a few seconds.
         if self.samples is not None:
             await asyncio.to_thread(self.samples.stop)
-        if self.prediction_log is not None:
-            await asyncio.to_thread(self.prediction_log.stop)
         await asyncio.to_thread(self.reporter.stop)
 
 
@@ -159,7 +150,7 @@ def feedback_metrics(metrics: Any) -> Callable[[FeedbackResult, Counters], None]
 
 
 def feedback_endpoint(
-    feedback: FeedbackStore, prediction_log: PredictionLog | None = None
+    feedback: FeedbackStore, labels: StoreLabels | None = None
 ) -> Callable[[bytes], dict[str, Any]]:
     """Body bytes -> the JSON answer of `POST /feedback` (BadRequest on bad input).
 
@@ -176,11 +167,11 @@ def feedback_endpoint(
                 'Feedback body is not JSON: send {"request_id", "label"} or a list'
             ) from None
         items = payload if isinstance(payload, list) else [payload]
-        if prediction_log is not None and 0 < len(items) <= FEEDBACK_MAX_BATCH:
+        if labels is not None and 0 < len(items) <= FEEDBACK_MAX_BATCH:
             check_labels(items)  # empty and oversized batches get the in-memory join's 400
         answer = feedback.submit(payload).to_dict()
-        if prediction_log is not None:
-            answer["stored"] = prediction_log.write_labels(items)
+        if labels is not None:
+            answer["stored"] = labels.write(items)
         return answer
 
     return handle

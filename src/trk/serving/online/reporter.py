@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from trk.entities import Metric
-from trk.serving.core.events import Prediction
-from trk.serving.core.variant import Variant
+from trk.serving.online.records import Batch
 from trk.serving.online.serving_runs import ServingRuns
 from trk.serving.online.window_stats import VariantInfo, WindowStats, window_metrics
 
@@ -99,14 +98,18 @@ class Reporter:
         with self._lock:
             self._window(variant, None).observe_classes(predictions)
 
-    def on_request(self, variant: Variant, seconds: float | None, ok: bool) -> None:
-        """Request listener (every routed request, any status)."""
-        self.observe(variant.name, seconds, ok, variant.version)
-
-    def on_prediction(self, event: Prediction) -> None:
-        """Prediction observer: the classes the plane counted once for every observer."""
+    def fold(self, records: Batch) -> None:
+        """Fold consumer: every routed request (4xx count as requests, not errors) and the
+        classes each answer predicted; one lock per batch. Shadow copies are not requests."""
+        classes = records.classes
         with self._lock:
-            self._window(event.variant.name, event.variant.version).add_classes(event.classes)
+            for r, counted in zip(records, classes, strict=True):
+                if r.shadow or not r.variant:
+                    continue
+                window = self._window(r.variant, r.version)
+                window.observe(r.latency_s, r.ok)
+                if counted:
+                    window.add_classes(counted)
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:

@@ -1,8 +1,8 @@
 """`--log-samples`: a sampled fraction of requests, with both variants' answers, as JSONL.
 
-Sampling happens on the request path (one random draw); the other variant's answer is
-computed by a background thread through a bounded queue (full -> the sample is skipped), so
-the request never waits. Files rotate with each report window and are capped in size; the
+Sampling happens in the fold (one random draw per folded answer); the other variant's
+answer is computed by a background thread through a bounded queue (full -> the sample is
+skipped), so no request waits. Files rotate with each report window and are capped in size; the
 reporter uploads them as `samples/` artifacts of the answering variant's serving run.
 """
 
@@ -65,18 +65,18 @@ class SampleLogger:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
-    def on_prediction(self, event: Any) -> None:
-        """Prediction observer."""
-        self.maybe_log(event.request_id, event.variant, event.model_input, event.predictions)
-
-    def maybe_log(self, request_id: str, variant: Any, model_input: Any, predictions: Any) -> None:
-        """Request path: sample with probability `fraction`; never blocks, never raises."""
-        if self._rng.random() >= self.fraction:
-            return
-        try:
-            self._queue.put_nowait((request_id, variant, model_input, predictions, time.time()))
-        except queue.Full:
-            self.skipped += 1
+    def fold(self, records: Any) -> None:
+        """Fold consumer: sample answers with probability `fraction`; never blocks."""
+        for r in records:
+            if r.shadow or r.status != 200 or r.inputs is None:
+                continue
+            if self._rng.random() >= self.fraction:
+                continue
+            item = (r.request_id, r.variant, r.version, r.inputs, r.params, r.answer, time.time())
+            try:
+                self._queue.put_nowait(item)
+            except queue.Full:
+                self.skipped += 1
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="trk-samples", daemon=True)
@@ -96,38 +96,38 @@ class SampleLogger:
             except Exception:  # a sample is best effort: log and carry on
                 log.exception("writing a request sample failed")
 
-    def write(self, request_id: str, variant: Any, model_input: Any, predictions: Any,
-              at: float) -> None:  # fmt: skip
+    def write(self, request_id: str, variant: str, version: str, data: Any,
+              params: dict[str, Any] | None, predictions: Any, at: float) -> None:  # fmt: skip
         """Add one sample line with every variant's answer to `variant`'s current file."""
-        answers = {variant.name: _answer(predictions)}
+        answers = {variant: _answer(predictions)}
         for name, other in self.variants().items():
             if name not in answers and other is not None:
-                answers[name] = self._other_answer(other, model_input)
+                answers[name] = self._other_answer(other, data, params)
         line = orjson.dumps(
-            {"request_id": request_id, "time": at, "variant": variant.name,
-             "version": variant.version, "input": encode_input(model_input.data),
-             "params": model_input.params, "answers": answers},
+            {"request_id": request_id, "time": at, "variant": variant, "version": version,
+             "input": encode_input(data), "params": params, "answers": answers},
             option=orjson.OPT_SERIALIZE_NUMPY,
         ) + b"\n"  # fmt: skip
+        name = variant
         with self._lock:
-            size = self._sizes.get(variant.name, 0)
+            size = self._sizes.get(name, 0)
             if size + len(line) > self.max_bytes:
                 self.skipped += 1
                 return
-            handle = self._files.get(variant.name)
+            handle = self._files.get(name)
             if handle is None:
-                path = self.directory / f"{variant.name}.current.jsonl"
-                handle = self._files[variant.name] = open(path, "ab")  # noqa: SIM115
+                path = self.directory / f"{name}.current.jsonl"
+                handle = self._files[name] = open(path, "ab")  # noqa: SIM115
             handle.write(line)
-            self._sizes[variant.name] = size + len(line)
+            self._sizes[name] = size + len(line)
 
     @staticmethod
-    def _other_answer(other: Any, model_input: Any) -> Any:
+    def _other_answer(other: Any, data: Any, params: dict[str, Any] | None) -> Any:
         try:
-            data = model_input.data
-            if model_input.fast and not other.model.needs_dataframe:
+            fast = isinstance(data, np.ndarray) and data.ndim == 2 and not params
+            if fast and not other.model.needs_dataframe:
                 return _answer(other.model.predict_array(data))
-            return _answer(other.model.predict(data, model_input.params))
+            return _answer(other.model.predict(data, params))
         except Exception as exc:
             return {"error": f"{type(exc).__name__}: {exc}"[:300]}
 

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from trk.serving.core.events import count_classes
+from trk.serving.online.records import count_classes
 from trk.serving_contract import PAIRED_KEYS, PRED_PREFIX
 
 RESERVOIR = 2048  # latencies kept per variant per window; percentiles of a uniform sample

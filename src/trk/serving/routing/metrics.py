@@ -8,8 +8,8 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from trk.serving.core.events import Prediction, count_classes
-from trk.serving.core.variant import STATES, Variant, VariantSlot
+from trk.serving.core.variant import STATES, VariantSlot
+from trk.serving.online.records import Batch, count_classes
 from trk.serving.routing.reloader import Reloader
 from trk.serving.routing.router import FALLBACK, Route
 from trk.serving.routing.shadow import ShadowRunner, as_array
@@ -57,7 +57,8 @@ class RoutingMetrics:
             "Split-mode requests without the sticky header, routed at random.",
         )  # fmt: skip
         self._labels: dict[str, set[str]] = {}
-        for slot in (slots or {}).values():
+        self.slots = slots or {}
+        for slot in self.slots.values():
             self.weight.labels(slot.name).set(slot.weight)
         self._shadow = {o: self.shadow_requests.labels(o) for o in ("compared", "dropped")}
 
@@ -87,16 +88,23 @@ class RoutingMetrics:
         if route.reason == FALLBACK:
             self.sticky_fallback.inc()
 
-    def on_prediction(self, event: Prediction) -> None:
-        """Prediction observer: uses the classes the plane counted once per request."""
-        self._observe(event.variant, event.predictions, event.classes)
+    def fold(self, records: Batch) -> None:
+        """Fold consumer: predicted classes (or values) of every answer, shadow ones included,
+        and the shadow copies' agreement with the champion."""
+        agreed = disagreed = 0
+        for r, classes in zip(records, records.classes, strict=True):
+            if r.status != 200 or not r.variant:
+                continue
+            if r.shadow and r.agreed is not None:
+                agreed += r.agreed
+                disagreed += r.rows - r.agreed
+            self._observe(r.variant, r.answer, classes)
+        self.agreement(agreed, disagreed)
 
-    def observe_predictions(self, variant: Variant, predictions: Any) -> None:
-        """Class counts for classifiers, a value histogram for regressors (shadow answers)."""
-        self._observe(variant, predictions, count_classes(predictions))
-
-    def _observe(self, variant: Variant, predictions: Any, classes: Any) -> None:
-        kind = getattr(variant.model, "output_kind", "unknown")
+    def _observe(self, variant: str, predictions: Any, classes: Any) -> None:
+        slot = self.slots.get(variant)
+        model = slot.current.model if slot is not None and slot.current is not None else None
+        kind = getattr(model, "output_kind", "unknown")
         if kind == "regressor" or classes is None:
             try:
                 values = as_array(predictions).ravel()
@@ -105,12 +113,12 @@ class RoutingMetrics:
             if kind == "classifier":  # float class labels: counted as labels all the same
                 classes = count_classes(values.astype(str))
             elif values.dtype.kind in "fiu":
-                hist = self.child(self.values, (variant.name,))
+                hist = self.child(self.values, (variant,))
                 for v in values.tolist():
                     hist.observe(v)
                 return
         for label, count in classes or ():
-            self._count_label(variant.name, label, count)
+            self._count_label(variant, label, count)
 
     def _count_label(self, variant: str, label: str, count: int) -> None:
         text = label[:64]

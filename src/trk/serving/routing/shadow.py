@@ -4,6 +4,8 @@
 worker thread drains the queue, merges fast-path copies into one predict (fewer GIL-bound
 calls competing with the event loop), and runs each predict on a small pool so that a
 challenger that hangs costs a timeout, not the worker. Nothing here reaches a client.
+Each compared answer leaves a shadow `Record` (with its agreement) in the same record buffer
+as the champion's answers: the series, the feedback join and the log all fold it from there.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import numpy as np
 
 from trk.serving.core.breaker import CircuitBreaker
 from trk.serving.core.pool import DaemonExecutor
+from trk.serving.online.records import Record
 
 log = logging.getLogger("trk.serving")
 OUTCOMES = ("compared", "dropped", "error", "timeout")
@@ -87,9 +90,10 @@ class ShadowRunner:
         call: Callable[..., Any] | None = None,
         pool_size: int = 2,
         merge_wait_s: float = MERGE_WAIT_S,
-        on_result: Callable[[str, str, Any], None] | None = None,
+        records: Any = None,
         breaker: CircuitBreaker | None = None,
         on_open: Callable[[], None] | None = None,
+        probability: Callable[[str], float] | None = None,
     ) -> None:
         # A deque, not queue.Queue: append/popleft are atomic under the GIL and take no lock,
         # so `submit` costs the request about a microsecond. The worker is woken through an
@@ -107,8 +111,9 @@ class ShadowRunner:
         self._pool = DaemonExecutor(pool_size, "trk-shadow-predict")
         self.breaker, self.on_open = breaker, on_open
         self._free = threading.Semaphore(pool_size)
-        # (request id, variant name, its answer): labels join the challenger's answers too.
-        self.on_result = on_result
+        # The record sink (the plane's buffer): each compared answer is appended as a record.
+        self.records = records
+        self.probability = probability or (lambda variant: 1.0)
         self._counts = dict.fromkeys(("compared", "error", "timeout", "busy"), 0)
         self._counts.update(agreed=0, rows=0)
         self._full = 0  # written by submit (event loop) only; the rest by the worker only
@@ -242,12 +247,18 @@ class ShadowRunner:
         self._counts["rows"] += rows
         self._counts["agreed"] += agreed
         self._count("compared", len(group))
-        if self.metrics is not None:
-            self.metrics.agreement(agreed, rows - agreed)
-            self.metrics.observe_predictions(group[0].variant, predictions)
-        if self.on_result is not None:
-            for copy, part in zip(group, parts, strict=True):
-                self.on_result(copy.request_id, getattr(copy.variant, "name", copy.variant), part)
+        if self.records is None:
+            return
+        sizes = [rows] if len(group) == 1 else [c.model_input.data.shape[0] for c in group]
+        start, now = 0, time.perf_counter()
+        for copy, part, size in zip(group, parts, sizes, strict=True):
+            v = copy.variant
+            self.records.append(
+                Record(copy.request_id, now, v.name, v.version, v.model_name,
+                       self.probability(v.name), 200, None, part, rows=size, shadow=True,
+                       agreed=int(np.count_nonzero(same[start : start + size])))
+            )  # fmt: skip
+            start += size
 
     def _count(self, outcome: str, n: int) -> None:
         self._counts[outcome] += n

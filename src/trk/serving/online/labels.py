@@ -1,0 +1,38 @@
+"""`POST /feedback` labels to the store's label table, where reports join every replica's log."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from trk.exceptions import TrkError, Unavailable
+
+
+class StoreLabels:
+    """Upserts labels in the store now (the feedback endpoint runs it off the event loop)."""
+
+    def __init__(self, log_factory: Callable[[], Any], model: Callable[[], str]) -> None:
+        self.log_factory, self.model = log_factory, model
+        self._store: Any = None
+        self._lock = threading.Lock()  # feedback calls run on several pool threads
+
+    def write(self, items: list[Any]) -> int:
+        """Rows upserted; Unavailable when the store cannot take them now."""
+        try:
+            written: int = self._log().log_labels(self.model(), items)
+        except TrkError:
+            raise
+        except Exception as exc:
+            with self._lock:
+                self._store = None  # opened again on the next call
+            raise Unavailable(
+                f"Labels not stored (tracking store unavailable: {exc}); send them again"
+            ) from exc
+        return written
+
+    def _log(self) -> Any:
+        with self._lock:
+            if self._store is None:
+                self._store = self.log_factory()
+            return self._store

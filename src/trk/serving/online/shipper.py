@@ -1,0 +1,188 @@
+"""The log shipper: a process that writes the answers trk-serve sends it to its sinks.
+
+`trk-serve` starts one per serving process as a child in its own process group (a terminal's
+Ctrl-C reaches only trk-serve, which then drains it) and feeds it frames over a pipe
+(`online/shipping.py`); the same loop runs as a sidecar with `trk log ship --listen PATH`,
+fed over a Unix socket. Frames are read by a thread as they come; the main loop writes what
+has arrived in one batch per sink, then acknowledges the last frame it holds, so the serving
+process knows what it no longer needs to keep. A sink that fails keeps the batch, and it is
+retried with backoff (frames keep arriving meanwhile; the serving process bounds them). At
+end of input (trk-serve stopping, or dying: the pipe closes either way) everything received
+is written before the shipper exits, so a `kill -9` of trk-serve loses only what its record
+buffer had not yet folded (one fold interval).
+
+Adding a sink (the capture writer, say): a class with `name`, `rows` (rows written so far),
+`dropped` (reason -> answers dropped, cumulative), `write(model, items) -> bool` (True when
+the batch is in or was refused for good, False to have it retried; a retry passes the same
+list, and writes must be idempotent since a restarted shipper resends what was not acked)
+and `idle()` (called between batches). Build it in `make_sinks` from the command's options;
+`item.inputs` carries the request rows when trk-serve runs with inputs shipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import IO, Any, Protocol
+
+from trk.serving.online.shipping import Frame, Shipped, decode_frame, encode_ack
+
+log = logging.getLogger("trk.serving.online.shipper")
+LINGER_S = 0.02  # after the first frame of a batch, wait this long for more (fewer commits)
+RETRY_MAX_S = 30.0
+_EOF = None
+
+
+class Sink(Protocol):
+    name: str
+    rows: int
+    dropped: dict[str, int]
+
+    def write(self, model: str, items: list[Shipped]) -> bool: ...
+
+    def idle(self) -> None: ...
+
+
+class Shipper:
+    """Reads frames from `source`, writes them to every sink, acks on `acks`."""
+
+    def __init__(
+        self,
+        sinks: list[Sink],
+        source: IO[bytes],
+        acks: IO[bytes],
+        linger_s: float = LINGER_S,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.sinks, self.source, self.acks = sinks, source, acks
+        self.linger_s, self.sleep = linger_s, sleep
+        self._frames: queue.Queue[Frame | None] = queue.Queue()
+
+    def run(self) -> None:
+        """Until end of input and everything received is written (or retried out)."""
+        threading.Thread(target=self._read, name="trk-shipper-read", daemon=True).start()
+        held: list[Frame] = []
+        done, delay = False, 0.0
+        while not (done and not held):
+            if not held:
+                first = self._frames.get()
+                if first is _EOF:
+                    break
+                held.append(first)
+                self.sleep(self.linger_s)
+            done = self._take(held) or done
+            if self._write(held):
+                self._ack(held[-1].seq)
+                held, delay = [], 0.0
+                for sink in self.sinks:
+                    sink.idle()
+            else:
+                delay = min(RETRY_MAX_S, max(0.25, delay * 2))
+                self.sleep(delay)
+
+    def _take(self, held: list[Frame]) -> bool:
+        """Add every frame that arrived; True at end of input."""
+        while True:
+            try:
+                frame = self._frames.get_nowait()
+            except queue.Empty:
+                return False
+            if frame is _EOF:
+                return True
+            held.append(frame)
+
+    def _write(self, held: list[Frame]) -> bool:
+        by_model: dict[str, list[Shipped]] = {}
+        for frame in held:
+            by_model.setdefault(frame.model, []).extend(frame.items)
+        ok = True
+        for model, items in by_model.items():
+            for sink in self.sinks:
+                ok = sink.write(model, items) and ok
+        return ok
+
+    def _ack(self, seq: int) -> None:
+        dropped: dict[str, int] = {}
+        for sink in self.sinks:
+            for reason, n in sink.dropped.items():
+                dropped[reason] = dropped.get(reason, 0) + n
+        rows = sum(sink.rows for sink in self.sinks if sink.name == "prediction_log")
+        try:
+            self.acks.write(encode_ack(seq, rows, dropped))
+            self.acks.flush()
+        except (BrokenPipeError, ValueError, OSError):  # trk-serve is gone: keep writing
+            pass
+
+    def _read(self) -> None:
+        try:
+            for line in self.source:
+                if line.strip():
+                    try:
+                        self._frames.put(decode_frame(line))
+                    except (ValueError, TypeError):
+                        log.warning("log shipper: skipped a frame it cannot read")
+        except OSError as exc:
+            log.warning("log shipper: input closed: %s", exc)
+        finally:
+            self._frames.put(_EOF)
+
+
+def make_sinks(tracking_uri: str | None, retention_s: float | None) -> list[Sink]:
+    """The sinks a shipper writes to: the store's prediction log (and, later, capture)."""
+    from trk.serving.online.prediction_log import LogSink
+
+    def log_factory() -> Any:
+        from trk.tracking.client import Client
+
+        store: Any = Client(tracking_uri).store
+        return store.predictions
+
+    return [LogSink(log_factory, retention_s)]
+
+
+def serve_pipe(tracking_uri: str | None, retention_s: float | None) -> None:
+    """The child of trk-serve: frames on stdin, acks on stdout."""
+    Shipper(make_sinks(tracking_uri, retention_s), sys.stdin.buffer, sys.stdout.buffer).run()
+
+
+def serve_socket(path: str, tracking_uri: str | None, retention_s: float | None) -> None:
+    """A sidecar: serving processes (each worker of each replica in the pod) connect to the
+    Unix socket at `path`; each connection gets its own shipper and sinks, on a thread."""
+
+    def ship(conn: socket.socket) -> None:
+        with conn, conn.makefile("rb") as source, conn.makefile("wb") as acks:
+            Shipper(make_sinks(tracking_uri, retention_s), source, acks).run()
+
+    if os.path.exists(path):  # a socket left by an earlier sidecar
+        os.remove(path)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        server.bind(path)
+        server.listen(64)
+        log.info("log shipper listening on %s", path)
+        while True:
+            conn, _ = server.accept()
+            threading.Thread(target=ship, args=(conn,), name="trk-shipper", daemon=True).start()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m trk.serving.online.shipper [--tracking-uri URI] [--retention-s S]`."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="trk-log-shipper")
+    parser.add_argument("--tracking-uri", default=None)
+    parser.add_argument("--retention-s", type=float, default=None)
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    serve_pipe(args.tracking_uri, args.retention_s)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,249 @@
+"""The serving process's end of the log shipper: folded answers go down, acks come back.
+
+A fold consumer and a service. `fold` encodes the batch's answers (shadow ones included) as
+one frame and writes it to the shipper without waiting (the event loop's transport buffers
+it). Every frame is kept until the shipper acknowledges it, so a shipper that dies loses
+nothing: it is started again (counted in `trk_prediction_log_shipper_restarts_total`) and the
+kept frames are sent again (the log's idempotent key makes the resend harmless). Answers
+waiting for an ack are bounded by `max_backlog` rows: past it a frame is dropped and counted
+(`trk_prediction_log_dropped_total{reason="queue_full"}`, in answers), never waited for, and
+past `degraded_backlog` rows `/health` says `degraded`. At shutdown the last frames are sent, the
+pipe is closed, and the shipper is given `stop_timeout_s` to write them all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from trk.serving.online.prediction_log import REASONS, LogMetrics
+from trk.serving.online.records import Batch
+from trk.serving.online.shipping import decode_ack, decode_frame, encode_frame, item
+
+log = logging.getLogger("trk.serving.online.shipper")
+MAX_BACKLOG = 1_000_000  # rows sent and not yet acknowledged; more are dropped (counted)
+DEGRADED_BACKLOG = 10_000  # /health says degraded past this many
+RESTART_MAX_S = 10.0
+STREAM_LIMIT = 1 << 20  # longest ack line read
+
+
+def shipper_command(tracking_uri: str | None, retention_s: float | None) -> list[str]:
+    """The child process: this interpreter running `trk.serving.online.shipper`."""
+    cmd = [sys.executable, "-m", "trk.serving.online.shipper"]
+    if tracking_uri:
+        cmd += ["--tracking-uri", tracking_uri]
+    if retention_s is not None:
+        cmd += ["--retention-s", repr(retention_s)]
+    return cmd
+
+
+class ShipperLink:
+    """Sends folded answers to a shipper child (or a sidecar's socket) and tracks its acks."""
+
+    def __init__(
+        self,
+        model: Callable[[], str],
+        command: list[str] | None = None,
+        socket_path: str | None = None,
+        metrics: LogMetrics | None = None,
+        max_backlog: int = MAX_BACKLOG,
+        degraded_backlog: int = DEGRADED_BACKLOG,
+        stop_timeout_s: float = 30.0,
+        ship_inputs: bool = False,
+    ) -> None:
+        self.model, self.command, self.socket_path = model, command, socket_path
+        self.metrics = metrics
+        self.max_backlog, self.degraded_backlog = max_backlog, degraded_backlog
+        self.stop_timeout_s, self.ship_inputs = stop_timeout_s, ship_inputs
+        self.seq = 0
+        self.backlog = 0  # rows of the answers in unacked frames
+        self._unacked: deque[tuple[int, bytes, int]] = deque()  # (seq, frame, rows)
+        self.written = 0  # rows the shippers have written
+        self.dropped: dict[str, int] = dict.fromkeys(REASONS, 0)
+        # What the shipper now running reported last (its counts start at 0 when restarted).
+        self._rows_reported = 0
+        self._reported: dict[str, int] = {}
+        self.restarts = 0
+        self.proc: asyncio.subprocess.Process | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._reader_task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._connected = False
+
+    # -- fold -------------------------------------------------------------------------------
+    def fold(self, records: Batch) -> None:
+        """Fold consumer: one frame of this batch's answers, sent without waiting."""
+        offset = records.wall_offset
+        answers = [r for r in records if r.status == 200 and r.variant]
+        if not answers:
+            return
+        rows, room = 0, self.max_backlog - self.backlog
+        for n, r in enumerate(answers):  # what fits is kept, the rest dropped (counted)
+            if rows + max(r.rows, 1) > room:
+                self.drop("queue_full", len(answers) - n)
+                answers = answers[:n]
+                break
+            rows += max(r.rows, 1)
+        if not answers:
+            return
+        items = [item(r, int((r.at + offset) * 1000), self.ship_inputs) for r in answers]
+        self.seq += 1
+        try:
+            frame = encode_frame(self.seq, self.model(), items)
+        except (TypeError, ValueError):  # an answer JSON cannot hold: drop it alone
+            frame = self._encode_each(items)
+        self._unacked.append((self.seq, frame, rows))
+        self.backlog += rows
+        self._send(frame)
+
+    def _encode_each(self, items: list[list[Any]]) -> bytes:
+        kept = []
+        for i in items:
+            try:
+                encode_frame(0, "", [i])
+                kept.append(i)
+            except (TypeError, ValueError):
+                self.drop("unloggable", 1)
+        return encode_frame(self.seq, self.model(), kept)
+
+    def _send(self, frame: bytes) -> None:
+        writer = self._writer
+        if writer is not None and self._connected and not writer.is_closing():
+            writer.write(frame)
+
+    def drop(self, reason: str, n: int) -> None:
+        self.dropped[reason] = self.dropped.get(reason, 0) + n
+        if self.metrics is not None:
+            self.metrics.dropped.labels(reason).inc(n)
+
+    # -- health -----------------------------------------------------------------------------
+    def degraded(self) -> str | None:
+        """Why /health should say degraded (None: the log keeps up)."""
+        if self._stopping:
+            return None
+        if not self._connected:
+            return "the log shipper is not running (restarting)"
+        if self.backlog > self.degraded_backlog:
+            return f"the prediction log is behind by {self.backlog} rows"
+        return None
+
+    # -- lifecycle --------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self._connect()
+
+    async def _connect(self) -> None:
+        if self.socket_path is not None:
+            reader, self._writer = await asyncio.open_unix_connection(
+                self.socket_path, limit=STREAM_LIMIT
+            )
+        else:
+            assert self.command is not None
+            # Its own session (and process group): a terminal's Ctrl-C reaches trk-serve only,
+            # which then drains the shipper instead of both dying at once.
+            self.proc = await asyncio.create_subprocess_exec(
+                *self.command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                start_new_session=True, limit=STREAM_LIMIT,
+            )  # fmt: skip
+            assert self.proc.stdin is not None and self.proc.stdout is not None
+            reader, self._writer = self.proc.stdout, self.proc.stdin
+        self._connected = True
+        self._rows_reported, self._reported = 0, {}
+        for _, frame, _ in self._unacked:  # what a dead shipper had not acknowledged
+            self._writer.write(frame)
+        self._reader_task = asyncio.get_running_loop().create_task(self._read_acks(reader))
+
+    async def _read_acks(self, reader: asyncio.StreamReader) -> None:
+        while True:
+            try:
+                line = await reader.readline()
+            except (OSError, ValueError):
+                line = b""
+            if not line:
+                break
+            try:
+                self._acked(decode_ack(line))
+            except (ValueError, KeyError, TypeError):
+                log.warning("log shipper: an ack it cannot read: %r", line[:200])
+        self._connected = False
+        if self.proc is not None:
+            await self.proc.wait()
+        if not self._stopping:
+            await self._restart()
+
+    async def _restart(self) -> None:
+        code = self.proc.returncode if self.proc is not None else None
+        self.restarts += 1
+        if self.metrics is not None:
+            self.metrics.restarts.inc()
+        delay = min(RESTART_MAX_S, 0.1 * 2 ** min(self.restarts, 10))
+        log.warning(
+            "log shipper exited (%s) with %d rows unacknowledged; starting it again in "
+            "%.1f s (restart %d)", code, self.backlog, delay, self.restarts,
+        )  # fmt: skip
+        await asyncio.sleep(delay)
+        try:
+            await self._connect()
+        except OSError as exc:
+            log.warning("log shipper: cannot start it again: %s", exc)
+            self._reader_task = asyncio.get_running_loop().create_task(self._retry_later())
+
+    async def _retry_later(self) -> None:
+        if not self._stopping:
+            await self._restart()
+
+    def _acked(self, ack: dict[str, Any]) -> None:
+        seq = int(ack["ack"])
+        while self._unacked and self._unacked[0][0] <= seq:
+            self.backlog -= self._unacked.popleft()[2]
+        rows = int(ack.get("rows", 0))
+        if rows > self._rows_reported:
+            self.written += rows - self._rows_reported
+            if self.metrics is not None:
+                self.metrics.written.inc(rows - self._rows_reported)
+            self._rows_reported = rows
+        for reason, n in (ack.get("dropped") or {}).items():
+            new = int(n) - self._reported.get(reason, 0)
+            if new > 0:
+                self._reported[reason] = int(n)
+                self.drop(reason, new)
+        if self.metrics is not None:
+            self.metrics.queued.set(self.backlog)
+
+    async def stop(self) -> None:
+        """Close the input; wait up to `stop_timeout_s` for the shipper to write it all."""
+        self._stopping = True
+        writer, task = self._writer, self._reader_task
+        if writer is not None and not writer.is_closing():
+            # End of input: the shipper writes what it holds and exits (a socket stays open
+            # the other way, for the last acks).
+            if writer.can_write_eof():
+                writer.write_eof()
+            else:
+                writer.close()
+        if task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(task), self.stop_timeout_s)
+            except TimeoutError:
+                log.warning("log shipper: still writing after %g s; stopping it",
+                            self.stop_timeout_s)  # fmt: skip
+                self._kill()
+                task.cancel()
+        if self.backlog:
+            lost = sum(len(decode_frame(frame).items) for _, frame, _ in self._unacked)
+            log.warning("prediction log: %d answered request(s) not written at shutdown", lost)
+            self.drop("shutdown", lost)
+            self.backlog = 0
+            self._unacked.clear()
+
+    def _kill(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass

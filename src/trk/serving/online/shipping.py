@@ -1,0 +1,88 @@
+"""The wire between a serving process and its log shipper: frames of records down, acks up.
+
+One line of JSON per frame, both ways (orjson escapes newlines inside strings, so a line is a
+frame). Down, from the fold: `[seq, model, [item, ...]]`, each item one answer as
+`[request_id, variant, version, answer, probability, at_ms, shadow, inputs]` (`inputs`: the
+request rows, or null unless the shipper was asked to capture them). Up, from the shipper,
+once every item of frames up to `seq` is in every sink: `{"ack": seq, "rows": rows written,
+"dropped": {reason: count}}` with cumulative counts.
+
+A pipe to a child process by default (measured: a frame of 100 one-row answers costs the
+serving process ~25 us to encode and write; the same bytes over a Unix socket to a sidecar
+cost the same), or a Unix socket to `trk log ship --listen PATH`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+import orjson
+
+from trk.serving.online.records import Record
+
+DUMP_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+
+
+class Shipped(NamedTuple):
+    """One answer as the shipper's sinks read it."""
+
+    request_id: str
+    variant: str
+    version: str
+    answer: Any  # plain JSON: a list per row, or a scalar
+    probability: float
+    at_ms: int
+    shadow: bool = False
+    inputs: Any = None
+
+
+@dataclass
+class Frame:
+    seq: int
+    model: str
+    items: list[Shipped]
+
+
+def item(record: Record, at_ms: int, inputs: bool = False) -> list[Any]:
+    """A record as a frame item (its answer as numpy or plain values: orjson writes both)."""
+    return [record.request_id, record.variant, record.version, _plain(record.answer),
+            record.probability, at_ms, record.shadow,
+            _plain(record.inputs) if inputs else None]  # fmt: skip
+
+
+def encode_frame(seq: int, model: str, items: list[list[Any]]) -> bytes:
+    return orjson.dumps([seq, model, items], option=DUMP_OPTIONS) + b"\n"
+
+
+def decode_frame(line: bytes) -> Frame:
+    seq, model, items = orjson.loads(line)
+    return Frame(int(seq), str(model), [Shipped(*i) for i in items])
+
+
+def encode_ack(seq: int, rows: int, dropped: dict[str, int]) -> bytes:
+    return orjson.dumps({"ack": seq, "rows": rows, "dropped": dropped}) + b"\n"
+
+
+def decode_ack(line: bytes) -> dict[str, Any]:
+    ack: dict[str, Any] = orjson.loads(line)
+    return ack
+
+
+def _plain(value: Any) -> Any:
+    """What orjson can write: numeric numpy arrays as they are (its fast path), other arrays
+    and pandas objects as lists, dicts of them member by member, else as is."""
+    if value is None or isinstance(value, list | int | float | str):
+        return value
+    to_numpy = getattr(value, "to_numpy", None)
+    if to_numpy is not None:  # a DataFrame or Series
+        value = to_numpy()
+    if isinstance(value, np.ndarray):
+        numeric = value.dtype.kind in "biuf" and value.flags.c_contiguous
+        return value if numeric else value.tolist()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
