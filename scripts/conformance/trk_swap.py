@@ -126,9 +126,16 @@ def trk_init_server(
     mlflow.set_tracking_uri(None)
     port = get_safe_port()
     flags = root_flags(root_artifact_uri)
+    env = dict(extra_env or {})
     if app is not None and app.startswith("mlflow.server.auth"):
         flags += ["--app-name", "basic-auth"]
-    proc = start_trk(trk_backend(backend_uri), flags, port, extra_env)
+        # MLflow falls back to the basic_auth.ini in its package (an admin with a known
+        # password); trk has no default admin, so it is pointed at that same file here.
+        if "MLFLOW_AUTH_CONFIG_PATH" not in {**os.environ, **env}:
+            from mlflow.server.auth import config
+
+            env["MLFLOW_AUTH_CONFIG_PATH"] = str(config._get_auth_config_path())
+    proc = start_trk(trk_backend(backend_uri), flags, port, env)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

@@ -325,3 +325,19 @@ def test_an_empty_or_bad_body_is_a_400_not_a_hang(auth_server: ServerProcess, bo
         timeout=30,
     )
     assert answer.status_code == 400
+
+
+def test_artifact_paths_follow_their_experiment(auth_server: ServerProcess, as_user) -> None:  # noqa: ANN001
+    owner, outsider = new_user(auth_server), new_user(auth_server)
+    exp = as_user(owner).create_experiment(f"art-{uuid.uuid4().hex[:6]}")
+    grant(auth_server, owner, "experiment", exp, outsider[0], "NO_PERMISSIONS")
+    base = f"{auth_server.url}/api/2.0/mlflow-artifacts"
+    listing = httpx.get(f"{base}/artifacts", params={"path": f"{exp}/x"}, auth=outsider)
+    assert listing.status_code == 403
+    put = httpx.put(f"{base}/artifacts/{exp}/f.txt", content=b"no", auth=outsider)
+    assert put.status_code == 403
+    mpu = httpx.post(f"{base}/mpu/create/{exp}/f.txt", json={}, auth=outsider)  # no such route
+    assert mpu.status_code == 403
+    assert (
+        httpx.get(f"{base}/artifacts", params={"path": f"{exp}/x"}, auth=owner).status_code != 403
+    )

@@ -34,7 +34,7 @@ Table = list[tuple[str, re.Pattern[str], rules.Rule]]
 # Paths no route serves but that name an experiment's artifacts (MLflow's ajax artifact
 # prefix, multipart uploads): checked as artifact writes or reads, then answered 404.
 _ARTIFACT_LIKE = re.compile(
-    r"^/(?:ajax-)?api/2\.0/mlflow-artifacts/(?:artifacts|mpu/[a-z]+)/(?P<path>.*)$"
+    r"^/(?:ajax-)?api/2\.0/mlflow-artifacts/(?:artifacts|mpu/[a-z]+)(?:/(?P<path>.*))?$"
 )
 
 
@@ -78,7 +78,8 @@ class BasicAuthGuard:
         artifact = _ARTIFACT_LIKE.match(path)
         if artifact:
             need = "read" if method == "GET" else "update"
-            return rules.Rule(need, rules.ARTIFACT), artifact.groupdict()
+            found = {k: v for k, v in artifact.groupdict().items() if v}  # else ?path=
+            return rules.Rule(need, rules.ARTIFACT), found
         return rules.ANYONE, {}
 
     async def guarded(

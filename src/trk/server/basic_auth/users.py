@@ -15,6 +15,7 @@ from trk.server.endpoint import Api, ServerContext
 from trk.store.access import User
 
 CONTROL = "access_control"  # ServerContext.extras key
+DEFAULT_WORKSPACE = "default"
 _KINDS = {"experiment": "experiment_id", "registered_model": "name"}
 
 
@@ -107,9 +108,12 @@ def delete_user(ctx: ServerContext, params: dict[str, Any]) -> dict[str, Any]:
 def _grant_api(kind: str) -> list[Api]:
     key_name = _KINDS[kind]
     answer = f"{kind}_permission"
+    # MLflow 3 names the workspace of a registered model; trk has one, MLflow's default.
+    where = {} if kind == "experiment" else {"workspace": DEFAULT_WORKSPACE}
+    label = "Experiment" if kind == "experiment" else "Registered model"
 
     def body(key: str, user: User, permission: str) -> dict[str, Any]:
-        return {answer: {key_name: key, "user_id": user.id, "permission": permission}}
+        return {answer: {**where, key_name: key, "user_id": user.id, "permission": permission}}
 
     def create(ctx: ServerContext, params: dict[str, Any]) -> dict[str, Any]:
         key, username = str(_required(params, key_name)), _required(params, "username")
@@ -122,9 +126,9 @@ def _grant_api(kind: str) -> list[Api]:
         access = control(ctx).access
         found = access.get_grant(kind, key, username)
         if found is None:
+            scope = "".join(f"{k}={v}, " for k, v in where.items())
             raise NotFound(
-                f"{'Experiment' if kind == 'experiment' else 'Registered model'} permission "
-                f"with {key_name}={key} and username={username} not found"
+                f"{label} permission with {scope}{key_name}={key} and username={username} not found"
             )
         return body(key, access.get_user(username), found)
 
