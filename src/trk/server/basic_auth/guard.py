@@ -78,8 +78,8 @@ class BasicAuthGuard:
         artifact = _ARTIFACT_LIKE.match(path)
         if artifact:
             need = "read" if method == "GET" else "update"
-            found = {k: v for k, v in artifact.groupdict().items() if v}  # else ?path=
-            return rules.Rule(need, rules.ARTIFACT), found
+            named = {k: v for k, v in artifact.groupdict().items() if v}  # else ?path=
+            return rules.Rule(need, rules.ARTIFACT), named
         return rules.ANYONE, {}
 
     async def guarded(
