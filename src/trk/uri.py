@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 from trk import settings
 from trk.artifacts import manifest
 from trk.exceptions import IntegrityError, MalformedUri, NotFound
+from trk.stages import canonical_stage, is_stage
 
 if TYPE_CHECKING:
     from trk.entities import LoggedModel, ModelVersion
@@ -28,18 +29,18 @@ _TRACKING_SCHEMES = ("sqlite", "postgresql", "postgres", "http", "https")
 
 @dataclass(frozen=True)
 class ModelUri:
-    """`models:/name@alias`, `models:/name/3` or `models:/name/latest`."""
+    """`models:/name@alias`, `models:/name/3`, `models:/name/latest` or (MLflow's deprecated
+    stages) `models:/name/Production`."""
 
     name: str
     alias: str | None = None
     version: str | None = None  # digits, or "latest"
+    stage: str | None = None  # None, Staging, Production or Archived
 
     def __str__(self) -> str:
-        return (
-            f"models:/{self.name}@{self.alias}"
-            if self.alias
-            else f"models:/{self.name}/{self.version}"
-        )
+        if self.alias:
+            return f"models:/{self.name}@{self.alias}"
+        return f"models:/{self.name}/{self.stage or self.version}"
 
 
 @dataclass(frozen=True)
@@ -52,12 +53,16 @@ def parse_model_uri(uri: str) -> ModelUri:
     m = _MODEL_RE.match(uri)
     if not m:
         raise MalformedUri(
-            f"Malformed model URI {uri!r}: expected models:/NAME@ALIAS, models:/NAME/VERSION "
-            "or models:/NAME/latest"
+            f"Malformed model URI {uri!r}: expected models:/NAME@ALIAS, models:/NAME/VERSION, "
+            "models:/NAME/latest or models:/NAME/STAGE"
         )
     ref = m["ref"]
+    if ref is not None and is_stage(ref):
+        return ModelUri(m["name"], stage=canonical_stage(ref))
     if ref is not None and ref != "latest" and not ref.isdigit():
-        raise MalformedUri(f"Malformed model URI {uri!r}: version {ref!r} is not a number")
+        raise MalformedUri(
+            f"Malformed model URI {uri!r}: {ref!r} is neither a version number nor a stage"
+        )
     return ModelUri(m["name"], alias=m["alias"], version=ref)
 
 
@@ -104,6 +109,14 @@ def find_model_version(store: Store, model_uri: ModelUri) -> ModelVersion:
     """The registry entry a `models:/` URI points at."""
     if model_uri.alias:
         return store.get_model_version_by_alias(model_uri.name, model_uri.alias)
+    if model_uri.stage:
+        found = store.get_latest_versions(model_uri.name, [model_uri.stage])
+        if not found:
+            raise NotFound(
+                f"No versions of model with name '{model_uri.name}' and stage "
+                f"'{model_uri.stage}' found"
+            )
+        return found[0]
     if model_uri.version == "latest":
         versions = store.search_model_versions(f"name = '{model_uri.name}'", max_results=1)
         if not versions:

@@ -108,17 +108,6 @@ def test_version_and_genai_endpoints(server):
         assert answer.json()["error_code"] == "ENDPOINT_NOT_FOUND", path
 
 
-def test_transition_stage_answers_none_and_refuses_other_stages(mlflow_client):
-    mlflow_client.create_registered_model("m")
-    mlflow_client.create_model_version("m", "mlflow-artifacts:/m")
-    version = mlflow_client.transition_model_version_stage("m", "1", "None")
-    assert version.current_stage == "None"
-    with pytest.raises(mlflow.exceptions.MlflowException, match="NOT_IMPLEMENTED.*alias"):
-        mlflow_client.transition_model_version_stage("m", "1", "Production")
-    with pytest.raises(mlflow.exceptions.MlflowException, match="Invalid Model Version stage"):
-        mlflow_client.transition_model_version_stage("m", "1", "Nowhere")
-
-
 def test_repeated_slashes_reach_the_route(server, run_id):
     got = requests.get(f"{server.url}//api/2.0/mlflow//runs/get", params={"run_id": run_id})
     assert got.json()["run"]["info"]["run_id"] == run_id

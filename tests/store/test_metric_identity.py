@@ -45,6 +45,8 @@ def test_migration_keeps_one_of_each_duplicate(tmp_path):
     with engine.begin() as conn:  # the store as 0007 left it: no unique key, duplicates
         conn.execute(text("DROP INDEX ux_metrics_identity"))
         conn.execute(text("ALTER TABLE runs DROP COLUMN deleted_time"))  # added by 0009
+        conn.execute(text("ALTER TABLE model_versions DROP COLUMN current_stage"))  # 0010
+        conn.execute(text("ALTER TABLE registered_models DROP COLUMN last_version"))  # 0010
         conn.execute(text("UPDATE alembic_version SET version_num = '0007'"))
         for value in (1.0, 1.0, 1.0, 2.0):
             conn.execute(

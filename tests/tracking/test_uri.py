@@ -26,6 +26,17 @@ def test_parse_model_uri(uri, name, alias, version):
 
 
 @pytest.mark.parametrize(
+    ("uri", "stage"),
+    [("models:/iris/Production", "Production"), ("models:/iris/staging", "Staging")],
+)
+def test_parse_stage_uri(uri, stage):
+    """MLflow's deprecated stage URIs, spelled as MLflow stores the stage."""
+    parsed = parse_model_uri(uri)
+    assert (parsed.name, parsed.stage, parsed.version, parsed.alias) == ("iris", stage, None, None)
+    assert str(parsed) == f"models:/iris/{stage}"
+
+
+@pytest.mark.parametrize(
     "uri", ["models:/", "models:/iris", "models:/iris/x1", "model:/iris/1", "models:/a@b/c"]
 )
 def test_malformed_model_uris(uri):
@@ -73,3 +84,18 @@ def test_resolve_models_uri_through_registry(tracking_uri, tmp_path):
         resolve_model_dir("models:/nope/1")
     with pytest.raises(NotFound, match="not found"):
         resolve_model_dir(str(tmp_path / "absent"))
+
+
+def test_stage_uri_resolves_to_the_newest_version_in_the_stage(tracking_uri, tmp_path):
+    client = trk.Client()
+    for text in ("one", "two", "three"):
+        (tmp_path / text).mkdir()
+        (tmp_path / text / "MLmodel").write_text(f"{text}\n")
+        client.create_model_version("staged", str(tmp_path / text))
+    client.transition_model_version_stage("staged", "1", "Production")
+    client.transition_model_version_stage("staged", "2", "Production")
+    client.transition_model_version_stage("staged", "3", "Staging")
+    assert (resolve_model_dir("models:/staged/Production") / "MLmodel").read_text() == "two\n"
+    assert (resolve_model_dir("models:/staged/staging") / "MLmodel").read_text() == "three\n"
+    with pytest.raises(NotFound, match="stage 'Archived'"):
+        resolve_model_dir("models:/staged/Archived")

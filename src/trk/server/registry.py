@@ -66,14 +66,6 @@ def delete_model_tag(ctx: ServerContext, p: dict[str, Any]) -> None:
     ctx.store.delete_registered_model_tag(p["name"], p["key"])
 
 
-def latest_versions(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
-    """The newest version (stages are gone from MLflow 3; only 'None' exists here)."""
-    model = ctx.store.get_registered_model(p["name"])
-    stages = p.get("stages") or []
-    versions = [v for v in model.latest_versions if not stages or v.current_stage in stages]
-    return {"model_versions": [model_version_to_json(v) for v in versions]}
-
-
 # -- model versions ------------------------------------------------------------------------
 def create_version(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
     """Register `source` (MLflow 3 sends `models:/m-<id>`, kept as is) and pin its files."""
@@ -208,8 +200,6 @@ APIS = [
     Api("DELETE", _RM + "delete", _NAME, delete_model),
     Api("POST", _RM + "set-tag", {**_NAME, **_KV}, set_model_tag),
     Api("DELETE", _RM + "delete-tag", {**_NAME, "key": "str!"}, delete_model_tag),
-    Api("POST", _RM + "get-latest-versions", {**_NAME, "stages": "str[]"}, latest_versions),
-    Api("GET", _RM + "get-latest-versions", {**_NAME, "stages": "str[]"}, latest_versions),
     Api("POST", _RM + "alias", {**_NAME, "alias": "str!", "version": "str!"}, set_alias),
     Api("DELETE", _RM + "alias", {**_NAME, "alias": "str!"}, delete_alias),
     Api("GET", _RM + "alias", {**_NAME, "alias": "str!"}, get_by_alias),

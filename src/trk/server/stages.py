@@ -1,35 +1,33 @@
-"""`model-versions/transition-stage`: MLflow's deprecated stages.
+"""MLflow's deprecated model version stages: `model-versions/transition-stage` and
+`registered-models/get-latest-versions`, served as MLflow 3 serves them.
 
-trk keeps no stages (every version is in stage "None"; aliases replace stages, as MLflow
-recommends), so a move to "None" answers the version unchanged and any other stage is
-refused with NOT_IMPLEMENTED naming the alternative.
+MLflow deprecated stages in favour of aliases but still serves them, and clients (and
+`models:/NAME/Production` URIs) still use them. trk stores them beside aliases: a transition
+never moves an alias, so what trk serves through `models:/NAME@ALIAS` is unaffected.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from trk.exceptions import InvalidParameter, NotImplementedHere
 from trk.server.endpoint import Api, ServerContext
 from trk.store.mlflow_json import model_version_to_json
 
-STAGES = ("None", "Staging", "Production", "Archived")
-
 
 def transition(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
-    stage = next((s for s in STAGES if s.lower() == p["stage"].lower()), None)
-    if stage is None:
-        raise InvalidParameter(
-            f"Invalid Model Version stage: {p['stage']}. Value must be one of {', '.join(STAGES)}."
-        )
-    version = ctx.store.get_model_version(p["name"], p["version"])
-    if stage != "None":
-        raise NotImplementedHere(
-            f"trk server keeps no model version stages (MLflow deprecated them): "
-            f"set an alias instead, e.g. registered-models/alias with alias '{stage.lower()}'"
-        )
+    version = ctx.store.transition_model_version_stage(
+        p["name"], p["version"], p["stage"], p.get("archive_existing_versions", False)
+    )
     return {"model_version": model_version_to_json(version)}
 
+
+def latest_versions(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
+    """The newest version in each named stage (every stage when none are named)."""
+    versions = ctx.store.get_latest_versions(p["name"], p.get("stages") or None)
+    return {"model_versions": [model_version_to_json(v) for v in versions]}
+
+
+_LATEST = {"name": "str!", "stages": "str[]"}
 
 APIS = [
     Api(
@@ -38,4 +36,6 @@ APIS = [
         {"name": "str!", "version": "str!", "stage": "str!", "archive_existing_versions": "bool"},
         transition,
     ),
+    Api("POST", "registered-models/get-latest-versions", _LATEST, latest_versions),
+    Api("GET", "registered-models/get-latest-versions", _LATEST, latest_versions),
 ]

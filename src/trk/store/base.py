@@ -218,6 +218,19 @@ class Store(ABC):
     @abstractmethod
     def get_model_version_download_uri(self, name: str, version: str | int) -> str: ...
 
+    # -- stages (MLflow's, deprecated; aliases are trk's way) ------------------------------
+    @abstractmethod
+    def transition_model_version_stage(
+        self, name: str, version: str | int, stage: str, archive_existing_versions: bool = False
+    ) -> ModelVersion:
+        """Moves the version to `stage`; aliases are untouched."""
+
+    @abstractmethod
+    def get_latest_versions(
+        self, name: str, stages: Sequence[str] | None = None
+    ) -> list[ModelVersion]:
+        """The newest version in each of `stages` (every stage when none are named)."""
+
     # -- aliases ---------------------------------------------------------------------------
     @abstractmethod
     def set_registered_model_alias(self, name: str, alias: str, version: str | int) -> None:

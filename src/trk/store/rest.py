@@ -405,6 +405,27 @@ class RestStore(Store):
         out = self._get("model-versions/get-download-uri", name=name, version=str(version))
         return self.artifact_uri(out["artifact_uri"])
 
+    # -- stages ----------------------------------------------------------------------------
+    def transition_model_version_stage(
+        self, name: str, version: str | int, stage: str, archive_existing_versions: bool = False
+    ) -> ModelVersion:
+        body = {
+            "name": name,
+            "version": str(version),
+            "stage": stage,
+            "archive_existing_versions": archive_existing_versions,
+        }
+        return self._version(
+            self._send("POST", "model-versions/transition-stage", body)["model_version"]
+        )
+
+    def get_latest_versions(
+        self, name: str, stages: Sequence[str] | None = None
+    ) -> list[ModelVersion]:
+        body = {"name": name, "stages": list(stages or [])}
+        out = self._send("POST", "registered-models/get-latest-versions", body)
+        return [self._version(v) for v in out.get("model_versions", ())]
+
     # -- logged models ---------------------------------------------------------------------
     def _logged_model(self, d: dict[str, Any]) -> LoggedModel:
         model = logged_model_from_json(d["model"])

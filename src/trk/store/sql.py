@@ -1,7 +1,7 @@
 """`SqlStore`: the tracking store and model registry on sqlite or PostgreSQL (SQLAlchemy 2 Core).
 
 The methods live in one mixin per noun (experiments, runs, run inputs, model metrics,
-registry); this module composes them and prepares the database (migrations, the Default
+registry, stages); this module composes them and prepares the database (migrations, the Default
 experiment) on first open.
 """
 
@@ -18,13 +18,13 @@ from trk.store.prediction_log import SqlPredictionLog
 from trk.store.promotions import SqlPromotions
 from trk.store.rollouts import SqlRollouts
 from trk.store.sql_model_metrics import SqlModelMetrics
-from trk.store.sql_registry import SqlRegistry
+from trk.store.sql_stages import SqlStages
 from trk.store.webhooks import SqlWebhooks
 from trk.webhooks.dispatcher import dispatcher_for
 from trk.webhooks.policy import DeliveryPolicy
 
 
-class SqlStore(SqlModelMetrics, SqlRegistry, Store):
+class SqlStore(SqlModelMetrics, SqlStages, Store):
     """Tracking + registry in one SQL database; safe for many threads and processes."""
 
     def __init__(

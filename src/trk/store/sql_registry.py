@@ -69,6 +69,7 @@ def _to_version(row: Row, tags: dict[str, str], aliases: list[str]) -> ModelVers
         source=row.source,
         run_id=row.run_id,
         status=row.status or "READY",
+        current_stage=row.current_stage,
         description=row.description,
         user_id=row.user_id,
         tags=tags,
@@ -132,18 +133,7 @@ class SqlRegistry(SqlBase):
             tags[tag.name][tag.key] = tag.value
         for alias in conn.execute(select(a).where(a.c.name.in_(names))):
             aliases[alias.name][alias.alias] = str(alias.version)
-        newest = (
-            select(mv.c.name, func.max(mv.c.version).label("version"))
-            .where(mv.c.name.in_(names))
-            .group_by(mv.c.name)
-            .subquery()
-        )
-        latest_rows = conn.execute(
-            select(mv).join(
-                newest, (mv.c.name == newest.c.name) & (mv.c.version == newest.c.version)
-            )
-        ).all()
-        latest = {v.name: v for v in self._versions(conn, latest_rows)}
+        latest = self._latest_per_stage(conn, names)
         return [
             RegisteredModel(
                 name=row.name,
@@ -152,10 +142,37 @@ class SqlRegistry(SqlBase):
                 description=row.description,
                 tags=tags[row.name],
                 aliases=aliases[row.name],
-                latest_versions=[latest[row.name]] if row.name in latest else [],
+                latest_versions=latest[row.name],
             )
             for row in rows
         ]
+
+    def _latest_per_stage(
+        self, conn: Connection, names: Sequence[str]
+    ) -> dict[str, list[ModelVersion]]:
+        """Each model's newest version in each stage, as MLflow's `latest_versions` lists them
+        (stages in the order their first version entered them)."""
+        per_stage = (
+            select(
+                mv.c.name,
+                func.max(mv.c.version).label("version"),
+                func.min(mv.c.version).label("first"),
+            )
+            .where(mv.c.name.in_(names))
+            .group_by(mv.c.name, mv.c.current_stage)
+            .subquery()
+        )
+        rows = conn.execute(
+            select(mv)
+            .join(
+                per_stage, (mv.c.name == per_stage.c.name) & (mv.c.version == per_stage.c.version)
+            )
+            .order_by(per_stage.c.first)
+        ).all()
+        latest: dict[str, list[ModelVersion]] = defaultdict(list)
+        for version in self._versions(conn, rows):
+            latest[version.name].append(version)
+        return latest
 
     def _touch_model(self, conn: Connection, model_name: str, **values: Any) -> None:
         conn.execute(
@@ -274,7 +291,8 @@ class SqlRegistry(SqlBase):
         model_id: str | None = None,
         manifest: dict[str, str] | None = None,
     ) -> ModelVersion:
-        """Registers the next version (max + 1) of `name`, creating the model if needed."""
+        """Registers the next version of `name` (never a number given out before), creating the
+        model if needed."""
         check_model_name(name)
         if not isinstance(source, str) or not source:
             raise InvalidParameter(f"Model version source must be a non-empty URI, got {source!r}")
@@ -309,10 +327,10 @@ class SqlRegistry(SqlBase):
         with self._write() as conn:
             model = {"name": name, "creation_time": now, "last_updated_time": now}
             upsert(conn, rm, [model], ["name"])
-            self._model_row(conn, name, lock=True)  # serialises creators on PostgreSQL
-            number = (
-                conn.execute(select(func.max(mv.c.version)).where(mv.c.name == name)).scalar() or 0
-            ) + 1
+            row = self._model_row(conn, name, lock=True)  # serialises creators on PostgreSQL
+            # A deleted version's number is never given out again, as in MLflow.
+            newest = conn.execute(select(func.max(mv.c.version)).where(mv.c.name == name)).scalar()
+            number = max(row.last_version or 0, newest or 0) + 1
             conn.execute(
                 mv.insert().values(
                     name=name,
@@ -332,7 +350,7 @@ class SqlRegistry(SqlBase):
             ]
             if rows:
                 conn.execute(s.model_version_tags.insert(), rows)
-            self._touch_model(conn, name)
+            self._touch_model(conn, name, last_version=number)
             return self._versions(conn, [self._version_row(conn, name, number)])[0]
 
     def get_model_version(self, name: str, version: str | int) -> ModelVersion:

@@ -382,6 +382,21 @@ class Client:
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
         return self.store.get_model_version_by_alias(name, alias)
 
+    # -- stages (MLflow's, deprecated: aliases are what serving and promotion follow) ------
+    def transition_model_version_stage(
+        self, name: str, version: str | int, stage: str, archive_existing_versions: bool = False
+    ) -> ModelVersion:
+        """Moves the version to `stage` (MLflow's deprecated stages); aliases are untouched."""
+        return self.store.transition_model_version_stage(
+            name, _as_str(version), stage, archive_existing_versions
+        )
+
+    def get_latest_versions(
+        self, name: str, stages: Sequence[str] | None = None
+    ) -> list[ModelVersion]:
+        """The newest version in each of `stages` (every stage when none are named)."""
+        return self.store.get_latest_versions(name, stages)
+
     # -- webhooks (MlflowClient's webhook methods) ----------------------------------------
     @property
     def _webhooks(self) -> Any:
