@@ -7,7 +7,10 @@ touching a test file:
 - `_init_server(backend, artifact_root)`: replaced the same way;
 - `mlflow server ...` as a subprocess: `bin/mlflow` (first on PATH) runs `trk server`.
 Each trk server gets a fresh sqlite file beside the one MLflow prepared (that one carries
-MLflow's schema) and keeps its artifacts under the artifact root the fixture chose.
+MLflow's schema) and keeps its artifacts under the artifact root the fixture chose. A client
+that a test aims at MLflow's file itself (`MlflowClient("sqlite:///...")`, meaning "the
+server's store") reaches the trk server standing in for it: each server leaves its URL
+beside that file (`stand_in`), and the stores MLflow builds for such a URI are REST stores.
 """
 
 from __future__ import annotations
@@ -32,6 +35,56 @@ def trk_backend(mlflow_backend: str) -> str:
         path = Path(mlflow_backend[len("sqlite:///") :])
         return f"sqlite:///{path.with_name(path.stem + '-trk.db')}"
     raise SystemExit(f"conformance: unsupported backend for trk: {mlflow_backend}")
+
+
+def stand_in(mlflow_backend: str) -> Path | None:
+    """Where the URL of the trk server standing in for MLflow's sqlite file is written."""
+    if not mlflow_backend.startswith("sqlite:///"):
+        return None
+    return Path(mlflow_backend[len("sqlite:///") :] + ".trk-url")
+
+
+def note_stand_in(mlflow_backend: str, url: str) -> None:
+    marker = stand_in(mlflow_backend)
+    if marker is not None:
+        marker.write_text(url)
+
+
+def redirect_clients() -> None:
+    """MLflow's tracking and registry stores for a sqlite URI that a trk server stands in for
+    become REST stores of that server (any other URI is built as before)."""
+    from mlflow.tracking._model_registry import utils as registry
+    from mlflow.tracking._tracking_service import utils as tracking
+
+    for stores, rest in (
+        (tracking._tracking_store_registry, tracking._get_rest_store),
+        (registry._get_store_registry(), _registry_rest_store),
+    ):
+        sql = stores._registry["sqlite"]
+
+        def build(store_uri, *args, _sql=sql, _rest=rest, **kwargs):  # noqa: ANN001, ANN202
+            marker = stand_in(store_uri)
+            if marker is not None and marker.exists():
+                return _rest(marker.read_text())
+            return _sql(store_uri, *args, **kwargs)
+
+        stores.register("sqlite", build)
+
+
+def _registry_rest_store(url: str):  # noqa: ANN202 (mlflow is imported lazily)
+    """MLflow's registry REST store, taking a run id of any type as its SQL store does (which
+    stores `str(run_id)`; the tests hand it `1`)."""
+    from functools import partial
+
+    from mlflow.store.model_registry.rest_store import RestStore
+    from mlflow.utils.credentials import get_default_host_creds
+
+    class SqlLikeRestStore(RestStore):
+        def create_model_version(self, name, source, run_id=None, *args, **kwargs):  # noqa: ANN001, ANN202
+            run_id = None if run_id is None else str(run_id)
+            return super().create_model_version(name, source, run_id, *args, **kwargs)
+
+    return SqlLikeRestStore(partial(get_default_host_creds, url))
 
 
 def root_flags(artifact_root: str) -> list[str]:
@@ -96,6 +149,7 @@ class TrkServerThread:
 
         backend = trk_backend(_stores["backend"])
         self.proc = start_trk(backend, root_flags(_stores["root"]), self.port)
+        note_stand_in(_stores["backend"], self.url)
         # MLflow's tests point the process's default tracking URI at the very database their
         # server serves (an autouse fixture); trk's server keeps its own database, so that
         # default becomes the server: the same store, reached through trk. MLflow's fixture
@@ -136,6 +190,7 @@ def trk_init_server(
 
             env["MLFLOW_AUTH_CONFIG_PATH"] = str(config._get_auth_config_path())
     proc = start_trk(trk_backend(backend_uri), flags, port, env)
+    note_stand_in(backend_uri, f"http://127.0.0.1:{port}")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -187,5 +242,6 @@ def pytest_configure(config: object) -> None:
     from tests.tracking import integration_test_utils as utils
 
     handlers.initialize_backend_stores = record_stores
+    redirect_clients()
     utils.ServerThread = TrkServerThread
     utils._init_server = trk_init_server
