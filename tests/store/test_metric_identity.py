@@ -12,6 +12,16 @@ from trk.store.engine import dispose_engine, sql_url
 from trk.store.migrations import HEAD
 from trk.store.sql import SqlStore
 
+# Migration 0010's tables (access control), children first.
+ACCESS_TABLES = (
+    "alias_history",
+    "promotion_requests",
+    "registered_model_permissions",
+    "experiment_permissions",
+    "user_tokens",
+    "users",
+)
+
 
 def _points(store, run_id, key):
     return [(m.step, m.timestamp, m.value) for m in store.get_metric_history(run_id, key)]
@@ -45,8 +55,10 @@ def test_migration_keeps_one_of_each_duplicate(tmp_path):
     with engine.begin() as conn:  # the store as 0007 left it: no unique key, duplicates
         conn.execute(text("DROP INDEX ux_metrics_identity"))
         conn.execute(text("ALTER TABLE runs DROP COLUMN deleted_time"))  # added by 0009
-        conn.execute(text("ALTER TABLE model_versions DROP COLUMN current_stage"))  # 0010
-        conn.execute(text("ALTER TABLE registered_models DROP COLUMN last_version"))  # 0010
+        conn.execute(text("ALTER TABLE model_versions DROP COLUMN current_stage"))  # 0011
+        conn.execute(text("ALTER TABLE registered_models DROP COLUMN last_version"))  # 0011
+        for table in ACCESS_TABLES:  # added by 0010
+            conn.execute(text(f"DROP TABLE {table}"))
         conn.execute(text("UPDATE alembic_version SET version_num = '0007'"))
         for value in (1.0, 1.0, 1.0, 2.0):
             conn.execute(

@@ -87,10 +87,10 @@ def test_migration_gives_existing_versions_stage_none_and_keeps_numbering(tmp_pa
     store = SqlStore(uri, str(tmp_path / "artifacts"))
     dispose_engine(uri)
     engine = create_engine(sql_url(uri))
-    with engine.begin() as conn:  # the store as 0009 left it, with two versions
+    with engine.begin() as conn:  # the store as 0010 left it, with two versions
         conn.execute(text("ALTER TABLE model_versions DROP COLUMN current_stage"))
         conn.execute(text("ALTER TABLE registered_models DROP COLUMN last_version"))
-        conn.execute(text("UPDATE alembic_version SET version_num = '0009'"))
+        conn.execute(text("UPDATE alembic_version SET version_num = '0010'"))
         conn.execute(text("INSERT INTO registered_models (name) VALUES ('old')"))
         for number in (1, 2):
             conn.execute(

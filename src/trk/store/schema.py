@@ -127,7 +127,7 @@ registered_models = Table(
     Column("description", String(5000)),
     Column("creation_time", BigInteger),
     Column("last_updated_time", BigInteger),
-    # Migration 0010: the highest version number given out (never reused after a delete).
+    # Migration 0011: the highest version number given out (never reused after a delete).
     Column("last_version", Integer),
 )
 
@@ -161,7 +161,7 @@ model_versions = Table(
     Column("model_id", String(64)),
     Column("digest", String(80)),
     Column("manifest", Text),
-    # Migration 0010: MLflow's deprecated stage (None, Staging, Production, Archived).
+    # Migration 0011: MLflow's deprecated stage (None, Staging, Production, Archived).
     Column("current_stage", String(20), nullable=False, server_default="None"),
     PrimaryKeyConstraint("name", "version"),
 )

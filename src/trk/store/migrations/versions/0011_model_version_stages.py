@@ -4,8 +4,8 @@ Each version gets `current_stage` ('None' for every existing one). A registered 
 `last_version`, the highest number it ever gave out, so that a version created after the
 newest was deleted takes a new number, as in MLflow (which keeps deleted versions' rows).
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
