@@ -341,3 +341,33 @@ def test_artifact_paths_follow_their_experiment(auth_server: ServerProcess, as_u
     assert (
         httpx.get(f"{base}/artifacts", params={"path": f"{exp}/x"}, auth=owner).status_code != 403
     )
+
+
+def test_trk_client_signs_in_from_the_environment(
+    auth_server: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trk.exceptions import Unauthenticated
+    from trk.store.rest import RestStore
+    from trk.tracking.client import Client
+
+    stores: list[RestStore] = []
+
+    def fresh(url: str) -> Client:  # Client(url) keeps one store per URI, built once
+        stores.append(RestStore(url))
+        return Client.for_store(stores[-1])
+
+    user = new_user(auth_server)
+    for name in ("TRK_TRACKING_TOKEN", "MLFLOW_TRACKING_TOKEN", "TRK_TRACKING_USERNAME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_USERNAME", raising=False)
+    with pytest.raises(Unauthenticated):
+        fresh(auth_server.url).search_experiments()
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", user[0])
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", user[1])
+    exp = fresh(auth_server.url).create_experiment(f"client-{uuid.uuid4().hex[:6]}")
+    monkeypatch.setenv("TRK_TRACKING_USERNAME", user[0])
+    monkeypatch.setenv("TRK_TRACKING_PASSWORD", "wrong")  # TRK_ wins over MLFLOW_
+    with pytest.raises(Unauthenticated):
+        fresh(auth_server.url).get_experiment(exp)
+    for store in stores:
+        store.transport.close()
