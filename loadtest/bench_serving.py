@@ -36,6 +36,7 @@ HERE = Path(__file__).parent
 BIN = Path(sys.executable).parent
 FULL = [(c, r) for c in (1, 8, 32) for r in (1, 32)]
 ONE = [(8, 1)]
+SHIPPER = b"trk.serving.online.shipper"  # the log shipper's command line
 
 
 @dataclass
@@ -50,6 +51,7 @@ class Spec:
     v2: dict[tuple[int, int], tuple[LoadResult, float]] = field(default_factory=dict)
     results: dict[tuple[int, int], LoadResult] = field(default_factory=dict)
     cpu_us: dict[tuple[int, int], float] = field(default_factory=dict)  # server CPU per request
+    shipper_us: dict[tuple[int, int], float] = field(default_factory=dict)  # of it, the shipper
     cold_start_s: float = float("nan")
     rss_mb: float = float("nan")
     answered: int = 0  # 2xx answers the load generator got, warm-ups and probe included
@@ -292,7 +294,7 @@ def _family(pid: int) -> list[int]:
 
 
 def champion_rows(m: BenchModels, spec: Spec) -> int | None:
-    """The champion's rows in the prediction log of the model a trk-serve spec serves."""
+    """The champion's answers in the prediction log of the model a trk-serve spec serves."""
     uri = next((a for a in spec.cmd if a.startswith("models:/")), None)
     if uri is None or "--no-prediction-log" in spec.cmd or spec.key.startswith(("bare", "hand")):
         return None
@@ -305,7 +307,8 @@ def champion_rows(m: BenchModels, spec: Spec) -> int | None:
     engine = create_engine(m.tracking_uri)
     try:
         with engine.connect() as conn:
-            where = (log.c.model == model) & (log.c.variant == "champion")
+            # One row per answered request (its first row), whatever its rows
+            where = (log.c.model == model) & (log.c.variant == "champion") & (log.c.row == 0)
             return int(conn.execute(select(func.count()).where(where)).scalar_one())
     except Exception:  # a store without the log (an older checkout): nothing to check
         return None
@@ -313,12 +316,15 @@ def champion_rows(m: BenchModels, spec: Spec) -> int | None:
         engine.dispose()
 
 
-def cpu_seconds(pid: int) -> float:
-    """user+sys seconds of a process and its workers so far (utime and stime in /proc)."""
+def cpu_seconds(pid: int, only: bytes | None = None) -> float:
+    """user+sys seconds of a process and its descendants so far (utime and stime in /proc);
+    `only`: of those whose command line holds these bytes."""
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0.0
     for p in _family(pid):
         try:
+            if only is not None and only not in Path(f"/proc/{p}/cmdline").read_bytes():
+                continue
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
             total += (int(fields[11]) + int(fields[12])) / ticks
         except (OSError, IndexError):
@@ -358,7 +364,7 @@ def measure(spec: Spec, m: BenchModels, duration: float, repeat: int) -> None:
         after = champion_rows(m, spec)
         if before is not None and after is not None:
             spec.logged = after - before
-            print(f"  prediction log: {spec.logged} champion rows for {spec.answered} answers",
+            print(f"  prediction log: {spec.logged} champion answers for {spec.answered} answered",
                   flush=True)  # fmt: skip
 
 
@@ -370,29 +376,32 @@ def _measure(spec: Spec, m: BenchModels, duration: float, repeat: int) -> None:
         targets.append((" V2", v2_url, "v2"))
     try:
         for conns, rows in spec.cells:
-            runs: dict[str, list[tuple[LoadResult, float]]] = {t[0]: [] for t in targets}
+            runs: dict[str, list[tuple[LoadResult, float, float]]] = {t[0]: [] for t in targets}
             for _, target, form in targets:
                 warm = run_load(target, body(m, rows, form), conns, 1)
                 spec.answered += warm.answered
             for _ in range(repeat):
                 for tag, target, form in targets:
                     cpu, began = cpu_seconds(proc.pid), time.perf_counter()
+                    shipper = cpu_seconds(proc.pid, SHIPPER)
                     r = run_load(target, body(m, rows, form), conns, duration)
                     spec.answered += r.answered
-                    answered = r.rps * (time.perf_counter() - began)
-                    cpu_us = (cpu_seconds(proc.pid) - cpu) * 1e6 / max(answered, 1.0)
-                    runs[tag].append((r, cpu_us))
+                    answered = max(r.rps * (time.perf_counter() - began), 1.0)
+                    cpu_us = (cpu_seconds(proc.pid) - cpu) * 1e6 / answered
+                    shipper_us = (cpu_seconds(proc.pid, SHIPPER) - shipper) * 1e6 / answered
+                    runs[tag].append((r, cpu_us, shipper_us))
             for tag, done in runs.items():
                 done.sort(key=lambda run: run[0].rps)
-                r, cpu_us = done[len(done) // 2]
+                r, cpu_us, shipper_us = done[len(done) // 2]
                 if tag:
                     spec.v2[(conns, rows)] = (r, cpu_us)
                 else:
                     spec.results[(conns, rows)], spec.cpu_us[(conns, rows)] = r, cpu_us
+                    spec.shipper_us[(conns, rows)] = shipper_us
                 print(
                     f"  {spec.key + tag:16} c={conns:<2} rows={rows:<2} {r.rps:9.0f} req/s  "
-                    f"cpu {cpu_us:7.1f} us/req  p50 {r.p50_ms:7.2f} ms  p99 {r.p99_ms:7.2f} ms  "
-                    f"errors {r.errors}",
+                    f"cpu {cpu_us:7.1f} us/req (shipper {shipper_us:5.1f})  p50 {r.p50_ms:7.2f} "
+                    f"ms  p99 {r.p99_ms:7.2f} ms  errors {r.errors}",
                     flush=True,
                 )
     finally:
@@ -401,16 +410,18 @@ def _measure(spec: Spec, m: BenchModels, duration: float, repeat: int) -> None:
 
 def table(all_specs: list[Spec]) -> str:
     lines = [
-        "| server | conns | rows | req/s | server CPU us/req | p50 ms | p99 ms | errors "
-        "| cold start s | RSS MB |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| server | conns | rows | req/s | server CPU us/req | of it, log shipper | p50 ms "
+        "| p99 ms | errors | cold start s | RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in all_specs:
-        rows_of = [(s.name, cell, r, s.cpu_us[cell]) for cell, r in sorted(s.results.items())]
-        rows_of += [(f"{s.name}, V2 infer", c, r, u) for c, (r, u) in sorted(s.v2.items())]
-        for name, (conns, rows), r, cpu_us in rows_of:
+        rows_of = [(s.name, cell, r, s.cpu_us[cell], s.shipper_us.get(cell, 0.0))
+                   for cell, r in sorted(s.results.items())]  # fmt: skip
+        rows_of += [(f"{s.name}, V2 infer", c, r, u, float("nan"))
+                    for c, (r, u) in sorted(s.v2.items())]  # fmt: skip
+        for name, (conns, rows), r, cpu_us, shipper_us in rows_of:
             lines.append(
-                f"| {name} | {conns} | {rows} | {r.rps:,.0f} | {cpu_us:.0f} "
+                f"| {name} | {conns} | {rows} | {r.rps:,.0f} | {cpu_us:.0f} | {shipper_us:.0f} "
                 f"| {r.p50_ms:.2f} | {r.p99_ms:.2f} "
                 f"| {r.errors} | {s.cold_start_s:.1f} | {s.rss_mb:.0f} |"
             )
@@ -512,7 +523,7 @@ def goals(by: dict[str, Spec]) -> str:
     for s in by.values():  # wrk does not count answers in flight when it stops: >=
         if s.logged is not None and s.key.startswith("trk"):
             ok = s.logged >= s.answered
-            out.append(f"- prediction log after SIGTERM, {s.name}: {s.logged} champion rows for "
+            out.append(f"- prediction log after SIGTERM, {s.name}: {s.logged} champion answers for "
                        f"{s.answered} answers {'PASS' if ok else 'MISS'}")  # fmt: skip
     for key in ("trk_lr_w2", "bare_w2_nodelay", "bare_w2_plain"):
         s = by.get(key)
@@ -527,8 +538,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per measurement")
     parser.add_argument("--repeat", type=int, default=1, help="runs per cell (median kept)")
-    parser.add_argument("--only", default="", help="comma-separated substrings of server keys")
+    parser.add_argument("--only", default="",
+                        help="comma-separated server keys (a key that is not one: a substring)")  # fmt: skip
     parser.add_argument("--out", default=None, help="also write the markdown here")
+    parser.add_argument("--cells", default="",
+                        help="only these connections x rows cells, e.g. 8x1,8x32")  # fmt: skip
     parser.add_argument("--ref", default=None,
                         help="another trk checkout (with its .venv) to measure side by side")  # fmt: skip
     args = parser.parse_args()
@@ -536,7 +550,17 @@ def main() -> None:
     print(f"building models in {root}", flush=True)
     m = build(root)
     wanted = [w for w in args.only.split(",") if w]
-    chosen = [s for s in specs(m, args.ref) if not wanted or any(w in s.key for w in wanted)]
+    every = specs(m, args.ref)
+    keys = {s.key for s in every}
+
+    def picked(key: str) -> bool:  # a whole key picks itself alone, else a substring
+        return not wanted or any(key == w if w in keys else w in key for w in wanted)
+
+    chosen = [s for s in every if picked(s.key)]
+    if args.cells:
+        cells = {tuple(int(n) for n in c.split("x")) for c in args.cells.split(",")}
+        for spec in chosen:
+            spec.cells = [c for c in spec.cells if c in cells] or spec.cells[:1]
     for spec in chosen:
         print(f"{spec.name}", flush=True)
         try:

@@ -15,8 +15,9 @@ Adding a sink (the capture writer, say): a class with `name`, `rows` (rows writt
 `dropped` (reason -> answers dropped, cumulative), `write(model, items) -> bool` (True when
 the batch is in or was refused for good, False to have it retried; a retry passes the same
 list, and writes must be idempotent since a restarted shipper resends what was not acked)
-and `idle()` (called between batches). Build it in `make_sinks` from the command's options;
-`item.inputs` carries the request rows when trk-serve runs with inputs shipped.
+and `idle()` (called between batches), and optionally `drain()` (called once at end of
+input). Build it in `make_sinks` from the command's options; `item.inputs` carries the
+request rows when trk-serve runs with inputs shipped (ShipperLink(ship_inputs=True)).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from typing import IO, Any, Protocol
 from trk.serving.online.shipping import Frame, Shipped, decode_frame, encode_ack
 
 log = logging.getLogger("trk.serving.online.shipper")
-LINGER_S = 0.02  # after the first frame of a batch, wait this long for more (fewer commits)
+LINGER_S = 0.05  # after the first frame of a batch, wait this long for more (fewer commits)
 RETRY_MAX_S = 30.0
 _EOF = None
 
@@ -85,6 +86,10 @@ class Shipper:
             else:
                 delay = min(RETRY_MAX_S, max(0.25, delay * 2))
                 self.sleep(delay)
+        for sink in self.sinks:  # end of input: a sink that buffers publishes what it holds
+            drain = getattr(sink, "drain", None)
+            if drain is not None:
+                drain()
 
     def _take(self, held: list[Frame]) -> bool:
         """Add every frame that arrived; True at end of input."""

@@ -2,8 +2,9 @@
 
 One line of JSON per frame, both ways (orjson escapes newlines inside strings, so a line is a
 frame). Down, from the fold: `[seq, model, [item, ...]]`, each item one answer as
-`[request_id, variant, version, answer, probability, at_ms, shadow, inputs]` (`inputs`: the
-request rows, or null unless the shipper was asked to capture them). Up, from the shipper,
+`[request_id, variant, version, answer, probability, at_ms, shadow, inputs, latency_ms]`
+(`inputs`: the request rows, or null unless the shipper was asked to capture them;
+`latency_ms`: null for shadow answers). Up, from the shipper,
 once every item of frames up to `seq` is in every sink: `{"ack": seq, "rows": rows written,
 "dropped": {reason: count}}` with cumulative counts.
 
@@ -36,6 +37,7 @@ class Shipped(NamedTuple):
     at_ms: int
     shadow: bool = False
     inputs: Any = None
+    latency_ms: float | None = None
 
 
 @dataclass
@@ -47,9 +49,10 @@ class Frame:
 
 def item(record: Record, at_ms: int, inputs: bool = False) -> list[Any]:
     """A record as a frame item (its answer as numpy or plain values: orjson writes both)."""
+    latency = record.latency_s * 1000 if record.latency_s is not None else None
     return [record.request_id, record.variant, record.version, _plain(record.answer),
             record.probability, at_ms, record.shadow,
-            _plain(record.inputs) if inputs else None]  # fmt: skip
+            _plain(record.inputs) if inputs else None, latency]  # fmt: skip
 
 
 def encode_frame(seq: int, model: str, items: list[list[Any]]) -> bytes:
