@@ -74,6 +74,19 @@ class AlreadyExists(TrkError):
     error_code = "RESOURCE_ALREADY_EXISTS"
 
 
+class WrittenOnce(AlreadyExists):
+    """Evidence that is written once (a label) was sent again: 409, and nothing changed."""
+
+    status = HTTPStatus.CONFLICT
+
+
+class TooManyRequests(TrkError):
+    """A bounded resource is full (pending labels of a model): try again later."""
+
+    status = HTTPStatus.TOO_MANY_REQUESTS
+    error_code = "RESOURCE_EXHAUSTED"
+
+
 class InvalidState(TrkError):
     """The operation conflicts with the resource's current state."""
 

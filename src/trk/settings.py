@@ -128,6 +128,25 @@ def serve_settings_json() -> str | None:
     return os.environ.get(SERVE_SETTINGS_ENV) or None
 
 
+# -- labels (issue 25) ---------------------------------------------------------------------
+PENDING_LABEL_TTL_ENV = "TRK_PENDING_LABEL_TTL"
+MAX_PENDING_LABELS_ENV = "TRK_MAX_PENDING_LABELS"
+
+
+def pending_label_limits() -> tuple[str | None, str | None]:
+    """`TRK_PENDING_LABEL_TTL` (a duration) and `TRK_MAX_PENDING_LABELS`, as set (or None)."""
+    return os.environ.get(PENDING_LABEL_TTL_ENV), os.environ.get(MAX_PENDING_LABELS_ENV)
+
+
+def set_pending_label_limits(ttl: str | None, max_pending: int | None) -> None:
+    """`trk server --pending-label-ttl/--max-pending-labels`: read by every store this
+    process (and its workers) opens."""
+    if ttl is not None:
+        os.environ[PENDING_LABEL_TTL_ENV] = ttl
+    if max_pending is not None:
+        os.environ[MAX_PENDING_LABELS_ENV] = str(max_pending)
+
+
 # -- webhooks (issue 16) -------------------------------------------------------------------
 WEBHOOK_ALLOW_HOSTS_ENV = "TRK_WEBHOOK_ALLOW_HOSTS"
 

@@ -1,6 +1,7 @@
 """`trk ab label` and `trk ab prune` against a real sqlite store: bulk labels join the logged
-predictions exactly once (however often the file is sent), a bad line writes nothing, prune
-deletes by age."""
+predictions exactly once (a file sent again is refused and changes nothing; `--correct`
+replaces on purpose and the report counts it), a bad line writes nothing, prune deletes by
+age."""
 
 from __future__ import annotations
 
@@ -35,19 +36,40 @@ def counts(client):
     return c.labelled, c.correct
 
 
-def test_csv_and_jsonl_labels_join_once_however_often_sent(logged, tmp_path):
+def test_csv_and_jsonl_labels_join_once_and_a_resend_changes_nothing(logged, tmp_path):
     uri = logged.tracking_uri
     csv_file = tmp_path / "labels.csv"
     csv_file.write_text("request_id,label,note\n" + "".join(f"r{i},1,x\n" for i in range(20)))
     jsonl = tmp_path / "late.jsonl"
     jsonl.write_bytes(b"\n".join(orjson.dumps({"request_id": f"r{i}", "label": 0})
                                  for i in range(20, 40)))  # fmt: skip
-    for _ in range(2):  # the same files again: nothing counts twice
-        out = run("ab", "label", "m", "--file", str(csv_file), "--tracking-uri", uri)
-        assert out.exit_code == 0, out.output
-        assert "stored 20 label(s)" in out.output
-        assert run("ab", "label", "m", "--file", str(jsonl), "--tracking-uri", uri).exit_code == 0
+    out = run("ab", "label", "m", "--file", str(csv_file), "--tracking-uri", uri)
+    assert out.exit_code == 0 and "stored 20 label(s) for m: 20 joined" in out.output, out.output
+    assert run("ab", "label", "m", "--file", str(jsonl), "--tracking-uri", uri).exit_code == 0
+    flipped = tmp_path / "flipped.csv"  # the same ids, other labels: refused, nothing changes
+    flipped.write_text("request_id,label\n" + "".join(f"r{i},0\n" for i in range(20)))
+    for path in (csv_file, flipped):
+        out = run("ab", "label", "m", "--file", str(path), "--tracking-uri", uri)
+        assert out.exit_code == 1 and "written once" in out.output, out.output
     assert counts(logged) == (40, 20)  # odd ids right in the CSV half, even ids in the JSONL half
+
+
+def test_a_correction_is_explicit_and_the_report_counts_it(logged, tmp_path):
+    uri = logged.tracking_uri
+    first = tmp_path / "first.csv"
+    first.write_text("request_id,label\n" + "".join(f"r{i},0\n" for i in range(10)))
+    assert run("ab", "label", "m", "--file", str(first), "--tracking-uri", uri).exit_code == 0
+    fixed = tmp_path / "fixed.csv"
+    fixed.write_text("request_id,label\nr1,1\nr3,1\n")
+    out = run("ab", "label", "m", "--file", str(fixed), "--correct", "--tracking-uri", uri)
+    assert out.exit_code == 0 and "corrected 2 label(s)" in out.output, out.output
+    assert counts(logged) == (10, 7)
+    (c,) = logged.store.predictions.joined("m")
+    assert c.corrected == 2
+    unknown = tmp_path / "unknown.csv"
+    unknown.write_text("request_id,label\nr30,1\n")
+    out = run("ab", "label", "m", "--file", str(unknown), "--correct", "--tracking-uri", uri)
+    assert out.exit_code == 1 and "label them first" in out.output, out.output
 
 
 @pytest.mark.parametrize(
@@ -96,7 +118,7 @@ def test_large_files_go_in_chunks_the_store_takes(client, monkeypatch):
             return client.store.predictions.log_labels(model, items)
 
     items = [{"request_id": f"r{i}", "label": [1, 0] if i % 2 else 1} for i in range(8)]
-    assert label_files.write_labels(Counting(), "m", items) == 12
+    assert label_files.write_labels(Counting(), "m", items).pending == 8
     assert calls == [3, 3, 2]  # 1+2+1 rows | 2+1+2 | 1+2: never over 3 labels or 5 rows
     assert len(client.store.predictions.outcomes("m")) == 0  # labels only; nothing logged
     with client.store._engine.connect() as conn:
@@ -104,5 +126,5 @@ def test_large_files_go_in_chunks_the_store_takes(client, monkeypatch):
 
         from trk.store import schema
 
-        rows = conn.execute(select(func.count()).select_from(schema.prediction_labels)).scalar()
+        rows = conn.execute(select(func.count()).select_from(schema.pending_labels)).scalar()
     assert rows == 12

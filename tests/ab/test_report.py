@@ -208,6 +208,13 @@ def test_inverse_propensity_accuracy_per_version_from_the_logged_routing_odds(cl
     assert rows[("challenger", "2")]["snips_accuracy"] == pytest.approx(0.95, abs=0.03)
     assert "inverse-propensity accuracy: champion v1 0.7" in render_table(report)
     assert orjson.loads(render_json(report))["inverse_propensity"]
+    assert report.corrected_labels == 0 and "(0 corrected)" in render_table(report)
+    # A correction is explicit, and the report says how many of its labels were corrected.
+    client.store.predictions.correct_labels("iris", [{"request_id": f"r{i}", "label": 0}
+                                                     for i in range(3)])  # fmt: skip
+    corrected = evaluate(client, "iris")
+    assert corrected.corrected_labels == 3 and "(3 corrected)" in render_table(corrected)
+    assert orjson.loads(render_json(corrected))["corrected_labels"] == 3
     from trk.ab.html import render_html
 
     assert "inverse-propensity accuracy: champion v1 0.7" in render_html(report)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from trk.exceptions import InvalidParameter
+from trk.exceptions import InvalidParameter, TooManyRequests, WrittenOnce
 from trk.store.prediction_records import PredictionRecord
 
 API = "/api/2.0/mlflow/trk/"
@@ -23,14 +23,14 @@ def test_replicas_log_and_labels_join_through_the_server(log):
                for i in range(4) for v, ver in (("champion", "1"), ("challenger", "2"))]  # fmt: skip
     assert log.log_predictions("m", records) == 8
     log.log_predictions("m", records)  # a retried batch adds nothing
-    log.log_labels("m", [{"request_id": f"r{i}", "label": 1} for i in range(4)])
+    log.log_labels("m", [{"request_id": f"r{i}", "label": 1} for i in (0, 2, 3)])
     by = {c.variant: c for c in log.joined("m")}
     assert (by["champion"].logged, by["champion"].labelled, by["champion"].correct) == (4, 4, 2)
     (pair,) = log.paired("m")
     assert (pair.both_correct, pair.neither) == (2, 2)
     assert len(log.outcomes("m", limit=3)) == 3
-    assert [(o.champion_correct, o.challenger_correct) for o in log.paired_outcomes("m")] == [
-        (False, False), (True, True), (False, False), (True, True)
+    assert sorted((o.champion_correct, o.challenger_correct) for o in log.paired_outcomes("m")) == [
+        (False, False), (False, False), (True, True), (True, True)
     ]  # fmt: skip
     assert log.prune(2_000, "m") == {"predictions": 8, "labels": 0}
     assert log.joined("m") == []
@@ -86,3 +86,49 @@ def test_bad_bodies_get_400_and_write_nothing(module_server, log, path, body):
 def test_the_client_refuses_bad_labels_before_sending(log):
     with pytest.raises(InvalidParameter):
         log.log_labels("m", [{"request_id": "a"}])
+
+
+def test_labels_over_http_are_written_once_pending_first_and_corrected_on_purpose(
+    module_server, log
+):
+    """The HTTP answers a labeller sees: 202 pending, 200 joined, 409 for a second label
+    (nothing changed), and a correction only through its own endpoint, counted by the join."""
+    http = httpx.Client(base_url=module_server.url, timeout=10)
+    post = http.post
+    first = post(
+        API + "labels/log", json={"model": "once", "labels": [{"request_id": "a", "label": 1}]}
+    )
+    assert first.status_code == 202 and first.json()["pending"] == 1, first.text
+    log.log_predictions("once", [PredictionRecord("a", 0, "champion", "1", "1", None, 1.0, 5),
+                                 PredictionRecord("b", 0, "champion", "1", "1", None, 1.0, 5)])  # fmt: skip
+    joined = post(
+        API + "labels/log", json={"model": "once", "labels": [{"request_id": "b", "label": 1}]}
+    )
+    assert joined.status_code == 200 and joined.json()["joined"] == 1, joined.text
+    for rid in ("a", "b"):  # a forged second label: refused whole, nothing changes
+        again = post(API + "labels/log",
+                     json={"model": "once", "labels": [{"request_id": rid, "label": 0}]})  # fmt: skip
+        assert again.status_code == 409, again.text
+        assert again.json()["error_code"] == "RESOURCE_ALREADY_EXISTS"
+    (c,) = log.joined("once")
+    assert (c.labelled, c.correct, c.corrected) == (2, 2, 0)
+    with pytest.raises(WrittenOnce):
+        log.log_labels("once", [{"request_id": "a", "label": 0}])
+    assert log.correct_labels("once", [{"request_id": "a", "label": 0}]) == 1
+    (c,) = log.joined("once")
+    assert (c.labelled, c.correct, c.corrected) == (2, 1, 1)
+    http.close()
+
+
+def test_pending_labels_past_the_server_s_bound_get_429(server_factory):
+    from trk.store.rest import RestStore
+
+    server = server_factory(None, None, "--max-pending-labels", "2", "--pending-label-ttl", "1h")
+    store = RestStore(server.url)
+    log = store.predictions
+    assert log.log_labels("m", [{"request_id": f"p{i}", "label": 1} for i in range(2)]).pending == 2
+    with pytest.raises(TooManyRequests, match="at most 2"):
+        log.log_labels("m", [{"request_id": "p2", "label": 1}])
+    log.log_predictions("m", [PredictionRecord("p0", 0, "champion", "1", "1", None, 1.0, 5)])
+    assert log.log_labels("m", [{"request_id": "p2", "label": 1}]).pending == 1  # p0 joined
+    store.transport.close()

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from trk.exceptions import InvalidParameter
+from trk.exceptions import InvalidParameter, NotFound, TooManyRequests, WrittenOnce
 from trk.store.prediction_records import PredictionRecord
 
 
@@ -15,24 +15,79 @@ def rec(rid, variant, predicted, version="1", row=0, value=None, ts=1_000):
     return PredictionRecord(rid, row, variant, version, predicted, value, 1.0, ts)
 
 
-def test_label_before_prediction_resent_batches_and_relabels_count_once(store):
+def test_label_before_prediction_is_pending_then_joined_once(store):
     log = store.predictions
     # Labels first: the predictions are flushed later (another replica, a slow queue).
-    assert log.log_labels("m", [{"request_id": f"r{i}", "label": i % 2} for i in range(10)]) == 10
+    done = log.log_labels("m", [{"request_id": f"r{i}", "label": i % 2} for i in range(10)])
+    assert (done.joined, done.pending) == (0, 10)
+    assert log.joined("m") == []  # pending labels are never counted
     batch = [rec(f"r{i}", "champion", str(1 - i % 2 if i < 3 else i % 2)) for i in range(10)]
     batch += [rec(f"r{i}", "challenger", str(i % 2), version="2") for i in range(10)]
     log.log_predictions("m", batch)
     log.log_predictions("m", batch)  # resent after a timeout that did commit
-    log.log_labels("m", [{"request_id": "r0", "label": 0}] * 2)  # the same label again
     by = {(c.variant, c.version): c for c in log.joined("m")}
     assert (by["champion", "1"].labelled, by["champion", "1"].correct) == (10, 7)
     assert (by["challenger", "2"].labelled, by["challenger", "2"].correct) == (10, 10)
     assert by["champion", "1"].logged == 10
-    # A corrected label replaces the old one.
-    log.log_labels("m", [{"request_id": "r0", "label": "1"}])
-    by = {(c.variant, c.version): c for c in log.joined("m")}
-    assert (by["champion", "1"].correct, by["challenger", "2"].correct) == (8, 9)
     assert log.joined("other") == []
+
+
+def test_the_first_label_wins_and_a_second_changes_nothing(store, counts):
+    log = store.predictions
+    log.log_predictions("m", [rec("r0", "champion", "1"), rec("r1", "champion", "1")])
+    assert log.log_labels("m", [{"request_id": "r0", "label": 1}]).joined == 1
+    before = counts(store)
+    for again in ([{"request_id": "r0", "label": 0}],  # another label for r0
+                  [{"request_id": "r1", "label": 0}, {"request_id": "r0", "label": 1}],
+                  [{"request_id": "r1", "label": 0}, {"request_id": "r1", "label": 1}]):  # fmt: skip
+        with pytest.raises(WrittenOnce, match="written once") as info:
+            log.log_labels("m", again)
+        assert int(info.value.status) == 409
+        assert info.value.error_code == "RESOURCE_ALREADY_EXISTS"
+    assert counts(store) == before  # r1 was not written either
+    (c,) = log.joined("m")
+    assert (c.labelled, c.correct, c.corrected) == (1, 1, 0)
+    # A pending label is a first label too.
+    log.log_labels("m", [{"request_id": "later", "label": 1}])
+    with pytest.raises(WrittenOnce):
+        log.log_labels("m", [{"request_id": "later", "label": 0}])
+
+
+def test_a_correction_replaces_the_label_and_keeps_the_old_one(store):
+    from sqlalchemy import text
+
+    log = store.predictions
+    log.log_predictions("m", [rec("r0", "champion", "1"), rec("r1", "champion", "1")])
+    log.log_labels("m", [{"request_id": "r0", "label": 0}, {"request_id": "r1", "label": 1}])
+    assert log.correct_labels("m", [{"request_id": "r0", "label": 1}], actor="ann") == 1
+    (c,) = log.joined("m")
+    assert (c.labelled, c.correct, c.corrected) == (2, 2, 1)
+    with store._engine.connect() as conn:
+        kept = conn.execute(text(
+            'SELECT request_id, "row", old_label, label, actor, timestamp_ms > 0 '
+            "FROM label_corrections"
+        )).all()  # fmt: skip
+    assert [tuple(k) for k in kept] == [("r0", 0, "0", "1", "ann", True)]
+    with pytest.raises(NotFound, match="label them first"):
+        log.correct_labels("m", [{"request_id": "nobody", "label": 1}])
+
+
+def test_pending_labels_are_bounded_and_expire(store):
+    from trk.store.prediction_labels import LabelLimits
+    from trk.store.prediction_log import SqlPredictionLog
+
+    log = SqlPredictionLog(store._engine, LabelLimits(ttl_s=0.05, max_pending=3))
+    assert log.log_labels("m", [{"request_id": f"p{i}", "label": 1} for i in range(3)]).pending == 3
+    with pytest.raises(TooManyRequests, match="at most 3") as info:
+        log.log_labels("m", [{"request_id": "p3", "label": 1}])
+    assert int(info.value.status) == 429
+    assert log.log_labels("other", [{"request_id": "p3", "label": 1}]).pending == 1  # per model
+    time.sleep(0.1)  # past the time to live
+    done = log.log_labels("m", [{"request_id": "p4", "label": 1}])
+    assert (done.pending, done.expired) == (1, 3)
+    # An expired label never joins, though its prediction arrives now.
+    log.log_predictions("m", [rec("p0", "champion", "1")])
+    assert [c.labelled for c in log.joined("m")] == [0]
 
 
 def test_classes_join_across_spellings_and_regressors_sum_errors(store):
@@ -127,10 +182,9 @@ def test_bad_labels_are_refused_and_nothing_is_written(store, counts, labels):
     assert counts(store) == before
 
 
-def test_a_batch_is_stored_value_for_value_and_the_last_label_of_a_key_wins(store):
+def test_a_batch_is_stored_value_for_value(store):
     """Each batch is one statement over arrays (JSON on sqlite, unnest on PostgreSQL): text,
-    floats and nulls must come back exactly as sent, and a label sent twice in one batch
-    must leave the later one."""
+    floats and nulls must come back exactly as sent."""
     from sqlalchemy import text
 
     odd = 'ünï "q" \\ \n\t'
@@ -141,8 +195,8 @@ def test_a_batch_is_stored_value_for_value_and_the_last_label_of_a_key_wins(stor
         PredictionRecord("r3", 0, "champion", "1", "0", -2.5e300, 0.05, 1_795_000_000_000),
     ]
     assert log.log_predictions("m", sent) == 3
-    labels = [{"request_id": "r2", "label": 1.5}, {"request_id": "r2", "label": 2.5}]
-    assert log.log_labels("m", labels + [{"request_id": f"id-{odd}", "label": odd}]) == 3
+    labels = [{"request_id": "r2", "label": 2.5}, {"request_id": f"id-{odd}", "label": odd}]
+    assert log.log_labels("m", labels).joined == 2
     with store._engine.connect() as conn:
         rows = conn.execute(text(
             'SELECT request_id, "row", variant, version, predicted, value, probability, '

@@ -152,20 +152,31 @@ def promote_cmd(
     "--file", "path", type=click.Path(dir_okay=False), required=True,
     help="labels.csv (request_id,label columns) or labels.jsonl ({request_id, label} lines).",
 )  # fmt: skip
+@click.option("--correct", is_flag=True,
+              help="Replace labels already stored (each correction is kept, with its time, the "
+              "label it replaced and who made it; reports count them).")  # fmt: skip
 @_capture_option("Write the labels beside the captures there instead of the store.")
 @client_option
-def label_cmd(model: str, path: str, capture_uri: str | None, tracking_uri: str | None) -> None:
-    """Store labels for logged predictions: any replica's, any time later, idempotent."""
-    from trk.ab.label_files import read_labels, write_labels
+def label_cmd(
+    model: str, path: str, correct: bool, capture_uri: str | None, tracking_uri: str | None
+) -> None:
+    """Store labels for logged predictions (any replica's, any time later), once each."""
+    from trk.ab import label_files
 
-    items = read_labels(path)
+    items = label_files.read_labels(path)
     if capture_uri:
         from trk.capture.cli import label_capture
 
         click.echo(label_capture(capture_uri, model, items))
         return
-    written = write_labels(make_client(tracking_uri).store.predictions, model, items)
-    click.echo(f"stored {len(items)} label(s) ({written} row(s)) for {model}")
+    log = make_client(tracking_uri).store.predictions
+    if correct:
+        n = label_files.correct_labels(log, model, items)
+        click.echo(f"corrected {n} label(s) for {model}")
+        return
+    done = label_files.write_labels(log, model, items)
+    click.echo(f"stored {done.written} label(s) for {model}: {done.joined} joined, "
+               f"{done.pending} pending (waiting for their prediction)")  # fmt: skip
 
 
 @ab.command("prune")

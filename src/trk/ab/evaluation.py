@@ -93,6 +93,7 @@ def build_report(
         timeline={v.variant: timeline(v) for v in _ordered(variants)},
         predictions={v.variant: v.prediction_counts() for v in _ordered(variants)},
         labels="store" if store else "windows",
+        corrected_labels=sum(c.corrected for c in store.counts),
         method=gm.method,
         horizon=gm.horizon,
         min_sample=gm.min_sample,

@@ -3,8 +3,9 @@
 CSV: a header with `request_id` and `label` (other columns are ignored), one request per line.
 JSON Lines: one `{"request_id", "label"}` per line (`label` may be a list for a request of
 several rows). The whole file is read and checked before the first label is written, so a bad
-line writes nothing; writes are upserts by request id, so running the same file twice counts
-each label once.
+line writes nothing. Labels are written once: running the same file again is refused (409)
+and changes nothing; `--correct` replaces stored labels, each correction kept (audited).
+Files past one call's limit go in chunks, each a transaction of its own.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import Any
 
 import orjson
 
-from trk.exceptions import InvalidParameter
+from trk.exceptions import InvalidParameter, TrkError
+from trk.store.prediction_labels import LabelsWritten
 from trk.store.prediction_records import LABEL_ROWS_PER_CALL, LABELS_PER_CALL, parse_labels
 
 
@@ -70,15 +72,38 @@ def _check(item: Any, line: int) -> None:
         raise InvalidParameter(f"Line {line}: {exc}") from None
 
 
-def write_labels(log: Any, model: str, items: list[dict[str, Any]]) -> int:
-    """Upsert the labels in chunks the store takes in one call; returns rows written."""
+def _chunks(items: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    """The labels in chunks the store takes in one call."""
     chunk: list[dict[str, Any]] = []
-    written = rows = 0
+    rows = 0
     for item in items:
         n = len(item["label"]) if isinstance(item["label"], list) else 1
         if chunk and (len(chunk) == LABELS_PER_CALL or rows + n > LABEL_ROWS_PER_CALL):
-            written += log.log_labels(model, chunk)
+            yield chunk
             chunk, rows = [], 0
         chunk.append(item)
         rows += n
-    return written + (log.log_labels(model, chunk) if chunk else 0)
+    if chunk:
+        yield chunk
+
+
+def write_labels(log: Any, model: str, items: list[dict[str, Any]]) -> LabelsWritten:
+    """Write the labels once each, chunk by chunk; returns what was joined and pending."""
+    joined = pending = expired = 0
+    for chunk in _chunks(items):
+        try:
+            done = log.log_labels(model, chunk)
+        except TrkError as exc:
+            if not joined + pending:
+                raise
+            # Earlier chunks committed: the refusal says so.
+            stored = f"{exc.message} ({joined + pending} label(s) before it were stored)"
+            raise type(exc)(stored) from exc
+        joined, pending = joined + done.joined, pending + done.pending
+        expired += done.expired
+    return LabelsWritten(joined, pending, expired)
+
+
+def correct_labels(log: Any, model: str, items: list[dict[str, Any]]) -> int:
+    """Replace stored labels by the file's, chunk by chunk; returns the labels corrected."""
+    return sum(log.correct_labels(model, chunk) for chunk in _chunks(items))

@@ -109,9 +109,11 @@ def method_line(report: Report) -> str:
                     f"{report.baseline_version} (champion)")  # fmt: skip
     how = (f"sequential, horizon {report.horizon:g}" if report.method == "sequential"
            else "fixed horizon")  # fmt: skip
+    corrected = (f" ({report.corrected_labels} corrected)" if report.labels == "store"
+                 else "")  # fmt: skip
     return (
         f"compared: {versions}; {how}, at least {report.min_sample} per variant; "
-        f"labels from the {'store' if report.labels == 'store' else 'serving windows'}"
+        f"labels from the {'store' if report.labels == 'store' else 'serving windows'}" + corrected
     )
 
 

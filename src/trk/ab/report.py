@@ -168,6 +168,8 @@ class Report:
     # Accuracy per (variant, version) weighted by 1 / routing probability (trk.ab.propensity);
     # empty in shadow mode, where every variant answers every request.
     inverse_propensity: list[dict[str, Any]] = field(default_factory=list)
+    # Labelled rows whose label was corrected (`trk ab label --correct`), among those counted.
+    corrected_labels: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -175,6 +175,24 @@ def absolute_destination(value: str) -> str:
     help="An alias (repeatable: champion) that moves only through a promotion request "
     "approved by a second user with MANAGE on the model. Needs --app-name basic-auth.",
 )
+@click.option(
+    "--pending-label-ttl",
+    envvar="TRK_PENDING_LABEL_TTL",
+    show_envvar=True,
+    default="1h",
+    show_default=True,
+    help="How long a label for a request id with no logged prediction waits for it (then it "
+    "expires, never counted).",
+)
+@click.option(
+    "--max-pending-labels",
+    envvar="TRK_MAX_PENDING_LABELS",
+    show_envvar=True,
+    default=100_000,
+    type=click.IntRange(0),
+    show_default=True,
+    help="Labels that may wait for their prediction, per model (429 beyond).",
+)
 def server_command(
     backend_store_uri: str,
     artifacts_destination: str,
@@ -196,15 +214,23 @@ def server_command(
     artifacts_sse_kms_key_id: str | None,
     app_name: str | None,
     protected_aliases: tuple[str, ...],
+    pending_label_ttl: str,
+    max_pending_labels: int,
 ) -> None:
     """Run the tracking server (MLflow REST API, model registry, artifact proxy)."""
     from trk.server.app import split_list
     from trk.server.serve import run_server
+    from trk.store.prediction_labels import parse_ttl
 
     # Read by every store this process and its workers open.
     if webhook_allow_hosts is not None:
         settings.set_webhook_allow_hosts(webhook_allow_hosts)
     settings.set_max_webhooks(max_webhooks)
+    try:
+        ttl = parse_ttl(pending_label_ttl)
+    except TrkError as exc:
+        fail("trk server", exc)
+    settings.set_pending_label_limits(f"{ttl:g}", max_pending_labels)
 
     try:
         AllowList.parse(webhook_allow_hosts)  # a bad entry stops the start, not the first delivery

@@ -37,7 +37,8 @@ class ServerContext:
         self.roots = ArtifactRoots(self.artifact_root, self.allowed_artifact_roots)
 
 
-Handler = Callable[[ServerContext, dict[str, Any]], dict[str, Any] | None]
+# A handler answers a JSON object (200), or a Response of its own (another status: 202).
+Handler = Callable[[ServerContext, dict[str, Any]], dict[str, Any] | Response | None]
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,8 @@ def api_route(api: Api, ctx: ServerContext, prefix: str) -> Route:
             return error_response(exc)
         except Exception as exc:  # a bug: log it, answer 500, keep serving
             return internal_error(exc, f"{api.method} {api.path}")
+        if isinstance(result, Response):
+            return result
         return json_response(result or {})
 
     return Route(prefix + api.path, endpoint, methods=[api.method], name=None)

@@ -1,17 +1,22 @@
 """trk's own endpoints for the serving replicas' prediction log and labels (not in MLflow).
 
 `POST trk/predictions/log` appends a batch of prediction rows from a replica that logs
-through this server; `POST trk/labels/log` takes labels from anyone (idempotent per request
-id); the GETs answer the joins an A/B report reads; `POST trk/predictions/prune` deletes by
-age. Every body is checked in full before anything is written.
+through this server; `POST trk/labels/log` writes labels once (200 when all joined, 202 when
+some wait for their prediction, 409 when an id is labelled already, 429 past the pending
+bound); `POST trk/labels/correct` replaces labels, kept as audited corrections; the GETs
+answer the joins an A/B report reads; `POST trk/predictions/prune` deletes by age. Every body
+is checked in full before anything is written.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from starlette.responses import Response
+
 from trk.exceptions import InvalidState
 from trk.server.endpoint import Api, ServerContext
+from trk.server.json import json_response
 from trk.store.prediction_records import RECORDS_PER_CALL, check_model, parse_predictions
 
 
@@ -27,8 +32,16 @@ def log_predictions(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
     return {"written": _log(ctx).log_predictions(check_model(p["model"]), records)}
 
 
-def log_labels(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
-    return {"written": _log(ctx).log_labels(check_model(p["model"]), p["labels"])}
+def log_labels(ctx: ServerContext, p: dict[str, Any]) -> Response:
+    done = _log(ctx).log_labels(check_model(p["model"]), p["labels"])
+    return json_response(done.to_json(), 202 if done.pending else 200)
+
+
+def correct_labels(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
+    # The caller's own name, marked as claimed: the server records who it authenticated
+    # where it knows (basic auth), and never less than what the client said.
+    actor = f"claimed:{p.get('actor') or 'unknown'}"
+    return {"corrected": _log(ctx).correct_labels(check_model(p["model"]), p["labels"], actor)}
 
 
 def joined(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
@@ -66,6 +79,12 @@ _READ = {"model": "str!", "since_ms": "int"}
 APIS = [
     Api("POST", "trk/predictions/log", {"model": "str!", "records": "list!"}, log_predictions),
     Api("POST", "trk/labels/log", {"model": "str!", "labels": "obj[]!"}, log_labels),
+    Api(
+        "POST",
+        "trk/labels/correct",
+        {"model": "str!", "labels": "obj[]!", "actor": "str"},
+        correct_labels,
+    ),  # fmt: skip
     Api("GET", "trk/predictions/joined", _READ, joined),
     Api("GET", "trk/predictions/paired", _READ, paired),
     Api("GET", "trk/predictions/outcomes", {**_READ, "limit": "int"}, outcomes),

@@ -1,10 +1,10 @@
 """The prediction log and labels in the SQL store, and the joins reports read from them.
 
-Both writes are idempotent: a prediction row is keyed by (model, request id, row, variant),
-so a batch resent after a timeout that did commit adds nothing; a label is keyed by
-(model, request id, row), so the same label twice counts once and a new one replaces it.
-Nothing joins at write time: a label may arrive before its prediction is flushed, through
-another replica, or days later, and the report's join still counts it exactly once.
+A prediction row is keyed by (model, request id, row, variant), so a batch resent after a
+timeout that did commit adds nothing. Labels are written once (trk.store.prediction_labels):
+the first label of a request id wins, a second is refused; a label that arrives before its
+prediction waits as pending and is joined when the prediction is logged (through another
+replica, or later), so the report's join counts each labelled row exactly once.
 """
 
 from __future__ import annotations
@@ -17,8 +17,16 @@ import orjson
 from sqlalchemy import Connection, Engine, and_, case, delete, func, select, text
 from sqlalchemy.sql.elements import ColumnElement
 
+from trk import settings
 from trk.store import schema as s
 from trk.store.engine import read_connection, write_connection
+from trk.store.prediction_labels import (
+    LabelLimits,
+    LabelsWritten,
+    correct_labels,
+    join_pending,
+    write_labels,
+)
 from trk.store.prediction_records import (
     LABELS_PER_CALL,
     JoinedCounts,
@@ -56,7 +64,6 @@ _PG_TYPES = {"model": "text", "request_id": "text", "row": "int", "variant": "te
 # The columns each write sends, in the order of its row tuples.
 _LOG_COLUMNS = ("model", "request_id", "row", "variant", "version", "predicted", "value",
                 "probability", "timestamp_ms")  # fmt: skip
-_LABEL_COLUMNS = ("model", "request_id", "row", "label", "value", "timestamp_ms")
 
 
 def _write_rows(
@@ -65,10 +72,9 @@ def _write_rows(
     columns: tuple[str, ...],
     rows: list[tuple[Any, ...]],
     keys: tuple[str, ...],
-    update: tuple[str, ...] = (),
 ) -> None:
-    """Insert rows (tuples in `columns` order), skipping (or, with `update`, replacing) those
-    whose keys exist: one statement per batch over the rows as arrays.
+    """Insert rows (tuples in `columns` order), skipping those whose keys exist: one
+    statement per batch over the rows as arrays.
 
     PostgreSQL reads them with `unnest`: executemany sent a statement per row there (2,800
     rows/s measured with loadtest/bench_prediction_log.py). sqlite reads one JSON array with
@@ -78,21 +84,17 @@ def _write_rows(
     if not rows:
         return
     postgres = conn.dialect.name == "postgresql"
-    statement = _insert_statement(postgres, table, columns, keys, update)
+    statement = _insert_statement(postgres, table, columns, keys)
     if not postgres:
         conn.execute(statement, {"rows": orjson.dumps(rows).decode()})
         return
-    if update:  # one statement may not update a row twice: the last label of a key wins
-        at = [columns.index(k) for k in keys]
-        rows = list({tuple(r[i] for i in at): r for r in rows}.values())
     conn.execute(statement, {c: [r[i] for r in rows] for i, c in enumerate(columns)})
 
 
 @functools.lru_cache(maxsize=8)
 def _insert_statement(
-    postgres: bool, name: str, columns: tuple[str, ...], keys: tuple[str, ...],
-    update: tuple[str, ...],
-) -> Any:  # fmt: skip
+    postgres: bool, name: str, columns: tuple[str, ...], keys: tuple[str, ...]
+) -> Any:
     def q(column: str) -> str:  # "row" and "value" are SQL keywords
         return f'"{column}"'
 
@@ -102,11 +104,9 @@ def _insert_statement(
     else:  # WHERE true: sqlite's parser needs it before ON CONFLICT in INSERT ... SELECT
         picks = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(columns)))
         source = f"SELECT {picks} FROM json_each(:rows) WHERE true"
-    action = ("DO UPDATE SET " + ", ".join(f"{q(c)} = excluded.{q(c)}" for c in update)
-              if update else "DO NOTHING")  # fmt: skip
     return text(
         f"INSERT INTO {name} ({', '.join(map(q, columns))}) {source} "
-        f"ON CONFLICT ({', '.join(map(q, keys))}) {action}"
+        f"ON CONFLICT ({', '.join(map(q, keys))}) DO NOTHING"
     )
 
 
@@ -130,10 +130,11 @@ def _paired_where(
 
 
 class SqlPredictionLog:
-    """Append predictions, upsert labels, join them per (variant, version), prune by age."""
+    """Append predictions, write labels once, join them per (variant, version), prune by age."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, limits: LabelLimits | None = None) -> None:
         self._engine = engine
+        self.limits = limits or LabelLimits.from_settings()
 
     # -- writes ----------------------------------------------------------------------------
     def log_predictions(self, model: str, records: Sequence[PredictionRecord]) -> int:
@@ -144,17 +145,27 @@ class SqlPredictionLog:
         with write_connection(self._engine) as conn:
             _write_rows(conn, log_t.name, _LOG_COLUMNS, rows,
                         ("model", "request_id", "row", "variant"))  # fmt: skip
+            join_pending(conn, m, [r.request_id for r in records], self.limits, now_ms())
         return len(rows)
 
-    def log_labels(self, model: str, items: Any) -> int:
-        """Insert or replace `[{"request_id", "label"}]` by (request id, row); returns rows."""
-        labels = parse_labels(items, now_ms(), LABELS_PER_CALL)
+    def log_labels(self, model: str, items: Any) -> LabelsWritten:
+        """Write `[{"request_id", "label"}]` once each: joined, or pending until the request's
+        prediction is logged. WrittenOnce (409) when any id is labelled already, TooManyRequests
+        (429) past the model's pending bound; either writes nothing."""
+        at = now_ms()
+        labels = parse_labels(items, at, LABELS_PER_CALL)
         m = check_model(model)
-        rows = [(m, r.request_id, r.row, r.label, r.value, r.timestamp_ms) for r in labels]
         with write_connection(self._engine) as conn:
-            _write_rows(conn, labels_t.name, _LABEL_COLUMNS, rows, ("model", "request_id", "row"),
-                        update=("label", "value", "timestamp_ms"))  # fmt: skip
-        return len(rows)
+            return write_labels(conn, m, labels, self.limits, at)
+
+    def correct_labels(self, model: str, items: Any, actor: str | None = None) -> int:
+        """Replace stored labels by `items`, keeping the replaced ones with the time and `actor`
+        (audited); returns the labels corrected. NotFound when an id holds no label."""
+        at = now_ms()
+        labels = parse_labels(items, at, LABELS_PER_CALL)
+        m = check_model(model)
+        with write_connection(self._engine) as conn:
+            return correct_labels(conn, m, labels, actor or settings.user_name(), at)
 
     def prune(self, before_ms: int, model: str | None = None) -> dict[str, int]:
         """Delete predictions and labels older than `before_ms` (of one model, or all)."""
@@ -179,11 +190,12 @@ class SqlPredictionLog:
             _count(cls), _count(and_(cls, p.c.predicted == lab.c.label)), _count(reg),
             func.coalesce(func.sum(case((reg, func.abs(err)))), 0.0),
             func.coalesce(func.sum(case((reg, err * err))), 0.0),
+            _count(lab.c.corrections > 0),
         )  # fmt: skip
         rows = self._per_version(columns, p.outerjoin(lab, _joins(p, lab)), model, since_ms)
         return [
             JoinedCounts(r[0], r[1], int(r[2]), int(r[3]), int(r[4]), int(r[5]), float(r[6]),
-                         float(r[7]))
+                         float(r[7]), int(r[8]))
             for r in rows
         ]  # fmt: skip
 

@@ -64,6 +64,7 @@ class JoinedCounts:
     regression_labelled: int = 0
     abs_error_sum: float = 0.0
     sq_error_sum: float = 0.0
+    corrected: int = 0  # labelled rows whose label was corrected (trk ab label --correct)
 
     @property
     def accuracy(self) -> float | None:

@@ -1,6 +1,8 @@
 """The prediction log over a `trk server`'s REST API: the same methods as `SqlPredictionLog`.
 
-Appends are idempotent on the server (rows are keyed), so they are retried like reads.
+Prediction appends are idempotent on the server (rows are keyed), so they are retried like
+reads. Labels are written once: a resend of a call that did commit is refused (409), so label
+writes are sent once and an unknown outcome is the caller's to resolve.
 """
 
 from __future__ import annotations
@@ -8,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from trk import settings
+from trk.store.prediction_labels import LabelsWritten
 from trk.store.prediction_records import (
     LABELS_PER_CALL,
     JoinedCounts,
@@ -38,14 +42,18 @@ class RestPredictionLog:
         found = self.transport.call("POST", API + "predictions/log", json=body, idempotent=True)
         return int(found.get("written", 0))
 
-    def log_labels(self, model: str, items: Any) -> int:
+    def log_labels(self, model: str, items: Any) -> LabelsWritten:
         parse_labels(items, 0, LABELS_PER_CALL)  # refuse bad input before sending it
         body = {"model": check_model(model), "labels": items}
-        return int(
-            self.transport.call("POST", API + "labels/log", json=body, idempotent=True).get(
-                "written", 0
-            )
-        )
+        found = self.transport.call("POST", API + "labels/log", json=body, idempotent=False)
+        return LabelsWritten.from_json(found)
+
+    def correct_labels(self, model: str, items: Any, actor: str | None = None) -> int:
+        parse_labels(items, 0, LABELS_PER_CALL)
+        body = {"model": check_model(model), "labels": items,
+                "actor": (actor or settings.user_name())[:200]}  # fmt: skip
+        found = self.transport.call("POST", API + "labels/correct", json=body, idempotent=False)
+        return int(found.get("corrected", 0))
 
     def prune(self, before_ms: int, model: str | None = None) -> dict[str, int]:
         body: dict[str, Any] = {"before_ms": int(before_ms)}

@@ -331,8 +331,43 @@ prediction_labels = Table(
     Column("label", String(256)),
     Column("value", Float(precision=53)),
     Column("timestamp_ms", BigInteger, nullable=False),
+    # How many times this row's label was corrected (migration 0011): reports count them.
+    Column("corrections", Integer, nullable=False, server_default="0"),
     PrimaryKeyConstraint("model", "request_id", "row"),
     Index("ix_prediction_labels_time", "timestamp_ms"),
+)
+
+# Labels for request ids with no logged prediction yet (migration 0011): never joined, moved
+# into prediction_labels when their prediction arrives, dropped past their time to live.
+pending_labels = Table(
+    "pending_labels",
+    metadata,
+    Column("model", String(128), nullable=False),
+    Column("request_id", String(128), nullable=False),
+    Column("row", Integer, nullable=False),
+    Column("label", String(256)),
+    Column("value", Float(precision=53)),
+    Column("timestamp_ms", BigInteger, nullable=False),
+    PrimaryKeyConstraint("model", "request_id", "row"),
+    Index("ix_pending_labels_model_time", "model", "timestamp_ms"),
+)
+
+# Every label correction (migration 0011), append-only: the label it replaced, when, by whom.
+label_corrections = Table(
+    "label_corrections",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model", String(128), nullable=False),
+    Column("request_id", String(128), nullable=False),
+    Column("row", Integer, nullable=False),
+    Column("old_label", String(256)),
+    Column("old_value", Float(precision=53)),
+    Column("old_timestamp_ms", BigInteger, nullable=False),
+    Column("label", String(256)),
+    Column("value", Float(precision=53)),
+    Column("timestamp_ms", BigInteger, nullable=False),
+    Column("actor", String(255), nullable=False),
+    Index("ix_label_corrections_request", "model", "request_id"),
 )
 
 # Progressive rollouts (migration 0007): one row per model, changed only by compare-and-set on

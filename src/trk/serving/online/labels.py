@@ -7,20 +7,22 @@ from collections.abc import Callable
 from typing import Any
 
 from trk.exceptions import TrkError, Unavailable
+from trk.store.prediction_labels import LabelsWritten
 
 
 class StoreLabels:
-    """Upserts labels in the store now (the feedback endpoint runs it off the event loop)."""
+    """Writes labels once in the store now (the feedback endpoint runs it off the event loop):
+    joined or pending; WrittenOnce (409) or TooManyRequests (429) as the store refuses."""
 
     def __init__(self, log_factory: Callable[[], Any], model: Callable[[], str]) -> None:
         self.log_factory, self.model = log_factory, model
         self._store: Any = None
         self._lock = threading.Lock()  # feedback calls run on several pool threads
 
-    def write(self, items: list[Any]) -> int:
-        """Rows upserted; Unavailable when the store cannot take them now."""
+    def write(self, items: list[Any]) -> LabelsWritten:
+        """What the store did; Unavailable when the store cannot take them now."""
         try:
-            written: int = self._log().log_labels(self.model(), items)
+            written: LabelsWritten = self._log().log_labels(self.model(), items)
         except TrkError:
             raise
         except Exception as exc:

@@ -171,7 +171,7 @@ def feedback_endpoint(
             check_labels(items)  # empty and oversized batches get the in-memory join's 400
         answer = feedback.submit(payload).to_dict()
         if labels is not None:
-            answer["stored"] = labels.write(items)
+            answer["stored"] = labels.write(items).written
         return answer
 
     return handle
