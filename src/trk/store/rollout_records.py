@@ -24,7 +24,7 @@ TERMINAL = (PROMOTED, ROLLED_BACK, ABORTED)
 STATES = ACTIVE + TERMINAL
 # What a transition did; `hold` keeps state and weight (waiting for time, data or a guard).
 ACTIONS = ("start", "advance", "hold", "await_approval", "approve", "pause", "resume",
-           "rollback", "promote", "abort", "rebalance")  # fmt: skip
+           "rollback", "promote", "abort", "rebalance", "aliases_moved")  # fmt: skip
 MAX_PLAN_BYTES = 64 * 1024
 MAX_REASON = 2000
 MAX_GUARDS_BYTES = 64 * 1024
@@ -133,7 +133,8 @@ def _guard_ok(g: Any) -> bool:
     if not isinstance(g, dict) or set(g) - {"guard", "state", "value", "threshold", "detail"}:
         return False
     numbers = [g.get("value"), g.get("threshold")]
-    return (isinstance(g.get("guard"), str) and g.get("state") in GUARD_STATES
+    name = g.get("guard")
+    return (isinstance(name, str) and bool(name.strip()) and g.get("state") in GUARD_STATES
             and isinstance(g.get("detail", ""), str)
             and all(x is None or (isinstance(x, int | float) and not isinstance(x, bool)
                                   and math.isfinite(x)) for x in numbers))  # fmt: skip

@@ -2,7 +2,8 @@
 
 Every transition names the revision it was decided on; the UPDATE matches only that revision,
 so of two controllers deciding at once exactly one moves the rollout and the other gets
-`Conflict`. The lease columns let a long-running controller claim a rollout for a while
+`Conflict`. The store owns the state machine (trk.store.rollout_machine): a start must follow
+its plan and name a registered model's versions, and a transition must be one the machine has. The lease columns let a long-running controller claim a rollout for a while
 (a crashed one's claim simply expires). Each transition is kept in `rollout_transitions` and
 announced to the store's listeners (webhooks) after it commits.
 """
@@ -19,6 +20,7 @@ from trk.exceptions import Conflict, InvalidState, NotFound
 from trk.store import schema as s
 from trk.store.engine import read_connection, write_connection
 from trk.store.prediction_records import check_id
+from trk.store.rollout_machine import check_start, check_transition
 from trk.store.rollout_records import (
     ACTIVE,
     Rollout,
@@ -70,6 +72,7 @@ class SqlRollouts:
     # -- writes ----------------------------------------------------------------------------
     def start(self, rollout: Rollout, reason: str = "started") -> Rollout:
         """Store a new rollout; refused while the model's previous one is still active."""
+        check_start(rollout)
         now = now_ms()
         values = {k: getattr(rollout, k) for k in _FIELDS}
         values.update(plan=plan_text(rollout.plan), revision=1, failures=0, created_ms=now,
@@ -84,6 +87,7 @@ class SqlRollouts:
                     f"Model {rollout.model!r} has a rollout in progress ({state}): "
                     "abort it first (trk rollout abort)"
                 )
+            _check_versions(conn, rollout)
             conn.execute(delete(history_t).where(history_t.c.model == rollout.model))
             conn.execute(delete(rows_t).where(rows_t.c.model == rollout.model))
             conn.execute(insert(rows_t).values(**values))
@@ -106,11 +110,12 @@ class SqlRollouts:
         changes = parse_changes(changes)
         now = now_ms()
         with write_connection(self._engine) as conn:
-            before = conn.execute(
-                select(rows_t.c.state, rows_t.c.weight).where(rows_t.c.model == model)
-            ).first()
-            if before is None:
+            row = conn.execute(select(rows_t).where(rows_t.c.model == model)).mappings().first()
+            if row is None:
                 raise NotFound(f"Model {model!r} has no rollout")
+            if row["revision"] == revision:  # a stale one is a Conflict below, as before
+                check_transition(_rollout(row, []), changes, action, guards or [])
+            before = (row["state"], row["weight"])
             done = conn.execute(
                 update(rows_t)
                 .where(rows_t.c.model == model, rows_t.c.revision == revision)
@@ -159,6 +164,23 @@ class SqlRollouts:
         occurrence = events.rollout_transitioned(model, step.to_json())
         for listener in self.listeners:
             listener.publish(occurrence)
+
+
+def _check_versions(conn: Any, rollout: Rollout) -> None:
+    """The model and both versions must be registered when a rollout starts."""
+    model = conn.execute(
+        select(s.registered_models.c.name).where(s.registered_models.c.name == rollout.model)
+    ).first()
+    if model is None:
+        raise NotFound(f"Registered model {rollout.model!r} does not exist: nothing to roll out")
+    mv = s.model_versions
+    for what in ("champion_version", "challenger_version"):
+        version = getattr(rollout, what)
+        found = version.isdigit() and len(version) < 10 and conn.execute(
+            select(mv.c.version).where(mv.c.name == rollout.model, mv.c.version == int(version))
+        ).first()  # fmt: skip
+        if not found:
+            raise NotFound(f"{rollout.model} has no version {version!r} ({what})")
 
 
 def _record(conn: Any, model: str, seq: int, now: int, action: str, from_state: str,

@@ -3,7 +3,9 @@
 Read from the store's rollout row (the same one `trk rollout status` prints): the steps with
 the current one marked, the weight, the latest guard readings, the history, and two charts
 over time (seconds since the rollout started): the challenger's weight, and each guard's
-value beside its bound.
+value beside its bound. A stored rollout is input: one the state machine refuses (a plan
+that is not one, a step outside it, odd guard readings) shows what it can and says what is
+wrong (`problem`); nothing in it can make the page fail.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from trk.exceptions import NotFound
-from trk.store.rollout_records import Rollout
+from trk.exceptions import InvalidParameter, NotFound
+from trk.store.rollout_machine import check_stored
+from trk.store.rollout_records import Rollout, Transition
 from trk.ui.charts import chart
 
 
@@ -24,6 +27,8 @@ class RolloutView:
     guards: list[dict[str, Any]] = field(default_factory=list)
     history: list[dict[str, str]] = field(default_factory=list)
     charts: list[dict[str, Any]] = field(default_factory=list)
+    problem: str = ""  # why the stored rollout is not one the state machine allows
+    weight: str = ""
 
 
 def _time(ms: int) -> str:
@@ -39,34 +44,70 @@ def rollout_view(client: Any, name: str) -> RolloutView | None:
         r = rollouts.get(name)
     except NotFound:
         return None
-    view = RolloutView(r)
-    for i, pct in enumerate(r.plan.get("steps", [])):
-        where = "done" if i < r.step else "now" if i == r.step else "next"
-        view.steps.append({"percent": f"{pct:g}%", "state": where})
-    judged = next((t for t in reversed(r.history) if t.guards), None)
-    view.guards = list(judged.guards) if judged is not None else []
+    view = RolloutView(r, weight=_percent(r.weight))
+    try:
+        plan = check_stored(r)
+    except InvalidParameter as exc:
+        view.problem = exc.message
+    else:
+        for i, pct in enumerate(plan.steps):
+            where = "done" if i < r.step else "now" if i == r.step else "next"
+            view.steps.append({"percent": f"{pct:g}%", "state": where})
+    history = [t for t in r.history if isinstance(t, Transition)]
+    judged = next((t for t in reversed(history) if _readings(t)), None)
+    view.guards = [_shown(g) for g in _readings(judged)] if judged is not None else []
     view.history = [
-        {"#": str(t.seq), "time (UTC)": _time(t.timestamp_ms), "action": t.action,
-         "state": t.to_state, "weight": f"{t.weight * 100:g}%", "reason": t.reason,
-         "guards": ", ".join(f"{g['guard'].split()[0]}: {g['state']}" for g in t.guards)}
-        for t in r.history
+        {"#": str(t.seq), "time (UTC)": _time(t.timestamp_ms), "action": str(t.action),
+         "state": str(t.to_state), "weight": _percent(t.weight), "reason": str(t.reason),
+         "guards": ", ".join(f"{_name(g)}: {g.get('state')}" for g in _readings(t))}
+        for t in history
     ]  # fmt: skip
-    view.charts = _charts(r)
+    view.charts = _charts(r, history)
     return view
 
 
-def _charts(r: Rollout) -> list[dict[str, Any]]:
+def _readings(t: Transition) -> list[dict[str, Any]]:
+    """A transition's guard readings that are objects (the store checks new ones)."""
+    return [g for g in t.guards if isinstance(g, dict)] if isinstance(t.guards, list) else []
+
+
+def _shown(g: dict[str, Any]) -> dict[str, str]:
+    """A reading as the page prints it (text only: nothing stored can break the template)."""
+
+    def num(x: Any) -> str:
+        return f"{x:.4g}" if isinstance(x, int | float) and not isinstance(x, bool) else ""
+
+    return {"guard": str(g.get("guard", "")), "state": str(g.get("state", "")),
+            "value": num(g.get("value")), "threshold": num(g.get("threshold")),
+            "detail": str(g.get("detail", ""))}  # fmt: skip
+
+
+def _name(g: dict[str, Any]) -> str:
+    words = str(g.get("guard", "")).split()
+    return words[0] if words else "?"
+
+
+def _percent(weight: Any) -> str:
+    return f"{weight * 100:g}%" if isinstance(weight, int | float) else "?"
+
+
+def _charts(r: Rollout, history: list[Transition]) -> list[dict[str, Any]]:
     """The weight over time, then one chart per guard: its value and its bound at each reading."""
     t0 = r.created_ms
-    weight = [((t.timestamp_ms - t0) / 1000, t.weight * 100) for t in r.history]
+
+    def number(x: Any) -> bool:
+        return isinstance(x, int | float) and not isinstance(x, bool)
+
+    timed = [t for t in history if number(t.timestamp_ms)]
+    weight = [((t.timestamp_ms - t0) / 1000, t.weight * 100) for t in timed if number(t.weight)]
     out = [chart("rollout: challenger weight (%)", {"weight": weight}, "seconds since start")]
     readings: dict[str, dict[str, list[tuple[float, float]]]] = {}
-    for t in r.history:
+    for t in timed:
         x = (t.timestamp_ms - t0) / 1000
-        for g in t.guards:
-            series = readings.setdefault(g["guard"], {"value": [], "bound": []})
+        for g in _readings(t):
+            series = readings.setdefault(str(g.get("guard")), {"value": [], "bound": []})
             for key, field_name in (("value", "value"), ("bound", "threshold")):
-                if isinstance(g.get(field_name), int | float):
+                if number(g.get(field_name)):
                     series[key].append((x, g[field_name]))
     for guard, series in readings.items():
         if series["value"]:

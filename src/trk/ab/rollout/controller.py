@@ -5,7 +5,15 @@ Every write is a compare-and-set on the revision it was decided from, so two con
 a controller and a CI job running `trk rollout step`) never both move a rollout: the loser
 gets Conflict and does nothing. The long-running loop also holds a lease per rollout, so a
 second copy does not even evaluate; a killed copy's lease expires and any copy resumes from
-the state in the store. A promotion moves the aliases as `trk models promote` does.
+the state in the store. The store owns the state machine (trk.store.rollout_machine) and
+refuses what it does not allow; a stored rollout that breaks it is reported, never raised on.
+
+A promotion moves the aliases as `trk models promote` does (a protected alias refuses, and the
+rollout waits in `awaiting_approval` for a second person), commits `promoted` by
+compare-and-set, and records `aliases_moved`. An abort that wins the race puts the champion
+back (the promotion's compare-and-set fails, so it undoes its move); a failure between the
+move and the commit is made good by the next evaluation (the move is idempotent), and a
+promoted rollout without `aliases_moved` as its last action gets its aliases moved then.
 """
 
 from __future__ import annotations
@@ -26,17 +34,20 @@ from trk.ab.rollout.evidence import judge
 from trk.ab.rollout.plan import Plan
 from trk.exceptions import Conflict, InvalidState, PermissionDenied, TrkError
 from trk.serving_contract import CHALLENGER, CHAMPION
+from trk.store.rollout_machine import ALIASES_MOVED, check_stored
 from trk.store.rollout_records import (
     ABORTED,
     AWAITING_APPROVAL,
     PAUSED,
+    PROMOTED,
     RUNNING,
     SHADOW,
     Rollout,
 )
-from trk.tracking.promotion import alias_version, promote
+from trk.tracking.promotion import alias_version, promote, rollback
 
 log = logging.getLogger("trk.rollout")
+RECONCILE_S = 86_400.0  # how long after a promotion its alias move is still retried
 
 
 def default_owner() -> str:
@@ -103,7 +114,7 @@ class Controller:
                     raise
                 continue
             journal.record(self.client, done)
-            return done
+            return self._move_aliases(done) if done.state == PROMOTED else done
         raise AssertionError("unreachable")
 
     def _command(self, r: Rollout, action: str) -> tuple[dict[str, Any], str]:
@@ -120,9 +131,9 @@ class Controller:
         if action == "approve":
             if r.state != AWAITING_APPROVAL:
                 raise InvalidState(f"The rollout of {r.model!r} is not waiting for approval")
-            found = forward(r, Plan.from_json(r.plan), _now_ms(), approved=True)
+            found = forward(r, check_stored(r), _now_ms(), approved=True)
             if found.action == PROMOTE:
-                self._move_aliases(r)
+                self._check_challenger(r)
             return found.changes, "approved by hand: " + found.reason
         if action == "abort":
             return {"state": ABORTED, "weight": 0.0}, "aborted by hand (aliases untouched)"
@@ -132,19 +143,24 @@ class Controller:
     def step(self, model: str) -> StepResult:
         """One evaluation of the model's rollout and at most one transition."""
         r = self.rollouts.get(model)
+        if r.state == PROMOTED:
+            return self._reconcile(r)
         if not r.active or r.state == PAUSED:
             return StepResult(r)
-        plan = Plan.from_json(r.plan)
+        plan = check_stored(r)  # InvalidParameter (one line) for a rollout that breaks the machine
         share = (
             thompson_share(*bandit.counts(self.client, r), plan.min_share) if plan.bandit else None
         )
         decision = decide(r, plan, judge(self.client, r, plan), _now_ms(), share)
         if decision.action == HOLD and not decision.moves and _same_hold(r, decision):
             return StepResult(r, decision)
+        moved = False
         if decision.action == PROMOTE:
-            try:
-                self._move_aliases(r)
-            except PermissionDenied as exc:  # a protected alias: a second person approves
+            try:  # a protected alias refuses: the promotion waits for a second person
+                self._check_challenger(r)
+                promote(self.client, r.model)
+                moved = True
+            except PermissionDenied as exc:
                 decision = Decision(AWAIT, f"promotion waits for approval by a second user "
                                     f"(trk rollout approve): {exc.message}",
                                     {"state": AWAITING_APPROVAL}, decision.results)  # fmt: skip
@@ -152,20 +168,46 @@ class Controller:
         try:
             done = self.rollouts.transition(model, r.revision, decision.changes, decision.action,
                                             decision.reason, guards)  # fmt: skip
-        except Conflict:  # another controller acted on this state first
-            return StepResult(self.rollouts.get(model), decision)
+        except Conflict:  # another controller (or a person's abort) acted on this state first
+            now = self.rollouts.get(model)
+            if moved and now.state != PROMOTED:  # the promotion lost: the champion goes back
+                rollback(self.client, model)
+            return StepResult(now, decision)
         journal.record(self.client, done)
         log.info("%s: %s (%s)", model, decision.action, decision.reason)
+        if done.state == PROMOTED:  # committed: record (or make) the alias move
+            done = self._move_aliases(done)
         return StepResult(done, decision, applied=True)
 
-    def _move_aliases(self, r: Rollout) -> None:
+    def _check_challenger(self, r: Rollout) -> None:
         now = alias_version(self.client, r.model, CHALLENGER)
         if now != r.challenger_version:
             raise InvalidState(
                 f"{r.model}@challenger moved to v{now} during the rollout of "
                 f"v{r.challenger_version}: not promoted (abort, then start again)"
             )
-        promote(self.client, r.model)
+
+    def _move_aliases(self, r: Rollout) -> Rollout:
+        """Move the aliases of a committed promotion and record it; on failure the rollout is
+        left for `_reconcile` (a warning now, another try at the next evaluation)."""
+        try:
+            self._check_challenger(r)
+            moved = promote(self.client, r.model)
+            return self.rollouts.transition(r.model, r.revision, {}, ALIASES_MOVED,
+                                            moved.message)  # fmt: skip
+        except Conflict:  # another controller recorded it first
+            return self.rollouts.get(r.model)
+        except Exception as exc:  # the store or registry is away: retried by _reconcile
+            log.warning("%s: promoted, but the aliases did not move yet (%s); retried at the "
+                        "next evaluation", r.model, exc)  # fmt: skip
+            return r
+
+    def _reconcile(self, r: Rollout) -> StepResult:
+        """A promotion whose alias move failed after its commit: move the aliases now."""
+        if not r.history or r.history[-1].action == ALIASES_MOVED:
+            return StepResult(r)
+        done = self._move_aliases(r)
+        return StepResult(done, None, applied=done.revision != r.revision)
 
     # -- the long-running loop ----------------------------------------------------------------
     def run(
@@ -208,7 +250,10 @@ class Controller:
 
     def _claim(self, lease_s: float, held: set[str]) -> list[str]:
         mine = []
-        for r in self.rollouts.search(active_only=True):
+        recent = _now_ms() - RECONCILE_S * 1000
+        found = [r for r in self.rollouts.search(active_only=False)
+                 if r.active or (r.state == PROMOTED and r.updated_ms >= recent)]  # fmt: skip
+        for r in found:
             if self.rollouts.lease(r.model, self.owner, int(lease_s * 1000)):
                 held.add(r.model)
                 mine.append(r.model)

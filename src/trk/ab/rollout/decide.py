@@ -53,7 +53,7 @@ def _names(results: list[GuardResult], state: str) -> str:
 
 def forward(rollout: Rollout, plan: Plan, now_ms: int, approved: bool = False) -> Decision:
     """The move to the next step (or the promotion when it is 100%)."""
-    nxt = rollout.step + 1
+    nxt = min(rollout.step + 1, len(plan.steps) - 1)  # at the last step, forward promotes
     weight = plan.weight(nxt)
     if nxt == _first_at(plan) and not approved:
         return Decision(AWAIT, f"waiting for approval before {plan.steps[nxt]:g}% "

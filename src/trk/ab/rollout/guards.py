@@ -14,48 +14,15 @@ rollout and never promotes it.
 
 from __future__ import annotations
 
-import operator
-import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from trk.ab.report import BETTER, INSUFFICIENT, NO_DIFFERENCE, WORSE, Report
-from trk.exceptions import InvalidParameter
+from trk.store.rollout_plan import OPERATIONAL, OPS, QUALITY, Guard, parse_guard
+
+__all__ = ["OPERATIONAL", "QUALITY", "Guard", "GuardResult", "parse_guard"]
 
 PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
-# guard metric -> the report summary's field
-OPERATIONAL = {"error_rate": "error_rate", "p50_ms": "latency_p50_ms",
-               "p99_ms": "latency_p99_ms", "shadow_agreement": "shadow_agreement"}  # fmt: skip
-QUALITY = {"accuracy": ("not-worse", "better")}
-_OPS: dict[str, Callable[[float, float], bool]] = {
-    "<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt,
-}  # fmt: skip
-_NUM = r"[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?"
-_CMP = re.compile(r"^\s*([a-z0-9_]+)\s*(<=|>=|<|>)\s*(.+?)\s*$")
-_QUALITY = re.compile(r"^\s*([a-z0-9_]+)\s+(not-worse|better)\s*$")
-_ABS = re.compile(rf"^({_NUM})(pp|%)?$")
-_OFFSET = re.compile(rf"^champion(?:\s*([+-])\s*({_NUM})\s*(pp|%)?)?$")
-_FACTOR = re.compile(rf"^(?:({_NUM})\s*\*\s*champion|champion\s*\*\s*({_NUM}))$")
-
-
-@dataclass(frozen=True)
-class Guard:
-    """One parsed guard: `metric op factor * champion + offset`, an absolute bound, or a verdict."""
-
-    text: str
-    metric: str
-    op: str = ""
-    factor: float = 0.0  # 0: an absolute bound (`offset`)
-    offset: float = 0.0
-    verdict: str = ""  # quality guards: not-worse | better
-
-    @property
-    def shadow_only(self) -> bool:
-        return self.metric == "shadow_agreement"
-
-    def threshold(self, champion: float) -> float:
-        return self.factor * champion + self.offset
 
 
 @dataclass(frozen=True)
@@ -69,42 +36,6 @@ class GuardResult:
     def to_json(self) -> dict[str, Any]:
         return {"guard": self.guard, "state": self.state, "value": self.value,
                 "threshold": self.threshold, "detail": self.detail}  # fmt: skip
-
-
-def _points(number: str, unit: str | None) -> float:
-    return float(number) / 100.0 if unit else float(number)
-
-
-def parse_guard(text: str) -> Guard:
-    """`error_rate <= champion + 0.5pp` -> Guard; InvalidParameter names what is accepted."""
-    if not isinstance(text, str) or len(text) > 200:
-        raise InvalidParameter(f"Bad --guard {text!r}")
-    q = _QUALITY.match(text)
-    if q:
-        if q[2] not in QUALITY.get(q[1], ()):
-            raise InvalidParameter(
-                f"Bad --guard {text!r}: a verdict guard is 'accuracy not-worse' or 'accuracy better'"
-            )
-        return Guard(text, q[1], verdict=q[2])
-    m = _CMP.match(text)
-    if not m or m[1] not in OPERATIONAL:
-        raise InvalidParameter(
-            f"Bad --guard {text!r}: write METRIC OP BOUND with METRIC one of "
-            f"{', '.join(OPERATIONAL)} (or 'accuracy not-worse'); BOUND a number, 'champion', "
-            "'champion + 0.5pp' or '1.2 * champion'"
-        )
-    rhs = m[3].strip()
-    if a := _ABS.match(rhs):
-        return Guard(text, m[1], m[2], 0.0, _points(a[1], a[2]))
-    if o := _OFFSET.match(rhs):
-        offset = _points(o[2], o[3]) * (-1 if o[1] == "-" else 1) if o[2] else 0.0
-        return Guard(text, m[1], m[2], 1.0, offset)
-    if f := _FACTOR.match(rhs):
-        return Guard(text, m[1], m[2], float(f[1] or f[2]), 0.0)
-    raise InvalidParameter(
-        f"Bad --guard {text!r}: the bound {rhs!r} is not a number, 'champion', "
-        "'champion + X[pp]' or 'X * champion'"
-    )
 
 
 def check_operational(
@@ -126,7 +57,7 @@ def check_operational(
         return GuardResult(guard.text, INCONCLUSIVE, value,
                            detail=f"no {guard.metric} for both variants")  # fmt: skip
     bound = guard.threshold(base or 0.0)
-    ok = _OPS[guard.op](value, bound)
+    ok = OPS[guard.op](value, bound)
     return GuardResult(guard.text, PASS if ok else FAIL, value, bound,
                        f"{guard.metric} {value:.4g} {guard.op} {bound:.4g}")  # fmt: skip
 

@@ -1,101 +1,23 @@
-"""A rollout's plan, declared once: the steps, their timing, the guards, when to stop for a person.
+"""A rollout's plan from `trk rollout start` flags or the same keys in YAML (`--plan FILE`;
+`step-interval` and `step_interval` both work).
 
-From `trk rollout start` flags or the same keys in YAML (`--plan FILE`; `step-interval` and
-`step_interval` both work). Stored as JSON in the rollout's row, so every controller judges
-by the same plan. Steps are percentages of traffic for the challenger, increasing, ending at
-100; reaching 100 is the promotion.
+The plan itself (`Plan`: steps, timing, guards, when to stop for a person) is declared once in
+`trk.store.rollout_plan`, so the store that keeps it checks it with the same class; it is
+stored as JSON in the rollout's row, and every controller judges by the same plan.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from trk.ab import sequential
-from trk.ab.rollout.guards import parse_guard
 from trk.ab.windows import parse_duration
 from trk.exceptions import InvalidParameter
+from trk.store.rollout_plan import DEFAULT_STEPS, KEYS, MODES, Plan
 
-DEFAULT_STEPS = (5.0, 10.0, 25.0, 50.0, 100.0)
-MODES = ("steps", "bandit")
-KEYS = ("mode", "min_share", "steps", "step_interval", "shadow_for", "min_requests", "guards", "failure_limit",
-        "manual_approval_at", "alpha", "horizon", "min_sample")  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Plan:
-    """How a rollout moves: `steps` in percent, seconds per step, guards, limits."""
-
-    steps: tuple[float, ...] = DEFAULT_STEPS
-    step_interval_s: float = 600.0
-    shadow_for_s: float = 0.0
-    min_requests: int = 500
-    guards: tuple[str, ...] = field(default_factory=tuple)
-    failure_limit: int = 2
-    manual_approval_at: float | None = None
-    alpha: float = 0.05  # quality guards' level (sequential: valid at every look)
-    horizon: float = sequential.DEFAULT_HORIZON
-    min_sample: int = sequential.DEFAULT_MIN_SAMPLE  # labels per variant before a verdict
-    mode: str = "steps"  # or "bandit": Thompson sampling on the labels (trk.ab.rollout.bandit)
-    min_share: float = 0.05  # bandit: the least share either variant gets
-
-    def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise InvalidParameter(f"--mode must be one of {', '.join(MODES)}, got {self.mode!r}")
-        if not 0 < self.min_share < 0.5:
-            raise InvalidParameter(f"--min-share must be within (0, 0.5), got {self.min_share}")
-        steps = self.steps
-        if not steps or any(not (0 < s <= 100) or not math.isfinite(s) for s in steps):
-            raise InvalidParameter(f"--steps must be percentages in (0, 100], got {list(steps)}")
-        if any(b <= a for a, b in zip(steps, steps[1:], strict=False)) or steps[-1] != 100:
-            raise InvalidParameter(
-                f"--steps must increase and end at 100 (the promotion), got {list(steps)}"
-            )
-        if not (self.step_interval_s > 0 and math.isfinite(self.step_interval_s)):
-            raise InvalidParameter("--step-interval must be positive")
-        if self.shadow_for_s < 0:
-            raise InvalidParameter("--shadow-for must not be negative")
-        if self.min_requests < 1:
-            raise InvalidParameter(f"--min-requests must be at least 1, got {self.min_requests}")
-        if self.failure_limit < 1:
-            raise InvalidParameter(f"--failure-limit must be at least 1, got {self.failure_limit}")
-        if self.manual_approval_at is not None and not 0 < self.manual_approval_at <= 100:
-            raise InvalidParameter("--manual-approval-at must be a percentage in (0, 100]")
-        if not 0 < self.alpha < 1:
-            raise InvalidParameter(f"alpha must be between 0 and 1, got {self.alpha}")
-        sequential.check_horizon(self.horizon)
-        if self.min_sample < 1:
-            raise InvalidParameter(f"min_sample must be at least 1, got {self.min_sample}")
-        for text in self.guards:
-            parse_guard(text)
-
-    def weight(self, step: int) -> float:
-        """The challenger's share at step index `step` (0 while shadowing, step -1); a bandit
-        starts where Thompson sampling without labels does, at one half."""
-        if step < 0:
-            return 0.0
-        return 0.5 if self.bandit else self.steps[step] / 100.0
-
-    @property
-    def bandit(self) -> bool:
-        return self.mode == "bandit"
-
-    def to_json(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["steps"], out["guards"] = list(self.steps), list(self.guards)
-        return out
-
-    @staticmethod
-    def from_json(data: dict[str, Any]) -> Plan:
-        """The plan as stored; a stored plan is input too (any client may write one)."""
-        try:
-            return Plan(**{**data, "steps": tuple(data["steps"]), "guards": tuple(data["guards"])})
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InvalidParameter(f"The stored rollout plan is not valid: {exc}") from None
+__all__ = ["DEFAULT_STEPS", "KEYS", "MODES", "Plan", "build_plan", "load_plan_file", "parse_steps"]
 
 
 def parse_steps(value: Any) -> tuple[float, ...]:
