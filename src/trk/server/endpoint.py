@@ -37,8 +37,7 @@ class ServerContext:
         self.roots = ArtifactRoots(self.artifact_root, self.allowed_artifact_roots)
 
 
-# A handler answers a JSON object (200), or a Response of its own (another status: 202).
-Handler = Callable[[ServerContext, dict[str, Any]], dict[str, Any] | Response | None]
+Handler = Callable[[ServerContext, dict[str, Any]], dict[str, Any] | None]
 
 
 @dataclass(frozen=True)
@@ -49,6 +48,8 @@ class Api:
     path: str
     fields: dict[str, str]
     handler: Handler
+    # The success status from the answer, where it is not always 200 (202: accepted, pending).
+    status: Callable[[dict[str, Any]], int] | None = None
 
 
 def api_route(api: Api, ctx: ServerContext, prefix: str) -> Route:
@@ -63,8 +64,7 @@ def api_route(api: Api, ctx: ServerContext, prefix: str) -> Route:
             return error_response(exc)
         except Exception as exc:  # a bug: log it, answer 500, keep serving
             return internal_error(exc, f"{api.method} {api.path}")
-        if isinstance(result, Response):
-            return result
-        return json_response(result or {})
+        out = result or {}
+        return json_response(out, api.status(out) if api.status is not None else 200)
 
     return Route(prefix + api.path, endpoint, methods=[api.method], name=None)

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.responses import Response
-
+from trk import actor as acting
 from trk.exceptions import InvalidState
 from trk.server.endpoint import Api, ServerContext
-from trk.server.json import json_response
 from trk.store.prediction_records import RECORDS_PER_CALL, check_model, parse_predictions
 
 
@@ -32,15 +30,19 @@ def log_predictions(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
     return {"written": _log(ctx).log_predictions(check_model(p["model"]), records)}
 
 
-def log_labels(ctx: ServerContext, p: dict[str, Any]) -> Response:
-    done = _log(ctx).log_labels(check_model(p["model"]), p["labels"])
-    return json_response(done.to_json(), 202 if done.pending else 200)
+def log_labels(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = _log(ctx).log_labels(check_model(p["model"]), p["labels"]).to_json()
+    return out
+
+
+def _accepted_if_pending(out: dict[str, Any]) -> int:
+    return 202 if out.get("pending") else 200
 
 
 def correct_labels(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
-    # The caller's own name, marked as claimed: the server records who it authenticated
-    # where it knows (basic auth), and never less than what the client said.
-    actor = f"claimed:{p.get('actor') or 'unknown'}"
+    # Who the server signed in (basic auth); else the caller's own word, marked as claimed.
+    who = acting.current()
+    actor = who.name if who is not None else f"claimed:{p.get('actor') or 'unknown'}"
     return {"corrected": _log(ctx).correct_labels(check_model(p["model"]), p["labels"], actor)}
 
 
@@ -78,7 +80,13 @@ def prune(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
 _READ = {"model": "str!", "since_ms": "int"}
 APIS = [
     Api("POST", "trk/predictions/log", {"model": "str!", "records": "list!"}, log_predictions),
-    Api("POST", "trk/labels/log", {"model": "str!", "labels": "obj[]!"}, log_labels),
+    Api(
+        "POST",
+        "trk/labels/log",
+        {"model": "str!", "labels": "obj[]!"},
+        log_labels,
+        _accepted_if_pending,
+    ),  # fmt: skip
     Api(
         "POST",
         "trk/labels/correct",

@@ -122,6 +122,8 @@ API_RULES: dict[tuple[str, str], Rule] = {
     # the model), reports read them (READ), pruning deletes them (admin: it spans models).
     ("POST", "trk/predictions/log"): Rule("update", MODEL_PARAM),
     ("POST", "trk/labels/log"): Rule("update", MODEL_PARAM),
+    # Rewriting evidence: only those who may manage the model correct its labels.
+    ("POST", "trk/labels/correct"): Rule("manage", MODEL_PARAM),
     ("GET", "trk/predictions/joined"): Rule("read", MODEL_PARAM),
     ("GET", "trk/predictions/paired"): Rule("read", MODEL_PARAM),
     ("GET", "trk/predictions/outcomes"): Rule("read", MODEL_PARAM),
