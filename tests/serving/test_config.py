@@ -122,3 +122,31 @@ def test_env_variables_fill_flags(iris_env, monkeypatch):
     monkeypatch.setenv("TRK_TRACKING_URI", iris_env.tracking_uri)
     result = CliRunner().invoke(serve, [])
     assert result.exit_code == 1 and "nope" in result.output
+
+
+def test_feedback_off_loopback_needs_a_token_from_a_file_or_the_environment(tmp_path):
+    """Labels decide rollouts: bound beyond loopback, /feedback needs a token (never in argv)
+    unless the operator says an open one is meant."""
+    runner = CliRunner()
+    base = ["--model-uri", str(tmp_path / "no-model"), "--host", "0.0.0.0"]
+    token = "feedback-token-for-tests-0123456789"
+
+    def first_line(args, env=None):
+        result = runner.invoke(serve, args, env=env or {})
+        assert result.exit_code == 1, result.output
+        return result.output.strip().splitlines()[0]
+
+    assert "Refusing to serve /feedback on 0.0.0.0 without a token" in first_line(base)
+    assert "process list" in first_line([*base, "--feedback-token", token])
+    path = tmp_path / "token"
+    path.write_text(token + "\n")
+    for args, env in (
+        ([*base, "--feedback-token-file", str(path)], None),
+        (base, {"TRK_FEEDBACK_TOKEN": token}),
+        ([*base, "--insecure-open-feedback"], None),
+        (["--model-uri", str(tmp_path / "no-model"), "--host", "127.0.0.1"], None),
+    ):
+        assert "no-model" in first_line(args, env)  # past the check: the model is missing
+    assert ServeSettings(model_uri="m", host="::1").host == "::1"
+    with pytest.raises(InvalidParameter, match="without a token"):
+        ServeSettings(model_uri="m", host="10.0.0.5")

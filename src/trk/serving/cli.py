@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import click
 from click.core import ParameterSource
 
 from trk.cli_common import fail
-from trk.exceptions import TrkError
+from trk.exceptions import InvalidParameter, TrkError
 
 _GIVEN = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
 
@@ -183,8 +184,21 @@ OPTIONS = [
     _opt(
         "--feedback-token",
         default=None,
-        help="Require 'Authorization: Bearer TOKEN' on /feedback (prefer the variable: "
-        "argv is visible to every local user).",
+        help="Require 'Authorization: Bearer TOKEN' on /feedback: from the variable only (argv "
+        "is visible to every local user; given here, it is refused). Required off-loopback.",
+    ),
+    click.option(
+        "--feedback-token-file",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="File holding the /feedback token (instead of TRK_FEEDBACK_TOKEN).",
+    ),
+    _opt(
+        "--insecure-open-feedback",
+        is_flag=True,
+        default=False,
+        help="Serve /feedback without a token on a non-loopback --host (anyone who reaches it "
+        "can label, and labels decide rollouts).",
     ),
 ]
 
@@ -228,12 +242,15 @@ def serve(ctx: click.Context, config_path: str | None, **values: Any) -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
+        token = feedback_token(ctx, values)
         file_values = load_config_file(config_path) if config_path else {}
         given = {
             k: v
             for k, v in values.items()
             if not file_values or ctx.get_parameter_source(k) in _GIVEN
         }
+        if token is not None:
+            given["feedback_token"] = token
         settings = build_settings(file_values, given)
         check_model_uri(settings.model_uri, settings.tracking_uri, settings.allow_pickle)
         check_challenger(settings)
@@ -242,6 +259,24 @@ def serve(ctx: click.Context, config_path: str | None, **values: Any) -> None:
     from trk.serving.runner import run
 
     run(settings)
+
+
+def feedback_token(ctx: click.Context, values: dict[str, Any]) -> str | None:
+    """The /feedback token from TRK_FEEDBACK_TOKEN or --feedback-token-file; one in argv is
+    refused (every local user can read the process list)."""
+    path = values.pop("feedback_token_file", None)
+    token = values.get("feedback_token")
+    if token is not None and ctx.get_parameter_source("feedback_token") == ParameterSource.COMMANDLINE:
+        raise InvalidParameter(
+            "--feedback-token would show the token in the process list: set TRK_FEEDBACK_TOKEN "
+            "or --feedback-token-file"
+        )
+    if path:
+        try:
+            token = Path(path).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidParameter(f"Cannot read --feedback-token-file {path}: {exc}") from None
+    return token
 
 
 def check_model_uri(uri: str, tracking_uri: str | None, allow_pickle: bool = False) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,7 @@ class ServeSettings:
     log_max_backlog: int = 1_000_000
     log_degraded_backlog: int = 10_000
     feedback_token: str | None = field(default=None, repr=False)
+    insecure_open_feedback: bool = False
 
     def __post_init__(self) -> None:
         self.validate()
@@ -108,12 +110,30 @@ class ServeSettings:
             )
         if self.log_max_backlog < 1 or self.log_degraded_backlog < 1:
             _bad("--log-max-backlog and --log-degraded-backlog must be at least 1")
+        if self.feedback_token is None and not self.insecure_open_feedback and not _loopback(
+            self.host
+        ):
+            _bad(
+                f"Refusing to serve /feedback on {self.host} without a token: labels decide "
+                "rollouts. Set TRK_FEEDBACK_TOKEN or --feedback-token-file, or pass "
+                "--insecure-open-feedback if every client on that network may label"
+            )
         if self.feedback_capacity < 1:
             _bad(f"--feedback-capacity must be at least 1, got {self.feedback_capacity}")
 
     def replace(self, **changes: Any) -> ServeSettings:
         """A validated copy with some fields changed."""
         return dataclasses.replace(self, **changes)
+
+
+def _loopback(host: str) -> bool:
+    """`localhost` or a loopback address (127.0.0.0/8, ::1): only this machine can call."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _bad(message: str) -> None:
