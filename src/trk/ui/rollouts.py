@@ -29,6 +29,8 @@ class RolloutView:
     charts: list[dict[str, Any]] = field(default_factory=list)
     problem: str = ""  # why the stored rollout is not one the state machine allows
     weight: str = ""
+    failure_limit: str = "?"
+    bandit: bool = False
 
 
 def _time(ms: int) -> str:
@@ -50,6 +52,7 @@ def rollout_view(client: Any, name: str) -> RolloutView | None:
     except InvalidParameter as exc:
         view.problem = exc.message
     else:
+        view.failure_limit, view.bandit = str(plan.failure_limit), plan.bandit
         for i, pct in enumerate(plan.steps):
             where = "done" if i < r.step else "now" if i == r.step else "next"
             view.steps.append({"percent": f"{pct:g}%", "state": where})
