@@ -183,7 +183,7 @@ def test_the_controller_works_through_a_trk_server(env, tmp_path):
         def journaled() -> bool:  # the run is written after the state: wait for both
             found = stored(client)
             run_id = found["run_id"]
-            return found["state"] == "promoted" and (
+            return promoted(client) and (
                 run_id is not None and client.get_run(run_id).info.status == "FINISHED"
             )
 
