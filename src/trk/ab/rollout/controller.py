@@ -132,8 +132,9 @@ class Controller:
             if r.state != AWAITING_APPROVAL:
                 raise InvalidState(f"The rollout of {r.model!r} is not waiting for approval")
             found = forward(r, check_stored(r), _now_ms(), approved=True)
-            if found.action == PROMOTE:
+            if found.action == PROMOTE:  # a protected alias refuses the approver's own move
                 self._check_challenger(r)
+                promote(self.client, r.model)
             return found.changes, "approved by hand: " + found.reason
         if action == "abort":
             return {"state": ABORTED, "weight": 0.0}, "aborted by hand (aliases untouched)"
