@@ -266,7 +266,10 @@ def feedback_token(ctx: click.Context, values: dict[str, Any]) -> str | None:
     refused (every local user can read the process list)."""
     path = values.pop("feedback_token_file", None)
     token = values.get("feedback_token")
-    if token is not None and ctx.get_parameter_source("feedback_token") == ParameterSource.COMMANDLINE:
+    if (
+        token is not None
+        and ctx.get_parameter_source("feedback_token") == ParameterSource.COMMANDLINE
+    ):
         raise InvalidParameter(
             "--feedback-token would show the token in the process list: set TRK_FEEDBACK_TOKEN "
             "or --feedback-token-file"

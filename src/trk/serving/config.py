@@ -110,8 +110,10 @@ class ServeSettings:
             )
         if self.log_max_backlog < 1 or self.log_degraded_backlog < 1:
             _bad("--log-max-backlog and --log-degraded-backlog must be at least 1")
-        if self.feedback_token is None and not self.insecure_open_feedback and not _loopback(
-            self.host
+        if (
+            self.feedback_token is None
+            and not self.insecure_open_feedback
+            and not _loopback(self.host)
         ):
             _bad(
                 f"Refusing to serve /feedback on {self.host} without a token: labels decide "
