@@ -59,6 +59,9 @@ def test_migration_keeps_one_of_each_duplicate(tmp_path):
         conn.execute(text("ALTER TABLE registered_models DROP COLUMN last_version"))  # 0011
         for table in ACCESS_TABLES:  # added by 0010
             conn.execute(text(f"DROP TABLE {table}"))
+        for table in ("pending_labels", "label_corrections"):  # added by 0012
+            conn.execute(text(f"DROP TABLE {table}"))
+        conn.execute(text("ALTER TABLE prediction_labels DROP COLUMN corrections"))  # 0012
         conn.execute(text("UPDATE alembic_version SET version_num = '0007'"))
         for value in (1.0, 1.0, 1.0, 2.0):
             conn.execute(

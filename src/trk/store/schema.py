@@ -331,13 +331,13 @@ prediction_labels = Table(
     Column("label", String(256)),
     Column("value", Float(precision=53)),
     Column("timestamp_ms", BigInteger, nullable=False),
-    # How many times this row's label was corrected (migration 0011): reports count them.
+    # How many times this row's label was corrected (migration 0012): reports count them.
     Column("corrections", Integer, nullable=False, server_default="0"),
     PrimaryKeyConstraint("model", "request_id", "row"),
     Index("ix_prediction_labels_time", "timestamp_ms"),
 )
 
-# Labels for request ids with no logged prediction yet (migration 0011): never joined, moved
+# Labels for request ids with no logged prediction yet (migration 0012): never joined, moved
 # into prediction_labels when their prediction arrives, dropped past their time to live.
 pending_labels = Table(
     "pending_labels",
@@ -352,7 +352,7 @@ pending_labels = Table(
     Index("ix_pending_labels_model_time", "model", "timestamp_ms"),
 )
 
-# Every label correction (migration 0011), append-only: the label it replaced, when, by whom.
+# Every label correction (migration 0012), append-only: the label it replaced, when, by whom.
 label_corrections = Table(
     "label_corrections",
     metadata,

@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
-HEAD = "0011"
+HEAD = "0012"
 _HERE = Path(__file__).resolve().parent
 # Any constant works: it only serialises concurrent migrators on one PostgreSQL database.
 _PG_LOCK_KEY = 7_243_011
