@@ -104,16 +104,15 @@ def serve_split(tracking_uri: str, model: str, mode: str = "split", **kw: Any) -
     from trk.serving.config import ServeSettings
     from trk.serving.http.app import create_app
 
+    options: dict[str, Any] = {"report_interval_s": 1.0, "reload_interval_s": 1.0, **kw}
     settings = ServeSettings(
         model_uri=f"models:/{model}@champion",
         challenger_uri=f"models:/{model}@challenger",
         mode=mode,
         challenger_weight=0.5,
         tracking_uri=tracking_uri,
-        report_interval_s=1.0,
-        reload_interval_s=1.0,
         sticky_header=STICKY_HEADER,
-        **kw,
+        **options,
     )
     return ThreadServer(create_app(settings)).start()
 

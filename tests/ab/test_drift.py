@@ -59,3 +59,15 @@ def test_tally_adds_windows_exactly_and_reports_rows():
     summary = {row["feature"]: row for row in whole.summary(min_rows=200)}
     assert summary["a"]["enough_data"] and summary["b"]["level"] == level(whole.psi("b"))
     assert DriftTally(profile).summary()[0]["level"] == "not enough data"
+
+
+def test_served_inputs_become_columns_whatever_form_the_decoder_gave():
+    from trk.serving.online.drift import _columns
+
+    frame = pd.DataFrame({"a": [1.0, 2.0], "b": ["x", "y"]})
+    got = _columns([frame, {"a": np.array([3.0]), "b": np.array(["z"])}], None)
+    assert list(got["a"]) == [1.0, 2.0, 3.0] and list(got["b"]) == ["x", "y", "z"]
+    arrays = [np.array([[1.0, 2.0]]), np.array([[3.0, 4.0], [5.0, 6.0]])]
+    got = _columns(arrays, ["a", "b"])
+    assert list(got["a"]) == [1.0, 3.0, 5.0] and list(got["b"]) == [2.0, 4.0, 6.0]
+    assert list(_columns(arrays, None)) == ["0", "1"]  # unnamed signature: positions

@@ -14,11 +14,11 @@ from trk.ab.windows import VariantWindows, load_variants
 from trk.models.profile import ReferenceProfile, load_profile
 
 
-def version_profile(model: str, version: str) -> ReferenceProfile | None:
+def version_profile(client: Any, model: str, version: str) -> ReferenceProfile | None:
     """The reference profile pinned with `models:/MODEL/VERSION`, None when it has none."""
     from trk.uri import fetch_model
 
-    return load_profile(fetch_model(f"models:/{model}/{version}").path)
+    return load_profile(fetch_model(f"models:/{model}/{version}", client.store).path)
 
 
 def tally_windows(vw: VariantWindows, version: str, profile: ReferenceProfile) -> DriftTally:
@@ -45,7 +45,7 @@ def drift_report(
     for name, vw in sorted(load_variants(client, model, experiment, since_s).items()):
         for version in sorted(vw.versions, key=_version_key):
             if version not in profiles:
-                profiles[version] = version_profile(model, version)
+                profiles[version] = version_profile(client, model, version)
             profile = profiles[version]
             entry: dict[str, Any] = {"variant": name, "version": version}
             if profile is None:
@@ -62,7 +62,7 @@ def dataset_drift(client: Any, model: str, version: str, data_path: str) -> dict
     from trk.models.profile_version import read_table
 
     mv = client.get_model_version(model, version)
-    profile = version_profile(model, str(mv.version))
+    profile = version_profile(client, model, str(mv.version))
     if profile is None:
         raise InvalidParameter(
             f"{model} version {mv.version} has no reference profile: log the model with "

@@ -19,6 +19,7 @@ from trk.serving.core.plane import DataPlane
 from trk.serving.core.pool import PredictPool
 from trk.serving.core.slots import Variants, make_slots
 from trk.serving.core.variant import CHALLENGER, CHAMPION, VariantSlot
+from trk.serving.online.drift import DriftFold
 from trk.serving.online.feedback import FeedbackStore
 from trk.serving.online.fold import Folder, RecordBuffer
 from trk.serving.online.guards import BreakerGuard
@@ -133,12 +134,14 @@ def build(
     if settings.log_samples > 0:
         current = lambda: {name: slot.current for name, slot in slots.items()}  # noqa: E731
         samples = SampleLogger(settings.log_samples, mkdtemp(prefix="trk-samples-"), current)
+    drift = DriftFold(slots, metrics)
     reporter = Reporter(
         client_factory or _client_factory(settings.tracking_uri),
         experiment_name(settings, slots),
         variant_infos(settings, slots),
         settings.report_interval_s,
         sources=[feedback.counters, shadow_counters(shadow, idle_silent=split)],
+        window_sources=[drift.window],
         dropped=dropped_windows(metrics),
         samples=samples,
     )
@@ -159,6 +162,7 @@ def build(
         routing_metrics,
         feedback,
         reporter,
+        drift,
     ]
     if samples is not None:
         consumers.append(samples)

@@ -26,6 +26,8 @@ from trk.serving.online.window_stats import VariantInfo, WindowStats, window_met
 
 log = logging.getLogger("trk.serving.online.reporter")
 CounterSource = Callable[[], dict[str, dict[str, float]]]
+# A window source returns this window's own values per variant (not cumulative: never diffed)
+WindowSource = Callable[[], dict[str, dict[str, float]]]
 
 
 @dataclass
@@ -54,6 +56,7 @@ class Reporter:
         retry_max_s: float = 30.0,
         host: str | None = None,
         pid: int | None = None,
+        window_sources: Iterable[WindowSource] = (),
     ) -> None:
         self.interval_s, self.buffer_windows, self.retry_max_s = (
             interval_s,
@@ -61,6 +64,7 @@ class Reporter:
             retry_max_s,
         )
         self.variants, self.sources, self.samples = variants, list(sources), samples
+        self.window_sources = list(window_sources)
         self.dropped = dropped  # a prometheus Counter (trk_reporter_dropped_windows_total)
         self.dropped_windows = 0
         self.runs = ServingRuns(
@@ -174,7 +178,12 @@ class Reporter:
             seconds, self._window_start = now - self._window_start, now
             step, self._window_no = self._window_no, self._window_no + 1
         counters = self._counter_deltas()
+        extra: dict[str, dict[str, float]] = {}
+        for source in self.window_sources:
+            for variant, values in source().items():
+                extra.setdefault(variant, {}).update(values)
         self._active |= {n for n, _ in stats} | {v for v, c in counters.items() if any(c.values())}
+        self._active |= set(extra)
         files = self.samples.rotate() if self.samples is not None else {}
         infos = [info for info in self.variants() if info.name in self._active]
         earlier = [
@@ -201,6 +210,7 @@ class Reporter:
             metrics = window_metrics(
                 counted, seconds, counters.get(info.name, {}), info.model_version
             )
+            metrics.update(extra.get(info.name, {}))
             closed.append(
                 PendingWindow(info, current_step, int(now * 1000), metrics, files.get(info.name))
             )

@@ -1,0 +1,137 @@
+"""Drift per variant from served traffic: an iris model logged with its training frame, served
+split over real HTTP, PSI checked in the gauge, the serving runs and `trk ab drift --json`
+against PSI computed here from the same rows and the profile's edges."""
+
+from __future__ import annotations
+
+import httpx
+import numpy as np
+import orjson
+import pandas as pd
+import pytest
+from ab_serving import serve_split
+from click.testing import CliRunner
+from prometheus_client.parser import text_string_to_metric_families
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+
+import trk
+import trk.sklearn
+from trk.cli import main
+from trk.models.profile import build_profile
+from trk.tracking import client as client_module
+from trk.tracking import fluent
+
+COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+STICKY = "X-User-Id"
+
+
+def _psi(values: np.ndarray, edges, fractions) -> float:
+    """PSI from scratch: right-closed bins on the profile's edges, 1e-4 added, renormalised."""
+    bins = [-np.inf, *edges, np.inf]
+    p = np.array([np.sum((values > lo) & (values <= hi)) for lo, hi in zip(bins, bins[1:], strict=False)], float)  # fmt: skip
+    p, q = p / p.sum() + 1e-4, np.asarray(fractions) + 1e-4
+    p, q = p / p.sum(), q / q.sum()
+    return float(np.sum((p - q) * np.log(p / q)))
+
+
+@pytest.fixture
+def iris_served(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRK_ARTIFACT_ROOT", str(tmp_path / "artifacts"))
+    monkeypatch.setenv("TRK_MODEL_CACHE", str(tmp_path / "cache"))
+    uri = f"sqlite:///{tmp_path / 'trk.db'}"
+    data = load_iris()
+    X = pd.DataFrame(data.data, columns=COLUMNS)
+    trk.set_tracking_uri(uri)
+    try:
+        with trk.start_run():
+            for _ in range(2):
+                trk.sklearn.log_model(
+                    LogisticRegression(max_iter=500).fit(X, data.target), "model",
+                    registered_model_name="iris", input_example=X.head(2), reference_data=X,
+                )  # fmt: skip
+    finally:
+        while trk.active_run():
+            trk.end_run()
+        client_module._tracking_uri = None
+        fluent._experiment_id = None
+    client = trk.Client(uri)
+    client.set_registered_model_alias("iris", "champion", "1")
+    client.set_registered_model_alias("iris", "challenger", "2")
+    server = serve_split(uri, "iris", report_interval_s=3600.0, prediction_log=False)
+    yield uri, X, server
+
+
+def _send(url: str, rows: pd.DataFrame, offset: int) -> dict[str, list[int]]:
+    """One row a request, sticky by row number; the row indices each variant answered."""
+    served: dict[str, list[int]] = {"champion": [], "challenger": []}
+    with httpx.Client(base_url=url, timeout=30) as http:
+        for i, row in enumerate(rows.itertuples(index=False)):
+            r = http.post("/invocations", json={"dataframe_split": {
+                "columns": COLUMNS, "data": [list(row)]}}, headers={STICKY: f"u{offset + i}"})  # fmt: skip
+            assert r.status_code == 200, r.text
+            served[r.headers["x-trk-variant"]].append(i)
+    return served
+
+
+def _gauges(url: str) -> dict[tuple[str, str], float]:
+    text = httpx.get(url + "/metrics", timeout=10).text
+    return {
+        (s.labels["variant"], s.labels["feature"]): s.value
+        for family in text_string_to_metric_families(text) if family.name == "trk_feature_drift"
+        for s in family.samples
+    }  # fmt: skip
+
+
+def test_psi_per_variant_in_the_gauge_the_runs_and_trk_ab_drift(iris_served):
+    uri, X, server = iris_served
+    profile = build_profile(X)
+    plain = X.sample(600, replace=True, random_state=3).reset_index(drop=True)
+    shifted = X.sample(600, replace=True, random_state=4).reset_index(drop=True)
+    shifted["petal_length"] += 3
+    first = _send(server.url, plain, 0)
+    assert min(len(v) for v in first.values()) > 200  # both variants served
+    served = {v: [plain.iloc[first[v]]] for v in first}
+
+    def expected(variant: str, feature: str) -> float:
+        values = pd.concat(served[variant])[feature].to_numpy()
+        bins = profile.feature(feature)
+        return _psi(values, bins.edges, bins.fractions)
+
+    gauges = _gauges(server.url)
+    for variant in served:
+        for f in COLUMNS:
+            assert expected(variant, f) < 0.1
+            assert gauges[(variant, f)] == pytest.approx(expected(variant, f), abs=0.02)
+
+    second = _send(server.url, shifted, 600)
+    for v in second:
+        served[v].append(shifted.iloc[second[v]])
+    gauges = _gauges(server.url)
+    for variant in served:
+        assert expected(variant, "petal_length") > 0.25
+        for f in COLUMNS:
+            assert gauges[(variant, f)] == pytest.approx(expected(variant, f), abs=0.02)
+    server.stop()  # the last window is logged at shutdown
+
+    client = trk.Client(uri)
+    exp = client.get_experiment_by_name("serving/iris")
+    runs = client.search_runs([exp.experiment_id])
+    for run in runs:
+        variant = run.data.params["variant"]
+        for f in COLUMNS:
+            assert run.data.metrics[f"drift_psi_{f}"] == pytest.approx(
+                expected(variant, f), abs=0.02
+            )
+            assert run.data.metrics[f"drift_rows_{f}"] == sum(len(p) for p in served[variant])
+    out = CliRunner().invoke(main, ["ab", "drift", "iris", "--json", "--tracking-uri", uri])
+    assert out.exit_code == 0, out.output
+    report = orjson.loads(out.output)
+    for entry in report["variants"]:
+        for row in entry["features"]:
+            want = expected(entry["variant"], row["feature"])
+            assert row["psi"] == pytest.approx(want, abs=0.02), (entry["variant"], row)
+            assert row["enough_data"] and row["rows"] == sum(
+                len(p) for p in served[entry["variant"]]
+            )
+    assert {e["variant"] for e in report["variants"]} == {"champion", "challenger"}
