@@ -3,14 +3,18 @@ only (never trk code), so the tests check what any Parquet reader would see."""
 
 from __future__ import annotations
 
+import json
 import random
 import socket
 import threading
 from pathlib import Path
 
+import pandas as pd
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
+import pytest
 
+from trk.ab.stats import wilson_interval
 from trk.capture.rows import CaptureRecord
 
 HOUR_MS = 3_600_000
@@ -37,6 +41,60 @@ def records(n: int, start: int = 0, at_ms: int = T0, model: str = "iris", seed: 
         )  # fmt: skip
         out.append((rec, truth))
     return out
+
+
+def expected_report(captures: pd.DataFrame, labels: pd.DataFrame) -> dict:
+    """The report's figures computed here from the files with pandas."""
+    first = labels.sort_values("timestamp").drop_duplicates("request_id")
+    df = captures.merge(first[["request_id", "label"]], on="request_id", how="left")
+    df["ms"] = (df["timestamp"] - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(milliseconds=1)
+    df["pred"] = df["prediction"].map(lambda p: None if pd.isna(p) else json.loads(p)[0])
+    df["truth"] = df["label"].map(lambda x: None if pd.isna(x) else json.loads(x))
+    df["labelled"] = df["pred"].notna() & df["truth"].notna()
+    # A CSV label is text ("1"): numeric classes compare as numbers, as the store's log does.
+    same = [
+        p == p and t == t and float(p) == float(t)
+        for p, t in zip(df["pred"], df["truth"], strict=True)
+    ]
+    df["correct"] = df["labelled"] & pd.Series(same, index=df.index)
+    out = {}
+    for variant, g in df.groupby("variant"):
+        wins = g.groupby(g["ms"] // 60_000)["latency_ms"]
+        p50 = (wins.quantile(0.5) * wins.size()).sum() / wins.size().sum()
+        lab = g[g["labelled"]]
+        out[variant] = {
+            "requests": len(g), "errors": int((g["status"] >= 500).sum()),
+            "labelled": int(g["labelled"].sum()), "correct": int(g["correct"].sum()),
+            "latency_p50_ms": p50,
+            "predictions": {str(int(k)): int(v) for k, v in g["pred"].dropna().value_counts().items()},
+            "inverse_sum": float((1 / lab["routing_probability"]).sum()),
+            "correct_inverse_sum": float((1 / lab[lab["correct"]]["routing_probability"]).sum()),
+        }  # fmt: skip
+    return out
+
+
+def check_report(report: dict, expected: dict) -> None:
+    total_labelled = sum(e["labelled"] for e in expected.values())
+    for row in report["variants"]:
+        e = expected[row["variant"]]
+        assert (row["requests"], row["errors"], row["labelled"], row["correct"]) == (
+            e["requests"], e["errors"], e["labelled"], e["correct"])  # fmt: skip
+        assert row["accuracy"] == pytest.approx(e["correct"] / e["labelled"])
+        assert row["accuracy_ci"] == pytest.approx(
+            list(wilson_interval(e["correct"], e["labelled"], 0.05))
+        )
+        assert row["error_rate"] == pytest.approx(e["errors"] / e["requests"])
+        assert row["latency_p50_ms"] == pytest.approx(e["latency_p50_ms"])
+        assert report["predictions"][row["variant"]] == e["predictions"]
+    acc = next(c for c in report["comparisons"] if c["metric"] == "accuracy")
+    ch, cc = expected["champion"], expected["challenger"]
+    assert acc["champion"] == pytest.approx(ch["correct"] / ch["labelled"])
+    assert acc["challenger"] == pytest.approx(cc["correct"] / cc["labelled"])
+    assert report["verdict"]["outcome"] == "better"
+    for ips in report["inverse_propensity"]:
+        e = expected[ips["variant"]]
+        assert ips["ips_accuracy"] == pytest.approx(e["correct_inverse_sum"] / total_labelled)
+        assert ips["snips_accuracy"] == pytest.approx(e["correct_inverse_sum"] / e["inverse_sum"])
 
 
 def read_local(root: Path, sub: str = "model=iris") -> ds.Dataset:

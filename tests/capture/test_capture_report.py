@@ -10,11 +10,9 @@ import subprocess
 import sys
 import time
 
-import pandas as pd
 import pytest
-from capture_helpers import HOUR_MS, read_local, records
+from capture_helpers import HOUR_MS, check_report, expected_report, read_local, records
 
-from trk.ab.stats import wilson_interval
 from trk.capture.config import CaptureConfig
 from trk.capture.labels import write_labels
 from trk.capture.report import capture_report
@@ -40,60 +38,6 @@ def _trk(*args: str) -> str:
     return proc.stdout
 
 
-def _expected(captures: pd.DataFrame, labels: pd.DataFrame) -> dict:
-    """The report's figures computed here from the files with pandas."""
-    first = labels.sort_values("timestamp").drop_duplicates("request_id")
-    df = captures.merge(first[["request_id", "label"]], on="request_id", how="left")
-    df["ms"] = (df["timestamp"] - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(milliseconds=1)
-    df["pred"] = df["prediction"].map(lambda p: None if pd.isna(p) else json.loads(p)[0])
-    df["truth"] = df["label"].map(lambda x: None if pd.isna(x) else json.loads(x))
-    df["labelled"] = df["pred"].notna() & df["truth"].notna()
-    # A CSV label is text ("1"): numeric classes compare as numbers, as the store's log does.
-    same = [
-        p == p and t == t and float(p) == float(t)
-        for p, t in zip(df["pred"], df["truth"], strict=True)
-    ]
-    df["correct"] = df["labelled"] & pd.Series(same, index=df.index)
-    out = {}
-    for variant, g in df.groupby("variant"):
-        wins = g.groupby(g["ms"] // 60_000)["latency_ms"]
-        p50 = (wins.quantile(0.5) * wins.size()).sum() / wins.size().sum()
-        lab = g[g["labelled"]]
-        out[variant] = {
-            "requests": len(g), "errors": int((g["status"] >= 500).sum()),
-            "labelled": int(g["labelled"].sum()), "correct": int(g["correct"].sum()),
-            "latency_p50_ms": p50,
-            "predictions": {str(int(k)): int(v) for k, v in g["pred"].dropna().value_counts().items()},
-            "inverse_sum": float((1 / lab["routing_probability"]).sum()),
-            "correct_inverse_sum": float((1 / lab[lab["correct"]]["routing_probability"]).sum()),
-        }  # fmt: skip
-    return out
-
-
-def _check(report: dict, expected: dict) -> None:
-    total_labelled = sum(e["labelled"] for e in expected.values())
-    for row in report["variants"]:
-        e = expected[row["variant"]]
-        assert (row["requests"], row["errors"], row["labelled"], row["correct"]) == (
-            e["requests"], e["errors"], e["labelled"], e["correct"])  # fmt: skip
-        assert row["accuracy"] == pytest.approx(e["correct"] / e["labelled"])
-        assert row["accuracy_ci"] == pytest.approx(
-            list(wilson_interval(e["correct"], e["labelled"], 0.05))
-        )
-        assert row["error_rate"] == pytest.approx(e["errors"] / e["requests"])
-        assert row["latency_p50_ms"] == pytest.approx(e["latency_p50_ms"])
-        assert report["predictions"][row["variant"]] == e["predictions"]
-    acc = next(c for c in report["comparisons"] if c["metric"] == "accuracy")
-    ch, cc = expected["champion"], expected["challenger"]
-    assert acc["champion"] == pytest.approx(ch["correct"] / ch["labelled"])
-    assert acc["challenger"] == pytest.approx(cc["correct"] / cc["labelled"])
-    assert report["verdict"]["outcome"] == "better"
-    for ips in report["inverse_propensity"]:
-        e = expected[ips["variant"]]
-        assert ips["ips_accuracy"] == pytest.approx(e["correct_inverse_sum"] / total_labelled)
-        assert ips["snips_accuracy"] == pytest.approx(e["correct_inverse_sum"] / e["inverse_sum"])
-
-
 def test_report_export_and_labels_on_s3_through_the_cli(s3_uri, tmp_path):
     recs = _capture(s3_uri, tmp_path)
     path = tmp_path / "labels.csv"
@@ -113,7 +57,7 @@ def test_report_export_and_labels_on_s3_through_the_cli(s3_uri, tmp_path):
     _, captures = read_s3(endpoint, bucket, "captures/model=iris/")
     _, labels = read_s3(endpoint, bucket, "captures/labels/")
     assert captures.num_rows == 4000
-    _check(report, _expected(captures.to_pandas(), labels.to_pandas()))
+    check_report(report, expected_report(captures.to_pandas(), labels.to_pandas()))
 
     out = tmp_path / "joined.parquet"
     assert "wrote 4000 row(s)" in _trk("ab", "export", "iris", "--capture-uri", s3_uri,
@@ -143,7 +87,9 @@ def test_report_reads_only_the_partitions_in_the_window(tmp_path):
         tmp_path / "cap", "model=iris/date=" + time.strftime("%Y-%m-%d", time.gmtime())
     )
     labels = read_local(tmp_path / "cap", "labels")
-    _check(report, _expected(captures.to_table().to_pandas(), labels.to_table().to_pandas()))
+    check_report(
+        report, expected_report(captures.to_table().to_pandas(), labels.to_table().to_pandas())
+    )
 
 
 def test_prune_deletes_whole_partitions_older_than_the_cutoff(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from trk.capture.sampling import check_fraction
 from trk.exceptions import InvalidParameter
@@ -42,3 +43,39 @@ class CaptureConfig:
 def parse_columns(text: str | None) -> tuple[str, ...]:
     """`a,b` -> ('a', 'b') (--capture-columns-drop)."""
     return tuple(c.strip() for c in (text or "").split(",") if c.strip())
+
+
+def to_args(config: CaptureConfig) -> list[str]:
+    """The log shipper's command-line flags for `config` (read back by `add_arguments`)."""
+    args = ["--capture-uri", config.uri, "--capture-flush-s", repr(config.flush_s),
+            "--capture-max-rows", str(config.max_rows), "--capture-sample", repr(config.sample),
+            "--capture-spool-dir", str(config.spool_dir),
+            "--capture-spool-mb", repr(config.spool_mb)]  # fmt: skip
+    if config.drop_columns:
+        args += ["--capture-columns-drop", ",".join(config.drop_columns)]
+    if not config.inputs:
+        args.append("--no-capture-inputs")
+    return args
+
+
+def add_arguments(parser: Any) -> None:
+    """The flags `to_args` writes, on an argparse parser (the log shipper's)."""
+    parser.add_argument("--capture-uri", default=None)
+    parser.add_argument("--capture-flush-s", type=float, default=FLUSH_S)
+    parser.add_argument("--capture-max-rows", type=int, default=MAX_ROWS)
+    parser.add_argument("--capture-sample", type=float, default=1.0)
+    parser.add_argument("--capture-spool-dir", default=None)
+    parser.add_argument("--capture-spool-mb", type=float, default=SPOOL_MB)
+    parser.add_argument("--capture-columns-drop", default=None)
+    parser.add_argument("--no-capture-inputs", action="store_true")
+
+
+def from_args(ns: Any) -> CaptureConfig | None:
+    """The config parsed flags describe (None without --capture-uri)."""
+    if not ns.capture_uri:
+        return None
+    spool = {"spool_dir": Path(ns.capture_spool_dir)} if ns.capture_spool_dir else {}
+    return CaptureConfig(ns.capture_uri, ns.capture_flush_s, ns.capture_max_rows,
+                         ns.capture_sample, parse_columns(ns.capture_columns_drop),
+                         not ns.no_capture_inputs, spool_mb=ns.capture_spool_mb,
+                         **spool)  # fmt: skip

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import orjson
 
 from trk.capture import layout
-from trk.capture.target import Target
+from trk.capture.target import Target, open_target
 from trk.exceptions import InvalidParameter
 from trk.store.prediction_records import check_id, label_rows
 
@@ -60,6 +61,25 @@ def write_labels(target: Target, model: str, items: list[dict[str, Any]]) -> Lab
     if ids:
         _publish(target, model, ids, labels, now)
     return LabelWrite(len(ids), len(checked) - len(ids))
+
+
+class CaptureLabels:
+    """`POST /feedback` on a capturing replica: each call's labels as one file beside the
+    captures. Ids are not looked up first (that would read every label file per call); the
+    reports keep the earliest label of an id, so the first label still wins."""
+
+    def __init__(self, uri: str, model: Callable[[], str]) -> None:
+        self.uri, self.model = uri, model
+        self._target: Target | None = None
+
+    def write(self, items: list[dict[str, Any]]) -> int:
+        now = int(time.time() * 1000)
+        checked = [_checked(item, now) for item in items]
+        if self._target is None:
+            self._target = open_target(self.uri)
+        model = layout.check_model(self.model())
+        _publish(self._target, model, [c[0] for c in checked], [c[1] for c in checked], now)
+        return len(checked)
 
 
 def _checked(item: Any, at_ms: int) -> tuple[str, str]:

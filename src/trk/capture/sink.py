@@ -21,8 +21,16 @@ def record_of(model: str, item: Any) -> CaptureRecord:
     return CaptureRecord(
         item.request_id, int(item.at_ms), model, item.variant, item.version,
         float(item.probability), int(getattr(item, "status", 200)),
-        getattr(item, "latency_ms", None), item.answer, getattr(item, "inputs", None),
+        getattr(item, "latency_ms", None), item.answer, _rows(getattr(item, "inputs", None)),
     )  # fmt: skip
+
+
+def _rows(inputs: Any) -> Any:
+    """A table shipped as {"dataframe_split": {"columns", "data"}} -> its rows as records."""
+    if isinstance(inputs, dict) and len(inputs) == 1 and "dataframe_split" in inputs:
+        split = inputs["dataframe_split"]
+        return [dict(zip(split["columns"], row, strict=False)) for row in split["data"]]
+    return inputs
 
 
 class CaptureSink:
@@ -54,6 +62,18 @@ class CaptureSink:
 
     def idle(self) -> None:
         self.writer.tick()
+
+    def degraded(self) -> str | None:
+        """Why the serving process's /health should say degraded (None: keeping up)."""
+        if self.writer.behind:
+            return (
+                f"the capture cannot publish to {self.writer.target.uri} (files wait in the spool)"
+            )
+        return None
+
+    def close(self, timeout_s: float = 30.0) -> None:
+        """At end of input (SIGTERM drains): close and publish everything."""
+        self.drain(timeout_s)
 
     def drain(self, timeout_s: float = 10.0) -> bool:
         """At end of input: close and publish everything within `timeout_s`."""

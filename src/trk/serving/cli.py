@@ -182,6 +182,47 @@ OPTIONS = [
         help="/health says degraded while more rows than this wait for the log.",
     ),
     _opt(
+        "--capture-uri",
+        default=None,
+        help="Also write every answer (both variants) as Parquet under s3://bucket/prefix or "
+        "a directory, through the log shipper (pip install 'trk[capture]').",
+    ),
+    _opt(
+        "--capture-sample",
+        type=float,
+        default=1.0,
+        help="Fraction of requests captured, by a hash of the request id (replicas agree).",
+    ),
+    _opt(
+        "--capture-flush-s",
+        type=float,
+        default=60.0,
+        help="Seconds between capture files (or 200,000 rows, whichever first).",
+    ),
+    _opt(
+        "--capture-columns-drop",
+        default=None,
+        help="Input columns left out of the capture, comma-separated (PII).",
+    ),
+    _opt(
+        "--capture-inputs/--no-capture-inputs",
+        default=True,
+        help="Capture the request rows beside the answers.",
+    ),
+    _opt(
+        "--capture-spool-dir",
+        default=None,
+        help="Local directory where capture files wait to be published (default: a "
+        "trk-capture folder in the temporary directory; keep it per replica).",
+    ),
+    _opt(
+        "--capture-spool-mb",
+        type=float,
+        default=1024.0,
+        help="Disk the spool may take while the bucket is unreachable; past it rows are "
+        "dropped and counted (trk_capture_dropped_total).",
+    ),
+    _opt(
         "--feedback-token",
         default=None,
         help="Require 'Authorization: Bearer TOKEN' on /feedback: from the variable only (argv "

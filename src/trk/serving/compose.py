@@ -23,7 +23,7 @@ from trk.serving.online.drift import DriftFold
 from trk.serving.online.feedback import FeedbackStore
 from trk.serving.online.fold import Folder, RecordBuffer
 from trk.serving.online.guards import BreakerGuard
-from trk.serving.online.labels import StoreLabels
+from trk.serving.online.labels import AllLabels, LabelWriter, StoreLabels
 from trk.serving.online.metrics import (
     FEEDBACK_MAX_BATCH,
     OnlineServices,
@@ -63,7 +63,7 @@ class Serving:
     shadow: ShadowRunner | None = None
     samples: SampleLogger | None = None
     shipper: ShipperLink | None = None
-    labels: StoreLabels | None = None
+    labels: LabelWriter | None = None
 
 
 def build(
@@ -107,17 +107,21 @@ def build(
     buffer = RecordBuffer()
     log_metrics = LogMetrics(metrics)
     shipper = labels = None
-    if settings.prediction_log:
+    capture = settings.capture()
+    if settings.prediction_log or capture is not None:
         shipper = ShipperLink(
             served_model(slots),
-            shipper_command(settings.tracking_uri, settings.prediction_retention_s),
+            shipper_command(
+                settings.tracking_uri, settings.prediction_retention_s, shipper_flags(settings)
+            ),
             settings.log_shipper_socket,
             log_metrics,
             settings.log_max_backlog,
             settings.log_degraded_backlog,
             stop_timeout_s=settings.graceful_timeout_s,
+            ship_inputs=capture is not None and capture.inputs,
         )
-        labels = StoreLabels(lambda: store_factory().predictions, served_model(slots))
+        labels = feedback_labels(settings, store_factory, served_model(slots))
     shadow = None
     # Split mode too: a rollout may shadow first (--shadow-for) before it moves traffic.
     if settings.mode in ("shadow", "split") and CHALLENGER in slots:
@@ -187,6 +191,29 @@ def build(
         degraded=shipper.degraded if shipper is not None else None,
     )
     return Serving(plane, feedback, reporter, reloader, folder, shadow, samples, shipper, labels)
+
+
+def shipper_flags(settings: ServeSettings) -> list[str]:
+    """The shipper child's flags beyond the store's: its capture, or no prediction log."""
+    from trk.capture.config import to_args
+
+    capture = settings.capture()
+    flags = to_args(capture) if capture is not None else []
+    return flags if settings.prediction_log else [*flags, "--no-prediction-log"]
+
+
+def feedback_labels(
+    settings: ServeSettings, store_factory: Callable[[], Any], model: Callable[[], str]
+) -> LabelWriter:
+    """Where /feedback writes labels: the store's table, and beside the captures."""
+    writers: list[LabelWriter] = []
+    if settings.prediction_log:
+        writers.append(StoreLabels(lambda: store_factory().predictions, model))
+    if settings.capture_uri:
+        from trk.capture.labels import CaptureLabels
+
+        writers.append(CaptureLabels(settings.capture_uri, model))
+    return writers[0] if len(writers) == 1 else AllLabels(writers)
 
 
 def log_metrics_drop(log_metrics: LogMetrics) -> Callable[[str, int], None]:

@@ -55,6 +55,13 @@ class ServeSettings:
     log_degraded_backlog: int = 10_000
     feedback_token: str | None = field(default=None, repr=False)
     insecure_open_feedback: bool = False
+    capture_uri: str | None = None
+    capture_sample: float = 1.0
+    capture_flush_s: float = 60.0
+    capture_columns_drop: str | None = None
+    capture_inputs: bool = True
+    capture_spool_dir: str | None = None
+    capture_spool_mb: float = 1024.0
 
     def __post_init__(self) -> None:
         self.validate()
@@ -66,6 +73,21 @@ class ServeSettings:
     @property
     def prediction_retention_s(self) -> float:
         return parse_duration(self.prediction_retention, "--prediction-retention")
+
+    def capture(self) -> Any:
+        """The capture's CaptureConfig (trk.capture.config), or None without --capture-uri."""
+        if not self.capture_uri:
+            return None
+        from trk.capture.config import CaptureConfig, parse_columns
+
+        config = CaptureConfig(
+            self.capture_uri, self.capture_flush_s, sample=self.capture_sample,
+            drop_columns=parse_columns(self.capture_columns_drop), inputs=self.capture_inputs,
+            spool_mb=self.capture_spool_mb,
+        )  # fmt: skip
+        if self.capture_spool_dir:
+            config = dataclasses.replace(config, spool_dir=Path(self.capture_spool_dir))
+        return config
 
     @property
     def batching(self) -> bool:
@@ -122,6 +144,9 @@ class ServeSettings:
             )
         if self.feedback_capacity < 1:
             _bad(f"--feedback-capacity must be at least 1, got {self.feedback_capacity}")
+        _unit("--capture-sample", self.capture_sample)
+        _positive("--capture-flush-s", self.capture_flush_s)
+        _positive("--capture-spool-mb", self.capture_spool_mb)
 
     def replace(self, **changes: Any) -> ServeSettings:
         """A validated copy with some fields changed."""

@@ -4,10 +4,24 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from trk.exceptions import TrkError, Unavailable
 from trk.store.prediction_labels import LabelsWritten
+
+
+class LabelWriter(Protocol):
+    def write(self, items: list[Any]) -> int: ...
+
+
+class AllLabels:
+    """Labels to several places (the store, and beside the captures); the first's row count."""
+
+    def __init__(self, writers: list[LabelWriter]) -> None:
+        self.writers = writers
+
+    def write(self, items: list[Any]) -> int:
+        return [w.write(items) for w in self.writers][0]
 
 
 class StoreLabels:

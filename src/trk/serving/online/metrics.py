@@ -14,7 +14,7 @@ from trk.exceptions import BadRequest, InvalidParameter
 from trk.serving.config import ServeSettings
 from trk.serving.core.variant import CHAMPION, VariantSlot
 from trk.serving.online.feedback import FeedbackResult, FeedbackStore
-from trk.serving.online.labels import StoreLabels
+from trk.serving.online.labels import LabelWriter
 from trk.serving.online.reporter import Reporter
 from trk.serving.online.samples import SampleLogger
 from trk.serving.online.window_stats import VariantInfo
@@ -150,7 +150,7 @@ def feedback_metrics(metrics: Any) -> Callable[[FeedbackResult, Counters], None]
 
 
 def feedback_endpoint(
-    feedback: FeedbackStore, labels: StoreLabels | None = None
+    feedback: FeedbackStore, labels: LabelWriter | None = None
 ) -> Callable[[bytes], dict[str, Any]]:
     """Body bytes -> the JSON answer of `POST /feedback` (BadRequest on bad input).
 

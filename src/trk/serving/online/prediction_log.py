@@ -58,6 +58,11 @@ class LogMetrics:
             Counter, "trk_prediction_log_shipper_restarts_total",
             "Times the log shipper process died and was started again.",
         )  # fmt: skip
+        self.capture_dropped = metrics.add(
+            Counter, "trk_capture_dropped_total",
+            "Answers not captured on object storage (--capture-uri), by reason (spool_full: "
+            "the bucket was unreachable past --capture-spool-mb; unloggable).", ("reason",),
+        )  # fmt: skip
 
 
 class LogSink:

@@ -36,14 +36,19 @@ from trk.serving.online.shipping import Frame, Shipped, decode_frame, encode_ack
 
 log = logging.getLogger("trk.serving.online.shipper")
 LINGER_S = 0.05  # after the first frame of a batch, wait this long for more (fewer commits)
+IDLE_S = 1.0  # with no frames, sinks' `idle` still runs this often (the capture's flush timer)
 RETRY_MAX_S = 30.0
 _EOF = None
 
 
 class Sink(Protocol):
     name: str
-    rows: int
-    dropped: dict[str, int]
+
+    @property
+    def rows(self) -> int: ...
+
+    @property
+    def dropped(self) -> dict[str, int]: ...
 
     def write(self, model: str, items: list[Shipped]) -> bool: ...
 
@@ -72,7 +77,11 @@ class Shipper:
         done, delay = False, 0.0
         while not (done and not held):
             if not held:
-                first = self._frames.get()
+                try:
+                    first = self._frames.get(timeout=IDLE_S)
+                except queue.Empty:  # no traffic: sinks still close files on their timers
+                    self._idle()
+                    continue
                 if first is _EOF:
                     break
                 held.append(first)
@@ -90,6 +99,15 @@ class Shipper:
             drain = getattr(sink, "drain", None)
             if drain is not None:
                 drain()
+
+        for sink in self.sinks:  # end of input: what a sink holds goes out now (SIGTERM drains)
+            close = getattr(sink, "close", None)
+            if close is not None:
+                close()
+
+    def _idle(self) -> None:
+        for sink in self.sinks:
+            sink.idle()
 
     def _take(self, held: list[Frame]) -> bool:
         """Add every frame that arrived; True at end of input."""
@@ -114,12 +132,15 @@ class Shipper:
 
     def _ack(self, seq: int) -> None:
         dropped: dict[str, int] = {}
+        captured: dict[str, int] = {}  # the capture's own series (trk_capture_dropped_total)
         for sink in self.sinks:
+            into = captured if sink.name == "capture" else dropped
             for reason, n in sink.dropped.items():
-                dropped[reason] = dropped.get(reason, 0) + n
+                into[reason] = into.get(reason, 0) + n
         rows = sum(sink.rows for sink in self.sinks if sink.name == "prediction_log")
+        why = [w for w in (getattr(s, "degraded", lambda: None)() for s in self.sinks) if w]
         try:
-            self.acks.write(encode_ack(seq, rows, dropped))
+            self.acks.write(encode_ack(seq, rows, dropped, "; ".join(why) or None, captured))
             self.acks.flush()
         except (BrokenPipeError, ValueError, OSError):  # trk-serve is gone: keep writing
             pass
@@ -138,8 +159,14 @@ class Shipper:
             self._frames.put(_EOF)
 
 
-def make_sinks(tracking_uri: str | None, retention_s: float | None) -> list[Sink]:
-    """The sinks a shipper writes to: the store's prediction log (and, later, capture)."""
+def make_sinks(
+    tracking_uri: str | None,
+    retention_s: float | None,
+    capture: Any = None,
+    prediction_log: bool = True,
+) -> list[Sink]:
+    """The sinks a shipper writes to: the store's prediction log, and the capture on object
+    storage where a CaptureConfig is given (trk-serve --capture-uri)."""
     from trk.serving.online.prediction_log import LogSink
 
     def log_factory() -> Any:
@@ -148,12 +175,23 @@ def make_sinks(tracking_uri: str | None, retention_s: float | None) -> list[Sink
         store: Any = Client(tracking_uri).store
         return store.predictions
 
-    return [LogSink(log_factory, retention_s)]
+    sinks: list[Sink] = [LogSink(log_factory, retention_s)] if prediction_log else []
+    if capture is not None:
+        from trk.capture.sink import CaptureSink
+
+        sinks.append(CaptureSink(capture))
+    return sinks
 
 
-def serve_pipe(tracking_uri: str | None, retention_s: float | None) -> None:
+def serve_pipe(
+    tracking_uri: str | None,
+    retention_s: float | None,
+    capture: Any = None,
+    prediction_log: bool = True,
+) -> None:
     """The child of trk-serve: frames on stdin, acks on stdout."""
-    Shipper(make_sinks(tracking_uri, retention_s), sys.stdin.buffer, sys.stdout.buffer).run()
+    sinks = make_sinks(tracking_uri, retention_s, capture, prediction_log)
+    Shipper(sinks, sys.stdin.buffer, sys.stdout.buffer).run()
 
 
 def serve_socket(path: str, tracking_uri: str | None, retention_s: float | None) -> None:
@@ -182,11 +220,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="trk-log-shipper")
     parser.add_argument("--tracking-uri", default=None)
     parser.add_argument("--retention-s", type=float, default=None)
+    parser.add_argument("--no-prediction-log", action="store_true")
+    from trk.capture.config import add_arguments, from_args
+
+    add_arguments(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    serve_pipe(args.tracking_uri, args.retention_s)
+    serve_pipe(args.tracking_uri, args.retention_s, from_args(args), not args.no_prediction_log)
 
 
 if __name__ == "__main__":

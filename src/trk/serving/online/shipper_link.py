@@ -33,14 +33,17 @@ RESTART_MAX_S = 10.0
 STREAM_LIMIT = 1 << 20  # longest ack line read
 
 
-def shipper_command(tracking_uri: str | None, retention_s: float | None) -> list[str]:
-    """The child process: this interpreter running `trk.serving.online.shipper`."""
+def shipper_command(
+    tracking_uri: str | None, retention_s: float | None, extra: list[str] | None = None
+) -> list[str]:
+    """The child process: this interpreter running `trk.serving.online.shipper` (`extra`: its
+    capture flags, or --no-prediction-log)."""
     cmd = [sys.executable, "-m", "trk.serving.online.shipper"]
     if tracking_uri:
         cmd += ["--tracking-uri", tracking_uri]
     if retention_s is not None:
         cmd += ["--retention-s", repr(retention_s)]
-    return cmd
+    return cmd + (extra or [])
 
 
 class ShipperLink:
@@ -75,6 +78,9 @@ class ShipperLink:
         self._reader_task: asyncio.Task[None] | None = None
         self._stopping = False
         self._connected = False
+        self._sink_degraded: str | None = None  # a sink the shipper's last ack said is behind
+        self.capture_dropped: dict[str, int] = {}
+        self._capture_reported: dict[str, int] = {}
 
     # -- fold -------------------------------------------------------------------------------
     def fold(self, records: Batch) -> None:
@@ -131,7 +137,7 @@ class ShipperLink:
             return "the log shipper is not running (restarting)"
         if self.backlog > self.degraded_backlog:
             return f"the prediction log is behind by {self.backlog} rows"
-        return None
+        return self._sink_degraded
 
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
@@ -153,7 +159,7 @@ class ShipperLink:
             assert self.proc.stdin is not None and self.proc.stdout is not None
             reader, self._writer = self.proc.stdout, self.proc.stdin
         self._connected = True
-        self._rows_reported, self._reported = 0, {}
+        self._rows_reported, self._reported, self._capture_reported = 0, {}, {}
         for _, frame, _ in self._unacked:  # what a dead shipper had not acknowledged
             self._writer.write(frame)
         self._reader_task = asyncio.get_running_loop().create_task(self._read_acks(reader))
@@ -201,6 +207,8 @@ class ShipperLink:
         seq = int(ack["ack"])
         while self._unacked and self._unacked[0][0] <= seq:
             self.backlog -= self._unacked.popleft()[2]
+        self._sink_degraded = ack.get("degraded") or None
+        self._capture_drops(ack.get("capture_dropped") or {})
         rows = int(ack.get("rows", 0))
         if rows > self._rows_reported:
             self.written += rows - self._rows_reported
@@ -214,6 +222,16 @@ class ShipperLink:
                 self.drop(reason, new)
         if self.metrics is not None:
             self.metrics.queued.set(self.backlog)
+
+    def _capture_drops(self, counts: dict[str, Any]) -> None:
+        """The capture's cumulative drops, as increments of trk_capture_dropped_total."""
+        for reason, n in counts.items():
+            new = int(n) - self._capture_reported.get(reason, 0)
+            if new > 0:
+                self._capture_reported[reason] = int(n)
+                self.capture_dropped[reason] = self.capture_dropped.get(reason, 0) + new
+                if self.metrics is not None:
+                    self.metrics.capture_dropped.labels(reason).inc(new)
 
     async def stop(self) -> None:
         """Close the input; wait up to `stop_timeout_s` for the shipper to write it all."""

@@ -3,10 +3,12 @@
 One line of JSON per frame, both ways (orjson escapes newlines inside strings, so a line is a
 frame). Down, from the fold: `[seq, model, [item, ...]]`, each item one answer as
 `[request_id, variant, version, answer, probability, at_ms, shadow, inputs, latency_ms]`
-(`inputs`: the request rows, or null unless the shipper was asked to capture them;
-`latency_ms`: null for shadow answers). Up, from the shipper,
-once every item of frames up to `seq` is in every sink: `{"ack": seq, "rows": rows written,
-"dropped": {reason: count}}` with cumulative counts.
+(`inputs`: the request rows, a table as `{"dataframe_split": {"columns", "data"}}`, or null
+unless the shipper was asked to capture them; `latency_ms`: null for shadow answers). Up, from
+the shipper, once every item of frames up to `seq` is in every sink: `{"ack": seq, "rows": rows written,
+"dropped": {reason: count}, "degraded": why or null, "capture_dropped": {reason: count}}`
+with cumulative counts (`degraded`: a sink that is behind, such as a capture that cannot reach
+its bucket; `capture_dropped`: the capture's drops, a series of their own).
 
 A pipe to a child process by default (measured: a frame of 100 one-row answers costs the
 serving process ~25 us to encode and write; the same bytes over a Unix socket to a sidecar
@@ -49,10 +51,10 @@ class Frame:
 
 def item(record: Record, at_ms: int, inputs: bool = False) -> list[Any]:
     """A record as a frame item (its answer as numpy or plain values: orjson writes both)."""
-    latency = record.latency_s * 1000 if record.latency_s is not None else None
+    latency_ms = None if record.latency_s is None else record.latency_s * 1000
     return [record.request_id, record.variant, record.version, _plain(record.answer),
             record.probability, at_ms, record.shadow,
-            _plain(record.inputs) if inputs else None, latency]  # fmt: skip
+            _rows(record.inputs) if inputs else None, latency_ms]  # fmt: skip
 
 
 def encode_frame(seq: int, model: str, items: list[list[Any]]) -> bytes:
@@ -64,13 +66,31 @@ def decode_frame(line: bytes) -> Frame:
     return Frame(int(seq), str(model), [Shipped(*i) for i in items])
 
 
-def encode_ack(seq: int, rows: int, dropped: dict[str, int]) -> bytes:
-    return orjson.dumps({"ack": seq, "rows": rows, "dropped": dropped}) + b"\n"
+def encode_ack(
+    seq: int,
+    rows: int,
+    dropped: dict[str, int],
+    degraded: str | None = None,
+    capture_dropped: dict[str, int] | None = None,
+) -> bytes:
+    body = {"ack": seq, "rows": rows, "dropped": dropped, "degraded": degraded,
+            "capture_dropped": capture_dropped or {}}  # fmt: skip
+    return orjson.dumps(body) + b"\n"
 
 
 def decode_ack(line: bytes) -> dict[str, Any]:
     ack: dict[str, Any] = orjson.loads(line)
     return ack
+
+
+def _rows(inputs: Any) -> Any:
+    """Request rows for the capture: a table keeps its column names (the capture drops PII
+    columns by name and writes rows as records)."""
+    columns = getattr(inputs, "columns", None)
+    if columns is not None and hasattr(inputs, "to_numpy"):
+        return {"dataframe_split": {"columns": [str(c) for c in columns],
+                                    "data": _plain(inputs)}}  # fmt: skip
+    return _plain(inputs)
 
 
 def _plain(value: Any) -> Any:
