@@ -19,6 +19,7 @@ import orjson
 from trk.capture import layout
 from trk.capture.target import Target, open_target
 from trk.exceptions import InvalidParameter
+from trk.store.prediction_labels import LabelsWritten
 from trk.store.prediction_records import check_id, label_rows
 
 MAX_LABELS = 1_000_000  # labels per write (a file of them)
@@ -72,14 +73,14 @@ class CaptureLabels:
         self.uri, self.model = uri, model
         self._target: Target | None = None
 
-    def write(self, items: list[dict[str, Any]]) -> int:
+    def write(self, items: list[dict[str, Any]]) -> LabelsWritten:
         now = int(time.time() * 1000)
         checked = [_checked(item, now) for item in items]
         if self._target is None:
             self._target = open_target(self.uri)
         model = layout.check_model(self.model())
         _publish(self._target, model, [c[0] for c in checked], [c[1] for c in checked], now)
-        return len(checked)
+        return LabelsWritten(joined=len(checked))  # the reports join them, however late
 
 
 def _checked(item: Any, at_ms: int) -> tuple[str, str]:

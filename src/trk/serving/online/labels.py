@@ -11,7 +11,7 @@ from trk.store.prediction_labels import LabelsWritten
 
 
 class LabelWriter(Protocol):
-    def write(self, items: list[Any]) -> int: ...
+    def write(self, items: list[Any]) -> LabelsWritten: ...
 
 
 class AllLabels:
@@ -20,7 +20,7 @@ class AllLabels:
     def __init__(self, writers: list[LabelWriter]) -> None:
         self.writers = writers
 
-    def write(self, items: list[Any]) -> int:
+    def write(self, items: list[Any]) -> LabelsWritten:
         return [w.write(items) for w in self.writers][0]
 
 
