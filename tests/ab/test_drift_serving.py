@@ -135,3 +135,13 @@ def test_psi_per_variant_in_the_gauge_the_runs_and_trk_ab_drift(iris_served):
                 len(p) for p in served[entry["variant"]]
             )
     assert {e["variant"] for e in report["variants"]} == {"champion", "challenger"}
+
+    # the dashboard's A/B page: one chart per feature, a series per variant and the two bands
+    from trk.ui.models import ab_page
+
+    charts = {c["title"]: c for c in ab_page(client, "iris", "accuracy", "").charts}
+    spec = charts["drift: PSI of petal_length"]
+    assert spec["labels"] == ["challenger", "champion", "watch (0.1)", "act (0.25)"]
+    for label, values in zip(spec["labels"][:2], spec["data"][1:3], strict=True):
+        assert values[-1] == pytest.approx(expected(label, "petal_length"), abs=0.02)
+    assert spec["data"][3][-1] == 0.1 and spec["data"][4][-1] == 0.25

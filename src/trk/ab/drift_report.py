@@ -56,6 +56,29 @@ def drift_report(
     return {"model": model, "min_rows": min_rows, "variants": rows}
 
 
+def drift_timeline(
+    client: Any, model: str, since_s: float | None = None
+) -> dict[str, dict[str, list[tuple[float, float]]]]:
+    """Feature -> variant -> (window number, PSI of that window summed over replicas)."""
+    out: dict[str, dict[str, list[tuple[float, float]]]] = {}
+    profiles: dict[str, ReferenceProfile | None] = {}
+    for name, vw in sorted(load_variants(client, model, None, since_s).items()):
+        for step, windows in vw.by_step().items():
+            for version in {w.version for w in windows}:
+                if version not in profiles:
+                    profiles[version] = version_profile(client, model, version)
+                profile = profiles[version]
+                if profile is None:
+                    continue
+                same = VariantWindows(name, windows=[w for w in windows if w.version == version])
+                tally = tally_windows(same, version, profile)
+                for feature in profile.features:
+                    value = tally.psi(feature.name)
+                    if value is not None:
+                        out.setdefault(feature.name, {}).setdefault(name, []).append((step, value))
+    return out
+
+
 def dataset_drift(client: Any, model: str, version: str, data_path: str) -> dict[str, float]:
     """`drift_psi` (the largest) and `drift_psi(FEATURE)` of a dataset against VERSION's profile."""
     from trk.exceptions import InvalidParameter

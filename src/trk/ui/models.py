@@ -6,6 +6,7 @@ the verdict on the page is the verdict on the command line.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,12 +15,14 @@ from trk.ab.evaluation import evaluate
 from trk.ab.render import comparison_rows, variant_row
 from trk.ab.report import METRICS, Comparison, Report
 from trk.entities import ModelVersion, RegisteredModel
-from trk.exceptions import InvalidParameter, NotFound
+from trk.exceptions import InvalidParameter, NotFound, TrkError
 from trk.store.webhooks import SqlWebhooks
 from trk.tracking.client import Client
 from trk.ui.charts import chart
 from trk.ui.rollouts import RolloutView, rollout_view
 from trk.webhooks.entities import Delivery
+
+log = logging.getLogger("trk.ui")
 
 # Per-window series on the A/B page: (timeline key, chart title).
 AB_SERIES = (
@@ -97,13 +100,38 @@ def ab_page(client: Client, name: str, metric: str, since: str) -> AbPage:
     except (NotFound, InvalidParameter) as exc:
         # The model exists: no serving runs yet, or a metric they lack, is a message, not a 404.
         page.message = exc.message
+        page.charts += drift_charts(client, name, since)
         return page
     page.report = report
     page.variant_rows = [variant_row(v) for v in report.variants]
     page.comparison_rows = comparison_rows(report)
     page.charts += [chart(title, _series(report, key), "report window") for key, title in AB_SERIES]
     page.charts += [_sequence_chart(c, report.alpha) for c in report.comparisons if c.sequence]
+    page.charts += drift_charts(client, name, since)
     return page
+
+
+def drift_charts(client: Client, name: str, since: str) -> list[dict[str, Any]]:
+    """PSI per report window per variant, one chart per profiled feature, with the 0.1 / 0.25
+    bands ("watch" and "act"); nothing when no served version has a reference profile."""
+    from trk.ab.drift import ACT, WATCH
+    from trk.ab.drift_report import drift_timeline
+    from trk.ab.windows import parse_duration
+
+    try:
+        timeline = drift_timeline(client, name, parse_duration(since, "since") if since else None)
+    except TrkError as exc:  # a version's files unreadable: the page still shows the report
+        log.warning("drift charts of %s left out: %s", name, exc.message)
+        return []
+    charts = []
+    for feature, series in timeline.items():
+        steps = sorted({x for pts in series.values() for x, _ in pts})
+        bands = {
+            "watch (0.1)": [(x, WATCH) for x in steps],
+            "act (0.25)": [(x, ACT) for x in steps],
+        }
+        charts.append(chart(f"drift: PSI of {feature}", {**series, **bands}, "report window"))
+    return charts
 
 
 def _sequence_chart(cmp: Comparison, alpha: float) -> dict[str, Any]:
