@@ -371,3 +371,23 @@ def test_trk_client_signs_in_from_the_environment(
         fresh(auth_server.url).get_experiment(exp)
     for store in stores:
         store.transport.close()
+
+
+def test_graphql_fields_are_checked_like_their_rest_rows(
+    auth_server: ServerProcess, as_user
+) -> None:  # noqa: ANN001
+    owner, outsider = new_user(auth_server), new_user(auth_server)
+    exp = as_user(owner).create_experiment(f"gql-{uuid.uuid4().hex[:6]}")
+    grant(auth_server, owner, "experiment", exp, outsider[0], "NO_PERMISSIONS")
+    query = {
+        "query": "query($id: String!) { mlflowGetExperiment(input: {experimentId: $id}) "
+        "{ experiment { experimentId } } }",
+        "variables": {"id": exp},
+    }
+    url = f"{auth_server.url}/graphql"
+    mine = httpx.post(url, json=query, auth=owner).json()
+    assert mine["data"]["mlflowGetExperiment"]["experiment"]["experimentId"] == exp
+    theirs = httpx.post(url, json=query, auth=outsider).json()
+    assert theirs["data"]["mlflowGetExperiment"] is None
+    assert "Permission denied" in theirs["errors"][0]
+    assert httpx.post(url, json=query).status_code == 401

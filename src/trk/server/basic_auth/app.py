@@ -7,6 +7,7 @@ from starlette.routing import BaseRoute
 
 from trk.server.basic_auth import promotions, rules, users
 from trk.server.basic_auth.config import read_config
+from trk.server.basic_auth.graphql_guard import authorized_call
 from trk.server.basic_auth.guard import BasicAuthGuard, Table
 from trk.server.basic_auth.service import AccessControl
 from trk.server.endpoint import Api, ServerContext
@@ -22,6 +23,7 @@ def control_for(ctx: ServerContext, protected_aliases: tuple[str, ...] = ()) -> 
     control.bootstrap_admin()
     ctx.extras[users.CONTROL] = control
     ctx.extras["can_read"] = control.can_read_current  # the dashboard lists only these
+    ctx.extras["authorized_call"] = authorized_call(control)  # GraphQL, field by field
     return control
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import orjson
-
 from trk import actor as acting
+from trk.exceptions import PermissionDenied
 from trk.server.basic_auth import rules
 from trk.server.basic_auth.service import AccessControl
 from trk.serving_contract import CHAMPION
@@ -63,18 +62,34 @@ def resources(
     return []
 
 
+def check(control: AccessControl, user: User, rule: rules.Rule, params: dict[str, Any]) -> None:
+    """Raise PermissionDenied unless `user` may do what `rule` asks."""
+    if user.is_admin or rule.need == "authenticated":
+        return
+    if rule.need == "admin":
+        raise PermissionDenied("Permission denied: only an admin may do this")
+    if rule.need == "self":
+        # No username: the route answers its own 400 (MLflow's), nothing is read or written.
+        if params.get("username") not in (None, user.username):
+            raise PermissionDenied("Permission denied: only the user or an admin may")
+        return
+    for kind, key in resources(control, rule.kind, params):
+        if not control.permission(user, kind, key).allows(rule.need):
+            raise PermissionDenied(f"Permission denied: {rule.need} on {kind} {key}")
+
+
 # -- before: search_runs, search_logged_models, search_datasets -------------------------------
 def readable_experiments(
     control: AccessControl, user: User, params: dict[str, Any]
-) -> bytes | None:
-    """The request body with `experiment_ids` cut to those the user may read; None when
-    none is left (the search then answers empty without running)."""
+) -> dict[str, Any] | None:
+    """The request's parameters with `experiment_ids` cut to those the user may read; None
+    when none is left (the search then answers empty without running)."""
     asked = _many(params.get("experiment_ids"))
     keep = control.readable(user, EXPERIMENT, asked)
     left = [e for e in asked if e in keep]
     if asked and not left:
         return None
-    return orjson.dumps({**params, "experiment_ids": left})
+    return {**params, "experiment_ids": left}
 
 
 # -- after: grants that follow the registry, answers filtered to what the user may read --------

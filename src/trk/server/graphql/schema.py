@@ -54,7 +54,11 @@ def _plain(value: Any) -> Any:
 def call(api: Api, info: Any, raw: Mapping[str, Any] | None) -> dict[str, Any]:
     """`api`'s handler on `raw`, checked as the REST endpoint checks its request."""
     ctx: ServerContext = info.context
-    return api.handler(ctx, check_fields(_plain(raw or {}), api.fields)) or {}
+    params = check_fields(_plain(raw or {}), api.fields)
+    authorized = ctx.extras.get("authorized_call")  # basic-auth: the row's permission first
+    if authorized is not None:
+        return authorized(api, params, lambda checked: api.handler(ctx, checked) or {})
+    return api.handler(ctx, params) or {}
 
 
 class MlflowRunExtension(graphene.ObjectType):
