@@ -195,23 +195,18 @@ def specs(m: BenchModels, ref_checkout: str | None = None) -> list[Spec]:
             [(8, 1), (32, 1)],
         ),
     ]
-    if ref_checkout:  # another checkout (e.g. main before a change), measured in the same run
+    if ref_checkout:  # another checkout (e.g. main before a change), each run right after
+        # its counterpart here, so that both see the same host load
         ref_serve = [str(Path(ref_checkout).resolve() / ".venv" / "bin" / "trk-serve")]
-        shadow = ["--mode", "shadow", "--challenger-uri", "models:/iris-lr@champion"]
-        out += [
-            Spec(
-                "ref_lr",
-                "ref trk-serve LR",
-                [*ref_serve, "--model-uri", "models:/iris-lr@champion"],
-                ONE,
-            ),  # fmt: skip
-            Spec(
-                "ref_lr_shadow",
-                "ref trk-serve LR, shadow mode",
-                [*ref_serve, "--model-uri", "models:/iris-lr@champion", *shadow],
-                ONE,
-            ),  # fmt: skip
-        ]
+        lr = ["--model-uri", "models:/iris-lr@champion"]
+        shadow = [*lr, "--mode", "shadow", "--challenger-uri", "models:/iris-lr@champion"]
+        refs = {
+            "trk_lr": Spec("ref_lr", "ref trk-serve LR", [*ref_serve, *lr], ONE),
+            "trk_lr_shadow": Spec(
+                "ref_lr_shadow", "ref trk-serve LR, shadow mode", [*ref_serve, *shadow], ONE
+            ),
+        }
+        out = [x for s in out for x in ([s, refs[s.key]] if s.key in refs else [s])]
     if os.path.exists(BIN / "mlflow"):
         ml = [str(BIN / "mlflow"), "models", "serve", "--env-manager", "local", "-h", "127.0.0.1"]
         out += [

@@ -24,10 +24,14 @@ class BreakerGuard:
         self, slots: Mapping[str, VariantSlot], on_open: Callable[[str], None] | None = None
     ) -> None:
         self.slots, self.on_open = slots, on_open
+        # Only a challenger has a breaker (the champion has nowhere to send its traffic).
+        self.guarded = {name for name, slot in slots.items() if slot.breaker is not None}
 
     def fold(self, records: Batch) -> None:
+        if not self.guarded:
+            return
         for r in records:
-            if r.shadow or 400 <= r.status < 500 or not r.variant:
+            if r.shadow or 400 <= r.status < 500 or r.variant not in self.guarded:
                 continue
             slot = self.slots.get(r.variant)
             breaker = slot.breaker if slot is not None else None

@@ -10,6 +10,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from trk.serving.core.variant import STATES, VariantSlot
 from trk.serving.online.records import Batch, count_classes
+from trk.serving.online.series import observe_many
 from trk.serving.routing.reloader import Reloader
 from trk.serving.routing.router import FALLBACK, Route
 from trk.serving.routing.shadow import ShadowRunner, as_array
@@ -90,18 +91,23 @@ class RoutingMetrics:
 
     def fold(self, records: Batch) -> None:
         """Fold consumer: predicted classes (or values) of every answer, shadow ones included,
-        and the shadow copies' agreement with the champion."""
+        and the shadow copies' agreement with the champion; one update per label per batch."""
         agreed = disagreed = 0
+        counts: dict[tuple[str, str], int] = {}
         for r, classes in zip(records, records.classes, strict=True):
             if r.status != 200 or not r.variant:
                 continue
             if r.shadow and r.agreed is not None:
                 agreed += r.agreed
                 disagreed += r.rows - r.agreed
-            self._observe(r.variant, r.answer, classes)
+            self._observe(r.variant, r.answer, classes, counts)
+        for key, n in counts.items():
+            self.child(self.predictions, key).inc(n)
         self.agreement(agreed, disagreed)
 
-    def _observe(self, variant: str, predictions: Any, classes: Any) -> None:
+    def _observe(
+        self, variant: str, predictions: Any, classes: Any, counts: dict[tuple[str, str], int]
+    ) -> None:
         slot = self.slots.get(variant)
         model = slot.current.model if slot is not None and slot.current is not None else None
         kind = getattr(model, "output_kind", "unknown")
@@ -113,22 +119,21 @@ class RoutingMetrics:
             if kind == "classifier":  # float class labels: counted as labels all the same
                 classes = count_classes(values.astype(str))
             elif values.dtype.kind in "fiu":
-                hist = self.child(self.values, (variant,))
-                for v in values.tolist():
-                    hist.observe(v)
+                observe_many(self.child(self.values, (variant,)), values.tolist())
                 return
         for label, count in classes or ():
-            self._count_label(variant, label, count)
+            key = (variant, self._label(variant, label))
+            counts[key] = counts.get(key, 0) + count
 
-    def _count_label(self, variant: str, label: str, count: int) -> None:
+    def _label(self, variant: str, label: str) -> str:
+        """The label as the series shows it: 64 characters, past 50 distinct ones "other"."""
         text = label[:64]
         seen = self._labels.setdefault(variant, set())
         if text not in seen:
             if len(seen) >= MAX_LABELS:
-                text = "other"
-            else:
-                seen.add(text)
-        self.child(self.predictions, (variant, text)).inc(count)
+                return "other"
+            seen.add(text)
+        return text
 
 
 class RoutingServices:
