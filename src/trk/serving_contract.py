@@ -3,6 +3,8 @@ the dashboard and the gate read back. The writer and every reader import these n
 
 from __future__ import annotations
 
+import math
+
 # Variants, the aliases they serve by default, and the alias a promotion leaves behind.
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -22,6 +24,27 @@ WINDOW_KEYS = ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "mae", "rms
 VERSION_KEY = "model_version"
 PRED_PREFIX = "pred."  # pred.<class>: predicted-class counts per window
 DRIFT_PREFIX = "drift_"  # drift_bin_<feature>_<i>, drift_rows_<feature>, drift_psi_<feature>
+# latency_hist.<k>: requests whose latency fell in [2^(k/4), 2^((k+1)/4)) ms this window
+# (counts, summed exactly over windows and replicas; a latency guard's order statistics).
+LATENCY_HIST_PREFIX = "latency_hist."
+_HIST_PER_OCTAVE = 4
+_HIST_RANGE = (-40, 80)  # 1 us .. 1,000 s; latencies outside are counted at the ends
+
+
+def latency_bucket(ms: float) -> int:
+    """The histogram bucket of a latency in milliseconds."""
+    if not ms > 0:
+        return _HIST_RANGE[0]
+    k = math.floor(math.log2(ms) * _HIST_PER_OCTAVE)
+    return min(max(k, _HIST_RANGE[0]), _HIST_RANGE[1])
+
+
+def latency_bucket_edges(k: int) -> tuple[float, float]:
+    """The [low, high) edges in milliseconds of histogram bucket `k`; the end buckets hold
+    what was clipped into them, so they reach 0 and infinity (bounds stay valid)."""
+    low = 0.0 if k <= _HIST_RANGE[0] else 2.0 ** (k / _HIST_PER_OCTAVE)
+    high = math.inf if k >= _HIST_RANGE[1] else 2.0 ** ((k + 1) / _HIST_PER_OCTAVE)
+    return low, high
 
 
 def serving_experiment(model_name: str) -> str:

@@ -115,6 +115,8 @@ class VariantSummary:
     accuracy_ci: tuple[float, float] | None
     mae: float | None = None
     rmse: float | None = None
+    # Latency bucket -> requests over the windows (trk.serving_contract.latency_bucket).
+    latency_hist: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -221,6 +223,7 @@ def summarize(vw: VariantWindows, alpha: float) -> VariantSummary:
         accuracy_ci=_ci(t["correct"], t["labelled"], alpha),
         mae=_window_value(vw, METRICS["mae"]),
         rmse=_window_value(vw, METRICS["rmse"]),
+        latency_hist=vw.latency_hist(),
     )
 
 

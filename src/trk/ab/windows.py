@@ -19,6 +19,7 @@ from trk.serving_contract import (
     CHAMPION,
     COUNT_KEYS,
     DRIFT_PREFIX,
+    LATENCY_HIST_PREFIX,
     PAIRED_KEYS,
     PRED_PREFIX,
     VERSION_KEY,
@@ -90,6 +91,15 @@ class VariantWindows:
         for w in self.windows:
             grouped[w.step].append(w)
         return dict(sorted(grouped.items()))
+
+    def latency_hist(self) -> dict[int, int]:
+        """Latency bucket -> requests, summed over every window (`latency_hist.<k>`)."""
+        counts: dict[int, int] = defaultdict(int)
+        for w in self.windows:
+            for k, v in w.values.items():
+                if k.startswith(LATENCY_HIST_PREFIX):
+                    counts[int(k[len(LATENCY_HIST_PREFIX) :])] += int(v)
+        return dict(sorted(counts.items()))
 
     def prediction_counts(self) -> dict[str, int]:
         """Predicted class -> count, from the `pred.<label>` window metrics."""
@@ -169,7 +179,7 @@ def _run_windows(client, run: Run, cutoff: int) -> list[Window]:  # noqa: ANN001
         or k in PAIRED_KEYS
         or k in WINDOW_KEYS
         or k == VERSION_KEY
-        or k.startswith((PRED_PREFIX, DRIFT_PREFIX))
+        or k.startswith((PRED_PREFIX, DRIFT_PREFIX, LATENCY_HIST_PREFIX))
     ]
     windows: dict[int, Window] = {}
     for key in keys:

@@ -71,8 +71,32 @@ def start_cmd(model: str, plan_path: str | None, as_json: bool, tracking_uri: st
     values = load_plan_file(plan_path) if plan_path else {}
     flags["guards"] = list(flags["guards"]) or None
     values.update({k: v for k, v in flags.items() if v is not None})
-    started = _controller(tracking_uri).start(model, build_plan(values))
+    plan = build_plan(values)
+    started = _controller(tracking_uri).start(model, plan)
     _show(started, as_json)
+    if not as_json:
+        for line in needs(plan):
+            click.echo(line)
+
+
+def needs(plan: Any) -> list[str]:
+    """How many requests (or labels) each guard needs before it can judge."""
+    from trk.ab.rollout.evidence import operational_alpha
+    from trk.ab.rollout.guards import QUANTILE, parse_guard, requests_needed
+
+    alpha = operational_alpha(plan)
+    out = []
+    for guard in map(parse_guard, plan.guards):
+        if guard.verdict:
+            out.append(f"guard {guard.text!r}: needs {plan.min_sample} labels per variant")
+        else:
+            n = requests_needed(guard, alpha, plan.min_requests)
+            who = "each variant" if guard.metric in QUANTILE else "the challenger"
+            more = (f"; fails only past its sequential bound, from {plan.min_sample} of each"
+                    if guard.metric == "error_rate" else "")  # fmt: skip
+            out.append(f"guard {guard.text!r}: needs {n} requests of {who} per step{more} "
+                       f"(level {alpha:.2g})")  # fmt: skip
+    return out
 
 
 @rollout.command("status")

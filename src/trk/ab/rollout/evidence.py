@@ -38,11 +38,23 @@ class Evidence:
     quality: Report | None  # labels since the rollout started (verdict guards)
 
 
+def operational_alpha(plan: Plan) -> float:
+    """Each operational guard's level at each step: the plan's alpha over its steps (and the
+    shadow phase) and its operational guards, so that over the whole plan an A/A rollout is
+    rolled back by them with probability at most alpha (the union bound)."""
+    guards = [g for g in map(parse_guard, plan.guards) if not g.verdict]
+    phases = len(plan.steps) + (1 if plan.shadow_for_s > 0 else 0)
+    return plan.alpha / max(1, len(guards) * phases)
+
+
 def gather(client: Any, rollout: Rollout, plan: Plan, guards: list[Guard]) -> Evidence:
     gm = GateMethod(plan.alpha, horizon=plan.horizon, min_sample=plan.min_sample)
     step = quality = None
     if any(not g.verdict for g in guards):
-        step = _report(client, rollout.model, rollout.step_started_ms, "error_rate", gm)
+        # Two-sided at twice the guard's level: a guard reads one side of the sequence.
+        sm = GateMethod(2 * operational_alpha(plan), horizon=plan.horizon,
+                        min_sample=plan.min_sample)  # fmt: skip
+        step = _report(client, rollout.model, rollout.step_started_ms, "error_rate", sm)
     if any(g.verdict for g in guards):
         quality = _report(client, rollout.model, rollout.created_ms, "accuracy", gm)
     return Evidence(step, quality)
@@ -56,9 +68,12 @@ def judge(client: Any, rollout: Rollout, plan: Plan) -> list[GuardResult]:
         return []
     evidence = gather(client, rollout, plan, guards)
     versions = (rollout.champion_version, rollout.challenger_version)
+    alpha = operational_alpha(plan)
     return [
         check_quality(g, evidence.quality, versions)
         if g.verdict
-        else check_operational(g, evidence.step, versions, plan.min_requests)
+        else check_operational(
+            g, evidence.step, versions, plan.min_requests, alpha, plan.min_sample
+        )  # fmt: skip
         for g in guards
     ]

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trk.serving.online.records import count_classes
-from trk.serving_contract import PAIRED_KEYS, PRED_PREFIX
+from trk.serving_contract import LATENCY_HIST_PREFIX, PAIRED_KEYS, PRED_PREFIX, latency_bucket
 
 RESERVOIR = 2048  # latencies kept per variant per window; percentiles of a uniform sample
 MAX_CLASSES = 50  # predicted classes counted per window; the rest are lumped as "other"
@@ -36,6 +36,7 @@ class WindowStats:
     seen: int = 0
     latencies: list[float] = field(default_factory=list)
     classes: dict[str, int] = field(default_factory=dict)
+    hist: dict[int, int] = field(default_factory=dict)  # every latency, by log bucket
     rng: random.Random = field(default_factory=random.Random, repr=False)
 
     def observe(self, seconds: float | None, ok: bool) -> None:
@@ -44,6 +45,8 @@ class WindowStats:
         if seconds is None:
             return
         self.seen += 1
+        k = latency_bucket(seconds * 1000)
+        self.hist[k] = self.hist.get(k, 0) + 1
         if len(self.latencies) < RESERVOIR:
             self.latencies.append(seconds)
         else:  # Algorithm R: each latency stays with probability RESERVOIR / seen
@@ -91,6 +94,8 @@ def window_metrics(
         lat = sorted(stats.latencies)
         for q in (50, 95, 99):
             m[f"latency_p{q}_ms"] = percentile(lat, q) * 1000
+    for k, count in stats.hist.items():
+        m[f"{LATENCY_HIST_PREFIX}{k}"] = count
     if version.isdigit():
         m["model_version"] = float(version)
     if "shadow_compared" in counters:
