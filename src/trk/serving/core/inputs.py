@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -76,13 +77,51 @@ def check_depth(obj: Any, limit: int = MAX_DEPTH) -> None:
         obj = obj[0]
 
 
-def to_array(rows: list[Any]) -> np.ndarray:
-    """np.array of nested lists, with ragged rows reported as a bad request."""
-    check_depth(rows)
+SCALARS = frozenset({bool, int, float})  # JSON values numpy turns into a numeric array
+
+
+def scalar_kinds(values: list[Any]) -> set[type] | None:
+    """The types of a flat or 2-D list's values, read without building anything; None when
+    the list is deeper or irregular (then `object_values` tells)."""
+    if not values or type(values[0]) is not list:
+        return set(map(type, values))
     try:
-        arr = np.array(rows)
-        # numpy turns [1.5, "a"] into strings; keep Python values so errors name the culprit
-        return np.array(rows, dtype=object) if arr.dtype.kind in "US" else arr
+        return set(map(type, chain.from_iterable(values)))
+    except TypeError:  # a row that is no list (a number)
+        return None
+
+
+def object_values(values: list[Any]) -> tuple[np.ndarray, list[Any], set[type]] | None:
+    """`values` as an array of references (`dtype=object`, 8 bytes a value: numpy's own string
+    arrays pad every string to the longest, so a small body of many short strings and one
+    long one would ask for gigabytes), its values flat and their types; None when ragged."""
+    try:
+        arr = np.array(values, dtype=object)
+    except (ValueError, TypeError):
+        return None
+    flat = arr.ravel().tolist()
+    kinds = set(map(type, flat))
+    return None if list in kinds else (arr, flat, kinds)  # ragged rows end up as lists
+
+
+def to_array(rows: list[Any]) -> np.ndarray:
+    """np.array of nested lists, with ragged rows reported as a bad request.
+
+    Numbers become a numeric array; anything else keeps its Python values (`dtype=object`,
+    so errors name the culprit, and no string array is ever built: see `object_values`).
+    """
+    check_depth(rows)
+    kinds = scalar_kinds(rows)
+    if kinds is None or not kinds <= SCALARS:
+        found = object_values(rows)
+        if found is None:
+            raise BadRequest("Rows must all have the same length and shape")
+        arr, flat, kinds = found
+        if not kinds <= SCALARS:
+            return arr
+        return np.array(flat).reshape(arr.shape)  # numbers deeper than 2-D
+    try:
+        return np.array(rows)  # numbers only: nothing for numpy to pad
     except (ValueError, TypeError) as exc:
         raise BadRequest(f"Rows must all have the same length and shape ({exc})") from None
 

@@ -38,6 +38,7 @@ RESERVED_PARAMETERS = frozenset(
     }
 )
 DEFAULT_OUTPUT = "predictions"  # the one output of a model whose signature names none
+_MAX_DIGITS = 15  # of Inference-Header-Content-Length: a petabyte, far past any body limit
 
 
 class V2Request(NamedTuple):  # a tuple: built per request, a frozen dataclass costs ~1 us
@@ -58,8 +59,13 @@ class V2Codec:
         if content_type not in _PLAIN:
             _check_media_type(content_type)
         doc, binary = self._split(body)
-        request, tensors, params = parse_request(doc, binary)
-        model_input = inputs.from_tensors(tensors, spec, params or None)
+        try:
+            request, tensors, params = parse_request(doc, binary)
+            model_input = inputs.from_tensors(tensors, spec, params or None)
+        except (ValueError, TypeError, OverflowError) as exc:
+            # Decoding is a function of the request alone: what it could not read is the
+            # request's error (a 4xx, before the variant's error rate), never a 500.
+            raise InvalidParameter(f"The inputs could not be read: {str(exc)[:200]}") from None
         model_input.request_id = request.id
         model_input.request = request
         return model_input
@@ -97,7 +103,11 @@ class V2Codec:
         size = len(body)
         if self.header_length is not None:
             text = self.header_length.strip()
-            if not text.isdigit() or int(text) > size:
+            # ASCII digits, few of them: str.isdigit() also passes '²' and '١', which int()
+            # then refuses or misreads, and int() refuses past 4,300 digits.
+            if not (text.isascii() and text.isdigit() and len(text) <= _MAX_DIGITS) or (
+                int(text) > size
+            ):
                 raise BadRequest(
                     f"Inference-Header-Content-Length must be a byte count within the body "
                     f"({size} bytes), got {text[:40]!r}"

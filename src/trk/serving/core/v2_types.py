@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from trk.exceptions import BadRequest, InvalidParameter
-from trk.serving.core.inputs import check_depth
+from trk.serving.core.inputs import SCALARS, check_depth, object_values, scalar_kinds
 
 DTYPES: dict[str, np.dtype[Any]] = {
     "BOOL": np.dtype(np.bool_),
@@ -89,28 +89,66 @@ def _dims_ok(shape: list[Any]) -> bool:
 
 
 def from_json(where: str, data: Any, shape: list[int], datatype: str) -> np.ndarray[Any, Any]:
-    """Row-major JSON `data` (flat or nested) as an array of `shape` and `datatype`."""
+    """Row-major JSON `data` (flat or nested) as an array of `shape` and `datatype`.
+
+    Memory stays a small multiple of the body: numbers go straight to a numeric array;
+    anything else is held as references first (`inputs.object_values`), counted against
+    `shape` and checked against `datatype`. numpy's own inference would pad every string to
+    the longest one: 100,000 short strings and one of 100,000 characters, a 0.6 MB body,
+    asked for 37 GiB before any check could run.
+    """
     if type(data) is not list:
         raise BadRequest(f"{where}: data must be a list, got {type(data).__name__}")
     check_depth(data)
+    dtype, accepts, family = _JSON_RULES[datatype]
+    kinds = scalar_kinds(data)
+    if kinds is None or not kinds <= SCALARS:  # strings, nulls, objects, deeper lists
+        found = object_values(data)
+        if found is None:
+            raise BadRequest(f"{where}: data is ragged (nested lists of different lengths)")
+        values, flat, kinds = found
+        _check_size(where, len(flat), shape)
+        if flat and family == "BYTES" and kinds == {str}:
+            return _shaped(where, values.ravel(), shape)
+        if flat and not kinds <= SCALARS:
+            raise InvalidParameter(
+                f"{where}: {datatype} data must hold {_WANTS[family]}, got {_kinds(kinds)}"
+            )
+        data = flat
     try:
-        values = np.array(data)
+        numbers = np.array(data)  # numbers only: nothing for numpy to pad
     except (ValueError, TypeError):
         raise BadRequest(f"{where}: data is ragged (nested lists of different lengths)") from None
-    if values.size != math.prod(shape):
-        _check_size(where, int(values.size), shape)
-    dtype, accepts, family = _JSON_RULES[datatype]
-    if values.size == 0:
-        return np.empty(shape, dtype=dtype)
-    if values.dtype.kind not in accepts:
+    _check_size(where, int(numbers.size), shape)
+    if numbers.size == 0:
+        return _shaped(where, np.empty(0, dtype=dtype), shape)
+    if numbers.dtype.kind not in accepts:
         raise InvalidParameter(
-            f"{where}: {datatype} data must hold {_WANTS[family]}, got {_kind_name(values)}"
+            f"{where}: {datatype} data must hold {_WANTS[family]}, got {_kind_name(numbers)}"
         )
     if family in ("INT", "UINT"):
         limits = np.iinfo(dtype)
-        if values.min() < limits.min or values.max() > limits.max:
+        if numbers.min() < limits.min or numbers.max() > limits.max:
             raise InvalidParameter(f"{where}: a value is out of range for {datatype}")
-    return values.astype(dtype, copy=False).reshape(shape)
+    return _shaped(where, numbers.astype(dtype, copy=False), shape)
+
+
+def _kinds(kinds: set[type]) -> str:
+    """What JSON data held, in the words `_kind_name` uses."""
+    if kinds <= {str}:
+        return "strings"
+    if kinds <= SCALARS:
+        return "numbers" if float in kinds else "integers" if int in kinds else "booleans"
+    return "mixed or non-scalar values"
+
+
+def _shaped(where: str, flat: np.ndarray[Any, Any], shape: list[int]) -> np.ndarray[Any, Any]:
+    """`flat` as `shape`; a shape numpy cannot hold (dimensions past its limits, even with
+    no values at all) is the request's error."""
+    try:
+        return flat.reshape(shape)
+    except (ValueError, OverflowError) as exc:
+        raise InvalidParameter(f"{where}: shape {str(shape)[:60]} is not usable: {exc}") from None
 
 
 _WANTS = {
@@ -129,6 +167,7 @@ def _kind_name(values: np.ndarray[Any, Any]) -> str:
 
 
 def _check_size(where: str, size: int, shape: list[int]) -> None:
+    """The values' count against the count `shape` holds, before any array of them is built."""
     expected = math.prod(shape)
     if size != expected:
         raise InvalidParameter(
@@ -139,9 +178,14 @@ def _check_size(where: str, size: int, shape: list[int]) -> None:
 def from_binary(where: str, raw: bytes, shape: list[int], datatype: str) -> np.ndarray[Any, Any]:
     """One tensor's bytes from the binary section, as an array of `shape`."""
     if datatype == "BYTES":
-        values = _split_bytes(where, raw)
-        _check_size(where, len(values), shape)
-        return np.array(values + [None], dtype=object)[:-1].reshape(shape)
+        ends = _bytes_ends(where, raw)
+        _check_size(where, len(ends), shape)  # counted before a single element is built
+        values = np.empty(len(ends), dtype=object)  # references: no padding to the longest
+        start = 0
+        for i, end in enumerate(ends):
+            values[i] = _element(raw[start + 4 : end])
+            start = end
+        return _shaped(where, values, shape)
     dtype = DTYPES[datatype]
     if len(raw) % dtype.itemsize:
         raise InvalidParameter(f"{where}: {len(raw)} bytes is not a whole number of {datatype}")
@@ -150,28 +194,29 @@ def from_binary(where: str, raw: bytes, shape: list[int], datatype: str) -> np.n
         arr = np.frombuffer(raw, dtype=np.uint8)
         if arr.size and arr.max() > 1:
             raise InvalidParameter(f"{where}: BOOL bytes must be 0 or 1")
-        return arr.astype(np.bool_).reshape(shape)
-    return np.frombuffer(raw, dtype=dtype).reshape(shape)
+        return _shaped(where, arr.astype(np.bool_), shape)
+    return _shaped(where, np.frombuffer(raw, dtype=dtype), shape)
 
 
-def _split_bytes(where: str, raw: bytes) -> list[Any]:
-    """BYTES elements: each a 4-byte little-endian length, then that many bytes."""
-    values: list[Any] = []
+def _bytes_ends(where: str, raw: bytes) -> list[int]:
+    """Where each BYTES element ends: each is a 4-byte little-endian length, then its bytes."""
+    ends: list[int] = []
     pos = 0
     while pos < len(raw):
         if pos + 4 > len(raw):
             raise InvalidParameter(f"{where}: BYTES data ends inside a length prefix")
-        n = int.from_bytes(raw[pos : pos + 4], "little")
-        pos += 4
-        if pos + n > len(raw):
+        pos += 4 + int.from_bytes(raw[pos : pos + 4], "little")
+        if pos > len(raw):
             raise InvalidParameter(f"{where}: a BYTES element runs past the tensor's data")
-        chunk = raw[pos : pos + n]
-        pos += n
-        try:
-            values.append(chunk.decode("utf-8"))
-        except UnicodeDecodeError:
-            values.append(chunk)  # binary payloads reach the model as bytes
-    return values
+        ends.append(pos)
+    return ends
+
+
+def _element(chunk: bytes) -> str | bytes:
+    try:
+        return chunk.decode("utf-8")
+    except UnicodeDecodeError:
+        return chunk  # binary payloads reach the model as bytes
 
 
 def to_output(name: str, value: Any) -> dict[str, Any]:
