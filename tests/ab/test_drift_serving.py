@@ -11,18 +11,13 @@ import pandas as pd
 import pytest
 from ab_serving import serve_split
 from click.testing import CliRunner
+from drift_helpers import COLUMNS, iris_store
 from prometheus_client.parser import text_string_to_metric_families
-from sklearn.datasets import load_iris
-from sklearn.linear_model import LogisticRegression
 
 import trk
-import trk.sklearn
 from trk.cli import main
 from trk.models.profile import build_profile
-from trk.tracking import client as client_module
-from trk.tracking import fluent
 
-COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 STICKY = "X-User-Id"
 
 
@@ -37,27 +32,7 @@ def _psi(values: np.ndarray, edges, fractions) -> float:
 
 @pytest.fixture
 def iris_served(tmp_path, monkeypatch):
-    monkeypatch.setenv("TRK_ARTIFACT_ROOT", str(tmp_path / "artifacts"))
-    monkeypatch.setenv("TRK_MODEL_CACHE", str(tmp_path / "cache"))
-    uri = f"sqlite:///{tmp_path / 'trk.db'}"
-    data = load_iris()
-    X = pd.DataFrame(data.data, columns=COLUMNS)
-    trk.set_tracking_uri(uri)
-    try:
-        with trk.start_run():
-            for _ in range(2):
-                trk.sklearn.log_model(
-                    LogisticRegression(max_iter=500).fit(X, data.target), "model",
-                    registered_model_name="iris", input_example=X.head(2), reference_data=X,
-                )  # fmt: skip
-    finally:
-        while trk.active_run():
-            trk.end_run()
-        client_module._tracking_uri = None
-        fluent._experiment_id = None
-    client = trk.Client(uri)
-    client.set_registered_model_alias("iris", "champion", "1")
-    client.set_registered_model_alias("iris", "challenger", "2")
+    uri, X = iris_store(tmp_path, monkeypatch)
     server = serve_split(uri, "iris", report_interval_s=3600.0, prediction_log=False)
     yield uri, X, server
 

@@ -24,6 +24,7 @@ from trk.exceptions import InvalidParameter
 # The sequential gate's defaults (trk.ab.sequential; a test keeps them equal).
 DEFAULT_HORIZON = 5_000
 DEFAULT_MIN_SAMPLE = 100
+DEFAULT_DRIFT_MIN_ROWS = 200  # trk.ab.drift.MIN_ROWS (a test keeps them equal)
 # guard metric -> the report summary's field
 OPERATIONAL = {"error_rate": "error_rate", "p50_ms": "latency_p50_ms",
                "p99_ms": "latency_p99_ms", "shadow_agreement": "shadow_agreement"}  # fmt: skip
@@ -37,6 +38,9 @@ _QUALITY = re.compile(r"^\s*([a-z0-9_]+)\s+(not-worse|better)\s*$")
 _ABS = re.compile(rf"^({_NUM})(pp|%)?$")
 _OFFSET = re.compile(rf"^champion(?:\s*([+-])\s*({_NUM})\s*(pp|%)?)?$")
 _FACTOR = re.compile(rf"^(?:({_NUM})\s*\*\s*champion|champion\s*\*\s*({_NUM}))$")
+# drift_psi <= 0.2 (the largest over features) or drift_psi(petal_length) <= 0.2 (one)
+DRIFT = "drift_psi"
+_DRIFT = re.compile(rf"^\s*{DRIFT}\s*(?:\(\s*([^()]{{1,150}}?)\s*\))?\s*(<=|<)\s*({_NUM})\s*$")
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,11 @@ class Guard:
     factor: float = 0.0  # 0: an absolute bound (`offset`)
     offset: float = 0.0
     verdict: str = ""  # quality guards: not-worse | better
+    feature: str = ""  # drift guards: one feature ("": the largest PSI over features)
+
+    @property
+    def drift(self) -> bool:
+        return self.metric == DRIFT
 
     @property
     def shadow_only(self) -> bool:
@@ -73,11 +82,14 @@ def parse_guard(text: str) -> Guard:
                 f"Bad --guard {text!r}: a verdict guard is 'accuracy not-worse' or 'accuracy better'"
             )
         return Guard(text, q[1], verdict=q[2])
+    if text.lstrip().startswith(DRIFT):
+        return _drift_guard(text)
     m = _CMP.match(text)
     if not m or m[1] not in OPERATIONAL:
         raise InvalidParameter(
             f"Bad --guard {text!r}: write METRIC OP BOUND with METRIC one of "
-            f"{', '.join(OPERATIONAL)} (or 'accuracy not-worse'); BOUND a number, 'champion', "
+            f"{', '.join(OPERATIONAL)} (or 'accuracy not-worse', 'drift_psi <= 0.2'); BOUND a "
+            "number, 'champion', "
             "'champion + 0.5pp' or '1.2 * champion'"
         )
     rhs = m[3].strip()
@@ -94,10 +106,20 @@ def parse_guard(text: str) -> Guard:
     )
 
 
+def _drift_guard(text: str) -> Guard:
+    d = _DRIFT.match(text)
+    if not d:
+        raise InvalidParameter(
+            f"Bad --guard {text!r}: a drift guard is 'drift_psi <= X' (the largest PSI over "
+            "features) or 'drift_psi(FEATURE) <= X', X a number"
+        )
+    return Guard(text, DRIFT, d[2], 0.0, float(d[3]), feature=d[1] or "")
+
+
 DEFAULT_STEPS = (5.0, 10.0, 25.0, 50.0, 100.0)
 MODES = ("steps", "bandit")
 KEYS = ("mode", "min_share", "steps", "step_interval", "shadow_for", "min_requests", "guards", "failure_limit",
-        "manual_approval_at", "alpha", "horizon", "min_sample")  # fmt: skip
+        "manual_approval_at", "alpha", "horizon", "min_sample", "drift_min_rows")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -116,6 +138,7 @@ class Plan:
     min_sample: int = DEFAULT_MIN_SAMPLE  # labels per variant before a verdict
     mode: str = "steps"  # or "bandit": Thompson sampling on the labels (trk.ab.rollout.bandit)
     min_share: float = 0.05  # bandit: the least share either variant gets
+    drift_min_rows: int = DEFAULT_DRIFT_MIN_ROWS  # served rows per variant before a drift guard
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -147,6 +170,10 @@ class Plan:
             )
         if self.min_sample < 1:
             raise InvalidParameter(f"min_sample must be at least 1, got {self.min_sample}")
+        if not isinstance(self.drift_min_rows, int) or self.drift_min_rows < 1:
+            raise InvalidParameter(
+                f"--drift-min-rows must be a whole number >= 1, got {self.drift_min_rows!r}"
+            )
         for text in self.guards:
             parse_guard(text)
 

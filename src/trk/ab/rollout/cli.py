@@ -38,7 +38,8 @@ def _controller(tracking_uri: str | None, owner: str | None = None) -> Any:
               help="Challenger requests per step before its guards may pass  [default: 500]")  # fmt: skip
 @click.option("--guard", "guards", multiple=True,
               help='e.g. "error_rate <= champion + 0.5pp", "p99_ms <= 1.2 * champion", '
-              '"accuracy not-worse", "shadow_agreement >= 0.95" (repeatable).')  # fmt: skip
+              '"accuracy not-worse", "shadow_agreement >= 0.95", "drift_psi <= 0.2", '
+              '"drift_psi(petal_length) <= 0.2" (repeatable).')  # fmt: skip
 @click.option("--failure-limit", type=int, default=None,
               help="Failed evaluations at one step before rolling back  [default: 2]")  # fmt: skip
 @click.option(
@@ -61,6 +62,8 @@ def _controller(tracking_uri: str | None, owner: str | None = None) -> Any:
               help="Labels per variant before a quality verdict  [default: 100]")  # fmt: skip
 @click.option("--horizon", type=float, default=None,
               help="Labels per variant at which the confidence sequence is tightest.")  # fmt: skip
+@click.option("--drift-min-rows", type=int, default=None,
+              help="Served rows per variant before a drift_psi guard judges  [default: 200]")  # fmt: skip
 @json_option
 @client_option
 def start_cmd(model: str, plan_path: str | None, as_json: bool, tracking_uri: str | None,
@@ -89,6 +92,9 @@ def needs(plan: Any) -> list[str]:
     for guard in map(parse_guard, plan.guards):
         if guard.verdict:
             out.append(f"guard {guard.text!r}: needs {plan.min_sample} labels per variant")
+        elif guard.drift:
+            out.append(f"guard {guard.text!r}: needs {plan.drift_min_rows} served rows per "
+                       "variant, read from the newest windows (holds while above)")  # fmt: skip
         else:
             n = requests_needed(guard, alpha, plan.min_requests)
             who = "each variant" if guard.metric in QUANTILE else "the challenger"

@@ -62,7 +62,7 @@ def build_plan(values: dict[str, Any]) -> Plan:
                 kw["guards"] = tuple(guards)
             elif key == "mode":
                 kw["mode"] = str(value)
-            elif key in ("min_requests", "failure_limit", "min_sample"):
+            elif key in ("min_requests", "failure_limit", "min_sample", "drift_min_rows"):
                 kw[key] = _integer(key, value)
             else:
                 kw[key] = float(value)
