@@ -23,7 +23,7 @@ from trk.serving.online.drift import DriftFold
 from trk.serving.online.feedback import FeedbackStore
 from trk.serving.online.fold import Folder, RecordBuffer
 from trk.serving.online.guards import BreakerGuard
-from trk.serving.online.labels import AllLabels, LabelWriter, StoreLabels
+from trk.serving.online.labels import AllLabels, CountedLabels, LabelWriter, StoreLabels
 from trk.serving.online.metrics import (
     FEEDBACK_MAX_BATCH,
     OnlineServices,
@@ -31,6 +31,7 @@ from trk.serving.online.metrics import (
     dropped_windows,
     experiment_name,
     feedback_metrics,
+    label_outcomes,
     served_model,
     shadow_counters,
     variant_infos,
@@ -121,7 +122,9 @@ def build(
             stop_timeout_s=settings.graceful_timeout_s,
             ship_inputs=capture is not None and capture.inputs,
         )
-        labels = feedback_labels(settings, store_factory, served_model(slots))
+        labels = CountedLabels(
+            feedback_labels(settings, store_factory, served_model(slots)), label_outcomes(metrics)
+        )
     shadow = None
     # Split mode too: a rollout may shadow first (--shadow-for) before it moves traffic.
     if settings.mode in ("shadow", "split") and CHALLENGER in slots:

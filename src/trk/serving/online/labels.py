@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from trk.exceptions import TrkError, Unavailable
+from trk.exceptions import TooManyRequests, TrkError, Unavailable, WrittenOnce
 from trk.store.prediction_labels import LabelsWritten
 
 
@@ -22,6 +22,41 @@ class AllLabels:
 
     def write(self, items: list[Any]) -> LabelsWritten:
         return [w.write(items) for w in self.writers][0]
+
+
+# trk_feedback_labels_total's outcomes: what the store did with each label of a /feedback call
+JOINED, PENDING, DUPLICATE, EXPIRED, REFUSED = (
+    "joined",
+    "pending",
+    "duplicate",
+    "expired",
+    "refused",
+)
+OUTCOMES = (JOINED, PENDING, DUPLICATE, EXPIRED, REFUSED)
+
+
+class CountedLabels:
+    """A label writer whose every outcome is counted: joined and pending labels, the pending
+    ones the call's sweep expired, and whole calls refused as duplicates (409, nothing written)
+    or because the model's pending labels are full (429)."""
+
+    def __init__(self, writer: LabelWriter, count: Callable[[str, int], None]) -> None:
+        self.writer, self.count = writer, count
+
+    def write(self, items: list[Any]) -> LabelsWritten:
+        try:
+            written = self.writer.write(items)
+        except WrittenOnce:
+            self.count(DUPLICATE, len(items))
+            raise
+        except TooManyRequests:
+            self.count(REFUSED, len(items))
+            raise
+        for outcome, n in ((JOINED, written.joined), (PENDING, written.pending),
+                           (EXPIRED, written.expired)):  # fmt: skip
+            if n:
+                self.count(outcome, n)
+        return written
 
 
 class StoreLabels:

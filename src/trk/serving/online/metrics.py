@@ -14,7 +14,7 @@ from trk.exceptions import BadRequest, InvalidParameter
 from trk.serving.config import ServeSettings
 from trk.serving.core.variant import CHAMPION, VariantSlot
 from trk.serving.online.feedback import FeedbackResult, FeedbackStore
-from trk.serving.online.labels import LabelWriter
+from trk.serving.online.labels import OUTCOMES, LabelWriter
 from trk.serving.online.reporter import Reporter
 from trk.serving.online.samples import SampleLogger
 from trk.serving.online.window_stats import VariantInfo
@@ -147,6 +147,23 @@ def feedback_metrics(metrics: Any) -> Callable[[FeedbackResult, Counters], None]
                 mae.labels(variant).set(c["abs_error_sum"] / c["regression_labelled"])
 
     return on_result
+
+
+def label_outcomes(metrics: Any) -> Callable[[str, int], None]:
+    """trk_feedback_labels_total{outcome}: what the store did with /feedback's labels."""
+    counter = metrics.add(
+        Counter, "trk_feedback_labels_total",
+        "Labels from /feedback by the store's outcome: joined, pending, duplicate (409), "
+        "expired (pending past their time to live), refused (429: pending labels full).",
+        ("outcome",),
+    )  # fmt: skip
+    for outcome in OUTCOMES:  # every series present from the start, at 0
+        counter.labels(outcome)
+
+    def count(outcome: str, n: int) -> None:
+        counter.labels(outcome).inc(n)
+
+    return count
 
 
 def feedback_endpoint(
