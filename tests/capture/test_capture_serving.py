@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from capture_helpers import check_report, expected_report, read_local, read_s3
 
@@ -143,3 +144,93 @@ def test_a_killed_shipper_is_restarted_and_nothing_is_doubled(tmp_path, env):
     ids = read_local(tmp_path / "cap", "model=kil").to_table().column("request_id").to_pylist()
     assert len(ids) == len(set(ids)) == 600
     assert set(ids) == {a[0] for a in first + second}
+
+
+def _count(endpoint: str, bucket: str) -> int:
+    _, table = read_s3(endpoint, bucket, "captures/model=out/")
+    return 0 if table is None else table.num_rows
+
+
+def _spooled(spool: Path) -> int:
+    files = [str(p) for p in spool.rglob("part-*.parquet")]
+    return sum(pq.read_metadata(f).num_rows for f in files)
+
+
+def _dropped(url: str) -> float:
+    text = httpx.get(url + "/metrics", timeout=10).text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith('trk_capture_dropped_total{reason="spool_full"'))  # fmt: skip
+
+
+def test_bucket_down_during_load(s3_uri, s3_endpoint, s3_bucket, tmp_path, env, monkeypatch):
+    """Within the spool's bound nothing is lost and /health says degraded meanwhile; past it
+    the drops are counted, and every answer is either captured or counted."""
+    from ab_serving import wait_until
+    from capture_helpers import Proxy
+
+    proxy = Proxy(int(s3_endpoint.rsplit(":", 1)[1]))
+    tracking = f"sqlite:///{tmp_path / 'trk.db'}"
+    register_models(tracking, "out", {"champion": 0.2, "challenger": 0.05})
+    env = {**env, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{proxy.port}", "AWS_MAX_ATTEMPTS": "1"}
+    base = [*_common("out"), "--tracking-uri", tracking, "--no-prediction-log",
+            "--capture-uri", s3_uri, "--capture-flush-s", "1"]  # fmt: skip
+    big = [*base, "--capture-spool-dir", str(tmp_path / "spool-big")]
+    small = [*base, "--capture-spool-dir", str(tmp_path / "spool-small"),
+             "--capture-spool-mb", "0.001"]  # fmt: skip
+    x, _ = stream(900, seed=4)
+    (replica,) = start_replicas([big], env, tmp_path)
+    try:
+        send(replica.url, x[:300])
+        wait_until(lambda: _count(s3_endpoint, s3_bucket) == 300, timeout=60)
+        proxy.down()
+        send(replica.url, x[300:600])
+        wait_until(lambda: httpx.get(replica.url + "/health").json()["status"] == "degraded", 60)
+        proxy.up()
+        wait_until(lambda: _count(s3_endpoint, s3_bucket) == 600, timeout=90)
+    finally:
+        replica.stop()
+    proxy.down()
+    (replica,) = start_replicas([small], env, tmp_path)
+    try:
+        for k in range(3):  # three flushes while the bucket is away: the spool takes one file
+            send(replica.url, x[600 + 100 * k : 700 + 100 * k])
+            time.sleep(1.5)
+        spooled = lambda: _spooled(tmp_path / "spool-small")  # noqa: E731
+        # Every answer is either in the spool or counted as dropped (once the last file closed).
+        wait_until(lambda: spooled() + _dropped(replica.url) == 300, timeout=60)
+        kept, dropped = spooled(), _dropped(replica.url)
+        assert kept > 0 and dropped > 0
+        proxy.up()
+    finally:
+        replica.stop()
+        proxy.down()
+    assert _count(s3_endpoint, s3_bucket) - 600 == kept  # what the spool kept, published
+
+
+def test_shadow_mode_captures_both_answers(tmp_path, env):
+    tracking = f"sqlite:///{tmp_path / 'trk.db'}"
+    register_models(tracking, "shd", {"champion": 0.2, "challenger": 0.05})
+    args = [["--model-uri", "models:/shd@champion", "--challenger-uri", "models:/shd@challenger",
+             "--mode", "shadow", "--tracking-uri", tracking, "--no-prediction-log",
+             "--capture-uri", str(tmp_path / "cap"), "--capture-flush-s", "1",
+             "--capture-spool-dir", str(tmp_path / "spool")]]  # fmt: skip
+    (replica,) = start_replicas(args, env, tmp_path)
+    try:
+        x, y = stream(200, seed=2)
+        answers = send(replica.url, x)
+        _trk_label = [
+            {"request_id": a[0], "label": int(t)} for a, t in zip(answers, y, strict=True)
+        ]
+        assert httpx.post(replica.url + "/feedback", json=_trk_label).status_code == 200
+    finally:
+        replica.stop()
+    rows = read_local(tmp_path / "cap", "model=shd").to_table().to_pylist()
+    by_variant: dict[str, set[str]] = {}
+    for row in rows:
+        by_variant.setdefault(row["variant"], set()).add(row["request_id"])
+    ids = {a[0] for a in answers}
+    assert by_variant == {"champion": ids, "challenger": ids} and len(rows) == 400
+    report = json.loads(_trk("ab", "report", "shd", "--capture-uri", str(tmp_path / "cap"),
+                             "--json"))  # fmt: skip
+    accuracy = next(c for c in report["comparisons"] if c["metric"] == "accuracy")
+    assert accuracy["design"] == "paired" and accuracy["sample"] == 200

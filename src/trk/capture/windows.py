@@ -14,6 +14,7 @@ from trk.capture.query import CaptureQuery
 from trk.serving_contract import PRED_PREFIX
 
 _PROCESS = "capture"
+_LATENCIES = ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms")
 
 _REQUESTS = """
 SELECT variant, version, ts // {w} AS step, max(ts), count(*),
@@ -44,13 +45,12 @@ def capture_windows(q: CaptureQuery) -> dict[str, VariantWindows]:
     """Per variant, its windows with the metrics a serving run logs."""
     width = q.window_ms
     wins: dict[tuple[str, str, int], Window] = {}
-    for variant, version, step, last, n, errors, (p50, p95, p99) in q.rows(
-        _REQUESTS.format(w=width)
-    ):
-        wins[(variant, version, step)] = Window(_PROCESS, int(step), int(last), {
-            "requests": n, "errors": errors, "error_rate": errors / n,
-            "latency_p50_ms": p50, "latency_p95_ms": p95, "latency_p99_ms": p99,
-        }, version=version, process=_PROCESS)  # fmt: skip
+    for variant, version, step, last, n, errors, quantiles in q.rows(_REQUESTS.format(w=width)):
+        values = {"requests": n, "errors": errors, "error_rate": errors / n}
+        if quantiles is not None:  # shadow answers have no latency a caller waited for
+            values |= dict(zip(_LATENCIES, quantiles, strict=True))
+        wins[(variant, version, step)] = Window(_PROCESS, int(step), int(last), values,
+                                                version=version, process=_PROCESS)  # fmt: skip
     for variant, version, step, labelled, correct, reg_n, abs_sum, sq_sum in q.rows(
         _LABELS.format(w=width)
     ):

@@ -69,6 +69,7 @@ class Shipper:
         self.sinks, self.source, self.acks = sinks, source, acks
         self.linger_s, self.sleep = linger_s, sleep
         self._frames: queue.Queue[Frame | None] = queue.Queue()
+        self._acked: int | None = None  # the last frame acknowledged
 
     def run(self) -> None:
         """Until end of input and everything received is written (or retried out)."""
@@ -108,6 +109,8 @@ class Shipper:
     def _idle(self) -> None:
         for sink in self.sinks:
             sink.idle()
+        if self._acked is not None:  # the last ack again: drops and lag a sink found while
+            self._ack(self._acked)  # idle (a capture file it could not keep) reach trk-serve
 
     def _take(self, held: list[Frame]) -> bool:
         """Add every frame that arrived; True at end of input."""
@@ -131,6 +134,7 @@ class Shipper:
         return ok
 
     def _ack(self, seq: int) -> None:
+        self._acked = seq
         dropped: dict[str, int] = {}
         captured: dict[str, int] = {}  # the capture's own series (trk_capture_dropped_total)
         for sink in self.sinks:
