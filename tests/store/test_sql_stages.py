@@ -4,10 +4,15 @@ version numbers never given out twice; the migration that adds them to an existi
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import create_engine, text
 
 from trk.exceptions import InvalidParameter, NotFound
+from trk.store import migrations
 from trk.store.engine import dispose_engine, sql_url
 from trk.store.sql import SqlStore
 
@@ -84,13 +89,12 @@ def test_version_numbers_are_never_reused(store):
 
 def test_migration_gives_existing_versions_stage_none_and_keeps_numbering(tmp_path):
     uri = f"sqlite:///{tmp_path / 'old.db'}"
-    store = SqlStore(uri, str(tmp_path / "artifacts"))
-    dispose_engine(uri)
     engine = create_engine(sql_url(uri))
-    with engine.begin() as conn:  # the store as 0010 left it, with two versions
-        conn.execute(text("ALTER TABLE model_versions DROP COLUMN current_stage"))
-        conn.execute(text("ALTER TABLE registered_models DROP COLUMN last_version"))
-        conn.execute(text("UPDATE alembic_version SET version_num = '0010'"))
+    with engine.begin() as conn:  # a store migrated to 0010 only, with two versions
+        config = Config()
+        config.set_main_option("script_location", str(Path(migrations.__file__).parent))
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0010")
         conn.execute(text("INSERT INTO registered_models (name) VALUES ('old')"))
         for number in (1, 2):
             conn.execute(
@@ -102,3 +106,4 @@ def test_migration_gives_existing_versions_stage_none_and_keeps_numbering(tmp_pa
     assert [store.get_model_version("old", n).current_stage for n in (1, 2)] == ["None", "None"]
     store.delete_model_version("old", 2)
     assert store.create_model_version("old", "s3://b/3").version == "3"
+    dispose_engine(uri)
