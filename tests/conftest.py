@@ -206,6 +206,24 @@ def s3_bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 # ---------------------------------------------------------------------------------------
+# Connection pools (tracking): trk keeps one store per tracking URI per process, and a REST
+# store holds an HTTP pool whose idle keep-alive sockets outlive the test servers they point
+# at; left open, each is a ResourceWarning at exit. Closed once, after every other session
+# fixture (this one is set up first): closing mid-session could race a background thread
+# that still logs through a pool.
+# ---------------------------------------------------------------------------------------
+@pytest.fixture(scope="session", autouse=True)
+def _close_store_pools() -> Iterator[None]:
+    yield
+    from trk.tracking import client as tracking_client
+
+    for store in list(tracking_client._stores.values()):
+        transport = getattr(store, "transport", None)
+        if transport is not None:
+            transport.close()
+
+
+# ---------------------------------------------------------------------------------------
 # Test kinds, by what a test does (`pytest -m unit|integration|e2e`; scripts/check --fast runs
 # the unit tests). Every test gets exactly one:
 # unit: no process, no network socket, no file beyond tmp_path. A module says so with
