@@ -391,3 +391,26 @@ def test_graphql_fields_are_checked_like_their_rest_rows(
     assert theirs["data"]["mlflowGetExperiment"] is None
     assert "Permission denied" in theirs["errors"][0]
     assert httpx.post(url, json=query).status_code == 401
+
+
+def test_the_signup_form_needs_its_csrf_token(auth_server: ServerProcess) -> None:
+    import re
+
+    url = f"{auth_server.url}/api/2.0/mlflow/users/create-ui"
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    name = f"ui{uuid.uuid4().hex[:6]}"
+    bare = httpx.post(url, content=f"username={name}&password=pw", headers=form, auth=ADMIN)
+    assert bare.status_code == 400 and "CSRF token is missing" in bare.text
+    with httpx.Client(auth=ADMIN) as session:
+        page = session.get(f"{auth_server.url}/signup")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        forged = session.post(
+            url, content=f"username={name}&password=pw&csrf_token=x", headers=form
+        )
+        assert forged.status_code == 400
+        done = session.post(
+            url, content=f"username={name}&password=pw&csrf_token={token}", headers=form
+        )
+        assert f"Successfully signed up user: {name}" in done.text
+    user = new_user(auth_server)
+    assert httpx.get(f"{auth_server.url}/signup", auth=user).status_code == 403

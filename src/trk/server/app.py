@@ -113,8 +113,10 @@ def create_app(
         routes += artifact_proxy.routes(ctx)
     routes += run_artifacts.routes(ctx)  # files of runs, versions, logged models; /version
     routes += graphql.routes(ctx)  # MLflow's GraphQL queries, answered by the REST handlers
-    if app_name is not None:  # users, permissions, tokens, promotions
+    control = basic_auth.control_for(ctx, protected_aliases) if app_name is not None else None
+    if control is not None:  # users, permissions, tokens, promotions, the sign-up form
         routes += [api_route(api, ctx, p) for p in API_PREFIXES for api in basic_auth.APIS]
+        routes += basic_auth.signup_routes(control, API_PREFIXES[0], max_body_bytes)
     routes += dashboard.routes(ctx)  # after the API: `/` and `/static` never shadow it
     hosts = allowed_hosts if allowed_hosts is not None else default_allowed_hosts("127.0.0.1")
     middleware = [
@@ -123,9 +125,8 @@ def create_app(
         Middleware(HostOriginCheck, allowed_hosts=hosts, allowed_origins=allowed_origins),
     ]
     middleware += [Middleware(BearerAuth, token=auth_token)] if auth_token else []
-    if app_name is not None:  # every route signed in and checked against its rule
+    if control is not None:  # every route signed in and checked against its rule
         table, _ = basic_auth.rule_table(routes, API_PREFIXES)  # a test checks none is missing
-        control = basic_auth.control_for(ctx, protected_aliases)
         middleware.append(basic_auth.guard(control, table, max_body_bytes))
     middleware += [Middleware(RequestMetrics, metrics=server_metrics)]  # innermost: sees the route
     app = Starlette(routes=routes, middleware=middleware, exception_handlers=EXCEPTION_HANDLERS)

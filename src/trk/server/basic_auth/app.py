@@ -10,9 +10,11 @@ from trk.server.basic_auth.config import read_config
 from trk.server.basic_auth.graphql_guard import authorized_call
 from trk.server.basic_auth.guard import BasicAuthGuard, Table
 from trk.server.basic_auth.service import AccessControl
+from trk.server.basic_auth.signup import routes as signup_routes
 from trk.server.endpoint import Api, ServerContext
 
 APP_NAME = "basic-auth"
+__all__ = ["APIS", "control_for", "guard", "rule_table", "signup_routes"]
 APIS: list[Api] = [*users.APIS, *promotions.APIS]
 
 

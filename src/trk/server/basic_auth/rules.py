@@ -146,6 +146,7 @@ API_RULES: dict[tuple[str, str], Rule] = {
     ("PATCH", "users/update-password"): Rule("self"),
     ("PATCH", "users/update-admin"): ADMIN,
     ("DELETE", "users/delete"): ADMIN,
+    ("POST", "users/create-ui"): ADMIN,  # the sign-up form's POST (CSRF-checked)
     ("POST", "experiments/permissions/create"): M_EXP,
     ("GET", "experiments/permissions/get"): M_EXP,
     ("PATCH", "experiments/permissions/update"): M_EXP,
@@ -169,6 +170,7 @@ API_RULES: dict[tuple[str, str], Rule] = {
 OTHER_RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/health"): PUBLIC,  # probes carry no credentials; it says ok or not
     ("GET", "/version"): ANYONE,
+    ("GET", "/signup"): ADMIN,  # MLflow's sign-up form
     ("GET", "/metrics"): ANYONE,  # counts by route and rollout states: any signed-in scraper
     ("GET", "/api/2.0/mlflow-artifacts/artifacts"): Rule("read", ARTIFACT),
     ("GET", "/api/2.0/mlflow-artifacts/artifacts/{path:path}"): Rule("read", ARTIFACT),
