@@ -66,6 +66,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _capture_flags() -> list[str]:
+    """A fresh capture directory and spool for a trk-serve under test (trk.capture)."""
+    root = Path(tempfile.mkdtemp(prefix="trk-bench-capture-"))
+    return ["--capture-uri", str(root / "capture"), "--capture-spool-dir", str(root / "spool")]
+
+
 def specs(m: BenchModels, ref_checkout: str | None = None) -> list[Spec]:
     py = str(BIN / "python")
     ref = [py, str(HERE / "ref_servers.py")]
@@ -101,6 +107,12 @@ def specs(m: BenchModels, ref_checkout: str | None = None) -> list[Spec]:
             "trk_lr_nolog",
             "trk-serve LR --no-prediction-log",
             [*serve, "--model-uri", "models:/iris-lr@champion", "--no-prediction-log"],
+            ONE,
+        ),
+        Spec(
+            "trk_lr_capture",
+            "trk-serve LR --capture-uri (a local directory; the prediction log too)",
+            [*serve, "--model-uri", "models:/iris-lr@champion", *_capture_flags()],
             ONE,
         ),
         Spec(

@@ -28,14 +28,16 @@ class Spool:
         self.root, self.target, self.max_bytes = root, target, max_bytes
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self.used = sum(p.stat().st_size for p in self._files())
+        files = self._files()
+        self.used = sum(p.stat().st_size for p in files)
+        self.waiting = len(files)  # kept in memory: the writer asks on every batch
         self.failing = False  # the last publish failed (the bucket is unreachable)
 
     def _files(self) -> list[Path]:
         return sorted(self.root.rglob("part-*.parquet"))
 
     def pending(self) -> int:
-        return len(self._files())
+        return self.waiting
 
     def add(self, table: Any, key: str) -> bool:
         """Write `table` as the file for `key`; False (nothing written) when the spool is full."""
@@ -48,9 +50,11 @@ class Spool:
         tmp = dest.parent / f".tmp-{uuid.uuid4().hex}"
         pq.write_table(table, tmp, compression="zstd")
         size = tmp.stat().st_size
+        again = dest.stat().st_size if dest.exists() else None  # a recovered segment's file
         os.replace(tmp, dest)
         with self._lock:
-            self.used += size
+            self.used += size - (again or 0)
+            self.waiting += 0 if again is not None else 1
         return True
 
     def publish(self) -> bool:
@@ -69,6 +73,7 @@ class Spool:
             path.unlink()
             with self._lock:
                 self.used -= size
+                self.waiting -= 1
         if self.failing:
             log.warning("capture: publishing to %s again", self.target.uri)
         self.failing = False

@@ -52,6 +52,7 @@ class CaptureWriter:
         self._delay = 0.0
         self.journal = Journal(config.spool_dir / "journal")
         self._synced = 0  # buffered rows already in the journal
+        self._model_ok = ""
         # (request id, variant) of rows recovered from a killed writer's journal: the serving
         # process sends again what that writer had not acknowledged, and some of it was in.
         self.recovered: set[tuple[str, str]] = set()
@@ -86,9 +87,10 @@ class CaptureWriter:
                 return False  # in a file already: sent again after a restart
             prediction = answer_json(record.prediction)
             inputs = inputs_json(record.inputs, cfg.drop_columns) if cfg.inputs else None
-            layout.check_model(record.model)
-            if not all(isinstance(x, str) for x in (record.request_id, record.variant,
-                                                    record.version)):  # fmt: skip
+            if record.model != self._model_ok:  # one model per shipper: checked once
+                self._model_ok = layout.check_model(record.model)
+            if not (isinstance(record.request_id, str) and isinstance(record.variant, str)
+                    and isinstance(record.version, str)):  # fmt: skip
                 raise TypeError("ids must be text")
             values = (record.request_id, int(record.timestamp_ms), record.model, record.variant,
                       record.version, float(record.routing_probability), int(record.status),
@@ -178,14 +180,11 @@ def _maybe_float(value: Any) -> float | None:
 
 def _partitions(models: list[str], times: list[int]) -> dict[str, list[int]]:
     """Row indexes per partition directory (most buffers fall in one: no copy then)."""
-    out: dict[str, list[int]] = defaultdict(list)
-    hours: dict[int, tuple[str, int]] = {}
-    for i, (model, at) in enumerate(zip(models, times, strict=True)):
-        hour = hours.get(at // 3_600_000)
-        if hour is None:
-            hour = hours[at // 3_600_000] = layout.hour_of(at)
-        out[layout.capture_dir(model, *hour)].append(i)
-    return out
+    out: dict[tuple[str, int], list[int]] = defaultdict(list)
+    for i, key in enumerate(zip(models, (at // 3_600_000 for at in times), strict=True)):
+        out[key].append(i)
+    return {layout.capture_dir(m, *layout.hour_of(h * 3_600_000)): idx
+            for (m, h), idx in out.items()}  # fmt: skip
 
 
 def _table(columns: dict[str, list[Any]]) -> Any:
