@@ -71,10 +71,6 @@ class CaptureSink:
             )
         return None
 
-    def close(self, timeout_s: float = 30.0) -> None:
-        """At end of input (SIGTERM drains): close and publish everything."""
-        self.drain(timeout_s)
-
-    def drain(self, timeout_s: float = 10.0) -> bool:
-        """At end of input: close and publish everything within `timeout_s`."""
+    def drain(self, timeout_s: float = 30.0) -> bool:
+        """At end of input (SIGTERM drains): close and publish everything within `timeout_s`."""
         return self.writer.drain(timeout_s)

@@ -101,11 +101,6 @@ class Shipper:
             if drain is not None:
                 drain()
 
-        for sink in self.sinks:  # end of input: what a sink holds goes out now (SIGTERM drains)
-            close = getattr(sink, "close", None)
-            if close is not None:
-                close()
-
     def _idle(self) -> None:
         for sink in self.sinks:
             sink.idle()
