@@ -14,8 +14,8 @@ import argparse
 import tempfile
 import time
 
+from trk.contracts.predictions import PredictionRecord
 from trk.store import get_store
-from trk.store.prediction_records import PredictionRecord
 
 BATCH = 1000
 

@@ -18,8 +18,8 @@ from trk.exceptions import IntegrityError, MalformedUri, NotFound
 from trk.stages import canonical_stage, is_stage
 
 if TYPE_CHECKING:
+    from trk.contracts.store import Store
     from trk.entities import LoggedModel, ModelVersion
-    from trk.store.base import Store
 
 _MODEL_RE = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<ref>[^/@]+))/?$")
 _LOGGED_MODEL_RE = re.compile(r"^models:/(?P<id>m-[0-9a-f]{32})/?$")

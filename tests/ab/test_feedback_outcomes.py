@@ -9,8 +9,8 @@ import pytest
 from ab_serving import register_models, send, serve_split, stream, wait_until
 from prometheus_client.parser import text_string_to_metric_families
 
+from trk.contracts.predictions import LabelsWritten
 from trk.serving.online.labels import OUTCOMES, CountedLabels
-from trk.store.prediction_labels import LabelsWritten
 from trk.tracking.client import Client
 
 

@@ -22,9 +22,9 @@ from trk.ab.rollout import evidence
 from trk.ab.rollout.decide import HOLD, PROMOTE, ROLLBACK, decide
 from trk.ab.rollout.plan import Plan
 from trk.ab.windows import VariantWindows, Window
+from trk.contracts.rollouts import RUNNING, Rollout
 from trk.exceptions import NotFound
 from trk.serving_contract import LATENCY_HIST_PREFIX, latency_bucket
-from trk.store.rollout_records import RUNNING, Rollout
 
 pytestmark = pytest.mark.unit
 

@@ -7,7 +7,7 @@ import pytest
 from trk.ab.arms import Pair
 from trk.ab.joined import outcome_looks, paired_looks
 from trk.ab.windows import VariantWindows
-from trk.store.prediction_records import Outcome, PairedCounts, PairedOutcome
+from trk.contracts.predictions import Outcome, PairedCounts, PairedOutcome
 
 pytestmark = pytest.mark.unit
 

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from trk.cli import main
-from trk.store.prediction_records import PredictionRecord
+from trk.contracts.predictions import PredictionRecord
 
 pytestmark = pytest.mark.unit
 

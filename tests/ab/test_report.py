@@ -183,7 +183,7 @@ def test_shadow_windows_with_pairs_get_the_paired_test(client):
 
 def test_inverse_propensity_accuracy_per_version_from_the_logged_routing_odds(client):
     # Split 80/20: the store's log holds each answer with the probability its variant had.
-    from trk.store.prediction_records import PredictionRecord
+    from trk.contracts.predictions import PredictionRecord
 
     simulate(client, "iris", {"champion": 0.9, "challenger": 0.9})
     rng = np.random.default_rng(5)

@@ -12,7 +12,7 @@ from ab_serving import NoisyThreshold
 from rollout_helpers import register
 
 from trk.ab.rollout.bandit import Propensity, thompson_share
-from trk.store.prediction_records import PredictionRecord
+from trk.contracts.predictions import PredictionRecord
 from trk.tracking.client import Client
 
 pytestmark = pytest.mark.unit

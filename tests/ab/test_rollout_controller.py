@@ -132,8 +132,8 @@ def test_a_bad_stored_plan_is_one_line_and_does_not_stop_the_controller(env):
 
     from trk.ab.rollout.controller import Controller
     from trk.cli import main
+    from trk.contracts.rollouts import Rollout
     from trk.exceptions import InvalidParameter
-    from trk.store.rollout_records import Rollout
 
     client, _ = env
     register(client.tracking_uri, "other", [NoisyThreshold(0.2), NoisyThreshold(0.1)])

@@ -8,8 +8,8 @@ import pytest
 from trk.ab.rollout.decide import decide
 from trk.ab.rollout.guards import FAIL, INCONCLUSIVE, PASS, GuardResult, parse_guard
 from trk.ab.rollout.plan import Plan, build_plan, load_plan_file
+from trk.contracts.rollouts import Rollout
 from trk.exceptions import InvalidParameter
-from trk.store.rollout_records import Rollout
 
 pytestmark = pytest.mark.unit
 

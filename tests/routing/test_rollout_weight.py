@@ -10,7 +10,7 @@ import pytest
 from routing_helpers import wait_started
 from serving_helpers import IRIS_COLUMNS, metric_value, wait_until
 
-from trk.store.rollout_records import Rollout
+from trk.contracts.rollouts import Rollout
 from trk.store.sql import SqlStore
 
 ROW = {"dataframe_split": {"columns": IRIS_COLUMNS, "data": [[5.1, 3.5, 1.4, 0.2]]}}

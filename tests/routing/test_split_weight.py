@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
+from trk.contracts.rollouts import Rollout
 from trk.serving.routing.split_weight import SplitWeight
-from trk.store.rollout_records import Rollout
 from trk.store.sql import SqlStore
 
 pytestmark = pytest.mark.unit

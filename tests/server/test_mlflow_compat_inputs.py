@@ -138,10 +138,10 @@ def test_bad_inputs_are_4xx_and_store_nothing(mlflow_client, server, run_id):
 
 
 def test_rest_store_logs_and_reads_inputs_and_outputs(mlflow_client, server, run_id):
+    from trk.contracts.run_inputs import Dataset as TrkDataset
+    from trk.contracts.run_inputs import DatasetInput as TrkDatasetInput
+    from trk.contracts.run_inputs import ModelOutput
     from trk.store.rest import RestStore
-    from trk.store.run_inputs import Dataset as TrkDataset
-    from trk.store.run_inputs import DatasetInput as TrkDatasetInput
-    from trk.store.run_inputs import ModelOutput
 
     store = RestStore(server.url)
     model = mlflow_client.create_logged_model(mlflow_client.get_run(run_id).info.experiment_id)

@@ -8,9 +8,9 @@ import uuid
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from trk.contracts.rollouts import Rollout
 from trk.server.app import create_app
 from trk.store.engine import display_uri, dispose_engine, engine_for
-from trk.store.rollout_records import Rollout
 from trk.store.sql import SqlStore
 from uvicorn_thread import ThreadServer, free_port
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from trk.contracts.predictions import PredictionRecord
 from trk.exceptions import InvalidParameter, TooManyRequests, WrittenOnce
-from trk.store.prediction_records import PredictionRecord
 
 API = "/api/2.0/mlflow/trk/"
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from trk.contracts.rollouts import Rollout
 from trk.exceptions import AlreadyExists, Conflict, NotFound
 from trk.store.rest import RestStore
-from trk.store.rollout_records import Rollout
 
 API = "/api/2.0/mlflow/trk/rollouts/"
 PLAN = {"steps": [5, 100]}
@@ -134,7 +134,7 @@ def test_a_start_needs_a_valid_plan_and_registered_versions(module_server, rollo
 
 
 def test_propensity_sums_through_the_server(module_server):
-    from trk.store.prediction_records import PredictionRecord
+    from trk.contracts.predictions import PredictionRecord
 
     store = RestStore(module_server.url)
     log = store.predictions

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
+from trk.contracts.predictions import PredictionRecord
 from trk.exceptions import InvalidParameter, NotFound, TooManyRequests, WrittenOnce
-from trk.store.prediction_records import PredictionRecord
 
 
 def rec(rid, variant, predicted, version="1", row=0, value=None, ts=1_000):

@@ -8,8 +8,8 @@ import threading
 
 import pytest
 
+from trk.contracts.rollouts import Rollout
 from trk.exceptions import Conflict, InvalidParameter, InvalidState, NotFound
-from trk.store.rollout_records import Rollout
 from trk.webhooks.events import ROLLOUT_TRANSITIONED
 
 PLAN = {"steps": [5, 50, 100], "step_interval_s": 60, "guards": ["error_rate <= champion"]}

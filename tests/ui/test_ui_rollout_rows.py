@@ -8,8 +8,8 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from trk.contracts.rollouts import Rollout
 from trk.server.endpoint import ServerContext
-from trk.store.rollout_records import Rollout
 from trk.store.sql import SqlStore
 from trk.ui.app import routes
 

@@ -104,8 +104,8 @@ def _rollout(client: Client) -> None:
     its transitions' times are then spread over 700 s (the store stamps them now)."""
     from sqlalchemy import update
 
+    from trk.contracts.rollouts import Rollout
     from trk.store import schema
-    from trk.store.rollout_records import Rollout
 
     plan = {"steps": [5, 10, 25, 50, 100], "step_interval_s": 120, "shadow_for_s": 0,
             "min_requests": 500, "guards": list(ROLLOUT_GUARDS), "failure_limit": 2,

@@ -8,11 +8,11 @@ import time
 import pytest
 from receiver import Receiver
 
+from trk.contracts.webhooks import Target
 from trk.exceptions import InvalidParameter
 from trk.store.sql import SqlStore
 from trk.webhooks import sender
 from trk.webhooks.dispatcher import Dispatcher
-from trk.webhooks.entities import Target
 from trk.webhooks.events import alias_created
 from trk.webhooks.guard import TargetRefused
 from trk.webhooks.policy import DeliveryPolicy

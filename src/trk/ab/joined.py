@@ -19,8 +19,8 @@ import numpy as np
 from trk.ab.arms import Pair, version_of
 from trk.ab.looks import PairedLooks, UnpairedLooks
 from trk.ab.windows import VariantWindows
+from trk.contracts.predictions import JoinedCounts, Outcome, PairedCounts, PairedOutcome
 from trk.exceptions import EndpointNotFound, TrkError
-from trk.store.prediction_records import JoinedCounts, Outcome, PairedCounts, PairedOutcome
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,13 @@ from typing import Any
 
 import orjson
 
+from trk.contracts.predictions import (
+    LABEL_ROWS_PER_CALL,
+    LABELS_PER_CALL,
+    LabelsWritten,
+    parse_labels,
+)
 from trk.exceptions import InvalidParameter, TrkError
-from trk.store.prediction_labels import LabelsWritten
-from trk.store.prediction_records import LABEL_ROWS_PER_CALL, LABELS_PER_CALL, parse_labels
 
 
 def read_labels(path: str | Path) -> list[dict[str, Any]]:

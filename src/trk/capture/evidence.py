@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from trk.capture.query import CaptureQuery
-from trk.store.prediction_records import JoinedCounts, PairedCounts, PairedOutcome
+from trk.contracts.predictions import JoinedCounts, PairedCounts, PairedOutcome
 
 _JOINED = """
 WITH logged AS (SELECT variant, version, sum(n) AS n FROM answers GROUP BY ALL),
@@ -57,7 +57,7 @@ GROUP BY variant, version ORDER BY variant, version
 
 
 class _Outcome(NamedTuple):
-    """trk.store.prediction_records.Outcome's fields, as a tuple (cheaper by the million)."""
+    """trk.contracts.predictions.Outcome's fields, as a tuple (cheaper by the million)."""
 
     variant: str
     version: str

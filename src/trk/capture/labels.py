@@ -18,9 +18,8 @@ import orjson
 
 from trk.capture import layout
 from trk.capture.target import Target, open_target
+from trk.contracts.predictions import LabelsWritten, check_id, label_rows
 from trk.exceptions import InvalidParameter
-from trk.store.prediction_labels import LabelsWritten
-from trk.store.prediction_records import check_id, label_rows
 
 MAX_LABELS = 1_000_000  # labels per write (a file of them)
 

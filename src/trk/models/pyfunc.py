@@ -21,7 +21,7 @@ from trk.models.loaders import get_loader
 from trk.models.mlmodel import PYFUNC, Model, ModelMetadata
 
 if TYPE_CHECKING:
-    from trk.store.base import Store
+    from trk.contracts.store import Store
 
 
 class PyFuncModel:

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from trk.contracts.store import Store
 from trk.exceptions import TrkError
 from trk.server import artifacts as artifact_proxy
 from trk.server import (
@@ -39,7 +40,6 @@ from trk.server.hosts import HostOriginCheck, default_allowed_hosts
 from trk.server.params import DEFAULT_MAX_ARTIFACT_MB, DEFAULT_MAX_BODY_BYTES
 from trk.server.prometheus import RequestMetrics, ServerMetrics, metrics_route
 from trk.server.slashes import MergeSlashes
-from trk.store.base import Store
 from trk.ui import app as dashboard
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ def create_app(
         artifact_root=artifact_root,
         serve_artifacts=serve_artifacts,
         max_body_bytes=max_body_bytes,
-        logged_models=getattr(store, "logged_models", None),  # SQL backends only
+        logged_models=store.logged_models,  # SQL backends only
         allowed_artifact_roots=allowed_artifact_roots,
         max_artifact_bytes=max_artifact_mb * 1024 * 1024,
     )

@@ -11,12 +11,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from trk.contracts.store import Store
+from trk.contracts.surfaces import LoggedModelStore
 from trk.exceptions import TrkError
 from trk.server.artifact_roots import ArtifactRoots
 from trk.server.errors import error_response, internal_error
 from trk.server.json import json_response
 from trk.server.params import DEFAULT_MAX_ARTIFACT_BYTES, DEFAULT_MAX_BODY_BYTES, request_params
-from trk.store.base import Store
 
 
 @dataclass
@@ -27,7 +28,7 @@ class ServerContext:
     artifact_root: str
     serve_artifacts: bool = True
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    logged_models: Any = None  # a LoggedModelStore when the backend is SQL
+    logged_models: LoggedModelStore | None = None  # where the backend is SQL
     allowed_artifact_roots: tuple[str, ...] = ()
     max_artifact_bytes: int = DEFAULT_MAX_ARTIFACT_BYTES
     extras: dict[str, Any] = field(default_factory=dict)

@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from trk.contracts.run_inputs import Dataset, DatasetInput, ModelMetric, ModelOutput
 from trk.exceptions import InvalidParameter, NotFound
 from trk.server.endpoint import Api, ServerContext
 from trk.server.params import check_fields, key_values, missing
 from trk.store.mlflow_json import model_metric_to_json, run_io_to_json
-from trk.store.run_inputs import Dataset, DatasetInput, ModelMetric, ModelOutput
 from trk.store.sql_model_metrics import SqlModelMetrics
 
 MAX_EXPERIMENTS = 20  # MLflow's limit for one search

@@ -5,12 +5,12 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
+from trk.contracts.surfaces import LoggedModelStore
 from trk.entities import LoggedModel
 from trk.exceptions import NotFound
 from trk.server import inputs
 from trk.server.endpoint import Api, ServerContext
 from trk.server.params import key_values
-from trk.store.logged_models import LoggedModelStore
 from trk.store.mlflow_json import file_info_to_json, logged_model_to_json
 
 

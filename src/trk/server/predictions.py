@@ -13,16 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 from trk import actor as acting
-from trk.exceptions import InvalidState
+from trk.contracts.predictions import RECORDS_PER_CALL, check_model, parse_predictions
+from trk.contracts.surfaces import PredictionLogStore
 from trk.server.endpoint import Api, ServerContext
-from trk.store.prediction_records import RECORDS_PER_CALL, check_model, parse_predictions
 
 
-def _log(ctx: ServerContext) -> Any:
-    found = getattr(ctx.store, "predictions", None)
-    if found is None:
-        raise InvalidState("The prediction log needs a SQL backend store (sqlite or PostgreSQL)")
-    return found
+def _log(ctx: ServerContext) -> PredictionLogStore:
+    return ctx.store.predictions
 
 
 def log_predictions(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:

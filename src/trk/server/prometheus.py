@@ -26,9 +26,9 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trk import settings
+from trk.contracts.rollouts import STATES
+from trk.contracts.store import Store
 from trk.exceptions import TrkError
-from trk.store.base import Store
-from trk.store.rollout_records import STATES
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 UNMATCHED = "unmatched"  # no route: a 404 or 405, whatever path was asked (bounded labels)

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from trk.artifacts.manifest import of_repository
+from trk.contracts.surfaces import LoggedModelStore
 from trk.exceptions import MalformedUri, NotFound
 from trk.server.endpoint import Api, ServerContext
 from trk.server.params import key_values
@@ -82,19 +83,19 @@ def create_version(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
         manifest=_pin(ctx, source),
     )
     if model_id and ctx.logged_models is not None:
-        _note_version(ctx, model_id, version.name, int(version.version))
+        _note_version(ctx.logged_models, model_id, version.name, int(version.version))
     return _version(version)
 
 
 MODEL_VERSIONS_TAG = "mlflow.modelVersions"  # MLflow's: the versions made from a logged model
 
 
-def _note_version(ctx: ServerContext, model_id: str, name: str, number: int) -> None:
+def _note_version(models: LoggedModelStore, model_id: str, name: str, number: int) -> None:
     """Append the version to the logged model's `mlflow.modelVersions` tag, as MLflow does."""
-    tags = ctx.logged_models.get(model_id).tags
+    tags = models.get(model_id).tags
     noted = json.loads(tags.get(MODEL_VERSIONS_TAG) or "[]")
     noted.append({"name": name, "version": number})
-    ctx.logged_models.set_tags(model_id, {MODEL_VERSIONS_TAG: json.dumps(noted)})
+    models.set_tags(model_id, {MODEL_VERSIONS_TAG: json.dumps(noted)})
 
 
 def _pin(ctx: ServerContext, source: str) -> dict[str, str] | None:

@@ -9,18 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from trk.exceptions import InvalidState
+from trk.contracts.rollouts import parse_new, parse_transition
+from trk.contracts.surfaces import RolloutStore
 from trk.server.endpoint import Api, ServerContext
-from trk.store.rollout_records import parse_new, parse_transition
 
 MAX_LEASE_MS = 3_600_000
 
 
-def _rollouts(ctx: ServerContext) -> Any:
-    found = getattr(ctx.store, "rollouts", None)
-    if found is None:
-        raise InvalidState("Rollouts need a SQL backend store (sqlite or PostgreSQL)")
-    return found
+def _rollouts(ctx: ServerContext) -> RolloutStore:
+    return ctx.store.rollouts
 
 
 def get(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:

@@ -17,8 +17,8 @@ from urllib.parse import unquote_plus, urlparse
 
 from trk import settings
 from trk.artifacts.local import local_path_of
+from trk.contracts.store import Store
 from trk.exceptions import InvalidParameter
-from trk.store.base import Store
 
 _LOCAL_HINT = (
     "To use a local path as a model version source, the run_id request parameter has to be "

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from trk.exceptions import InvalidState
+from trk.contracts.surfaces import WebhookStore
 from trk.server.endpoint import Api, ServerContext
 
 
-def _hooks(ctx: ServerContext) -> Any:
-    hooks = getattr(ctx.store, "webhooks", None)
-    if hooks is None:
-        raise InvalidState("Webhooks need a SQL backend store (sqlite or PostgreSQL)")
-    return hooks
+def _hooks(ctx: ServerContext) -> WebhookStore:
+    return ctx.store.webhooks
 
 
 def _one(webhook: Any) -> dict[str, Any]:

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from tempfile import mkdtemp
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from trk.contracts.store import Store
 from trk.serving.config import ServeSettings
 from trk.serving.core.metrics import ServingMetrics
 from trk.serving.core.plane import DataPlane
@@ -51,6 +52,9 @@ from trk.serving.routing.split_weight import SplitWeight
 
 SHADOW_QUEUE = 1000  # request copies waiting for the challenger; more are dropped
 
+if TYPE_CHECKING:
+    from trk.tracking.client import Client
+
 
 @dataclass
 class Serving:
@@ -70,8 +74,8 @@ class Serving:
 def build(
     settings: ServeSettings,
     metrics: ServingMetrics,
-    store_factory: Callable[[], Any] | None = None,
-    client_factory: Callable[[], Any] | None = None,
+    store_factory: Callable[[], Store] | None = None,
+    client_factory: Callable[[], Client] | None = None,
 ) -> Serving:
     """Every part, wired once; nothing is attached to the plane afterwards."""
     pool = PredictPool()
@@ -242,8 +246,8 @@ def _weight_listener(
     return changed
 
 
-def _store_factory(tracking_uri: str | None) -> Callable[[], Any]:
-    def factory() -> Any:
+def _store_factory(tracking_uri: str | None) -> Callable[[], Store]:
+    def factory() -> Store:
         from trk.tracking.client import Client
 
         return Client(tracking_uri).store
@@ -251,8 +255,8 @@ def _store_factory(tracking_uri: str | None) -> Callable[[], Any]:
     return factory
 
 
-def _client_factory(tracking_uri: str | None) -> Callable[[], Any]:
-    def factory() -> Any:
+def _client_factory(tracking_uri: str | None) -> Callable[[], Client]:
+    def factory() -> Client:
         from trk.tracking.client import Client
 
         return Client(tracking_uri)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
+from trk.contracts.store import Store
 from trk.exceptions import InvalidParameter
-from trk.store.base import Store
 
 DEFAULT_ARTIFACT_ROOT = "trk-artifacts"
 _SQL_SCHEMES = ("sqlite", "postgresql", "postgres")

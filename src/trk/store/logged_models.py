@@ -24,9 +24,9 @@ from sqlalchemy import (
     update,
 )
 
+from trk.contracts.store import Store
 from trk.entities import LoggedModel
 from trk.exceptions import InvalidParameter, NotFound
-from trk.store.base import Store
 from trk.store.engine import engine_for, read_connection, write_connection
 from trk.store.schema import metadata
 from trk.store.search import decode_page_token, encode_page_token
@@ -82,7 +82,7 @@ _ORDER_ALIASES = {
 _FILTERABLE = ("name", "model_id", "source_run_id", "model_type", "status")
 
 
-class LoggedModelStore:
+class SqlLoggedModels:
     """Logged models beside a SqlStore (same database, same engine)."""
 
     def __init__(self, store: Store) -> None:

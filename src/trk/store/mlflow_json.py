@@ -10,6 +10,7 @@ import math
 from typing import Any
 
 from trk.artifacts.manifest import parse as parse_manifest
+from trk.contracts.run_inputs import Dataset, DatasetInput, ModelMetric, ModelOutput, RunIO
 from trk.entities import (
     Experiment,
     FileInfo,
@@ -21,7 +22,6 @@ from trk.entities import (
     RunData,
     RunInfo,
 )
-from trk.store.run_inputs import Dataset, DatasetInput, ModelMetric, ModelOutput, RunIO
 
 
 def _drop_none(d: dict[str, Any]) -> dict[str, Any]:

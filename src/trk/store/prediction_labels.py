@@ -16,16 +16,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from trk import settings
+from trk.contracts.predictions import LabelRecord, LabelsWritten
 from trk.exceptions import InvalidParameter, NotFound, TooManyRequests, WrittenOnce
 from trk.store import schema as s
-from trk.store.prediction_records import LabelRecord
 
 labels_t, pending_t, log_t = s.prediction_labels, s.pending_labels, s.prediction_log
 corrections_t = s.label_corrections
@@ -63,27 +63,6 @@ class LabelLimits:
         if max_pending < 0:
             raise InvalidParameter("TRK_MAX_PENDING_LABELS must not be negative")
         return cls(parse_ttl(ttl) if ttl else cls.ttl_s, max_pending)
-
-
-@dataclass(frozen=True)
-class LabelsWritten:
-    """What one label write did, per request id: joined now, held as pending, and the pending
-    labels of the model that expired (swept by this call)."""
-
-    joined: int = 0
-    pending: int = 0
-    expired: int = 0
-
-    @property
-    def written(self) -> int:
-        return self.joined + self.pending
-
-    def to_json(self) -> dict[str, int]:
-        return {**asdict(self), "written": self.written}
-
-    @staticmethod
-    def from_json(data: dict[str, Any]) -> LabelsWritten:
-        return LabelsWritten(*(int(data.get(k, 0)) for k in ("joined", "pending", "expired")))
 
 
 def _chunks(ids: Sequence[str]) -> list[Sequence[str]]:

@@ -18,16 +18,7 @@ from sqlalchemy import Connection, Engine, and_, case, delete, func, select, tex
 from sqlalchemy.sql.elements import ColumnElement
 
 from trk import settings
-from trk.store import schema as s
-from trk.store.engine import read_connection, write_connection
-from trk.store.prediction_labels import (
-    LabelLimits,
-    LabelsWritten,
-    correct_labels,
-    join_pending,
-    write_labels,
-)
-from trk.store.prediction_records import (
+from trk.contracts.predictions import (
     LABELS_PER_CALL,
     JoinedCounts,
     Outcome,
@@ -36,6 +27,15 @@ from trk.store.prediction_records import (
     PredictionRecord,
     check_model,
     parse_labels,
+)
+from trk.store import schema as s
+from trk.store.engine import read_connection, write_connection
+from trk.store.prediction_labels import (
+    LabelLimits,
+    LabelsWritten,
+    correct_labels,
+    join_pending,
+    write_labels,
 )
 from trk.store.sql_base import now_ms
 

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from trk import settings
+from trk.contracts.run_inputs import DatasetInput, ModelOutput, RunIO
+from trk.contracts.store import Store
 from trk.entities import (
     Experiment,
     LoggedModel,
@@ -20,7 +22,6 @@ from trk.entities import (
     ViewType,
 )
 from trk.exceptions import NotFound
-from trk.store.base import Store
 from trk.store.mlflow_json import (
     dataset_input_to_json,
     experiment_from_json,
@@ -36,7 +37,6 @@ from trk.store.mlflow_json import (
 from trk.store.rest_predictions import RestPredictionLog
 from trk.store.rest_rollouts import RestRollouts
 from trk.store.rest_webhooks import RestWebhooks
-from trk.store.run_inputs import DatasetInput, ModelOutput, RunIO
 from trk.store.validation import check_model_id
 from trk.transport import DEFAULT_RETRIES, DEFAULT_TIMEOUT_S, Transport
 

@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from trk import settings
-from trk.store.prediction_labels import LabelsWritten
-from trk.store.prediction_records import (
+from trk.contracts.predictions import (
     LABELS_PER_CALL,
     JoinedCounts,
+    LabelsWritten,
     Outcome,
     PairedCounts,
     PairedOutcome,

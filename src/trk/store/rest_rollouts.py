@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from trk.store.prediction_records import check_id
-from trk.store.rollout_records import Rollout
+from trk.contracts.predictions import check_id
+from trk.contracts.rollouts import Rollout
 from trk.transport import Transport
 
 API = "/api/2.0/mlflow/trk/rollouts/"

@@ -10,9 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
-from trk.entities import PagedList
-from trk.transport import Transport
-from trk.webhooks.entities import (
+from trk.contracts.webhooks import (
     Delivery,
     TestResult,
     Webhook,
@@ -20,6 +18,8 @@ from trk.webhooks.entities import (
     test_result_from_json,
     webhook_from_json,
 )
+from trk.entities import PagedList
+from trk.transport import Transport
 from trk.webhooks.events import parse_event, parse_events
 
 API = "/api/2.0/mlflow/webhooks"

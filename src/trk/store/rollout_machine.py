@@ -24,9 +24,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from trk.exceptions import InvalidParameter, InvalidState
-from trk.store.rollout_plan import Plan
-from trk.store.rollout_records import (
+from trk.contracts.rollouts import (
     ABORTED,
     AWAITING_APPROVAL,
     PAUSED,
@@ -36,6 +34,8 @@ from trk.store.rollout_records import (
     SHADOW,
     Rollout,
 )
+from trk.exceptions import InvalidParameter, InvalidState
+from trk.store.rollout_plan import Plan
 
 ALIASES_MOVED = "aliases_moved"
 # (from state, action) -> the states it may lead to. Nothing leaves a terminal state except

@@ -16,12 +16,8 @@ from typing import Any
 import orjson
 from sqlalchemy import Engine, and_, delete, func, insert, or_, select, update
 
-from trk.exceptions import Conflict, InvalidState, NotFound
-from trk.store import schema as s
-from trk.store.engine import read_connection, write_connection
-from trk.store.prediction_records import check_id
-from trk.store.rollout_machine import check_start, check_transition
-from trk.store.rollout_records import (
+from trk.contracts.predictions import check_id
+from trk.contracts.rollouts import (
     ACTIVE,
     Rollout,
     Transition,
@@ -29,6 +25,10 @@ from trk.store.rollout_records import (
     parse_changes,
     plan_text,
 )
+from trk.exceptions import Conflict, InvalidState, NotFound
+from trk.store import schema as s
+from trk.store.engine import read_connection, write_connection
+from trk.store.rollout_machine import check_start, check_transition
 from trk.store.sql_base import now_ms
 from trk.webhooks import events
 

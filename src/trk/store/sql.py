@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from trk.contracts.store import Store
 from trk.entities import LoggedModel
 from trk.store.access import SqlAccess
-from trk.store.base import Store
 from trk.store.gc import SqlGarbage
-from trk.store.logged_models import LoggedModelStore
+from trk.store.logged_models import SqlLoggedModels
 from trk.store.prediction_log import SqlPredictionLog
 from trk.store.promotions import SqlPromotions
 from trk.store.rollouts import SqlRollouts
@@ -27,6 +27,8 @@ from trk.webhooks.policy import DeliveryPolicy
 class SqlStore(SqlModelMetrics, SqlStages, Store):
     """Tracking + registry in one SQL database; safe for many threads and processes."""
 
+    logged_models: SqlLoggedModels  # always there (a REST store has none)
+
     def __init__(
         self, uri: str, default_artifact_root: str, webhook_policy: DeliveryPolicy | None = None
     ) -> None:
@@ -36,7 +38,7 @@ class SqlStore(SqlModelMetrics, SqlStages, Store):
         # Registry events -> webhooks, delivered by one background dispatcher per database.
         self.webhooks = SqlWebhooks(self._engine, webhook_policy or DeliveryPolicy.from_settings())
         self.listeners = (dispatcher_for(uri, self.webhooks, self.webhooks.policy),)
-        self.logged_models = LoggedModelStore(self)
+        self.logged_models = SqlLoggedModels(self)
         self.predictions = SqlPredictionLog(self._engine)  # serving replicas' shared log
         self.rollouts = SqlRollouts(self._engine, self.listeners)  # progressive rollouts
         self.garbage = SqlGarbage(self._engine)  # `trk gc`: deleted runs removed for good

@@ -13,8 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, select
 
-from trk.store import schema as s
-from trk.store.run_inputs import (
+from trk.contracts.run_inputs import (
     DATASET_CONTEXT_TAG,
     Dataset,
     DatasetInput,
@@ -23,6 +22,7 @@ from trk.store.run_inputs import (
     RunIO,
     check_dataset_inputs,
 )
+from trk.store import schema as s
 from trk.store.sql_base import upsert
 from trk.store.sql_runs import SqlRuns
 

@@ -8,10 +8,10 @@ from collections.abc import Sequence
 
 from sqlalchemy import or_, select
 
+from trk.contracts.run_inputs import ModelMetric
 from trk.exceptions import NotFound
 from trk.store import schema as s
 from trk.store.logged_models import logged_models as lm
-from trk.store.run_inputs import ModelMetric
 from trk.store.sql_base import upsert
 from trk.store.sql_inputs import SqlInputs
 

@@ -15,14 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, delete, func, select, text, update
 
-from trk.entities import PagedList
-from trk.exceptions import InvalidParameter, LimitExceeded, NotFound
-from trk.store import schema as s
-from trk.store.engine import read_connection, write_connection
-from trk.store.search import decode_page_token, encode_page_token
-from trk.store.sql_base import upsert
-from trk.store.validation import check_max_results
-from trk.webhooks.entities import (
+from trk.contracts.webhooks import (
     ACTIVE,
     STATUSES,
     Delivery,
@@ -30,6 +23,13 @@ from trk.webhooks.entities import (
     TestResult,
     Webhook,
 )
+from trk.entities import PagedList
+from trk.exceptions import InvalidParameter, LimitExceeded, NotFound
+from trk.store import schema as s
+from trk.store.engine import read_connection, write_connection
+from trk.store.search import decode_page_token, encode_page_token
+from trk.store.sql_base import upsert
+from trk.store.validation import check_max_results
 from trk.webhooks.events import Event, example, parse_event, parse_events
 from trk.webhooks.policy import DeliveryPolicy
 from trk.webhooks.targets import check_url

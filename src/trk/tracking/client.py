@@ -10,6 +10,8 @@ from typing import Any
 
 from trk import settings
 from trk.artifacts import get_artifact_repository
+from trk.contracts.store import Store
+from trk.contracts.webhooks import Delivery, TestResult, Webhook
 from trk.entities import (
     Experiment,
     FileInfo,
@@ -25,14 +27,12 @@ from trk.entities import (
     ViewType,
 )
 from trk.exceptions import InvalidParameter
-from trk.store.base import Store
 from trk.store.validation import (
     MAX_ENTITIES_PER_BATCH,
     MAX_METRICS_PER_BATCH,
     MAX_PARAMS_TAGS_PER_BATCH,
 )
 from trk.uri import check_tracking_uri, logged_model_id
-from trk.webhooks.entities import Delivery, TestResult, Webhook
 
 _tracking_uri: str | None = None
 _stores: dict[str, Store] = {}

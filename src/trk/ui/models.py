@@ -14,13 +14,13 @@ from typing import Any
 from trk.ab.evaluation import evaluate
 from trk.ab.render import comparison_rows, variant_row
 from trk.ab.report import METRICS, Comparison, Report
+from trk.contracts.webhooks import Delivery
 from trk.entities import ModelVersion, RegisteredModel
 from trk.exceptions import InvalidParameter, NotFound, TrkError
 from trk.store.webhooks import SqlWebhooks
 from trk.tracking.client import Client
 from trk.ui.charts import chart
 from trk.ui.rollouts import RolloutView, rollout_view
-from trk.webhooks.entities import Delivery
 
 log = logging.getLogger("trk.ui")
 

@@ -19,8 +19,8 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from trk.contracts.webhooks import DELIVERED, FAILED, PENDING, Delivery, Target
 from trk.exceptions import TrkError
-from trk.webhooks.entities import DELIVERED, FAILED, PENDING, Delivery, Target
 from trk.webhooks.events import Event, Occurrence
 from trk.webhooks.policy import DeliveryPolicy
 from trk.webhooks.schedule import RetrySchedule

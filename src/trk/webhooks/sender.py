@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 
 import httpx
 
+from trk.contracts.webhooks import Target
 from trk.exceptions import InvalidParameter
-from trk.webhooks.entities import Target
 from trk.webhooks.events import Occurrence
 from trk.webhooks.guard import GuardedTransport, TargetRefused
 from trk.webhooks.signing import DELIVERY_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign

@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from trk.ab.propensity import Propensity
+from trk.contracts.rollouts import Rollout
 from trk.serving_contract import CHALLENGER, CHAMPION
-from trk.store.rollout_records import Rollout
 
 DRAWS = 20_000  # Monte Carlo draws of the posteriors: P(better) to about +-0.004
 

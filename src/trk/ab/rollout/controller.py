@@ -32,10 +32,7 @@ from trk.ab.rollout.bandit import thompson_share
 from trk.ab.rollout.decide import AWAIT, HOLD, PROMOTE, Decision, decide, forward
 from trk.ab.rollout.evidence import judge
 from trk.ab.rollout.plan import Plan
-from trk.exceptions import Conflict, InvalidState, PermissionDenied, TrkError
-from trk.serving_contract import CHALLENGER, CHAMPION
-from trk.store.rollout_machine import ALIASES_MOVED, check_stored
-from trk.store.rollout_records import (
+from trk.contracts.rollouts import (
     ABORTED,
     AWAITING_APPROVAL,
     PAUSED,
@@ -44,6 +41,9 @@ from trk.store.rollout_records import (
     SHADOW,
     Rollout,
 )
+from trk.exceptions import Conflict, InvalidState, PermissionDenied, TrkError
+from trk.serving_contract import CHALLENGER, CHAMPION
+from trk.store.rollout_machine import ALIASES_MOVED, check_stored
 from trk.tracking.promotion import alias_version, promote, rollback
 
 log = logging.getLogger("trk.rollout")

@@ -20,7 +20,7 @@ from typing import Any
 
 from trk.ab.rollout.guards import FAIL, INCONCLUSIVE, GuardResult
 from trk.ab.rollout.plan import Plan
-from trk.store.rollout_records import (
+from trk.contracts.rollouts import (
     AWAITING_APPROVAL,
     PROMOTED,
     ROLLED_BACK,

@@ -20,9 +20,9 @@ from trk.ab.rollout.guards import (
 )
 from trk.ab.rollout.plan import Plan
 from trk.ab.windows import load_variants
+from trk.contracts.rollouts import SHADOW, Rollout
 from trk.exceptions import InvalidParameter, NotFound
 from trk.models.profile import ReferenceProfile
-from trk.store.rollout_records import SHADOW, Rollout
 
 
 def _report(client: Any, model: str, since_ms: int, metric: str, gm: GateMethod) -> Report | None:

@@ -13,8 +13,8 @@ import re
 from typing import Any
 
 from trk.ab.windows import serving_experiment_name
+from trk.contracts.rollouts import Rollout
 from trk.exceptions import AlreadyExists
-from trk.store.rollout_records import Rollout
 
 log = logging.getLogger("trk.rollout")
 ROLLOUT_TAG = "trk.rollout"

@@ -16,13 +16,13 @@ import time
 from collections.abc import Iterable
 
 from trk import actor as acting
+from trk.contracts.rollouts import AWAITING_APPROVAL
 from trk.exceptions import AlreadyExists, InvalidParameter, NotFound, PermissionDenied, TrkError
 from trk.server.basic_auth import rules
 from trk.server.basic_auth.config import AuthConfig
 from trk.server.basic_auth.passwords import hash_password, verify_password
 from trk.server.basic_auth.permissions import MANAGE, Permission, get_permission
 from trk.store.access import SqlAccess, User
-from trk.store.rollout_records import AWAITING_APPROVAL
 
 _CACHE_TTL_S = 60.0
 _CACHE_MAX = 10_000

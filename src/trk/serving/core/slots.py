@@ -11,8 +11,8 @@ import functools
 import gc
 import logging
 from collections.abc import Callable
-from typing import Any
 
+from trk.contracts.store import Store
 from trk.exceptions import TrkError
 from trk.serving.config import ServeSettings
 from trk.serving.core.batching import Batcher
@@ -47,7 +47,7 @@ class Variants:
         slots: dict[str, VariantSlot],
         metrics: ServingMetrics,
         pool: PredictPool,
-        store_factory: Callable[[], Any],
+        store_factory: Callable[[], Store],
         guard: Guard | None = None,
     ) -> None:
         self.settings = settings
@@ -56,9 +56,9 @@ class Variants:
         self.pool = pool
         self.store_factory = store_factory
         self.guard = guard
-        self._store: Any = None
+        self._store: Store | None = None
 
-    def store(self) -> Any:
+    def store(self) -> Store:
         """The registry, opened on first use (a path-only server never opens one)."""
         if self._store is None:
             self._store = self.store_factory()

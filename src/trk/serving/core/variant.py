@@ -14,8 +14,8 @@ from trk.serving_contract import CHALLENGER as CHALLENGER
 from trk.serving_contract import CHAMPION as CHAMPION
 
 if TYPE_CHECKING:
+    from trk.contracts.store import Store
     from trk.models.pyfunc import PyFuncModel
-    from trk.store.base import Store
 
 log = logging.getLogger("trk.serving")
 

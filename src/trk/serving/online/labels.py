@@ -6,8 +6,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from trk.contracts.predictions import LabelsWritten
 from trk.exceptions import TooManyRequests, TrkError, Unavailable, WrittenOnce
-from trk.store.prediction_labels import LabelsWritten
 
 
 class LabelWriter(Protocol):

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from prometheus_client import Counter, Gauge
 
+from trk.contracts.predictions import parse_labels
 from trk.exceptions import BadRequest, InvalidParameter
 from trk.serving.config import ServeSettings
 from trk.serving.core.variant import CHAMPION, VariantSlot
@@ -19,7 +20,6 @@ from trk.serving.online.reporter import Reporter
 from trk.serving.online.samples import SampleLogger
 from trk.serving.online.window_stats import VariantInfo
 from trk.serving_contract import serving_experiment
-from trk.store.prediction_records import parse_labels
 
 FEEDBACK_MAX_BATCH = 1000  # labels per POST /feedback; more -> 400
 Counters = dict[str, dict[str, float]]

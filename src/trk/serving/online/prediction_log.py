@@ -17,10 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from trk.exceptions import EndpointNotFound, TrkError
-from trk.serving.online.feedback import REGRESSOR, as_rows, task_of
-from trk.serving.online.shipping import Shipped
-from trk.store.prediction_records import (
+from trk.contracts.predictions import (
     MAX_CLASS,
     MAX_ID,
     MAX_ROWS,
@@ -29,6 +26,9 @@ from trk.store.prediction_records import (
     class_key,
     storable_text,
 )
+from trk.exceptions import EndpointNotFound, TrkError
+from trk.serving.online.feedback import REGRESSOR, as_rows, task_of
+from trk.serving.online.shipping import Shipped
 
 log = logging.getLogger(__name__)
 PRUNE_EVERY_S = 3600.0  # how often a shipper deletes rows past the retention

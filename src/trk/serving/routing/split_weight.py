@@ -20,8 +20,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from trk.contracts.rollouts import ABORTED, PROMOTED, ROLLED_BACK, SHADOW, Rollout
 from trk.exceptions import NotFound
-from trk.store.rollout_records import ABORTED, PROMOTED, ROLLED_BACK, SHADOW, Rollout
 
 log = logging.getLogger("trk.serving")
 FLAG, ROLLOUT = "flag", "rollout"

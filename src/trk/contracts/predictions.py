@@ -122,6 +122,27 @@ class PairedOutcome:
                 self.champion_correct, self.challenger_correct]  # fmt: skip
 
 
+@dataclass(frozen=True)
+class LabelsWritten:
+    """What one label write did, per request id: joined now, held as pending, and the pending
+    labels of the model that expired (swept by this call)."""
+
+    joined: int = 0
+    pending: int = 0
+    expired: int = 0
+
+    @property
+    def written(self) -> int:
+        return self.joined + self.pending
+
+    def to_json(self) -> dict[str, int]:
+        return {**asdict(self), "written": self.written}
+
+    @staticmethod
+    def from_json(data: dict[str, Any]) -> LabelsWritten:
+        return LabelsWritten(*(int(data.get(k, 0)) for k in ("joined", "pending", "expired")))
+
+
 def class_key(value: Any) -> str:
     """The canonical text of a class: whole numbers without '.0', bools as 0/1."""
     if isinstance(value, bool):

@@ -9,6 +9,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
+from trk.contracts.run_inputs import DatasetInput, ModelOutput, RunIO
+from trk.contracts.surfaces import (
+    LoggedModelStore,
+    PredictionLogStore,
+    RolloutStore,
+    WebhookStore,
+)
 from trk.entities import (
     Experiment,
     LoggedModel,
@@ -22,7 +29,6 @@ from trk.entities import (
     RunTag,
     ViewType,
 )
-from trk.store.run_inputs import DatasetInput, ModelOutput, RunIO
 
 
 class Store(ABC):
@@ -32,6 +38,11 @@ class Store(ABC):
     # True where a server pins registered versions from the files it stores (a trk server):
     # the client then computes no manifest of its own.
     remote: bool = False
+    # The sub-stores, each a Protocol in trk.contracts.surfaces with a SQL and a REST twin.
+    predictions: PredictionLogStore  # serving replicas' shared prediction log and labels
+    rollouts: RolloutStore  # progressive rollouts and their transitions
+    webhooks: WebhookStore  # registry webhooks and their deliveries
+    logged_models: LoggedModelStore | None = None  # direct access where the store is SQL
 
     # -- experiments -----------------------------------------------------------------------
     @abstractmethod

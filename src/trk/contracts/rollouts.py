@@ -14,8 +14,8 @@ from typing import Any
 
 import orjson
 
+from trk.contracts.predictions import check_id
 from trk.exceptions import InvalidParameter
-from trk.store.prediction_records import check_id
 
 SHADOW, RUNNING, AWAITING_APPROVAL, PAUSED = "shadow", "running", "awaiting_approval", "paused"
 PROMOTED, ROLLED_BACK, ABORTED = "promoted", "rolled_back", "aborted"

@@ -1,0 +1,7 @@
+"""What the layers agree on: record types and the Protocols of every store surface.
+
+`store` is the tracking and registry surface (`Store`), `surfaces` the sub-stores it carries
+(prediction log, rollouts, webhooks, logged models); `predictions`, `rollouts`, `run_inputs`
+and `webhooks` are the records they read and write. Serving, A/B and the server depend on
+these, never on `trk.store`'s implementations.
+"""
