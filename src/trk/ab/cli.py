@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 import orjson
 
 from trk.cli_common import client_option, json_option, make_client, reject
 
+F = TypeVar("F", bound=Callable[..., Any])  # a click command function
 
-def _metric_options(func):  # noqa: ANN001, ANN202
+
+def _metric_options(func: F) -> F:
     func = click.option(
         "--min-sample", type=int, default=100, show_default=True,
         help="Labels (requests, or shadow pairs) per variant before any verdict.",
@@ -38,7 +42,7 @@ def _metric_options(func):  # noqa: ANN001, ANN202
     )(func)
 
 
-def _capture_option(text: str, required: bool = False):  # noqa: ANN202
+def _capture_option(text: str, required: bool = False) -> Callable[[F], F]:
     return click.option(
         "--capture-uri", default=None, required=required,
         help=f"s3://bucket/prefix or a directory (trk-serve --capture-uri). {text}",

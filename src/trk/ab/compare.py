@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from trk.exceptions import InvalidParameter
+
+if TYPE_CHECKING:
+    from trk.tracking.client import Client
 
 
 @dataclass
@@ -29,7 +33,7 @@ class RunComparison:
         return [r for r in self.rows if r.differs]
 
 
-def compare_runs(client, run_ids: Sequence[str]) -> RunComparison:  # noqa: ANN001
+def compare_runs(client: Client, run_ids: Sequence[str]) -> RunComparison:
     """Params and latest metrics of every run, one row per key (missing -> None)."""
     if len(run_ids) < 2:
         raise InvalidParameter("Compare needs at least two run ids")

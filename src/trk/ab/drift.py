@@ -40,7 +40,8 @@ def psi(counts: Iterable[float], reference: Iterable[float]) -> float:
 
 def _smooth(x: np.ndarray) -> np.ndarray:
     x = x + EPSILON
-    return x / x.sum()
+    smoothed: np.ndarray = x / x.sum()
+    return smoothed
 
 
 def metric_name(feature: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from trk.ab.arms import Pair, by_version, choose_pair, version_of
 from trk.ab.joined import StoreLabels, inverse_propensity
 from trk.ab.looks import paired_looks, unpaired_looks
@@ -28,11 +30,14 @@ from trk.ab.windows import (
 from trk.exceptions import InvalidParameter
 from trk.serving_contract import PRED_PREFIX
 
+if TYPE_CHECKING:
+    from trk.tracking.client import Client
+
 _SHOWN = ("error_rate", "accuracy", "latency_p50_ms", "latency_p99_ms", "mae", "rmse")
 
 
 def evaluate(
-    client,  # noqa: ANN001
+    client: Client,
     model: str,
     experiment: str | None = None,
     since: str | None = None,
@@ -53,7 +58,7 @@ def evaluate(
 
 
 def build_report(
-    source,  # noqa: ANN001
+    source: Any,  # a tracking client, or a prediction log itself (the captures)
     model: str,
     experiment: str,
     variants: dict[str, VariantWindows],

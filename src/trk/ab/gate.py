@@ -6,8 +6,12 @@ import operator
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from trk.exceptions import InvalidParameter
+
+if TYPE_CHECKING:
+    from trk.tracking.client import Client
 
 APPROVAL_TAG = "approval_status"
 _OPS: dict[str, Callable[[float, float], bool]] = {
@@ -76,7 +80,7 @@ def parse_requirement(text: str) -> Requirement:
 
 
 def run_gates(
-    client,  # noqa: ANN001
+    client: Client,
     name: str,
     version: str,
     requirements: Sequence[str],

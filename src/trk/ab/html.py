@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from html import escape
 
 from trk.ab.render import comparison_rows, method_line, propensity_line, render_json, variant_row
@@ -39,7 +39,7 @@ def _table(rows: Sequence[dict[str, str]]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _scale(lo: float, hi: float, out_lo: float, out_hi: float):  # noqa: ANN202
+def _scale(lo: float, hi: float, out_lo: float, out_hi: float) -> Callable[[float], float]:
     span = (hi - lo) or 1.0
     return lambda v: out_lo + (v - lo) / span * (out_hi - out_lo)
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from trk.ab.report import BETTER, CHALLENGER, NO_DIFFERENCE, Report
 from trk.exceptions import InvalidParameter
 from trk.tracking.promotion import alias_version
 from trk.tracking.promotion import promote as move_aliases
+
+if TYPE_CHECKING:
+    from trk.tracking.client import Client
 
 CONDITIONS = {"better": (BETTER,), "not-worse": (BETTER, NO_DIFFERENCE)}
 
@@ -27,7 +31,7 @@ def allowed(condition: str, report: Report) -> bool:
     return report.verdict.outcome in CONDITIONS[condition]
 
 
-def promote_if(client, report: Report, condition: str) -> Promotion:  # noqa: ANN001
+def promote_if(client: Client, report: Report, condition: str) -> Promotion:
     """Move the aliases only when the verdict allows it; say why either way."""
     name, verdict = report.model, report.verdict
     ok = allowed(condition, report)

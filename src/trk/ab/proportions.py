@@ -27,7 +27,9 @@ def compare_looks(
     return _unpaired(looks, spec, gm)
 
 
-def _sequence(diff: differences.Difference, times: np.ndarray, gm: GateMethod):  # noqa: ANN202
+def _sequence(
+    diff: differences.Difference, times: np.ndarray, gm: GateMethod
+) -> tuple[sequential.Sequence, list[dict[str, float]]]:
     cs = sequential.confidence_sequence(
         diff.estimate, diff.se, diff.n, diff.n_min, gm.alpha, gm.horizon, gm.min_sample
     )

@@ -5,13 +5,16 @@ from __future__ import annotations
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
 
 from trk.exceptions import InvalidParameter, NotFound
 from trk.serving_contract import SERVING_TAG, serving_experiment
+
+if TYPE_CHECKING:
+    from trk.tracking.client import Client
 
 
 @dataclass
@@ -41,7 +44,7 @@ def decode_input(encoded: dict[str, Any]) -> Any:
     return np.asarray(inputs)
 
 
-def read_samples(client, run_id: str) -> list[dict[str, Any]]:  # noqa: ANN001
+def read_samples(client: Client, run_id: str) -> list[dict[str, Any]]:
     """Every sample line of the run's `samples/` artifacts."""
     names = [f.path for f in client.list_artifacts(run_id, "samples") if not f.is_dir]
     if not names:
@@ -56,7 +59,7 @@ def read_samples(client, run_id: str) -> list[dict[str, Any]]:  # noqa: ANN001
     return lines
 
 
-def replay(client, model: str, run_id: str, challenger_uri: str) -> ReplayResult:  # noqa: ANN001
+def replay(client: Client, model: str, run_id: str, challenger_uri: str) -> ReplayResult:
     """Predict every sample with the challenger and compare with the recorded answers."""
     from trk.models.pyfunc import load_model
 

@@ -12,6 +12,7 @@ import re
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from trk.entities import Run, ViewType
 from trk.exceptions import InvalidParameter, NotFound
@@ -26,6 +27,9 @@ from trk.serving_contract import (
     WINDOW_KEYS,
     serving_experiment,
 )
+
+if TYPE_CHECKING:
+    from trk.tracking.client import Client
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -116,7 +120,7 @@ def serving_experiment_name(model: str, experiment: str | None = None) -> str:
     return experiment or serving_experiment(model)
 
 
-def find_serving_runs(client, model: str, experiment: str | None = None) -> list[Run]:  # noqa: ANN001
+def find_serving_runs(client: Client, model: str, experiment: str | None = None) -> list[Run]:
     """Every serving run (any status) in the model's serving experiment."""
     name = serving_experiment_name(model, experiment)
     exp = client.get_experiment_by_name(name)
@@ -139,7 +143,7 @@ def find_serving_runs(client, model: str, experiment: str | None = None) -> list
 
 
 def load_variants(
-    client,  # noqa: ANN001
+    client: Client,
     model: str,
     experiment: str | None = None,
     since_s: float | None = None,
@@ -171,7 +175,7 @@ def load_variants(
     return variants
 
 
-def _run_windows(client, run: Run, cutoff: int) -> list[Window]:  # noqa: ANN001
+def _run_windows(client: Client, run: Run, cutoff: int) -> list[Window]:
     keys = [
         k
         for k in run.data.metrics

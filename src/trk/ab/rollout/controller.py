@@ -41,6 +41,7 @@ from trk.contracts.rollouts import (
     SHADOW,
     Rollout,
 )
+from trk.contracts.surfaces import RolloutStore
 from trk.exceptions import Conflict, InvalidState, PermissionDenied, TrkError
 from trk.serving_contract import CHALLENGER, CHAMPION
 from trk.store.rollout_machine import ALIASES_MOVED, check_stored
@@ -77,7 +78,7 @@ class Controller:
 
     def __init__(self, client: Any, owner: str | None = None) -> None:
         self.client = client
-        self.rollouts = client.store.rollouts
+        self.rollouts: RolloutStore = client.store.rollouts
         self.owner = owner or default_owner()
 
     # -- start and the commands a person gives --------------------------------------------
