@@ -8,6 +8,7 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
@@ -75,7 +76,7 @@ def _sqlite_engine(uri: str) -> Engine:
     )
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record) -> None:
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:  # the DB-API driver's own
         # Take transaction control away from pysqlite so `_on_begin` decides the BEGIN kind.
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()

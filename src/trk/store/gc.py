@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, delete, or_, select
 
@@ -196,7 +197,7 @@ def _remove_runs(conn: Connection, run_ids: list[str]) -> int:
     return removed
 
 
-def _run(row: Row) -> RunRow:
+def _run(row: Row[Any]) -> RunRow:
     return RunRow(
         row.run_uuid,
         str(row.experiment_id),

@@ -59,7 +59,9 @@ class RestWebhooks:
     def get(self, webhook_id: str) -> Webhook:
         return webhook_from_json(self.transport.call("GET", self._path(webhook_id))["webhook"])
 
-    def page(self, max_results: int | None = None, page_token: str | None = None) -> PagedList:
+    def page(
+        self, max_results: int | None = None, page_token: str | None = None
+    ) -> PagedList[Webhook]:
         params = _clean({"max_results": max_results, "page_token": page_token})
         found = self.transport.call("GET", API, params=params)
         hooks = [webhook_from_json(d) for d in found.get("webhooks", [])]

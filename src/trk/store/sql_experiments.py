@@ -49,7 +49,7 @@ def _parse_id(experiment_id: Any) -> int:
         raise NotFound(f"No experiment with id {experiment_id!r}") from None
 
 
-def _to_experiment(row: Row, tags: dict[str, str]) -> Experiment:
+def _to_experiment(row: Row[Any], tags: dict[str, str]) -> Experiment:
     return Experiment(
         experiment_id=str(row.experiment_id),
         name=row.name,
@@ -66,7 +66,7 @@ class SqlExperiments(SqlBase):
 
     default_artifact_root: str
 
-    def _experiment_row(self, conn: Connection, experiment_id: Any) -> Row:
+    def _experiment_row(self, conn: Connection, experiment_id: Any) -> Row[Any]:
         row = conn.execute(
             select(s.experiments).where(s.experiments.c.experiment_id == _parse_id(experiment_id))
         ).first()
@@ -74,7 +74,7 @@ class SqlExperiments(SqlBase):
             raise NotFound(f"No experiment with id {experiment_id!r}")
         return row
 
-    def _active_experiment_row(self, conn: Connection, experiment_id: Any) -> Row:
+    def _active_experiment_row(self, conn: Connection, experiment_id: Any) -> Row[Any]:
         row = self._experiment_row(conn, experiment_id)
         if row.lifecycle_stage != LifecycleStage.ACTIVE:
             raise InvalidParameter(f"Experiment {experiment_id!r} is deleted; restore it first")

@@ -60,7 +60,7 @@ _VERSION_FIELDS = Fields(
 )
 
 
-def _to_version(row: Row, tags: dict[str, str], aliases: list[str]) -> ModelVersion:
+def _to_version(row: Row[Any], tags: dict[str, str], aliases: list[str]) -> ModelVersion:
     return ModelVersion(
         name=row.name,
         version=str(row.version),
@@ -80,7 +80,7 @@ def _to_version(row: Row, tags: dict[str, str], aliases: list[str]) -> ModelVers
     )
 
 
-def _page_token(rows: Sequence[Row], offset: int, max_results: int) -> str | None:
+def _page_token(rows: Sequence[Row[Any]], offset: int, max_results: int) -> str | None:
     return encode_page_token(offset + max_results) if len(rows) > max_results else None
 
 
@@ -95,14 +95,14 @@ class SqlRegistry(SqlBase):
             listener.publish(occurrence)
 
     # -- lookups ---------------------------------------------------------------------------
-    def _model_row(self, conn: Connection, name: str, lock: bool = False) -> Row:
+    def _model_row(self, conn: Connection, name: str, lock: bool = False) -> Row[Any]:
         stmt = select(rm).where(rm.c.name == name)
         row = conn.execute(stmt.with_for_update() if lock else stmt).first()
         if row is None:
             raise NotFound(f"Registered Model with name={name} not found")
         return row
 
-    def _version_row(self, conn: Connection, name: str, version: str | int) -> Row:
+    def _version_row(self, conn: Connection, name: str, version: str | int) -> Row[Any]:
         number = check_version(version)
         row = conn.execute(select(mv).where(mv.c.name == name, mv.c.version == number)).first()
         if row is None:
@@ -110,7 +110,7 @@ class SqlRegistry(SqlBase):
             raise NotFound(f"Model Version (name={name}, version={number}) not found")
         return row
 
-    def _versions(self, conn: Connection, rows: Sequence[Row]) -> list[ModelVersion]:
+    def _versions(self, conn: Connection, rows: Sequence[Row[Any]]) -> list[ModelVersion]:
         names = sorted({row.name for row in rows})
         tags: dict[tuple[str, int], dict[str, str]] = defaultdict(dict)
         aliases: dict[tuple[str, int], list[str]] = defaultdict(list)
@@ -124,7 +124,7 @@ class SqlRegistry(SqlBase):
             for row in rows
         ]
 
-    def _models(self, conn: Connection, rows: Sequence[Row]) -> list[RegisteredModel]:
+    def _models(self, conn: Connection, rows: Sequence[Row[Any]]) -> list[RegisteredModel]:
         names = [row.name for row in rows]
         tags: dict[str, dict[str, str]] = defaultdict(dict)
         aliases: dict[str, dict[str, str]] = defaultdict(dict)
@@ -420,7 +420,7 @@ class SqlRegistry(SqlBase):
     def get_model_version_download_uri(self, name: str, version: str | int) -> str:
         """Where the version's files live: its source URI."""
         with self._read() as conn:
-            return self._version_row(conn, name, version).source
+            return str(self._version_row(conn, name, version).source)
 
     # -- aliases ---------------------------------------------------------------------------
     def set_registered_model_alias(self, name: str, alias: str, version: str | int) -> None:

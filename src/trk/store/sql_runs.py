@@ -67,7 +67,7 @@ def _random_name() -> str:
     return f"{random.choice(_ADJECTIVES)}-{random.choice(_NOUNS)}-{random.randint(1, 999)}"
 
 
-def _to_info(row: Row) -> RunInfo:
+def _to_info(row: Row[Any]) -> RunInfo:
     return RunInfo(
         run_id=row.run_uuid,
         experiment_id=str(row.experiment_id),
@@ -81,7 +81,7 @@ def _to_info(row: Row) -> RunInfo:
     )
 
 
-def _to_metric(row: Row) -> Metric:
+def _to_metric(row: Row[Any]) -> Metric:
     return Metric(row.key, math.nan if row.is_nan else row.value, row.timestamp, row.step)
 
 
@@ -123,13 +123,13 @@ def _rank(row: dict[str, Any]) -> tuple[int, int, float]:
 class SqlRuns(SqlExperiments):
     """Run methods of `SqlStore`."""
 
-    def _run_row(self, conn: Connection, run_id: str) -> Row:
+    def _run_row(self, conn: Connection, run_id: str) -> Row[Any]:
         row = conn.execute(select(r).where(r.c.run_uuid == str(run_id))).first()
         if row is None:
             raise NotFound(f"Run with id={run_id} not found")
         return row
 
-    def _active_run_row(self, conn: Connection, run_id: str) -> Row:
+    def _active_run_row(self, conn: Connection, run_id: str) -> Row[Any]:
         row = self._run_row(conn, run_id)
         if row.lifecycle_stage != LifecycleStage.ACTIVE:
             raise InvalidParameter(

@@ -6,6 +6,7 @@ numeric), and key/value tables (metrics, params, tags) linked to the searched ro
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,26 +29,23 @@ class Fields:
     related: dict[str, tuple[Table, Link]] = field(default_factory=dict)
 
 
+# The comparison each filter operator makes (a table, so the result type is stated once).
+_COMPARE: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+    "LIKE": lambda column, value: column.like(value),
+    "ILIKE": lambda column, value: column.ilike(value),
+    "IN": lambda column, value: column.in_(value),
+    "NOT IN": lambda column, value: column.not_in(value),
+}
+
+
 def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
-    if op == "=":
-        return column == value
-    if op == "!=":
-        return column != value
-    if op == ">":
-        return column > value
-    if op == ">=":
-        return column >= value
-    if op == "<":
-        return column < value
-    if op == "<=":
-        return column <= value
-    if op == "LIKE":
-        return column.like(value)
-    if op == "ILIKE":
-        return column.ilike(value)
-    if op == "IN":
-        return column.in_(value)
-    return column.not_in(value)
+    return _COMPARE.get(op, _COMPARE["NOT IN"])(column, value)
 
 
 def _attribute(fields: Fields, key: str) -> tuple[Any, bool]:
@@ -85,7 +83,7 @@ def _condition(clause: Clause, fields: Fields) -> ColumnElement[bool]:
     return exists().where(cond)
 
 
-def apply_filter(stmt: Select, filter_string: str | None, fields: Fields) -> Select:
+def apply_filter(stmt: Select[Any], filter_string: str | None, fields: Fields) -> Select[Any]:
     """Adds the filter string's clauses to `stmt` as WHERE conditions."""
     for clause in parse_filter(filter_string):
         stmt = stmt.where(_condition(clause, fields))
@@ -107,7 +105,9 @@ def _asks_for_prompts(clauses: list[Clause]) -> bool:
     return False
 
 
-def apply_registry_filter(stmt: Select, filter_string: str | None, fields: Fields) -> Select:
+def apply_registry_filter(
+    stmt: Select[Any], filter_string: str | None, fields: Fields
+) -> Select[Any]:
     """`apply_filter` for registry searches: prompts only when the filter asks for them."""
     clauses = parse_filter(filter_string)
     if _asks_for_prompts(clauses):
@@ -129,8 +129,8 @@ def _nulls_last(column: Any, ascending: bool, extra_rank: Any = None) -> list[An
 
 
 def apply_order(
-    stmt: Select, order_by: Sequence[str] | None, fields: Fields, default: Sequence[Any]
-) -> Select:
+    stmt: Select[Any], order_by: Sequence[str] | None, fields: Fields, default: Sequence[Any]
+) -> Select[Any]:
     """Adds ORDER BY (outer joins for metric/param/tag keys), then `default` as tie-breakers."""
     order: list[Any] = []
     for i, key in enumerate(parse_order_by(list(order_by or ()))):
@@ -146,6 +146,6 @@ def apply_order(
     return stmt.order_by(*order, *default)
 
 
-def paged(stmt: Select, offset: int, max_results: int) -> Select:
+def paged(stmt: Select[Any], offset: int, max_results: int) -> Select[Any]:
     """One extra row tells whether another page follows."""
     return stmt.offset(offset).limit(max_results + 1)

@@ -99,7 +99,9 @@ class SqlWebhooks:
             found = self._load(conn, [self._row(conn, webhook_id)])
         return found[0]
 
-    def page(self, max_results: int | None = None, page_token: str | None = None) -> PagedList:
+    def page(
+        self, max_results: int | None = None, page_token: str | None = None
+    ) -> PagedList[Webhook]:
         """Newest first, as MLflow."""
         limit = check_max_results(max_results or 100, _MAX_LIST)
         offset = decode_page_token(page_token)
@@ -228,7 +230,7 @@ class SqlWebhooks:
                 f"TRK_MAX_WEBHOOKS: {self.policy.max_webhooks}); delete one first"
             )
 
-    def _row(self, conn: Any, webhook_id: str) -> Row:
+    def _row(self, conn: Connection, webhook_id: str) -> Row[Any]:
         row = conn.execute(select(wh).where(wh.c.webhook_id == webhook_id)).first()
         if row is None:
             raise NotFound(f"Webhook with ID {webhook_id} not found.")
@@ -240,7 +242,7 @@ class SqlWebhooks:
         ]
         conn.execute(we.insert(), rows)
 
-    def _load(self, conn: Any, rows: Sequence[Row]) -> list[Webhook]:
+    def _load(self, conn: Any, rows: Sequence[Row[Any]]) -> list[Webhook]:
         ids = [row.webhook_id for row in rows]
         events: dict[str, list[Event]] = defaultdict(list)
         for row in conn.execute(select(we).where(we.c.webhook_id.in_(ids)).order_by(we.c.position)):
@@ -266,7 +268,7 @@ class SqlWebhooks:
         return [Target(row.webhook_id, row.url, row.secret) for row in rows]
 
 
-def _delivery(row: Row) -> Delivery:
+def _delivery(row: Row[Any]) -> Delivery:
     return Delivery(
         delivery_id=row.delivery_id,
         webhook_id=row.webhook_id,

@@ -34,7 +34,7 @@ def _version_fk() -> sa.ForeignKeyConstraint:
     )
 
 
-def _metric_columns() -> list[sa.Column]:
+def _metric_columns() -> list[sa.Column[Any]]:
     return [
         sa.Column("value", sa.Float(precision=53), nullable=False),
         sa.Column("timestamp", sa.BigInteger, nullable=False),
