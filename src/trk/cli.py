@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import click
 
 from trk.cli_common import TrkGroup, client_option, emit, json_option, make_client
+from trk.entities import ViewType
+
+if TYPE_CHECKING:
+    from trk.tracking.promotion import AliasMove
 
 
 @click.group(cls=TrkGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -45,7 +50,9 @@ def experiments_search(
     filter_string: str | None, view: str, tracking_uri: str | None, as_json: bool
 ) -> None:
     """List experiments."""
-    exps = make_client(tracking_uri).search_experiments(view_type=view, filter_string=filter_string)
+    exps = make_client(tracking_uri).search_experiments(
+        view_type=ViewType(view), filter_string=filter_string
+    )
     rows = [
         {
             "experiment_id": e.experiment_id,
@@ -274,7 +281,7 @@ def models_optimize(
     )
 
 
-def _alias_move(move, as_json: bool) -> None:  # noqa: ANN001
+def _alias_move(move: AliasMove, as_json: bool) -> None:
     if as_json:
         emit([], True, move)
     else:

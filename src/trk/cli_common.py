@@ -5,12 +5,15 @@ from __future__ import annotations
 import dataclasses
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 import orjson
 
 from trk.exceptions import DeadlineExceeded, TrkError, Unavailable
+
+if TYPE_CHECKING:
+    from trk.tracking.client import Client
 
 # Exit codes of `trk`, `trk-serve` and `trk server` (docs/tracking.md's table):
 EXIT_OK = 0  # done; a gate or promotion condition was met
@@ -95,7 +98,7 @@ def json_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(func)
 
 
-def make_client(tracking_uri: str | None):  # noqa: ANN201
+def make_client(tracking_uri: str | None) -> Client:
     from trk.tracking.client import Client
 
     return Client(tracking_uri)

@@ -161,7 +161,7 @@ class Transport:
 
     def _delay(self, attempt: int) -> float:
         # Exponential backoff with jitter, so many clients do not retry in lockstep.
-        return self.backoff_s * (2 ** (attempt - 1)) * (0.5 + random.random())
+        return float(self.backoff_s * (2 ** (attempt - 1)) * (0.5 + random.random()))
 
     def _unreachable(self, exc: BaseException | None) -> str:
         kind = type(exc).__name__ if exc else "error"

@@ -193,7 +193,8 @@ class CaptureQuery:
         self.shadow = bool(self.rows(_SHADOWED)[0][0])
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
-        return self.con.execute(sql).fetchall()
+        found: list[tuple[Any, ...]] = self.con.execute(sql).fetchall()
+        return found
 
     def close(self) -> None:
         self.con.close()

@@ -7,6 +7,8 @@ challenger live and ends with the A/B report (see `trk.demo.serving`).
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 import trk
@@ -57,7 +59,7 @@ def train_and_register(name: str = "iris") -> dict[str, str]:
     return versions
 
 
-def predict_champion(name: str = "iris") -> list:
+def predict_champion(name: str = "iris") -> list[Any]:
     """Load `models:/NAME@champion` and predict on two flowers."""
     model = trk.pyfunc.load_model(f"models:/{name}@champion")
     rows = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]

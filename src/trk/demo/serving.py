@@ -117,7 +117,7 @@ def _trk_serve() -> str:
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        return int(sock.getsockname()[1])
 
 
 def _variants(health: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -150,7 +150,8 @@ def send_labels(server: DemoServer, sent: list[tuple[str, int, str]]) -> dict[st
     labels = [{"request_id": rid, "label": label} for rid, label, _ in sent]
     response = server.http.post("/feedback", json=labels)
     response.raise_for_status()
-    return response.json()
+    answer: dict[str, Any] = response.json()
+    return answer
 
 
 def serve_and_evaluate(tracking_uri: str, model: str = "iris") -> None:

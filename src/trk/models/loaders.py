@@ -39,4 +39,5 @@ def get_loader(loader_module: str | None) -> Callable[..., Any]:
             f"{sorted(LOADERS)} and '{ENTRY_POINT_GROUP}' entry points"
         )
     module, _, func = target.partition(":")
-    return getattr(importlib.import_module(module), func or "load_pyfunc")
+    loader: Callable[..., Any] = getattr(importlib.import_module(module), func or "load_pyfunc")
+    return loader

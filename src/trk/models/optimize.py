@@ -51,7 +51,9 @@ def _convert(estimator: Any, example: np.ndarray, classifier: bool) -> Any:
         ) from None
 
 
-def _compare(model: PyFuncModel, converted: PyFuncModel, rows: np.ndarray, proba: bool) -> dict:
+def _compare(
+    model: PyFuncModel, converted: PyFuncModel, rows: np.ndarray, proba: bool
+) -> dict[str, Any]:
     ours, theirs = model.predict_array(rows), converted.predict_array(rows)
     report: dict[str, Any] = {"rows_checked": len(rows)}
     if model.output_kind == "classifier":

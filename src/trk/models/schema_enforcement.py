@@ -163,7 +163,8 @@ def _frame_column(col: pd.Series) -> np.ndarray:
 
 def _as_array(data: Any) -> np.ndarray:
     if is_frame(data) or is_series(data):
-        return data.to_numpy()
+        values: np.ndarray = data.to_numpy()
+        return values
     return np.asarray(data)
 
 

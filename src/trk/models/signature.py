@@ -118,7 +118,7 @@ class Schema:
         return json.dumps(self.to_dict())
 
     @classmethod
-    def from_json(cls, s: str | list) -> Schema:
+    def from_json(cls, s: str | list[dict[str, Any]]) -> Schema:
         """Parse MLflow's schema JSON (a string or the already-decoded list)."""
         items = json.loads(s) if isinstance(s, str) else s
         return cls([_spec_from_dict(d) for d in items])

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from trk import settings
-from trk.artifacts import get_artifact_repository
+from trk.artifacts import ArtifactRepository, get_artifact_repository
 from trk.contracts.store import Store
+from trk.contracts.surfaces import WebhookStore
 from trk.contracts.webhooks import Delivery, TestResult, Webhook
 from trk.entities import (
     Experiment,
@@ -214,7 +215,7 @@ class Client:
         return self.store.get_metric_history(run_id, key)
 
     # -- artifacts -------------------------------------------------------------------------
-    def _artifacts(self, run_id: str):  # noqa: ANN202
+    def _artifacts(self, run_id: str) -> ArtifactRepository:
         return get_artifact_repository(self.get_run(run_id).info.artifact_uri)
 
     def log_artifact(
@@ -399,12 +400,8 @@ class Client:
 
     # -- webhooks (MlflowClient's webhook methods) ----------------------------------------
     @property
-    def _webhooks(self) -> Any:
-        # SqlStore and RestStore each compose a `webhooks` part with the same methods.
-        hooks = getattr(self.store, "webhooks", None)
-        if hooks is None:
-            raise InvalidParameter(f"The store at {self.tracking_uri} has no webhooks")
-        return hooks
+    def _webhooks(self) -> WebhookStore:
+        return self.store.webhooks  # SqlStore's and RestStore's twins
 
     def create_webhook(
         self,

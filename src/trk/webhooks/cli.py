@@ -7,6 +7,7 @@ import sys
 import click
 
 from trk.cli_common import client_option, emit, json_option, make_client
+from trk.contracts.webhooks import Webhook
 from trk.webhooks.events import EVENTS
 
 _EVENT_NAMES = [str(e) for e in EVENTS]
@@ -57,7 +58,8 @@ def create(
 @json_option
 def list_(tracking_uri: str | None, as_json: bool) -> None:
     """Every webhook, newest first."""
-    client, hooks, token = make_client(tracking_uri), [], None
+    client, token = make_client(tracking_uri), None
+    hooks: list[Webhook] = []
     while True:
         page = client.list_webhooks(max_results=1000, page_token=token)
         hooks.extend(page)

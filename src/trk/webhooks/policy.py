@@ -42,7 +42,7 @@ class DeliveryPolicy:
 
     def backoff(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait after failed attempt number `attempt` (1-based)."""
-        wait = self.backoff_s * 2 ** (attempt - 1)
+        wait = self.backoff_s * 2.0 ** (attempt - 1)
         if retry_after is not None:
             wait = max(wait, min(retry_after, self.max_retry_after_s))
         return min(wait, self.max_backoff_s)

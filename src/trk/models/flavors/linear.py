@@ -51,7 +51,8 @@ def linear_predict(model: Any) -> Callable[[np.ndarray], np.ndarray] | None:
     if weights.shape[1] == 1:  # binary: the sign of one score picks the class
 
         def predict_binary(x: np.ndarray) -> np.ndarray:
-            return classes[((x @ weights + intercept).ravel() > 0).astype(np.intp)]
+            picked: np.ndarray = classes[((x @ weights + intercept).ravel() > 0).astype(np.intp)]
+            return picked
 
         return predict_binary
     return lambda x: classes[np.argmax(x @ weights + intercept, axis=1)]
