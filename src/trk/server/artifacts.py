@@ -10,6 +10,7 @@ import os
 import posixpath
 import shutil
 import tempfile
+from collections.abc import Awaitable, Callable
 from urllib.parse import unquote
 
 from starlette.concurrency import run_in_threadpool
@@ -104,7 +105,9 @@ async def delete(request: Request, ctx: ServerContext) -> Response:
     return json_response({})
 
 
-def file_endpoint(handler, ctx: ServerContext):  # noqa: ANN001, ANN202
+def file_endpoint(
+    handler: Callable[[Request, ServerContext], Awaitable[Response]], ctx: ServerContext
+) -> Callable[[Request], Awaitable[Response]]:
     """A Starlette endpoint for `handler(request, ctx)`, with errors mapped as the API's are."""
 
     async def endpoint(request: Request) -> Response:

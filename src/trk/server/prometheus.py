@@ -139,7 +139,7 @@ def metrics_route(metrics: ServerMetrics, store: Store) -> Route:
     if settings.prometheus_multiproc_dir():
         from prometheus_client import multiprocess
 
-        multiprocess.MultiProcessCollector(collectors)
+        multiprocess.MultiProcessCollector(collectors)  # type: ignore[no-untyped-call]
         requests: CollectorRegistry | None = None
     else:
         requests = metrics.registry

@@ -31,7 +31,7 @@ def run_id_of(p: dict[str, Any]) -> str:
     run_id = p.get("run_id") or p.get("run_uuid")
     if not run_id:
         raise missing("run_id")
-    return run_id
+    return str(run_id)
 
 
 def create(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from click.core import ParameterSource
@@ -20,6 +21,8 @@ def _opt(flag: str, **kwargs: Any) -> Any:
     env = "TRK_" + flag.split("/")[0].lstrip("-").replace("-", "_").upper()
     return click.option(flag, envvar=env, show_envvar=True, show_default=True, **kwargs)
 
+
+F = TypeVar("F", bound=Callable[..., Any])  # a click command function
 
 OPTIONS = [
     _opt(
@@ -251,8 +254,8 @@ Also read from the environment:
 """
 
 
-def _apply(options: list[Any]) -> Any:
-    def decorate(func: Any) -> Any:
+def _apply(options: list[Callable[[F], F]]) -> Callable[[F], F]:
+    def decorate(func: F) -> F:
         for option in reversed(options):
             func = option(func)
         return func
@@ -275,7 +278,7 @@ def _apply(options: list[Any]) -> Any:
 )
 @_apply(OPTIONS)
 @click.pass_context
-def serve(ctx: click.Context, config_path: str | None, **values: Any) -> None:
+def serve(ctx: click.Context, /, config_path: str | None, **values: Any) -> None:
     """Serve a model (and optionally a challenger) over MLflow's scoring protocol."""
     from trk.serving.config import build_settings, load_config_file
 
