@@ -21,6 +21,7 @@ from trk import settings
 from trk.contracts.predictions import (
     LABELS_PER_CALL,
     JoinedCounts,
+    LabelsWritten,
     Outcome,
     PairedCounts,
     PairedOutcome,
@@ -32,7 +33,6 @@ from trk.store import schema as s
 from trk.store.engine import read_connection, write_connection
 from trk.store.prediction_labels import (
     LabelLimits,
-    LabelsWritten,
     correct_labels,
     join_pending,
     write_labels,

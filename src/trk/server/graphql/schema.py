@@ -57,7 +57,8 @@ def call(api: Api, info: Any, raw: Mapping[str, Any] | None) -> dict[str, Any]:
     params = check_fields(_plain(raw or {}), api.fields)
     authorized = ctx.extras.get("authorized_call")  # basic-auth: the row's permission first
     if authorized is not None:
-        return authorized(api, params, lambda checked: api.handler(ctx, checked) or {})
+        answer: dict[str, Any] = authorized(api, params, lambda c: api.handler(ctx, c) or {})
+        return answer
     return api.handler(ctx, params) or {}
 
 
