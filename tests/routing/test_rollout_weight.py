@@ -51,7 +51,7 @@ def test_replicas_follow_the_rollout_weight_and_a_rollback_reaches_zero(routing_
     name, urls = replicas
     assert [weight(u) for u in urls] == [0.2, 0.2]  # no rollout: the flag
     rollouts = SqlStore(routing_env.tracking_uri, str(routing_env.root / "artifacts")).rollouts
-    r = rollouts.start(Rollout(name, "1", "2", {"steps": [25, 100]}, "shadow", -1, 0.0,
+    r = rollouts.start(Rollout(name, "1", "2", {"steps": [25, 100], "shadow_for_s": 60}, "shadow", -1, 0.0,
                                0, 0, 0, 0, 0))  # fmt: skip
     wait_until(lambda: all(weight(u) == 0.0 for u in urls), timeout=10)
     # Shadowing first: the champion answers everything, the challenger gets copies.

@@ -13,15 +13,23 @@ from trk.store.sql import SqlStore
 pytestmark = pytest.mark.unit
 
 
-def test_the_weight_follows_the_rollout_of_the_served_versions(tmp_path):
+def _store(tmp_path) -> SqlStore:
+    """A store where model m has versions 1 and 2: a rollout starts only between real versions."""
     store = SqlStore(f"sqlite:///{tmp_path / 'trk.db'}", str(tmp_path / "a"))
+    for _ in range(2):
+        store.create_model_version("m", str(tmp_path / "model"))
+    return store
+
+
+def test_the_weight_follows_the_rollout_of_the_served_versions(tmp_path):
+    store = _store(tmp_path)
     served = {"champion": "1", "challenger": "2"}
     changes: list[float] = []
     split = SplitWeight(0.1, lambda: store.rollouts, lambda: "m", served.__getitem__,
                         changes.append)  # fmt: skip
     split.refresh()
     assert (split.current, split.source) == (0.1, "flag")
-    r = store.rollouts.start(Rollout("m", "1", "2", {"steps": [5]}, "running", 0, 0.05,
+    r = store.rollouts.start(Rollout("m", "1", "2", {"steps": [5, 100]}, "running", 0, 0.05,
                                      0, 0, 0, 0, 0))  # fmt: skip
     split.refresh()
     assert (split.current, split.source, split.state) == (0.05, "rollout", "running")
@@ -29,7 +37,7 @@ def test_the_weight_follows_the_rollout_of_the_served_versions(tmp_path):
     split.refresh()
     assert split.current == 0.0
     served["challenger"] = "2"
-    r = store.rollouts.transition("m", r.revision, {"state": "promoted", "weight": 1.0},
+    r = store.rollouts.transition("m", r.revision, {"state": "promoted", "step": 1, "weight": 1.0},
                                   "promote", "all steps passed")  # fmt: skip
     split.refresh()
     assert split.current == 1.0  # the champion here still serves v1
@@ -43,8 +51,8 @@ def test_the_weight_follows_the_rollout_of_the_served_versions(tmp_path):
 
 
 def test_a_store_that_cannot_answer_keeps_the_last_weight(tmp_path):
-    store = SqlStore(f"sqlite:///{tmp_path / 'trk.db'}", str(tmp_path / "a"))
-    store.rollouts.start(Rollout("m", "1", "2", {"steps": [5]}, "running", 0, 0.3,
+    store = _store(tmp_path)
+    store.rollouts.start(Rollout("m", "1", "2", {"steps": [30, 100]}, "running", 0, 0.3,
                                  0, 0, 0, 0, 0))  # fmt: skip
     split = SplitWeight(0.1, lambda: store.rollouts, lambda: "m")
     split.refresh()
