@@ -104,6 +104,12 @@ def specs(m: BenchModels, ref_checkout: str | None = None) -> list[Spec]:
             v2_model="iris-lr",
         ),
         Spec(
+            "trk_lr_profile",
+            "trk-serve LR with a reference profile (drift folded per answer)",
+            [*serve, "--model-uri", "models:/iris-lr-profile@champion"],
+            ONE,
+        ),
+        Spec(
             "trk_lr_nolog",
             "trk-serve LR --no-prediction-log",
             [*serve, "--model-uri", "models:/iris-lr@champion", "--no-prediction-log"],
@@ -469,6 +475,12 @@ def goals(by: dict[str, Spec]) -> str:
             "server CPU per request, shadow / single (same model)",
             cpu("trk_lr_shadow") / cpu("trk_lr"),
             1.10,
+            "x cpu",
+        ),
+        line(
+            "server CPU per request, LR with a reference profile / without (drift binning)",
+            cpu("trk_lr_profile") / cpu("trk_lr"),
+            1.05,
             "x cpu",
         ),
         line(

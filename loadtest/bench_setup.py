@@ -52,12 +52,12 @@ def build(root: Path) -> BenchModels:
         path = root / f"{key}.pkl"
         path.write_bytes(pickle.dumps(est))
         models.pickles[key] = path
-    _register_trk(models, estimators, iris.data.iloc[:2])
+    _register_trk(models, estimators, iris.data.iloc[:2], iris.data)
     _save_mlflow(models, estimators, iris.data.iloc[:2])
     return models
 
 
-def _register_trk(models: BenchModels, estimators: dict, example) -> None:
+def _register_trk(models: BenchModels, estimators: dict, example, reference) -> None:
     import trk
     import trk.sklearn
 
@@ -75,6 +75,13 @@ def _register_trk(models: BenchModels, estimators: dict, example) -> None:
                     serialization_format=fmt,
                 )
             client.set_registered_model_alias(name, "champion", info.registered_model_version)
+    # the same LR with a reference profile: serving then bins every answer's inputs for drift
+    with trk.start_run():
+        info = trk.sklearn.log_model(
+            estimators["lr"], name="model", registered_model_name="iris-lr-profile",
+            input_example=example, serialization_format="cloudpickle", reference_data=reference,
+        )  # fmt: skip
+    client.set_registered_model_alias("iris-lr-profile", "champion", info.registered_model_version)
     _register_torch(client)
 
 
