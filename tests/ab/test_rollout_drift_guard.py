@@ -18,7 +18,7 @@ from drift_helpers import COLUMNS, iris_store
 from trk.ab.rollout.controller import Controller
 from trk.ab.rollout.drift_guard import check_drift
 from trk.cli import main
-from trk.store.rollout_plan import DEFAULT_DRIFT_MIN_ROWS, parse_guard
+from trk.contracts.rollout_plan import DEFAULT_DRIFT_MIN_ROWS, parse_guard
 from trk.tracking.client import Client
 
 STICKY = "X-User-Id"

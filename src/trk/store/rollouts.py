@@ -2,7 +2,7 @@
 
 Every transition names the revision it was decided on; the UPDATE matches only that revision,
 so of two controllers deciding at once exactly one moves the rollout and the other gets
-`Conflict`. The store owns the state machine (trk.store.rollout_machine): a start must follow
+`Conflict`. The store owns the state machine (trk.contracts.rollout_machine): a start must follow
 its plan and name a registered model's versions, and a transition must be one the machine has. The lease columns let a long-running controller claim a rollout for a while
 (a crashed one's claim simply expires). Each transition is kept in `rollout_transitions` and
 announced to the store's listeners (webhooks) after it commits.
@@ -17,6 +17,7 @@ import orjson
 from sqlalchemy import Engine, and_, delete, func, insert, or_, select, update
 
 from trk.contracts.predictions import check_id
+from trk.contracts.rollout_machine import check_start, check_transition
 from trk.contracts.rollouts import (
     ACTIVE,
     Rollout,
@@ -28,7 +29,6 @@ from trk.contracts.rollouts import (
 from trk.exceptions import Conflict, InvalidState, NotFound
 from trk.store import schema as s
 from trk.store.engine import read_connection, write_connection
-from trk.store.rollout_machine import check_start, check_transition
 from trk.store.sql_base import now_ms
 from trk.webhooks import events
 

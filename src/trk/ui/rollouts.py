@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from trk.contracts.rollout_machine import check_stored
 from trk.contracts.rollouts import Rollout, Transition
 from trk.exceptions import InvalidParameter, NotFound
-from trk.store.rollout_machine import check_stored
 from trk.ui.charts import chart
 
 

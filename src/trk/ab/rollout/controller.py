@@ -5,7 +5,7 @@ Every write is a compare-and-set on the revision it was decided from, so two con
 a controller and a CI job running `trk rollout step`) never both move a rollout: the loser
 gets Conflict and does nothing. The long-running loop also holds a lease per rollout, so a
 second copy does not even evaluate; a killed copy's lease expires and any copy resumes from
-the state in the store. The store owns the state machine (trk.store.rollout_machine) and
+the state in the store. The store owns the state machine (trk.contracts.rollout_machine) and
 refuses what it does not allow; a stored rollout that breaks it is reported, never raised on.
 
 A promotion moves the aliases as `trk models promote` does (a protected alias refuses, and the
@@ -32,6 +32,7 @@ from trk.ab.rollout.bandit import thompson_share
 from trk.ab.rollout.decide import AWAIT, HOLD, PROMOTE, Decision, decide, forward
 from trk.ab.rollout.evidence import judge
 from trk.ab.rollout.plan import Plan
+from trk.contracts.rollout_machine import ALIASES_MOVED, check_stored
 from trk.contracts.rollouts import (
     ABORTED,
     AWAITING_APPROVAL,
@@ -44,7 +45,6 @@ from trk.contracts.rollouts import (
 from trk.contracts.surfaces import RolloutStore
 from trk.exceptions import Conflict, InvalidState, PermissionDenied, TrkError
 from trk.serving_contract import CHALLENGER, CHAMPION
-from trk.store.rollout_machine import ALIASES_MOVED, check_stored
 from trk.tracking.promotion import alias_version, promote, rollback
 
 log = logging.getLogger("trk.rollout")

@@ -19,9 +19,9 @@ from trk.ab.drift import rows_metric
 from trk.ab.drift_report import tally_windows
 from trk.ab.rollout.guards import INCONCLUSIVE, PASS, GuardResult
 from trk.ab.windows import VariantWindows
+from trk.contracts.rollout_plan import OPS, Guard
 from trk.models.profile import ReferenceProfile
 from trk.serving_contract import CHALLENGER, CHAMPION
-from trk.store.rollout_plan import OPS, Guard
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from typing import Any
 
 from trk.ab.report import BETTER, INSUFFICIENT, NO_DIFFERENCE, WORSE, Report
 from trk.ab.rollout import quantiles
-from trk.store.rollout_plan import OPERATIONAL, OPS, QUALITY, Guard, parse_guard
+from trk.contracts.rollout_plan import OPERATIONAL, OPS, QUALITY, Guard, parse_guard
 
 __all__ = ["OPERATIONAL", "QUALITY", "Guard", "GuardResult", "parse_guard"]
 

@@ -2,7 +2,7 @@
 `step-interval` and `step_interval` both work).
 
 The plan itself (`Plan`: steps, timing, guards, when to stop for a person) is declared once in
-`trk.store.rollout_plan`, so the store that keeps it checks it with the same class; it is
+`trk.contracts.rollout_plan`, so the store that keeps it checks it with the same class; it is
 stored as JSON in the rollout's row, and every controller judges by the same plan.
 """
 
@@ -14,8 +14,8 @@ from typing import Any
 import yaml
 
 from trk.ab.windows import parse_duration
+from trk.contracts.rollout_plan import DEFAULT_STEPS, KEYS, MODES, Plan
 from trk.exceptions import InvalidParameter
-from trk.store.rollout_plan import DEFAULT_STEPS, KEYS, MODES, Plan
 
 __all__ = ["DEFAULT_STEPS", "KEYS", "MODES", "Plan", "build_plan", "load_plan_file", "parse_steps"]
 

@@ -24,6 +24,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from trk.contracts.rollout_plan import Plan
 from trk.contracts.rollouts import (
     ABORTED,
     AWAITING_APPROVAL,
@@ -35,7 +36,6 @@ from trk.contracts.rollouts import (
     Rollout,
 )
 from trk.exceptions import InvalidParameter, InvalidState
-from trk.store.rollout_plan import Plan
 
 ALIASES_MOVED = "aliases_moved"
 # (from state, action) -> the states it may lead to. Nothing leaves a terminal state except
