@@ -76,6 +76,8 @@ def test_a_store_outage_shows_as_5xx_and_store_down(tmp_path):
 def test_rollout_states(tmp_path):
     uri = f"sqlite:///{tmp_path / 'trk.db'}"
     store = SqlStore(uri, str(tmp_path / "a"))
+    for _ in range(2):  # a rollout starts only between versions that exist
+        store.create_model_version("iris", str(tmp_path / "model"))
     plan = {"steps": [5, 50, 100], "step_interval_s": 60}
     started = store.rollouts.start(
         Rollout("iris", "1", "2", plan, "running", 0, 0.05, 0, 0, 0, 0, 0)
