@@ -1,7 +1,8 @@
 """The rehearsal's labels: every label, wherever and whenever it arrives, must count once.
 
 While the load runs, most answers are labelled through `POST /feedback` on a random live
-replica (rarely the one that answered; some labels twice, to two replicas); the rest are
+replica (rarely the one that answered; some labels twice, to two replicas, where the repeat
+must be refused with a 409 since a label is written once); the rest are
 kept and labelled in bulk with `trk ab label --file` after every replica has stopped and a
 delay has passed (`--bulk-delay-s`, a minute by default). A fifth of the labels disagree
 with the true species (as real labels sometimes do), so `correct` is not simply `labelled`.
@@ -62,6 +63,7 @@ class Labeller:
         """Label every answer that came in since the last call."""
         new, self._seen = answers[self._seen :], len(answers)
         batches: dict[int, list[dict[str, Any]]] = {}
+        repeats: dict[int, list[dict[str, Any]]] = {}
         for a in new:
             if a.status != 200:
                 continue
@@ -73,17 +75,28 @@ class Labeller:
             item = {"request_id": a.request_id, "label": self.labels[a.request_id]}
             targets = self.rng.sample(live, 2 if len(live) > 1 and self._twice() else 1)
             self.resent += len(targets) - 1
-            for replica in targets:
-                batches.setdefault(replica, []).append(item)
-                self.wrong_replica += replica != a.replica
+            batches.setdefault(targets[0], []).append(item)
+            for replica in targets[1:]:  # a label is written once: the repeat must get a 409
+                repeats.setdefault(replica, []).append(item)
+            self.wrong_replica += targets[0] != a.replica
             self.sent += 1
+        # 200 (joined) or 202 (held until its prediction is logged) for the first sending
+        await self._send(client, batches, (200, 202))
+        await self._send(client, repeats, (409,))
+
+    async def _send(
+        self,
+        client: httpx.AsyncClient,
+        batches: dict[int, list[dict[str, Any]]],
+        ok: tuple[int, ...],
+    ) -> None:
         for replica, items in batches.items():
             try:
                 resp = await client.post(self.urls[replica] + "/feedback", json=items)
             except httpx.HTTPError as exc:
                 self.refused.append(repr(exc))
                 continue
-            if resp.status_code != 200:
+            if resp.status_code not in ok:
                 self.refused.append(f"{resp.status_code}: {resp.text[:200]}")
 
     def _twice(self) -> bool:

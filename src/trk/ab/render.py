@@ -18,8 +18,8 @@ def render_json(report: Report) -> str:
 def _clean(obj: object) -> object:
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, dict):  # JSON keys are text (the latency histogram's are bucket numbers)
+        return {str(k): _clean(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
         return [_clean(v) for v in obj]
     return obj
