@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
 
 import httpx
 import pytest
@@ -57,16 +56,16 @@ def test_two_workers_share_aggregated_metrics(trk_serve):
                 headers={"Connection": "close"},
             )
             assert resp.status_code == 200
+
         # A scrape folds its own worker's records first; the other worker's are counted within
         # its fold interval (5 ms), so the sum is exact after at most a few scrapes.
-        deadline = time.monotonic() + 10
-        while True:
+        def counted() -> bool:
             text = client.get(url + "/metrics").text
-            got = metric_value(text, "trk_requests_total", variant="champion", status="200")
-            if got == n or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
-    assert got == n
+            return metric_value(text, "trk_requests_total", variant="champion", status="200") == n
+
+        wait_until(counted, timeout=10)
+        text = client.get(url + "/metrics").text
+    assert metric_value(text, "trk_requests_total", variant="champion", status="200") == n
     assert metric_value(text, "trk_model_info", alias="champion", version="1") == 1
     os.kill(proc.pid, signal.SIGTERM)
     assert proc.wait(timeout=30) == 0

@@ -136,11 +136,8 @@ def _fresh(drift: VersionDrift | None) -> VersionDrift | None:
 def _columns(inputs: list[Any], names: list[str] | None) -> dict[str, Any]:
     """Feature name -> values, from a batch's decoded inputs (arrays or DataFrames)."""
     arrays = [x for x in inputs if isinstance(x, np.ndarray) and x.ndim == 2]
-    if arrays and len(arrays) == len(inputs):
-        stacked = np.concatenate(arrays) if len(arrays) > 1 else arrays[0]
-        labels = names if names and len(names) == stacked.shape[1] else None
-        labels = labels or [str(i) for i in range(stacked.shape[1])]
-        return {name: stacked[:, i] for i, name in enumerate(labels)}
+    if arrays and len(arrays) == len(inputs):  # the fast path: one stack, then one slice a column
+        return _as_columns(np.concatenate(arrays) if len(arrays) > 1 else arrays[0], names)
     columns: dict[str, list[Any]] = {}
     for x in inputs:
         for name, values in _as_columns(x, names).items():
