@@ -57,9 +57,13 @@ def expected_report(captures: pd.DataFrame, labels: pd.DataFrame) -> dict:
         for p, t in zip(df["pred"], df["truth"], strict=True)
     ]
     df["correct"] = df["labelled"] & pd.Series(same, index=df.index)
+    # The report's windows: a minute, or whole minutes enough to cover the hours the files
+    # span in 100 windows (a run that crosses an hour boundary spans two hours).
+    hours = df["ms"] // HOUR_MS
+    width = 60_000 * max(1, -(-(int(hours.max() - hours.min()) + 1) * 60 // 100))
     out = {}
     for variant, g in df.groupby("variant"):
-        wins = g.groupby(g["ms"] // 60_000)["latency_ms"]
+        wins = g.groupby(g["ms"] // width)["latency_ms"]
         p50 = (wins.quantile(0.5) * wins.size()).sum() / wins.size().sum()
         lab = g[g["labelled"]]
         out[variant] = {

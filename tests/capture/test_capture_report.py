@@ -143,3 +143,16 @@ def test_bad_labels_are_refused_and_nothing_is_written(tmp_path):
         with pytest.raises(InvalidParameter):
             write_labels(target, "iris", bad)
     assert not (tmp_path / "cap").exists()
+
+
+def test_captures_across_an_hour_boundary_are_read_in_two_minute_windows(tmp_path):
+    # Two hourly partitions span 120 minutes: over 100 one-minute windows, so windows of two.
+    uri, at_ms = str(tmp_path / "cap"), (NOW_MS // HOUR_MS - 2) * HOUR_MS - 70_000
+    recs = _capture(uri, tmp_path, n=4000, at_ms=at_ms)
+    write_labels(open_target(uri), "iris",
+                 [{"request_id": r.request_id, "label": t} for r, t in recs])  # fmt: skip
+    report = capture_report(uri, "iris").to_dict()
+    captures, labels = read_local(tmp_path / "cap"), read_local(tmp_path / "cap", "labels")
+    check_report(
+        report, expected_report(captures.to_table().to_pandas(), labels.to_table().to_pandas())
+    )
