@@ -51,7 +51,7 @@ def bench_writer(rows: int, root: Path) -> dict[str, float]:
             3.5,
             [i % 3],
             [[5.1, 3.5, 1.4, 0.2]],
-        )  # fmt: skip
+        )
         for i in range(rows)
     ]
     cpu, wall = time.process_time(), time.perf_counter()
@@ -87,7 +87,7 @@ def bench_sink(rows: int, root: Path) -> dict[str, float]:
             now + i,
             False,
             [[5.1, 3.5, 1.4, 0.2]],
-        )  # fmt: skip
+        )
         for i in range(rows)
     ]
     cpu = time.process_time()
@@ -113,15 +113,21 @@ def write_capture(root: Path, rows: int) -> None:
         truth = rng.integers(0, 3, n)
         right = rng.random(n) < np.where(challenger, 0.9, 0.7)
         pred = np.where(right, truth, (truth + 1) % 3)
-        table = pa.table({
-            "request_id": ids, "timestamp": pa.array(at, pa.timestamp("ms", tz="UTC")),
-            "model": np.full(n, "bench"), "variant": np.where(challenger, "challenger", "champion"),
-            "version": np.where(challenger, "2", "1"),
-            "routing_probability": np.where(challenger, 0.3, 0.7),
-            "status": np.full(n, 200, dtype=np.int32), "latency_ms": rng.gamma(2.0, 2.0, n),
-            "prediction": np.char.add(np.char.add("[", pred.astype(str)), "]"),
-            "inputs": np.full(n, "[[5.1,3.5,1.4,0.2]]"),
-        }, schema=layout.capture_schema())  # fmt: skip
+        table = pa.table(
+            {
+                "request_id": ids,
+                "timestamp": pa.array(at, pa.timestamp("ms", tz="UTC")),
+                "model": np.full(n, "bench"),
+                "variant": np.where(challenger, "challenger", "champion"),
+                "version": np.where(challenger, "2", "1"),
+                "routing_probability": np.where(challenger, 0.3, 0.7),
+                "status": np.full(n, 200, dtype=np.int32),
+                "latency_ms": rng.gamma(2.0, 2.0, n),
+                "prediction": np.char.add(np.char.add("[", pred.astype(str)), "]"),
+                "inputs": np.full(n, "[[5.1,3.5,1.4,0.2]]"),
+            },
+            schema=layout.capture_schema(),
+        )
         date, hour = layout.hour_of(int(at[0]))
         part = root / layout.capture_dir("bench", date, hour)
         part.mkdir(parents=True, exist_ok=True)
@@ -132,9 +138,13 @@ def write_capture(root: Path, rows: int) -> None:
     ids, lab = np.concatenate(labelled_ids), np.concatenate(labels)
     part = root / layout.label_dir("bench", "2026-12-06")
     part.mkdir(parents=True, exist_ok=True)
-    table = pa.table({"request_id": ids, "label": lab,
-                      "timestamp": pa.array(np.full(len(ids), T0 + 86_000_000),
-                                            pa.timestamp("ms", tz="UTC"))})  # fmt: skip
+    table = pa.table(
+        {
+            "request_id": ids,
+            "label": lab,
+            "timestamp": pa.array(np.full(len(ids), T0 + 86_000_000), pa.timestamp("ms", tz="UTC")),
+        }
+    )
     pq.write_table(table, part / layout.part_name(), compression="zstd")
 
 
@@ -158,8 +168,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--report-rows", type=int, default=10_000_000)
-    parser.add_argument("--dir", default=None,
-                        help="Scratch directory, kept (default: a temporary one).")  # fmt: skip
+    parser.add_argument(
+        "--dir", default=None, help="Scratch directory, kept (default: a temporary one)."
+    )
     ns = parser.parse_args()
     root = Path(ns.dir or tempfile.mkdtemp(prefix="trk-bench-capture-"))
     try:

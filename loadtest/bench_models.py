@@ -68,10 +68,12 @@ def main() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         plain_arr = _best_us(lambda: clf.predict(arr))
-    print(f"LogisticRegression 1 row: sklearn predict(DataFrame) {_best_us(lambda: clf.predict(row)):.0f} us, "
-          f"sklearn predict(ndarray) {plain_arr:.0f} us, "
-          f"PyFuncModel.predict(DataFrame) {_best_us(lambda: model.predict(row)):.0f} us, "
-          f"PyFuncModel.predict_array {_best_us(lambda: model.predict_array(arr)):.0f} us")  # fmt: skip
+    print(
+        f"LogisticRegression 1 row: sklearn predict(DataFrame) {_best_us(lambda: clf.predict(row)):.0f} us, "
+        f"sklearn predict(ndarray) {plain_arr:.0f} us, "
+        f"PyFuncModel.predict(DataFrame) {_best_us(lambda: model.predict(row)):.0f} us, "
+        f"PyFuncModel.predict_array {_best_us(lambda: model.predict_array(arr)):.0f} us"
+    )
 
 
 if __name__ == "__main__":

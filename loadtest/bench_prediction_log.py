@@ -38,8 +38,10 @@ def run(uri: str, rows: int) -> dict[str, float]:
     started = time.perf_counter()
     labelled = rows // 2
     for start in range(0, labelled, BATCH):
-        items = [{"request_id": f"r{i}", "label": (i + i // 7) % 3}
-                 for i in range(start, min(start + BATCH, labelled))]  # fmt: skip
+        items = [
+            {"request_id": f"r{i}", "label": (i + i // 7) % 3}
+            for i in range(start, min(start + BATCH, labelled))
+        ]
         log.log_labels(model, items)
     out["label_rows_per_s"] = labelled / (time.perf_counter() - started)
     for what in ("joined", "paired"):
@@ -62,7 +64,7 @@ def _bytes_per_row(log: object, rows: int) -> float:
             text(
                 "SELECT pg_total_relation_size('prediction_log')"
                 " + pg_total_relation_size('prediction_labels')"
-            )  # fmt: skip
+            )
         ).scalar()
     return float(size) / rows
 

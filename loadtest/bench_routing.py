@@ -70,12 +70,18 @@ def register(root: Path) -> dict[str, str]:
     for c in (1.0, 0.5):
         est = LogisticRegression(C=c, max_iter=300).fit(iris.data, iris.target)
         with trk.start_run():
-            trk.sklearn.log_model(est, name="model", registered_model_name="iris",
-                                  input_example=example, serialization_format="cloudpickle")  # fmt: skip
+            trk.sklearn.log_model(
+                est,
+                name="model",
+                registered_model_name="iris",
+                input_example=example,
+                serialization_format="cloudpickle",
+            )
     slow = type("Slow", (PythonModel,), dict(vars(SlowModel)))
     with trk.start_run():
-        trk.pyfunc.log_model(python_model=slow(), name="model", registered_model_name="iris",
-                             input_example=example)  # fmt: skip
+        trk.pyfunc.log_model(
+            python_model=slow(), name="model", registered_model_name="iris", input_example=example
+        )
     for alias, version in (("champion", 1), ("challenger", 2), ("slow", 3)):
         client.set_registered_model_alias("iris", alias, version)
     return env
@@ -96,8 +102,13 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
         cmd = [TRK_SERVE, "--port", str(self.port), "--report-interval-s", "3600", *args]
-        self.proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
-                                     stderr=self.log, start_new_session=True)  # fmt: skip
+        self.proc = subprocess.Popen(
+            cmd,
+            env={**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=self.log,
+            start_new_session=True,
+        )
 
     def __enter__(self) -> Server:
         deadline = time.monotonic() + 120
@@ -292,13 +303,19 @@ def main() -> None:
     print("| case | req/s | p50 ms | p99 ms | errors | shadow compared | dropped | timeout |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['case']} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | "
-              f"{r['errors']:.0f} | {r['compared']:.0f} | {r['dropped']:.0f} | {r['timeout']:.0f} |")  # fmt: skip
-    print(f"\nshadow (fast) p50 / single p50 = {rows[1]['ratio']:.2f}x, median of per-round "
-          "ratios (target <= 1.15x)")  # fmt: skip
+        print(
+            f"| {r['case']} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | "
+            f"{r['errors']:.0f} | {r['compared']:.0f} | {r['dropped']:.0f} | {r['timeout']:.0f} |"
+        )
+    print(
+        f"\nshadow (fast) p50 / single p50 = {rows[1]['ratio']:.2f}x, median of per-round "
+        "ratios (target <= 1.15x)"
+    )
     print(f"shadow (sleeps 1 s) p99 / single p99 = {rows[2]['ratio']:.2f}x (target <= 1.2x)")
-    print(f"\n### Alias swap under load (16 connections, {args.swap_seconds:.0f} s, "
-          f"--reload-interval-s {args.reload_interval_s:g})\n")  # fmt: skip
+    print(
+        f"\n### Alias swap under load (16 connections, {args.swap_seconds:.0f} s, "
+        f"--reload-interval-s {args.reload_interval_s:g})\n"
+    )
     for key, value in swap.items():
         print(f"- {key}: {value:.3f}" if isinstance(value, float) else f"- {key}: {value}")
 

@@ -132,7 +132,7 @@ def specs(m: BenchModels, ref_checkout: str | None = None) -> list[Spec]:
                 "shadow",
                 "--challenger-uri",
                 "models:/iris-lr@champion",
-            ],  # fmt: skip
+            ],
             ONE,
         ),
         Spec(
@@ -148,7 +148,7 @@ def specs(m: BenchModels, ref_checkout: str | None = None) -> list[Spec]:
                 "models:/iris-lr@champion",
                 "--challenger-weight",
                 "0.5",
-            ],  # fmt: skip
+            ],
             ONE,
         ),
         Spec(
@@ -377,8 +377,10 @@ def measure(spec: Spec, m: BenchModels, duration: float, repeat: int) -> None:
         after = champion_rows(m, spec)
         if before is not None and after is not None:
             spec.logged = after - before
-            print(f"  prediction log: {spec.logged} champion answers for {spec.answered} answered",
-                  flush=True)  # fmt: skip
+            print(
+                f"  prediction log: {spec.logged} champion answers for {spec.answered} answered",
+                flush=True,
+            )
 
 
 def _measure(spec: Spec, m: BenchModels, duration: float, repeat: int) -> None:
@@ -428,10 +430,13 @@ def table(all_specs: list[Spec]) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in all_specs:
-        rows_of = [(s.name, cell, r, s.cpu_us[cell], s.shipper_us.get(cell, 0.0))
-                   for cell, r in sorted(s.results.items())]  # fmt: skip
-        rows_of += [(f"{s.name}, V2 infer", c, r, u, float("nan"))
-                    for c, (r, u) in sorted(s.v2.items())]  # fmt: skip
+        rows_of = [
+            (s.name, cell, r, s.cpu_us[cell], s.shipper_us.get(cell, 0.0))
+            for cell, r in sorted(s.results.items())
+        ]
+        rows_of += [
+            (f"{s.name}, V2 infer", c, r, u, float("nan")) for c, (r, u) in sorted(s.v2.items())
+        ]
         for name, (conns, rows), r, cpu_us, shipper_us in rows_of:
             lines.append(
                 f"| {name} | {conns} | {rows} | {r.rps:,.0f} | {cpu_us:.0f} | {shipper_us:.0f} "
@@ -504,13 +509,13 @@ def goals(by: dict[str, Spec]) -> str:
         ),
         line(
             "server CPU per request, trk LR / ref LR", cpu("trk_lr") / cpu("ref_lr"), 1.0, "x cpu"
-        ),  # fmt: skip
+        ),
         line(
             "server CPU per request, trk shadow / ref shadow",
             cpu("trk_lr_shadow") / cpu("ref_lr_shadow"),
             1.0,
             "x cpu",
-        ),  # fmt: skip
+        ),
         line("trk LR --workers 2 / 1 worker", rps("trk_lr_w2") / rps("trk_lr"), 1.6),
         line(
             "torch, 32 conns: batching / no batching",
@@ -542,8 +547,10 @@ def goals(by: dict[str, Spec]) -> str:
     for s in by.values():  # wrk does not count answers in flight when it stops: >=
         if s.logged is not None and s.key.startswith("trk"):
             ok = s.logged >= s.answered
-            out.append(f"- prediction log after SIGTERM, {s.name}: {s.logged} champion answers for "
-                       f"{s.answered} answers {'PASS' if ok else 'MISS'}")  # fmt: skip
+            out.append(
+                f"- prediction log after SIGTERM, {s.name}: {s.logged} champion answers for "
+                f"{s.answered} answers {'PASS' if ok else 'MISS'}"
+            )
     for key in ("trk_lr_w2", "bare_w2_nodelay", "bare_w2_plain"):
         s = by.get(key)
         if s and (8, 1) in s.results and s.results[(8, 1)].p50_ms >= 35:
@@ -557,13 +564,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per measurement")
     parser.add_argument("--repeat", type=int, default=1, help="runs per cell (median kept)")
-    parser.add_argument("--only", default="",
-                        help="comma-separated server keys (a key that is not one: a substring)")  # fmt: skip
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated server keys (a key that is not one: a substring)",
+    )
     parser.add_argument("--out", default=None, help="also write the markdown here")
-    parser.add_argument("--cells", default="",
-                        help="only these connections x rows cells, e.g. 8x1,8x32")  # fmt: skip
-    parser.add_argument("--ref", default=None,
-                        help="another trk checkout (with its .venv) to measure side by side")  # fmt: skip
+    parser.add_argument(
+        "--cells", default="", help="only these connections x rows cells, e.g. 8x1,8x32"
+    )
+    parser.add_argument(
+        "--ref", default=None, help="another trk checkout (with its .venv) to measure side by side"
+    )
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="trk-bench-"))
     print(f"building models in {root}", flush=True)

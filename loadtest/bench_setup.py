@@ -78,9 +78,13 @@ def _register_trk(models: BenchModels, estimators: dict, example, reference) -> 
     # the same LR with a reference profile: serving then bins every answer's inputs for drift
     with trk.start_run():
         info = trk.sklearn.log_model(
-            estimators["lr"], name="model", registered_model_name="iris-lr-profile",
-            input_example=example, serialization_format="cloudpickle", reference_data=reference,
-        )  # fmt: skip
+            estimators["lr"],
+            name="model",
+            registered_model_name="iris-lr-profile",
+            input_example=example,
+            serialization_format="cloudpickle",
+            reference_data=reference,
+        )
     client.set_registered_model_alias("iris-lr-profile", "champion", info.registered_model_version)
     _register_torch(client)
 

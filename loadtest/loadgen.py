@@ -106,8 +106,14 @@ async def _asyncio_load(url: str, body: bytes, connections: int, duration_s: flo
     elapsed = time.perf_counter() - started
     latencies.sort()
     pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
-    return LoadResult(len(latencies) / elapsed, pick(0.50), pick(0.99), errors[0], "asyncio",
-                      len(latencies) - errors[0])  # fmt: skip
+    return LoadResult(
+        len(latencies) / elapsed,
+        pick(0.50),
+        pick(0.99),
+        errors[0],
+        "asyncio",
+        len(latencies) - errors[0],
+    )
 
 
 async def _read_head(reader: asyncio.StreamReader) -> tuple[int, int]:

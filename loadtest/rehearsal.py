@@ -217,8 +217,15 @@ async def drive(
     return await load, promoted_at
 
 
-def evaluate(cfg: Config, answers: list[Answer], promoted_at: float, versions, report, procs,
-             labeller: labels.Labeller):  # fmt: skip
+def evaluate(
+    cfg: Config,
+    answers: list[Answer],
+    promoted_at: float,
+    versions,
+    report,
+    procs,
+    labeller: labels.Labeller,
+):
     """Checks (name -> passed) and figures, from the answers, the report and the processes."""
     replicas = [p for p in procs if p.name.startswith("replica-")]
     stick = checks.sticky(answers, cfg.replicas)
@@ -337,8 +344,12 @@ def main() -> int:
     parser.add_argument("--s3-endpoint", default=None, help="S3 endpoint (default: start moto)")
     parser.add_argument("--duration-s", type=float, default=Config.duration_s)
     parser.add_argument("--connections", type=int, default=Config.connections)
-    parser.add_argument("--bulk-delay-s", type=float, default=Config.bulk_delay_s,
-                        help="Wait this long after the load before the bulk labels")  # fmt: skip
+    parser.add_argument(
+        "--bulk-delay-s",
+        type=float,
+        default=Config.bulk_delay_s,
+        help="Wait this long after the load before the bulk labels",
+    )
     parser.add_argument("--workdir", type=Path, default=None, help="Logs of every process")
     parser.add_argument("--json-out", type=Path, default=None)
     ns = parser.parse_args()

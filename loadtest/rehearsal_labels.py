@@ -104,8 +104,10 @@ class Labeller:
 
     def late_file(self, path: Path) -> Path:
         """The labels kept back, as a JSON Lines file for `trk ab label --file`."""
-        lines = (orjson.dumps({"request_id": a.request_id, "label": self.labels[a.request_id]})
-                 for a in self.late)  # fmt: skip
+        lines = (
+            orjson.dumps({"request_id": a.request_id, "label": self.labels[a.request_id]})
+            for a in self.late
+        )
         path.write_bytes(b"\n".join(lines) + b"\n")
         return path
 

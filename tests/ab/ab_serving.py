@@ -125,11 +125,18 @@ def send(url: str, x: np.ndarray, threads: int = 4) -> list[tuple[str, str, int,
         with httpx.Client(base_url=url, timeout=30) as http:
             for i in range(k, len(x), threads):
                 # A sticky header routes row i the same way on every run: no flaky verdicts.
-                r = http.post("/invocations", json={"inputs": [x[i].tolist()]},
-                              headers={STICKY_HEADER: f"row-{i}"})  # fmt: skip
+                r = http.post(
+                    "/invocations",
+                    json={"inputs": [x[i].tolist()]},
+                    headers={STICKY_HEADER: f"row-{i}"},
+                )
                 pred = r.json()["predictions"][0] if r.status_code == 200 else -1
-                out[i] = (r.headers.get("x-request-id"), r.headers.get("x-trk-variant"),
-                          r.status_code, pred)  # fmt: skip
+                out[i] = (
+                    r.headers.get("x-request-id"),
+                    r.headers.get("x-trk-variant"),
+                    r.status_code,
+                    pred,
+                )
 
     pool = [threading.Thread(target=worker, args=(k,)) for k in range(threads)]
     for t in pool:
@@ -142,7 +149,10 @@ def send(url: str, x: np.ndarray, threads: int = 4) -> list[tuple[str, str, int,
 def feedback(url: str, ids: list[str], labels: list[int], batch: int = 1000) -> list[dict]:
     answers = []
     for i in range(0, len(ids), batch):
-        body = [{"request_id": r, "label": int(y)} for r, y in zip(ids[i : i + batch], labels[i : i + batch], strict=True)]  # fmt: skip
+        body = [
+            {"request_id": r, "label": int(y)}
+            for r, y in zip(ids[i : i + batch], labels[i : i + batch], strict=True)
+        ]
         resp = httpx.post(url + "/feedback", json=body, timeout=30)
         assert resp.status_code == 200, resp.text
         answers.append(resp.json())
@@ -173,8 +183,10 @@ def start_replicas(args: list[list[str]], env: dict[str, str], logs: Path) -> li
         with open(log, "w") as out:
             proc = subprocess.Popen(
                 [str(Path(sys.executable).parent / "trk-serve"), "--port", str(port), *extra],
-                env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT,
-            )  # fmt: skip
+                env={**os.environ, **env},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         replicas.append(Replica(proc, f"http://127.0.0.1:{port}", log))
     for r in replicas:
         try:

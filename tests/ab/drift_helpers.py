@@ -26,9 +26,12 @@ def log_iris(uri: str, name: str = "iris") -> pd.DataFrame:
         with trk.start_run():
             for _ in range(2):
                 trk.sklearn.log_model(
-                    LogisticRegression(max_iter=500).fit(X, data.target), "model",
-                    registered_model_name=name, input_example=X.head(2), reference_data=X,
-                )  # fmt: skip
+                    LogisticRegression(max_iter=500).fit(X, data.target),
+                    "model",
+                    registered_model_name=name,
+                    input_example=X.head(2),
+                    reference_data=X,
+                )
     finally:
         while trk.active_run():
             trk.end_run()

@@ -52,8 +52,12 @@ def register(tracking_uri: str, name: str, models: list[PythonModel]) -> None:
     try:
         for model in models:
             with trk.start_run():
-                trk.pyfunc.log_model(python_model=model, name="model", registered_model_name=name,
-                                     input_example=np.array([[0.2, 0.7]]))  # fmt: skip
+                trk.pyfunc.log_model(
+                    python_model=model,
+                    name="model",
+                    registered_model_name=name,
+                    input_example=np.array([[0.2, 0.7]]),
+                )
     finally:
         while trk.active_run():
             trk.end_run()
@@ -70,26 +74,51 @@ class Processes:
     def start(self, *argv: str) -> subprocess.Popen:
         log = self.root / f"{Path(argv[0]).name}-{len(self.procs)}.log"
         with open(log, "w") as out:
-            proc = subprocess.Popen(argv, env={**os.environ, **self.env}, stdout=out,
-                                    stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+            proc = subprocess.Popen(
+                argv,
+                env={**os.environ, **self.env},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         proc.log = log  # type: ignore[attr-defined]
         self.procs.append(proc)
         return proc
 
     def replica(self, model: str, reload_s: float = 0.5) -> str:
         port = free_port()
-        self.start(str(BIN / "trk-serve"), "--port", str(port), "--model-uri",
-                   f"models:/{model}@champion", "--challenger-uri", f"models:/{model}@challenger",
-                   "--mode", "split", "--challenger-weight", "0", "--sticky-header", STICKY,
-                   "--reload-interval-s", str(reload_s), "--report-interval-s", "0.5")  # fmt: skip
+        self.start(
+            str(BIN / "trk-serve"),
+            "--port",
+            str(port),
+            "--model-uri",
+            f"models:/{model}@champion",
+            "--challenger-uri",
+            f"models:/{model}@challenger",
+            "--mode",
+            "split",
+            "--challenger-weight",
+            "0",
+            "--sticky-header",
+            STICKY,
+            "--reload-interval-s",
+            str(reload_s),
+            "--report-interval-s",
+            "0.5",
+        )
         return f"http://127.0.0.1:{port}"
 
     def trk(self, *args: str) -> subprocess.Popen:
         return self.start(str(BIN / "trk"), *args)
 
     def run_trk(self, *args: str) -> str:
-        done = subprocess.run([str(BIN / "trk"), *args], env={**os.environ, **self.env},
-                              capture_output=True, text=True, timeout=120)  # fmt: skip
+        done = subprocess.run(
+            [str(BIN / "trk"), *args],
+            env={**os.environ, **self.env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert done.returncode == 0, done.stderr + done.stdout
         return done.stdout + done.stderr
 
@@ -113,8 +142,11 @@ def health(url: str) -> dict[str, Any]:
 
 def serving(url: str) -> dict[str, str]:
     """variant -> version this replica serves now."""
-    return {v["name"]: str(v.get("version")) for v in health(url).get("variants", [])
-            if v.get("state") == "ready"}  # fmt: skip
+    return {
+        v["name"]: str(v.get("version"))
+        for v in health(url).get("variants", [])
+        if v.get("state") == "ready"
+    }
 
 
 def weight(url: str) -> float | None:
@@ -146,8 +178,11 @@ class Traffic:
             k = n % len(clients)
             x = self.rng.uniform(size=2)
             try:
-                r = clients[k].post("/invocations", json={"inputs": [x.tolist()]},
-                                    headers={STICKY: f"u{self.rng.integers(10**9)}"})  # fmt: skip
+                r = clients[k].post(
+                    "/invocations",
+                    json={"inputs": [x.tolist()]},
+                    headers={STICKY: f"u{self.rng.integers(10**9)}"},
+                )
             except httpx.HTTPError:
                 continue
             key = (self.urls[k], r.headers.get("x-trk-variant", ""), r.status_code)
@@ -173,5 +208,6 @@ def wait_for(predicate: Any, timeout: float, what: str, log: Path | None = None)
         if predicate():
             return
         time.sleep(0.2)
-    raise AssertionError(f"{what}: not within {timeout}s" + (f"\n{log.read_text()[-3000:]}"
-                                                              if log else ""))  # fmt: skip
+    raise AssertionError(
+        f"{what}: not within {timeout}s" + (f"\n{log.read_text()[-3000:]}" if log else "")
+    )

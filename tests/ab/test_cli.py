@@ -68,8 +68,11 @@ def test_verdict_flag_method_and_minimum_sample(cli, client):
     assert (data["method"], data["horizon"], data["min_sample"]) == ("sequential", 800, 100)
     acc = next(c for c in data["comparisons"] if c["metric"] == "accuracy")
     assert acc["sequence"][-1]["n"] == 1200 and acc["needed"] > 0
-    for bad, why in ((["--horizon", "0"], "--horizon"), (["--min-sample", "0"], "--min-sample"),
-                     (["--alpha", "2"], "--alpha")):  # fmt: skip
+    for bad, why in (
+        (["--horizon", "0"], "--horizon"),
+        (["--min-sample", "0"], "--min-sample"),
+        (["--alpha", "2"], "--alpha"),
+    ):
         out = cli("ab", "report", "iris", *bad)
         assert out.exit_code == 1 and why in out.output, out.output
     assert cli("ab", "report", "iris", "--method", "bayes").exit_code == 2  # usage error
@@ -115,8 +118,18 @@ def test_promote_refuses_a_challenger_alias_that_moved(cli, client):
 
 def test_gate_pass_tags_and_moves_alias(cli, client):
     register(client, "iris")
-    out = cli("models", "gate", "iris", "2", "--require", "accuracy>=0.90",
-              "--require", "f1_macro >= 0.85", "--alias", "staging")  # fmt: skip
+    out = cli(
+        "models",
+        "gate",
+        "iris",
+        "2",
+        "--require",
+        "accuracy>=0.90",
+        "--require",
+        "f1_macro >= 0.85",
+        "--alias",
+        "staging",
+    )
     assert out.exit_code == 0, out.output
     assert "PASS  accuracy>=0.9: accuracy = 0.9" in out.output
     assert "approved; iris@staging -> version 2" in out.output
@@ -126,8 +139,18 @@ def test_gate_pass_tags_and_moves_alias(cli, client):
 
 def test_gate_fail_tags_rejected_and_keeps_alias(cli, client):
     register(client, "iris", staging="2")
-    out = cli("models", "gate", "iris", "1", "--require", "accuracy>=0.90",
-              "--require", "auc>0.5", "--alias", "staging")  # fmt: skip
+    out = cli(
+        "models",
+        "gate",
+        "iris",
+        "1",
+        "--require",
+        "accuracy>=0.90",
+        "--require",
+        "auc>0.5",
+        "--alias",
+        "staging",
+    )
     assert out.exit_code == EXIT_REJECTED
     assert "FAIL  accuracy>=0.9: accuracy = 0.85" in out.output
     assert "the run has no metric 'auc' (it has: accuracy, f1_macro)" in out.output

@@ -31,9 +31,11 @@ def iris(client):
     trk.set_tracking_uri(client.tracking_uri)
     with trk.start_run():
         trk.sklearn.log_model(
-            LogisticRegression(max_iter=500).fit(X, data.target), "model",
-            registered_model_name="iris", input_example=X.head(2),
-        )  # fmt: skip
+            LogisticRegression(max_iter=500).fit(X, data.target),
+            "model",
+            registered_model_name="iris",
+            input_example=X.head(2),
+        )
     yield X
     while trk.active_run():
         trk.end_run()
@@ -59,15 +61,28 @@ def test_profile_registers_a_new_version_and_gates_read_drift_of_a_dataset(
     assert out.exit_code != 0 and "has no reference profile" in out.output
     out = cli("models", "profile", "iris/1", "--data", str(train), "--json")
     assert out.exit_code == 0, out.output
-    assert orjson.loads(out.output) == {"name": "iris", "version": "2", "profiled_from": "1",
-                                        "rows": 150, "features": COLUMNS}  # fmt: skip
+    assert orjson.loads(out.output) == {
+        "name": "iris",
+        "version": "2",
+        "profiled_from": "1",
+        "rows": 150,
+        "features": COLUMNS,
+    }
     assert client.get_model_version("iris", "2").tags["trk.profiled_from"] == "1"
     out = cli("models", "gate", "iris", "2", "--require", "drift_psi<=0.2", "--data", str(train))
     assert out.exit_code == 0, out.output
     out = cli(
-        "models", "gate", "iris", "2", "--data", str(shifted),
-        "--require", "drift_psi(sepal_width)<=0.1", "--require", "drift_psi(petal_length)<=0.25",
-    )  # fmt: skip
+        "models",
+        "gate",
+        "iris",
+        "2",
+        "--data",
+        str(shifted),
+        "--require",
+        "drift_psi(sepal_width)<=0.1",
+        "--require",
+        "drift_psi(petal_length)<=0.25",
+    )
     assert out.exit_code == EXIT_REJECTED, out.output
     assert "PASS  drift_psi(sepal_width)<=0.1" in out.output
     assert "FAIL  drift_psi(petal_length)<=0.25" in out.output

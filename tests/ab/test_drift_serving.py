@@ -24,7 +24,10 @@ STICKY = "X-User-Id"
 def _psi(values: np.ndarray, edges, fractions) -> float:
     """PSI from scratch: right-closed bins on the profile's edges, 1e-4 added, renormalised."""
     bins = [-np.inf, *edges, np.inf]
-    p = np.array([np.sum((values > lo) & (values <= hi)) for lo, hi in zip(bins, bins[1:], strict=False)], float)  # fmt: skip
+    p = np.array(
+        [np.sum((values > lo) & (values <= hi)) for lo, hi in zip(bins, bins[1:], strict=False)],
+        float,
+    )
     p, q = p / p.sum() + 1e-4, np.asarray(fractions) + 1e-4
     p, q = p / p.sum(), q / q.sum()
     return float(np.sum((p - q) * np.log(p / q)))
@@ -42,8 +45,11 @@ def _send(url: str, rows: pd.DataFrame, offset: int) -> dict[str, list[int]]:
     served: dict[str, list[int]] = {"champion": [], "challenger": []}
     with httpx.Client(base_url=url, timeout=30) as http:
         for i, row in enumerate(rows.itertuples(index=False)):
-            r = http.post("/invocations", json={"dataframe_split": {
-                "columns": COLUMNS, "data": [list(row)]}}, headers={STICKY: f"u{offset + i}"})  # fmt: skip
+            r = http.post(
+                "/invocations",
+                json={"dataframe_split": {"columns": COLUMNS, "data": [list(row)]}},
+                headers={STICKY: f"u{offset + i}"},
+            )
             assert r.status_code == 200, r.text
             served[r.headers["x-trk-variant"]].append(i)
     return served
@@ -53,9 +59,10 @@ def _gauges(url: str) -> dict[tuple[str, str], float]:
     text = httpx.get(url + "/metrics", timeout=10).text
     return {
         (s.labels["variant"], s.labels["feature"]): s.value
-        for family in text_string_to_metric_families(text) if family.name == "trk_feature_drift"
+        for family in text_string_to_metric_families(text)
+        if family.name == "trk_feature_drift"
         for s in family.samples
-    }  # fmt: skip
+    }
 
 
 def test_psi_per_variant_in_the_gauge_the_runs_and_trk_ab_drift(iris_served):

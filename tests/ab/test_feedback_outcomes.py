@@ -22,7 +22,7 @@ def outcomes(url: str) -> dict[str, float]:
         if family.name == "trk_feedback_labels"
         for s in family.samples
         if s.name == "trk_feedback_labels_total"
-    }  # fmt: skip
+    }
 
 
 def logged(uri: str, model: str) -> int:
@@ -31,9 +31,11 @@ def logged(uri: str, model: str) -> int:
 
 @pytest.fixture
 def served(tmp_path, monkeypatch):
-    for key, value in {"TRK_ARTIFACT_ROOT": str(tmp_path / "artifacts"),
-                       "TRK_MODEL_CACHE": str(tmp_path / "cache"),
-                       "TRK_MAX_PENDING_LABELS": "3"}.items():  # fmt: skip
+    for key, value in {
+        "TRK_ARTIFACT_ROOT": str(tmp_path / "artifacts"),
+        "TRK_MODEL_CACHE": str(tmp_path / "cache"),
+        "TRK_MAX_PENDING_LABELS": "3",
+    }.items():
         monkeypatch.setenv(key, value)
     uri = f"sqlite:///{tmp_path / 'trk.db'}"
     register_models(uri, "fb", {"champion": 0.2, "challenger": 0.05})
@@ -58,8 +60,13 @@ def test_every_feedback_label_is_counted_by_its_outcome(served):
     assert httpx.post(url, json=unknown[:3]).json()["stored"] == 3  # pending, at the limit
     full = httpx.post(url, json=unknown[3:])
     assert full.status_code == 429, full.text
-    assert outcomes(server.url) == {"joined": 4, "pending": 3, "duplicate": 2, "expired": 0,
-                                    "refused": 1}  # fmt: skip
+    assert outcomes(server.url) == {
+        "joined": 4,
+        "pending": 3,
+        "duplicate": 2,
+        "expired": 0,
+        "refused": 1,
+    }
 
 
 def test_expired_pending_labels_swept_by_a_write_are_counted():

@@ -76,8 +76,9 @@ class Traffic:
         for name, wins in self.windows.items():
             shown = [w for w in wins if w.timestamp > since_ms]  # served after it
             if shown:
-                out[name] = VariantWindows(name, [f"run-{name}"], {self.versions[name]},
-                                           {"sim:1"}, shown)  # fmt: skip
+                out[name] = VariantWindows(
+                    name, [f"run-{name}"], {self.versions[name]}, {"sim:1"}, shown
+                )
         return out
 
 
@@ -120,9 +121,15 @@ class Clock:
 
 
 def plan_for(min_requests: int) -> Plan:
-    return Plan(steps=(10.0, 50.0, 100.0), step_interval_s=10 * WINDOW_S,
-                min_requests=min_requests, guards=GUARDS, failure_limit=1,
-                alpha=0.05, min_sample=100)  # fmt: skip
+    return Plan(
+        steps=(10.0, 50.0, 100.0),
+        step_interval_s=10 * WINDOW_S,
+        min_requests=min_requests,
+        guards=GUARDS,
+        failure_limit=1,
+        alpha=0.05,
+        min_sample=100,
+    )
 
 
 def outcomes(monkeypatch, seed: int, challenger: Variant, runs: int) -> dict[str, int]:

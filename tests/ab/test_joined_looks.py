@@ -19,8 +19,12 @@ def test_outcome_looks_add_a_last_look_when_the_outcome_query_was_capped():
     )
     base.joined = {"labelled": 500.0, "correct": 450.0}  # the join counts more than was read
     cand.joined = {"labelled": 500.0, "correct": 470.0}
-    rows = [Outcome("champion", "1", 10, True, None), Outcome("challenger", "2", 10, False, None),
-            Outcome("champion", "1", 20, False, None), Outcome("challenger", "2", 20, True, None)]  # fmt: skip
+    rows = [
+        Outcome("champion", "1", 10, True, None),
+        Outcome("challenger", "2", 10, False, None),
+        Outcome("champion", "1", 20, False, None),
+        Outcome("challenger", "2", 20, True, None),
+    ]
     keys = (("champion", "1"), ("challenger", "2"))
     lk = outcome_looks(rows, keys, Pair(base, cand))
     assert lk is not None
@@ -33,14 +37,20 @@ def test_outcome_looks_add_a_last_look_when_the_outcome_query_was_capped():
 
 
 def test_paired_looks_cumulate_the_shadow_table_in_label_order():
-    rows = [PairedOutcome("1", "2", 10, True, True), PairedOutcome("1", "2", 10, True, False),
-            PairedOutcome("1", "2", 20, False, True), PairedOutcome("1", "2", 30, False, False)]  # fmt: skip
+    rows = [
+        PairedOutcome("1", "2", 10, True, True),
+        PairedOutcome("1", "2", 10, True, False),
+        PairedOutcome("1", "2", 20, False, True),
+        PairedOutcome("1", "2", 30, False, False),
+    ]
     whole = PairedCounts("1", "2", both_correct=1, champion_only=1, challenger_only=1, neither=1)
     lk = paired_looks(rows, whole)
     assert list(lk.times) == [10, 20, 30] and list(lk.pairs) == [2, 3, 4]
     assert (list(lk.both), list(lk.champion_only), list(lk.challenger_only)) == (
-        [1, 1, 1], [1, 1, 1], [0, 1, 1],
-    )  # fmt: skip
+        [1, 1, 1],
+        [1, 1, 1],
+        [0, 1, 1],
+    )
     # The history was capped (or more labels came meanwhile): the table's totals, now.
     more = PairedCounts("1", "2", both_correct=40, champion_only=5, challenger_only=9, neither=6)
     lk = paired_looks(rows, more)

@@ -25,8 +25,9 @@ def run(*args: str):
 def logged(client):
     """40 logged predictions of model m by champion version 1 (class i % 2)."""
     now = int(time.time() * 1000)
-    records = [PredictionRecord(f"r{i}", 0, "champion", "1", str(i % 2), None, 1.0, now)
-               for i in range(40)]  # fmt: skip
+    records = [
+        PredictionRecord(f"r{i}", 0, "champion", "1", str(i % 2), None, 1.0, now) for i in range(40)
+    ]
     client.store.predictions.log_predictions("m", records)
     return client
 
@@ -41,8 +42,9 @@ def test_csv_and_jsonl_labels_join_once_and_a_resend_changes_nothing(logged, tmp
     csv_file = tmp_path / "labels.csv"
     csv_file.write_text("request_id,label,note\n" + "".join(f"r{i},1,x\n" for i in range(20)))
     jsonl = tmp_path / "late.jsonl"
-    jsonl.write_bytes(b"\n".join(orjson.dumps({"request_id": f"r{i}", "label": 0})
-                                 for i in range(20, 40)))  # fmt: skip
+    jsonl.write_bytes(
+        b"\n".join(orjson.dumps({"request_id": f"r{i}", "label": 0}) for i in range(20, 40))
+    )
     out = run("ab", "label", "m", "--file", str(csv_file), "--tracking-uri", uri)
     assert out.exit_code == 0 and "stored 20 label(s) for m: 20 joined" in out.output, out.output
     assert run("ab", "label", "m", "--file", str(jsonl), "--tracking-uri", uri).exit_code == 0

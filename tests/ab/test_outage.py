@@ -27,10 +27,14 @@ def test_requests_never_fail_and_windows_arrive_after_the_outage(client, tmp_pat
     down = tmp_path / "down"
     uri = f"sqlite:///{Path(down) / 'trk.db'}"
     settings = ServeSettings(
-        model_uri=str(dirs[0]), challenger_uri=str(dirs[1]), mode="shadow",
-        tracking_uri=uri, report_interval_s=0.3, experiment="serving/out",
+        model_uri=str(dirs[0]),
+        challenger_uri=str(dirs[1]),
+        mode="shadow",
+        tracking_uri=uri,
+        report_interval_s=0.3,
+        experiment="serving/out",
         allow_pickle=True,  # the copies are bare paths: this test vouches for them
-    )  # fmt: skip
+    )
     server = ThreadServer(create_app(settings)).start()
     reporter = server.app.state.serving.reporter
     plog = server.app.state.serving.shipper

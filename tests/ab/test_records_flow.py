@@ -27,24 +27,35 @@ def total(text: str, name: str, **labels: str) -> float:
 
 def window_sum(client, model: str, variant: str, key: str) -> float:
     exp = client.get_experiment_by_name(f"serving/{model}")
-    runs = [r for r in client.search_runs(exp.experiment_id, "")
-            if r.data.params["variant"] == variant]  # fmt: skip
+    runs = [
+        r for r in client.search_runs(exp.experiment_id, "") if r.data.params["variant"] == variant
+    ]
     return sum(m.value for r in runs for m in client.get_metric_history(r.info.run_id, key))
 
 
 def start(client, model: str, mode: str) -> ThreadServer:
     settings = ServeSettings(
-        model_uri=f"models:/{model}@champion", challenger_uri=f"models:/{model}@challenger",
-        mode=mode, challenger_weight=0.5, tracking_uri=client.tracking_uri,
-        report_interval_s=3600, sticky_header="X-User-Id",
-    )  # fmt: skip
+        model_uri=f"models:/{model}@champion",
+        challenger_uri=f"models:/{model}@challenger",
+        mode=mode,
+        challenger_weight=0.5,
+        tracking_uri=client.tracking_uri,
+        report_interval_s=3600,
+        sticky_header="X-User-Id",
+    )
     return ThreadServer(create_app(settings)).start()
 
 
 def bad_requests(url: str) -> list[int]:
     with httpx.Client(base_url=url, timeout=30) as http:
-        return [http.post("/invocations", content=b'{"inputs": [[1,', headers={
-            "content-type": "application/json"}).status_code for _ in range(BAD)]  # fmt: skip
+        return [
+            http.post(
+                "/invocations",
+                content=b'{"inputs": [[1,',
+                headers={"content-type": "application/json"},
+            ).status_code
+            for _ in range(BAD)
+        ]
 
 
 def test_shadow_mode_every_reader_counts_both_answers_exactly(client, tmp_path, monkeypatch):

@@ -38,8 +38,9 @@ def test_answers_and_labels_reach_the_store_and_join_like_memory(client, tmp_pat
     assert {v: c.version for v, c in by.items()} == versions
     for variant, counts in memory.items():
         assert (by[variant].labelled, by[variant].correct) == (
-            counts["labelled"], counts["correct"],
-        )  # fmt: skip
+            counts["labelled"],
+            counts["correct"],
+        )
     assert sum(c.logged for c in by.values()) == 200
     assert sum(c.labelled for c in by.values()) == 150
     log = schema.prediction_log

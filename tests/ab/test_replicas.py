@@ -40,9 +40,20 @@ def test_every_label_counts_once_across_replicas_servers_and_files(pg_uri, tmp_p
 
 
 def labels_of_three(server, pg_uri, tmp_path, env, versions) -> None:
-    common = ["--model-uri", "models:/rep@champion", "--challenger-uri", "models:/rep@challenger",
-              "--mode", "split", "--challenger-weight", "0.5", "--sticky-header", STICKY_HEADER,
-              "--report-interval-s", "1"]  # fmt: skip
+    common = [
+        "--model-uri",
+        "models:/rep@champion",
+        "--challenger-uri",
+        "models:/rep@challenger",
+        "--mode",
+        "split",
+        "--challenger-weight",
+        "0.5",
+        "--sticky-header",
+        STICKY_HEADER,
+        "--report-interval-s",
+        "1",
+    ]
     stores = [pg_uri, pg_uri, server.url]
     replicas = start_replicas([[*common, "--tracking-uri", s] for s in stores], env, tmp_path)
     try:
@@ -63,8 +74,10 @@ def labels_of_three(server, pg_uri, tmp_path, env, versions) -> None:
         assert again.status_code == 409, again.text
         assert again.json()["error_code"] == "RESOURCE_ALREADY_EXISTS"
         # 3) Straight to the tracking server (pending, 202, where no replica flushed yet).
-        resp = httpx.post(server.url + "/api/2.0/mlflow/trk/labels/log",
-                          json={"model": "rep", "labels": label[third : 2 * third]})  # fmt: skip
+        resp = httpx.post(
+            server.url + "/api/2.0/mlflow/trk/labels/log",
+            json={"model": "rep", "labels": label[third : 2 * third]},
+        )
         assert resp.status_code in (200, 202) and resp.json()["written"] == third, resp.text
     finally:
         for r in replicas:
@@ -72,8 +85,12 @@ def labels_of_three(server, pg_uri, tmp_path, env, versions) -> None:
     # 4) Days later, in bulk from a file, through the server.
     late = tmp_path / "late.jsonl"
     late.write_bytes(b"\n".join(orjson.dumps(item) for item in label[2 * third :]))
-    done = subprocess.run([TRK, "ab", "label", "rep", "--file", str(late), "--tracking-uri",
-                           server.url], capture_output=True, text=True, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [TRK, "ab", "label", "rep", "--file", str(late), "--tracking-uri", server.url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
 
     expected = {}
@@ -88,5 +105,10 @@ def labels_of_three(server, pg_uri, tmp_path, env, versions) -> None:
     report = evaluate(client, "rep")
     assert report.labels == "store"
     assert {v.variant: (v.labelled, v.correct) for v in report.variants} == expected
-    assert sum(np.isclose(v.accuracy, expected[v.variant][1] / expected[v.variant][0])
-               for v in report.variants) == 2  # fmt: skip
+    assert (
+        sum(
+            np.isclose(v.accuracy, expected[v.variant][1] / expected[v.variant][0])
+            for v in report.variants
+        )
+        == 2
+    )

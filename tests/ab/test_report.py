@@ -33,8 +33,10 @@ def test_sums_replicas_exactly_and_finds_the_better_challenger(client):
     assert lo < chal.accuracy < hi
     fixed = evaluate(client, "iris", gate=GateMethod(method="fixed"))
     acc = next(c for c in fixed.comparisons if c.metric == "accuracy")
-    table = [[truth["champion"][0], 1800 - truth["champion"][0]],
-             [truth["challenger"][0], 1800 - truth["challenger"][0]]]  # fmt: skip
+    table = [
+        [truth["champion"][0], 1800 - truth["champion"][0]],
+        [truth["challenger"][0], 1800 - truth["challenger"][0]],
+    ]
     assert acc.p_value == pytest.approx(sst.chi2_contingency(table, correction=False)[1])
     assert "Newcombe" in render_table(fixed)
     # The default, sequential: valid at every look, so more cautious than one fixed look.
@@ -65,9 +67,11 @@ def test_equal_models_no_difference_with_sample_size(client):
 
 def test_worse_challenger_on_latency_uses_the_bootstrap(client):
     simulate(
-        client, "iris", {"champion": 0.9, "challenger": 0.9},
+        client,
+        "iris",
+        {"champion": 0.9, "challenger": 0.9},
         p50={"champion": 5.0, "challenger": 9.0},
-    )  # fmt: skip
+    )
     report = evaluate(client, "iris", metric="latency_p50_ms")
     cmp = next(c for c in report.comparisons if c.metric == "latency_p50_ms")
     assert cmp.difference == pytest.approx(4.0, abs=0.3)
@@ -123,8 +127,13 @@ def test_accuracy_without_feedback_says_how_to_get_it(client):
 
 
 def test_regressor_metrics_combine_exactly(client):
-    log_serving_run(client, "reg", "champion", "1",
-                    [window(10, 10, 0, mae=1.0, rmse=2.0), window(30, 30, 0, mae=3.0, rmse=4.0)])  # fmt: skip
+    log_serving_run(
+        client,
+        "reg",
+        "champion",
+        "1",
+        [window(10, 10, 0, mae=1.0, rmse=2.0), window(30, 30, 0, mae=3.0, rmse=4.0)],
+    )
     log_serving_run(client, "reg", "challenger", "2", [window(10, 10, 0, mae=0.5, rmse=1.0)] * 3)
     report = evaluate(client, "reg", metric="rmse")
     champ = report.variant("champion")
@@ -155,8 +164,11 @@ def test_after_a_promotion_the_verdict_compares_versions_1_and_2(client):
     log_serving_run(client, "promo", "challenger", "2", [window(300, 300, 282)] * 4)
     report = evaluate(client, "promo")
     rows = [(v.variant, v.versions, v.labelled, v.correct) for v in report.variants]
-    assert rows == [("champion", ["1"], 900, 765), ("champion", ["2"], 300, 280),
-                    ("challenger", ["2"], 1200, 1128)]  # fmt: skip
+    assert rows == [
+        ("champion", ["1"], 900, 765),
+        ("champion", ["2"], 300, 280),
+        ("challenger", ["2"], 1200, 1128),
+    ]
     assert (report.baseline_version, report.candidate_version) == ("1", "2")
     acc = next(c for c in report.comparisons if c.metric == "accuracy")
     assert (acc.champion, acc.challenger) == (765 / 900, 1128 / 1200)  # v1 vs v2, not roles
@@ -165,8 +177,12 @@ def test_after_a_promotion_the_verdict_compares_versions_1_and_2(client):
 
 def test_shadow_windows_with_pairs_get_the_paired_test(client):
     # Same process, same window numbers: the challenger's windows carry the paired table.
-    pairs = {"paired_labelled": 400, "paired_both": 340, "paired_champion_only": 2,
-             "paired_challenger_only": 14}  # fmt: skip
+    pairs = {
+        "paired_labelled": 400,
+        "paired_both": 340,
+        "paired_champion_only": 2,
+        "paired_challenger_only": 14,
+    }
     log_serving_run(client, "sh", "champion", "1", [window(400, 400, 342)] * 3)
     log_serving_run(client, "sh", "challenger", "2", [window(400, 400, 354, **pairs)] * 3)
     report = evaluate(client, "sh")
@@ -194,8 +210,9 @@ def test_inverse_propensity_accuracy_per_version_from_the_logged_routing_odds(cl
             ("challenger", "2", 0.2, 0.95) if rng.random() < 0.2 else ("champion", "1", 0.8, 0.7)
         )
         right = rng.random() < acc
-        records.append(PredictionRecord(f"r{i}", 0, variant, version, "1" if right else "0",
-                                        None, p, now))  # fmt: skip
+        records.append(
+            PredictionRecord(f"r{i}", 0, variant, version, "1" if right else "0", None, p, now)
+        )
         labels.append({"request_id": f"r{i}", "label": 1})
     client.store.predictions.log_predictions("iris", records)
     client.store.predictions.log_labels("iris", labels)
@@ -210,8 +227,9 @@ def test_inverse_propensity_accuracy_per_version_from_the_logged_routing_odds(cl
     assert orjson.loads(render_json(report))["inverse_propensity"]
     assert report.corrected_labels == 0 and "(0 corrected)" in render_table(report)
     # A correction is explicit, and the report says how many of its labels were corrected.
-    client.store.predictions.correct_labels("iris", [{"request_id": f"r{i}", "label": 0}
-                                                     for i in range(3)])  # fmt: skip
+    client.store.predictions.correct_labels(
+        "iris", [{"request_id": f"r{i}", "label": 0} for i in range(3)]
+    )
     corrected = evaluate(client, "iris")
     assert corrected.corrected_labels == 3 and "(3 corrected)" in render_table(corrected)
     assert orjson.loads(render_json(corrected))["corrected_labels"] == 3

@@ -52,8 +52,13 @@ def test_windows_become_runs_with_params_tags_and_steps(client):
     rep.stop(timeout_s=5)
     runs = runs_by_variant(client)
     champ, chal = runs["champion"], runs["challenger"]
-    assert champ.data.params == {"model_uri": "models:/m@champion", "model_version": "1",
-                                 "variant": "champion", "mode": "split", "weight": "0.7"}  # fmt: skip
+    assert champ.data.params == {
+        "model_uri": "models:/m@champion",
+        "model_version": "1",
+        "variant": "champion",
+        "mode": "split",
+        "weight": "0.7",
+    }
     assert champ.data.tags["trk.serving"] == "true" and champ.data.tags["trk.host"] == "h1"
     assert champ.info.status == RunStatus.FINISHED == chal.info.status
     cid = champ.info.run_id
@@ -155,8 +160,9 @@ def test_a_window_spanning_an_alias_move_logs_each_version_its_own_requests(clie
     serving = {"champion": "1"}
 
     def requests(version, n):
-        return Batch([Record(f"r{i}", 0.0, "champion", version, "m", 1.0, 200, 0.001)
-                      for i in range(n)])  # fmt: skip
+        return Batch(
+            [Record(f"r{i}", 0.0, "champion", version, "m", 1.0, 200, 0.001) for i in range(n)]
+        )
 
     def infos():
         return [VariantInfo("champion", "models:/m@champion", serving["champion"], "single", 1)]

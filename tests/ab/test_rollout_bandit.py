@@ -20,8 +20,9 @@ pytestmark = pytest.mark.unit
 MIN_SHARE = 0.05
 
 
-def simulate(p_champion: float, p_challenger: float, sims: int, rounds: int, per_round: int,
-             seed: int) -> tuple[np.ndarray, list[list[Propensity]]]:  # fmt: skip
+def simulate(
+    p_champion: float, p_challenger: float, sims: int, rounds: int, per_round: int, seed: int
+) -> tuple[np.ndarray, list[list[Propensity]]]:
     """Shares over rounds per simulation, and each simulation's propensity sums per arm."""
     rng = np.random.default_rng(seed)
     shares = np.empty((sims, rounds + 1))
@@ -38,8 +39,12 @@ def simulate(p_champion: float, p_challenger: float, sims: int, rounds: int, per
                 inv[arm] += [mask.sum() / p, (mask & right).sum() / p]
             share = thompson_share(*(int(c) for c in counts), MIN_SHARE)
             shares[s, r + 1] = share
-        props.append([Propensity(v, 0, inv[i, 0], inv[i, 1])
-                      for i, v in enumerate(("champion", "challenger"))])  # fmt: skip
+        props.append(
+            [
+                Propensity(v, 0, inv[i, 0], inv[i, 1])
+                for i, v in enumerate(("champion", "challenger"))
+            ]
+        )
     return shares, props
 
 
@@ -107,8 +112,9 @@ def test_a_bandit_rollout_rebalances_from_the_shared_labels(client):
     for i in range(400):
         variant, version, p_right = ("challenger", "2", 0.9) if i % 2 else ("champion", "1", 0.7)
         right = rng.random() < p_right
-        records.append(PredictionRecord(f"r{i}", 0, variant, version, "1" if right else "0",
-                                        None, 0.5, now))  # fmt: skip
+        records.append(
+            PredictionRecord(f"r{i}", 0, variant, version, "1" if right else "0", None, 0.5, now)
+        )
         labels.append({"request_id": f"r{i}", "label": 1})
     client.store.predictions.log_predictions("b", records)
     client.store.predictions.log_labels("b", labels)

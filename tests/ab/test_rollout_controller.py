@@ -62,8 +62,19 @@ def moves(found: dict) -> list[str]:
 
 def test_a_guard_without_enough_data_holds(env):
     _, procs = env
-    cli("rollout", "start", "m", "--steps", "5,100", "--step-interval", "1s",
-                  "--guard", "error_rate <= champion + 0.5pp", "--guard", "accuracy not-worse")  # fmt: skip
+    cli(
+        "rollout",
+        "start",
+        "m",
+        "--steps",
+        "5,100",
+        "--step-interval",
+        "1s",
+        "--guard",
+        "error_rate <= champion + 0.5pp",
+        "--guard",
+        "accuracy not-worse",
+    )
     for _ in range(2):
         out = cli("rollout", "step", "m")
         assert (
@@ -80,8 +91,10 @@ def test_a_guard_without_enough_data_holds(env):
 def test_two_controllers_at_once_make_each_transition_once(env):
     client, procs = env
     procs.run_trk("rollout", "start", "m", *TIMED)
-    both = [procs.trk("rollout", "controller", "--interval", "0.1s", "--owner", f"c{n}")
-            for n in range(2)]  # fmt: skip
+    both = [
+        procs.trk("rollout", "controller", "--interval", "0.1s", "--owner", f"c{n}")
+        for n in range(2)
+    ]
     wait_for(lambda: promoted(client), 60, "promotion", both[0].log)
     found = status(procs)
     assert moves(found) == ["start", "advance", "promote", "aliases_moved"]
@@ -92,8 +105,9 @@ def test_two_controllers_at_once_make_each_transition_once(env):
 def test_a_killed_controller_s_successor_resumes_from_the_stored_state(env):
     client, procs = env
     procs.run_trk("rollout", "start", "m", "--steps", "5,50,100", "--step-interval", "3s")
-    first = procs.trk("rollout", "controller", "--interval", "0.1s", "--lease", "2s",
-                      "--owner", "first")  # fmt: skip
+    first = procs.trk(
+        "rollout", "controller", "--interval", "0.1s", "--lease", "2s", "--owner", "first"
+    )
     wait_for(lambda: stored(client)["weight"] == 0.5, 60, "the first advance", first.log)
     procs.kill(first)  # SIGKILL at once (3 s before the next step is due): its lease stays
     assert stored(client)["lease_owner"] == "first"
@@ -109,8 +123,17 @@ def test_a_killed_controller_s_successor_resumes_from_the_stored_state(env):
 
 def test_commands_by_hand_and_manual_approval(env):
     client, procs = env
-    cli("rollout", "start", "m", "--steps", "5,50,100", "--step-interval", "1s",
-                  "--manual-approval-at", "50")  # fmt: skip
+    cli(
+        "rollout",
+        "start",
+        "m",
+        "--steps",
+        "5,50,100",
+        "--step-interval",
+        "1s",
+        "--manual-approval-at",
+        "50",
+    )
     cli("rollout", "pause", "m")
     assert "not evaluated (paused)" in cli("rollout", "step", "m")
     cli("rollout", "resume", "m")
@@ -141,8 +164,9 @@ def test_a_bad_stored_plan_is_one_line_and_does_not_stop_the_controller(env):
     client.set_registered_model_alias("other", "challenger", 2)
     # The store refuses a plan that is not one...
     with pytest.raises(InvalidParameter):
-        client.store.rollouts.start(Rollout("m", "1", "2", {"steps": "x"}, "running", 0, 0.05,
-                                            0, 0, 0, 0, 0))  # fmt: skip
+        client.store.rollouts.start(
+            Rollout("m", "1", "2", {"steps": "x"}, "running", 0, 0.05, 0, 0, 0, 0, 0)
+        )
     # ...but a row written before it did (or by hand in the database) must not raise either.
     cli("rollout", "start", "m", "--steps", "50,100")
     for column, value in (("plan", '{"steps": "x"}'), ("step", 99)):

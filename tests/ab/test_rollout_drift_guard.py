@@ -37,9 +37,11 @@ def send(url: str, rows: pd.DataFrame, start: int) -> None:
     with httpx.Client(base_url=url, timeout=30) as http:
         for i in range(0, len(rows), 10):
             chunk = rows.iloc[i : i + 10]
-            r = http.post("/invocations", headers={STICKY: f"k{start + i}"},
-                          json={"dataframe_split": {"columns": COLUMNS,
-                                                    "data": chunk.values.tolist()}})  # fmt: skip
+            r = http.post(
+                "/invocations",
+                headers={STICKY: f"k{start + i}"},
+                json={"dataframe_split": {"columns": COLUMNS, "data": chunk.values.tolist()}},
+            )
             assert r.status_code == 200, r.text
 
 
@@ -52,9 +54,22 @@ def drift_result(controller: Controller):  # noqa: ANN201
 
 def test_drift_guard_holds_while_shifted_traffic_flows_and_advances_after(served):
     uri, X, server = served
-    out = CliRunner().invoke(main, ["rollout", "start", "iris", "--steps", "25,50,100",
-                                    "--step-interval", "1s", "--guard", "drift_psi <= 0.2",
-                                    "--tracking-uri", uri])  # fmt: skip
+    out = CliRunner().invoke(
+        main,
+        [
+            "rollout",
+            "start",
+            "iris",
+            "--steps",
+            "25,50,100",
+            "--step-interval",
+            "1s",
+            "--guard",
+            "drift_psi <= 0.2",
+            "--tracking-uri",
+            uri,
+        ],
+    )
     assert out.exit_code == 0, out.output
     assert "needs 200 served rows per variant" in out.output
     controller = Controller(Client(uri))

@@ -27,13 +27,17 @@ QUALITY = ["--guard", "accuracy not-worse", "--min-sample", "30", "--horizon", "
 def env(tmp_path_factory):
     root = tmp_path_factory.mktemp("rollout-e2e")
     uri = f"sqlite:///{root / 'trk.db'}"
-    variables = {"TRK_TRACKING_URI": uri, "TRK_ARTIFACT_ROOT": str(root / "artifacts"),
-                 "TRK_MODEL_CACHE": str(root / "cache")}  # fmt: skip
+    variables = {
+        "TRK_TRACKING_URI": uri,
+        "TRK_ARTIFACT_ROOT": str(root / "artifacts"),
+        "TRK_MODEL_CACHE": str(root / "cache"),
+    }
     with pytest.MonkeyPatch.context() as mp:
         for k, v in variables.items():
             mp.setenv(k, v)
-        register(uri, MODEL, [NoisyThreshold(0.2), NoisyThreshold(0.02), Flaky(0.1),
-                              NoisyThreshold(0.5)])  # fmt: skip
+        register(
+            uri, MODEL, [NoisyThreshold(0.2), NoisyThreshold(0.02), Flaky(0.1), NoisyThreshold(0.5)]
+        )
         client = Client(uri)
         client.set_registered_model_alias(MODEL, "champion", 1)
         client.set_registered_model_alias(MODEL, "challenger", 2)
@@ -41,8 +45,12 @@ def env(tmp_path_factory):
         try:
             urls = [procs.replica(MODEL) for _ in range(2)]
             for url in urls:
-                wait_for(lambda u=url: serving(u) == {"champion": "1", "challenger": "2"}, 90,
-                         "replica ready", procs.procs[-1].log)  # fmt: skip
+                wait_for(
+                    lambda u=url: serving(u) == {"champion": "1", "challenger": "2"},
+                    90,
+                    "replica ready",
+                    procs.procs[-1].log,
+                )
             controller = procs.trk("rollout", "controller", "--interval", "0.3s", "--lease", "5s")
             yield client, procs, urls, controller
         finally:
@@ -70,11 +78,26 @@ def test_a_good_challenger_walks_to_100_and_gets_the_alias(env):
     client, procs, urls, controller = env
     pair(env, 1, 2)
     with Traffic(urls, seed=1):
-        procs.run_trk("rollout", "start", MODEL, "--shadow-for", "1s", "--steps", "5,25,50,100",
-                      "--step-interval", "1s", "--min-requests", "10",
-                      "--guard", "shadow_agreement >= 0.5",
-                      "--guard", "error_rate <= champion + 0.5pp",
-                      "--guard", "p50_ms <= 20 * champion", *QUALITY)  # fmt: skip
+        procs.run_trk(
+            "rollout",
+            "start",
+            MODEL,
+            "--shadow-for",
+            "1s",
+            "--steps",
+            "5,25,50,100",
+            "--step-interval",
+            "1s",
+            "--min-requests",
+            "10",
+            "--guard",
+            "shadow_agreement >= 0.5",
+            "--guard",
+            "error_rate <= champion + 0.5pp",
+            "--guard",
+            "p50_ms <= 20 * champion",
+            *QUALITY,
+        )
         wait_for(ended(env), 120, "the rollout ends", controller.log)
     found = status(env)
     # aliases_moved follows the promotion's commit (trk.ab.rollout.controller)
@@ -100,9 +123,21 @@ def test_a_challenger_failing_10pct_is_rolled_back_and_every_replica_drops_it(en
     client, procs, urls, controller = env
     pair(env, 1, 3)
     with Traffic(urls, seed=2) as traffic:
-        procs.run_trk("rollout", "start", MODEL, "--steps", "10,50,100", "--step-interval",
-                      "10m", "--min-requests", "60", "--guard", "error_rate <= champion + 0.5pp",
-                      "--failure-limit", "2")  # fmt: skip
+        procs.run_trk(
+            "rollout",
+            "start",
+            MODEL,
+            "--steps",
+            "10,50,100",
+            "--step-interval",
+            "10m",
+            "--min-requests",
+            "60",
+            "--guard",
+            "error_rate <= champion + 0.5pp",
+            "--failure-limit",
+            "2",
+        )
         wait_for(ended(env), 120, "the rollback", controller.log)
         found = status(env)
         wait_for(lambda: all(weight(u) == 0.0 for u in urls), 10, "every replica at 0")
@@ -122,8 +157,20 @@ def test_a_less_accurate_challenger_is_rolled_back_on_the_quality_guard(env):
     client, procs, urls, controller = env
     pair(env, 1, 4)
     with Traffic(urls, seed=3):
-        procs.run_trk("rollout", "start", MODEL, "--steps", "20,50,100", "--step-interval",
-                      "10m", "--min-requests", "5", "--failure-limit", "1", *QUALITY)  # fmt: skip
+        procs.run_trk(
+            "rollout",
+            "start",
+            MODEL,
+            "--steps",
+            "20,50,100",
+            "--step-interval",
+            "10m",
+            "--min-requests",
+            "5",
+            "--failure-limit",
+            "1",
+            *QUALITY,
+        )
         wait_for(ended(env), 120, "the rollback", controller.log)
     found = status(env)
     assert found["state"] == "rolled_back"

@@ -94,7 +94,10 @@ def test_windows_log_every_latency_in_the_histogram():
     for s in (0.001, 0.002, 0.002, 0.5):
         stats_.observe(s, ok=True)
     m = window_metrics(stats_, 60.0, {}, "3")
-    hist = {int(k[len(LATENCY_HIST_PREFIX) :]): v for k, v in m.items()
-            if k.startswith(LATENCY_HIST_PREFIX)}  # fmt: skip
+    hist = {
+        int(k[len(LATENCY_HIST_PREFIX) :]): v
+        for k, v in m.items()
+        if k.startswith(LATENCY_HIST_PREFIX)
+    }
     assert sum(hist.values()) == 4
     assert hist[latency_bucket(2.0)] == 2

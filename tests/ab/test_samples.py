@@ -21,9 +21,13 @@ def test_samples_are_uploaded_per_window_and_replay_against_a_new_model(
         client.tracking_uri, "smp", {"champion": 0.10, "challenger": 0.05, "next": 0.0}
     )
     settings = ServeSettings(
-        model_uri="models:/smp@champion", challenger_uri="models:/smp@challenger", mode="shadow",
-        tracking_uri=client.tracking_uri, report_interval_s=0.5, log_samples=1.0,
-    )  # fmt: skip
+        model_uri="models:/smp@champion",
+        challenger_uri="models:/smp@challenger",
+        mode="shadow",
+        tracking_uri=client.tracking_uri,
+        report_interval_s=0.5,
+        log_samples=1.0,
+    )
     server = ThreadServer(create_app(settings)).start()
     try:
         x, _ = stream(40, seed=5)
@@ -49,16 +53,37 @@ def test_samples_are_uploaded_per_window_and_replay_against_a_new_model(
     assert len(first["input"]["inputs"]) == 1
     out = CliRunner().invoke(
         main,
-        ["ab", "replay", "smp", "--run", run.info.run_id, "--tracking-uri", client.tracking_uri,
-         "--challenger-uri", "models:/smp@next", "--json"],
-    )  # fmt: skip
+        [
+            "ab",
+            "replay",
+            "smp",
+            "--run",
+            run.info.run_id,
+            "--tracking-uri",
+            client.tracking_uri,
+            "--challenger-uri",
+            "models:/smp@next",
+            "--json",
+        ],
+    )
     assert out.exit_code == 0, out.output
     result = orjson.loads(out.output)
     assert result["samples"] == 40 and result["errors"] == 0
     # The "next" model is always right; the recorded answers were right ~90% / ~95% of the time.
     compared, agreed = result["agreement"]["champion"]
     assert compared == 40 and 30 <= agreed < 40
-    out = CliRunner().invoke(main, ["ab", "replay", "other", "--run", run.info.run_id,
-                                    "--challenger-uri", "models:/smp@next",
-                                    "--tracking-uri", client.tracking_uri])  # fmt: skip
+    out = CliRunner().invoke(
+        main,
+        [
+            "ab",
+            "replay",
+            "other",
+            "--run",
+            run.info.run_id,
+            "--challenger-uri",
+            "models:/smp@next",
+            "--tracking-uri",
+            client.tracking_uri,
+        ],
+    )
     assert out.exit_code == 1 and "not a serving run of model 'other'" in out.output

@@ -59,11 +59,13 @@ def test_aa_sequential_gate_stays_under_alpha_and_fixed_does_not(p):
     # The same experiments under the fixed-horizon z-test re-run at every look.
     fixed = np.array(
         [
-            [stats.two_proportion_ztest(int(a), int(n), int(b), int(n))[1] < ALPHA
-             for a, b, n in zip(ra, rb, looks, strict=True)]
+            [
+                stats.two_proportion_ztest(int(a), int(n), int(b), int(n))[1] < ALPHA
+                for a, b, n in zip(ra, rb, looks, strict=True)
+            ]
             for ra, rb in zip(s_a, s_b, strict=True)
         ]
-    )  # fmt: skip
+    )
     fixed_rate = fixed.any(axis=1).mean()
     assert fixed_rate > 0.25, fixed_rate  # the issue's ~37%: five times alpha and more
     assert fixed[:, -1].mean() <= ALPHA + mc_error(ALPHA)  # one look alone is fine
@@ -101,8 +103,12 @@ def test_three_point_difference_is_detected_at_the_stated_power():
     assert n_fixed is not None and n_fixed < n
     a = rng.binomial(n_fixed, p_a, EXPERIMENTS)
     b = rng.binomial(n_fixed, p_b, EXPERIMENTS)
-    hits = np.mean([stats.two_proportion_ztest(int(x), n_fixed, int(y), n_fixed)[1] < ALPHA
-                    and y > x for x, y in zip(a, b, strict=True)])  # fmt: skip
+    hits = np.mean(
+        [
+            stats.two_proportion_ztest(int(x), n_fixed, int(y), n_fixed)[1] < ALPHA and y > x
+            for x, y in zip(a, b, strict=True)
+        ]
+    )
     assert abs(hits - POWER) <= mc_error(POWER), hits
 
 

@@ -86,8 +86,11 @@ def test_better_challenger_is_found_and_promoted(env):
         assert env.get_model_version_by_alias("sim", "previous").version == "1"
         plane = server.app.state.dataplane  # every server reloads: the promotion serves
         wait_until(lambda: plane.slots["champion"].current.version == "2", timeout=30)
-        r = httpx.post(server.url + "/invocations", json={"inputs": [[0.9, 0.01]]},
-                       headers={"X-Trk-Variant": "champion"})  # fmt: skip
+        r = httpx.post(
+            server.url + "/invocations",
+            json={"inputs": [[0.9, 0.01]]},
+            headers={"X-Trk-Variant": "champion"},
+        )
         assert r.headers["x-trk-model-version"] == "2"
     finally:
         server.stop()

@@ -34,11 +34,17 @@ def records(n: int, start: int = 0, at_ms: int = T0, model: str = "iris", seed: 
         pred = truth if right else (truth + 1) % 3
         status = 500 if rng.random() < 0.02 else 200
         rec = CaptureRecord(
-            f"req-{i:06d}", at_ms + 20 * (i - start), model, variant,
-            "2" if variant == "challenger" else "1", 0.3 if variant == "challenger" else 0.7,
-            status, rng.uniform(1, 30), [pred] if status == 200 else None,
+            f"req-{i:06d}",
+            at_ms + 20 * (i - start),
+            model,
+            variant,
+            "2" if variant == "challenger" else "1",
+            0.3 if variant == "challenger" else 0.7,
+            status,
+            rng.uniform(1, 30),
+            [pred] if status == 200 else None,
             [{"sepal_length": 5.1 + i % 7, "petal_width": 0.2, "email": f"u{i}@x.org"}],
-        )  # fmt: skip
+        )
         out.append((rec, truth))
     return out
 
@@ -67,13 +73,17 @@ def expected_report(captures: pd.DataFrame, labels: pd.DataFrame) -> dict:
         p50 = (wins.quantile(0.5) * wins.size()).sum() / wins.size().sum()
         lab = g[g["labelled"]]
         out[variant] = {
-            "requests": len(g), "errors": int((g["status"] >= 500).sum()),
-            "labelled": int(g["labelled"].sum()), "correct": int(g["correct"].sum()),
+            "requests": len(g),
+            "errors": int((g["status"] >= 500).sum()),
+            "labelled": int(g["labelled"].sum()),
+            "correct": int(g["correct"].sum()),
             "latency_p50_ms": p50,
-            "predictions": {str(int(k)): int(v) for k, v in g["pred"].dropna().value_counts().items()},
+            "predictions": {
+                str(int(k)): int(v) for k, v in g["pred"].dropna().value_counts().items()
+            },
             "inverse_sum": float((1 / lab["routing_probability"]).sum()),
             "correct_inverse_sum": float((1 / lab[lab["correct"]]["routing_probability"]).sum()),
-        }  # fmt: skip
+        }
     return out
 
 
@@ -82,7 +92,11 @@ def check_report(report: dict, expected: dict) -> None:
     for row in report["variants"]:
         e = expected[row["variant"]]
         assert (row["requests"], row["errors"], row["labelled"], row["correct"]) == (
-            e["requests"], e["errors"], e["labelled"], e["correct"])  # fmt: skip
+            e["requests"],
+            e["errors"],
+            e["labelled"],
+            e["correct"],
+        )
         assert row["accuracy"] == pytest.approx(e["correct"] / e["labelled"])
         assert row["accuracy_ci"] == pytest.approx(
             list(wilson_interval(e["correct"], e["labelled"], 0.05))
@@ -113,10 +127,18 @@ def read_s3(endpoint: str, bucket: str, prefix: str):
     from pyarrow import fs
 
     s3 = boto3.client("s3", endpoint_url=endpoint)
-    keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(
-            Bucket=bucket, Prefix=prefix) for o in page.get("Contents", [])]  # fmt: skip
-    s3fs = fs.S3FileSystem(access_key="testing", secret_key="testing", region="us-east-1",
-                           endpoint_override=endpoint.split("//")[1], scheme="http")  # fmt: skip
+    keys = [
+        o["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        for o in page.get("Contents", [])
+    ]
+    s3fs = fs.S3FileSystem(
+        access_key="testing",
+        secret_key="testing",
+        region="us-east-1",
+        endpoint_override=endpoint.split("//")[1],
+        scheme="http",
+    )
     parts = [f"{bucket}/{k}" for k in keys]
     return keys, (pq.read_table(parts, filesystem=s3fs, partitioning=None) if parts else None)
 

@@ -28,9 +28,20 @@ N = 4000
 
 
 def _common(model: str) -> list[str]:
-    return ["--model-uri", f"models:/{model}@champion", "--challenger-uri",
-            f"models:/{model}@challenger", "--mode", "split", "--challenger-weight", "0.5",
-            "--report-interval-s", "5", "--capture-flush-s", "2"]  # fmt: skip
+    return [
+        "--model-uri",
+        f"models:/{model}@champion",
+        "--challenger-uri",
+        f"models:/{model}@challenger",
+        "--mode",
+        "split",
+        "--challenger-weight",
+        "0.5",
+        "--report-interval-s",
+        "5",
+        "--capture-flush-s",
+        "2",
+    ]
 
 
 def _trk(*args: str) -> str:
@@ -41,8 +52,10 @@ def _trk(*args: str) -> str:
 
 @pytest.fixture
 def env(tmp_path, monkeypatch):
-    values = {"TRK_ARTIFACT_ROOT": str(tmp_path / "artifacts"),
-              "TRK_MODEL_CACHE": str(tmp_path / "cache")}  # fmt: skip
+    values = {
+        "TRK_ARTIFACT_ROOT": str(tmp_path / "artifacts"),
+        "TRK_MODEL_CACHE": str(tmp_path / "cache"),
+    }
     for key, value in values.items():
         monkeypatch.setenv(key, value)
     return values
@@ -52,8 +65,18 @@ def test_two_replicas_capture_every_answer_on_s3(s3_uri, s3_endpoint, s3_bucket,
     tracking = f"sqlite:///{tmp_path / 'trk.db'}"
     register_models(tracking, "cap", {"champion": 0.2, "challenger": 0.05})
     env = {**env, "AWS_ENDPOINT_URL": os.environ["AWS_ENDPOINT_URL"]}
-    args = [[*_common("cap"), "--tracking-uri", tracking, "--capture-uri", s3_uri,
-             "--capture-spool-dir", str(tmp_path / f"spool-{k}")] for k in range(2)]  # fmt: skip
+    args = [
+        [
+            *_common("cap"),
+            "--tracking-uri",
+            tracking,
+            "--capture-uri",
+            s3_uri,
+            "--capture-spool-dir",
+            str(tmp_path / f"spool-{k}"),
+        ]
+        for k in range(2)
+    ]
     replicas = start_replicas(args, env, tmp_path)
     try:
         x, y = stream(N, seed=3)
@@ -79,7 +102,10 @@ def test_two_replicas_capture_every_answer_on_s3(s3_uri, s3_endpoint, s3_bucket,
     for row in rows:
         variant, inputs, pred = sent[row["request_id"]]
         assert (row["variant"], json.loads(row["inputs"]), json.loads(row["prediction"])) == (
-            variant, [inputs], [pred])  # fmt: skip
+            variant,
+            [inputs],
+            [pred],
+        )
         assert row["routing_probability"] == 0.5 and row["latency_ms"] > 0
     _, labels = read_s3(s3_endpoint, s3_bucket, "captures/labels/model=cap/")
     assert set(labels.column("request_id").to_pylist()) == set(ids)
@@ -87,30 +113,51 @@ def test_two_replicas_capture_every_answer_on_s3(s3_uri, s3_endpoint, s3_bucket,
     report = json.loads(_trk("ab", "report", "cap", "--capture-uri", s3_uri, "--json"))
     check_report(report, expected_report(table.to_pandas(), labels.to_pandas()))
     out = tmp_path / "joined.parquet"
-    assert f"wrote {N} row(s)" in _trk("ab", "export", "cap", "--capture-uri", s3_uri,
-                                       "--out", str(out), "--labelled-only")  # fmt: skip
+    assert f"wrote {N} row(s)" in _trk(
+        "ab", "export", "cap", "--capture-uri", s3_uri, "--out", str(out), "--labelled-only"
+    )
 
 
 def test_sampled_replicas_keep_the_same_request_ids(tmp_path, env):
     tracking = f"sqlite:///{tmp_path / 'trk.db'}"
     register_models(tracking, "smp", {"champion": 0.2, "challenger": 0.05})
-    args = [[*_common("smp"), "--tracking-uri", tracking, "--no-prediction-log",
-             "--capture-uri", str(tmp_path / f"cap-{k}"), "--capture-sample", "0.25",
-             "--capture-spool-dir", str(tmp_path / f"spool-{k}")] for k in range(2)]  # fmt: skip
+    args = [
+        [
+            *_common("smp"),
+            "--tracking-uri",
+            tracking,
+            "--no-prediction-log",
+            "--capture-uri",
+            str(tmp_path / f"cap-{k}"),
+            "--capture-sample",
+            "0.25",
+            "--capture-spool-dir",
+            str(tmp_path / f"spool-{k}"),
+        ]
+        for k in range(2)
+    ]
     replicas = start_replicas(args, env, tmp_path)
     ids = [f"{i:032x}" for i in range(800)]
     try:
         for r in replicas:  # the same request ids to both replicas
             with httpx.Client(base_url=r.url, timeout=30) as http:
                 for rid in ids:
-                    resp = http.post("/invocations", json={"inputs": [[0.3, 0.6]]},
-                                     headers={"X-Request-Id": rid})  # fmt: skip
+                    resp = http.post(
+                        "/invocations", json={"inputs": [[0.3, 0.6]]}, headers={"X-Request-Id": rid}
+                    )
                     assert resp.status_code == 200 and resp.headers["x-request-id"] == rid
     finally:
         for r in replicas:
             r.stop()
-    kept = [set(read_local(tmp_path / f"cap-{k}", "model=smp").to_table()
-                .column("request_id").to_pylist()) for k in range(2)]  # fmt: skip
+    kept = [
+        set(
+            read_local(tmp_path / f"cap-{k}", "model=smp")
+            .to_table()
+            .column("request_id")
+            .to_pylist()
+        )
+        for k in range(2)
+    ]
     assert kept[0] == kept[1]
     assert 120 < len(kept[0]) < 280  # a quarter of 800, within 5 standard deviations
 
@@ -129,8 +176,17 @@ def _shipper_pid(parent: int) -> int:
 def test_a_killed_shipper_is_restarted_and_nothing_is_doubled(tmp_path, env):
     tracking = f"sqlite:///{tmp_path / 'trk.db'}"
     register_models(tracking, "kil", {"champion": 0.2, "challenger": 0.05})
-    args = [[*_common("kil"), "--tracking-uri", tracking, "--capture-uri",
-             str(tmp_path / "cap"), "--capture-spool-dir", str(tmp_path / "spool")]]  # fmt: skip
+    args = [
+        [
+            *_common("kil"),
+            "--tracking-uri",
+            tracking,
+            "--capture-uri",
+            str(tmp_path / "cap"),
+            "--capture-spool-dir",
+            str(tmp_path / "spool"),
+        ]
+    ]
     (replica,) = start_replicas(args, env, tmp_path)
     try:
         x, _ = stream(600, seed=9)
@@ -158,8 +214,11 @@ def _spooled(spool: Path) -> int:
 
 def _dropped(url: str) -> float:
     text = httpx.get(url + "/metrics", timeout=10).text
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith('trk_capture_dropped_total{reason="spool_full"'))  # fmt: skip
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith('trk_capture_dropped_total{reason="spool_full"')
+    )
 
 
 def test_bucket_down_during_load(s3_uri, s3_endpoint, s3_bucket, tmp_path, env, monkeypatch):
@@ -172,11 +231,24 @@ def test_bucket_down_during_load(s3_uri, s3_endpoint, s3_bucket, tmp_path, env, 
     tracking = f"sqlite:///{tmp_path / 'trk.db'}"
     register_models(tracking, "out", {"champion": 0.2, "challenger": 0.05})
     env = {**env, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{proxy.port}", "AWS_MAX_ATTEMPTS": "1"}
-    base = [*_common("out"), "--tracking-uri", tracking, "--no-prediction-log",
-            "--capture-uri", s3_uri, "--capture-flush-s", "1"]  # fmt: skip
+    base = [
+        *_common("out"),
+        "--tracking-uri",
+        tracking,
+        "--no-prediction-log",
+        "--capture-uri",
+        s3_uri,
+        "--capture-flush-s",
+        "1",
+    ]
     big = [*base, "--capture-spool-dir", str(tmp_path / "spool-big")]
-    small = [*base, "--capture-spool-dir", str(tmp_path / "spool-small"),
-             "--capture-spool-mb", "0.001"]  # fmt: skip
+    small = [
+        *base,
+        "--capture-spool-dir",
+        str(tmp_path / "spool-small"),
+        "--capture-spool-mb",
+        "0.001",
+    ]
     x, _ = stream(900, seed=4)
     (replica,) = start_replicas([big], env, tmp_path)
     try:
@@ -210,10 +282,25 @@ def test_bucket_down_during_load(s3_uri, s3_endpoint, s3_bucket, tmp_path, env, 
 def test_shadow_mode_captures_both_answers(tmp_path, env):
     tracking = f"sqlite:///{tmp_path / 'trk.db'}"
     register_models(tracking, "shd", {"champion": 0.2, "challenger": 0.05})
-    args = [["--model-uri", "models:/shd@champion", "--challenger-uri", "models:/shd@challenger",
-             "--mode", "shadow", "--tracking-uri", tracking, "--no-prediction-log",
-             "--capture-uri", str(tmp_path / "cap"), "--capture-flush-s", "1",
-             "--capture-spool-dir", str(tmp_path / "spool")]]  # fmt: skip
+    args = [
+        [
+            "--model-uri",
+            "models:/shd@champion",
+            "--challenger-uri",
+            "models:/shd@challenger",
+            "--mode",
+            "shadow",
+            "--tracking-uri",
+            tracking,
+            "--no-prediction-log",
+            "--capture-uri",
+            str(tmp_path / "cap"),
+            "--capture-flush-s",
+            "1",
+            "--capture-spool-dir",
+            str(tmp_path / "spool"),
+        ]
+    ]
     (replica,) = start_replicas(args, env, tmp_path)
     try:
         x, y = stream(200, seed=2)
@@ -230,7 +317,8 @@ def test_shadow_mode_captures_both_answers(tmp_path, env):
         by_variant.setdefault(row["variant"], set()).add(row["request_id"])
     ids = {a[0] for a in answers}
     assert by_variant == {"champion": ids, "challenger": ids} and len(rows) == 400
-    report = json.loads(_trk("ab", "report", "shd", "--capture-uri", str(tmp_path / "cap"),
-                             "--json"))  # fmt: skip
+    report = json.loads(
+        _trk("ab", "report", "shd", "--capture-uri", str(tmp_path / "cap"), "--json")
+    )
     accuracy = next(c for c in report["comparisons"] if c["metric"] == "accuracy")
     assert accuracy["design"] == "paired" and accuracy["sample"] == 200

@@ -16,15 +16,29 @@ DRIVER = str(Path(__file__).with_name("sink_driver.py"))
 def _frames(n_frames: int, per_frame: int) -> list[bytes]:
     frames = []
     for seq in range(n_frames):
-        items = [[f"r{seq}-{i}", "champion" if i % 3 else "challenger", "1", [i % 3], 0.5,
-                  T0 + seq * 1000 + i, False, [[1.0, 2.0]]] for i in range(per_frame)]  # fmt: skip
+        items = [
+            [
+                f"r{seq}-{i}",
+                "champion" if i % 3 else "challenger",
+                "1",
+                [i % 3],
+                0.5,
+                T0 + seq * 1000 + i,
+                False,
+                [[1.0, 2.0]],
+            ]
+            for i in range(per_frame)
+        ]
         frames.append(orjson.dumps([seq, "iris", items]) + b"\n")
     return frames
 
 
 def _start(uri: str, spool: Path) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([sys.executable, DRIVER, uri, str(spool), "250"],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, DRIVER, uri, str(spool), "250"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
     assert proc.stdout.readline() == b"ready\n"
     return proc
 

@@ -58,8 +58,9 @@ def test_past_the_spool_bound_rows_are_dropped_and_counted(
     now = [0.0]
     dropped = []
     config = CaptureConfig(s3_uri, max_rows=100, spool_dir=tmp_path / "spool", spool_mb=0.02)
-    writer = CaptureWriter(config, on_drop=lambda reason, n: dropped.append((reason, n)),
-                           clock=lambda: now[0])  # fmt: skip
+    writer = CaptureWriter(
+        config, on_drop=lambda reason, n: dropped.append((reason, n)), clock=lambda: now[0]
+    )
     proxied.down()
     for i, (rec, _) in enumerate(records(3000)):
         writer.add(rec)

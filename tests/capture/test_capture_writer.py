@@ -13,11 +13,17 @@ from trk.capture.rows import CaptureRecord
 from trk.exceptions import InvalidParameter
 
 SCHEMA = {
-    "request_id": pa.string(), "timestamp": pa.timestamp("ms", tz="UTC"), "model": pa.string(),
-    "variant": pa.string(), "version": pa.string(), "routing_probability": pa.float64(),
-    "status": pa.int32(), "latency_ms": pa.float64(), "prediction": pa.string(),
+    "request_id": pa.string(),
+    "timestamp": pa.timestamp("ms", tz="UTC"),
+    "model": pa.string(),
+    "variant": pa.string(),
+    "version": pa.string(),
+    "routing_probability": pa.float64(),
+    "status": pa.int32(),
+    "latency_ms": pa.float64(),
+    "prediction": pa.string(),
     "inputs": pa.string(),
-}  # fmt: skip
+}
 
 
 def _write(writer, recs) -> None:
@@ -44,8 +50,11 @@ def test_local_files_partitioned_by_utc_hour_with_the_issue_columns(tmp_path, ma
     for rec, _ in recs:
         row = rows[rec.request_id]
         assert row["timestamp"].timestamp() * 1000 == rec.timestamp_ms
-        assert (row["variant"], row["version"], row["status"]) == (rec.variant, rec.version,
-                                                                   rec.status)  # fmt: skip
+        assert (row["variant"], row["version"], row["status"]) == (
+            rec.variant,
+            rec.version,
+            rec.status,
+        )
         assert json.loads(row["inputs"]) == rec.inputs
         assert row["prediction"] == (None if rec.prediction is None else json.dumps(rec.prediction))
 
@@ -65,8 +74,9 @@ def test_sample_keeps_the_same_ids_on_every_replica(tmp_path, make_writer):
     recs = records(4000)
     kept = []
     for replica in ("a", "b"):
-        writer = make_writer(str(tmp_path / replica), sample=0.25,
-                             spool_dir=tmp_path / f"spool-{replica}")  # fmt: skip
+        writer = make_writer(
+            str(tmp_path / replica), sample=0.25, spool_dir=tmp_path / f"spool-{replica}"
+        )
         _write(writer, recs)
         kept.append(set(read_local(tmp_path / replica).to_table().column("request_id").to_pylist()))
     assert kept[0] == kept[1]
@@ -126,8 +136,9 @@ def test_numpy_and_pandas_answers_and_inputs(tmp_path, make_writer):
     import pandas as pd
 
     frame = pd.DataFrame({"x": [1.5, 2.5], "secret": ["a", "b"]})
-    rec = CaptureRecord("r1", T0, "iris", "champion", "1", 1.0, 200, 3.0,
-                        np.array([[0], [2]]), frame)  # fmt: skip
+    rec = CaptureRecord(
+        "r1", T0, "iris", "champion", "1", 1.0, 200, 3.0, np.array([[0], [2]]), frame
+    )
     _write(make_writer(str(tmp_path / "cap"), drop_columns=("secret",)), [(rec, None)])
     row = read_local(tmp_path / "cap").to_table().to_pylist()[0]
     assert json.loads(row["prediction"]) == [0, 2]

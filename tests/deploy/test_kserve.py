@@ -44,8 +44,12 @@ def test_runtime_container_is_the_trk_serve_image_with_v2_probes(kserve, rendere
     runtime, _ = _runtime_and_service(kserve)
     (container,) = runtime["spec"]["containers"]
     # KServe injects its own fields; the container itself must be a valid Container.
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"},
-           "spec": {"containers": [container]}}  # fmt: skip
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "x"},
+        "spec": {"containers": [container]},
+    }
     kubernetes_validate.validate(pod, K8S_VERSION, strict=True)
     deploy = _kustomize.find(rendered["base"], "Deployment", "trk-serve")
     base_image = deploy["spec"]["template"]["spec"]["containers"][0]["image"]

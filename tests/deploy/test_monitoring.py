@@ -119,8 +119,11 @@ def test_dashboard_panels_use_the_datasource_variable():
 
 def test_every_series_named_is_exported_by_trk():
     texts = [*alerts().values(), *dashboard_queries()]
-    texts += [v["definition"] for v in json.loads(DASHBOARD.read_text())["templating"]["list"]
-              if "definition" in v]  # fmt: skip
+    texts += [
+        v["definition"]
+        for v in json.loads(DASHBOARD.read_text())["templating"]["list"]
+        if "definition" in v
+    ]
     used = {name for text in texts for name in SERIES.findall(text)}
     defined = defined_series()
 

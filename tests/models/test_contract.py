@@ -43,8 +43,11 @@ def test_metadata_requirements_and_input_example(case, saved):
     assert (saved / DATA_FILES[case.flavor]).is_file()
     dist = {"sklearn": "scikit-learn==", "torch": "torch==", "onnx": "onnxruntime=="}
     assert dist[case.flavor] in (saved / "requirements.txt").read_text()
-    np.testing.assert_allclose(np.asarray(model.input_example(), dtype=float),
-                               np.asarray(case.x[:2], dtype=float), rtol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(
+        np.asarray(model.input_example(), dtype=float),
+        np.asarray(case.x[:2], dtype=float),
+        rtol=1e-6,
+    )
 
 
 def test_log_register_and_load_by_alias(case, tracking):

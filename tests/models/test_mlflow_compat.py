@@ -31,9 +31,14 @@ def test_mlflow_sklearn(tmp_path, frame, fmt):
     X, y, head = frame
     model = RandomForestClassifier(n_estimators=5, random_state=0).fit(X, y)
     trusted = (
-        ["sklearn.ensemble._forest.RandomForestClassifier", "sklearn.tree._classes.DecisionTreeClassifier",
-         "sklearn.tree._tree.Tree"] if fmt == "skops" else None
-    )  # fmt: skip
+        [
+            "sklearn.ensemble._forest.RandomForestClassifier",
+            "sklearn.tree._classes.DecisionTreeClassifier",
+            "sklearn.tree._tree.Tree",
+        ]
+        if fmt == "skops"
+        else None
+    )
     kwargs = {"skops_trusted_types": trusted} if fmt == "skops" else {}
     mlflow.sklearn.save_model(
         model, tmp_path / "m", serialization_format=fmt, input_example=head[:2], **kwargs, **REQS

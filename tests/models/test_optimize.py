@@ -27,8 +27,9 @@ def test_classifier_converts_and_agrees(tmp_path, iris_frame):
     np.testing.assert_array_equal(converted.predict(X), clf.predict(X))
     np.testing.assert_allclose(
         converted.predict(X, params={"predict_method": "predict_proba"}),
-        clf.predict_proba(X), atol=1e-5,
-    )  # fmt: skip
+        clf.predict_proba(X),
+        atol=1e-5,
+    )
 
 
 def test_regressor_converts(tmp_path, iris_frame):

@@ -65,9 +65,12 @@ def test_log_model_writes_the_profile_inside_the_pinned_files(tracking, iris_fra
     X, y = iris_frame
     with trk.start_run():
         trk.sklearn.log_model(
-            LogisticRegression(max_iter=300).fit(X, y), "model",
-            registered_model_name="iris", input_example=X.head(2), reference_data=X,
-        )  # fmt: skip
+            LogisticRegression(max_iter=300).fit(X, y),
+            "model",
+            registered_model_name="iris",
+            input_example=X.head(2),
+            reference_data=X,
+        )
     files = Path(trk.Client().get_model_version_download_uri("iris", 1))
     profile = load_profile(files)
     assert [f.name for f in profile.features] == list(X.columns) and profile.rows == len(X)
@@ -86,17 +89,62 @@ def test_log_model_writes_the_profile_inside_the_pinned_files(tracking, iris_fra
         ({"format": 1, "rows": 3, "features": []}, "features"),
         ({"format": 1, "rows": True, "features": [{}]}, "rows"),
         ({"format": 1, "rows": 3, "features": [{"name": ""}]}, "name"),
-        ({"format": 1, "rows": 3, "features": [
-            {"name": "x", "kind": "numeric", "edges": [1] * 9, "fractions": [0.5] * 10}]}, "sum to 1"),
-        ({"format": 1, "rows": 3, "features": [
-            {"name": "x", "kind": "numeric", "edges": [2, 1, *[3] * 7], "fractions": [0.1] * 10}]}, "sorted"),
-        ({"format": 1, "rows": 3, "features": [
-            {"name": "x", "kind": "numeric", "edges": [float("nan")] * 9, "fractions": [0.1] * 10}]}, "finite"),
-        ({"format": 1, "rows": 3, "features": [
-            {"name": "x", "kind": "categorical", "values": [1], "fractions": [0.5, 0.5]}]}, "strings"),
-        ({"format": 1, "rows": 3, "features": [{"name": "x", "kind": "?", "fractions": [1]}]}, "kind"),
+        (
+            {
+                "format": 1,
+                "rows": 3,
+                "features": [
+                    {"name": "x", "kind": "numeric", "edges": [1] * 9, "fractions": [0.5] * 10}
+                ],
+            },
+            "sum to 1",
+        ),
+        (
+            {
+                "format": 1,
+                "rows": 3,
+                "features": [
+                    {
+                        "name": "x",
+                        "kind": "numeric",
+                        "edges": [2, 1, *[3] * 7],
+                        "fractions": [0.1] * 10,
+                    }
+                ],
+            },
+            "sorted",
+        ),
+        (
+            {
+                "format": 1,
+                "rows": 3,
+                "features": [
+                    {
+                        "name": "x",
+                        "kind": "numeric",
+                        "edges": [float("nan")] * 9,
+                        "fractions": [0.1] * 10,
+                    }
+                ],
+            },
+            "finite",
+        ),
+        (
+            {
+                "format": 1,
+                "rows": 3,
+                "features": [
+                    {"name": "x", "kind": "categorical", "values": [1], "fractions": [0.5, 0.5]}
+                ],
+            },
+            "strings",
+        ),
+        (
+            {"format": 1, "rows": 3, "features": [{"name": "x", "kind": "?", "fractions": [1]}]},
+            "kind",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_malformed_profile_names_its_problem(doc, problem, tmp_path):
     with pytest.raises(ValueError, match=problem):
         parse(doc)

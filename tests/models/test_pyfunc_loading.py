@@ -29,9 +29,12 @@ class AddOffset(trk.pyfunc.PythonModel):
 
 def test_custom_python_model_with_artifacts(tmp_path):
     (tmp_path / "offset.txt").write_text("10")
-    trk.pyfunc.save_model(tmp_path / "m", python_model=AddOffset(),
-                          artifacts={"offset": str(tmp_path / "offset.txt")},
-                          input_example=pd.DataFrame({"x": [1.0, 2.0]}))  # fmt: skip
+    trk.pyfunc.save_model(
+        tmp_path / "m",
+        python_model=AddOffset(),
+        artifacts={"offset": str(tmp_path / "offset.txt")},
+        input_example=pd.DataFrame({"x": [1.0, 2.0]}),
+    )
     model = trk.pyfunc.load_model(tmp_path / "m", allow_pickle=True)
     assert model.metadata.flavor == "python_function"
     assert model.metadata.loader_module == "trk.pyfunc.model"
@@ -45,8 +48,12 @@ def test_custom_python_model_with_artifacts(tmp_path):
 
 def test_custom_model_log_and_register(tracking, tmp_path):
     (tmp_path / "offset.txt").write_text("1")
-    info = trk.pyfunc.log_model("m", python_model=AddOffset(), registered_model_name="adder",
-                                artifacts={"offset": str(tmp_path / "offset.txt")})  # fmt: skip
+    info = trk.pyfunc.log_model(
+        "m",
+        python_model=AddOffset(),
+        registered_model_name="adder",
+        artifacts={"offset": str(tmp_path / "offset.txt")},
+    )
     assert info.registered_model_version == "1"
     model = trk.pyfunc.load_model("models:/adder/1")
     assert list(model.predict(pd.DataFrame({"x": [1.0]}))) == [2.0]

@@ -46,8 +46,9 @@ def test_random_forest_skops_loads_with_only_sklearn_types_trusted(tmp_path, iri
 def test_cloudpickle_regressor(tmp_path, iris_frame):
     X, y = iris_frame
     model = RandomForestRegressor(n_estimators=3, random_state=0).fit(X.to_numpy(), y)
-    trk.sklearn.save_model(model, tmp_path / "m", serialization_format="cloudpickle",
-                           input_example=X.to_numpy()[:2])  # fmt: skip
+    trk.sklearn.save_model(
+        model, tmp_path / "m", serialization_format="cloudpickle", input_example=X.to_numpy()[:2]
+    )
     loaded = trk.pyfunc.load_model(tmp_path / "m", allow_pickle=True)
     assert (tmp_path / "m" / "model.pkl").is_file() and loaded.output_kind == "regressor"
     np.testing.assert_array_equal(loaded.predict(X.to_numpy()), model.predict(X.to_numpy()))
@@ -71,8 +72,9 @@ def test_column_transformer_by_name_needs_a_dataframe(tmp_path):
     y = np.array([0, 1, 1, 0] * 5)
     pre = ColumnTransformer([("num", StandardScaler(), ["x"]), ("cat", OneHotEncoder(), ["color"])])
     model = make_pipeline(pre, LogisticRegression()).fit(df, y)
-    trk.sklearn.save_model(model, tmp_path / "m", input_example=df.head(3),
-                           serialization_format="cloudpickle")  # fmt: skip
+    trk.sklearn.save_model(
+        model, tmp_path / "m", input_example=df.head(3), serialization_format="cloudpickle"
+    )
     loaded = trk.pyfunc.load_model(tmp_path / "m", allow_pickle=True)
     assert loaded.needs_dataframe
     np.testing.assert_array_equal(loaded.predict(df), model.predict(df))

@@ -16,9 +16,7 @@ from trk.tracking.promotion import promote
 
 def test_alias_swap_under_concurrent_load_loses_no_request(trk_serve, routing_env):
     name = routing_env.new_model("lr", "rf", aliases={"champion": 1, "challenger": 2})
-    _, url, log = trk_serve(
-        "--model-uri", f"models:/{name}@champion", "--reload-interval-s", "0.2"
-    )  # fmt: skip
+    _, url, log = trk_serve("--model-uri", f"models:/{name}@champion", "--reload-interval-s", "0.2")
     x = routing_env.x
     by_version = {"1": expected(routing_env.lr, x), "2": expected(routing_env.rf, x)}
     differ = np.flatnonzero(by_version["1"] != by_version["2"])
@@ -77,9 +75,12 @@ def test_refused_at_start_in_one_line(routing_env):
     assert line.startswith("trk-serve: error: Challenger input signature differs")
     assert "columns in the champion, tensors in the challenger" in line
     for flags, message in (
-        (["--mode", "split", "--challenger-weight", "1.5"], "--challenger-weight must be within [0, 1]"),
+        (
+            ["--mode", "split", "--challenger-weight", "1.5"],
+            "--challenger-weight must be within [0, 1]",
+        ),
         (["--mode", "canary"], "'canary' is not one of"),
-    ):  # fmt: skip
+    ):
         out = run_cli(routing_env, *base, "--challenger-uri", "models:/iris/2", *flags)
         assert out.returncode != 0 and message in out.stderr, out.stderr
 
@@ -100,9 +101,13 @@ def test_reloaded_version_is_optimized_like_the_first(trk_serve, routing_env):
     """--optimize onnx applies to every version an alias move brings in, not just the first."""
     name = routing_env.new_model("lr", "rf", aliases={"champion": 1, "challenger": 2})
     _, url, log = trk_serve(
-        "--model-uri", f"models:/{name}@champion", "--reload-interval-s", "0.2",
-        "--optimize", "onnx",
-    )  # fmt: skip
+        "--model-uri",
+        f"models:/{name}@champion",
+        "--reload-interval-s",
+        "0.2",
+        "--optimize",
+        "onnx",
+    )
     before = httpx.get(url + "/metadata").json()
     assert (before["version"], before["optimization"]["onnx"]) == ("1", "converted")
     promote(routing_env.client(), name)

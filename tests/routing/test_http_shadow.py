@@ -58,11 +58,14 @@ def test_shadow_agreement_counted_with_two_known_models(serve, routing_env):
     assert server.app.state.serving.shadow.counters()["agreed"] == 2 * agree
 
 
-@pytest.mark.parametrize("fault, outcomes", [
-    ("raises", ("error",)),
-    ("shape", ("error",)),
-    ("sleeps", ("timeout", "dropped")),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "fault, outcomes",
+    [
+        ("raises", ("error",)),
+        ("shape", ("error",)),
+        ("sleeps", ("timeout", "dropped")),
+    ],
+)
 def test_faulty_challenger_never_changes_a_champion_answer(serve, routing_env, fault, outcomes):
     name = routing_env.new_model("lr", fault)
     server = serve(
@@ -105,11 +108,16 @@ def test_challenger_that_cannot_load_or_resolve(serve, routing_env):
             assert r.headers["x-trk-variant"] == "champion"
         routing_env.client().set_registered_model_alias(name, "challenger", 2)  # crashes loading
         wait_until(
-            lambda: metric_value(
-                http.get("/metrics").text, "trk_model_reloads_total",
-                variant="challenger", result="failure",
-            ) >= 2,
-        )  # fmt: skip
+            lambda: (
+                metric_value(
+                    http.get("/metrics").text,
+                    "trk_model_reloads_total",
+                    variant="challenger",
+                    result="failure",
+                )
+                >= 2
+            ),
+        )
         text = http.get("/metrics").text
         assert metric_value(text, "trk_variant_state", variant="challenger", state="failed") == 1
         answers = [http.post("/invocations", json=body([row])).json() for row in rows]

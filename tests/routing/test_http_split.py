@@ -50,9 +50,15 @@ def test_split_proportions_metadata_and_health(serve):
 def test_sticky_assignment_is_the_same_in_two_server_processes(trk_serve, tmp_path):
     flags = ["--model-uri", "models:/iris@champion", "--challenger-uri", "models:/iris@challenger"]
     a = trk_serve(
-        *flags, "--mode", "split", "--challenger-weight", "0.5", "--sticky-header", "X-User-Id",
+        *flags,
+        "--mode",
+        "split",
+        "--challenger-weight",
+        "0.5",
+        "--sticky-header",
+        "X-User-Id",
         wait=False,
-    )  # fmt: skip
+    )
     config = tmp_path / "routing.yaml"  # the second one reads a file and the environment
     config.write_text(
         "model_uri: models:/iris@champion\nchallenger_uri: models:/iris@challenger\n"

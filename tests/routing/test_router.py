@@ -63,8 +63,14 @@ def test_stable_hash_is_the_same_in_every_process():
 
 def test_missing_sticky_header_falls_back_to_random_and_is_reported():
     seen = []
-    router = Router(*slots(), mode="split", weight=0.5, sticky_header="X-User-Id",
-                    on_route=lambda r: seen.append(r.reason), rng=random.Random(1))  # fmt: skip
+    router = Router(
+        *slots(),
+        mode="split",
+        weight=0.5,
+        sticky_header="X-User-Id",
+        on_route=lambda r: seen.append(r.reason),
+        rng=random.Random(1),
+    )
     names = {router.route({}).primary.name for _ in range(200)}
     assert names == {CHAMPION, CHALLENGER}
     assert seen == ["sticky_fallback"] * 200
@@ -130,8 +136,10 @@ def test_unloaded_challenger_sends_everything_to_the_champion():
         router = Router(*slots(challenger_loaded=False), mode=mode, weight=1.0)
         route = router.route({})
         assert (route.primary.name, route.shadow, route.reason) == (
-            CHAMPION, None, "challenger_unavailable",
-        )  # fmt: skip
+            CHAMPION,
+            None,
+            "challenger_unavailable",
+        )
 
 
 def test_unloaded_champion_is_unavailable():

@@ -118,8 +118,12 @@ def test_raising_and_wrong_shape_challengers_count_errors():
     shadow = runner()
     shadow.start()
     shadow.submit("a", variant(Model(behaviour=boom)), fast([[1.0, 2.0]]), np.array([1]))
-    shadow.submit("b", variant(Model(behaviour=lambda x: np.zeros((len(x), 3)))),
-                  fast([[1.0, 2.0]]), np.array([1]))  # fmt: skip
+    shadow.submit(
+        "b",
+        variant(Model(behaviour=lambda x: np.zeros((len(x), 3)))),
+        fast([[1.0, 2.0]]),
+        np.array([1]),
+    )
     wait_until(lambda: shadow.counters()["error"] == 2, timeout=20)
     assert shadow.counters()["compared"] == 0
     shadow.stop()

@@ -25,20 +25,27 @@ def test_the_weight_follows_the_rollout_of_the_served_versions(tmp_path):
     store = _store(tmp_path)
     served = {"champion": "1", "challenger": "2"}
     changes: list[float] = []
-    split = SplitWeight(0.1, lambda: store.rollouts, lambda: "m", served.__getitem__,
-                        changes.append)  # fmt: skip
+    split = SplitWeight(
+        0.1, lambda: store.rollouts, lambda: "m", served.__getitem__, changes.append
+    )
     split.refresh()
     assert (split.current, split.source) == (0.1, "flag")
-    r = store.rollouts.start(Rollout("m", "1", "2", {"steps": [5, 100]}, "running", 0, 0.05,
-                                     0, 0, 0, 0, 0))  # fmt: skip
+    r = store.rollouts.start(
+        Rollout("m", "1", "2", {"steps": [5, 100]}, "running", 0, 0.05, 0, 0, 0, 0, 0)
+    )
     split.refresh()
     assert (split.current, split.source, split.state) == (0.05, "rollout", "running")
     served["challenger"] = "3"  # the alias moved under a running rollout
     split.refresh()
     assert split.current == 0.0
     served["challenger"] = "2"
-    r = store.rollouts.transition("m", r.revision, {"state": "promoted", "step": 1, "weight": 1.0},
-                                  "promote", "all steps passed")  # fmt: skip
+    r = store.rollouts.transition(
+        "m",
+        r.revision,
+        {"state": "promoted", "step": 1, "weight": 1.0},
+        "promote",
+        "all steps passed",
+    )
     split.refresh()
     assert split.current == 1.0  # the champion here still serves v1
     served["champion"] = "2"
@@ -52,8 +59,9 @@ def test_the_weight_follows_the_rollout_of_the_served_versions(tmp_path):
 
 def test_a_store_that_cannot_answer_keeps_the_last_weight(tmp_path):
     store = _store(tmp_path)
-    store.rollouts.start(Rollout("m", "1", "2", {"steps": [30, 100]}, "running", 0, 0.3,
-                                 0, 0, 0, 0, 0))  # fmt: skip
+    store.rollouts.start(
+        Rollout("m", "1", "2", {"steps": [30, 100]}, "running", 0, 0.3, 0, 0, 0, 0, 0)
+    )
     split = SplitWeight(0.1, lambda: store.rollouts, lambda: "m")
     split.refresh()
     assert split.current == 0.3

@@ -139,14 +139,21 @@ def test_no_permissions_hides_the_experiment(auth_server: ServerProcess, as_user
 def trk(
     *args: str, user: tuple[str, str], server: ServerProcess
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TRK_TRACKING_URI": server.url, "TRK_TRACKING_USERNAME": user[0],
-           "TRK_TRACKING_PASSWORD": user[1]}  # fmt: skip
+    env = {
+        **os.environ,
+        "TRK_TRACKING_URI": server.url,
+        "TRK_TRACKING_USERNAME": user[0],
+        "TRK_TRACKING_PASSWORD": user[1],
+    }
     for name in ("TRK_TRACKING_TOKEN", "MLFLOW_TRACKING_TOKEN"):
         env.pop(name, None)
     return subprocess.run(
-        [sys.executable, "-m", "trk.cli", *args], env=env, capture_output=True, text=True,
+        [sys.executable, "-m", "trk.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=120,
-    )  # fmt: skip
+    )
 
 
 def test_protected_alias_needs_a_second_user(
@@ -165,8 +172,17 @@ def test_protected_alias_needs_a_second_user(
     assert "request-promotion" in message
     client.set_registered_model_alias(name, "staging", "1")  # unprotected aliases still move
 
-    asked = trk("models", "request-promotion", name, "1", "--alias", "champion", "--json",
-                user=owner, server=auth_server)  # fmt: skip
+    asked = trk(
+        "models",
+        "request-promotion",
+        name,
+        "1",
+        "--alias",
+        "champion",
+        "--json",
+        user=owner,
+        server=auth_server,
+    )
     assert asked.returncode == 0, asked.stderr
     request_id = __import__("json").loads(asked.stdout)["request_id"]
 
@@ -191,11 +207,27 @@ def test_request_promotion_needs_edit_and_prints_the_id(
     name = f"m-{uuid.uuid4().hex[:6]}"
     as_user(owner).create_registered_model(name)
     as_user(owner).create_model_version(name, "mlflow-artifacts:/0/model")
-    refused = trk("models", "request-promotion", name, "1", "--alias", "champion",
-                  user=reader, server=auth_server)  # fmt: skip
+    refused = trk(
+        "models",
+        "request-promotion",
+        name,
+        "1",
+        "--alias",
+        "champion",
+        user=reader,
+        server=auth_server,
+    )
     assert refused.returncode != 0 and "Permission denied" in refused.stderr
-    asked = trk("models", "request-promotion", name, "1", "--alias", "champion",
-                user=owner, server=auth_server)  # fmt: skip
+    asked = trk(
+        "models",
+        "request-promotion",
+        name,
+        "1",
+        "--alias",
+        "champion",
+        user=owner,
+        server=auth_server,
+    )
     assert asked.stdout.startswith("request id: ")
     request_id = asked.stdout.split(": ", 1)[1].strip()
     admin_rejects = trk(
@@ -275,8 +307,17 @@ def test_a_rollout_of_a_protected_champion_waits_for_a_second_user(
         grant(auth_server, starter, "registered_model", name, second[0], "MANAGE").status_code
         == 200
     )
-    first = trk("models", "request-promotion", name, "1", "--alias", "champion", "--json",
-                user=starter, server=auth_server)  # fmt: skip
+    first = trk(
+        "models",
+        "request-promotion",
+        name,
+        "1",
+        "--alias",
+        "champion",
+        "--json",
+        user=starter,
+        server=auth_server,
+    )
     request_id = json.loads(first.stdout)["request_id"]
     assert (
         trk(
@@ -286,15 +327,25 @@ def test_a_rollout_of_a_protected_champion_waits_for_a_second_user(
     )
     client.set_registered_model_alias(name, "challenger", "2")
 
-    started = trk("rollout", "start", name, "--steps", "50,100", "--step-interval", "0.1s",
-                  user=starter, server=auth_server)  # fmt: skip
+    started = trk(
+        "rollout",
+        "start",
+        name,
+        "--steps",
+        "50,100",
+        "--step-interval",
+        "0.1s",
+        user=starter,
+        server=auth_server,
+    )
     assert started.returncode == 0, started.stderr
     state = "running"
     for _ in range(50):  # the step interval must pass before the final step
         time.sleep(0.2)
         trk("rollout", "step", name, user=starter, server=auth_server)
-        state = json.loads(trk("rollout", "status", name, "--json", user=starter,
-                               server=auth_server).stdout)["state"]  # fmt: skip
+        state = json.loads(
+            trk("rollout", "status", name, "--json", user=starter, server=auth_server).stdout
+        )["state"]
         if state != "running":
             break
     assert state == "awaiting_approval"

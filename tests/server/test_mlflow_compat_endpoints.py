@@ -41,8 +41,12 @@ def test_metric_history_bulk_reads(mlflow_client, server, run_id):
     bulk = requests.get(base + "get-history-bulk", params={"run_id": [run_id], "metric_key": "m"})
     assert [m["step"] for m in bulk.json()["metrics"]] == list(range(10))
     assert bulk.json()["metrics"][0] == {
-        "key": "m", "value": 0.0, "timestamp": 1, "step": 0, "run_id": run_id
-    }  # fmt: skip
+        "key": "m",
+        "value": 0.0,
+        "timestamp": 1,
+        "step": 0,
+        "run_id": run_id,
+    }
     missing = requests.get(base + "get-history-bulk", params={"metric_key": "m"})
     assert missing.status_code == 400
     assert "must specify at least one run_id" in missing.json()["message"]

@@ -98,9 +98,17 @@ def test_metrics_of_a_logged_model_listed_and_searchable_by_dataset(mlflow_clien
         run_id, "acc", 0.5, 1234, 1, dataset_name="ds", dataset_digest="d1", model_id=model.model_id
     )
     assert mlflow_client.get_logged_model(model.model_id).metrics == [
-        Metric("acc", 0.5, 1234, 1, model_id=model.model_id, dataset_name="ds",
-               dataset_digest="d1", run_id=run_id)
-    ]  # fmt: skip
+        Metric(
+            "acc",
+            0.5,
+            1234,
+            1,
+            model_id=model.model_id,
+            dataset_name="ds",
+            dataset_digest="d1",
+            run_id=run_id,
+        )
+    ]
     assert mlflow_client.get_run(run_id).data.metrics == {"acc": 0.5}
     by_dataset = mlflow_client.search_logged_models(
         experiment_ids=[exp_id], datasets=[{"dataset_name": "ds", "dataset_digest": "d1"}]
@@ -120,14 +128,21 @@ def test_bad_inputs_are_4xx_and_store_nothing(mlflow_client, server, run_id):
     bad_bodies = [
         ({"datasets": [good]}, "'run_id'"),
         ({"run_id": run_id, "datasets": [{"dataset": {"name": "d"}}]}, "digest"),
-        ({"run_id": run_id, "datasets": [good, {"dataset": {**good["dataset"], "digest": "x" * 37}}]},
-         "digest"),
-        ({"run_id": run_id, "datasets": [{**good, "tags": [{"key": "k", "value": "v" * 501}]}]},
-         "value"),
+        (
+            {
+                "run_id": run_id,
+                "datasets": [good, {"dataset": {**good["dataset"], "digest": "x" * 37}}],
+            },
+            "digest",
+        ),
+        (
+            {"run_id": run_id, "datasets": [{**good, "tags": [{"key": "k", "value": "v" * 501}]}]},
+            "value",
+        ),
         ({"run_id": run_id, "datasets": [{"dataset": {**good["dataset"], "name": 3}}]}, "name"),
         ({"run_id": run_id, "models": [{"model_id": "m-unknown"}]}, "not found"),
         ({"run_id": "nope", "datasets": [good]}, "nope"),
-    ]  # fmt: skip
+    ]
     for body, needle in bad_bodies:
         answer = requests.post(url, json=body)
         assert 400 <= answer.status_code < 500, (body, answer.text)

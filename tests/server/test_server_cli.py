@@ -68,9 +68,17 @@ def test_help_names_every_variable():
 
     text = CliRunner().invoke(main, ["server", "--help"], terminal_width=200).output
     for var in (
-        "TRK_BACKEND_STORE_URI", "TRK_ARTIFACTS_DESTINATION", "TRK_HOST", "TRK_PORT",
-        "TRK_WORKERS", "TRK_SERVE_ARTIFACTS", "TRK_AUTH_TOKEN_FILE", "TRK_MAX_BODY_BYTES",
-        "TRK_ALLOWED_HOSTS", "TRK_ALLOWED_ARTIFACT_ROOTS", "TRK_MAX_ARTIFACT_MB",
-    ):  # fmt: skip
+        "TRK_BACKEND_STORE_URI",
+        "TRK_ARTIFACTS_DESTINATION",
+        "TRK_HOST",
+        "TRK_PORT",
+        "TRK_WORKERS",
+        "TRK_SERVE_ARTIFACTS",
+        "TRK_AUTH_TOKEN_FILE",
+        "TRK_MAX_BODY_BYTES",
+        "TRK_ALLOWED_HOSTS",
+        "TRK_ALLOWED_ARTIFACT_ROOTS",
+        "TRK_MAX_ARTIFACT_MB",
+    ):
         assert f"env var: {var}" in text, var
     assert "TRK_AUTH_TOKEN" in text.replace("TRK_AUTH_TOKEN_FILE", "")

@@ -19,8 +19,11 @@ def log(rest_store):
 
 def test_replicas_log_and_labels_join_through_the_server(log):
     log.log_labels("m", [{"request_id": "r1", "label": 1}])  # before its prediction
-    records = [PredictionRecord(f"r{i}", 0, v, ver, str(i % 2), None, 0.5, 1_000)
-               for i in range(4) for v, ver in (("champion", "1"), ("challenger", "2"))]  # fmt: skip
+    records = [
+        PredictionRecord(f"r{i}", 0, v, ver, str(i % 2), None, 0.5, 1_000)
+        for i in range(4)
+        for v, ver in (("champion", "1"), ("challenger", "2"))
+    ]
     assert log.log_predictions("m", records) == 8
     log.log_predictions("m", records)  # a retried batch adds nothing
     log.log_labels("m", [{"request_id": f"r{i}", "label": 1} for i in (0, 2, 3)])
@@ -30,8 +33,11 @@ def test_replicas_log_and_labels_join_through_the_server(log):
     assert (pair.both_correct, pair.neither) == (2, 2)
     assert len(log.outcomes("m", limit=3)) == 3
     assert sorted((o.champion_correct, o.challenger_correct) for o in log.paired_outcomes("m")) == [
-        (False, False), (False, False), (True, True), (True, True)
-    ]  # fmt: skip
+        (False, False),
+        (False, False),
+        (True, True),
+        (True, True),
+    ]
     assert log.prune(2_000, "m") == {"predictions": 8, "labels": 0}
     assert log.joined("m") == []
 
@@ -99,15 +105,21 @@ def test_labels_over_http_are_written_once_pending_first_and_corrected_on_purpos
         API + "labels/log", json={"model": "once", "labels": [{"request_id": "a", "label": 1}]}
     )
     assert first.status_code == 202 and first.json()["pending"] == 1, first.text
-    log.log_predictions("once", [PredictionRecord("a", 0, "champion", "1", "1", None, 1.0, 5),
-                                 PredictionRecord("b", 0, "champion", "1", "1", None, 1.0, 5)])  # fmt: skip
+    log.log_predictions(
+        "once",
+        [
+            PredictionRecord("a", 0, "champion", "1", "1", None, 1.0, 5),
+            PredictionRecord("b", 0, "champion", "1", "1", None, 1.0, 5),
+        ],
+    )
     joined = post(
         API + "labels/log", json={"model": "once", "labels": [{"request_id": "b", "label": 1}]}
     )
     assert joined.status_code == 200 and joined.json()["joined"] == 1, joined.text
     for rid in ("a", "b"):  # a forged second label: refused whole, nothing changes
-        again = post(API + "labels/log",
-                     json={"model": "once", "labels": [{"request_id": rid, "label": 0}]})  # fmt: skip
+        again = post(
+            API + "labels/log", json={"model": "once", "labels": [{"request_id": rid, "label": 0}]}
+        )
         assert again.status_code == 409, again.text
         assert again.json()["error_code"] == "RESOURCE_ALREADY_EXISTS"
     (c,) = log.joined("once")

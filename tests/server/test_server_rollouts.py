@@ -38,8 +38,9 @@ def test_rollout_state_round_trips_through_the_server(rollouts):
     r = rollouts.transition("m", 1, {"weight": 0.5, "step": 1}, "advance", "ok", g)
     assert (r.weight, r.history[-1].reason, r.history[-1].guards) == (0.5, "ok", g)
     with pytest.raises(Conflict):
-        rollouts.transition("m", 1, {"state": "rolled_back", "weight": 0.0, "failures": 1},
-                            "rollback", "stale")  # fmt: skip
+        rollouts.transition(
+            "m", 1, {"state": "rolled_back", "weight": 0.0, "failures": 1}, "rollback", "stale"
+        )
     assert rollouts.get("m").weight == 0.5
     assert [x.model for x in rollouts.search()] == ["m"]
     assert rollouts.lease("m", "a", 10_000) and not rollouts.lease("m", "b", 10_000)
@@ -51,31 +52,83 @@ def test_rollout_state_round_trips_through_the_server(rollouts):
     "path, body",
     [
         ("start", {"rollout": {"model": "x", "champion_version": "1"}}),
-        ("start", {"rollout": {"model": "x", "champion_version": "1", "challenger_version": "2",
-                               "plan": {"a": 1}, "state": "promoted"}}),
-        ("start", {"rollout": {"model": "x", "champion_version": "1", "challenger_version": "2",
-                               "plan": [], "state": "running"}}),
+        (
+            "start",
+            {
+                "rollout": {
+                    "model": "x",
+                    "champion_version": "1",
+                    "challenger_version": "2",
+                    "plan": {"a": 1},
+                    "state": "promoted",
+                }
+            },
+        ),
+        (
+            "start",
+            {
+                "rollout": {
+                    "model": "x",
+                    "champion_version": "1",
+                    "challenger_version": "2",
+                    "plan": [],
+                    "state": "running",
+                }
+            },
+        ),
         ("start", {"rollout": "x"}),
-        ("transition", {"model": "y", "revision": 1, "changes": {"weight": 2},
-                        "transition": {"action": "advance"}}),
-        ("transition", {"model": "y", "revision": 1, "changes": {"weight": 0.2},
-                        "transition": {"action": "teleport"}}),
-        ("transition", {"model": "y", "revision": "one", "changes": {},
-                        "transition": {"action": "hold"}}),
-        ("transition", {"model": "y", "revision": 1, "changes": {},
-                        "transition": {"action": "hold", "guards": [{"g": 1}]}}),
-        ("transition", {"model": "y", "revision": 1, "changes": {},
-                        "transition": {"action": "hold", "guards": [
-                            {"guard": "x", "state": "pass", "value": "NaN"}]}}),
+        (
+            "transition",
+            {
+                "model": "y",
+                "revision": 1,
+                "changes": {"weight": 2},
+                "transition": {"action": "advance"},
+            },
+        ),
+        (
+            "transition",
+            {
+                "model": "y",
+                "revision": 1,
+                "changes": {"weight": 0.2},
+                "transition": {"action": "teleport"},
+            },
+        ),
+        (
+            "transition",
+            {"model": "y", "revision": "one", "changes": {}, "transition": {"action": "hold"}},
+        ),
+        (
+            "transition",
+            {
+                "model": "y",
+                "revision": 1,
+                "changes": {},
+                "transition": {"action": "hold", "guards": [{"g": 1}]},
+            },
+        ),
+        (
+            "transition",
+            {
+                "model": "y",
+                "revision": 1,
+                "changes": {},
+                "transition": {
+                    "action": "hold",
+                    "guards": [{"guard": "x", "state": "pass", "value": "NaN"}],
+                },
+            },
+        ),
         ("lease", {"model": "y", "owner": "", "ttl_ms": 5}),
     ],
-)  # fmt: skip
+)
 def test_bad_bodies_are_refused_and_write_nothing(module_server, rollouts, path, body):
     if path == "transition":
         try:
             rollouts.get("y")
         except NotFound:
-            rollouts.start(Rollout("y", "1", "2", PLAN, "running", 0, 0.05, 0, 0, 0, 0, 0))  # fmt: skip
+            rollouts.start(Rollout("y", "1", "2", PLAN, "running", 0, 0.05, 0, 0, 0, 0, 0))
     before = rollouts.get("y").revision if path != "start" else None
     resp = httpx.post(module_server.url + API + path, json=body, timeout=10)
     assert 400 <= resp.status_code < 500, resp.text
@@ -90,12 +143,19 @@ def test_bad_bodies_are_refused_and_write_nothing(module_server, rollouts, path,
 FORGED = [  # what the issue sent over REST: each was accepted, and each broke something
     ({"state": "running", "step": 99, "weight": 1.0}, {"action": "advance"}),
     ({"state": "promoted", "weight": 1.0}, {"action": "promote"}),  # no alias would move
-    ({"state": "running", "step": 1, "weight": 0.5},
-     {"action": "approve", "guards": [{"guard": "error_rate <= 0.1", "state": "pass"}]}),
-    ({"step": 1, "weight": 0.5},
-     {"action": "advance", "guards": [{"guard": "accuracy better", "state": "pass"}]}),
-    ({"step": 1, "weight": 0.5}, {"action": "advance", "guards": [{"guard": " ", "state": "pass"}]}),
-]  # fmt: skip
+    (
+        {"state": "running", "step": 1, "weight": 0.5},
+        {"action": "approve", "guards": [{"guard": "error_rate <= 0.1", "state": "pass"}]},
+    ),
+    (
+        {"step": 1, "weight": 0.5},
+        {"action": "advance", "guards": [{"guard": "accuracy better", "state": "pass"}]},
+    ),
+    (
+        {"step": 1, "weight": 0.5},
+        {"action": "advance", "guards": [{"guard": " ", "state": "pass"}]},
+    ),
+]
 
 
 @pytest.mark.parametrize("changes, transition", FORGED)
@@ -120,11 +180,18 @@ def test_the_server_refuses_forged_transitions(module_server, rollouts, changes,
     [
         ({"model": "nope", "champion_version": "1", "challenger_version": "2"}, 404),
         ({"model": "f", "champion_version": "1", "challenger_version": "9"}, 404),
-        ({"model": "f", "champion_version": "1", "challenger_version": "2",
-          "plan": {"steps": ["x"]}}, 400),
+        (
+            {
+                "model": "f",
+                "champion_version": "1",
+                "challenger_version": "2",
+                "plan": {"steps": ["x"]},
+            },
+            400,
+        ),
         ({"model": "f", "champion_version": "1", "challenger_version": "2", "step": 99}, 400),
     ],
-)  # fmt: skip
+)
 def test_a_start_needs_a_valid_plan_and_registered_versions(module_server, rollouts, rollout, code):
     body = {"rollout": {"plan": PLAN, "state": "running", "weight": 0.05, **rollout}}
     resp = httpx.post(module_server.url + API + "start", json=body, timeout=10)
@@ -138,11 +205,14 @@ def test_propensity_sums_through_the_server(module_server):
 
     store = RestStore(module_server.url)
     log = store.predictions
-    log.log_predictions("bandit", [
-        PredictionRecord("a", 0, "champion", "1", "1", None, 0.8, 5),
-        PredictionRecord("b", 0, "challenger", "2", "1", None, 0.2, 5),
-        PredictionRecord("c", 0, "challenger", "2", "0", None, 0.25, 5),
-    ])  # fmt: skip
+    log.log_predictions(
+        "bandit",
+        [
+            PredictionRecord("a", 0, "champion", "1", "1", None, 0.8, 5),
+            PredictionRecord("b", 0, "challenger", "2", "1", None, 0.2, 5),
+            PredictionRecord("c", 0, "challenger", "2", "0", None, 0.25, 5),
+        ],
+    )
     log.log_labels("bandit", [{"request_id": r, "label": 1} for r in "abc"])
     by = {p["variant"]: p for p in log.propensity("bandit")}
     assert by["challenger"]["labelled"] == 2

@@ -62,11 +62,24 @@ def start(hardening_env, tmp_path_factory) -> Iterator[object]:
 def _hung_split(start, hang: Path, cooldown_s: float) -> tuple[subprocess.Popen, str]:
     """Split mode with the sleepy challenger, hanging from the moment it is loaded."""
     served = start(
-        "--model-uri", "models:/toy@champion", "--challenger-uri", "models:/sleepy@challenger",
-        "--mode", "split", "--challenger-weight", "0.5", "--timeout-s", str(TIMEOUT_S),
-        "--graceful-timeout-s", str(GRACE_S), "--breaker-timeouts", "3",
-        "--breaker-cooldown-s", str(cooldown_s), env={HANG_ENV: str(hang)},
-    )  # fmt: skip
+        "--model-uri",
+        "models:/toy@champion",
+        "--challenger-uri",
+        "models:/sleepy@challenger",
+        "--mode",
+        "split",
+        "--challenger-weight",
+        "0.5",
+        "--timeout-s",
+        str(TIMEOUT_S),
+        "--graceful-timeout-s",
+        str(GRACE_S),
+        "--breaker-timeouts",
+        "3",
+        "--breaker-cooldown-s",
+        str(cooldown_s),
+        env={HANG_ENV: str(hang)},
+    )
     hang.touch()  # after the warm-up predict at load
     return served
 
@@ -104,9 +117,18 @@ def test_hung_challenger_never_delays_the_champion_opens_the_breaker_and_drains(
     assert challenger["state"] == "degraded" and challenger["breaker"]["state"] == "open"
     text = httpx.get(url + "/metrics", timeout=5).text
     assert metric_value(text, "trk_circuit_breaker_opened_total", variant="challenger") == 1
-    wait_until(lambda: metric_value(
-        httpx.get(url + "/metrics", timeout=5).text, "trk_variant_state",
-        variant="challenger", state="degraded") == 1, timeout=30)  # fmt: skip
+    wait_until(
+        lambda: (
+            metric_value(
+                httpx.get(url + "/metrics", timeout=5).text,
+                "trk_variant_state",
+                variant="challenger",
+                state="degraded",
+            )
+            == 1
+        ),
+        timeout=30,
+    )
     # Predict threads still sleep inside the challenger: SIGTERM must not wait for them.
     os.kill(proc.pid, signal.SIGTERM)
     assert proc.wait(timeout=GRACE_S + 20) == 0
@@ -126,7 +148,7 @@ def test_open_breaker_closes_after_a_probe_answers_in_time(start, tmp_path):
 def test_sigterm_stops_waiting_for_a_request_after_the_grace_period(start):
     proc, url = start(
         "--model-uri", "models:/toy@champion", "--timeout-s", "300", "--graceful-timeout-s", "1"
-    )  # fmt: skip
+    )
     with ThreadPoolExecutor(1) as pool:  # a predict of 60 s, well inside --timeout-s
         slow = pool.submit(post_json, url, {"inputs": [[1.0, 2.0]], "params": {"sleep": 60}})
         wait_until(lambda: metric_value(httpx.get(url + "/metrics").text, "trk_in_flight_requests"))
@@ -142,10 +164,18 @@ def test_sigterm_stops_waiting_for_a_request_after_the_grace_period(start):
 def plain(start) -> str:
     """Split with weight 0 (the challenger answers only when forced), a feedback token."""
     _, url = start(
-        "--model-uri", "models:/iris@champion", "--challenger-uri", "models:/iris@challenger",
-        "--mode", "split", "--challenger-weight", "0", "--timeout-s", str(TIMEOUT_S),
+        "--model-uri",
+        "models:/iris@champion",
+        "--challenger-uri",
+        "models:/iris@challenger",
+        "--mode",
+        "split",
+        "--challenger-weight",
+        "0",
+        "--timeout-s",
+        str(TIMEOUT_S),
         env={"TRK_FEEDBACK_TOKEN": TOKEN},
-    )  # fmt: skip
+    )
     return url
 
 
@@ -173,9 +203,14 @@ def test_variant_forcing_is_off_by_default(plain):
 
 def test_forcing_never_answers_from_a_shadow(start):
     _, url = start(
-        "--model-uri", "models:/iris@champion", "--challenger-uri", "models:/iris@challenger",
-        "--mode", "shadow", "--allow-forced-variant",
-    )  # fmt: skip
+        "--model-uri",
+        "models:/iris@champion",
+        "--challenger-uri",
+        "models:/iris@challenger",
+        "--mode",
+        "shadow",
+        "--allow-forced-variant",
+    )
     r = post_json(url, IRIS_ROW, headers={"X-Trk-Variant": "challenger"})
     assert r.status_code == 400
     assert r.json()["error_code"] == "INVALID_PARAMETER_VALUE"

@@ -111,8 +111,10 @@ def test_a_sidecar_shipper_on_a_unix_socket_writes_the_log(serve_app, iris_env, 
     trk = str(Path(sys.executable).parent / "trk")
     sidecar = subprocess.Popen(
         [trk, "log", "ship", "--listen", sock, "--tracking-uri", iris_env.tracking_uri],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         wait_until(lambda: Path(sock).exists())
         server = serve_app(log_shipper_socket=sock)

@@ -58,9 +58,12 @@ def sklearn_pair(tmp_path_factory):
     model = LogisticRegression(max_iter=300).fit(iris.data, iris.target)
     model_dir = tmp_path_factory.mktemp("mlflow-sklearn") / "model"
     mlflow.sklearn.save_model(
-        model, model_dir, input_example=iris.data.iloc[:2], serialization_format="cloudpickle",
+        model,
+        model_dir,
+        input_example=iris.data.iloc[:2],
+        serialization_format="cloudpickle",
         **REQS,
-    )  # fmt: skip
+    )
     port = free_port()
     bin_dir = str(Path(sys.executable).parent)
     mlflow_bin = str(Path(bin_dir) / "mlflow")

@@ -32,8 +32,11 @@ def query(prom: str, expr: str) -> float | None:
 def test_a_real_scrape_sums_exactly_across_two_workers(trk_serve, tmp_path):
     proc, url = trk_serve("--model-uri", "models:/iris@champion", "--workers", "2")
     for i in range(N):  # fresh connections: the kernel spreads them over both workers
-        answer = httpx.post(url + "/invocations", json={"inputs": [[5.1, 3.5, 1.4, 0.2]]},
-                            headers={"Connection": "close", "x-request-id": f"prom-{i}"})  # fmt: skip
+        answer = httpx.post(
+            url + "/invocations",
+            json={"inputs": [[5.1, 3.5, 1.4, 0.2]]},
+            headers={"Connection": "close", "x-request-id": f"prom-{i}"},
+        )
         assert answer.status_code == 200
     target = urlparse(url).netloc
     config = tmp_path / "prometheus.yml"
@@ -43,10 +46,16 @@ def test_a_real_scrape_sums_exactly_across_two_workers(trk_serve, tmp_path):
     )
     port = free_port()
     prom = subprocess.Popen(
-        [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-         f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
+        [
+            PROMETHEUS,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         requests = 'sum(trk_requests_total{variant="champion",status="200"})'

@@ -21,8 +21,10 @@ def exposition(registry: CollectorRegistry) -> list[str]:
 def test_observe_many_equals_observing_one_by_one():
     rng = random.Random(3)
     # Values on the bucket bounds too: a bound counts in its own bucket (le is inclusive).
-    values = [rng.choice([0.001, 0.01, 0.0005, 0.5, 2.0, 0.1]) * rng.choice([1, 0.999, 1.001])
-              for _ in range(2000)]  # fmt: skip
+    values = [
+        rng.choice([0.001, 0.01, 0.0005, 0.5, 2.0, 0.1]) * rng.choice([1, 0.999, 1.001])
+        for _ in range(2000)
+    ]
     one, many = CollectorRegistry(), CollectorRegistry()
     buckets = (0.001, 0.01, 0.1, 1.0)
     h1 = Histogram("h", "d", ["a"], registry=one, buckets=buckets)

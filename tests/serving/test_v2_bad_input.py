@@ -37,32 +37,86 @@ BAD = [
     ("deep_shape", INFER, _tensor(shape=[1] * 9), {}, 400, "at most 8"),
     ("strings_as_fp64", INFER, _tensor(data=["a", "b", "c", "d"]), {}, 400, "must hold numbers"),
     ("floats_as_int", INFER, _tensor(datatype="INT64"), {}, 400, "must hold integers"),
-    ("int8_overflow", INFER, _tensor(datatype="INT8", data=[1, 2, 3, 999]), {}, 400, "out of range"),
+    (
+        "int8_overflow",
+        INFER,
+        _tensor(datatype="INT8", data=[1, 2, 3, 999]),
+        {},
+        400,
+        "out of range",
+    ),
     ("ragged", INFER, _tensor(shape=[2, 2], data=[[1, 2], [3]]), {}, 400, "ragged"),
     ("data_not_list", INFER, _tensor(data=5), {}, 400, "must be a list"),
     ("objects_in_data", INFER, _tensor(data=[{"a": 1}] * 4), {}, 400, "mixed or non-scalar"),
-    ("deep_nesting", INFER, b'{"inputs": [{"name": "x", "shape": [1], "datatype": "FP64", "data": '
-     + b"[" * 20 + b"1" + b"]" * 20 + b"}]}", {}, 400, "nested"),
+    (
+        "deep_nesting",
+        INFER,
+        b'{"inputs": [{"name": "x", "shape": [1], "datatype": "FP64", "data": '
+        + b"[" * 20
+        + b"1"
+        + b"]" * 20
+        + b"}]}",
+        {},
+        400,
+        "nested",
+    ),
     ("three_columns", INFER, _tensor(shape=[1, 3], data=[1, 2, 3]), {}, 400, "Expected 4 values"),
-    ("unknown_column", INFER, orjson.dumps({"inputs": [
-        {"name": "a", "shape": [1], "datatype": "FP64", "data": [1]},
-        {"name": "b", "shape": [1], "datatype": "FP64", "data": [1]}]}), {}, 400, "'a'"),
+    (
+        "unknown_column",
+        INFER,
+        orjson.dumps(
+            {
+                "inputs": [
+                    {"name": "a", "shape": [1], "datatype": "FP64", "data": [1]},
+                    {"name": "b", "shape": [1], "datatype": "FP64", "data": [1]},
+                ]
+            }
+        ),
+        {},
+        400,
+        "'a'",
+    ),
     ("twice", INFER, orjson.dumps({"inputs": GOOD["inputs"] * 2}), {}, 400, "given twice"),
     ("bad_id", INFER, orjson.dumps({**GOOD, "id": "a b\r\nX-Evil: 1"}), {}, 400, "'id'"),
     ("id_not_plain", INFER, orjson.dumps({**GOOD, "id": "<script>"}), {}, 400, "[A-Za-z0-9._:-]"),
-    ("bad_outputs", INFER, orjson.dumps({**GOOD, "outputs": ["predictions"]}), {}, 400, "'outputs'"),
+    (
+        "bad_outputs",
+        INFER,
+        orjson.dumps({**GOOD, "outputs": ["predictions"]}),
+        {},
+        400,
+        "'outputs'",
+    ),
     ("bad_parameters", INFER, orjson.dumps({**GOOD, "parameters": [1]}), {}, 400, "'parameters'"),
     ("xml", INFER, orjson.dumps(GOOD), {"Content-Type": "application/xml"}, 415, "not supported"),
-    ("header_length_past_body", INFER, orjson.dumps(GOOD),
-     {"Inference-Header-Content-Length": "99999"}, 400, "within the body"),
-    ("header_length_not_a_number", INFER, orjson.dumps(GOOD),
-     {"Inference-Header-Content-Length": "-1"}, 400, "byte count"),
-    ("binary_size_past_body", INFER, _tensor(data=None, parameters={"binary_data_size": 64}),
-     {}, 400, "binary_data_size"),
+    (
+        "header_length_past_body",
+        INFER,
+        orjson.dumps(GOOD),
+        {"Inference-Header-Content-Length": "99999"},
+        400,
+        "within the body",
+    ),
+    (
+        "header_length_not_a_number",
+        INFER,
+        orjson.dumps(GOOD),
+        {"Inference-Header-Content-Length": "-1"},
+        400,
+        "byte count",
+    ),
+    (
+        "binary_size_past_body",
+        INFER,
+        _tensor(data=None, parameters={"binary_data_size": 64}),
+        {},
+        400,
+        "binary_data_size",
+    ),
     ("unknown_model", "/v2/models/nope/infer", orjson.dumps(GOOD), {}, 404, "Unknown model"),
     ("unknown_version", "/v2/models/iris/versions/9/infer", orjson.dumps(GOOD), {}, 404, "'9'"),
     ("unknown_path", "/v2/models/iris/explain", orjson.dumps(GOOD), {}, 404, "No V2 endpoint"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize("case", BAD, ids=[c[0] for c in BAD])

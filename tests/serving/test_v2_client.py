@@ -68,13 +68,20 @@ def servers(iris_env, tmp_path_factory) -> Iterator[dict[str, Any]]:
     answers = _fit_models(root)
     commands = {
         "iris": [
-            "--model-uri", "models:/iris@champion", "--challenger-uri", "models:/iris@challenger",
-            "--mode", "split", "--challenger-weight", "0", "--allow-forced-variant",
+            "--model-uri",
+            "models:/iris@champion",
+            "--challenger-uri",
+            "models:/iris@challenger",
+            "--mode",
+            "split",
+            "--challenger-weight",
+            "0",
+            "--allow-forced-variant",
         ],
         "net": ["--model-uri", str(root / "net")],
         "ridge": ["--model-uri", str(root / "ridge")],
         "colors": ["--model-uri", str(root / "colors"), "--allow-pickle"],
-    }  # fmt: skip
+    }
     procs, urls = [], {}
     for name, args in commands.items():
         port = free_port()

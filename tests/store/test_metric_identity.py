@@ -41,8 +41,11 @@ def test_a_batch_logged_twice_is_stored_once(store):
     )
     store.log_batch(run_id, [Metric("requests", 10.0, 1_000, 1)])
     assert _points(store, run_id, "requests") == [
-        (0, 1_000, 10.0), (0, 1_000, 11.0), (0, 2_000, 10.0), (1, 1_000, 10.0)
-    ]  # fmt: skip
+        (0, 1_000, 10.0),
+        (0, 1_000, 11.0),
+        (0, 2_000, 10.0),
+        (1, 1_000, 10.0),
+    ]
     assert store.get_run(run_id).data.metrics["requests"] == 10.0  # latest: step 1
 
 

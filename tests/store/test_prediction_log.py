@@ -37,9 +37,11 @@ def test_the_first_label_wins_and_a_second_changes_nothing(store, counts):
     log.log_predictions("m", [rec("r0", "champion", "1"), rec("r1", "champion", "1")])
     assert log.log_labels("m", [{"request_id": "r0", "label": 1}]).joined == 1
     before = counts(store)
-    for again in ([{"request_id": "r0", "label": 0}],  # another label for r0
-                  [{"request_id": "r1", "label": 0}, {"request_id": "r0", "label": 1}],
-                  [{"request_id": "r1", "label": 0}, {"request_id": "r1", "label": 1}]):  # fmt: skip
+    for again in (
+        [{"request_id": "r0", "label": 0}],  # another label for r0
+        [{"request_id": "r1", "label": 0}, {"request_id": "r0", "label": 1}],
+        [{"request_id": "r1", "label": 0}, {"request_id": "r1", "label": 1}],
+    ):
         with pytest.raises(WrittenOnce, match="written once") as info:
             log.log_labels("m", again)
         assert int(info.value.status) == 409
@@ -63,10 +65,12 @@ def test_a_correction_replaces_the_label_and_keeps_the_old_one(store):
     (c,) = log.joined("m")
     assert (c.labelled, c.correct, c.corrected) == (2, 2, 1)
     with store._engine.connect() as conn:
-        kept = conn.execute(text(
-            'SELECT request_id, "row", old_label, label, actor, timestamp_ms > 0 '
-            "FROM label_corrections"
-        )).all()  # fmt: skip
+        kept = conn.execute(
+            text(
+                'SELECT request_id, "row", old_label, label, actor, timestamp_ms > 0 '
+                "FROM label_corrections"
+            )
+        ).all()
     assert [tuple(k) for k in kept] == [("r0", 0, "0", "1", "ann", True)]
     with pytest.raises(NotFound, match="label them first"):
         log.correct_labels("m", [{"request_id": "nobody", "label": 1}])
@@ -92,11 +96,23 @@ def test_pending_labels_are_bounded_and_expire(store):
 
 def test_classes_join_across_spellings_and_regressors_sum_errors(store):
     log = store.predictions
-    log.log_predictions("m", [rec("a", "champion", "1"), rec("b", "champion", "setosa"),
-                              rec("c", "champion", None, value=2.5),
-                              rec("c", "champion", None, value=1.0, row=1)])  # fmt: skip
-    log.log_labels("m", [{"request_id": "a", "label": 1.0}, {"request_id": "b", "label": "setosa"},
-                         {"request_id": "c", "label": [2, 3]}])  # fmt: skip
+    log.log_predictions(
+        "m",
+        [
+            rec("a", "champion", "1"),
+            rec("b", "champion", "setosa"),
+            rec("c", "champion", None, value=2.5),
+            rec("c", "champion", None, value=1.0, row=1),
+        ],
+    )
+    log.log_labels(
+        "m",
+        [
+            {"request_id": "a", "label": 1.0},
+            {"request_id": "b", "label": "setosa"},
+            {"request_id": "c", "label": [2, 3]},
+        ],
+    )
     (c,) = log.joined("m")
     assert (c.labelled, c.correct, c.regression_labelled) == (2, 2, 2)
     assert c.abs_error_sum == pytest.approx(0.5 + 2.0)
@@ -108,8 +124,11 @@ def test_paired_counts_are_mcnemars_table(store):
     truth = [1, 1, 0, 0, 1]
     champ = [1, 0, 0, 1, 1]  # right, wrong, right, wrong, right
     chal = [1, 1, 1, 1, 0]  # right, right, wrong, wrong, wrong
-    log.log_predictions("m", [rec(f"r{i}", "champion", str(p)) for i, p in enumerate(champ)]
-                        + [rec(f"r{i}", "challenger", str(p), "2") for i, p in enumerate(chal)])  # fmt: skip
+    log.log_predictions(
+        "m",
+        [rec(f"r{i}", "champion", str(p)) for i, p in enumerate(champ)]
+        + [rec(f"r{i}", "challenger", str(p), "2") for i, p in enumerate(chal)],
+    )
     log.log_labels("m", [{"request_id": f"r{i}", "label": y} for i, y in enumerate(truth)])
     (p,) = log.paired("m")
     assert (p.champion_version, p.challenger_version) == ("1", "2")
@@ -127,13 +146,15 @@ def test_paired_outcomes_come_in_label_order(store):
             rec("b", "challenger", "0", "2"),
             rec("c", "champion", "1"),
         ],
-    )  # fmt: skip  (c: no shadow answer)
+    )  # c: no shadow answer
     log.log_labels("m", [{"request_id": "b", "label": 0}, {"request_id": "c", "label": 1}])
     time.sleep(0.01)  # a later millisecond
     log.log_labels("m", [{"request_id": "a", "label": 0}])
     found = log.paired_outcomes("m")
-    assert [(o.champion_correct, o.challenger_correct) for o in found] == [(True, True),
-                                                                           (False, True)]  # fmt: skip
+    assert [(o.champion_correct, o.challenger_correct) for o in found] == [
+        (True, True),
+        (False, True),
+    ]
     assert {(o.champion_version, o.challenger_version) for o in found} == {("1", "2")}
     assert len(log.paired_outcomes("m", limit=1)) == 1
 
@@ -151,7 +172,9 @@ def test_outcomes_come_in_label_order(store):
 
 def test_prune_deletes_only_what_is_older_and_of_the_model(store):
     log = store.predictions
-    log.log_predictions("m", [rec("old", "champion", "1", ts=1_000), rec("new", "champion", "1", ts=5_000)])  # fmt: skip
+    log.log_predictions(
+        "m", [rec("old", "champion", "1", ts=1_000), rec("new", "champion", "1", ts=5_000)]
+    )
     log.log_predictions("n", [rec("old", "champion", "1", ts=1_000)])
     assert log.prune(2_000, "m") == {"predictions": 1, "labels": 0}
     assert [c.logged for c in log.joined("m")] == [1]
@@ -198,17 +221,29 @@ def test_a_batch_is_stored_value_for_value(store):
     labels = [{"request_id": "r2", "label": 2.5}, {"request_id": f"id-{odd}", "label": odd}]
     assert log.log_labels("m", labels).joined == 2
     with store._engine.connect() as conn:
-        rows = conn.execute(text(
-            'SELECT request_id, "row", variant, version, predicted, value, probability, '
-            "timestamp_ms FROM prediction_log ORDER BY request_id"
-        )).all()  # fmt: skip
-        stored = conn.execute(text(
-            'SELECT request_id, "row", label, value FROM prediction_labels ORDER BY request_id'
-        )).all()  # fmt: skip
+        rows = conn.execute(
+            text(
+                'SELECT request_id, "row", variant, version, predicted, value, probability, '
+                "timestamp_ms FROM prediction_log ORDER BY request_id"
+            )
+        ).all()
+        stored = conn.execute(
+            text(
+                'SELECT request_id, "row", label, value FROM prediction_labels ORDER BY request_id'
+            )
+        ).all()
     by_id = {r[0]: tuple(r) for r in rows}
     for r in sent:
-        expected = (r.request_id, r.row, r.variant, r.version, r.predicted, r.value,
-                    r.probability, r.timestamp_ms)  # fmt: skip
+        expected = (
+            r.request_id,
+            r.row,
+            r.variant,
+            r.version,
+            r.predicted,
+            r.value,
+            r.probability,
+            r.timestamp_ms,
+        )
         assert by_id[r.request_id] == expected
     assert sorted(map(tuple, stored)) == [(f"id-{odd}", 0, odd, None), ("r2", 0, "2.5", 2.5)]
 
@@ -218,8 +253,9 @@ def test_a_label_with_a_nul_character_is_refused_and_nothing_is_written(store, c
     'a\\x00b' would fail on one store and become 'a' on the other: refused on both."""
     before = counts(store)
     with pytest.raises(InvalidParameter, match="NUL"):
-        store.predictions.log_labels("m", [{"request_id": "ok", "label": 1},
-                                           {"request_id": "r", "label": "a\x00b"}])  # fmt: skip
+        store.predictions.log_labels(
+            "m", [{"request_id": "ok", "label": 1}, {"request_id": "r", "label": "a\x00b"}]
+        )
     with pytest.raises(InvalidParameter, match="NUL"):
         store.predictions.log_labels("m", [{"request_id": "r", "label": ["x", "a\x00"]}])
     assert counts(store) == before

@@ -17,8 +17,20 @@ READING = {"guard": "error_rate <= champion", "state": "pass"}
 
 
 def new(model: str = "m", state: str = "running", weight: float = 0.05, **kw) -> Rollout:
-    return Rollout(model, kw.get("champion", "1"), "2", kw.get("plan", PLAN), state,
-                   kw.get("step", 0), weight, 0, 0, 0, 0, 0)  # fmt: skip
+    return Rollout(
+        model,
+        kw.get("champion", "1"),
+        "2",
+        kw.get("plan", PLAN),
+        state,
+        kw.get("step", 0),
+        weight,
+        0,
+        0,
+        0,
+        0,
+        0,
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -44,12 +56,14 @@ def test_start_transition_history_and_event(store):
         store.rollouts.get("m")
     r = store.rollouts.start(new())
     assert (r.state, r.weight, r.revision, r.plan) == ("running", 0.05, 1, PLAN)
-    r = store.rollouts.transition("m", r.revision, {"step": 1, "weight": 0.5}, "advance",
-                                  "every guard passed", [READING])  # fmt: skip
+    r = store.rollouts.transition(
+        "m", r.revision, {"step": 1, "weight": 0.5}, "advance", "every guard passed", [READING]
+    )
     assert (r.step, r.weight, r.revision) == (1, 0.5, 2)
     assert [(t.seq, t.action, t.weight) for t in r.history] == [
-        (1, "start", 0.05), (2, "advance", 0.5),
-    ]  # fmt: skip
+        (1, "start", 0.05),
+        (2, "advance", 0.5),
+    ]
     assert r.history[1].guards == [READING]
     assert [o.event for o in recorder.seen] == [ROLLOUT_TRANSITIONED] * 2
     assert recorder.seen[1].data["name"] == "m" and recorder.seen[1].data["weight"] == 0.5
@@ -65,8 +79,13 @@ def test_a_stale_revision_writes_nothing(store):
     r = store.rollouts.start(new("m"))
     store.rollouts.transition("m", r.revision, {"step": 1, "weight": 0.5}, "advance", "first")
     with pytest.raises(Conflict):
-        store.rollouts.transition("m", r.revision, {"state": "rolled_back", "weight": 0.0,
-                                                    "failures": 1}, "rollback", "stale")  # fmt: skip
+        store.rollouts.transition(
+            "m",
+            r.revision,
+            {"state": "rolled_back", "weight": 0.0, "failures": 1},
+            "rollback",
+            "stale",
+        )
     after = store.rollouts.get("m")
     assert (after.weight, len(after.history)) == (0.5, 2)
 
@@ -77,8 +96,9 @@ def test_concurrent_transitions_one_wins(store):
 
     def act(n: int) -> None:
         try:
-            store.rollouts.transition("m", r.revision, {"step": 1, "weight": 0.5}, "advance",
-                                      f"c{n}")  # fmt: skip
+            store.rollouts.transition(
+                "m", r.revision, {"step": 1, "weight": 0.5}, "advance", f"c{n}"
+            )
             results.append("won")
         except Conflict:
             results.append("lost")
@@ -107,9 +127,16 @@ def test_leases_exclude_until_released_or_expired(store):
 
 @pytest.mark.parametrize(
     "changes",
-    [{"weight": 1.5}, {"weight": "x"}, {"state": "flying"}, {"plan": {}}, {"step": -2},
-     {"failures": True}, {"step": 1, "weight": 0.5, "state": "flying"}],
-)  # fmt: skip
+    [
+        {"weight": 1.5},
+        {"weight": "x"},
+        {"state": "flying"},
+        {"plan": {}},
+        {"step": -2},
+        {"failures": True},
+        {"step": 1, "weight": 0.5, "state": "flying"},
+    ],
+)
 def test_bad_changes_are_refused_and_write_nothing(store, changes):
     r = store.rollouts.start(new("m"))
     with pytest.raises(InvalidParameter):
@@ -153,8 +180,13 @@ def test_the_machine_s_paths_through_approval_to_promotion_are_accepted(store):
         t("m", r.revision, {"state": "promoted", "weight": 1.0, "step": 2}, "approve", "x")
     r = t("m", r.revision, {"state": "running"}, "resume", "by hand")
     r = t("m", r.revision, {"state": "awaiting_approval"}, "await_approval", "again")
-    r = t("m", r.revision, {"state": "promoted", "weight": 1.0, "step": 2, "failures": 0},
-          "approve", "approved")  # fmt: skip
+    r = t(
+        "m",
+        r.revision,
+        {"state": "promoted", "weight": 1.0, "step": 2, "failures": 0},
+        "approve",
+        "approved",
+    )
     r = t("m", r.revision, {}, "aliases_moved", "champion moved")
     assert [h.action for h in r.history][-2:] == ["approve", "aliases_moved"]
     with pytest.raises(InvalidState):  # nothing else leaves a terminal state

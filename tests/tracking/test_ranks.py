@@ -122,10 +122,20 @@ def test_torchrun_on_gloo_makes_one_run(uri, tmp_path):
     env |= {"TRK_TRACKING_URI": uri, "TRK_ARTIFACT_ROOT": str(tmp_path / "artifacts")}
     env.pop("TRK_LOG_ALL_RANKS", None)
     out = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-         str(script)],
-        env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc-per-node",
+            "2",
+            str(script),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     (run,) = runs(uri)
     assert run.info.run_name == "ddp" and run.data.metrics == {"loss": 0.1}  # rank 0's

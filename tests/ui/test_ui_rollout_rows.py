@@ -22,9 +22,14 @@ def store(tmp_path):
         s.create_model_version("m", str(tmp_path))
     plan = {"steps": [5, 50, 100], "guards": ["error_rate <= champion"]}
     r = s.rollouts.start(Rollout("m", "1", "2", plan, "running", 0, 0.05, 0, 0, 0, 0, 0))
-    s.rollouts.transition("m", r.revision, {"step": 1, "weight": 0.5}, "advance", "ok",
-                          [{"guard": "error_rate <= champion", "state": "pass", "value": 0.01,
-                            "threshold": 0.02}])  # fmt: skip
+    s.rollouts.transition(
+        "m",
+        r.revision,
+        {"step": 1, "weight": 0.5},
+        "advance",
+        "ok",
+        [{"guard": "error_rate <= champion", "state": "pass", "value": 0.01, "threshold": 0.02}],
+    )
     return s
 
 

@@ -78,17 +78,26 @@ def seed(root: Path) -> Seeded:
         ("challenger", 0.96, 100, 4.5),
     ):
         simulate(
-            client, MODEL, {variant: accuracy}, replicas=2, windows=6, labelled=labelled,
-            p50={variant: p50}, seed=labelled,
-        )  # fmt: skip
+            client,
+            MODEL,
+            {variant: accuracy},
+            replicas=2,
+            windows=6,
+            labelled=labelled,
+            p50={variant: p50},
+            seed=labelled,
+        )
     _rollout(client)
     return seeded
 
 
 # A rollout at its third step, shaped like the controller's: (seconds, action, weight, guards
 # as (value, bound) of error_rate, p99_ms and the accuracy difference; None: no data yet).
-ROLLOUT_GUARDS = ("error_rate <= champion + 0.5pp", "p99_ms <= 1.2 * champion",
-                  "accuracy not-worse")  # fmt: skip
+ROLLOUT_GUARDS = (
+    "error_rate <= champion + 0.5pp",
+    "p99_ms <= 1.2 * champion",
+    "accuracy not-worse",
+)
 ROLLOUT = [
     (40, "hold", 0.05, None),
     (150, "hold", 0.05, [(0.002, 0.0071), (4.6, 7.4), (0.031, 0.0)]),
@@ -107,29 +116,47 @@ def _rollout(client: Client) -> None:
     from trk.contracts.rollouts import Rollout
     from trk.store import schema
 
-    plan = {"steps": [5, 10, 25, 50, 100], "step_interval_s": 120, "shadow_for_s": 0,
-            "min_requests": 500, "guards": list(ROLLOUT_GUARDS), "failure_limit": 2,
-            "manual_approval_at": 50, "alpha": 0.05, "horizon": 10000, "min_sample": 100,
-            "mode": "steps", "min_share": 0.05}  # fmt: skip
+    plan = {
+        "steps": [5, 10, 25, 50, 100],
+        "step_interval_s": 120,
+        "shadow_for_s": 0,
+        "min_requests": 500,
+        "guards": list(ROLLOUT_GUARDS),
+        "failure_limit": 2,
+        "manual_approval_at": 50,
+        "alpha": 0.05,
+        "horizon": 10000,
+        "min_sample": 100,
+        "mode": "steps",
+        "min_share": 0.05,
+    }
     rollouts = client.store.rollouts
     r = rollouts.start(Rollout(MODEL, "1", "2", plan, "running", 0, 0.05, 0, 0, 0, 0, 0))
     for _, action, weight, readings in ROLLOUT:
         step = {0.05: 0, 0.10: 1, 0.25: 2}[weight]
         guards = [
-            {"guard": g, "state": "inconclusive" if readings is None else "pass",
-             "value": None if readings is None else readings[i][0],
-             "threshold": None if readings is None else readings[i][1], "detail": ""}
+            {
+                "guard": g,
+                "state": "inconclusive" if readings is None else "pass",
+                "value": None if readings is None else readings[i][0],
+                "threshold": None if readings is None else readings[i][1],
+                "detail": "",
+            }
             for i, g in enumerate(ROLLOUT_GUARDS)
-        ]  # fmt: skip
+        ]
         changes = {"weight": weight, "step": step} if action == "advance" else {}
         reason = "advanced" if action == "advance" else "waiting" if readings is None else "held"
-        r = rollouts.transition(MODEL, r.revision, changes, action, f"{reason} ({weight:g})",
-                                guards)  # fmt: skip
+        r = rollouts.transition(
+            MODEL, r.revision, changes, action, f"{reason} ({weight:g})", guards
+        )
     t = schema.rollout_transitions
     with client.store._engine.begin() as conn:
         for seq, (seconds, *_rest) in enumerate(ROLLOUT, start=2):
-            conn.execute(update(t).where(t.c.model == MODEL, t.c.seq == seq)
-                         .values(timestamp_ms=r.created_ms + seconds * 1000))  # fmt: skip
+            conn.execute(
+                update(t)
+                .where(t.c.model == MODEL, t.c.seq == seq)
+                .values(timestamp_ms=r.created_ms + seconds * 1000)
+            )
 
 
 def client_for(seeded: Seeded) -> Client:

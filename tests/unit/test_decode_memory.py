@@ -47,7 +47,9 @@ def _bodies() -> dict[str, tuple[bytes, Callable[[bytes, InputSpec], object]]]:
         return body, lambda b, spec: codecs.decode(b, ct, spec)
 
     return {
-        "v2 strings and a long one": v2(_v2(shape=[N + 1], datatype="BYTES", data=["a"] * N + [long])),
+        "v2 strings and a long one": v2(
+            _v2(shape=[N + 1], datatype="BYTES", data=["a"] * N + [long])
+        ),
         "v2 one-letter strings": v2(_v2(shape=[N], datatype="BYTES", data=["a"] * N)),
         "v2 small ints": v2(_v2(shape=[N], datatype="INT8", data=[1] * N)),
         "v2 floats": v2(_v2(shape=[N], datatype="FP64", data=[0.5] * N)),
@@ -74,7 +76,7 @@ def _bodies() -> dict[str, tuple[bytes, Callable[[bytes, InputSpec], object]]]:
         "csv one-digit numbers": mlflow(
             ("a,b,c,d\n" + "1,1,1,1\n" * (N // 4)).encode(), "text/csv"
         ),
-    }  # fmt: skip
+    }
 
 
 BODIES = _bodies()

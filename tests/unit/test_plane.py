@@ -89,8 +89,9 @@ def test_errors_are_results_with_their_headers_and_records(model_dir):
 def test_built_plane_starts_serves_and_stops(model_dir, tmp_path):
     # Its serving runs go to tmp_path, not to the embedded default ./trk.db; no log shipper
     # (a process: tests/serving/test_log_shipper.py starts it).
-    settings = ServeSettings(model_uri=model_dir, prediction_log=False,
-                             tracking_uri=f"sqlite:///{tmp_path / 'trk.db'}")  # fmt: skip
+    settings = ServeSettings(
+        model_uri=model_dir, prediction_log=False, tracking_uri=f"sqlite:///{tmp_path / 'trk.db'}"
+    )
     serving = build(settings, ServingMetrics())
 
     async def run() -> bytes:

@@ -38,14 +38,22 @@ def test_binary_tensors_follow_the_json_header():
     header = orjson.dumps(
         {
             "inputs": [
-                {"name": "w", "shape": [3], "datatype": "BYTES",
-                 "parameters": {"binary_data_size": len(words)}},
-                {"name": "f", "shape": [3], "datatype": "BOOL",
-                 "parameters": {"binary_data_size": 3}},
+                {
+                    "name": "w",
+                    "shape": [3],
+                    "datatype": "BYTES",
+                    "parameters": {"binary_data_size": len(words)},
+                },
+                {
+                    "name": "f",
+                    "shape": [3],
+                    "datatype": "BOOL",
+                    "parameters": {"binary_data_size": 3},
+                },
                 {"name": "h", "shape": [1, 2], "datatype": "FP16", "data": [[0.5, 2]]},
             ]
         }
-    )  # fmt: skip
+    )
     decoded = V2Codec(str(len(header))).decode(header + words + flags, None, NO_SIGNATURE)
     assert decoded.data["w"].tolist() == ["ab", "", b"\xff\x00"]  # not UTF-8: stays bytes
     assert decoded.data["f"].tolist() == [True, False, True]
@@ -79,8 +87,11 @@ def test_outputs_are_named_by_dict_table_or_signature():
     frame = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
     outputs = name_outputs(frame, [])
     assert [to_output(k, v) for k, v in outputs.items()][1] == {
-        "name": "b", "datatype": "BYTES", "shape": [2], "data": ["x", "y"],
-    }  # fmt: skip
+        "name": "b",
+        "datatype": "BYTES",
+        "shape": [2],
+        "data": ["x", "y"],
+    }
     assert list(name_outputs({"p": [1]}, [])) == ["p"]
     assert list(name_outputs(np.zeros(2), ["score"])) == ["score"]
     assert list(name_outputs(np.zeros(2), [])) == ["predictions"]
@@ -96,14 +107,14 @@ def model_dir(tmp_path_factory):
 
 
 def _plane(model_dir: str, buffer: RecordBuffer, allow_forced: bool) -> DataPlane:
-    settings = ServeSettings(model_uri=model_dir, challenger_uri=model_dir, mode="split",
-                             challenger_weight=0.0)  # fmt: skip
+    settings = ServeSettings(
+        model_uri=model_dir, challenger_uri=model_dir, mode="split", challenger_weight=0.0
+    )
     metrics, pool = ServingMetrics(), PredictPool()
     slots = make_slots(settings)
     variants = Variants(settings, slots, metrics, pool, store_factory=lambda: None)
     variants.load_all()
-    router = Router(slots["champion"], slots["challenger"], "split", 0.0,
-                    allow_forced=allow_forced)  # fmt: skip
+    router = Router(slots["champion"], slots["challenger"], "split", 0.0, allow_forced=allow_forced)
     return DataPlane(settings, metrics, variants, router, pool, buffer)
 
 

@@ -104,7 +104,16 @@ def test_cli_promote_delivers_before_the_process_exits(uri: str, model_dir: str,
     ci = make_receiver(answers=[503], hang_s=0.5)
     setup = _champion_and_challenger(uri, model_dir)
 
-    made = _trk(uri, "webhooks", "create", "deploy", ci.url, "--event", "model_version_alias.created", "--json")  # fmt: skip
+    made = _trk(
+        uri,
+        "webhooks",
+        "create",
+        "deploy",
+        ci.url,
+        "--event",
+        "model_version_alias.created",
+        "--json",
+    )
     assert made.returncode == 0, made.stderr
     hook_id = json.loads(made.stdout)["webhook_id"]
 
@@ -114,8 +123,10 @@ def test_cli_promote_delivers_before_the_process_exits(uri: str, model_dir: str,
     # and recorded as delivered, all before `trk models promote` returned.
     got = sorted((h.json["data"]["alias"], h.json["data"]["version"]) for h in ci.hits)
     assert got == [("champion", "2"), ("previous", "1"), ("previous", "1")] or got == [
-        ("champion", "2"), ("champion", "2"), ("previous", "1")
-    ]  # fmt: skip
+        ("champion", "2"),
+        ("champion", "2"),
+        ("previous", "1"),
+    ]
     records = setup.list_webhook_deliveries(hook_id)
     assert sorted(r.status for r in records) == ["DELIVERED", "DELIVERED"]
     assert sorted(r.attempts for r in records) == [1, 2]
@@ -123,17 +134,27 @@ def test_cli_promote_delivers_before_the_process_exits(uri: str, model_dir: str,
 
 def test_cli_webhooks_commands(uri: str, receiver: Receiver, make_receiver):
     made = _trk(
-        uri, "webhooks", "create", "ci", receiver.url,
-        "--event", "model_version.created", "--event", "model_version_alias.created", "--json",
+        uri,
+        "webhooks",
+        "create",
+        "ci",
+        receiver.url,
+        "--event",
+        "model_version.created",
+        "--event",
+        "model_version_alias.created",
+        "--json",
         env={"TRK_WEBHOOK_SECRET": "from-env"},
-    )  # fmt: skip
+    )
     assert made.returncode == 0, made.stderr
     hook = json.loads(made.stdout)
     listed = _trk(uri, "webhooks", "list", "--json")
     assert listed.returncode == 0 and "from-env" not in listed.stdout + made.stdout
     assert [h["webhook_id"] for h in json.loads(listed.stdout)] == [hook["webhook_id"]]
 
-    tested = _trk(uri, "webhooks", "test", hook["webhook_id"], "--event", "model_version_alias.created")  # fmt: skip
+    tested = _trk(
+        uri, "webhooks", "test", hook["webhook_id"], "--event", "model_version_alias.created"
+    )
     assert tested.returncode == 0, tested.stderr + tested.stdout
     hit = receiver.wait_for(1)[0]
     assert hit.event == "model_version_alias.created"
@@ -142,11 +163,22 @@ def test_cli_webhooks_commands(uri: str, receiver: Receiver, make_receiver):
     )
 
     broken = make_receiver(answers=[500])
-    other = _trk(uri, "webhooks", "create", "broken", broken.url, "--event", "model_version.created", "--json")  # fmt: skip
+    other = _trk(
+        uri,
+        "webhooks",
+        "create",
+        "broken",
+        broken.url,
+        "--event",
+        "model_version.created",
+        "--json",
+    )
     failed = _trk(uri, "webhooks", "test", json.loads(other.stdout)["webhook_id"])
     assert failed.returncode == 1 and "500" in failed.stdout
 
-    refused = _trk(uri, "webhooks", "create", "x", "https://10.0.0.1/", "--event", "model_version.created")  # fmt: skip
+    refused = _trk(
+        uri, "webhooks", "create", "x", "https://10.0.0.1/", "--event", "model_version.created"
+    )
     assert refused.returncode == 1 and "non-public" in refused.stderr
 
     assert _trk(uri, "webhooks", "delete", hook["webhook_id"]).returncode == 0
@@ -176,7 +208,16 @@ def test_rollout_transitions_are_delivered_as_rollout_transitioned(
     uri: str, model_dir: str, receiver: Receiver
 ):
     _champion_and_challenger(uri, model_dir)
-    made = _trk(uri, "webhooks", "create", "rollouts", receiver.url, "--event", "rollout.transitioned", "--json")  # fmt: skip
+    made = _trk(
+        uri,
+        "webhooks",
+        "create",
+        "rollouts",
+        receiver.url,
+        "--event",
+        "rollout.transitioned",
+        "--json",
+    )
     assert made.returncode == 0, made.stderr
     for args in (("rollout", "start", "iris", "--steps", "10,100"), ("rollout", "abort", "iris")):
         done = _trk(uri, *args)
@@ -186,9 +227,13 @@ def test_rollout_transitions_are_delivered_as_rollout_transitioned(
     assert {h.json["entity"] for h in hits} == {"rollout"}
     by = {h.json["data"]["action"]: h.json["data"] for h in hits}
     assert (by["start"]["name"], by["start"]["weight"], by["start"]["to_state"]) == (
-        "iris", 0.1, "running",
-    )  # fmt: skip
+        "iris",
+        0.1,
+        "running",
+    )
     assert (by["abort"]["from_state"], by["abort"]["to_state"], by["abort"]["weight"]) == (
-        "running", "aborted", 0.0,
-    )  # fmt: skip
+        "running",
+        "aborted",
+        0.0,
+    )
     assert "aliases untouched" in by["abort"]["reason"]

@@ -95,8 +95,10 @@ def test_retry_after_never_holds_a_worker(hook_server, make_receiver, receiver: 
         url = f"{hook_server.url}/api/2.0/mlflow/webhooks/{webhook_id}/deliveries"
         [record] = httpx.get(url, timeout=10).json()["deliveries"]
         assert (record["status"], record["attempts"], record["response_status"]) == (
-            "PENDING", 1, 429,
-        )  # fmt: skip
+            "PENDING",
+            1,
+            429,
+        )
 
 
 def test_retry_after_is_capped_low_and_only_numbers_count():

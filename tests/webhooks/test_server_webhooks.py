@@ -81,11 +81,16 @@ def test_registry_changes_deliver_mlflow_events_signed(hook_server, receiver: Re
         "description": None,
     }
     assert by_event["model_version_tag.set"].json["data"] == {
-        "name": "iris", "version": "1", "key": "validated", "value": "yes"
-    }  # fmt: skip
+        "name": "iris",
+        "version": "1",
+        "key": "validated",
+        "value": "yes",
+    }
     assert by_event["model_version_tag.deleted"].json["data"] == {
-        "name": "iris", "version": "1", "key": "validated"
-    }  # fmt: skip
+        "name": "iris",
+        "version": "1",
+        "key": "validated",
+    }
     # trk's extra field `actor` (who moved the alias) rides along; MLflow's receivers ignore it.
     created = dict(by_event["model_version_alias.created"].json["data"])
     deleted = dict(by_event["model_version_alias.deleted"].json["data"])
@@ -96,8 +101,10 @@ def test_registry_changes_deliver_mlflow_events_signed(hook_server, receiver: Re
     for hit in hits:
         h = hit.headers
         delivery_id, ts, signature = (
-            h["X-MLflow-Delivery-Id"], h["X-MLflow-Timestamp"], h["X-MLflow-Signature"]
-        )  # fmt: skip
+            h["X-MLflow-Delivery-Id"],
+            h["X-MLflow-Timestamp"],
+            h["X-MLflow-Signature"],
+        )
         # MLflow's own signing function computes the same signature ...
         assert signature == _generate_hmac_signature(SECRET, delivery_id, ts, hit.body)
         # ... and the verification code from MLflow's docs accepts it; a wrong secret does not.
@@ -129,8 +136,9 @@ def test_webhook_api_through_the_mlflow_client(hook_server, receiver: Receiver):
     )
     assert str(updated.status) == "DISABLED"
     assert [str(e) for e in updated.events] == [
-        "model_version_alias.created", "model_version_alias.deleted"
-    ]  # fmt: skip
+        "model_version_alias.created",
+        "model_version_alias.deleted",
+    ]
     assert updated.description == "starts a deploy"  # untouched fields stay
 
     result = client.test_webhook(second.webhook_id)

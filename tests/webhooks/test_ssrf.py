@@ -119,9 +119,18 @@ def test_the_allow_list_names_scheme_host_and_port(start_trk_server, receiver: R
 
 def test_an_allow_list_entry_without_a_port_rule_stops_the_server(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "trk.server", "--backend-store-uri",
-         f"sqlite:///{tmp_path / 'x.db'}", "--webhook-allow-hosts", "127.0.0.1"],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "trk.server",
+            "--backend-store-uri",
+            f"sqlite:///{tmp_path / 'x.db'}",
+            "--webhook-allow-hosts",
+            "127.0.0.1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode != 0
     assert "SCHEME://HOST[:PORT]" in done.stderr

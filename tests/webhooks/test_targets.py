@@ -24,21 +24,37 @@ def test_allow_list_names_scheme_host_and_port_exactly():
         "http://127.0.0.1:8080, https://10.0.0.0/8:8443 https://ci.internal,http://[::1]:9000"
     )
     admitted = [
-        ("127.0.0.1", 8080, "http"), ("10.2.3.4", 8443, "https"), ("CI.internal", 443, "https"),
-        ("::1", 9000, "http"), ("[::1]", 9000, "http"), ("127.0.0.1", 8080, None),
-    ]  # fmt: skip
+        ("127.0.0.1", 8080, "http"),
+        ("10.2.3.4", 8443, "https"),
+        ("CI.internal", 443, "https"),
+        ("::1", 9000, "http"),
+        ("[::1]", 9000, "http"),
+        ("127.0.0.1", 8080, None),
+    ]
     for host, port, scheme in admitted:
         assert allow.admits(host, port, scheme), (host, port, scheme)
     refused = [
-        ("localhost", 8080, "http"), ("127.0.0.2", 8080, "http"), ("11.0.0.1", 8443, "https"),
+        ("localhost", 8080, "http"),
+        ("127.0.0.2", 8080, "http"),
+        ("11.0.0.1", 8443, "https"),
         ("ci.internal.evil.com", 443, "https"),
-        ("127.0.0.1", 8081, "http"), ("127.0.0.1", 8080, "https"),  # another port, scheme
-        ("ci.internal", 80, "http"), ("10.2.3.4", 443, "https"), ("::1", 9001, "http"),
-    ]  # fmt: skip
+        ("127.0.0.1", 8081, "http"),
+        ("127.0.0.1", 8080, "https"),  # another port, scheme
+        ("ci.internal", 80, "http"),
+        ("10.2.3.4", 443, "https"),
+        ("::1", 9001, "http"),
+    ]
     for host, port, scheme in refused:
         assert not allow.admits(host, port, scheme), (host, port, scheme)
-    for bad in ("127.0.0.1", "10.0.0.0/8", "ftp://x:21", "http://10.0.0.300/8", "http://x:0",
-                "http://x:99999", "http://ci.internal/hooks"):  # fmt: skip
+    for bad in (
+        "127.0.0.1",
+        "10.0.0.0/8",
+        "ftp://x:21",
+        "http://10.0.0.300/8",
+        "http://x:0",
+        "http://x:99999",
+        "http://ci.internal/hooks",
+    ):
         with pytest.raises(InvalidParameter, match="allow-list entry"):
             AllowList.parse(bad)
     # An allowed endpoint may be called on any path of it, over its own scheme only.
@@ -99,11 +115,27 @@ def test_https_certificates_are_verified(tmp_path, make_receiver):
     # A self-signed certificate for 127.0.0.1: the TLS handshake must fail, nothing is sent.
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     https = make_receiver(tls=(str(cert), str(key)))
     policy = DeliveryPolicy(allow=AllowList.parse(https.origin))
     store = SqlStore(f"sqlite:///{tmp_path / 'tls.db'}", str(tmp_path), policy)

@@ -79,7 +79,10 @@ def test_the_default_is_100_webhooks(hook_server, receiver: Receiver):
 def test_help_names_the_webhook_flags():
     shown = subprocess.run(
         [sys.executable, "-m", "trk.cli", "server", "--help"],
-        capture_output=True, text=True, timeout=60, check=True,
-    ).stdout  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
     assert "--max-webhooks" in shown and "TRK_MAX_WEBHOOKS" in shown
     assert "SCHEME://HOST[:PORT]" in shown

@@ -17,23 +17,34 @@ F = TypeVar("F", bound=Callable[..., Any])  # a click command function
 
 def _metric_options(func: F) -> F:
     func = click.option(
-        "--min-sample", type=int, default=100, show_default=True,
+        "--min-sample",
+        type=int,
+        default=100,
+        show_default=True,
         help="Labels (requests, or shadow pairs) per variant before any verdict.",
-    )(func)  # fmt: skip
+    )(func)
     func = click.option(
-        "--horizon", type=float, default=5_000, show_default=True,
+        "--horizon",
+        type=float,
+        default=5_000,
+        show_default=True,
         help="sequential: labels per variant at which the confidence sequence is tightest.",
-    )(func)  # fmt: skip
+    )(func)
     func = click.option(
-        "--method", type=click.Choice(["sequential", "fixed"]), default="sequential",
-        show_default=True, help="sequential: valid however often the gate is re-run; "
+        "--method",
+        type=click.Choice(["sequential", "fixed"]),
+        default="sequential",
+        show_default=True,
+        help="sequential: valid however often the gate is re-run; "
         "fixed: one look at a sample size chosen in advance.",
-    )(func)  # fmt: skip
+    )(func)
     func = click.option("--alpha", type=float, default=0.05, show_default=True)(func)
     func = click.option(
-        "--metric", default="accuracy", show_default=True, help="accuracy, error_rate, "
-        "latency_p50_ms, latency_p95_ms, latency_p99_ms, mae or rmse."
-    )(func)  # fmt: skip
+        "--metric",
+        default="accuracy",
+        show_default=True,
+        help="accuracy, error_rate, latency_p50_ms, latency_p95_ms, latency_p99_ms, mae or rmse.",
+    )(func)
     func = click.option("--since", default=None, help="Only windows this recent, e.g. 1h, 30m.")(
         func
     )
@@ -44,9 +55,11 @@ def _metric_options(func: F) -> F:
 
 def _capture_option(text: str, required: bool = False) -> Callable[[F], F]:
     return click.option(
-        "--capture-uri", default=None, required=required,
+        "--capture-uri",
+        default=None,
+        required=required,
         help=f"s3://bucket/prefix or a directory (trk-serve --capture-uri). {text}",
-    )  # fmt: skip
+    )
 
 
 @click.group("ab")
@@ -58,14 +71,19 @@ def ab() -> None:
 @click.argument("model")
 @_metric_options
 @click.option(
-    "--format", "fmt", type=click.Choice(["table", "json", "html"]), default="table",
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "html"]),
+    default="table",
     show_default=True,
-)  # fmt: skip
+)
 @click.option("--output", type=click.Path(dir_okay=False), default=None, help="Write to a file.")
 @click.option(
-    "--verdict", "verdict_only", is_flag=True,
+    "--verdict",
+    "verdict_only",
+    is_flag=True,
     help="Print only the verdict line; exit 4 unless the challenger is better.",
-)  # fmt: skip
+)
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @_capture_option("Report from the captures there (DuckDB) instead of the serving runs.")
 @client_option
@@ -119,9 +137,12 @@ def report_cmd(
 @ab.command("promote")
 @click.argument("model")
 @click.option(
-    "--if", "condition", type=click.Choice(["better", "not-worse"]), required=True,
+    "--if",
+    "condition",
+    type=click.Choice(["better", "not-worse"]),
+    required=True,
     help="Promote only when the challenger is better / not significantly worse.",
-)  # fmt: skip
+)
 @_metric_options
 @client_option
 def promote_cmd(
@@ -153,12 +174,18 @@ def promote_cmd(
 @ab.command("label")
 @click.argument("model")
 @click.option(
-    "--file", "path", type=click.Path(dir_okay=False), required=True,
+    "--file",
+    "path",
+    type=click.Path(dir_okay=False),
+    required=True,
     help="labels.csv (request_id,label columns) or labels.jsonl ({request_id, label} lines).",
-)  # fmt: skip
-@click.option("--correct", is_flag=True,
-              help="Replace labels already stored (each correction is kept, with its time, the "
-              "label it replaced and who made it; reports count them).")  # fmt: skip
+)
+@click.option(
+    "--correct",
+    is_flag=True,
+    help="Replace labels already stored (each correction is kept, with its time, the "
+    "label it replaced and who made it; reports count them).",
+)
 @_capture_option("Write the labels beside the captures there instead of the store.")
 @client_option
 def label_cmd(
@@ -179,16 +206,20 @@ def label_cmd(
         click.echo(f"corrected {n} label(s) for {model}")
         return
     done = label_files.write_labels(log, model, items)
-    click.echo(f"stored {done.written} label(s) for {model}: {done.joined} joined, "
-               f"{done.pending} pending (waiting for their prediction)")  # fmt: skip
+    click.echo(
+        f"stored {done.written} label(s) for {model}: {done.joined} joined, "
+        f"{done.pending} pending (waiting for their prediction)"
+    )
 
 
 @ab.command("prune")
 @click.argument("model", required=False)
 @click.option(
-    "--prediction-retention", default="14d", show_default=True,
+    "--prediction-retention",
+    default="14d",
+    show_default=True,
     help="Delete logged predictions and labels older than this (e.g. 14d, 12h).",
-)  # fmt: skip
+)
 @_capture_option("Delete whole capture partitions there instead of store rows.")
 @click.option("--older-than", default=None, help="With --capture-uri: the age, e.g. 30d.")
 @client_option
@@ -255,15 +286,21 @@ def replay_cmd(
 @click.argument("name")
 @click.argument("version")
 @click.option(
-    "--require", "requirements", multiple=True, required=True,
+    "--require",
+    "requirements",
+    multiple=True,
+    required=True,
     help='A gate such as "accuracy>=0.90"; repeatable, all must pass.',
-)  # fmt: skip
+)
 @click.option("--alias", default=None, help="Alias to point at VERSION when every gate passes.")
 @click.option(
-    "--data", "data_path", default=None, type=click.Path(dir_okay=False),
+    "--data",
+    "data_path",
+    default=None,
+    type=click.Path(dir_okay=False),
     help="A dataset (.parquet or .csv) whose drift against VERSION's reference profile the "
     'gates can require, e.g. "drift_psi<=0.2" or "drift_psi(petal_length)<=0.2".',
-)  # fmt: skip
+)
 @client_option
 def gate_cmd(
     name: str,

@@ -105,13 +105,15 @@ class DriftTally:
         for feature in self.profile.features:
             rows = self.rows(feature.name)
             value = self.psi(feature.name)
-            out.append({
-                "feature": feature.name,
-                "psi": value,
-                "rows": rows,
-                "enough_data": rows >= min_rows,
-                "level": level(value) if rows >= min_rows else "not enough data",
-            })  # fmt: skip
+            out.append(
+                {
+                    "feature": feature.name,
+                    "psi": value,
+                    "rows": rows,
+                    "enough_data": rows >= min_rows,
+                    "level": level(value) if rows >= min_rows else "not enough data",
+                }
+            )
         return out
 
     def metrics(self) -> dict[str, float]:

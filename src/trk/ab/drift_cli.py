@@ -12,9 +12,12 @@ from trk.cli_common import client_option, json_option, make_client
 @click.argument("model")
 @click.option("--since", default=None, help="Only windows this recent, e.g. 1h, 30m.")
 @click.option(
-    "--min-rows", type=int, default=200, show_default=True,
+    "--min-rows",
+    type=int,
+    default=200,
+    show_default=True,
     help="Served rows a feature needs before its PSI counts (fewer: not enough data).",
-)  # fmt: skip
+)
 @click.option("--experiment", default=None, help="Serving experiment [default: serving/MODEL].")
 @client_option
 @json_option
@@ -41,9 +44,12 @@ def drift_cmd(
 @click.command("profile")
 @click.argument("model_version", metavar="NAME/VERSION")
 @click.option(
-    "--data", "data_path", required=True, type=click.Path(dir_okay=False),
+    "--data",
+    "data_path",
+    required=True,
+    type=click.Path(dir_okay=False),
     help="The reference data (.parquet or .csv), usually the training inputs.",
-)  # fmt: skip
+)
 @client_option
 @json_option
 def profile_cmd(
@@ -60,8 +66,13 @@ def profile_cmd(
     if tracking_uri:
         trk.set_tracking_uri(tracking_uri)
     new, profile = profile_version(name, version, data_path)
-    body = {"name": name, "version": new, "profiled_from": version, "rows": profile.rows,
-            "features": [f.name for f in profile.features]}  # fmt: skip
+    body = {
+        "name": name,
+        "version": new,
+        "profiled_from": version,
+        "rows": profile.rows,
+        "features": [f.name for f in profile.features],
+    }
     if as_json:
         click.echo(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode())
     else:

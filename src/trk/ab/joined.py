@@ -123,23 +123,34 @@ class StoreLabels:
         for name, rows in arms.items():
             for arm in rows:
                 c = by_key.get((name, version_of(arm)))
-                arm.joined = {"labelled": float(c.labelled if c else 0),
-                              "correct": float(c.correct if c else 0)}  # fmt: skip
+                arm.joined = {
+                    "labelled": float(c.labelled if c else 0),
+                    "correct": float(c.correct if c else 0),
+                }
 
     def looks(self, pair: Pair) -> UnpairedLooks | PairedLooks | None:
         """Accuracy looks of the two versions: the shadow pairs, else label by label."""
         a, b = version_of(pair.baseline), version_of(pair.candidate)
         if a != b:
-            table = next((p for p in paired_counts(self.client, self.model, self.since_s)
-                          if (p.champion_version, p.challenger_version) == (a, b) and p.pairs),
-                         None)  # fmt: skip
+            table = next(
+                (
+                    p
+                    for p in paired_counts(self.client, self.model, self.since_s)
+                    if (p.champion_version, p.challenger_version) == (a, b) and p.pairs
+                ),
+                None,
+            )
             if table is not None:
                 rows = _query(self.client, "paired_outcomes", self.model, self.since_s)
-                return paired_looks([r for r in rows if (r.champion_version,
-                                     r.challenger_version) == (a, b)], table)  # fmt: skip
+                return paired_looks(
+                    [r for r in rows if (r.champion_version, r.challenger_version) == (a, b)], table
+                )
         keys = ((pair.baseline.variant, a), (pair.candidate.variant, b))
-        rows = [o for o in outcomes(self.client, self.model, self.since_s)
-                if o.correct is not None and (o.variant, o.version) in keys]  # fmt: skip
+        rows = [
+            o
+            for o in outcomes(self.client, self.model, self.since_s)
+            if o.correct is not None and (o.variant, o.version) in keys
+        ]
         return outcome_looks(rows, keys, pair)
 
 
@@ -171,8 +182,12 @@ def outcome_looks(
     table = np.stack([is_a & right, is_a, ~is_a & right, ~is_a], axis=1).cumsum(axis=0)
     last = np.r_[t[1:] != t[:-1], True]  # one look per arrival time
     s_a, n_a, s_b, n_b = (table[last, i] for i in range(4))
-    totals = [pair.baseline.total("correct"), pair.baseline.total("labelled"),
-              pair.candidate.total("correct"), pair.candidate.total("labelled")]  # fmt: skip
+    totals = [
+        pair.baseline.total("correct"),
+        pair.baseline.total("labelled"),
+        pair.candidate.total("correct"),
+        pair.candidate.total("labelled"),
+    ]
     times = t[last]
     if [int(s_a[-1]), int(n_a[-1]), int(s_b[-1]), int(n_b[-1])] != totals:
         # The outcome query is capped: the labels past it make one last look, now.

@@ -27,8 +27,9 @@ def _binom_half_cdf(k: int, m: int) -> tuple[float, float]:
     """P(X <= k) and P(X = k) for X ~ Binomial(m, 1/2), in log space (no overflow)."""
     log_half = m * math.log(0.5)
     lg = math.lgamma(m + 1)
-    point = [math.exp(lg - math.lgamma(i + 1) - math.lgamma(m - i + 1) + log_half) for i in
-             range(k + 1)]  # fmt: skip
+    point = [
+        math.exp(lg - math.lgamma(i + 1) - math.lgamma(m - i + 1) + log_half) for i in range(k + 1)
+    ]
     return min(1.0, math.fsum(point)), point[-1]
 
 

@@ -37,13 +37,20 @@ class Propensity:
 def estimates(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per (variant, version) of the store's `propensity` rows: labelled, ips, snips."""
     props = [
-        (r["version"], Propensity(r["variant"], r["labelled"], r["inverse_sum"],
-                                  r["correct_inverse_sum"]))
+        (
+            r["version"],
+            Propensity(r["variant"], r["labelled"], r["inverse_sum"], r["correct_inverse_sum"]),
+        )
         for r in rows
-    ]  # fmt: skip
+    ]
     total = sum(p.labelled for _, p in props)
     return [
-        {"variant": p.variant, "version": version, "labelled": p.labelled,
-         "ips_accuracy": p.ips(total), "snips_accuracy": p.snips}
+        {
+            "variant": p.variant,
+            "version": version,
+            "labelled": p.labelled,
+            "ips_accuracy": p.ips(total),
+            "snips_accuracy": p.snips,
+        }
         for version, p in props
-    ]  # fmt: skip
+    ]

@@ -34,11 +34,16 @@ def _sequence(
         diff.estimate, diff.se, diff.n, diff.n_min, gm.alpha, gm.horizon, gm.min_sample
     )
     points = [
-        {"timestamp": int(t), "n": float(n), "estimate": float(e), "low": float(lo),
-         "high": float(hi)}
+        {
+            "timestamp": int(t),
+            "n": float(n),
+            "estimate": float(e),
+            "low": float(lo),
+            "high": float(hi),
+        }
         for t, n, e, lo, hi in zip(times, diff.n_min, cs.estimate, cs.low, cs.high, strict=True)
         if n > 0  # both sides have data
-    ]  # fmt: skip
+    ]
     return cs, points
 
 
@@ -66,9 +71,19 @@ def _unpaired(lk: UnpairedLooks, spec: MetricSpec, gm: GateMethod) -> Comparison
         method = "Newcombe hybrid score interval; pooled two-proportion z-test"
         needed = stats.sample_size_two_proportions(pa, pb, gm.alpha, POWER)
     return Comparison(
-        spec.name, pa, pb, pb - pa, lo, hi, p, method,
-        design=UNPAIRED, sample=min(na, nb), needed=needed, sequence=points,
-    )  # fmt: skip
+        spec.name,
+        pa,
+        pb,
+        pb - pa,
+        lo,
+        hi,
+        p,
+        method,
+        design=UNPAIRED,
+        sample=min(na, nb),
+        needed=needed,
+        sequence=points,
+    )
 
 
 def _paired(lk: PairedLooks, spec: MetricSpec, gm: GateMethod) -> Comparison | None:
@@ -88,6 +103,16 @@ def _paired(lk: PairedLooks, spec: MetricSpec, gm: GateMethod) -> Comparison | N
         method = "Newcombe paired score interval; McNemar mid-p test"
         needed = paired.pairs_needed(b / n, c / n, gm.alpha, POWER)
     return Comparison(
-        spec.name, pa, pb, pb - pa, lo, hi, p, method,
-        design=PAIRED, sample=n, needed=needed, sequence=points,
-    )  # fmt: skip
+        spec.name,
+        pa,
+        pb,
+        pb - pa,
+        lo,
+        hi,
+        p,
+        method,
+        design=PAIRED,
+        sample=n,
+        needed=needed,
+        sequence=points,
+    )

@@ -105,12 +105,16 @@ def method_line(report: Report) -> str:
     if report.candidate_version is None:
         versions = "no challenger version to compare"
     else:
-        versions = (f"version {report.candidate_version} (challenger) vs version "
-                    f"{report.baseline_version} (champion)")  # fmt: skip
-    how = (f"sequential, horizon {report.horizon:g}" if report.method == "sequential"
-           else "fixed horizon")  # fmt: skip
-    corrected = (f" ({report.corrected_labels} corrected)" if report.labels == "store"
-                 else "")  # fmt: skip
+        versions = (
+            f"version {report.candidate_version} (challenger) vs version "
+            f"{report.baseline_version} (champion)"
+        )
+    how = (
+        f"sequential, horizon {report.horizon:g}"
+        if report.method == "sequential"
+        else "fixed horizon"
+    )
+    corrected = f" ({report.corrected_labels} corrected)" if report.labels == "store" else ""
     return (
         f"compared: {versions}; {how}, at least {report.min_sample} per variant; "
         f"labels from the {'store' if report.labels == 'store' else 'serving windows'}" + corrected
@@ -123,10 +127,13 @@ def propensity_line(report: Report) -> str:
     def fmt(x: float | None) -> str:
         return "-" if x is None else f"{x:.4f}"
 
-    parts = [f"{r['variant']} v{r['version']} {fmt(r['ips_accuracy'])} "
-             f"(self-normalised {fmt(r['snips_accuracy'])}, {r['labelled']} labels)"
-             for r in sorted(report.inverse_propensity,
-                             key=lambda r: (r["variant"] != "champion", r["version"]))]  # fmt: skip
+    parts = [
+        f"{r['variant']} v{r['version']} {fmt(r['ips_accuracy'])} "
+        f"(self-normalised {fmt(r['snips_accuracy'])}, {r['labelled']} labels)"
+        for r in sorted(
+            report.inverse_propensity, key=lambda r: (r["variant"] != "champion", r["version"])
+        )
+    ]
     return "inverse-propensity accuracy: " + "; ".join(parts)
 
 

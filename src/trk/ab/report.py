@@ -242,6 +242,13 @@ def compare_windows(
     res = stats.bootstrap_difference(a, b, spec.combine, alpha)
     method = f"bootstrap over report windows weighted by {spec.weight_key} (2000 resamples)"
     return Comparison(
-        spec.name, spec.combine(a), spec.combine(b), res.difference, res.low, res.high,
-        res.p_value, method, sample=min(champ.total(spec.weight_key), chal.total(spec.weight_key)),
-    )  # fmt: skip
+        spec.name,
+        spec.combine(a),
+        spec.combine(b),
+        res.difference,
+        res.low,
+        res.high,
+        res.p_value,
+        method,
+        sample=min(champ.total(spec.weight_key), chal.total(spec.weight_key)),
+    )

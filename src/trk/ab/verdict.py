@@ -45,17 +45,25 @@ def decide(
     if missing is not None:
         return Verdict(spec.name, alpha, INSUFFICIENT, f"no {missing} variant in the serving runs")
     if cmp is None:
-        return Verdict(spec.name, alpha, INSUFFICIENT, f"{spec.name} needs {spec.unit} on both "
-                       "variants (the versions compared have none on one side)")  # fmt: skip
+        return Verdict(
+            spec.name,
+            alpha,
+            INSUFFICIENT,
+            f"{spec.name} needs {spec.unit} on both "
+            "variants (the versions compared have none on one side)",
+        )
     needed = needed_per_variant(cmp, spec, alpha)
     more = None if needed is None else max(0, needed - cmp.sample)
     unit = "pairs" if cmp.design == "paired" else f"{spec.unit} per variant"
     if cmp.sample < gm.min_sample:
         return Verdict(
-            spec.name, alpha, INSUFFICIENT,
+            spec.name,
+            alpha,
+            INSUFFICIENT,
             f"no verdict before {gm.min_sample} {unit} (--min-sample); have {cmp.sample}",
-            needed, more,
-        )  # fmt: skip
+            needed,
+            more,
+        )
     effect = (
         f"{spec.name} {cmp.difference:+.4g} [{cmp.ci_low:+.4g}, {cmp.ci_high:+.4g}], "
         f"p={cmp.p_value:.3g} ({_how(cmp, gm)})"

@@ -47,10 +47,20 @@ def parse_columns(text: str | None) -> tuple[str, ...]:
 
 def to_args(config: CaptureConfig) -> list[str]:
     """The log shipper's command-line flags for `config` (read back by `add_arguments`)."""
-    args = ["--capture-uri", config.uri, "--capture-flush-s", repr(config.flush_s),
-            "--capture-max-rows", str(config.max_rows), "--capture-sample", repr(config.sample),
-            "--capture-spool-dir", str(config.spool_dir),
-            "--capture-spool-mb", repr(config.spool_mb)]  # fmt: skip
+    args = [
+        "--capture-uri",
+        config.uri,
+        "--capture-flush-s",
+        repr(config.flush_s),
+        "--capture-max-rows",
+        str(config.max_rows),
+        "--capture-sample",
+        repr(config.sample),
+        "--capture-spool-dir",
+        str(config.spool_dir),
+        "--capture-spool-mb",
+        repr(config.spool_mb),
+    ]
     if config.drop_columns:
         args += ["--capture-columns-drop", ",".join(config.drop_columns)]
     if not config.inputs:
@@ -75,7 +85,13 @@ def from_args(ns: Any) -> CaptureConfig | None:
     if not ns.capture_uri:
         return None
     spool = {"spool_dir": Path(ns.capture_spool_dir)} if ns.capture_spool_dir else {}
-    return CaptureConfig(ns.capture_uri, ns.capture_flush_s, ns.capture_max_rows,
-                         ns.capture_sample, parse_columns(ns.capture_columns_drop),
-                         not ns.no_capture_inputs, spool_mb=ns.capture_spool_mb,
-                         **spool)  # fmt: skip
+    return CaptureConfig(
+        ns.capture_uri,
+        ns.capture_flush_s,
+        ns.capture_max_rows,
+        ns.capture_sample,
+        parse_columns(ns.capture_columns_drop),
+        not ns.no_capture_inputs,
+        spool_mb=ns.capture_spool_mb,
+        **spool,
+    )

@@ -69,8 +69,10 @@ class _Outcome(NamedTuple):
 def _plain(column: Any) -> list[Any]:
     """A fetched column as Python values, NULL as None (numpy's masked arrays hide them)."""
     if hasattr(column, "mask") and column.mask is not False and column.mask.any():
-        return [None if m else v for v, m in zip(column.data.tolist(), column.mask.tolist(),
-                                                 strict=True)]  # fmt: skip
+        return [
+            None if m else v
+            for v, m in zip(column.data.tolist(), column.mask.tolist(), strict=True)
+        ]
     return list(column.tolist())
 
 
@@ -82,8 +84,12 @@ class CaptureEvidence:
         self.q = query
 
     def joined(self, model: str, since_ms: int | None = None) -> list[JoinedCounts]:
-        return [JoinedCounts(r[0], r[1], int(r[2]), int(r[3]), int(r[4]), int(r[5]),
-                             float(r[6]), float(r[7])) for r in self.q.rows(_JOINED)]  # fmt: skip
+        return [
+            JoinedCounts(
+                r[0], r[1], int(r[2]), int(r[3]), int(r[4]), int(r[5]), float(r[6]), float(r[7])
+            )
+            for r in self.q.rows(_JOINED)
+        ]
 
     def paired(self, model: str, since_ms: int | None = None) -> list[PairedCounts]:
         if not self.q.shadow:
@@ -93,8 +99,10 @@ class CaptureEvidence:
     def paired_outcomes(self, model: str, since_ms: int | None = None) -> list[PairedOutcome]:
         if not self.q.shadow:
             return []
-        return [PairedOutcome(r[0], r[1], int(r[2]), bool(r[3]), bool(r[4]))
-                for r in self.q.rows(_PAIRED_OUTCOMES)]  # fmt: skip
+        return [
+            PairedOutcome(r[0], r[1], int(r[2]), bool(r[3]), bool(r[4]))
+            for r in self.q.rows(_PAIRED_OUTCOMES)
+        ]
 
     def outcomes(self, model: str, since_ms: int | None = None) -> list[_Outcome]:
         """Labelled rows in label order. Rows labelled at the same time are in no set order:
@@ -105,6 +113,13 @@ class CaptureEvidence:
         return list(map(_Outcome, *(_plain(cols[k]) for k in cols)))
 
     def propensity(self, model: str, since_ms: int | None = None) -> list[dict[str, Any]]:
-        return [{"variant": r[0], "version": r[1], "labelled": int(r[2]),
-                 "inverse_sum": float(r[3]), "correct_inverse_sum": float(r[4])}
-                for r in self.q.rows(_PROPENSITY)]  # fmt: skip
+        return [
+            {
+                "variant": r[0],
+                "version": r[1],
+                "labelled": int(r[2]),
+                "inverse_sum": float(r[3]),
+                "correct_inverse_sum": float(r[4]),
+            }
+            for r in self.q.rows(_PROPENSITY)
+        ]

@@ -17,8 +17,9 @@ FROM c LEFT JOIN (SELECT request_id, arg_min(label, timestamp) AS label
 """
 
 
-def export(uri: str, model: str, out: str, since_ms: int | None = None,
-           labelled_only: bool = False) -> int:  # fmt: skip
+def export(
+    uri: str, model: str, out: str, since_ms: int | None = None, labelled_only: bool = False
+) -> int:
     """Write request id, time, variant, version, inputs, prediction and label (JSON text, null
     where unlabelled) to `out` as Parquet, atomically; returns the rows written."""
     dest = Path(out)

@@ -22,8 +22,18 @@ _KEY = re.compile(
     r"part-[0-9a-f]{32}\.parquet$"
 )
 _SAFE_MODEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,127}$")
-CAPTURE_COLUMNS = ("request_id", "timestamp", "model", "variant", "version",
-                   "routing_probability", "status", "latency_ms", "prediction", "inputs")  # fmt: skip
+CAPTURE_COLUMNS = (
+    "request_id",
+    "timestamp",
+    "model",
+    "variant",
+    "version",
+    "routing_probability",
+    "status",
+    "latency_ms",
+    "prediction",
+    "inputs",
+)
 LABEL_COLUMNS = ("request_id", "label", "timestamp")
 
 
@@ -38,18 +48,31 @@ def pyarrow() -> Any:
 
 def capture_schema() -> Any:
     pa = pyarrow()
-    return pa.schema([
-        ("request_id", pa.string()), ("timestamp", pa.timestamp("ms", tz="UTC")),
-        ("model", pa.string()), ("variant", pa.string()), ("version", pa.string()),
-        ("routing_probability", pa.float64()), ("status", pa.int32()),
-        ("latency_ms", pa.float64()), ("prediction", pa.string()), ("inputs", pa.string()),
-    ])  # fmt: skip
+    return pa.schema(
+        [
+            ("request_id", pa.string()),
+            ("timestamp", pa.timestamp("ms", tz="UTC")),
+            ("model", pa.string()),
+            ("variant", pa.string()),
+            ("version", pa.string()),
+            ("routing_probability", pa.float64()),
+            ("status", pa.int32()),
+            ("latency_ms", pa.float64()),
+            ("prediction", pa.string()),
+            ("inputs", pa.string()),
+        ]
+    )
 
 
 def label_schema() -> Any:
     pa = pyarrow()
-    return pa.schema([("request_id", pa.string()), ("label", pa.string()),
-                      ("timestamp", pa.timestamp("ms", tz="UTC"))])  # fmt: skip
+    return pa.schema(
+        [
+            ("request_id", pa.string()),
+            ("label", pa.string()),
+            ("timestamp", pa.timestamp("ms", tz="UTC")),
+        ]
+    )
 
 
 def check_model(model: str) -> str:

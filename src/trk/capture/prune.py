@@ -21,8 +21,11 @@ class Pruned:
 def prune(uri: str, before_ms: int, model: str | None = None) -> Pruned:
     """Delete the partitions (captures and labels, of `model` or all) that end before it."""
     target = open_target(uri)
-    prefixes = ([layout.model_prefix(model), layout.model_prefix(model, labels=True)]
-                if model is not None else [""])  # fmt: skip
+    prefixes = (
+        [layout.model_prefix(model), layout.model_prefix(model, labels=True)]
+        if model is not None
+        else [""]
+    )
     doomed: dict[str, list[str]] = {}
     for prefix in prefixes:
         for key in target.keys(prefix):

@@ -124,16 +124,20 @@ class CaptureQuery:
 
     def __init__(self, target: Target, model: str, since_ms: int | None = None) -> None:
         self.model, self.since_ms = layout.check_model(model), since_ms
-        self.con = duckdb().connect(config={
-            "autoinstall_known_extensions": False, "autoload_known_extensions": False})  # fmt: skip
+        self.con = duckdb().connect(
+            config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+        )
         self.con.execute("SET enable_progress_bar = false")  # it writes to a CLI's stderr
         self.con.execute(_MACROS)
         keys = capture_keys(target, model, since_ms)
         self.span = _span(keys, since_ms)
-        self.files = self._source("captures", target, keys,
-                                  layout.capture_schema())  # fmt: skip
-        self._source("labels", target, target.keys(layout.model_prefix(model, labels=True)),
-                     layout.label_schema())  # fmt: skip
+        self.files = self._source("captures", target, keys, layout.capture_schema())
+        self._source(
+            "labels",
+            target,
+            target.keys(layout.model_prefix(model, labels=True)),
+            layout.label_schema(),
+        )
         self._tables()
 
     def _source(self, name: str, target: Target, keys: list[str], schema: Any) -> int:
@@ -145,13 +149,16 @@ class CaptureQuery:
         fs, paths = target.paths(keys)
         if fs is None:
             files = ", ".join(_quote(p) for p in paths)
-            self.con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet([{files}], "
-                             "hive_partitioning = false)")  # fmt: skip
+            self.con.execute(
+                f"CREATE VIEW {name} AS SELECT * FROM read_parquet([{files}], "
+                "hive_partitioning = false)"
+            )
         else:
             import pyarrow.dataset as ds
 
-            self.con.register(name, ds.dataset(paths, schema=schema, filesystem=fs,
-                                               format="parquet"))  # fmt: skip
+            self.con.register(
+                name, ds.dataset(paths, schema=schema, filesystem=fs, format="parquet")
+            )
         return len(keys)
 
     def _tables(self) -> None:
@@ -176,20 +183,24 @@ class CaptureQuery:
         SELECT request_id, row, lts, ckey(num, j) AS label,
                CASE WHEN isfinite(num) THEN num ELSE NULL END AS lval
         FROM n;
-        """)  # fmt: skip
+        """)
         self.window_ms = window_ms(*self.span)
         # Answers counted per (variant, version, window, answer text) first: a few distinct
         # answers per window, so only those are parsed, not every row.
-        grouped = (f"SELECT variant, version, ts // {self.window_ms} AS step, prediction, "
-                   "count(*) AS n FROM c WHERE prediction IS NOT NULL GROUP BY ALL")  # fmt: skip
-        labelled = ("SELECT request_id, ts, variant, version, p, prediction FROM c "
-                    "WHERE prediction IS NOT NULL AND request_id IN (SELECT request_id FROM lab)")  # fmt: skip
+        grouped = (
+            f"SELECT variant, version, ts // {self.window_ms} AS step, prediction, "
+            "count(*) AS n FROM c WHERE prediction IS NOT NULL GROUP BY ALL"
+        )
+        labelled = (
+            "SELECT request_id, ts, variant, version, p, prediction FROM c "
+            "WHERE prediction IS NOT NULL AND request_id IN (SELECT request_id FROM lab)"
+        )
         self.con.execute(f"""
         CREATE TEMP TABLE answers AS {_rows(grouped, "variant, version, step, n")};
         CREATE TEMP TABLE pl AS
         SELECT * FROM ({_rows(labelled, "request_id, ts, variant, version, p")})
         JOIN lab USING (request_id, row);
-        """)  # fmt: skip
+        """)
         self.shadow = bool(self.rows(_SHADOWED)[0][0])
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]:

@@ -19,9 +19,12 @@ from trk.exceptions import NotFound
 
 
 def capture_report(
-    uri: str, model: str, since: str | None = None, metric: str = "accuracy",
+    uri: str,
+    model: str,
+    since: str | None = None,
+    metric: str = "accuracy",
     gate: GateMethod | None = None,
-) -> Report:  # fmt: skip
+) -> Report:
     """Read the model's captures (in the window) and labels, and build the report."""
     since_ms = int((time.time() - parse_duration(since, "--since")) * 1000) if since else None
     with CaptureQuery(open_target(uri), model, since_ms) as q:
@@ -29,5 +32,6 @@ def capture_report(
         if not variants:
             window = f" since {since}" if since else ""
             raise NotFound(f"No captures of {model!r} under {uri}{window}")
-        return build_report(CaptureEvidence(q), model, uri, variants, since, metric,
-                            gate or GateMethod())  # fmt: skip
+        return build_report(
+            CaptureEvidence(q), model, uri, variants, since, metric, gate or GateMethod()
+        )

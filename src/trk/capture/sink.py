@@ -19,10 +19,17 @@ from trk.capture.writer import CaptureWriter
 
 def record_of(model: str, item: Any) -> CaptureRecord:
     return CaptureRecord(
-        item.request_id, int(item.at_ms), model, item.variant, item.version,
-        float(item.probability), int(getattr(item, "status", 200)),
-        getattr(item, "latency_ms", None), item.answer, _rows(getattr(item, "inputs", None)),
-    )  # fmt: skip
+        item.request_id,
+        int(item.at_ms),
+        model,
+        item.variant,
+        item.version,
+        float(item.probability),
+        int(getattr(item, "status", 200)),
+        getattr(item, "latency_ms", None),
+        item.answer,
+        _rows(getattr(item, "inputs", None)),
+    )
 
 
 def _rows(inputs: Any) -> Any:

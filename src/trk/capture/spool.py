@@ -66,8 +66,11 @@ class Spool:
                 self.target.put(path, key)
             except Exception as exc:
                 if not self.failing:
-                    log.warning("capture: cannot publish to %s (kept in the spool, retried): %s",
-                                self.target.uri, exc)  # fmt: skip
+                    log.warning(
+                        "capture: cannot publish to %s (kept in the spool, retried): %s",
+                        self.target.uri,
+                        exc,
+                    )
                 self.failing = True
                 return False
             path.unlink()

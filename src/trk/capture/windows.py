@@ -49,8 +49,9 @@ def capture_windows(q: CaptureQuery) -> dict[str, VariantWindows]:
         values = {"requests": n, "errors": errors, "error_rate": errors / n}
         if quantiles is not None:  # shadow answers have no latency a caller waited for
             values |= dict(zip(_LATENCIES, quantiles, strict=True))
-        wins[(variant, version, step)] = Window(_PROCESS, int(step), int(last), values,
-                                                version=version, process=_PROCESS)  # fmt: skip
+        wins[(variant, version, step)] = Window(
+            _PROCESS, int(step), int(last), values, version=version, process=_PROCESS
+        )
     for variant, version, step, labelled, correct, reg_n, abs_sum, sq_sum in q.rows(
         _LABELS.format(w=width)
     ):

@@ -65,8 +65,10 @@ class CaptureWriter:
             self._close(segment)
             self.journal.forget(segment)
         if self.recovered:
-            log.info("capture: %d row(s) a stopped writer left were closed into files",
-                     len(self.recovered))  # fmt: skip
+            log.info(
+                "capture: %d row(s) a stopped writer left were closed into files",
+                len(self.recovered),
+            )
 
     @property
     def buffered(self) -> int:
@@ -89,12 +91,24 @@ class CaptureWriter:
             inputs = inputs_json(record.inputs, cfg.drop_columns) if cfg.inputs else None
             if record.model != self._model_ok:  # one model per shipper: checked once
                 self._model_ok = layout.check_model(record.model)
-            if not (isinstance(record.request_id, str) and isinstance(record.variant, str)
-                    and isinstance(record.version, str)):  # fmt: skip
+            if not (
+                isinstance(record.request_id, str)
+                and isinstance(record.variant, str)
+                and isinstance(record.version, str)
+            ):
                 raise TypeError("ids must be text")
-            values = (record.request_id, int(record.timestamp_ms), record.model, record.variant,
-                      record.version, float(record.routing_probability), int(record.status),
-                      _maybe_float(record.latency_ms), prediction, inputs)  # fmt: skip
+            values = (
+                record.request_id,
+                int(record.timestamp_ms),
+                record.model,
+                record.variant,
+                record.version,
+                float(record.routing_probability),
+                int(record.status),
+                _maybe_float(record.latency_ms),
+                prediction,
+                inputs,
+            )
         except Exception as exc:  # an answer orjson cannot write, a model no partition can name
             log.debug("capture: unloggable record %s: %s", record.request_id, exc)
             self._drop("unloggable", 1)
@@ -144,8 +158,9 @@ class CaptureWriter:
             return 0
         closed = 0
         for key, idx in _partitions(cols["model"], cols["timestamp"]).items():
-            table = _table({c: [v[i] for i in idx] for c, v in cols.items()} if len(idx) < n
-                           else cols)  # fmt: skip
+            table = _table(
+                {c: [v[i] for i in idx] for c, v in cols.items()} if len(idx) < n else cols
+            )
             if self.spool.add(table, f"{key}/{layout.part_name(segment + key)}"):
                 closed += len(idx)
             else:
@@ -162,8 +177,11 @@ class CaptureWriter:
         deadline = self.clock() + timeout_s
         while not self.spool.publish():
             if self.clock() >= deadline:
-                log.warning("capture: %d file(s) left in the spool %s at shutdown",
-                            self.spool.pending(), self.spool.root)  # fmt: skip
+                log.warning(
+                    "capture: %d file(s) left in the spool %s at shutdown",
+                    self.spool.pending(),
+                    self.spool.root,
+                )
                 return False
             time.sleep(min(1.0, max(0.0, deadline - self.clock())))
         return True
@@ -183,8 +201,9 @@ def _partitions(models: list[str], times: list[int]) -> dict[str, list[int]]:
     out: dict[tuple[str, int], list[int]] = defaultdict(list)
     for i, key in enumerate(zip(models, (at // 3_600_000 for at in times), strict=True)):
         out[key].append(i)
-    return {layout.capture_dir(m, *layout.hour_of(h * 3_600_000)): idx
-            for (m, h), idx in out.items()}  # fmt: skip
+    return {
+        layout.capture_dir(m, *layout.hour_of(h * 3_600_000)): idx for (m, h), idx in out.items()
+    }
 
 
 def _table(columns: dict[str, list[Any]]) -> Any:

@@ -37,8 +37,16 @@ class PredictionRecord:
 
     def to_json(self) -> list[Any]:
         # A list, not an object: a batch of 1000 records is a third the size on the wire.
-        return [self.request_id, self.row, self.variant, self.version, self.predicted,
-                self.value, self.probability, self.timestamp_ms]  # fmt: skip
+        return [
+            self.request_id,
+            self.row,
+            self.variant,
+            self.version,
+            self.predicted,
+            self.value,
+            self.probability,
+            self.timestamp_ms,
+        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,8 +126,13 @@ class PairedOutcome:
     challenger_correct: bool
 
     def to_json(self) -> list[Any]:
-        return [self.champion_version, self.challenger_version, self.labelled_ms,
-                self.champion_correct, self.challenger_correct]  # fmt: skip
+        return [
+            self.champion_version,
+            self.challenger_version,
+            self.labelled_ms,
+            self.champion_correct,
+            self.challenger_correct,
+        ]
 
 
 @dataclass(frozen=True)
@@ -230,8 +243,9 @@ def parse_labels(items: Any, at_ms: int, limit: int) -> list[LabelRecord]:
     for n, item in enumerate(items):
         if not isinstance(item, dict) or set(item) - {"request_id", "label"} or "label" not in item:
             raise InvalidParameter(f'Label {n} must be an object {{"request_id", "label"}}')
-        out += label_rows(check_id(f"Label {n}: request_id", item.get("request_id")),
-                          item["label"], at_ms)  # fmt: skip
+        out += label_rows(
+            check_id(f"Label {n}: request_id", item.get("request_id")), item["label"], at_ms
+        )
         if len(out) > LABEL_ROWS_PER_CALL:
             raise InvalidParameter(f"More than {LABEL_ROWS_PER_CALL} labelled rows in one call")
     return out
@@ -266,7 +280,12 @@ def _prediction(n: int, item: Any) -> PredictionRecord:
     if not 0.0 <= probability <= 1.0:
         raise bad
     return PredictionRecord(
-        check_id(f"Record {n}: request_id", rid), row, check_id(f"Record {n}: variant", variant),
-        check_id(f"Record {n}: version", version), predicted,
-        None if value is None else float(value), float(probability), ts,
-    )  # fmt: skip
+        check_id(f"Record {n}: request_id", rid),
+        row,
+        check_id(f"Record {n}: variant", variant),
+        check_id(f"Record {n}: version", version),
+        predicted,
+        None if value is None else float(value),
+        float(probability),
+        ts,
+    )

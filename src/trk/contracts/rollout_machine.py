@@ -95,12 +95,17 @@ def check_stored(rollout: Rollout) -> Plan:
         raise _bad(r, f"{r.failures!r} failures of {plan.failure_limit} allowed")
     expected = _weight_of(r, plan)
     if expected is not None and abs(r.weight - expected) > _TOL:
-        raise _bad(r, f"weight {r.weight:g} in state {r.state} at step {r.step} (the plan "
-                   f"gives {expected:g})")  # fmt: skip
+        raise _bad(
+            r,
+            f"weight {r.weight:g} in state {r.state} at step {r.step} (the plan "
+            f"gives {expected:g})",
+        )
     if plan.bandit and r.state == RUNNING and r.step >= 0:
         if not plan.min_share - _TOL <= r.weight <= 1 - plan.min_share + _TOL:
-            raise _bad(r, f"bandit weight {r.weight:g} outside [{plan.min_share:g}, "
-                       f"{1 - plan.min_share:g}]")  # fmt: skip
+            raise _bad(
+                r,
+                f"bandit weight {r.weight:g} outside [{plan.min_share:g}, {1 - plan.min_share:g}]",
+            )
     if r.state == SHADOW and r.step != -1:
         raise _bad(r, "a shadowing rollout is before its first step (step -1)")
     if r.state == RUNNING and r.step < 0:
@@ -126,8 +131,11 @@ def check_start(rollout: Rollout) -> Plan:
     plan = check_stored(rollout)
     first = -1 if plan.shadow_for_s > 0 else 0
     if rollout.step != first or rollout.state != (SHADOW if first < 0 else RUNNING):
-        raise _bad(rollout, f"it starts {'shadowing at step -1' if first < 0 else 'running at step 0'}"
-                   f" by its plan, not {rollout.state} at step {rollout.step}")  # fmt: skip
+        raise _bad(
+            rollout,
+            f"it starts {'shadowing at step -1' if first < 0 else 'running at step 0'}"
+            f" by its plan, not {rollout.state} at step {rollout.step}",
+        )
     if rollout.champion_version == rollout.challenger_version:
         raise _bad(rollout, "the champion and challenger versions are the same")
     return plan

@@ -26,12 +26,19 @@ DEFAULT_HORIZON = 5_000
 DEFAULT_MIN_SAMPLE = 100
 DEFAULT_DRIFT_MIN_ROWS = 200  # trk.ab.drift.MIN_ROWS (a test keeps them equal)
 # guard metric -> the report summary's field
-OPERATIONAL = {"error_rate": "error_rate", "p50_ms": "latency_p50_ms",
-               "p99_ms": "latency_p99_ms", "shadow_agreement": "shadow_agreement"}  # fmt: skip
+OPERATIONAL = {
+    "error_rate": "error_rate",
+    "p50_ms": "latency_p50_ms",
+    "p99_ms": "latency_p99_ms",
+    "shadow_agreement": "shadow_agreement",
+}
 QUALITY = {"accuracy": ("not-worse", "better")}
 OPS: dict[str, Callable[[float, float], bool]] = {
-    "<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt,
-}  # fmt: skip
+    "<=": operator.le,
+    ">=": operator.ge,
+    "<": operator.lt,
+    ">": operator.gt,
+}
 _NUM = r"[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?"
 _CMP = re.compile(r"^\s*([a-z0-9_]+)\s*(<=|>=|<|>)\s*(.+?)\s*$")
 _QUALITY = re.compile(r"^\s*([a-z0-9_]+)\s+(not-worse|better)\s*$")
@@ -118,8 +125,21 @@ def _drift_guard(text: str) -> Guard:
 
 DEFAULT_STEPS = (5.0, 10.0, 25.0, 50.0, 100.0)
 MODES = ("steps", "bandit")
-KEYS = ("mode", "min_share", "steps", "step_interval", "shadow_for", "min_requests", "guards", "failure_limit",
-        "manual_approval_at", "alpha", "horizon", "min_sample", "drift_min_rows")  # fmt: skip
+KEYS = (
+    "mode",
+    "min_share",
+    "steps",
+    "step_interval",
+    "shadow_for",
+    "min_requests",
+    "guards",
+    "failure_limit",
+    "manual_approval_at",
+    "alpha",
+    "horizon",
+    "min_sample",
+    "drift_min_rows",
+)
 
 
 @dataclass(frozen=True)

@@ -23,14 +23,32 @@ ACTIVE = (SHADOW, RUNNING, AWAITING_APPROVAL, PAUSED)
 TERMINAL = (PROMOTED, ROLLED_BACK, ABORTED)
 STATES = ACTIVE + TERMINAL
 # What a transition did; `hold` keeps state and weight (waiting for time, data or a guard).
-ACTIONS = ("start", "advance", "hold", "await_approval", "approve", "pause", "resume",
-           "rollback", "promote", "abort", "rebalance", "aliases_moved")  # fmt: skip
+ACTIONS = (
+    "start",
+    "advance",
+    "hold",
+    "await_approval",
+    "approve",
+    "pause",
+    "resume",
+    "rollback",
+    "promote",
+    "abort",
+    "rebalance",
+    "aliases_moved",
+)
 MAX_PLAN_BYTES = 64 * 1024
 MAX_REASON = 2000
 MAX_GUARDS_BYTES = 64 * 1024
 # Fields a transition may change (the rest are fixed when the rollout starts).
-CHANGEABLE = {"state": str, "step": int, "weight": float, "failures": int,
-              "step_started_ms": int, "run_id": str}  # fmt: skip
+CHANGEABLE = {
+    "state": str,
+    "step": int,
+    "weight": float,
+    "failures": int,
+    "step_started_ms": int,
+    "run_id": str,
+}
 
 
 @dataclass(frozen=True)
@@ -134,10 +152,17 @@ def _guard_ok(g: Any) -> bool:
         return False
     numbers = [g.get("value"), g.get("threshold")]
     name = g.get("guard")
-    return (isinstance(name, str) and bool(name.strip()) and g.get("state") in GUARD_STATES
-            and isinstance(g.get("detail", ""), str)
-            and all(x is None or (isinstance(x, int | float) and not isinstance(x, bool)
-                                  and math.isfinite(x)) for x in numbers))  # fmt: skip
+    return (
+        isinstance(name, str)
+        and bool(name.strip())
+        and g.get("state") in GUARD_STATES
+        and isinstance(g.get("detail", ""), str)
+        and all(
+            x is None
+            or (isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x))
+            for x in numbers
+        )
+    )
 
 
 def guards_text(guards: Any) -> str:

@@ -47,14 +47,21 @@ class DemoServer:
         self.log = tempfile.NamedTemporaryFile(prefix="trk-serve-", suffix=".log", delete=False)
         args = [
             _trk_serve(),
-            "--model-uri", f"models:/{model}@champion",
-            "--challenger-uri", f"models:/{model}@challenger",
-            "--mode", "shadow",
-            "--port", str(self.port),
-            "--tracking-uri", tracking_uri,
-            "--reload-interval-s", "1",
-            "--report-interval-s", "1",
-        ]  # fmt: skip
+            "--model-uri",
+            f"models:/{model}@champion",
+            "--challenger-uri",
+            f"models:/{model}@challenger",
+            "--mode",
+            "shadow",
+            "--port",
+            str(self.port),
+            "--tracking-uri",
+            tracking_uri,
+            "--reload-interval-s",
+            "1",
+            "--report-interval-s",
+            "1",
+        ]
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
         self.http = httpx.Client(base_url=self.url, timeout=30.0)
 

@@ -28,8 +28,11 @@ def autolog(
     _unpatch()
     if disable:
         return
-    _config.update(log_models=log_models, log_input_examples=log_input_examples,
-                   registered_model_name=registered_model_name)  # fmt: skip
+    _config.update(
+        log_models=log_models,
+        log_input_examples=log_input_examples,
+        registered_model_name=registered_model_name,
+    )
     from sklearn.utils import all_estimators
 
     for _, cls in all_estimators():
@@ -112,8 +115,12 @@ def _log_fit(result: Any, est: Any, *args: Any, **kwargs: Any) -> None:
     X, y = _xy(args, kwargs)
     params = {k: str(v)[:500] for k, v in est.get_params(deep=True).items()}
     trk.log_params(params)
-    trk.set_tags({"estimator_name": type(est).__name__,
-                  "estimator_class": f"{type(est).__module__}.{type(est).__qualname__}"})  # fmt: skip
+    trk.set_tags(
+        {
+            "estimator_name": type(est).__name__,
+            "estimator_class": f"{type(est).__module__}.{type(est).__qualname__}",
+        }
+    )
     if y is not None and hasattr(est, "predict"):
         trk.log_metrics(_training_metrics(est, X, y))
     if _config.get("log_models"):

@@ -87,10 +87,13 @@ def to_onnx(
     proto = _convert(model.raw_model, example, classifier)
     target = Path(path) if path else Path(tempfile.mkdtemp(prefix="trk-onnx-")) / "model"
     onnx_flavor.save_model(
-        proto, target, signature=model.metadata.signature, input_example=model.input_example(),
+        proto,
+        target,
+        signature=model.metadata.signature,
+        input_example=model.input_example(),
         predict_output="label" if classifier else None,
         proba_output="probabilities" if proba else None,
-    )  # fmt: skip
+    )
     converted = load_model(target)
     on_example = _compare(model, converted, example, proba)
     report = _compare(model, converted, _random_rows(example, n_check), proba)

@@ -44,8 +44,12 @@ class NumericBins:
         return np.bincount(bins, minlength=len(self.fractions)).astype(np.int64)
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": self.kind, "edges": list(self.edges),
-                "fractions": list(self.fractions)}  # fmt: skip
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "edges": list(self.edges),
+            "fractions": list(self.fractions),
+        }
 
 
 @dataclass(frozen=True)
@@ -64,8 +68,12 @@ class CategoryBins:
         return np.bincount(np.asarray(bins, dtype=np.int64), minlength=other + 1)
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": self.kind, "values": list(self.values),
-                "fractions": list(self.fractions)}  # fmt: skip
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "values": list(self.values),
+            "fractions": list(self.fractions),
+        }
 
 
 Feature = NumericBins | CategoryBins

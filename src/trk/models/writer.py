@@ -109,8 +109,15 @@ def log_model_dir(
         mlmodel = save(local)  # a missing library fails here, before the store is touched
         run = trk.active_run() or trk.start_run()
         if run.muted:  # not rank 0: the model was built, and is stored nowhere
-            return ModelInfo("", "", name, mlmodel.signature, mlmodel.flavors,
-                             mlmodel.model_uuid, mlmodel.utc_time_created)  # fmt: skip
+            return ModelInfo(
+                "",
+                "",
+                name,
+                mlmodel.signature,
+                mlmodel.flavors,
+                mlmodel.model_uuid,
+                mlmodel.utc_time_created,
+            )
         client = _client()
         run_id = run.info.run_id
         logged = client.create_logged_model(

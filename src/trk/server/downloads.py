@@ -23,10 +23,32 @@ from trk.exceptions import InvalidParameter, NotFound
 
 # Served as text/plain, as MLflow does (names without an extension count as their extension).
 _TEXT = {
-    "txt", "log", "err", "cfg", "conf", "cnf", "cf", "ini", "properties", "prop", "hocon",
-    "toml", "yaml", "yml", "xml", "json", "js", "py", "py3", "csv", "tsv", "md", "rst",
-    "MLmodel", "mlproject",
-}  # fmt: skip
+    "txt",
+    "log",
+    "err",
+    "cfg",
+    "conf",
+    "cnf",
+    "cf",
+    "ini",
+    "properties",
+    "prop",
+    "hocon",
+    "toml",
+    "yaml",
+    "yml",
+    "xml",
+    "json",
+    "js",
+    "py",
+    "py3",
+    "csv",
+    "tsv",
+    "md",
+    "rst",
+    "MLmodel",
+    "mlproject",
+}
 _TOKEN = re.compile(r"^[A-Za-z0-9!#$&+.^_`|~-]+$")
 
 

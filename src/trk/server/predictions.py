@@ -83,13 +83,13 @@ APIS = [
         {"model": "str!", "labels": "obj[]!"},
         log_labels,
         _accepted_if_pending,
-    ),  # fmt: skip
+    ),
     Api(
         "POST",
         "trk/labels/correct",
         {"model": "str!", "labels": "obj[]!", "actor": "str"},
         correct_labels,
-    ),  # fmt: skip
+    ),
     Api("GET", "trk/predictions/joined", _READ, joined),
     Api("GET", "trk/predictions/paired", _READ, paired),
     Api("GET", "trk/predictions/outcomes", {**_READ, "limit": "int"}, outcomes),

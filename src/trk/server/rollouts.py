@@ -60,7 +60,7 @@ APIS = [
         "trk/rollouts/transition",
         {"model": "str!", "revision": "int!", "changes": "obj!", "transition": "obj!"},
         transition,
-    ),  # fmt: skip
+    ),
     Api("POST", "trk/rollouts/lease", {**_OWNER, "ttl_ms": "int!"}, lease),
     Api("POST", "trk/rollouts/release", _OWNER, release),
 ]

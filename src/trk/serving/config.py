@@ -81,10 +81,13 @@ class ServeSettings:
         from trk.capture.config import CaptureConfig, parse_columns
 
         config = CaptureConfig(
-            self.capture_uri, self.capture_flush_s, sample=self.capture_sample,
-            drop_columns=parse_columns(self.capture_columns_drop), inputs=self.capture_inputs,
+            self.capture_uri,
+            self.capture_flush_s,
+            sample=self.capture_sample,
+            drop_columns=parse_columns(self.capture_columns_drop),
+            inputs=self.capture_inputs,
             spool_mb=self.capture_spool_mb,
-        )  # fmt: skip
+        )
         if self.capture_spool_dir:
             config = dataclasses.replace(config, spool_dir=Path(self.capture_spool_dir))
         return config

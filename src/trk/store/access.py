@@ -98,8 +98,12 @@ class SqlAccess:
     # -- tokens ----------------------------------------------------------------------------
     def add_token(self, username: str, name: str, token: str) -> TokenInfo:
         user, created = self.get_user(username), now_ms()
-        values = {"user_id": user.id, "name": name, "token_hash": token_digest(token),
-                  "created_ms": created}  # fmt: skip
+        values = {
+            "user_id": user.id,
+            "name": name,
+            "token_hash": token_digest(token),
+            "created_ms": created,
+        }
         with write_connection(self._engine) as conn:
             new_id = conn.execute(insert(s.user_tokens).values(**values)).inserted_primary_key
         assert new_id is not None

@@ -99,8 +99,9 @@ def _refuse_duplicates(ids: list[str], taken: set[str]) -> None:
 
 def sweep_expired(conn: Connection, model: str, limits: LabelLimits, now_ms: int) -> int:
     """Delete the model's pending labels past their time to live; returns how many labels."""
-    old = and_(pending_t.c.model == model,
-               pending_t.c.timestamp_ms < now_ms - int(limits.ttl_s * 1000))  # fmt: skip
+    old = and_(
+        pending_t.c.model == model, pending_t.c.timestamp_ms < now_ms - int(limits.ttl_s * 1000)
+    )
     labels = conn.execute(
         select(func.count()).select_from(pending_t).where(old, pending_t.c.row == 0)
     ).scalar_one()
@@ -122,9 +123,10 @@ def write_labels(
     waiting = [i for i in ids if i not in predicted]
     if waiting:
         held = conn.execute(
-            select(func.count()).select_from(pending_t)
+            select(func.count())
+            .select_from(pending_t)
             .where(pending_t.c.model == model, pending_t.c.row == 0)
-        ).scalar_one()  # fmt: skip
+        ).scalar_one()
         if held + len(waiting) > limits.max_pending:
             raise TooManyRequests(
                 f"{len(waiting)} label(s) for request ids with no logged prediction, and "
@@ -142,8 +144,17 @@ def write_labels(
 
 def _insert_once(conn: Connection, table: Any, model: str, rows: list[LabelRecord]) -> None:
     """Insert label rows; a row another writer stored meanwhile refuses the whole call."""
-    values = [{"model": model, "request_id": r.request_id, "row": r.row, "label": r.label,
-               "value": r.value, "timestamp_ms": r.timestamp_ms} for r in rows]  # fmt: skip
+    values = [
+        {
+            "model": model,
+            "request_id": r.request_id,
+            "row": r.row,
+            "label": r.label,
+            "value": r.value,
+            "timestamp_ms": r.timestamp_ms,
+        }
+        for r in rows
+    ]
     for i in range(0, len(values), 1000):
         # A plain INSERT: a key written by a concurrent call fails it (IntegrityError -> 409).
         try:
@@ -170,8 +181,11 @@ def join_pending(
     columns = ("model", "request_id", "row", "label", "value", "timestamp_ms")
     listed = ", ".join(f'"{c}"' for c in columns)
     for chunk in _chunks(sorted(set(request_ids))):
-        where = and_(pending_t.c.model == model, pending_t.c.request_id.in_(chunk),
-                     pending_t.c.timestamp_ms >= fresh)  # fmt: skip
+        where = and_(
+            pending_t.c.model == model,
+            pending_t.c.request_id.in_(chunk),
+            pending_t.c.timestamp_ms >= fresh,
+        )
         rows = conn.execute(select(*(pending_t.c[c] for c in columns)).where(where)).all()
         if not rows:
             continue
@@ -181,8 +195,9 @@ def join_pending(
             f"({', '.join(':' + c for c in columns)}) ON CONFLICT DO NOTHING"
         )
         conn.execute(stmt, [dict(zip(columns, r, strict=True)) for r in rows])
-        conn.execute(delete(pending_t).where(pending_t.c.model == model,
-                                             pending_t.c.request_id.in_(chunk)))  # fmt: skip
+        conn.execute(
+            delete(pending_t).where(pending_t.c.model == model, pending_t.c.request_id.in_(chunk))
+        )
         moved += len(rows)
     return moved
 
@@ -202,26 +217,53 @@ def correct_labels(
             " label them first (a pending label is corrected once its prediction arrives)"
         )
     for chunk in _chunks(ids):
-        old = conn.execute(
-            select(labels_t).where(labels_t.c.model == model, labels_t.c.request_id.in_(chunk))
-        ).mappings().all()  # fmt: skip
+        old = (
+            conn.execute(
+                select(labels_t).where(labels_t.c.model == model, labels_t.c.request_id.in_(chunk))
+            )
+            .mappings()
+            .all()
+        )
         new = {(r.request_id, r.row): r for r in labels if r.request_id in set(chunk)}
         times = {o["request_id"]: int(o["corrections"]) for o in old}
-        conn.execute(insert(corrections_t), [
-            {"model": model, "request_id": o["request_id"], "row": o["row"],
-             "old_label": o["label"], "old_value": o["value"],
-             "old_timestamp_ms": o["timestamp_ms"],
-             "label": new[o["request_id"], o["row"]].label if (o["request_id"], o["row"]) in new else None,
-             "value": new[o["request_id"], o["row"]].value if (o["request_id"], o["row"]) in new else None,
-             "timestamp_ms": now_ms, "actor": actor[:255]}
-            for o in old
-        ])  # fmt: skip
-        conn.execute(delete(labels_t).where(labels_t.c.model == model,
-                                            labels_t.c.request_id.in_(chunk)))  # fmt: skip
-        conn.execute(insert(labels_t), [
-            {"model": model, "request_id": r.request_id, "row": r.row, "label": r.label,
-             "value": r.value, "timestamp_ms": now_ms,
-             "corrections": times.get(r.request_id, 0) + 1}
-            for r in new.values()
-        ])  # fmt: skip
+        conn.execute(
+            insert(corrections_t),
+            [
+                {
+                    "model": model,
+                    "request_id": o["request_id"],
+                    "row": o["row"],
+                    "old_label": o["label"],
+                    "old_value": o["value"],
+                    "old_timestamp_ms": o["timestamp_ms"],
+                    "label": new[o["request_id"], o["row"]].label
+                    if (o["request_id"], o["row"]) in new
+                    else None,
+                    "value": new[o["request_id"], o["row"]].value
+                    if (o["request_id"], o["row"]) in new
+                    else None,
+                    "timestamp_ms": now_ms,
+                    "actor": actor[:255],
+                }
+                for o in old
+            ],
+        )
+        conn.execute(
+            delete(labels_t).where(labels_t.c.model == model, labels_t.c.request_id.in_(chunk))
+        )
+        conn.execute(
+            insert(labels_t),
+            [
+                {
+                    "model": model,
+                    "request_id": r.request_id,
+                    "row": r.row,
+                    "label": r.label,
+                    "value": r.value,
+                    "timestamp_ms": now_ms,
+                    "corrections": times.get(r.request_id, 0) + 1,
+                }
+                for r in new.values()
+            ],
+        )
     return len(ids)

@@ -45,8 +45,7 @@ MAX_OUTCOMES = 1_000_000
 
 
 def _joins(p: Any, lab: Any) -> ColumnElement[bool]:
-    return and_(p.c.model == lab.c.model, p.c.request_id == lab.c.request_id,
-                p.c.row == lab.c.row)  # fmt: skip
+    return and_(p.c.model == lab.c.model, p.c.request_id == lab.c.request_id, p.c.row == lab.c.row)
 
 
 def _count(cond: ColumnElement[bool]) -> Any:
@@ -58,12 +57,30 @@ def _since(p: Any, model: str, since_ms: int | None) -> ColumnElement[bool]:
     return and_(cond, p.c.timestamp_ms >= since_ms) if since_ms else cond
 
 
-_PG_TYPES = {"model": "text", "request_id": "text", "row": "int", "variant": "text",
-             "version": "text", "predicted": "text", "label": "text", "value": "float8",
-             "probability": "float8", "timestamp_ms": "bigint"}  # fmt: skip
+_PG_TYPES = {
+    "model": "text",
+    "request_id": "text",
+    "row": "int",
+    "variant": "text",
+    "version": "text",
+    "predicted": "text",
+    "label": "text",
+    "value": "float8",
+    "probability": "float8",
+    "timestamp_ms": "bigint",
+}
 # The columns each write sends, in the order of its row tuples.
-_LOG_COLUMNS = ("model", "request_id", "row", "variant", "version", "predicted", "value",
-                "probability", "timestamp_ms")  # fmt: skip
+_LOG_COLUMNS = (
+    "model",
+    "request_id",
+    "row",
+    "variant",
+    "version",
+    "predicted",
+    "value",
+    "probability",
+    "timestamp_ms",
+)
 
 
 def _write_rows(
@@ -117,16 +134,25 @@ def _pairs() -> tuple[Any, Any, Any, ColumnElement[bool], ColumnElement[bool]]:
 
 
 def _paired_join(a: Any, b: Any, lab: Any) -> Any:
-    same = and_(a.c.model == b.c.model, a.c.request_id == b.c.request_id,
-                a.c.row == b.c.row, b.c.variant == CHALLENGER)  # fmt: skip
+    same = and_(
+        a.c.model == b.c.model,
+        a.c.request_id == b.c.request_id,
+        a.c.row == b.c.row,
+        b.c.variant == CHALLENGER,
+    )
     return a.join(b, same).join(lab, _joins(a, lab))
 
 
 def _paired_where(
     a: Any, b: Any, lab: Any, model: str, since_ms: int | None
 ) -> list[ColumnElement[bool]]:
-    return [_since(a, model, since_ms), a.c.variant == CHAMPION, a.c.predicted.is_not(None),
-            b.c.predicted.is_not(None), lab.c.label.is_not(None)]  # fmt: skip
+    return [
+        _since(a, model, since_ms),
+        a.c.variant == CHAMPION,
+        a.c.predicted.is_not(None),
+        b.c.predicted.is_not(None),
+        lab.c.label.is_not(None),
+    ]
 
 
 def _one_writer_per_model(conn: Connection, model: str) -> None:
@@ -153,12 +179,25 @@ class SqlPredictionLog:
     def log_predictions(self, model: str, records: Sequence[PredictionRecord]) -> int:
         """Append a batch (rows already logged are left as they are); returns rows sent."""
         m = check_model(model)
-        rows = [(m, r.request_id, r.row, r.variant, r.version, r.predicted, r.value,
-                 r.probability, r.timestamp_ms) for r in records]  # fmt: skip
+        rows = [
+            (
+                m,
+                r.request_id,
+                r.row,
+                r.variant,
+                r.version,
+                r.predicted,
+                r.value,
+                r.probability,
+                r.timestamp_ms,
+            )
+            for r in records
+        ]
         with write_connection(self._engine) as conn:
             _one_writer_per_model(conn, m)
-            _write_rows(conn, log_t.name, _LOG_COLUMNS, rows,
-                        ("model", "request_id", "row", "variant"))  # fmt: skip
+            _write_rows(
+                conn, log_t.name, _LOG_COLUMNS, rows, ("model", "request_id", "row", "variant")
+            )
             join_pending(conn, m, [r.request_id for r in records], self.limits, now_ms())
         return len(rows)
 
@@ -202,31 +241,46 @@ class SqlPredictionLog:
         err = p.c.value - lab.c.value
         columns = (
             func.count(),
-            _count(cls), _count(and_(cls, p.c.predicted == lab.c.label)), _count(reg),
+            _count(cls),
+            _count(and_(cls, p.c.predicted == lab.c.label)),
+            _count(reg),
             func.coalesce(func.sum(case((reg, func.abs(err)))), 0.0),
             func.coalesce(func.sum(case((reg, err * err))), 0.0),
             _count(lab.c.corrections > 0),
-        )  # fmt: skip
+        )
         rows = self._per_version(columns, p.outerjoin(lab, _joins(p, lab)), model, since_ms)
         return [
-            JoinedCounts(r[0], r[1], int(r[2]), int(r[3]), int(r[4]), int(r[5]), float(r[6]),
-                         float(r[7]), int(r[8]))
+            JoinedCounts(
+                r[0],
+                r[1],
+                int(r[2]),
+                int(r[3]),
+                int(r[4]),
+                int(r[5]),
+                float(r[6]),
+                float(r[7]),
+                int(r[8]),
+            )
             for r in rows
-        ]  # fmt: skip
+        ]
 
     def paired(self, model: str, since_ms: int | None = None) -> list[PairedCounts]:
         """Shadow mode: labelled rows both variants answered, per pair of versions."""
         a, b, lab, ok_a, ok_b = _pairs()
         stmt = (
             select(
-                a.c.version, b.c.version, _count(and_(ok_a, ok_b)), _count(and_(ok_a, ~ok_b)),
-                _count(and_(~ok_a, ok_b)), _count(and_(~ok_a, ~ok_b)),
+                a.c.version,
+                b.c.version,
+                _count(and_(ok_a, ok_b)),
+                _count(and_(ok_a, ~ok_b)),
+                _count(and_(~ok_a, ok_b)),
+                _count(and_(~ok_a, ~ok_b)),
             )
             .select_from(_paired_join(a, b, lab))
             .where(*_paired_where(a, b, lab, check_model(model), since_ms))
             .group_by(a.c.version, b.c.version)
             .order_by(a.c.version, b.c.version)
-        )  # fmt: skip
+        )
         with read_connection(self._engine) as conn:
             rows = conn.execute(stmt).all()
         return [PairedCounts(r[0], r[1], *(int(x) for x in r[2:])) for r in rows]
@@ -254,21 +308,30 @@ class SqlPredictionLog:
         p, lab = log_t, labels_t
         err = p.c.value - lab.c.value
         stmt = (
-            select(p.c.variant, p.c.version, lab.c.timestamp_ms,
-                   case((p.c.predicted.is_(None), None), else_=p.c.predicted == lab.c.label),
-                   case((p.c.predicted.is_(None), err), else_=None))
+            select(
+                p.c.variant,
+                p.c.version,
+                lab.c.timestamp_ms,
+                case((p.c.predicted.is_(None), None), else_=p.c.predicted == lab.c.label),
+                case((p.c.predicted.is_(None), err), else_=None),
+            )
             .select_from(p.join(lab, _joins(p, lab)))
             .where(_since(p, check_model(model), since_ms))
             .order_by(lab.c.timestamp_ms, p.c.request_id, p.c.row, p.c.variant)
             .limit(min(max(int(limit), 1), MAX_OUTCOMES))
-        )  # fmt: skip
+        )
         with read_connection(self._engine) as conn:
             rows = conn.execute(stmt).all()
         return [
-            Outcome(r[0], r[1], int(r[2]), None if r[3] is None else bool(r[3]),
-                    None if r[4] is None else float(r[4]))
+            Outcome(
+                r[0],
+                r[1],
+                int(r[2]),
+                None if r[3] is None else bool(r[3]),
+                None if r[4] is None else float(r[4]),
+            )
             for r in rows
-        ]  # fmt: skip
+        ]
 
     def propensity(self, model: str, since_ms: int | None = None) -> list[dict[str, Any]]:
         """Per (variant, version): labelled classifier rows, sum of 1/p and of correct/p, where
@@ -277,13 +340,21 @@ class SqlPredictionLog:
         cls = and_(p.c.predicted.is_not(None), lab.c.label.is_not(None), p.c.probability > 0)
         inv = 1.0 / p.c.probability
         columns = (
-            _count(cls), func.coalesce(func.sum(case((cls, inv))), 0.0),
+            _count(cls),
+            func.coalesce(func.sum(case((cls, inv))), 0.0),
             func.coalesce(func.sum(case((and_(cls, p.c.predicted == lab.c.label), inv))), 0.0),
-        )  # fmt: skip
+        )
         rows = self._per_version(columns, p.join(lab, _joins(p, lab)), model, since_ms)
-        return [{"variant": r[0], "version": r[1], "labelled": int(r[2]),
-                 "inverse_sum": float(r[3]), "correct_inverse_sum": float(r[4])}
-                for r in rows]  # fmt: skip
+        return [
+            {
+                "variant": r[0],
+                "version": r[1],
+                "labelled": int(r[2]),
+                "inverse_sum": float(r[3]),
+                "correct_inverse_sum": float(r[4]),
+            }
+            for r in rows
+        ]
 
     def _per_version(
         self, columns: Sequence[Any], source: Any, model: str, since_ms: int | None

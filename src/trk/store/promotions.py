@@ -71,7 +71,7 @@ def record_move(conn: Connection, name: str, alias: str, version: int | None) ->
             approver=who.approver,
             request_id=who.request_id,
             timestamp_ms=now_ms(),
-        )  # fmt: skip
+        )
     )
     return who
 
@@ -84,8 +84,15 @@ class SqlPromotions:
 
     def request(self, name: str, alias: str, version: int, requested_by: str) -> PromotionRequest:
         request_id = uuid.uuid4().hex
-        values = {"request_id": request_id, "name": name, "alias": alias, "version": version,
-                  "requested_by": requested_by, "state": PENDING, "created_ms": now_ms()}  # fmt: skip
+        values = {
+            "request_id": request_id,
+            "name": name,
+            "alias": alias,
+            "version": version,
+            "requested_by": requested_by,
+            "state": PENDING,
+            "created_ms": now_ms(),
+        }
         with write_connection(self._engine) as conn:
             conn.execute(insert(s.promotion_requests).values(**values))
         return self.get(name, request_id)
@@ -138,6 +145,6 @@ class SqlPromotions:
             return [
                 AliasMove(
                     r.name, r.alias, r.version, r.actor, r.approver, r.request_id, r.timestamp_ms
-                )  # fmt: skip
+                )
                 for r in conn.execute(stmt)
             ]

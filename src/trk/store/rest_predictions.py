@@ -50,8 +50,11 @@ class RestPredictionLog:
 
     def correct_labels(self, model: str, items: Any, actor: str | None = None) -> int:
         parse_labels(items, 0, LABELS_PER_CALL)
-        body = {"model": check_model(model), "labels": items,
-                "actor": (actor or settings.user_name())[:200]}  # fmt: skip
+        body = {
+            "model": check_model(model),
+            "labels": items,
+            "actor": (actor or settings.user_name())[:200],
+        }
         found = self.transport.call("POST", API + "labels/correct", json=body, idempotent=False)
         return int(found.get("corrected", 0))
 

@@ -32,8 +32,10 @@ class RestRollouts:
         return [Rollout.from_json(r) for r in found.get("rollouts", [])]
 
     def start(self, rollout: Rollout, reason: str = "started") -> Rollout:
-        body = {"rollout": {k: v for k, v in rollout.to_json().items() if k != "history"},
-                "reason": reason}  # fmt: skip
+        body = {
+            "rollout": {k: v for k, v in rollout.to_json().items() if k != "history"},
+            "reason": reason,
+        }
         return Rollout.from_json(self._post("start", body, idempotent=False)["rollout"])
 
     def transition(
@@ -45,8 +47,12 @@ class RestRollouts:
         reason: str,
         guards: list[dict[str, Any]] | None = None,
     ) -> Rollout:
-        body = {"model": check_id("model", model), "revision": int(revision), "changes": changes,
-                "transition": {"action": action, "reason": reason, "guards": guards or []}}  # fmt: skip
+        body = {
+            "model": check_id("model", model),
+            "revision": int(revision),
+            "changes": changes,
+            "transition": {"action": action, "reason": reason, "guards": guards or []},
+        }
         return Rollout.from_json(self._post("transition", body, idempotent=False)["rollout"])
 
     def lease(self, model: str, owner: str, ttl_ms: int) -> bool:

@@ -33,9 +33,22 @@ from trk.store.sql_base import now_ms
 from trk.webhooks import events
 
 rows_t, history_t = s.rollouts, s.rollout_transitions
-_FIELDS = ("model", "champion_version", "challenger_version", "state", "step", "weight",
-           "failures", "revision", "created_ms", "updated_ms", "step_started_ms", "run_id",
-           "lease_owner", "lease_expires_ms")  # fmt: skip
+_FIELDS = (
+    "model",
+    "champion_version",
+    "challenger_version",
+    "state",
+    "step",
+    "weight",
+    "failures",
+    "revision",
+    "created_ms",
+    "updated_ms",
+    "step_started_ms",
+    "run_id",
+    "lease_owner",
+    "lease_expires_ms",
+)
 
 
 class SqlRollouts:
@@ -75,9 +88,16 @@ class SqlRollouts:
         check_start(rollout)
         now = now_ms()
         values = {k: getattr(rollout, k) for k in _FIELDS}
-        values.update(plan=plan_text(rollout.plan), revision=1, failures=0, created_ms=now,
-                      updated_ms=now, step_started_ms=now, lease_owner=None,
-                      lease_expires_ms=None)  # fmt: skip
+        values.update(
+            plan=plan_text(rollout.plan),
+            revision=1,
+            failures=0,
+            created_ms=now,
+            updated_ms=now,
+            step_started_ms=now,
+            lease_owner=None,
+            lease_expires_ms=None,
+        )
         with write_connection(self._engine) as conn:
             state = conn.execute(
                 select(rows_t.c.state).where(rows_t.c.model == rollout.model)
@@ -91,8 +111,18 @@ class SqlRollouts:
             conn.execute(delete(history_t).where(history_t.c.model == rollout.model))
             conn.execute(delete(rows_t).where(rows_t.c.model == rollout.model))
             conn.execute(insert(rows_t).values(**values))
-            step = _record(conn, rollout.model, 1, now, "start", rollout.state, rollout.state,
-                           rollout.weight, reason, [])  # fmt: skip
+            step = _record(
+                conn,
+                rollout.model,
+                1,
+                now,
+                "start",
+                rollout.state,
+                rollout.state,
+                rollout.weight,
+                reason,
+                [],
+            )
         self._announce(rollout.model, step)
         return self.get(rollout.model)
 
@@ -130,9 +160,18 @@ class SqlRollouts:
                     history_t.c.model == model
                 )
             ).scalar_one()
-            step = _record(conn, model, seq + 1, now, action, before[0],
-                           changes.get("state", before[0]), changes.get("weight", before[1]),
-                           reason, guards or [])  # fmt: skip
+            step = _record(
+                conn,
+                model,
+                seq + 1,
+                now,
+                action,
+                before[0],
+                changes.get("state", before[0]),
+                changes.get("weight", before[1]),
+                reason,
+                guards or [],
+            )
         self._announce(model, step)
         return self.get(model)
 
@@ -140,8 +179,11 @@ class SqlRollouts:
         """Claim (or renew) the right to act on the rollout for `ttl_ms`; False if another holds it."""
         model, owner = check_id("model", model), check_id("owner", owner)
         now = now_ms()
-        free = or_(rows_t.c.lease_owner.is_(None), rows_t.c.lease_owner == owner,
-                   rows_t.c.lease_expires_ms < now)  # fmt: skip
+        free = or_(
+            rows_t.c.lease_owner.is_(None),
+            rows_t.c.lease_owner == owner,
+            rows_t.c.lease_expires_ms < now,
+        )
         with write_connection(self._engine) as conn:
             done = conn.execute(
                 update(rows_t)
@@ -155,10 +197,12 @@ class SqlRollouts:
         with write_connection(self._engine) as conn:
             conn.execute(
                 update(rows_t)
-                .where(rows_t.c.model == check_id("model", model),
-                       rows_t.c.lease_owner == check_id("owner", owner))
+                .where(
+                    rows_t.c.model == check_id("model", model),
+                    rows_t.c.lease_owner == check_id("owner", owner),
+                )
                 .values(lease_owner=None, lease_expires_ms=None)
-            )  # fmt: skip
+            )
 
     def _announce(self, model: str, step: Transition) -> None:
         occurrence = events.rollout_transitioned(model, step.to_json())
@@ -176,29 +220,57 @@ def _check_versions(conn: Any, rollout: Rollout) -> None:
     mv = s.model_versions
     for what in ("champion_version", "challenger_version"):
         version = getattr(rollout, what)
-        found = version.isdigit() and len(version) < 10 and conn.execute(
-            select(mv.c.version).where(mv.c.name == rollout.model, mv.c.version == int(version))
-        ).first()  # fmt: skip
+        found = (
+            version.isdigit()
+            and len(version) < 10
+            and conn.execute(
+                select(mv.c.version).where(mv.c.name == rollout.model, mv.c.version == int(version))
+            ).first()
+        )
         if not found:
             raise NotFound(f"{rollout.model} has no version {version!r} ({what})")
 
 
-def _record(conn: Any, model: str, seq: int, now: int, action: str, from_state: str,
-            to_state: str, weight: float, reason: str, guards: list[dict[str, Any]]
-            ) -> Transition:  # fmt: skip
+def _record(
+    conn: Any,
+    model: str,
+    seq: int,
+    now: int,
+    action: str,
+    from_state: str,
+    to_state: str,
+    weight: float,
+    reason: str,
+    guards: list[dict[str, Any]],
+) -> Transition:
     text = guards_text(guards)
     conn.execute(
-        insert(history_t).values(model=model, seq=seq, timestamp_ms=now, action=action,
-                                 from_state=from_state, to_state=to_state, weight=weight,
-                                 reason=reason, guards=text)
-    )  # fmt: skip
+        insert(history_t).values(
+            model=model,
+            seq=seq,
+            timestamp_ms=now,
+            action=action,
+            from_state=from_state,
+            to_state=to_state,
+            weight=weight,
+            reason=reason,
+            guards=text,
+        )
+    )
     return Transition(seq, now, action, from_state, to_state, weight, reason, guards)
 
 
 def _transition(row: Any) -> Transition:
-    return Transition(row["seq"], row["timestamp_ms"], row["action"], row["from_state"],
-                      row["to_state"], row["weight"], row["reason"],
-                      orjson.loads(row["guards"]))  # fmt: skip
+    return Transition(
+        row["seq"],
+        row["timestamp_ms"],
+        row["action"],
+        row["from_state"],
+        row["to_state"],
+        row["weight"],
+        row["reason"],
+        orjson.loads(row["guards"]),
+    )
 
 
 def _rollout(row: Any, history: list[Transition]) -> Rollout:

@@ -52,15 +52,27 @@ def promote(client: Any, name: str) -> AliasMove:
     target = _required(client, name, CHALLENGER, "nothing to promote")
     old = alias_version(client, name, CHAMPION)
     if old == target:
-        return AliasMove(name, False, old, old, alias_version(client, name, PREVIOUS),
-                         f"{name} version {target} is already the champion")  # fmt: skip
+        return AliasMove(
+            name,
+            False,
+            old,
+            old,
+            alias_version(client, name, PREVIOUS),
+            f"{name} version {target} is already the champion",
+        )
     if old is not None:
         # previous first: if the second write fails, champion is unchanged and still set
         client.set_registered_model_alias(name, PREVIOUS, old)
     client.set_registered_model_alias(name, CHAMPION, target)
     previous = old if old is not None else alias_version(client, name, PREVIOUS)
-    return AliasMove(name, True, old, target, previous,
-                     f"{name}@champion: v{old} -> v{target} (previous -> v{old})")  # fmt: skip
+    return AliasMove(
+        name,
+        True,
+        old,
+        target,
+        previous,
+        f"{name}@champion: v{old} -> v{target} (previous -> v{old})",
+    )
 
 
 def rollback(client: Any, name: str) -> AliasMove:
@@ -68,11 +80,18 @@ def rollback(client: Any, name: str) -> AliasMove:
     target = _required(client, name, PREVIOUS, "nothing to roll back to")
     old = alias_version(client, name, CHAMPION)
     if old == target:
-        return AliasMove(name, False, old, old, target,
-                         f"{name} version {target} is already the champion")  # fmt: skip
+        return AliasMove(
+            name, False, old, old, target, f"{name} version {target} is already the champion"
+        )
     # champion first: the rollback that matters lands even if the second write fails
     client.set_registered_model_alias(name, CHAMPION, target)
     if old is not None:
         client.set_registered_model_alias(name, PREVIOUS, old)
-    return AliasMove(name, True, old, target, old if old is not None else target,
-                     f"{name}@champion: v{old} -> v{target} (previous -> v{old})")  # fmt: skip
+    return AliasMove(
+        name,
+        True,
+        old,
+        target,
+        old if old is not None else target,
+        f"{name}@champion: v{old} -> v{target} (previous -> v{old})",
+    )

@@ -60,11 +60,17 @@ def rollout_view(client: Any, name: str) -> RolloutView | None:
     judged = next((t for t in reversed(history) if _readings(t)), None)
     view.guards = [_shown(g) for g in _readings(judged)] if judged is not None else []
     view.history = [
-        {"#": str(t.seq), "time (UTC)": _time(t.timestamp_ms), "action": str(t.action),
-         "state": str(t.to_state), "weight": _percent(t.weight), "reason": str(t.reason),
-         "guards": ", ".join(f"{_name(g)}: {g.get('state')}" for g in _readings(t))}
+        {
+            "#": str(t.seq),
+            "time (UTC)": _time(t.timestamp_ms),
+            "action": str(t.action),
+            "state": str(t.to_state),
+            "weight": _percent(t.weight),
+            "reason": str(t.reason),
+            "guards": ", ".join(f"{_name(g)}: {g.get('state')}" for g in _readings(t)),
+        }
         for t in history
-    ]  # fmt: skip
+    ]
     view.charts = _charts(r, history)
     return view
 
@@ -80,9 +86,13 @@ def _shown(g: dict[str, Any]) -> dict[str, str]:
     def num(x: Any) -> str:
         return f"{x:.4g}" if isinstance(x, int | float) and not isinstance(x, bool) else ""
 
-    return {"guard": str(g.get("guard", "")), "state": str(g.get("state", "")),
-            "value": num(g.get("value")), "threshold": num(g.get("threshold")),
-            "detail": str(g.get("detail", ""))}  # fmt: skip
+    return {
+        "guard": str(g.get("guard", "")),
+        "state": str(g.get("state", "")),
+        "value": num(g.get("value")),
+        "threshold": num(g.get("threshold")),
+        "detail": str(g.get("detail", "")),
+    }
 
 
 def _name(g: dict[str, Any]) -> str:

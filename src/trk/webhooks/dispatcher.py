@@ -124,9 +124,15 @@ class Dispatcher:
         for target in targets:
             now = int(time.time() * 1000)
             delivery = Delivery(
-                str(uuid.uuid4()), target.webhook_id, str(occurrence.event),
-                occurrence.model_name, PENDING, 0, now, now,
-            )  # fmt: skip
+                str(uuid.uuid4()),
+                target.webhook_id,
+                str(occurrence.event),
+                occurrence.model_name,
+                PENDING,
+                0,
+                now,
+                now,
+            )
             job = _Job(target, occurrence, body, delivery)
             self.deliveries.record_delivery(delivery)  # before a worker can touch it
             try:

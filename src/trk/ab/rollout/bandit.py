@@ -62,12 +62,18 @@ def counts(client: Any, rollout: Rollout) -> tuple[int, int, int, int]:
     rollout began, from the store's join of every replica's answers and labels."""
     from trk.ab.joined import joined_counts
 
-    by = {(c.variant, c.version): c for c in
-          joined_counts(client, rollout.model, _labels_since(rollout.created_ms))}  # fmt: skip
+    by = {
+        (c.variant, c.version): c
+        for c in joined_counts(client, rollout.model, _labels_since(rollout.created_ms))
+    }
     a = by.get((CHAMPION, rollout.champion_version))
     b = by.get((CHALLENGER, rollout.challenger_version))
-    return (a.correct if a else 0, a.labelled if a else 0,
-            b.correct if b else 0, b.labelled if b else 0)  # fmt: skip
+    return (
+        a.correct if a else 0,
+        a.labelled if a else 0,
+        b.correct if b else 0,
+        b.labelled if b else 0,
+    )
 
 
 def summary(client: Any, rollout: Rollout) -> list[dict[str, Any]]:
@@ -76,16 +82,25 @@ def summary(client: Any, rollout: Rollout) -> list[dict[str, Any]]:
     since_ms = rollout.created_ms
     rows = log.propensity(rollout.model, since_ms) if log is not None else []
     wanted = {CHAMPION: rollout.champion_version, CHALLENGER: rollout.challenger_version}
-    props = [Propensity(r["variant"], r["labelled"], r["inverse_sum"], r["correct_inverse_sum"])
-             for r in rows if wanted.get(r["variant"]) == r["version"]]  # fmt: skip
+    props = [
+        Propensity(r["variant"], r["labelled"], r["inverse_sum"], r["correct_inverse_sum"])
+        for r in rows
+        if wanted.get(r["variant"]) == r["version"]
+    ]
     total = sum(p.labelled for p in props)
     ca, na, cb, nb = counts(client, rollout)
     better = p_better(ca, na, cb, nb)
     out = []
     for p in props:
         correct, n = (ca, na) if p.variant == CHAMPION else (cb, nb)
-        out.append({"variant": p.variant, "labelled": p.labelled,
-                    "accuracy": correct / n if n else None,
-                    "p_better": better if p.variant == CHALLENGER else 1.0 - better,
-                    "ips_accuracy": p.ips(total), "snips_accuracy": p.snips})  # fmt: skip
+        out.append(
+            {
+                "variant": p.variant,
+                "labelled": p.labelled,
+                "accuracy": correct / n if n else None,
+                "p_better": better if p.variant == CHALLENGER else 1.0 - better,
+                "ips_accuracy": p.ips(total),
+                "snips_accuracy": p.snips,
+            }
+        )
     return out

@@ -26,31 +26,50 @@ def _controller(tracking_uri: str | None, owner: str | None = None) -> Any:
 
 @rollout.command("start")
 @click.argument("model")
-@click.option("--plan", "plan_path", type=click.Path(dir_okay=False), default=None,
-              help="YAML file of the plan's keys (steps, step-interval, guards, ...); "
-              "flags override it.")  # fmt: skip
+@click.option(
+    "--plan",
+    "plan_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="YAML file of the plan's keys (steps, step-interval, guards, ...); flags override it.",
+)
 @click.option("--shadow-for", default=None, help="Shadow first for this long, e.g. 10m.")
 @click.option(
     "--steps", default=None, help="Challenger traffic in percent  [default: 5,10,25,50,100]"
 )
 @click.option("--step-interval", default=None, help="Time at each step  [default: 10m]")
-@click.option("--min-requests", type=int, default=None,
-              help="Challenger requests per step before its guards may pass  [default: 500]")  # fmt: skip
-@click.option("--guard", "guards", multiple=True,
-              help='e.g. "error_rate <= champion + 0.5pp", "p99_ms <= 1.2 * champion", '
-              '"accuracy not-worse", "shadow_agreement >= 0.95", "drift_psi <= 0.2", '
-              '"drift_psi(petal_length) <= 0.2" (repeatable).')  # fmt: skip
-@click.option("--failure-limit", type=int, default=None,
-              help="Failed evaluations at one step before rolling back  [default: 2]")  # fmt: skip
+@click.option(
+    "--min-requests",
+    type=int,
+    default=None,
+    help="Challenger requests per step before its guards may pass  [default: 500]",
+)
+@click.option(
+    "--guard",
+    "guards",
+    multiple=True,
+    help='e.g. "error_rate <= champion + 0.5pp", "p99_ms <= 1.2 * champion", '
+    '"accuracy not-worse", "shadow_agreement >= 0.95", "drift_psi <= 0.2", '
+    '"drift_psi(petal_length) <= 0.2" (repeatable).',
+)
+@click.option(
+    "--failure-limit",
+    type=int,
+    default=None,
+    help="Failed evaluations at one step before rolling back  [default: 2]",
+)
 @click.option(
     "--manual-approval-at",
     type=float,
     default=None,
     help="Wait for `trk rollout approve` before the first step at or past this percent.",
 )
-@click.option("--mode", type=click.Choice(["steps", "bandit"]), default=None,
-              help="steps: the plan's steps; bandit: Thompson sampling on the labels  "
-              "[default: steps]")  # fmt: skip
+@click.option(
+    "--mode",
+    type=click.Choice(["steps", "bandit"]),
+    default=None,
+    help="steps: the plan's steps; bandit: Thompson sampling on the labels  [default: steps]",
+)
 @click.option(
     "--min-share",
     type=float,
@@ -58,16 +77,29 @@ def _controller(tracking_uri: str | None, owner: str | None = None) -> Any:
     help="bandit: the least share of traffic either variant gets  [default: 0.05]",
 )
 @click.option("--alpha", type=float, default=None, help="Quality guards' level  [default: 0.05]")
-@click.option("--min-sample", type=int, default=None,
-              help="Labels per variant before a quality verdict  [default: 100]")  # fmt: skip
-@click.option("--horizon", type=float, default=None,
-              help="Labels per variant at which the confidence sequence is tightest.")  # fmt: skip
-@click.option("--drift-min-rows", type=int, default=None,
-              help="Served rows per variant before a drift_psi guard judges  [default: 200]")  # fmt: skip
+@click.option(
+    "--min-sample",
+    type=int,
+    default=None,
+    help="Labels per variant before a quality verdict  [default: 100]",
+)
+@click.option(
+    "--horizon",
+    type=float,
+    default=None,
+    help="Labels per variant at which the confidence sequence is tightest.",
+)
+@click.option(
+    "--drift-min-rows",
+    type=int,
+    default=None,
+    help="Served rows per variant before a drift_psi guard judges  [default: 200]",
+)
 @json_option
 @client_option
-def start_cmd(model: str, plan_path: str | None, as_json: bool, tracking_uri: str | None,
-              **flags: Any) -> None:  # fmt: skip
+def start_cmd(
+    model: str, plan_path: str | None, as_json: bool, tracking_uri: str | None, **flags: Any
+) -> None:
     """Start rolling MODEL@challenger out over MODEL@champion."""
     from trk.ab.rollout.plan import build_plan, load_plan_file
 
@@ -93,15 +125,22 @@ def needs(plan: Any) -> list[str]:
         if guard.verdict:
             out.append(f"guard {guard.text!r}: needs {plan.min_sample} labels per variant")
         elif guard.drift:
-            out.append(f"guard {guard.text!r}: needs {plan.drift_min_rows} served rows per "
-                       "variant, read from the newest windows (holds while above)")  # fmt: skip
+            out.append(
+                f"guard {guard.text!r}: needs {plan.drift_min_rows} served rows per "
+                "variant, read from the newest windows (holds while above)"
+            )
         else:
             n = requests_needed(guard, alpha, plan.min_requests)
             who = "each variant" if guard.metric in QUANTILE else "the challenger"
-            more = (f"; fails only past its sequential bound, from {plan.min_sample} of each"
-                    if guard.metric == "error_rate" else "")  # fmt: skip
-            out.append(f"guard {guard.text!r}: needs {n} requests of {who} per step{more} "
-                       f"(level {alpha:.2g})")  # fmt: skip
+            more = (
+                f"; fails only past its sequential bound, from {plan.min_sample} of each"
+                if guard.metric == "error_rate"
+                else ""
+            )
+            out.append(
+                f"guard {guard.text!r}: needs {n} requests of {who} per step{more} "
+                f"(level {alpha:.2g})"
+            )
     return out
 
 
@@ -201,28 +240,65 @@ def _show(r: Any, as_json: bool, arms: list[dict[str, Any]] | None = None) -> No
     plan = Plan.from_json(r.plan)  # a stored plan that is not one: one line, exit 1
     steps = "bandit" if plan.bandit else ",".join(f"{s:g}" for s in plan.steps)
     at = "shadow" if r.step < 0 else f"step {r.step + 1} of {len(plan.steps)}"
-    click.echo(f"rollout of {r.model}: v{r.champion_version} (champion) -> "
-               f"v{r.challenger_version} (challenger)")  # fmt: skip
-    click.echo(f"state: {r.state}  {at}  weight {r.weight * 100:g}%  "
-               f"failures {r.failures}/{plan.failure_limit}")  # fmt: skip
+    click.echo(
+        f"rollout of {r.model}: v{r.champion_version} (champion) -> "
+        f"v{r.challenger_version} (challenger)"
+    )
+    click.echo(
+        f"state: {r.state}  {at}  weight {r.weight * 100:g}%  "
+        f"failures {r.failures}/{plan.failure_limit}"
+    )
     approval = plan.manual_approval_at
-    click.echo(f"plan: steps {steps} every {plan.step_interval_s:g}s, "
-               f"min {plan.min_requests} requests per step"
-               + (f", shadow {plan.shadow_for_s:g}s first" if plan.shadow_for_s else "")
-               + (f", approval before {approval:g}%" if approval else ""))  # fmt: skip
+    click.echo(
+        f"plan: steps {steps} every {plan.step_interval_s:g}s, "
+        f"min {plan.min_requests} requests per step"
+        + (f", shadow {plan.shadow_for_s:g}s first" if plan.shadow_for_s else "")
+        + (f", approval before {approval:g}%" if approval else "")
+    )
     if arms is not None:
         click.echo(f"bandit: Thompson sampling, min share {plan.min_share:g}; since the start:")
-        emit([{"variant": a["variant"], "labelled": a["labelled"],
-               "accuracy": _num(a["accuracy"]), "P(better)": _num(a["p_better"]),
-               "IPS accuracy": _num(a["ips_accuracy"]),
-               "self-normalised IPS": _num(a["snips_accuracy"])} for a in arms], False)  # fmt: skip
+        emit(
+            [
+                {
+                    "variant": a["variant"],
+                    "labelled": a["labelled"],
+                    "accuracy": _num(a["accuracy"]),
+                    "P(better)": _num(a["p_better"]),
+                    "IPS accuracy": _num(a["ips_accuracy"]),
+                    "self-normalised IPS": _num(a["snips_accuracy"]),
+                }
+                for a in arms
+            ],
+            False,
+        )
     judged = next((t for t in reversed(r.history) if t.guards), None)
     if judged is not None:
         click.echo(f"guards (as of {_time(judged.timestamp_ms)} UTC):")
-        emit([{"guard": g.get("guard"), "state": g.get("state"),
-               "value": _num(g.get("value")), "bound": _num(g.get("threshold")),
-               "detail": str(g.get("detail", ""))[:90]} for g in judged.guards], False)  # fmt: skip
+        emit(
+            [
+                {
+                    "guard": g.get("guard"),
+                    "state": g.get("state"),
+                    "value": _num(g.get("value")),
+                    "bound": _num(g.get("threshold")),
+                    "detail": str(g.get("detail", ""))[:90],
+                }
+                for g in judged.guards
+            ],
+            False,
+        )
     click.echo("history:")
-    emit([{"#": t.seq, "time (UTC)": _time(t.timestamp_ms), "action": t.action,
-           "state": t.to_state, "weight": f"{t.weight * 100:g}%", "reason": t.reason}
-          for t in r.history], False)  # fmt: skip
+    emit(
+        [
+            {
+                "#": t.seq,
+                "time (UTC)": _time(t.timestamp_ms),
+                "action": t.action,
+                "state": t.to_state,
+                "weight": f"{t.weight * 100:g}%",
+                "reason": t.reason,
+            }
+            for t in r.history
+        ],
+        False,
+    )

@@ -66,11 +66,14 @@ class StepResult:
     def to_json(self) -> dict[str, Any]:
         d = self.decision
         return {
-            "model": self.rollout.model, "state": self.rollout.state,
-            "weight": self.rollout.weight, "applied": self.applied,
-            "action": d.action if d else None, "reason": d.reason if d else None,
+            "model": self.rollout.model,
+            "state": self.rollout.state,
+            "weight": self.rollout.weight,
+            "applied": self.applied,
+            "action": d.action if d else None,
+            "reason": d.reason if d else None,
             "guards": [r.to_json() for r in d.results] if d else [],
-        }  # fmt: skip
+        }
 
 
 class Controller:
@@ -96,8 +99,21 @@ class Controller:
         step = -1 if plan.shadow_for_s > 0 else 0
         state = SHADOW if step < 0 else RUNNING
         run_id = journal.open_run(self.client, model, champion, challenger)
-        rollout = Rollout(model, champion, challenger, plan.to_json(), state, step,
-                          plan.weight(step), 0, 0, 0, 0, 0, run_id)  # fmt: skip
+        rollout = Rollout(
+            model,
+            champion,
+            challenger,
+            plan.to_json(),
+            state,
+            step,
+            plan.weight(step),
+            0,
+            0,
+            0,
+            0,
+            0,
+            run_id,
+        )
         where = "shadowing first" if step < 0 else f"{plan.steps[0]:g}%"
         started = self.rollouts.start(rollout, f"started: v{challenger} over v{champion}, {where}")
         journal.record(self.client, started)
@@ -163,13 +179,18 @@ class Controller:
                 promote(self.client, r.model)
                 moved = True
             except PermissionDenied as exc:
-                decision = Decision(AWAIT, f"promotion waits for approval by a second user "
-                                    f"(trk rollout approve): {exc.message}",
-                                    {"state": AWAITING_APPROVAL}, decision.results)  # fmt: skip
+                decision = Decision(
+                    AWAIT,
+                    f"promotion waits for approval by a second user "
+                    f"(trk rollout approve): {exc.message}",
+                    {"state": AWAITING_APPROVAL},
+                    decision.results,
+                )
         guards = [g.to_json() for g in decision.results]
         try:
-            done = self.rollouts.transition(model, r.revision, decision.changes, decision.action,
-                                            decision.reason, guards)  # fmt: skip
+            done = self.rollouts.transition(
+                model, r.revision, decision.changes, decision.action, decision.reason, guards
+            )
         except Conflict:  # another controller (or a person's abort) acted on this state first
             now = self.rollouts.get(model)
             if moved and now.state != PROMOTED:  # the promotion lost: the champion goes back
@@ -195,13 +216,16 @@ class Controller:
         try:
             self._check_challenger(r)
             moved = promote(self.client, r.model)
-            return self.rollouts.transition(r.model, r.revision, {}, ALIASES_MOVED,
-                                            moved.message)  # fmt: skip
+            return self.rollouts.transition(r.model, r.revision, {}, ALIASES_MOVED, moved.message)
         except Conflict:  # another controller recorded it first
             return self.rollouts.get(r.model)
         except Exception as exc:  # the store or registry is away: retried by _reconcile
-            log.warning("%s: promoted, but the aliases did not move yet (%s); retried at the "
-                        "next evaluation", r.model, exc)  # fmt: skip
+            log.warning(
+                "%s: promoted, but the aliases did not move yet (%s); retried at the "
+                "next evaluation",
+                r.model,
+                exc,
+            )
             return r
 
     def _reconcile(self, r: Rollout) -> StepResult:
@@ -253,8 +277,11 @@ class Controller:
     def _claim(self, lease_s: float, held: set[str]) -> list[str]:
         mine = []
         recent = _now_ms() - RECONCILE_S * 1000
-        found = [r for r in self.rollouts.search(active_only=False)
-                 if r.active or (r.state == PROMOTED and r.updated_ms >= recent)]  # fmt: skip
+        found = [
+            r
+            for r in self.rollouts.search(active_only=False)
+            if r.active or (r.state == PROMOTED and r.updated_ms >= recent)
+        ]
         for r in found:
             if self.rollouts.lease(r.model, self.owner, int(lease_s * 1000)):
                 held.add(r.model)

@@ -56,15 +56,28 @@ def forward(rollout: Rollout, plan: Plan, now_ms: int, approved: bool = False) -
     nxt = min(rollout.step + 1, len(plan.steps) - 1)  # at the last step, forward promotes
     weight = plan.weight(nxt)
     if nxt == _first_at(plan) and not approved:
-        return Decision(AWAIT, f"waiting for approval before {plan.steps[nxt]:g}% "
-                        "(trk rollout approve)", {"state": AWAITING_APPROVAL})  # fmt: skip
+        return Decision(
+            AWAIT,
+            f"waiting for approval before {plan.steps[nxt]:g}% (trk rollout approve)",
+            {"state": AWAITING_APPROVAL},
+        )
     if weight >= 1.0:
-        return Decision(PROMOTE, f"every step passed: promoted at 100% (v{rollout.challenger_version})",
-                        {"state": PROMOTED, "weight": 1.0, "step": nxt, "failures": 0,
-                         "step_started_ms": now_ms})  # fmt: skip
-    return Decision(ADVANCE, f"advanced to {plan.steps[nxt]:g}%",
-                    {"state": RUNNING, "weight": weight, "step": nxt, "failures": 0,
-                     "step_started_ms": now_ms})  # fmt: skip
+        return Decision(
+            PROMOTE,
+            f"every step passed: promoted at 100% (v{rollout.challenger_version})",
+            {
+                "state": PROMOTED,
+                "weight": 1.0,
+                "step": nxt,
+                "failures": 0,
+                "step_started_ms": now_ms,
+            },
+        )
+    return Decision(
+        ADVANCE,
+        f"advanced to {plan.steps[nxt]:g}%",
+        {"state": RUNNING, "weight": weight, "step": nxt, "failures": 0, "step_started_ms": now_ms},
+    )
 
 
 def _first_at(plan: Plan) -> int:
@@ -89,11 +102,19 @@ def decide(
     if failed:
         failures = rollout.failures + 1
         if failures >= plan.failure_limit:
-            return Decision(ROLLBACK, f"rolled back: {failed} failed "
-                            f"({failures} of {plan.failure_limit} allowed failures)",
-                            {"state": ROLLED_BACK, "weight": 0.0, "failures": failures}, res)  # fmt: skip
-        return Decision(HOLD, f"held: {failed} failed ({failures} of {plan.failure_limit})",
-                        {"failures": failures}, res)  # fmt: skip
+            return Decision(
+                ROLLBACK,
+                f"rolled back: {failed} failed "
+                f"({failures} of {plan.failure_limit} allowed failures)",
+                {"state": ROLLED_BACK, "weight": 0.0, "failures": failures},
+                res,
+            )
+        return Decision(
+            HOLD,
+            f"held: {failed} failed ({failures} of {plan.failure_limit})",
+            {"failures": failures},
+            res,
+        )
     if rollout.state == AWAITING_APPROVAL:
         return Decision(HOLD, "waiting for approval (trk rollout approve)", {}, res)
     waiting = _names(results, INCONCLUSIVE)
@@ -114,5 +135,9 @@ def _rebalance(
 ) -> Decision:
     if share is None or abs(share - rollout.weight) < SHARE_STEP:
         return Decision(HOLD, "bandit: the posterior leaves the share as it is", {}, res)
-    return Decision(REBALANCE, f"bandit: P(challenger better) gives it {share * 100:.1f}%",
-                    {"weight": round(share, 4), "step_started_ms": now_ms}, res)  # fmt: skip
+    return Decision(
+        REBALANCE,
+        f"bandit: P(challenger better) gives it {share * 100:.1f}%",
+        {"weight": round(share, 4), "step_started_ms": now_ms},
+        res,
+    )

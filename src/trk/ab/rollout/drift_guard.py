@@ -49,8 +49,11 @@ def newest(vw: VariantWindows, version: str, feature: str, min_rows: int) -> Var
     """The newest windows of `version` that together hold `min_rows` rows of `feature` (all
     of them when they hold fewer)."""
     key = rows_metric(feature)
-    found = sorted((w for w in vw.windows if w.version == version and key in w.values),
-                   key=lambda w: w.timestamp, reverse=True)  # fmt: skip
+    found = sorted(
+        (w for w in vw.windows if w.version == version and key in w.values),
+        key=lambda w: w.timestamp,
+        reverse=True,
+    )
     kept: list[Any] = []
     rows = 0.0
     for w in found:
@@ -85,19 +88,25 @@ def check_drift(
     if ev is None:
         return GuardResult(guard.text, INCONCLUSIVE, detail="no serving windows this step yet")
     if not any(ev.profiles.get(v) for v in versions):
-        return GuardResult(guard.text, INCONCLUSIVE,
-                           detail="neither version has a reference profile")  # fmt: skip
+        return GuardResult(
+            guard.text, INCONCLUSIVE, detail="neither version has a reference profile"
+        )
     found = readings(guard, ev, versions, min_rows)
     if guard.feature and not found:
-        return GuardResult(guard.text, INCONCLUSIVE,
-                           detail=f"no profile has the feature {guard.feature!r}")  # fmt: skip
+        return GuardResult(
+            guard.text, INCONCLUSIVE, detail=f"no profile has the feature {guard.feature!r}"
+        )
     short = [r for r in found if r.rows < min_rows or r.psi is None]
     if short:
-        return GuardResult(guard.text, INCONCLUSIVE,
-                           detail=f"{short[0]} of {min_rows} rows needed")  # fmt: skip
+        return GuardResult(guard.text, INCONCLUSIVE, detail=f"{short[0]} of {min_rows} rows needed")
     top = max(found, key=lambda r: r.psi or 0.0)
     value = top.psi or 0.0
     if OPS[guard.op](value, guard.offset):
         return GuardResult(guard.text, PASS, value, guard.offset, f"largest PSI: {top}")
-    return GuardResult(guard.text, INCONCLUSIVE, value, guard.offset,
-                       f"inputs drifted, held: {top} {guard.op} {guard.offset:g} fails")  # fmt: skip
+    return GuardResult(
+        guard.text,
+        INCONCLUSIVE,
+        value,
+        guard.offset,
+        f"inputs drifted, held: {top} {guard.op} {guard.offset:g} fails",
+    )

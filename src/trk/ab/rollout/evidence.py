@@ -75,8 +75,9 @@ def gather(client: Any, rollout: Rollout, plan: Plan, guards: list[Guard]) -> Ev
     step = quality = drift = None
     if any(not (g.verdict or g.drift) for g in guards):
         # Two-sided at twice the guard's level: a guard reads one side of the sequence.
-        sm = GateMethod(2 * operational_alpha(plan), horizon=plan.horizon,
-                        min_sample=plan.min_sample)  # fmt: skip
+        sm = GateMethod(
+            2 * operational_alpha(plan), horizon=plan.horizon, min_sample=plan.min_sample
+        )
         step = _report(client, rollout.model, rollout.step_started_ms, "error_rate", sm)
     if any(g.verdict for g in guards):
         quality = _report(client, rollout.model, rollout.created_ms, "accuracy", gm)
@@ -101,6 +102,6 @@ def judge(client: Any, rollout: Rollout, plan: Plan) -> list[GuardResult]:
         if g.drift
         else check_operational(
             g, evidence.step, versions, plan.min_requests, alpha, plan.min_sample
-        )  # fmt: skip
+        )
         for g in guards
     ]

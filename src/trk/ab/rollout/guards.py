@@ -38,8 +38,13 @@ class GuardResult:
     detail: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"guard": self.guard, "state": self.state, "value": self.value,
-                "threshold": self.threshold, "detail": self.detail}  # fmt: skip
+        return {
+            "guard": self.guard,
+            "state": self.state,
+            "value": self.value,
+            "threshold": self.threshold,
+            "detail": self.detail,
+        }
 
 
 QUANTILE = {"p50_ms": 0.5, "p99_ms": 0.99}  # latency guards: the quantile each judges
@@ -72,15 +77,17 @@ def check_operational(
     chal = report.variant("challenger", versions[1])
     seen = (chal.shadow_compared if guard.shadow_only else chal.requests) if chal else 0
     if seen < min_requests:
-        return GuardResult(guard.text, INCONCLUSIVE,
-                           detail=f"{seen} of {min_requests} challenger requests")  # fmt: skip
+        return GuardResult(
+            guard.text, INCONCLUSIVE, detail=f"{seen} of {min_requests} challenger requests"
+        )
     if guard.metric in QUANTILE and chal is not None:
         return _latency(guard, champ, chal, alpha, min_requests)
     value = getattr(chal, OPERATIONAL[guard.metric])
     base = getattr(champ, OPERATIONAL[guard.metric]) if champ is not None else None
     if value is None or (guard.factor and base is None):
-        return GuardResult(guard.text, INCONCLUSIVE, value,
-                           detail=f"no {guard.metric} for both variants")  # fmt: skip
+        return GuardResult(
+            guard.text, INCONCLUSIVE, value, detail=f"no {guard.metric} for both variants"
+        )
     bound = guard.threshold(base or 0.0)
     ok = OPS[guard.op](value, bound)
     said = f"{guard.metric} {value:.4g} {guard.op} {bound:.4g}"
@@ -97,11 +104,21 @@ def _error_rate(
     cmp = next((c for c in report.comparisons if c.metric == "error_rate"), None)
     champ = cmp.champion if cmp is not None else 0.0
     if cmp is None or cmp.sample < min_sample:
-        return GuardResult(guard.text, INCONCLUSIVE, value, bound,
-                           f"{said} by the estimate; too few requests to tell")  # fmt: skip
+        return GuardResult(
+            guard.text,
+            INCONCLUSIVE,
+            value,
+            bound,
+            f"{said} by the estimate; too few requests to tell",
+        )
     past = cmp.ci_low > bound - champ if guard.op in ("<=", "<") else cmp.ci_high < bound - champ
-    return GuardResult(guard.text, FAIL if past else INCONCLUSIVE, value, bound,
-                       f"{said}; difference within [{cmp.ci_low:.4g}, {cmp.ci_high:.4g}]")  # fmt: skip
+    return GuardResult(
+        guard.text,
+        FAIL if past else INCONCLUSIVE,
+        value,
+        bound,
+        f"{said}; difference within [{cmp.ci_low:.4g}, {cmp.ci_high:.4g}]",
+    )
 
 
 def _latency(guard: Guard, champ: Any, chal: Any, alpha: float, min_requests: int) -> GuardResult:
@@ -111,9 +128,12 @@ def _latency(guard: Guard, champ: Any, chal: Any, alpha: float, min_requests: in
     hists = (champ.latency_hist if champ is not None else {}, chal.latency_hist)
     counts = [sum(h.values()) for h in hists]
     if (guard.factor and counts[0] < need) or counts[1] < need:
-        return GuardResult(guard.text, INCONCLUSIVE,
-                           detail=f"{counts[1]} challenger, {counts[0]} champion latencies of "
-                           f"{need} each for a bound on p{p * 100:g}")  # fmt: skip
+        return GuardResult(
+            guard.text,
+            INCONCLUSIVE,
+            detail=f"{counts[1]} challenger, {counts[0]} champion latencies of "
+            f"{need} each for a bound on p{p * 100:g}",
+        )
     # Each side at alpha / 2: the guard misjudges with probability at most alpha.
     b_chal = quantiles.bounds(hists[1], p, alpha / 2)
     b_champ = quantiles.bounds(hists[0], p, alpha / 2) if guard.factor else (0.0, 0.0)
@@ -123,14 +143,20 @@ def _latency(guard: Guard, champ: Any, chal: Any, alpha: float, min_requests: in
     bound = guard.threshold(base or 0.0)
     upper_op = guard.op in ("<=", "<")
     # Shown worse: the challenger's bound on the far side of the champion's, by the guard.
-    worse = (b_chal[0] > guard.threshold(b_champ[1]) if upper_op
-             else b_chal[1] < guard.threshold(b_champ[0]))  # fmt: skip
-    said = (f"p{p * 100:g} {value:.4g} ms (bounds {b_chal[0]:.4g}..{b_chal[1]:.4g}) {guard.op} "
-            f"{bound:.4g} ms (champion {b_champ[0]:.4g}..{b_champ[1]:.4g})")  # fmt: skip
+    worse = (
+        b_chal[0] > guard.threshold(b_champ[1])
+        if upper_op
+        else b_chal[1] < guard.threshold(b_champ[0])
+    )
+    said = (
+        f"p{p * 100:g} {value:.4g} ms (bounds {b_chal[0]:.4g}..{b_chal[1]:.4g}) {guard.op} "
+        f"{bound:.4g} ms (champion {b_champ[0]:.4g}..{b_champ[1]:.4g})"
+    )
     if worse:
         return GuardResult(guard.text, FAIL, value, bound, said)
-    return GuardResult(guard.text, PASS if OPS[guard.op](value, bound) else INCONCLUSIVE,
-                       value, bound, said)  # fmt: skip
+    return GuardResult(
+        guard.text, PASS if OPS[guard.op](value, bound) else INCONCLUSIVE, value, bound, said
+    )
 
 
 def check_quality(guard: Guard, report: Report | None, versions: tuple[str, str]) -> GuardResult:
@@ -139,10 +165,11 @@ def check_quality(guard: Guard, report: Report | None, versions: tuple[str, str]
         return GuardResult(guard.text, INCONCLUSIVE, detail=f"no {guard.metric} labels yet")
     if (report.baseline_version, report.candidate_version) != versions:
         return GuardResult(
-            guard.text, INCONCLUSIVE,
+            guard.text,
+            INCONCLUSIVE,
             detail=f"the labels compare v{report.baseline_version} with "
             f"v{report.candidate_version}, not v{versions[0]} with v{versions[1]}",
-        )  # fmt: skip
+        )
     outcome = report.verdict.outcome
     cmp = next((c for c in report.comparisons if c.metric == guard.metric), None)
     value = cmp.difference if cmp is not None else None

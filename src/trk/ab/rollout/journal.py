@@ -25,8 +25,11 @@ def open_run(client: Any, model: str, champion: str, challenger: str) -> str | N
     try:
         name = serving_experiment_name(model)
         exp_id = _experiment(client, name)
-        tags = {ROLLOUT_TAG: "true", "trk.rollout.champion_version": champion,
-                "trk.rollout.challenger_version": challenger}  # fmt: skip
+        tags = {
+            ROLLOUT_TAG: "true",
+            "trk.rollout.champion_version": champion,
+            "trk.rollout.challenger_version": challenger,
+        }
         run = client.create_run(exp_id, tags=tags, run_name=f"rollout v{champion} -> v{challenger}")
         return str(run.info.run_id)
     except Exception as exc:  # the rollout goes on without its journal

@@ -43,8 +43,13 @@ def needed(p: float, alpha: float) -> int:
 
 
 def _logpmf(j: int, n: int, p: float) -> float:
-    return (math.lgamma(n + 1) - math.lgamma(j + 1) - math.lgamma(n - j + 1)
-            + j * math.log(p) + (n - j) * math.log1p(-p))  # fmt: skip
+    return (
+        math.lgamma(n + 1)
+        - math.lgamma(j + 1)
+        - math.lgamma(n - j + 1)
+        + j * math.log(p)
+        + (n - j) * math.log1p(-p)
+    )
 
 
 def _span(n: int, p: float) -> tuple[int, int]:

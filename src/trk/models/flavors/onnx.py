@@ -178,8 +178,9 @@ def load_pyfunc(model_dir: Path, mlmodel: Model, config: dict[str, Any]) -> Onnx
 class OnnxModel(FlavorModel):
     """An InferenceSession; DataFrame columns or dict keys map to graph input names."""
 
-    def __init__(self, session: Any, predict_output: str | None = None,
-                 proba_output: str | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, session: Any, predict_output: str | None = None, proba_output: str | None = None
+    ) -> None:
         self._session = session
         self._select = {"predict": predict_output, "predict_proba": proba_output}
         inputs = session.get_inputs()

@@ -16,8 +16,11 @@ from trk.models.writer import log_model_dir, pinned, save_model_dir
 
 FLAVOR = "torch"
 LOADER_MODULE = "trk.torch"
-FILES = {"export": "data/model.pt2", "torchscript": "data/model.torchscript.pt",
-         "pickle": "data/model.pth"}  # fmt: skip
+FILES = {
+    "export": "data/model.pt2",
+    "torchscript": "data/model.torchscript.pt",
+    "pickle": "data/model.pth",
+}
 
 
 def _torch() -> Any:
@@ -90,8 +93,11 @@ def _write(model: Any, serialization: str, args: tuple[Any, ...] | None) -> Any:
                     ) from None
         else:
             _script(model, args, tmp / FILES[fmt])
-        return {"model_data": FILES[fmt], "serialization": fmt,
-                "pytorch_version": str(torch.__version__)}  # fmt: skip
+        return {
+            "model_data": FILES[fmt],
+            "serialization": fmt,
+            "pytorch_version": str(torch.__version__),
+        }
 
     return write_data
 

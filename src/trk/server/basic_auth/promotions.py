@@ -66,7 +66,7 @@ APIS = [
         "trk/promotions/request",
         {"name": "str!", "version": "str!", "alias": "str!"},
         request,
-    ),  # fmt: skip
+    ),
     Api("POST", "trk/promotions/approve", _DECIDE, approve),
     Api("POST", "trk/promotions/reject", _DECIDE, reject),
     Api("GET", "trk/promotions/list", {"name": "str!", "pending_only": "bool"}, list_requests),

@@ -39,7 +39,9 @@ class Rule:
 
 R_EXP, U_EXP, D_EXP, M_EXP = (Rule(n, EXPERIMENT) for n in ("read", "update", "delete", "manage"))
 R_RUN, U_RUN, D_RUN = (Rule(n, RUN) for n in ("read", "update", "delete"))
-R_MODEL, U_MODEL, D_MODEL, M_MODEL = (Rule(n, MODEL) for n in ("read", "update", "delete", "manage"))  # fmt: skip
+R_MODEL, U_MODEL, D_MODEL, M_MODEL = (
+    Rule(n, MODEL) for n in ("read", "update", "delete", "manage")
+)
 R_LM, U_LM, D_LM = (Rule(n, LOGGED_MODEL) for n in ("read", "update", "delete"))
 ANYONE, ADMIN, PUBLIC = Rule("authenticated"), Rule("admin"), Rule("public")
 

@@ -26,8 +26,11 @@ from trk.store.access import SqlAccess, User
 
 _CACHE_TTL_S = 60.0
 _CACHE_MAX = 10_000
-KINDS = {rules.MODEL: "registered_model", rules.MODEL_PARAM: "registered_model",
-         rules.ROLLOUT_MODEL: "registered_model"}  # fmt: skip
+KINDS = {
+    rules.MODEL: "registered_model",
+    rules.MODEL_PARAM: "registered_model",
+    rules.ROLLOUT_MODEL: "registered_model",
+}
 
 
 class AccessControl:

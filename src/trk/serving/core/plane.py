@@ -208,11 +208,22 @@ class DataPlane:
         self.in_flight.leave(name)
         request_id = model_input.request_id or request_id
         self.records.append(
-            Record(request_id, started, name, variant.version, variant.model_name,
-                   self.router.probability(name), 200, time.perf_counter() - started,
-                   predictions, model_input.data, model_input.params, predict_s,
-                   model_input.rows)
-        )  # fmt: skip
+            Record(
+                request_id,
+                started,
+                name,
+                variant.version,
+                variant.model_name,
+                self.router.probability(name),
+                200,
+                time.perf_counter() - started,
+                predictions,
+                model_input.data,
+                model_input.params,
+                predict_s,
+                model_input.rows,
+            )
+        )
         if route.shadow is not None and self.shadow is not None:
             self.shadow.submit(request_id, route.shadow, model_input, predictions)
         return InferResult(payload, name, variant.version, request_id)
@@ -226,9 +237,17 @@ class DataPlane:
         self.in_flight.leave(variant.name)
         seconds = time.perf_counter() - started
         self.records.append(
-            Record(request_id, started, variant.name, variant.version, variant.model_name,
-                   self.router.probability(variant.name), status, seconds)
-        )  # fmt: skip
+            Record(
+                request_id,
+                started,
+                variant.name,
+                variant.version,
+                variant.model_name,
+                self.router.probability(variant.name),
+                status,
+                seconds,
+            )
+        )
 
     async def _predict(self, variant: Variant, call: Call) -> Predicted:
         run = self.pool.run

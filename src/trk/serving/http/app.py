@@ -93,8 +93,9 @@ def create_app(
         try:
             return await bodies.read(request, deadline() if until is None else until)
         except BadRequest as exc:
-            plane.refused(request_ids.request_id(request.headers.get("x-request-id")),
-                          int(exc.status))  # fmt: skip
+            plane.refused(
+                request_ids.request_id(request.headers.get("x-request-id")), int(exc.status)
+            )
             raise
 
     async def answer(

@@ -52,11 +52,13 @@ class DriftFold:
     def __init__(self, slots: Mapping[str, VariantSlot], metrics: ServingMetrics) -> None:
         self.slots = slots
         self.gauge = metrics.add(
-            Gauge, "trk_feature_drift",
+            Gauge,
+            "trk_feature_drift",
             "PSI of the served inputs of this report window against the version's reference "
             "profile (per worker; the maximum across workers)",
-            ("model", "variant", "version", "feature", "method"), multiprocess_mode="max",
-        )  # fmt: skip
+            ("model", "variant", "version", "feature", "method"),
+            multiprocess_mode="max",
+        )
         self._open: dict[Key, VersionDrift | None] = {}
         self._gauge_at = 0.0
         self._lock = threading.Lock()  # the reporter's closer thread reads windows

@@ -161,9 +161,11 @@ class FeedbackStore:
         """Validate one label against what was predicted; the counts it adds, or why not."""
         entry = self._entries.get(rid)
         if entry is None:
-            return "duplicate" if self._gone.get(rid) == "labelled" else (
-                "expired" if rid in self._gone else "unknown"
-            )  # fmt: skip
+            return (
+                "duplicate"
+                if self._gone.get(rid) == "labelled"
+                else ("expired" if rid in self._gone else "unknown")
+            )
         plan = {variant: score(rid, preds, label) for variant, preds in entry.answers.items()}
         if CHAMPION in plan and CHALLENGER in plan:  # shadow: one request, both answers
             pairs = paired_score(rid, entry.answers[CHAMPION], entry.answers[CHALLENGER], label)

@@ -40,7 +40,9 @@ class BreakerGuard:
             log.warning(
                 "%s: %d predicts in a row ran past --timeout-s; its traffic goes to the "
                 "champion for %g s, then one request probes it",
-                r.variant, breaker.in_a_row, breaker.cooldown_s,
-            )  # fmt: skip
+                r.variant,
+                breaker.in_a_row,
+                breaker.cooldown_s,
+            )
             if self.on_open is not None:
                 self.on_open(r.variant)

@@ -52,8 +52,11 @@ class CountedLabels:
         except TooManyRequests:
             self.count(REFUSED, len(items))
             raise
-        for outcome, n in ((JOINED, written.joined), (PENDING, written.pending),
-                           (EXPIRED, written.expired)):  # fmt: skip
+        for outcome, n in (
+            (JOINED, written.joined),
+            (PENDING, written.pending),
+            (EXPIRED, written.expired),
+        ):
             if n:
                 self.count(outcome, n)
         return written

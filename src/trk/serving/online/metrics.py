@@ -117,20 +117,29 @@ def shadow_counters(shadow: Any, idle_silent: bool = False) -> Callable[[], Coun
 
 def dropped_windows(metrics: Any) -> Any:
     return metrics.add(
-        Counter, "trk_reporter_dropped_windows_total",
+        Counter,
+        "trk_reporter_dropped_windows_total",
         "Report windows dropped because the tracking store was unavailable past the buffer.",
-    )  # fmt: skip
+    )
 
 
 def feedback_metrics(metrics: Any) -> Callable[[FeedbackResult, Counters], None]:
     """The feedback series, updated from each `/feedback` result and the store's counters."""
     results = metrics.add(Counter, "trk_feedback_total", "Labels received, by result.", ("result",))
     accuracy = metrics.add(
-        Gauge, "trk_online_accuracy", "Accuracy on labelled predictions since start (classifiers).",
-        ("variant",), multiprocess_mode="liveall",
-    )  # fmt: skip
-    mae = metrics.add(Gauge, "trk_online_mae", "Mean absolute error on labelled predictions "
-                      "since start (regressors).", ("variant",), multiprocess_mode="liveall")  # fmt: skip
+        Gauge,
+        "trk_online_accuracy",
+        "Accuracy on labelled predictions since start (classifiers).",
+        ("variant",),
+        multiprocess_mode="liveall",
+    )
+    mae = metrics.add(
+        Gauge,
+        "trk_online_mae",
+        "Mean absolute error on labelled predictions since start (regressors).",
+        ("variant",),
+        multiprocess_mode="liveall",
+    )
     labelled = metrics.add(Counter, "trk_feedback_labelled_total", "Labelled rows.", ("variant",))
 
     def on_result(result: FeedbackResult, counters: Counters) -> None:
@@ -152,11 +161,12 @@ def feedback_metrics(metrics: Any) -> Callable[[FeedbackResult, Counters], None]
 def label_outcomes(metrics: Any) -> Callable[[str, int], None]:
     """trk_feedback_labels_total{outcome}: what the store did with /feedback's labels."""
     counter = metrics.add(
-        Counter, "trk_feedback_labels_total",
+        Counter,
+        "trk_feedback_labels_total",
         "Labels from /feedback by the store's outcome: joined, pending, duplicate (409), "
         "expired (pending past their time to live), refused (429: pending labels full).",
         ("outcome",),
-    )  # fmt: skip
+    )
     for outcome in OUTCOMES:  # every series present from the start, at 0
         counter.labels(outcome)
 

@@ -45,24 +45,30 @@ class LogMetrics:
             Counter, "trk_prediction_log_rows_total", "Prediction rows written to the store."
         )
         self.dropped = metrics.add(
-            Counter, "trk_prediction_log_dropped_total",
+            Counter,
+            "trk_prediction_log_dropped_total",
             "Answered requests not written to the prediction log, by reason (queue_full: "
             "the shipper was behind past --log-max-backlog; buffer_full: the record buffer "
-            "was full; unloggable, rejected, shutdown).", ("reason",),
-        )  # fmt: skip
+            "was full; unloggable, rejected, shutdown).",
+            ("reason",),
+        )
         self.queued = metrics.add(
-            Gauge, "trk_prediction_log_queue", "Answered requests sent to the shipper and not "
-            "yet in the store.",
-        )  # fmt: skip
+            Gauge,
+            "trk_prediction_log_queue",
+            "Answered requests sent to the shipper and not yet in the store.",
+        )
         self.restarts = metrics.add(
-            Counter, "trk_prediction_log_shipper_restarts_total",
+            Counter,
+            "trk_prediction_log_shipper_restarts_total",
             "Times the log shipper process died and was started again.",
-        )  # fmt: skip
+        )
         self.capture_dropped = metrics.add(
-            Counter, "trk_capture_dropped_total",
+            Counter,
+            "trk_capture_dropped_total",
             "Answers not captured on object storage (--capture-uri), by reason (spool_full: "
-            "the bucket was unreachable past --capture-spool-mb; unloggable).", ("reason",),
-        )  # fmt: skip
+            "the bucket was unreachable past --capture-spool-mb; unloggable).",
+            ("reason",),
+        )
 
 
 class LogSink:
@@ -92,8 +98,7 @@ class LogSink:
         else:
             batch = []
             for i in items:
-                rows = records(i.request_id, i.variant, i.version, i.answer, i.probability,
-                               i.at_ms)  # fmt: skip
+                rows = records(i.request_id, i.variant, i.version, i.answer, i.probability, i.at_ms)
                 if rows is None:
                     self.dropped["unloggable"] += 1
                 else:
@@ -114,8 +119,11 @@ class LogSink:
                 self.dropped["rejected"] += len({(r.request_id, r.variant) for r in batch})
                 if isinstance(exc, EndpointNotFound):  # a server without it (mlflow server)
                     self.disabled = True
-                    log.warning("prediction log: the tracking server has none (%s); "
-                                "answers are no longer logged", exc)  # fmt: skip
+                    log.warning(
+                        "prediction log: the tracking server has none (%s); "
+                        "answers are no longer logged",
+                        exc,
+                    )
                 else:
                     log.warning("prediction log: the store refused a batch: %s", exc)
                 return True
@@ -123,8 +131,9 @@ class LogSink:
         except Exception as exc:  # the store is down or unreachable: keep the batch
             return self._failed(exc)
         if self._down_since is not None:
-            log.warning("prediction log: writing again after %.0f s",
-                        time.monotonic() - self._down_since)  # fmt: skip
+            log.warning(
+                "prediction log: writing again after %.0f s", time.monotonic() - self._down_since
+            )
             self._down_since = None
         self.rows += len(batch)
         return True
@@ -176,13 +185,17 @@ def records(
         values = np.asarray(rows, dtype=float)
         if not np.isfinite(values).all():
             return None
-        return [PredictionRecord(request_id, i, variant, version, None, float(x), p, at_ms)
-                for i, x in enumerate(values.tolist())]  # fmt: skip
+        return [
+            PredictionRecord(request_id, i, variant, version, None, float(x), p, at_ms)
+            for i, x in enumerate(values.tolist())
+        ]
     classes = [class_key(x) for x in rows]
     if any(len(c) > MAX_CLASS or not storable_text(c) for c in classes):
         return None
-    return [PredictionRecord(request_id, i, variant, version, c, None, p, at_ms)
-            for i, c in enumerate(classes)]  # fmt: skip
+    return [
+        PredictionRecord(request_id, i, variant, version, c, None, p, at_ms)
+        for i, c in enumerate(classes)
+    ]
 
 
 def _plain_rows(predictions: Any) -> tuple[list[Any], bool] | None:

@@ -196,10 +196,14 @@ class Reporter:
             with self._lock:
                 self._window_no += 1
         closed = [
-            PendingWindow(info, step, int(now * 1000),
-                          window_metrics(counted, seconds, {}, info.model_version))
+            PendingWindow(
+                info,
+                step,
+                int(now * 1000),
+                window_metrics(counted, seconds, {}, info.model_version),
+            )
             for info, counted in earlier
-        ]  # fmt: skip
+        ]
         current_step = step + 1 if earlier else step
         for info in infos:
             counted = (
@@ -295,8 +299,11 @@ class Reporter:
             self._outage = True
             log.warning(
                 "tracking store unavailable (%s: %s); buffering report windows (up to %d) "
-                "and retrying", type(exc).__name__, str(exc)[:200], self.buffer_windows,
-            )  # fmt: skip
+                "and retrying",
+                type(exc).__name__,
+                str(exc)[:200],
+                self.buffer_windows,
+            )
 
     @property
     def pending(self) -> int:

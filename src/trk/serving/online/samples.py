@@ -96,18 +96,36 @@ class SampleLogger:
             except Exception:  # a sample is best effort: log and carry on
                 log.exception("writing a request sample failed")
 
-    def write(self, request_id: str, variant: str, version: str, data: Any,
-              params: dict[str, Any] | None, predictions: Any, at: float) -> None:  # fmt: skip
+    def write(
+        self,
+        request_id: str,
+        variant: str,
+        version: str,
+        data: Any,
+        params: dict[str, Any] | None,
+        predictions: Any,
+        at: float,
+    ) -> None:
         """Add one sample line with every variant's answer to `variant`'s current file."""
         answers = {variant: _answer(predictions)}
         for name, other in self.variants().items():
             if name not in answers and other is not None:
                 answers[name] = self._other_answer(other, data, params)
-        line = orjson.dumps(
-            {"request_id": request_id, "time": at, "variant": variant, "version": version,
-             "input": encode_input(data), "params": params, "answers": answers},
-            option=orjson.OPT_SERIALIZE_NUMPY,
-        ) + b"\n"  # fmt: skip
+        line = (
+            orjson.dumps(
+                {
+                    "request_id": request_id,
+                    "time": at,
+                    "variant": variant,
+                    "version": version,
+                    "input": encode_input(data),
+                    "params": params,
+                    "answers": answers,
+                },
+                option=orjson.OPT_SERIALIZE_NUMPY,
+            )
+            + b"\n"
+        )
         name = variant
         with self._lock:
             size = self._sizes.get(name, 0)

@@ -61,8 +61,11 @@ class RequestSeries:
                 rows.setdefault(labels, []).append(r.rows)
         for key, n in counts.items():
             m.child(m.requests, key).inc(n)
-        for series, values in ((m.request_latency, latency), (m.predict_latency, predict),
-                               (m.batch_size, rows)):  # fmt: skip
+        for series, values in (
+            (m.request_latency, latency),
+            (m.predict_latency, predict),
+            (m.batch_size, rows),
+        ):
             for labels, batch in values.items():
                 observe_many(m.child(series, labels), batch)
         self.sync()

@@ -86,13 +86,22 @@ class ServingRuns:
 
     def _create(self, info: VariantInfo) -> str:
         client = self.client()
-        tags = {SERVING_TAG: "true", "trk.host": self.host, "trk.pid": str(self.pid),
-                "trk.variant": info.name}  # fmt: skip
+        tags = {
+            SERVING_TAG: "true",
+            "trk.host": self.host,
+            "trk.pid": str(self.pid),
+            "trk.variant": info.name,
+        }
         run = client.create_run(
             self._experiment_id(), tags=tags, run_name=f"{info.name}-{self.host}-{self.pid}"
         )
-        params = {"model_uri": info.model_uri, "model_version": info.model_version,
-                  "variant": info.name, "mode": info.mode, "weight": f"{info.weight:g}"}  # fmt: skip
+        params = {
+            "model_uri": info.model_uri,
+            "model_version": info.model_version,
+            "variant": info.name,
+            "mode": info.mode,
+            "weight": f"{info.weight:g}",
+        }
         client.log_batch(run.info.run_id, params=[Param(k, str(v)) for k, v in params.items()])
         log.info("serving run %s for %s in %s", run.info.run_id, info.name, self.experiment)
         return str(run.info.run_id)

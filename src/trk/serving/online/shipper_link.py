@@ -153,9 +153,12 @@ class ShipperLink:
             # Its own session (and process group): a terminal's Ctrl-C reaches trk-serve only,
             # which then drains the shipper instead of both dying at once.
             self.proc = await asyncio.create_subprocess_exec(
-                *self.command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                start_new_session=True, limit=STREAM_LIMIT,
-            )  # fmt: skip
+                *self.command,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                start_new_session=True,
+                limit=STREAM_LIMIT,
+            )
             assert self.proc.stdin is not None and self.proc.stdout is not None
             reader, self._writer = self.proc.stdout, self.proc.stdin
         self._connected = True
@@ -190,8 +193,12 @@ class ShipperLink:
         delay = min(RESTART_MAX_S, 0.1 * 2 ** min(self.restarts, 10))
         log.warning(
             "log shipper exited (%s) with %d rows unacknowledged; starting it again in "
-            "%.1f s (restart %d)", code, self.backlog, delay, self.restarts,
-        )  # fmt: skip
+            "%.1f s (restart %d)",
+            code,
+            self.backlog,
+            delay,
+            self.restarts,
+        )
         await asyncio.sleep(delay)
         try:
             await self._connect()
@@ -248,8 +255,9 @@ class ShipperLink:
             try:
                 await asyncio.wait_for(asyncio.shield(task), self.stop_timeout_s)
             except TimeoutError:
-                log.warning("log shipper: still writing after %g s; stopping it",
-                            self.stop_timeout_s)  # fmt: skip
+                log.warning(
+                    "log shipper: still writing after %g s; stopping it", self.stop_timeout_s
+                )
                 self._kill()
                 task.cancel()
         if self.backlog:

@@ -52,9 +52,17 @@ class Frame:
 def item(record: Record, at_ms: int, inputs: bool = False) -> list[Any]:
     """A record as a frame item (its answer as numpy or plain values: orjson writes both)."""
     latency_ms = None if record.latency_s is None else record.latency_s * 1000
-    return [record.request_id, record.variant, record.version, _plain(record.answer),
-            record.probability, at_ms, record.shadow,
-            _rows(record.inputs) if inputs else None, latency_ms]  # fmt: skip
+    return [
+        record.request_id,
+        record.variant,
+        record.version,
+        _plain(record.answer),
+        record.probability,
+        at_ms,
+        record.shadow,
+        _rows(record.inputs) if inputs else None,
+        latency_ms,
+    ]
 
 
 def encode_frame(seq: int, model: str, items: list[list[Any]]) -> bytes:
@@ -73,8 +81,13 @@ def encode_ack(
     degraded: str | None = None,
     capture_dropped: dict[str, int] | None = None,
 ) -> bytes:
-    body = {"ack": seq, "rows": rows, "dropped": dropped, "degraded": degraded,
-            "capture_dropped": capture_dropped or {}}  # fmt: skip
+    body = {
+        "ack": seq,
+        "rows": rows,
+        "dropped": dropped,
+        "degraded": degraded,
+        "capture_dropped": capture_dropped or {},
+    }
     return orjson.dumps(body) + b"\n"
 
 
@@ -88,8 +101,7 @@ def _rows(inputs: Any) -> Any:
     columns by name and writes rows as records)."""
     columns = getattr(inputs, "columns", None)
     if columns is not None and hasattr(inputs, "to_numpy"):
-        return {"dataframe_split": {"columns": [str(c) for c in columns],
-                                    "data": _plain(inputs)}}  # fmt: skip
+        return {"dataframe_split": {"columns": [str(c) for c in columns], "data": _plain(inputs)}}
     return _plain(inputs)
 
 

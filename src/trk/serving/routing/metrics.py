@@ -29,34 +29,50 @@ class RoutingMetrics:
             Counter, "trk_shadow_requests_total", "Shadow copies by outcome.", ("outcome",)
         )
         self.shadow_agreement = add(
-            Counter, "trk_shadow_agreement_total",
-            "Rows the challenger answered like the champion (agree) or not.", ("result",),
-        )  # fmt: skip
+            Counter,
+            "trk_shadow_agreement_total",
+            "Rows the challenger answered like the champion (agree) or not.",
+            ("result",),
+        )
         self.weight = add(
-            Gauge, "trk_variant_weight", "Share of requests each variant answers.",
-            ("variant",), multiprocess_mode="livemax",
-        )  # fmt: skip
+            Gauge,
+            "trk_variant_weight",
+            "Share of requests each variant answers.",
+            ("variant",),
+            multiprocess_mode="livemax",
+        )
         self.reloads = add(
-            Counter, "trk_model_reloads_total",
+            Counter,
+            "trk_model_reloads_total",
             "Alias checks that loaded a new version (success/failure) or could not ask the "
-            "registry (check_failed).", ("variant", "result"),
-        )  # fmt: skip
+            "registry (check_failed).",
+            ("variant", "result"),
+        )
         self.state = add(
-            Gauge, "trk_variant_state", "1 for each variant's current state.",
-            ("variant", "state"), multiprocess_mode="livemax",
-        )  # fmt: skip
+            Gauge,
+            "trk_variant_state",
+            "1 for each variant's current state.",
+            ("variant", "state"),
+            multiprocess_mode="livemax",
+        )
         self.predictions = add(
-            Counter, "trk_predictions_total", "Predicted class labels per variant (classifiers).",
+            Counter,
+            "trk_predictions_total",
+            "Predicted class labels per variant (classifiers).",
             ("variant", "label"),
-        )  # fmt: skip
+        )
         self.values = add(
-            Histogram, "trk_prediction_value", "Predicted values per variant (regressors).",
-            ("variant",), buckets=VALUE_BUCKETS,
-        )  # fmt: skip
+            Histogram,
+            "trk_prediction_value",
+            "Predicted values per variant (regressors).",
+            ("variant",),
+            buckets=VALUE_BUCKETS,
+        )
         self.sticky_fallback = add(
-            Counter, "trk_sticky_fallback_total",
+            Counter,
+            "trk_sticky_fallback_total",
             "Split-mode requests without the sticky header, routed at random.",
-        )  # fmt: skip
+        )
         self._labels: dict[str, set[str]] = {}
         self.slots = slots or {}
         for slot in self.slots.values():

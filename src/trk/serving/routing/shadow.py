@@ -254,10 +254,21 @@ class ShadowRunner:
         for copy, part, size in zip(group, parts, sizes, strict=True):
             v = copy.variant
             self.records.append(
-                Record(copy.request_id, now, v.name, v.version, v.model_name,
-                       self.probability(v.name), 200, None, part, rows=size, shadow=True,
-                       agreed=int(np.count_nonzero(same[start : start + size])))
-            )  # fmt: skip
+                Record(
+                    copy.request_id,
+                    now,
+                    v.name,
+                    v.version,
+                    v.model_name,
+                    self.probability(v.name),
+                    200,
+                    None,
+                    part,
+                    rows=size,
+                    shadow=True,
+                    agreed=int(np.count_nonzero(same[start : start + size])),
+                )
+            )
             start += size
 
     def _count(self, outcome: str, n: int) -> None:

@@ -93,5 +93,8 @@ class SplitWeight:
         return self.default, FLAG
 
     def describe(self) -> dict[str, Any]:
-        return {"challenger_weight": self.current, "weight_source": self.source,
-                "rollout_state": self.state}  # fmt: skip
+        return {
+            "challenger_weight": self.current,
+            "weight_source": self.source,
+            "rollout_state": self.state,
+        }

@@ -79,6 +79,12 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_alias_history_name", "alias_history")
-    for table in ("alias_history", "promotion_requests", "registered_model_permissions",
-                  "experiment_permissions", "user_tokens", "users"):  # fmt: skip
+    for table in (
+        "alias_history",
+        "promotion_requests",
+        "registered_model_permissions",
+        "experiment_permissions",
+        "user_tokens",
+        "users",
+    ):
         op.drop_table(table)
