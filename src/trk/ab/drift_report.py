@@ -7,6 +7,8 @@ reference profile (its pinned `reference_profile.json`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 from trk.ab.drift import MIN_ROWS, DriftTally, bin_metric
@@ -19,6 +21,11 @@ def version_profile(client: Any, model: str, version: str) -> ReferenceProfile |
     from trk.uri import fetch_model
 
     return load_profile(fetch_model(f"models:/{model}/{version}", client.store).path)
+
+
+def _profiles(client: Any, model: str) -> Callable[[str], ReferenceProfile | None]:
+    """version -> its profile, each fetched once however many windows and variants ask."""
+    return cache(lambda version: version_profile(client, model, version))
 
 
 def tally_windows(vw: VariantWindows, version: str, profile: ReferenceProfile) -> DriftTally:
@@ -40,13 +47,11 @@ def drift_report(
     min_rows: int = MIN_ROWS,
 ) -> dict[str, Any]:
     """Per variant and version: each feature's PSI, its rows, and whether they are enough."""
-    profiles: dict[str, ReferenceProfile | None] = {}
+    profiles = _profiles(client, model)
     rows: list[dict[str, Any]] = []
     for name, vw in sorted(load_variants(client, model, experiment, since_s).items()):
         for version in sorted(vw.versions, key=_version_key):
-            if version not in profiles:
-                profiles[version] = version_profile(client, model, version)
-            profile = profiles[version]
+            profile = profiles(version)
             entry: dict[str, Any] = {"variant": name, "version": version}
             if profile is None:
                 entry.update(features=[], note="this version has no reference profile")
@@ -57,17 +62,16 @@ def drift_report(
 
 
 def drift_timeline(
-    client: Any, model: str, since_s: float | None = None
+    client: Any, model: str, variants: dict[str, VariantWindows]
 ) -> dict[str, dict[str, list[tuple[float, float]]]]:
-    """Feature -> variant -> (window number, PSI of that window summed over replicas)."""
+    """Feature -> variant -> (window number, PSI of that window summed over replicas), from
+    windows already read (`load_variants`: the A/B page reads the histories once)."""
     out: dict[str, dict[str, list[tuple[float, float]]]] = {}
-    profiles: dict[str, ReferenceProfile | None] = {}
-    for name, vw in sorted(load_variants(client, model, None, since_s).items()):
+    profiles = _profiles(client, model)
+    for name, vw in sorted(variants.items()):
         for step, windows in vw.by_step().items():
             for version in {w.version for w in windows}:
-                if version not in profiles:
-                    profiles[version] = version_profile(client, model, version)
-                profile = profiles[version]
+                profile = profiles(version)
                 if profile is None:
                     continue
                 same = VariantWindows(name, windows=[w for w in windows if w.version == version])

@@ -44,15 +44,18 @@ def evaluate(
     metric: str = "accuracy",
     alpha: float = 0.05,
     gate: GateMethod | None = None,
+    variants: dict[str, VariantWindows] | None = None,
 ) -> Report:
-    """Read the model's serving runs of every replica and build the report with its verdict.
+    """Read the model's serving runs of every replica (unless `variants` were read already)
+    and build the report with its verdict.
 
     Rows are per (variant, version); the verdict compares the challenger's latest version
     with the champion version that served beside it (trk.ab.arms).
     """
     metric_spec(metric)
     since_s = parse_duration(since) if since else None
-    variants = load_variants(client, model, experiment, since_s)
+    if variants is None:
+        variants = load_variants(client, model, experiment, since_s)
     name = serving_experiment_name(model, experiment)
     return build_report(client, model, name, variants, since, metric, gate or GateMethod(alpha))
 

@@ -14,6 +14,7 @@ from typing import Any
 from trk.ab.evaluation import evaluate
 from trk.ab.render import comparison_rows, variant_row
 from trk.ab.report import METRICS, Comparison, Report
+from trk.ab.windows import VariantWindows, load_variants, parse_duration
 from trk.contracts.webhooks import Delivery
 from trk.entities import ModelVersion, RegisteredModel
 from trk.exceptions import InvalidParameter, NotFound, TrkError
@@ -96,30 +97,39 @@ def ab_page(client: Client, name: str, metric: str, since: str) -> AbPage:
     if page.rollout is not None:
         page.charts += page.rollout.charts
     try:
-        report = evaluate(client, name, since=since or None, metric=metric)
+        since_s = parse_duration(since, "since") if since else None
+        # Every run's metric histories, read once for the report and for the drift charts.
+        variants = load_variants(client, name, None, since_s)
     except (NotFound, InvalidParameter) as exc:
-        # The model exists: no serving runs yet, or a metric they lack, is a message, not a 404.
+        # The model exists: no serving runs yet is a message, not a 404.
         page.message = exc.message
-        page.charts += drift_charts(client, name, since)
+        return page
+    drift = drift_charts(client, name, variants)
+    try:
+        report = evaluate(client, name, since=since or None, metric=metric, variants=variants)
+    except (NotFound, InvalidParameter) as exc:  # a metric the runs lack
+        page.message = exc.message
+        page.charts += drift
         return page
     page.report = report
     page.variant_rows = [variant_row(v) for v in report.variants]
     page.comparison_rows = comparison_rows(report)
     page.charts += [chart(title, _series(report, key), "report window") for key, title in AB_SERIES]
     page.charts += [_sequence_chart(c, report.alpha) for c in report.comparisons if c.sequence]
-    page.charts += drift_charts(client, name, since)
+    page.charts += drift
     return page
 
 
-def drift_charts(client: Client, name: str, since: str) -> list[dict[str, Any]]:
+def drift_charts(
+    client: Client, name: str, variants: dict[str, VariantWindows]
+) -> list[dict[str, Any]]:
     """PSI per report window per variant, one chart per profiled feature, with the 0.1 / 0.25
     bands ("watch" and "act"); nothing when no served version has a reference profile."""
     from trk.ab.drift import ACT, WATCH
     from trk.ab.drift_report import drift_timeline
-    from trk.ab.windows import parse_duration
 
     try:
-        timeline = drift_timeline(client, name, parse_duration(since, "since") if since else None)
+        timeline = drift_timeline(client, name, variants)
     except TrkError as exc:  # a version's files unreadable: the page still shows the report
         log.warning("drift charts of %s left out: %s", name, exc.message)
         return []
