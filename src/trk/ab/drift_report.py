@@ -9,21 +9,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trk.ab.drift import MIN_ROWS, DriftTally, bin_metric
 from trk.ab.windows import VariantWindows, load_variants
 from trk.models.profile import ReferenceProfile, load_profile
 
+if TYPE_CHECKING:
+    from trk.tracking.client import Client
 
-def version_profile(client: Any, model: str, version: str) -> ReferenceProfile | None:
+
+def version_profile(client: Client, model: str, version: str) -> ReferenceProfile | None:
     """The reference profile pinned with `models:/MODEL/VERSION`, None when it has none."""
     from trk.uri import fetch_model
 
     return load_profile(fetch_model(f"models:/{model}/{version}", client.store).path)
 
 
-def _profiles(client: Any, model: str) -> Callable[[str], ReferenceProfile | None]:
+def _profiles(client: Client, model: str) -> Callable[[str], ReferenceProfile | None]:
     """version -> its profile, each fetched once however many windows and variants ask."""
     return cache(lambda version: version_profile(client, model, version))
 
@@ -40,7 +43,7 @@ def tally_windows(vw: VariantWindows, version: str, profile: ReferenceProfile) -
 
 
 def drift_report(
-    client: Any,
+    client: Client,
     model: str,
     experiment: str | None = None,
     since_s: float | None = None,
@@ -62,7 +65,7 @@ def drift_report(
 
 
 def drift_timeline(
-    client: Any, model: str, variants: dict[str, VariantWindows]
+    client: Client, model: str, variants: dict[str, VariantWindows]
 ) -> dict[str, dict[str, list[tuple[float, float]]]]:
     """Feature -> variant -> (window number, PSI of that window summed over replicas), from
     windows already read (`load_variants`: the A/B page reads the histories once)."""
@@ -83,7 +86,7 @@ def drift_timeline(
     return out
 
 
-def dataset_drift(client: Any, model: str, version: str, data_path: str) -> dict[str, float]:
+def dataset_drift(client: Client, model: str, version: str, data_path: str) -> dict[str, float]:
     """`drift_psi` (the largest) and `drift_psi(FEATURE)` of a dataset against VERSION's profile."""
     from trk.exceptions import InvalidParameter
     from trk.models.profile_version import read_table

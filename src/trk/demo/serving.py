@@ -18,13 +18,16 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import httpx
 
 from trk.exceptions import TrkError
 from trk.tracking import promotion
+
+if TYPE_CHECKING:
+    from trk.tracking.client import Client
 
 # The series the demo prints: answers per variant, shadow comparisons, labels, swaps.
 SHOWN_SERIES = (
@@ -205,7 +208,7 @@ def serve_and_evaluate(tracking_uri: str, model: str = "iris") -> None:
     _report(client, model, started)
 
 
-def _report(client: Any, model: str, started: float) -> None:
+def _report(client: Client, model: str, started: float) -> None:
     from trk.ab.evaluation import evaluate
     from trk.ab.render import render_table
 

@@ -13,10 +13,13 @@ version, which a shadow server then compares with itself until the alias moves o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from trk.exceptions import NotFound
 from trk.serving_contract import CHALLENGER, CHAMPION, PREVIOUS
+
+if TYPE_CHECKING:
+    from trk.tracking.client import Client
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,7 @@ class AliasMove:
     message: str
 
 
-def alias_version(client: Any, name: str, alias: str) -> str | None:
+def alias_version(client: Client, name: str, alias: str) -> str | None:
     """The version `alias` points at, or None when the alias is not set."""
     try:
         return str(client.get_model_version_by_alias(name, alias).version)
@@ -39,7 +42,7 @@ def alias_version(client: Any, name: str, alias: str) -> str | None:
         return None
 
 
-def _required(client: Any, name: str, alias: str, why: str) -> str:
+def _required(client: Client, name: str, alias: str, why: str) -> str:
     client.get_registered_model(name)  # NotFound names the model
     version = alias_version(client, name, alias)
     if version is None:
@@ -47,7 +50,7 @@ def _required(client: Any, name: str, alias: str, why: str) -> str:
     return version
 
 
-def promote(client: Any, name: str) -> AliasMove:
+def promote(client: Client, name: str) -> AliasMove:
     """champion <- challenger's version, keeping the old champion as `previous`."""
     target = _required(client, name, CHALLENGER, "nothing to promote")
     old = alias_version(client, name, CHAMPION)
@@ -75,7 +78,7 @@ def promote(client: Any, name: str) -> AliasMove:
     )
 
 
-def rollback(client: Any, name: str) -> AliasMove:
+def rollback(client: Client, name: str) -> AliasMove:
     """champion <- previous's version; previous <- the demoted champion."""
     target = _required(client, name, PREVIOUS, "nothing to roll back to")
     old = alias_version(client, name, CHAMPION)

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trk.contracts.rollout_machine import check_stored
 from trk.contracts.rollouts import Rollout, Transition
 from trk.exceptions import InvalidParameter, NotFound
 from trk.ui.charts import chart
+
+if TYPE_CHECKING:
+    from trk.tracking.client import Client
 
 
 @dataclass
@@ -37,7 +40,7 @@ def _time(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def rollout_view(client: Any, name: str) -> RolloutView | None:
+def rollout_view(client: Client, name: str) -> RolloutView | None:
     """The model's rollout, or None when it never had one (or the store keeps none)."""
     rollouts = getattr(client.store, "rollouts", None)
     if rollouts is None:

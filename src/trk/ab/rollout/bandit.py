@@ -19,13 +19,16 @@ of the weights instead of the count, trading a small bias for a lower variance.
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from trk.ab.propensity import Propensity
 from trk.contracts.rollouts import Rollout
 from trk.serving_contract import CHALLENGER, CHAMPION
+
+if TYPE_CHECKING:
+    from trk.tracking.client import Client
 
 DRAWS = 20_000  # Monte Carlo draws of the posteriors: P(better) to about +-0.004
 
@@ -57,7 +60,7 @@ def _labels_since(created_ms: int) -> float:
     return max(time.time() - created_ms / 1000.0, 1.0)
 
 
-def counts(client: Any, rollout: Rollout) -> tuple[int, int, int, int]:
+def counts(client: Client, rollout: Rollout) -> tuple[int, int, int, int]:
     """(correct, labelled) of the champion's version, then of the challenger's, since the
     rollout began, from the store's join of every replica's answers and labels."""
     from trk.ab.joined import joined_counts
@@ -76,7 +79,7 @@ def counts(client: Any, rollout: Rollout) -> tuple[int, int, int, int]:
     )
 
 
-def summary(client: Any, rollout: Rollout) -> list[dict[str, Any]]:
+def summary(client: Client, rollout: Rollout) -> list[dict[str, Any]]:
     """Per variant: labels, raw accuracy, P(better), and the inverse-propensity estimates."""
     log = getattr(getattr(client, "store", None), "predictions", None)
     since_ms = rollout.created_ms

@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trk.ab.rollout import bandit, journal
 from trk.ab.rollout.bandit import thompson_share
@@ -46,6 +46,9 @@ from trk.contracts.surfaces import RolloutStore
 from trk.exceptions import Conflict, InvalidState, PermissionDenied, TrkError
 from trk.serving_contract import CHALLENGER, CHAMPION
 from trk.tracking.promotion import alias_version, promote, rollback
+
+if TYPE_CHECKING:
+    from trk.tracking.client import Client
 
 log = logging.getLogger("trk.rollout")
 RECONCILE_S = 86_400.0  # how long after a promotion its alias move is still retried
@@ -79,7 +82,7 @@ class StepResult:
 class Controller:
     """Rollouts of one tracking store, judged and moved through its `rollouts` part."""
 
-    def __init__(self, client: Any, owner: str | None = None) -> None:
+    def __init__(self, client: Client, owner: str | None = None) -> None:
         self.client = client
         self.rollouts: RolloutStore = client.store.rollouts
         self.owner = owner or default_owner()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from trk.ab.drift_report import version_profile
 from trk.ab.evaluation import evaluate
@@ -24,8 +24,13 @@ from trk.contracts.rollouts import SHADOW, Rollout
 from trk.exceptions import InvalidParameter, NotFound
 from trk.models.profile import ReferenceProfile
 
+if TYPE_CHECKING:
+    from trk.tracking.client import Client
 
-def _report(client: Any, model: str, since_ms: int, metric: str, gm: GateMethod) -> Report | None:
+
+def _report(
+    client: Client, model: str, since_ms: int, metric: str, gm: GateMethod
+) -> Report | None:
     """The A/B report over the windows (and labels) since `since_ms`; None before any data."""
     seconds = max(time.time() * 1000 - since_ms, 1.0) / 1000.0
     try:
@@ -43,7 +48,7 @@ class Evidence:
     drift: DriftEvidence | None = None  # this step's windows and the profiles (drift guards)
 
 
-def _drift(client: Any, rollout: Rollout) -> DriftEvidence | None:
+def _drift(client: Client, rollout: Rollout) -> DriftEvidence | None:
     """This step's windows per variant and both versions' reference profiles."""
     seconds = max(time.time() * 1000 - rollout.step_started_ms, 1.0) / 1000.0
     try:
@@ -54,7 +59,7 @@ def _drift(client: Any, rollout: Rollout) -> DriftEvidence | None:
     return DriftEvidence(variants, {v: _profile(client, rollout.model, v) for v in versions})
 
 
-def _profile(client: Any, model: str, version: str) -> ReferenceProfile | None:
+def _profile(client: Client, model: str, version: str) -> ReferenceProfile | None:
     try:
         return version_profile(client, model, version)
     except (NotFound, InvalidParameter):  # a deleted version: nothing to read drift against
@@ -70,7 +75,7 @@ def operational_alpha(plan: Plan) -> float:
     return plan.alpha / max(1, len(guards) * phases)
 
 
-def gather(client: Any, rollout: Rollout, plan: Plan, guards: list[Guard]) -> Evidence:
+def gather(client: Client, rollout: Rollout, plan: Plan, guards: list[Guard]) -> Evidence:
     gm = GateMethod(plan.alpha, horizon=plan.horizon, min_sample=plan.min_sample)
     step = quality = drift = None
     if any(not (g.verdict or g.drift) for g in guards):
@@ -86,7 +91,7 @@ def gather(client: Any, rollout: Rollout, plan: Plan, guards: list[Guard]) -> Ev
     return Evidence(step, quality, drift)
 
 
-def judge(client: Any, rollout: Rollout, plan: Plan) -> list[GuardResult]:
+def judge(client: Client, rollout: Rollout, plan: Plan) -> list[GuardResult]:
     """Every guard that applies now: shadow-agreement guards while shadowing, the rest after."""
     shadowing = rollout.state == SHADOW
     guards = [g for g in map(parse_guard, plan.guards) if g.shadow_only == shadowing]

@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from typing import TYPE_CHECKING
 
 from trk.ab.windows import serving_experiment_name
 from trk.contracts.rollouts import Rollout
 from trk.exceptions import AlreadyExists
 
+if TYPE_CHECKING:
+    from trk.tracking.client import Client
+
 log = logging.getLogger("trk.rollout")
 ROLLOUT_TAG = "trk.rollout"
 
 
-def open_run(client: Any, model: str, champion: str, challenger: str) -> str | None:
+def open_run(client: Client, model: str, champion: str, challenger: str) -> str | None:
     """A run for a new rollout in `serving/<model>` (created if missing); None if it failed."""
     try:
         name = serving_experiment_name(model)
@@ -37,21 +40,24 @@ def open_run(client: Any, model: str, champion: str, challenger: str) -> str | N
         return None
 
 
-def _experiment(client: Any, name: str) -> str:
+def _experiment(client: Client, name: str) -> str:
     exp = client.get_experiment_by_name(name)
     if exp is not None:
         return str(exp.experiment_id)
     try:
         return str(client.create_experiment(name))
     except AlreadyExists:  # a serving replica created it meanwhile
-        return str(client.get_experiment_by_name(name).experiment_id)
+        again = client.get_experiment_by_name(name)
+        if again is None:  # and it was deleted since: nothing to journal into
+            raise
+        return str(again.experiment_id)
 
 
 def _key(guard: str) -> str:
     return "guard." + re.sub(r"[^A-Za-z0-9_.\-]+", "_", guard.split()[0])[:200]
 
 
-def record(client: Any, rollout: Rollout) -> None:
+def record(client: Client, rollout: Rollout) -> None:
     """Log the rollout's latest transition in its run."""
     if not rollout.run_id or not rollout.history:
         return
