@@ -203,3 +203,15 @@ def _pipe(src: socket.socket, dst: socket.socket) -> None:
             dst.shutdown(socket.SHUT_WR)
         except OSError:
             pass
+
+
+def local_capture(root: Path, flush_s: str = "1") -> list[str]:
+    """trk-serve's flags for a capture to root/cap with its spool in root/spool."""
+    return [
+        "--capture-uri",
+        str(root / "cap"),
+        "--capture-flush-s",
+        flush_s,
+        "--capture-spool-dir",
+        str(root / "spool"),
+    ]

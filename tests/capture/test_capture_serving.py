@@ -16,7 +16,7 @@ import httpx
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from capture_helpers import check_report, expected_report, read_local, read_s3
+from capture_helpers import check_report, expected_report, local_capture, read_local, read_s3
 
 pytestmark = pytest.mark.e2e
 
@@ -293,12 +293,7 @@ def test_shadow_mode_captures_both_answers(tmp_path, env):
             "--tracking-uri",
             tracking,
             "--no-prediction-log",
-            "--capture-uri",
-            str(tmp_path / "cap"),
-            "--capture-flush-s",
-            "1",
-            "--capture-spool-dir",
-            str(tmp_path / "spool"),
+            *local_capture(tmp_path),
         ]
     ]
     (replica,) = start_replicas(args, env, tmp_path)

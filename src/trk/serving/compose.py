@@ -125,6 +125,7 @@ def build(
             settings.log_degraded_backlog,
             stop_timeout_s=settings.graceful_timeout_s,
             ship_inputs=capture is not None and capture.inputs,
+            ship_errors=capture is not None,
         )
         labels = CountedLabels(
             feedback_labels(settings, store_factory, served_model(slots)), label_outcomes(metrics)

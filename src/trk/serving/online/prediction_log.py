@@ -98,6 +98,8 @@ class LogSink:
         else:
             batch = []
             for i in items:
+                if i.status != 200:  # an error answer, shipped for the capture: no prediction
+                    continue
                 rows = records(i.request_id, i.variant, i.version, i.answer, i.probability, i.at_ms)
                 if rows is None:
                     self.dropped["unloggable"] += 1

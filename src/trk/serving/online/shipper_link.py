@@ -59,11 +59,15 @@ class ShipperLink:
         degraded_backlog: int = DEGRADED_BACKLOG,
         stop_timeout_s: float = 30.0,
         ship_inputs: bool = False,
+        ship_errors: bool = False,
     ) -> None:
         self.model, self.command, self.socket_path = model, command, socket_path
         self.metrics = metrics
         self.max_backlog, self.degraded_backlog = max_backlog, degraded_backlog
         self.stop_timeout_s, self.ship_inputs = stop_timeout_s, ship_inputs
+        # Error answers of a variant (4xx/5xx after routing) go down too where a capture
+        # records every answered request; the prediction log skips them.
+        self.ship_errors = ship_errors
         self.seq = 0
         self.backlog = 0  # rows of the answers in unacked frames
         self._unacked: deque[tuple[int, bytes, int]] = deque()  # (seq, frame, rows)
@@ -86,7 +90,8 @@ class ShipperLink:
     def fold(self, records: Batch) -> None:
         """Fold consumer: one frame of this batch's answers, sent without waiting."""
         offset = records.wall_offset
-        answers = [r for r in records if r.status == 200 and r.variant]
+        errors = self.ship_errors
+        answers = [r for r in records if r.variant and (r.status == 200 or errors)]
         if not answers:
             return
         rows, room = 0, self.max_backlog - self.backlog

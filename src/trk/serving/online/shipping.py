@@ -2,9 +2,11 @@
 
 One line of JSON per frame, both ways (orjson escapes newlines inside strings, so a line is a
 frame). Down, from the fold: `[seq, model, [item, ...]]`, each item one answer as
-`[request_id, variant, version, answer, probability, at_ms, shadow, inputs, latency_ms]`
-(`inputs`: the request rows, a table as `{"dataframe_split": {"columns", "data"}}`, or null
-unless the shipper was asked to capture them; `latency_ms`: null for shadow answers). Up, from
+`[request_id, variant, version, answer, probability, at_ms, shadow, inputs, latency_ms,
+status]` (`inputs`: the request rows, a table as `{"dataframe_split": {"columns", "data"}}`,
+or null unless the shipper was asked to capture them; `latency_ms`: null for shadow answers;
+`status`: the HTTP status answered, 200 unless the shipper captures error answers too, whose
+`answer` and `inputs` are null; an item without it is a 200). Up, from
 the shipper, once every item of frames up to `seq` is in every sink: `{"ack": seq, "rows": rows written,
 "dropped": {reason: count}, "degraded": why or null, "capture_dropped": {reason: count}}`
 with cumulative counts (`degraded`: a sink that is behind, such as a capture that cannot reach
@@ -40,6 +42,7 @@ class Shipped(NamedTuple):
     shadow: bool = False
     inputs: Any = None
     latency_ms: float | None = None
+    status: int = 200
 
 
 @dataclass
@@ -62,6 +65,7 @@ def item(record: Record, at_ms: int, inputs: bool = False) -> list[Any]:
         record.shadow,
         _rows(record.inputs) if inputs else None,
         latency_ms,
+        record.status,
     ]
 
 
