@@ -44,11 +44,15 @@ class Journal:
         self._file.write(b"".join(orjson.dumps(r) + b"\n" for r in rows))
         self._file.flush()
 
-    def end(self) -> None:
-        """The open segment's rows are in files now: delete it and open a new one."""
+    def close(self) -> None:
+        """Stop appending (the open segment stays, for the next writer on the spool)."""
         if self._file is not None:
             self._file.close()
             self._file = None
+
+    def end(self) -> None:
+        """The open segment's rows are in files now: delete it and open a new one."""
+        self.close()
         self.path.unlink(missing_ok=True)
         self.segment = uuid.uuid4().hex
 

@@ -81,3 +81,7 @@ class CaptureSink:
     def drain(self, timeout_s: float = 30.0) -> bool:
         """At end of input (SIGTERM drains): close and publish everything within `timeout_s`."""
         return self.writer.drain(timeout_s)
+
+    def close(self) -> None:
+        """Free the writer's spool slot (a sidecar's connection ended)."""
+        self.writer.close()

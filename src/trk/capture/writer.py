@@ -5,7 +5,8 @@ The log shipper calls `add` for each record, `sync` before it acknowledges a bat
 `max_rows`, whichever first; closed files go through the spool (trk.capture.spool), which
 publishes them and keeps them while the bucket is unreachable. Past the spool's bound, rows are
 dropped and counted by reason. Rows not yet closed are in the journal (trk.capture.journal)
-once synced; a writer opened on the same spool closes what a killed one left there.
+once synced; a writer opened on the same spool closes what a killed one left there
+(trk.capture.slots: each writer has its own slot of the spool directory).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from trk.capture.config import CaptureConfig
 from trk.capture.journal import Journal
 from trk.capture.rows import CaptureRecord, answer_json, inputs_json
 from trk.capture.sampling import kept
+from trk.capture.slots import Slot
 from trk.capture.spool import Spool
 from trk.capture.target import Target, open_target
 
@@ -42,7 +44,9 @@ class CaptureWriter:
         layout.pyarrow()  # the missing extra is an error at start, not at the first flush
         self.config = config
         self.target = target or open_target(config.uri)
-        self.spool = Spool(config.spool_dir, self.target, config.spool_bytes)
+        # Its own slot of the spool directory (shared by a sidecar's writers, or by workers').
+        self.slot = Slot(config.spool_dir)
+        self.spool = Spool(self.slot.path, self.target, config.spool_bytes)
         self.on_drop, self.clock = on_drop, clock
         self.dropped = dict.fromkeys(DROP_REASONS, 0)
         self.written = 0  # rows closed into files
@@ -50,7 +54,7 @@ class CaptureWriter:
         self._opened = clock()
         self._retry_at = 0.0
         self._delay = 0.0
-        self.journal = Journal(config.spool_dir / "journal")
+        self.journal = Journal(self.slot.journal)
         self._synced = 0  # buffered rows already in the journal
         self._model_ok = ""
         # (request id, variant) of rows recovered from a killed writer's journal: the serving
@@ -185,6 +189,11 @@ class CaptureWriter:
                 return False
             time.sleep(min(1.0, max(0.0, deadline - self.clock())))
         return True
+
+    def close(self) -> None:
+        """Free the spool slot (after `drain`): what is left there, a later writer publishes."""
+        self.journal.close()
+        self.slot.release()
 
     def _drop(self, reason: str, n: int) -> None:
         self.dropped[reason] += n

@@ -114,11 +114,10 @@ def build(
     shipper = labels = None
     capture = settings.capture()
     if settings.prediction_log or capture is not None:
+        flags = shipper_flags(settings)
         shipper = ShipperLink(
             served_model(slots),
-            shipper_command(
-                settings.tracking_uri, settings.prediction_retention_s, shipper_flags(settings)
-            ),
+            shipper_command(settings.tracking_uri, settings.prediction_retention_s, flags),
             settings.log_shipper_socket,
             log_metrics,
             settings.log_max_backlog,
@@ -126,6 +125,7 @@ def build(
             stop_timeout_s=settings.graceful_timeout_s,
             ship_inputs=capture is not None and capture.inputs,
             ship_errors=capture is not None,
+            flags=flags,
         )
         labels = CountedLabels(
             feedback_labels(settings, store_factory, served_model(slots)), label_outcomes(metrics)

@@ -27,9 +27,20 @@ def log_group() -> None:
     default=None,
     help="Delete logged predictions and labels older than this (e.g. 14d), hourly.",
 )
+@click.option(
+    "--capture-spool-dir",
+    "spool_dir",
+    default=None,
+    help="With --listen: where the capture's files wait to be published, for every serving "
+    "process that connects with --capture-uri (default: a trk-capture folder in the "
+    "temporary directory). The capture's other settings come from trk-serve's flags.",
+)
 @client_option
-def ship(socket_path: str | None, retention: str | None, tracking_uri: str | None) -> None:
-    """Write answered requests from trk-serve to the store's prediction log, in batches."""
+def ship(
+    socket_path: str | None, retention: str | None, spool_dir: str | None, tracking_uri: str | None
+) -> None:
+    """Write answered requests from trk-serve to the store's prediction log, in batches, and
+    to the capture on object storage where trk-serve runs with --capture-uri."""
     from trk.ab.windows import parse_duration
     from trk.serving.online.shipper import serve_pipe, serve_socket
 
@@ -38,6 +49,6 @@ def ship(socket_path: str | None, retention: str | None, tracking_uri: str | Non
     )
     retention_s = parse_duration(retention, "--retention") if retention else None
     if socket_path:
-        serve_socket(socket_path, tracking_uri, retention_s)
+        serve_socket(socket_path, tracking_uri, retention_s, spool_dir)
     else:
         serve_pipe(tracking_uri, retention_s)

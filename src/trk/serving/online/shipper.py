@@ -22,22 +22,26 @@ request rows when trk-serve runs with inputs shipped (ShipperLink(ship_inputs=Tr
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import queue
+import signal
 import socket
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import IO, Any, Protocol
 
-from trk.serving.online.shipping import Frame, Shipped, decode_frame, encode_ack
+from trk.exceptions import TrkError
+from trk.serving.online.shipping import Frame, Shipped, decode_frame, encode_ack, hello_args
 
 log = logging.getLogger("trk.serving.online.shipper")
 LINGER_S = 0.05  # after the first frame of a batch, wait this long for more (fewer commits)
 IDLE_S = 1.0  # with no frames, sinks' `idle` still runs this often (the capture's flush timer)
 RETRY_MAX_S = 30.0
+DRAIN_S = 30.0  # a sidecar told to stop waits this long for its connections to end
 _EOF = None
 
 
@@ -61,7 +65,7 @@ class Shipper:
     def __init__(
         self,
         sinks: list[Sink],
-        source: IO[bytes],
+        source: Iterable[bytes],
         acks: IO[bytes],
         linger_s: float = LINGER_S,
         sleep: Callable[[float], None] = time.sleep,
@@ -193,41 +197,98 @@ def serve_pipe(
     Shipper(sinks, sys.stdin.buffer, sys.stdout.buffer).run()
 
 
-def serve_socket(path: str, tracking_uri: str | None, retention_s: float | None) -> None:
+def serve_socket(
+    path: str,
+    tracking_uri: str | None,
+    retention_s: float | None,
+    spool_dir: str | None = None,
+    drain_s: float = DRAIN_S,
+) -> None:
     """A sidecar: serving processes (each worker of each replica in the pod) connect to the
-    Unix socket at `path`; each connection gets its own shipper and sinks, on a thread."""
+    Unix socket at `path`; each connection gets its own shipper and sinks, on a thread, built
+    from the flags its serving process sends first (its capture, or no prediction log), as a
+    child shipper's are from its command line. The capture's spool is the sidecar's own
+    (`spool_dir`; each connection takes a slot of it). SIGTERM stops taking connections and
+    waits up to `drain_s` for the open ones to end (their serving processes drain into them)."""
+    threads: list[threading.Thread] = []
 
     def ship(conn: socket.socket) -> None:
         with conn, conn.makefile("rb") as source, conn.makefile("wb") as acks:
-            Shipper(make_sinks(tracking_uri, retention_s), source, acks).run()
+            args, frames = hello_args(source.readline())
+            try:
+                ns = parser().parse_args(args)
+                ns.capture_spool_dir = spool_dir  # the sidecar's disk, never a path sent to it
+                sinks = make_sinks(
+                    tracking_uri, retention_s, capture_of(ns), not ns.no_prediction_log
+                )
+            except (SystemExit, TrkError) as exc:  # argparse exits on flags it cannot read
+                log.warning("log shipper: refused a connection's flags %s: %s", args, exc)
+                return
+            try:
+                Shipper(sinks, itertools.chain(frames, source), acks).run()
+            finally:
+                for sink in sinks:
+                    getattr(sink, "close", lambda: None)()
 
     if os.path.exists(path):  # a socket left by an earlier sidecar
         os.remove(path)
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
         server.bind(path)
         server.listen(64)
+        stop = _stop_on_sigterm(server)
         log.info("log shipper listening on %s", path)
-        while True:
-            conn, _ = server.accept()
-            threading.Thread(target=ship, args=(conn,), name="trk-shipper", daemon=True).start()
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:  # closed by SIGTERM
+                break
+            thread = threading.Thread(target=ship, args=(conn,), name="trk-shipper", daemon=True)
+            thread.start()
+            threads = [t for t in threads if t.is_alive()] + [thread]
+    deadline = time.monotonic() + drain_s
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+
+
+def _stop_on_sigterm(server: socket.socket) -> threading.Event:
+    stop = threading.Event()
+
+    def on_term(signum: int, frame: Any) -> None:
+        stop.set()
+        server.shutdown(socket.SHUT_RDWR)  # wakes accept()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, on_term)
+    return stop
+
+
+def parser() -> Any:
+    """The shipper's flags (trk-serve's child reads them from argv, a sidecar from the hello)."""
+    import argparse
+
+    from trk.capture.config import add_arguments
+
+    p = argparse.ArgumentParser(prog="trk-log-shipper")
+    p.add_argument("--tracking-uri", default=None)
+    p.add_argument("--retention-s", type=float, default=None)
+    p.add_argument("--no-prediction-log", action="store_true")
+    add_arguments(p)
+    return p
+
+
+def capture_of(ns: Any) -> Any:
+    from trk.capture.config import from_args
+
+    return from_args(ns)
 
 
 def main(argv: list[str] | None = None) -> None:
     """`python -m trk.serving.online.shipper [--tracking-uri URI] [--retention-s S]`."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="trk-log-shipper")
-    parser.add_argument("--tracking-uri", default=None)
-    parser.add_argument("--retention-s", type=float, default=None)
-    parser.add_argument("--no-prediction-log", action="store_true")
-    from trk.capture.config import add_arguments, from_args
-
-    add_arguments(parser)
-    args = parser.parse_args(argv)
+    args = parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    serve_pipe(args.tracking_uri, args.retention_s, from_args(args), not args.no_prediction_log)
+    serve_pipe(args.tracking_uri, args.retention_s, capture_of(args), not args.no_prediction_log)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from typing import Any
 
 from trk.serving.online.prediction_log import REASONS, LogMetrics
 from trk.serving.online.records import Batch
-from trk.serving.online.shipping import decode_ack, decode_frame, encode_frame, item
+from trk.serving.online.shipping import decode_ack, decode_frame, encode_frame, hello, item
 
 log = logging.getLogger("trk.serving.online.shipper")
 MAX_BACKLOG = 1_000_000  # rows sent and not yet acknowledged; more are dropped (counted)
@@ -60,6 +60,7 @@ class ShipperLink:
         stop_timeout_s: float = 30.0,
         ship_inputs: bool = False,
         ship_errors: bool = False,
+        flags: list[str] | None = None,
     ) -> None:
         self.model, self.command, self.socket_path = model, command, socket_path
         self.metrics = metrics
@@ -68,6 +69,7 @@ class ShipperLink:
         # Error answers of a variant (4xx/5xx after routing) go down too where a capture
         # records every answered request; the prediction log skips them.
         self.ship_errors = ship_errors
+        self.flags = flags or []  # the shipper's flags, sent to a sidecar (a child has argv)
         self.seq = 0
         self.backlog = 0  # rows of the answers in unacked frames
         self._unacked: deque[tuple[int, bytes, int]] = deque()  # (seq, frame, rows)
@@ -153,6 +155,7 @@ class ShipperLink:
             reader, self._writer = await asyncio.open_unix_connection(
                 self.socket_path, limit=STREAM_LIMIT
             )
+            self._writer.write(hello(self.flags))
         else:
             assert self.command is not None
             # Its own session (and process group): a terminal's Ctrl-C reaches trk-serve only,

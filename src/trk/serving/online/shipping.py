@@ -14,7 +14,9 @@ its bucket; `capture_dropped`: the capture's drops, a series of their own).
 
 A pipe to a child process by default (measured: a frame of 100 one-row answers costs the
 serving process ~25 us to encode and write; the same bytes over a Unix socket to a sidecar
-cost the same), or a Unix socket to `trk log ship --listen PATH`.
+cost the same), or a Unix socket to `trk log ship --listen PATH`. On a socket the serving
+process first sends `{"hello": [flag, ...]}`: the shipper flags a child would get on its
+command line (its capture, or --no-prediction-log), so a sidecar writes what a child would.
 """
 
 from __future__ import annotations
@@ -125,3 +127,21 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def hello(args: list[str]) -> bytes:
+    """The line a serving process sends a sidecar first: its shipper flags."""
+    return orjson.dumps({"hello": args}) + b"\n"
+
+
+def hello_args(line: bytes) -> tuple[list[str], list[bytes]]:
+    """(flags, frames to read before the rest): a serving process without a hello sends none."""
+    if line.startswith(b"{"):
+        try:
+            args = orjson.loads(line)["hello"]
+            if isinstance(args, list) and all(isinstance(a, str) for a in args):
+                return args, []
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            pass
+        return [], []  # an object that is no hello: skipped like any line that is no frame
+    return [], [line] if line else []
