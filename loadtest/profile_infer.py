@@ -2,11 +2,14 @@
 
     .venv/bin/python loadtest/profile_infer.py [--requests 5000] [--repeat 7]
 
-Drives three ASGI callables in this process with the same one-row iris body: a bare
-Starlette endpoint returning a constant (the framework floor), trk-serve's app, and
-`DataPlane.infer` called directly (the transport-free core). Prints the CPU microseconds per
-request of each (the minimum over interleaved repeats: other jobs on a shared machine only
-ever add time), the fold's CPU per record (off the request path but in the same process:
+Drives ASGI callables in this process with the same one-row iris request: a bare Starlette
+endpoint returning a constant (the framework floor), trk-serve's app on `/invocations` and
+on V2 infer (the same row as a V2 tensor), the app in shadow mode (the same model as its
+challenger: the champion's answer plus the challenger's predict and compare in the shadow
+thread, waited for before the clock stops), and `DataPlane.infer` called directly (the
+transport-free core). Prints the CPU microseconds per request of each (process CPU, every
+thread: the minimum over interleaved repeats, as other jobs on a shared machine only ever
+add time), the fold's CPU per record (off the request path but in the same process:
 Prometheus series, windows, the feedback join, framing for the log shipper), then a profile
 of `DataPlane.infer` and of the fold grouped by the part of trk that spends it. What the
 HTTP stack adds (uvicorn, httptools, the socket) and the shipper process spends are
@@ -27,15 +30,16 @@ from pathlib import Path
 from typing import Any
 
 BODY = b'{"inputs": [[5.1, 3.5, 1.4, 0.2]]}'
+V2_BODY = b'{"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP64", "data": [5.1, 3.5, 1.4, 0.2]}]}'
+V2_PATH = "/v2/models/lr/infer"
 HEADERS = [(b"host", b"127.0.0.1"), (b"content-type", b"application/json")]
 # What DataPlane.infer calls, each row one function's cumulative time (file, function).
 PARTS = [
     ("request id", "core/request_ids.py", "request_id"),
     ("route", "routing/router.py", "route"),
     ("decode (JSON to checked array)", "core/codecs.py", "decode_json"),
-    ("model call", "core/predict.py", "call_model"),
+    ("model call", "models/pyfunc.py", "predict_checked"),
     ("encode", "core/codecs.py", "encode"),
-    ("routing probability", "routing/router.py", "probability"),
     ("the record's append", "online/fold.py", "append"),
 ]
 # What the fold calls per batch, each row one consumer's cumulative time.
@@ -51,16 +55,16 @@ FOLD_PARTS = [
 ]
 
 
-def scope() -> dict[str, Any]:
-    headers = [*HEADERS, (b"content-length", str(len(BODY)).encode())]
+def scope(path: str = "/invocations", body: bytes = BODY) -> dict[str, Any]:
+    headers = [*HEADERS, (b"content-length", str(len(body)).encode())]
     return {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
         "method": "POST",
         "scheme": "http",
-        "path": "/invocations",
-        "raw_path": b"/invocations",
+        "path": path,
+        "raw_path": path.encode(),
         "query_string": b"",
         "root_path": "",
         "headers": headers,
@@ -70,18 +74,42 @@ def scope() -> dict[str, Any]:
 
 
 async def per_request_us(
-    call: Callable[[], Awaitable[Any]], n: int, fold: Callable[[], Any] = lambda: None
+    call: Callable[[], Awaitable[Any]],
+    n: int,
+    fold: Callable[[], Any] = lambda: None,
+    settle: Callable[[], None] = lambda: None,
 ) -> float:
-    """CPU per call; `fold` runs after, untimed (the inline path never yields to its task)."""
+    """CPU per call; `fold` runs after, untimed (the inline path never yields to its task);
+    `settle` blocks until work the calls handed to other threads is done (timed)."""
     for _ in range(min(n, 200)):  # warm: the inline-predict decision needs a measured predict
         await call()
+    settle()
     fold()
     started = time.process_time()
     for _ in range(n):
         await call()
+    settle()
     spent = time.process_time() - started
     fold()
     return spent / n * 1e6
+
+
+def shadow_settled(app: Any) -> Callable[[], None]:
+    """Blocks (the event loop too, so no fold runs meanwhile) until every copy the shadow
+    runner was given is compared, dropped or failed."""
+    runner = app.state.serving.shadow
+
+    def outcomes() -> int:
+        c = runner.counters()
+        return c["requests_compared"] + c["dropped"] + c["error"] + c["timeout"]
+
+    def settle() -> None:
+        seen = -1
+        while runner.queue or outcomes() != seen:  # the worker's last batch counted too
+            seen = outcomes()
+            time.sleep(0.05)
+
+    return settle
 
 
 async def fold_per_record_us(call: Callable[[], Awaitable[Any]], n: int, fold: Any) -> float:
@@ -93,15 +121,17 @@ async def fold_per_record_us(call: Callable[[], Awaitable[Any]], n: int, fold: A
     return (time.process_time() - started) / max(folded, 1) * 1e6
 
 
-def asgi_call(app: Any) -> Callable[[], Awaitable[None]]:
+def asgi_call(
+    app: Any, path: str = "/invocations", body: bytes = BODY
+) -> Callable[[], Awaitable[None]]:
     async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": BODY, "more_body": False}
+        return {"type": "http.request", "body": body, "more_body": False}
 
     async def send(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start" and message["status"] != 200:
             raise SystemExit(f"the app answered {message['status']}")
 
-    return lambda: app(scope(), receive, send)
+    return lambda: app(scope(path, body), receive, send)
 
 
 def bare_app() -> Any:
@@ -158,29 +188,54 @@ async def main() -> None:
     from trk.serving.http.app import create_app
 
     root = Path(tempfile.mkdtemp(prefix="trk-profile-"))
-    app = create_app(
-        ServeSettings(model_uri=iris_model(root), tracking_uri=f"sqlite:///{root}/t.db")
+    model = iris_model(root)
+    app = create_app(ServeSettings(model_uri=model, tracking_uri=f"sqlite:///{root}/t.db"))
+    shadow_app = create_app(
+        ServeSettings(
+            model_uri=model,
+            challenger_uri=model,
+            mode="shadow",
+            tracking_uri=f"sqlite:///{root}/shadow.db",
+        )
     )
     plane, folder = app.state.dataplane, app.state.serving.folder
-    await plane.start()
-    await plane.wait_loaded()
+    shadow_plane, shadow_folder = shadow_app.state.dataplane, shadow_app.state.serving.folder
+    for p in (plane, shadow_plane):
+        await p.start()
+        await p.wait_loaded()
     headers = Headers(scope=scope())
     direct = "DataPlane.infer, called directly"
+    shadow = "trk-serve app, shadow mode"
     calls = {
         "bare Starlette, constant body": asgi_call(bare_app()),
         "trk-serve app, /invocations": asgi_call(app),
+        "trk-serve app, V2 infer": asgi_call(app, V2_PATH, V2_BODY),
+        shadow: asgi_call(shadow_app),
         direct: lambda: plane.infer(BODY, "application/json", headers),
     }
+    settled = shadow_settled(shadow_app)
     best = {name: float("inf") for name in calls}
-    fold_us = float("inf")
+    fold_us = shadow_fold_us = float("inf")
     for _ in range(args.repeat):
         for name, call in calls.items():
-            best[name] = min(best[name], await per_request_us(call, args.requests, folder.fold))
+            fold, settle = (shadow_folder.fold, settled) if name == shadow else (folder.fold, None)
+            us = await per_request_us(call, args.requests, fold, settle or (lambda: None))
+            best[name] = min(best[name], us)
         fold_us = min(fold_us, await fold_per_record_us(calls[direct], args.requests, folder.fold))
+        settled()
+        shadow_folder.fold()
+        for _ in range(args.requests):
+            await calls[shadow]()
+        settled()
+        started = time.process_time()
+        folded = shadow_folder.fold()
+        per_request = (time.process_time() - started) / max(folded, 1) * 2 * 1e6
+        shadow_fold_us = min(shadow_fold_us, per_request)
     print(f"CPU us per request, one iris row, min of {args.repeat} x {args.requests}:")
     for name, us in best.items():
         print(f"  {name:34s} {us:7.1f}")
     print(f"  {'the fold, per record (off the path)':34s} {fold_us:7.1f}")
+    print(f"  {'the fold, shadow mode, per request':34s} {shadow_fold_us:7.1f}")
     profile = cProfile.Profile()
     profile.enable()
     await per_request_us(calls[direct], args.requests)
@@ -198,6 +253,7 @@ async def main() -> None:
     for part, share in shares(profile, FOLD_PARTS, ("online/fold.py", "fold"), rest).items():
         print(f"  {part:56s} {share:6.1%} {share * fold_us:6.1f} us")
     await plane.stop()
+    await shadow_plane.stop()
 
 
 if __name__ == "__main__":

@@ -172,3 +172,41 @@ def test_describe_names_mode_and_weights():
         "sticky_header": "x-user-id",
         "allow_forced_variant": False,
     }
+
+
+@pytest.mark.parametrize(
+    "mode, weight, force",
+    [
+        ("single", 0.0, None),
+        ("split", 0.3, None),
+        ("split", 0.0, None),
+        ("split", 1.0, None),
+        ("shadow", 0.0, None),
+        ("split", 0.3, "challenger"),
+        ("split", 0.3, "champion"),
+    ],
+)
+def test_a_route_carries_the_probability_the_router_states_for_its_variant(mode, weight, force):
+    champ, chall = slots()
+    router = Router(
+        champ,
+        chall if mode != "single" else None,
+        mode,
+        weight,
+        allow_forced=True,
+        rng=random.Random(3),
+    )
+    headers = {"x-trk-variant": force} if force else {}
+    for _ in range(50):
+        route = router.route(headers)
+        assert route.probability == router.probability(route.primary.name)
+
+
+def test_single_mode_hands_out_one_route_until_the_champion_is_swapped():
+    champ, _ = slots()
+    router = Router(champ, None)
+    first = router.route({})
+    assert router.route({}) is first
+    champ.swap(Variant(CHAMPION, champ.uri, None, "iris", "2"))
+    again = router.route({})
+    assert again is not first and again.primary.version == "2"

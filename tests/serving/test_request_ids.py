@@ -29,3 +29,13 @@ def test_fresh_ids_sort_in_the_order_they_were_made_across_milliseconds():
     assert sorted(made) == made
     stamp_ms = int(made[-1][:12], 16)
     assert abs(stamp_ms - time.time() * 1000) < 60_000  # the prefix is the wall clock
+
+
+def test_an_id_made_from_a_requests_arrival_read_carries_that_millisecond():
+    arrival = time.perf_counter()
+    rid = new_request_id(arrival)
+    assert uuid.UUID(rid).version == 7
+    assert abs(int(rid[:12], 16) - time.time() * 1000) < 60_000
+    later = new_request_id(arrival + 1.0)  # a second later: sorts after
+    assert later > rid and int(later[:12], 16) - int(rid[:12], 16) in (999, 1000, 1001)
+

@@ -75,6 +75,18 @@ class PyFuncModel:
         x = enforcement.check_array(x, self._n_cols, self._dtype)
         return self._call(self._impl.predict_array, x, params)
 
+    @property
+    def array_dtype(self) -> np.dtype | None:
+        """The dtype `predict_array` casts its input to (None: any numeric dtype is kept)."""
+        return self._dtype
+
+    def predict_checked(self, x: np.ndarray, params: dict[str, Any] | None = None) -> Any:
+        """`predict_array` for an array its caller has already checked: 2-D, as wide as the
+        signature, of `array_dtype`, and only when `needs_dataframe` is false. Serving's
+        decoder checks each request once (`serving/core/inputs.py`); checking it again here
+        was a second schema check per request."""
+        return self._call(self._impl.predict_array, x, params)
+
     def _call(self, fn: Any, data: Any, params: dict[str, Any] | None) -> Any:
         try:
             return fn(data, params)

@@ -216,6 +216,12 @@ def check_array(x: np.ndarray, n_cols: int | None, dtype: np.dtype | None) -> np
         raise _mismatch(f"expected {n_cols} columns, got {x.shape[1]}")
     if dtype is None or x.dtype == dtype:
         return x
+    return cast_array(x, dtype)
+
+
+def cast_array(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """`x` as `dtype` when the cast keeps its values (serving's decoder calls this alone: it
+    has checked the shape already)."""
     if not _safe(x.dtype, dtype):
         raise _mismatch(f"expected {dtype} values, got {x.dtype}")
     return x.astype(dtype)

@@ -50,8 +50,22 @@ class MlflowCodec:
         return dumps(exc.to_dict())
 
 
+_MEDIA_TYPES: dict[str, str] = {}  # Content-Type headers seen, and what each reads as
+_MEDIA_TYPES_KEPT = 64  # clients send one or two; a client varying it gets no cache
+
+
 def media_type(content_type: str | None) -> str:
     """The bare media type of a Content-Type header, refusing what the server cannot read."""
+    known = _MEDIA_TYPES.get(content_type) if content_type else None
+    if known is not None:
+        return known
+    mime = _media_type(content_type)
+    if len(_MEDIA_TYPES) < _MEDIA_TYPES_KEPT and content_type and len(content_type) <= 100:
+        _MEDIA_TYPES[content_type] = mime
+    return mime
+
+
+def _media_type(content_type: str | None) -> str:
     if not content_type:
         raise UnsupportedMediaType("Missing Content-Type header: use application/json or text/csv")
     mime, _, rest = content_type.partition(";")
@@ -69,9 +83,9 @@ def media_type(content_type: str | None) -> str:
 def decode(body: bytes, content_type: str | None, spec: InputSpec) -> ModelInput:
     """Request body to model input; every problem is a BadRequest/InvalidParameter."""
     mime = media_type(content_type)
-    if not body.strip():
-        raise BadRequest(f"Empty request body: {_EXAMPLE}")
     if mime == CSV:
+        if not body.strip():
+            raise BadRequest(f"Empty request body: {_EXAMPLE}")
         return decode_csv(body, spec)
     return decode_json(body, spec)
 
@@ -81,12 +95,18 @@ def decode_json(body: bytes, spec: InputSpec) -> ModelInput:
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
+        if not body.strip():  # looked at only when it failed: strip copies the body
+            raise BadRequest(f"Empty request body: {_EXAMPLE}") from None
         raise BadRequest(f"Invalid JSON: {exc}") from None
     if not isinstance(doc, dict):
         raise BadRequest(
             f"The body must be a JSON object with exactly one of {', '.join(FORMATS)}; "
             f"got a {type(doc).__name__}"
         )
+    if len(doc) == 1:  # the usual body: one input form and no params, known at one look
+        key = next(iter(doc))
+        if key in FORMATS:
+            return _decode_form(key, doc[key], spec, None)
     params = doc.get("params")
     if params is not None and not isinstance(params, dict):
         raise BadRequest("'params' must be a JSON object")
@@ -100,8 +120,12 @@ def decode_json(body: bytes, spec: InputSpec) -> ModelInput:
     if len(keys) != 1:
         found = f"got {', '.join(keys)}" if keys else "got none"
         raise BadRequest(f"Use exactly one of {', '.join(FORMATS)}; {found}")
-    key = keys[0]
-    value = doc[key]
+    return _decode_form(keys[0], doc[keys[0]], spec, params)
+
+
+def _decode_form(
+    key: str, value: Any, spec: InputSpec, params: dict[str, Any] | None
+) -> ModelInput:
     if key == "dataframe_split":
         return inputs.from_split(value, spec, params)
     if key == "dataframe_records":

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from trk.exceptions import BadRequest, InvalidParameter
+from trk.models.schema_enforcement import cast_array
 
 MAX_DEPTH = 8  # list nesting a request may use; deeper is an attack or a mistake
 NUMERIC_TYPES = {"boolean", "integer", "long", "float", "double"}
@@ -37,23 +38,26 @@ class InputSpec:
     tensor_shape: tuple[int, ...] | None
     fast_ok: bool  # numeric 2-D input may skip pandas entirely
     has_signature: bool
+    # What the fast path's array is cast to (the model's `array_dtype`; None: kept as sent).
+    dtype: np.dtype[Any] | None = None
 
     @classmethod
     def of(cls, model: Any) -> InputSpec:
-        """Read the signature and `needs_dataframe` of a PyFuncModel."""
+        """Read the signature, `needs_dataframe` and `array_dtype` of a PyFuncModel."""
         sig = model.metadata.signature
         needs_df = bool(getattr(model, "needs_dataframe", True))
+        dtype = getattr(model, "array_dtype", None)
         if sig is None or not len(sig.inputs):
-            return cls(None, (), False, None, not needs_df, False)
+            return cls(None, (), False, None, not needs_df, False, dtype)
         schema = sig.inputs
         if schema.is_tensor_spec():
             shape = tuple(schema.inputs[0].shape) if len(schema.inputs) == 1 else None
             names = tuple(schema.input_names()) if schema.has_input_names() else None
-            return cls(names, (), True, shape, not needs_df and shape is not None, True)
+            return cls(names, (), True, shape, not needs_df and shape is not None, True, dtype)
         types = tuple(s.type for s in schema.inputs)
         names = tuple(schema.input_names()) if schema.has_input_names() else None
         numeric = all(t in NUMERIC_TYPES for t in types)
-        return cls(names, types, False, None, numeric and not needs_df, True)
+        return cls(names, types, False, None, numeric and not needs_df, True, dtype)
 
     @property
     def n_cols(self) -> int | None:
@@ -132,7 +136,7 @@ def from_rows(rows: Any, spec: InputSpec, params: dict[str, Any] | None) -> Mode
         raise BadRequest(f"Expected a list of rows, got {type(rows).__name__}")
     if not rows:
         raise BadRequest("The input holds no rows")
-    if all(isinstance(r, dict) for r in rows):
+    if isinstance(rows[0], dict) and all(isinstance(r, dict) for r in rows):
         return from_records(rows, spec, params)
     return from_array(to_array(rows), spec, params)
 
@@ -150,7 +154,11 @@ def from_array(arr: np.ndarray, spec: InputSpec, params: dict[str, Any] | None) 
 
 
 def _from_array(arr: np.ndarray, spec: InputSpec, params: dict[str, Any] | None) -> ModelInput:
-    """Check a positional array against the signature; fast path when numeric and allowed."""
+    """Check a positional array against the signature; fast path when numeric and allowed.
+
+    The request's one schema check: a fast-path array leaves here 2-D, as wide as the
+    signature and of the model's dtype, and the model's `predict_checked` takes it as it is.
+    """
     if spec.tensor:
         _check_tensor_shape(arr, spec)
     elif spec.n_cols is not None and (arr.ndim != 2 or arr.shape[1] != spec.n_cols):
@@ -162,6 +170,8 @@ def _from_array(arr: np.ndarray, spec: InputSpec, params: dict[str, Any] | None)
         _check_numeric(arr, spec)
     rows = int(arr.shape[0]) if arr.ndim else 1
     if spec.fast_ok and arr.ndim == 2 and arr.dtype.kind in NUMERIC_KINDS:
+        if spec.dtype is not None and arr.dtype != spec.dtype:
+            arr = cast_array(arr, spec.dtype)
         return ModelInput(arr, params, fast=True, rows=rows)
     if spec.names and not spec.tensor:
         import pandas as pd
@@ -175,9 +185,12 @@ def _check_tensor_shape(arr: np.ndarray, spec: InputSpec) -> None:
     shape = spec.tensor_shape
     if shape is None:
         return
-    fits = arr.ndim == len(shape) and all(
-        s in (-1, a) for s, a in zip(shape, arr.shape, strict=False)
-    )
+    fits = arr.ndim == len(shape)
+    if fits:
+        for want, got in zip(shape, arr.shape, strict=True):  # a loop: no generator per request
+            if want != -1 and want != got:
+                fits = False
+                break
     if not fits:
         raise InvalidParameter(
             f"Expected a tensor of shape {tuple(shape)} (-1 = any), got {tuple(arr.shape)}"

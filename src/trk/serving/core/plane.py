@@ -26,7 +26,6 @@ from trk.serving.core.codecs import Codec
 from trk.serving.core.inputs import ModelInput
 from trk.serving.core.metrics import ServingMetrics
 from trk.serving.core.pool import PredictPool
-from trk.serving.core.predict import call_model
 from trk.serving.core.slots import Variants
 from trk.serving.core.variant import CHAMPION, Variant
 from trk.serving.online.records import UNROUTED, Record
@@ -50,8 +49,9 @@ class InferResult:
     status: int = 200
 
 
-# (decoded input, predictions, answer bytes, predict seconds or None when batched)
-Predicted = tuple[ModelInput, Any, bytes, float | None]
+# (decoded input, predictions, answer bytes, predict seconds or None when batched, and
+# the clock read that ended the model call: the inline path's answer is ready then)
+Predicted = tuple[ModelInput, Any, bytes, float | None, float]
 
 
 class RecordSink(Protocol):
@@ -65,6 +65,10 @@ class RouteChoice(Protocol):
 
     @property
     def shadow(self) -> Variant | None: ...
+
+    @property
+    def probability(self) -> float:
+        """The chance a request reaches `primary` (the prediction log's propensity)."""
 
 
 class RequestRouter(Protocol):
@@ -172,9 +176,13 @@ class DataPlane:
         `deadline` (event-loop time) is when the request's --timeout-s ends, counted from
         its arrival when the caller read the body first; else --timeout-s from now.
         Whatever happens, one record of the request goes to the record buffer.
+
+        The clock is read at arrival (the record's time, the fresh id's millisecond and the
+        latency's start), around the model call, and, when the predict ran in a thread, once
+        more on return: on the inline path the answer is ready when the model call ends.
         """
         started = time.perf_counter()
-        request_id = request_ids.request_id(headers.get("x-request-id"))
+        request_id = request_ids.request_id(headers.get("x-request-id"), started)
         try:
             route = self.router.route(headers, force)
         except TrkError as exc:
@@ -186,24 +194,27 @@ class DataPlane:
         try:
             call = Call(codec, body, content_type, request_id)
             if _inline_ok(variant, body):
-                model_input, predictions, payload, predict_s = self._predict_sync(variant, call)
+                model_input, predictions, payload, predict_s, ended = self._predict_sync(
+                    variant, call
+                )
             else:
                 if deadline is None:
                     deadline = asyncio.get_running_loop().time() + self.settings.timeout_s
                 async with asyncio.timeout_at(deadline):
-                    model_input, predictions, payload, predict_s = await self._predict(
+                    model_input, predictions, payload, predict_s, _ = await self._predict(
                         variant, call
                     )
+                ended = time.perf_counter()  # the thread hop back is part of the latency
         except (TimeoutError, TrkError) as exc:
             if isinstance(exc, TimeoutError):
                 exc = DeadlineExceeded(
                     f"The request ran past --timeout-s {self.settings.timeout_s:g} s"
                 )
-            self._record(variant, request_id, started, int(exc.status))
+            self._record(variant, route.probability, request_id, started, int(exc.status))
             return _error(codec, exc, name, variant.version, request_id)
         except BaseException as exc:  # a bug (500), or cancelled at shutdown (the app's 503)
             status = 503 if isinstance(exc, asyncio.CancelledError) else 500
-            self._record(variant, request_id, started, status)
+            self._record(variant, route.probability, request_id, started, status)
             raise
         self.in_flight.leave(name)
         request_id = model_input.request_id or request_id
@@ -214,9 +225,9 @@ class DataPlane:
                 name,
                 variant.version,
                 variant.model_name,
-                self.router.probability(name),
+                route.probability,
                 200,
-                time.perf_counter() - started,
+                ended - started,
                 predictions,
                 model_input.data,
                 model_input.params,
@@ -233,7 +244,9 @@ class DataPlane:
         at = time.perf_counter() if started is None else started
         self.records.append(Record(request_id, at, UNROUTED, "", "", 0.0, status, None))
 
-    def _record(self, variant: Variant, request_id: str, started: float, status: int) -> None:
+    def _record(
+        self, variant: Variant, probability: float, request_id: str, started: float, status: int
+    ) -> None:
         self.in_flight.leave(variant.name)
         seconds = time.perf_counter() - started
         self.records.append(
@@ -243,7 +256,7 @@ class DataPlane:
                 variant.name,
                 variant.version,
                 variant.model_name,
-                self.router.probability(variant.name),
+                probability,
                 status,
                 seconds,
             )
@@ -259,7 +272,8 @@ class DataPlane:
                 self._predict_decoded, variant, call, model_input, variant=variant.name
             )
         predictions = await variant.batcher.submit(model_input.data)
-        return model_input, predictions, call.encode(predictions, model_input, variant), None
+        payload = call.encode(predictions, model_input, variant)
+        return model_input, predictions, payload, None, 0.0
 
     def _predict_sync(self, variant: Variant, call: Call) -> Predicted:
         """Decode, predict and encode in one thread hop."""
@@ -267,14 +281,19 @@ class DataPlane:
         return self._predict_decoded(variant, call, model_input)
 
     def _predict_decoded(self, variant: Variant, call: Call, model_input: ModelInput) -> Predicted:
+        """The model call, its errors wrapped once (by the PyFuncModel), and the answer."""
+        model, data, params = variant.model, model_input.data, model_input.params
         started = time.perf_counter()
-        predictions = call_model(
-            variant.model, model_input.data, model_input.params, model_input.fast
-        )
-        seconds = time.perf_counter() - started
+        if model_input.fast:  # checked once, by the decoder
+            predictions = model.predict_checked(data, params)
+        else:
+            predictions = model.predict(data, params)
+        ended = time.perf_counter()
+        seconds = ended - started
         prev = variant.predict_ewma_s
         variant.predict_ewma_s = seconds if prev == math.inf else prev + 0.1 * (seconds - prev)
-        return model_input, predictions, call.encode(predictions, model_input, variant), seconds
+        payload = call.encode(predictions, model_input, variant)
+        return model_input, predictions, payload, seconds, ended
 
     # -- health and metadata ----------------------------------------------------------------
     def live(self) -> bool:

@@ -7,7 +7,6 @@ the same loading options, signature guard, input spec, batcher and metric labels
 
 from __future__ import annotations
 
-import functools
 import gc
 import logging
 from collections.abc import Callable
@@ -20,7 +19,6 @@ from trk.serving.core.breaker import CircuitBreaker
 from trk.serving.core.inputs import InputSpec
 from trk.serving.core.metrics import ServingMetrics
 from trk.serving.core.pool import PredictPool
-from trk.serving.core.predict import call_model
 from trk.serving.core.variant import CHALLENGER, CHAMPION, Variant, VariantSlot, load_variant
 
 log = logging.getLogger("trk.serving")
@@ -105,7 +103,7 @@ class Variants:
             self.metrics.observe_predict(labels, seconds, rows)
 
         return Batcher(
-            functools.partial(call_model, variant.model, fast=True),
+            variant.model.predict_checked,  # rows decoded and checked as each request came
             self.pool.runner(variant.name),
             self.settings.max_batch_size or 1,
             self.settings.max_batch_delay_ms / 1000.0,

@@ -11,6 +11,7 @@ each tensor's raw bytes), and asks for `binary_data_output` (answered in JSON, w
 from __future__ import annotations
 
 from typing import Any, NamedTuple
+from weakref import WeakKeyDictionary
 
 import numpy as np
 import orjson
@@ -75,7 +76,7 @@ class V2Codec:
     ) -> bytes:
         """The infer response: model, version, id, the answering variant, the outputs."""
         request = model_input.request
-        outputs = name_outputs(predictions, output_names(variant.model.metadata.signature))
+        outputs = name_outputs(predictions, _output_names_of(variant))
         wanted = request.outputs if isinstance(request, V2Request) else None
         if wanted is not None:
             unknown = [n for n in wanted if n not in outputs]
@@ -113,13 +114,16 @@ class V2Codec:
                     f"({size} bytes), got {text[:40]!r}"
                 )
             size = int(text)
-        if not body[:size].strip():
-            raise BadRequest('Empty request body: send {"inputs": [{"name", "shape", ...}]}')
+        header = body if size == len(body) else body[:size]
         try:
-            doc = orjson.loads(body[:size])
+            doc = orjson.loads(header)
         except orjson.JSONDecodeError as exc:
+            if not header.strip():  # looked at only when it failed: strip copies the body
+                raise BadRequest(
+                    'Empty request body: send {"inputs": [{"name", "shape", ...}]}'
+                ) from None
             raise BadRequest(f"Invalid JSON: {exc}") from None
-        return doc, body[size:]
+        return doc, body[size:] if size < len(body) else b""
 
 
 def error_body(message: str) -> bytes:
@@ -219,6 +223,18 @@ def _output_names(items: Any) -> tuple[str, ...] | None:
     ):
         raise BadRequest("'outputs' must be a list of objects with a 'name'")
     return tuple(o["name"] for o in items)
+
+
+# Each loaded model's output names, worked out once (forgotten with the model).
+_OUTPUT_NAMES: WeakKeyDictionary[Any, list[str]] = WeakKeyDictionary()
+
+
+def _output_names_of(variant: Variant) -> list[str]:
+    model = variant.model
+    names = _OUTPUT_NAMES.get(model)
+    if names is None:
+        names = _OUTPUT_NAMES[model] = output_names(model.metadata.signature)
+    return names
 
 
 def output_names(signature: Any) -> list[str]:

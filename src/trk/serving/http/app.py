@@ -43,6 +43,15 @@ def error_response(request: Request, exc: Exception) -> Response:
     return json_response(answer.to_dict(), answer.status, headers)
 
 
+def scope_headers(scope: Any) -> dict[str, str]:
+    """An infer request's headers by (lower-case) name, read once from the ASGI scope.
+
+    The first of a repeated name wins, as with Starlette's `Headers.get`, which scans and
+    re-encodes the header list on every call: an infer request asks for four or five names.
+    """
+    return {k.decode("latin-1"): v.decode("latin-1") for k, v in reversed(scope["headers"])}
+
+
 class InferResponse(Response):
     """An answer of /invocations with trk's headers encoded directly.
 
@@ -88,14 +97,12 @@ def create_app(
     def deadline() -> float:
         return asyncio.get_running_loop().time() + settings.timeout_s
 
-    async def infer_body(request: Request, until: float | None = None) -> bytes:
+    async def infer_body(request: Request, until: float, headers: dict[str, str]) -> bytes:
         """An infer request's body; one too large (413) or too slow (408) counts as refused."""
         try:
-            return await bodies.read(request, deadline() if until is None else until)
+            return await bodies.read(request, until, headers)
         except BadRequest as exc:
-            plane.refused(
-                request_ids.request_id(request.headers.get("x-request-id")), int(exc.status)
-            )
+            plane.refused(request_ids.request_id(headers.get("x-request-id")), int(exc.status))
             raise
 
     async def answer(
@@ -103,8 +110,8 @@ def create_app(
     ) -> Response:
         """Read an infer request and answer it in `codec`'s protocol (MLflow's or V2)."""
         until = deadline()  # one deadline for the body and the predict
-        body = await infer_body(request, until)
-        headers = request.headers
+        headers = scope_headers(request.scope)
+        body = await infer_body(request, until, headers)
         content_type = headers.get("content-type")
         try:
             result = await plane.infer(body, content_type, headers, codec, force, deadline=until)

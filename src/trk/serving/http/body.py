@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Mapping
 
 from starlette.requests import Request
 
@@ -36,9 +37,13 @@ class BodyReader:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
 
-    async def read(self, request: Request, deadline: float) -> bytes:
-        """The body: 413 as soon as it passes the limit, 408 if not in by `deadline`."""
-        declared = request.headers.get("content-length")
+    async def read(
+        self, request: Request, deadline: float, headers: Mapping[str, str] | None = None
+    ) -> bytes:
+        """The body: 413 as soon as it passes the limit, 408 if not in by `deadline`.
+
+        `headers`: the request's, when the caller has read them already (else Starlette's)."""
+        declared = (request.headers if headers is None else headers).get("content-length")
         if declared and declared.isdigit() and int(declared) > self.limit:
             raise PayloadTooLarge(f"Request body of {declared} bytes is over --max-body-mb")
         task = asyncio.current_task()
