@@ -38,4 +38,3 @@ def test_an_id_made_from_a_requests_arrival_read_carries_that_millisecond():
     assert abs(int(rid[:12], 16) - time.time() * 1000) < 60_000
     later = new_request_id(arrival + 1.0)  # a second later: sorts after
     assert later > rid and int(later[:12], 16) - int(rid[:12], 16) in (999, 1000, 1001)
-
