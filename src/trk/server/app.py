@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from trk.contracts.api.row import PREFIXES as API_PREFIXES
 from trk.contracts.store import Store
 from trk.exceptions import TrkError
 from trk.server import artifacts as artifact_proxy
@@ -44,20 +45,19 @@ from trk.ui import app as dashboard
 
 log = logging.getLogger(__name__)
 
-# MLflow's client reaches some endpoints under 3.0 and its web UI under ajax-api.
-API_PREFIXES = ("/api/2.0/mlflow/", "/api/3.0/mlflow/", "/ajax-api/2.0/mlflow/")
-APIS = [
-    *experiments.APIS,
-    *runs.APIS,
-    *metrics.APIS,
-    *run_artifacts.APIS,
-    *inputs.APIS,
-    *stages.APIS,
-    *registry.APIS,
-    *logged_models.APIS,
-    *webhooks.APIS,
-    *predictions.APIS,
-    *rollouts.APIS,
+# Every row of the route table (`trk.contracts.api`) but the basic-auth app's, with its handler.
+ENDPOINTS = [
+    *experiments.ENDPOINTS,
+    *runs.ENDPOINTS,
+    *metrics.ENDPOINTS,
+    *run_artifacts.ENDPOINTS,
+    *inputs.ENDPOINTS,
+    *stages.ENDPOINTS,
+    *registry.ENDPOINTS,
+    *logged_models.ENDPOINTS,
+    *webhooks.ENDPOINTS,
+    *predictions.ENDPOINTS,
+    *rollouts.ENDPOINTS,
 ]
 
 # `trk server --workers N` hands its settings to uvicorn's worker processes through these.
@@ -108,14 +108,14 @@ def create_app(
     server_metrics = ServerMetrics(CollectorRegistry())
     routes: list[BaseRoute] = [Route("/health", health, methods=["GET"])]
     routes.append(metrics_route(server_metrics, store))  # behind the token like the API
-    routes += [api_route(api, ctx, prefix) for prefix in API_PREFIXES for api in APIS]
+    routes += [api_route(e, ctx, prefix) for prefix in API_PREFIXES for e in ENDPOINTS]
     if serve_artifacts:
         routes += artifact_proxy.routes(ctx)
     routes += run_artifacts.routes(ctx)  # files of runs, versions, logged models; /version
     routes += graphql.routes(ctx)  # MLflow's GraphQL queries, answered by the REST handlers
     control = basic_auth.control_for(ctx, protected_aliases) if app_name is not None else None
     if control is not None:  # users, permissions, tokens, promotions, the sign-up form
-        routes += [api_route(api, ctx, p) for p in API_PREFIXES for api in basic_auth.APIS]
+        routes += [api_route(e, ctx, p) for p in API_PREFIXES for e in basic_auth.ENDPOINTS]
         routes += basic_auth.signup_routes(control, API_PREFIXES[0], max_body_bytes)
     routes += dashboard.routes(ctx)  # after the API: `/` and `/static` never shadow it
     hosts = allowed_hosts if allowed_hosts is not None else default_allowed_hosts("127.0.0.1")

@@ -1,8 +1,9 @@
-"""One REST endpoint: declared fields, a sync handler run in the thread pool, JSON out."""
+"""One REST endpoint: a route-table row (`trk.contracts.api`) bound to a sync handler run in
+the thread pool, JSON out."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from trk.contracts.api.row import Api
 from trk.contracts.store import Store
 from trk.contracts.surfaces import LoggedModelStore
 from trk.exceptions import TrkError
@@ -42,30 +44,34 @@ Handler = Callable[[ServerContext, dict[str, Any]], dict[str, Any] | None]
 
 
 @dataclass(frozen=True)
-class Api:
-    """`method path` answered by `handler(ctx, params)` after `fields` were checked."""
+class Endpoint:
+    """The route `api` answered by `handler(ctx, params)` after `api`'s fields were checked."""
 
-    method: str
-    path: str
-    fields: dict[str, str]
+    api: Api
     handler: Handler
     # The success status from the answer, where it is not always 200 (202: accepted, pending).
     status: Callable[[dict[str, Any]], int] | None = None
 
 
-def api_route(api: Api, ctx: ServerContext, prefix: str) -> Route:
-    """A Starlette route for `api` under `prefix` (e.g. /api/2.0/mlflow/)."""
+def bound(endpoints: Sequence[Endpoint], api: Api) -> Endpoint:
+    """The endpoint of `endpoints` that answers `api`."""
+    return next(e for e in endpoints if e.api is api)
 
-    async def endpoint(request: Request) -> Response:
+
+def api_route(endpoint: Endpoint, ctx: ServerContext, prefix: str) -> Route:
+    """A Starlette route for `endpoint` under `prefix` (e.g. /api/2.0/mlflow/)."""
+    api = endpoint.api
+
+    async def answer(request: Request) -> Response:
         try:
             params = await request_params(request, api.fields, ctx.max_body_bytes)
             # Stores are synchronous (SQLAlchemy, httpx): keep them off the event loop.
-            result = await run_in_threadpool(api.handler, ctx, params)
+            result = await run_in_threadpool(endpoint.handler, ctx, params)
         except TrkError as exc:
             return error_response(exc)
         except Exception as exc:  # a bug: log it, answer 500, keep serving
             return internal_error(exc, f"{api.method} {api.path}")
         out = result or {}
-        return json_response(out, api.status(out) if api.status is not None else 200)
+        return json_response(out, endpoint.status(out) if endpoint.status is not None else 200)
 
-    return Route(prefix + api.path, endpoint, methods=[api.method], name=None)
+    return Route(prefix + api.path, answer, methods=[api.method], name=None)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from trk.contracts.api import experiments as api
+from trk.contracts.api.fields import choice, key_values
 from trk.entities import ViewType
 from trk.exceptions import NotFound
-from trk.server.endpoint import Api, ServerContext
-from trk.server.params import choice, key_values
+from trk.server.endpoint import Endpoint, ServerContext
 from trk.store.mlflow_json import experiment_to_json
 
 VIEW_TYPES = tuple(v.value for v in ViewType)
@@ -81,31 +82,15 @@ def delete_tag(ctx: ServerContext, p: dict[str, Any]) -> None:
     ctx.store.delete_experiment_tag(p["experiment_id"], p["key"])
 
 
-_ID = {"experiment_id": "str!"}
-_SEARCH = {
-    "max_results": "int",
-    "page_token": "str",
-    "filter": "str",
-    "order_by": "str[]",
-    "view_type": "str",
-}
-
-APIS = [
-    Api(
-        "POST",
-        "experiments/create",
-        {"name": "str!", "artifact_location": "str", "tags": "obj[]"},
-        create,
-    ),
-    Api("GET", "experiments/get", _ID, get),
-    Api("GET", "experiments/get-by-name", {"experiment_name": "str!"}, get_by_name),
-    Api("POST", "experiments/search", _SEARCH, search),
-    Api("GET", "experiments/search", _SEARCH, search),
-    Api("POST", "experiments/update", {**_ID, "new_name": "str"}, update),
-    Api("POST", "experiments/delete", _ID, delete),
-    Api("POST", "experiments/restore", _ID, restore),
-    Api(
-        "POST", "experiments/set-experiment-tag", {**_ID, "key": "str!", "value": "text!"}, set_tag
-    ),
-    Api("POST", "experiments/delete-experiment-tag", {**_ID, "key": "str!"}, delete_tag),
+ENDPOINTS = [
+    Endpoint(api.CREATE, create),
+    Endpoint(api.GET, get),
+    Endpoint(api.GET_BY_NAME, get_by_name),
+    Endpoint(api.SEARCH, search),
+    Endpoint(api.SEARCH_GET, search),
+    Endpoint(api.UPDATE, update),
+    Endpoint(api.DELETE, delete),
+    Endpoint(api.RESTORE, restore),
+    Endpoint(api.SET_TAG, set_tag),
+    Endpoint(api.DELETE_TAG, delete_tag),
 ]

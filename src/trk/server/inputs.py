@@ -6,10 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from trk.contracts.api import experiments as experiments_api
+from trk.contracts.api import runs as runs_api
+from trk.contracts.api.fields import check_fields, key_values, missing
 from trk.contracts.run_inputs import Dataset, DatasetInput, ModelMetric, ModelOutput
 from trk.exceptions import InvalidParameter, NotFound
-from trk.server.endpoint import Api, ServerContext
-from trk.server.params import check_fields, key_values, missing
+from trk.server.endpoint import Endpoint, ServerContext
 from trk.store.mlflow_json import model_metric_to_json, run_io_to_json
 from trk.store.sql_model_metrics import SqlModelMetrics
 
@@ -152,13 +154,8 @@ def search_datasets(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
     return {"dataset_summaries": [{k: v for k, v in s.items() if v is not None} for s in summaries]}
 
 
-APIS = [
-    Api(
-        "POST",
-        "runs/log-inputs",
-        {"run_id": "str", "run_uuid": "str", "datasets": "obj[]", "models": "obj[]"},
-        log_inputs,
-    ),
-    Api("POST", "runs/outputs", {"run_id": "str!", "models": "obj[]"}, log_outputs),
-    Api("POST", "experiments/search-datasets", {"experiment_ids": "str[]"}, search_datasets),
+ENDPOINTS = [
+    Endpoint(runs_api.LOG_INPUTS, log_inputs),
+    Endpoint(runs_api.LOG_OUTPUTS, log_outputs),
+    Endpoint(experiments_api.SEARCH_DATASETS, search_datasets),
 ]

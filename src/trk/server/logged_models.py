@@ -5,12 +5,13 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
+from trk.contracts.api import logged_models as api
+from trk.contracts.api.fields import key_values
 from trk.contracts.surfaces import LoggedModelStore
 from trk.entities import LoggedModel
 from trk.exceptions import NotFound
 from trk.server import inputs
-from trk.server.endpoint import Api, ServerContext
-from trk.server.params import key_values
+from trk.server.endpoint import Endpoint, ServerContext
 from trk.store.mlflow_json import file_info_to_json, logged_model_to_json
 
 
@@ -96,50 +97,14 @@ def list_files(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
     return {"root_uri": model.artifact_location, "files": files}
 
 
-_ID = {"model_id": "str!"}
-_LM = "logged-models"
-
-APIS = [
-    Api(
-        "POST",
-        f"{_LM}/search",
-        {
-            "experiment_ids": "str[]",
-            "filter": "str",
-            "datasets": "obj[]",
-            "max_results": "int",
-            "order_by": "obj[]",
-            "page_token": "str",
-        },
-        search,
-    ),
-    Api(
-        "POST",
-        _LM,
-        {
-            "experiment_id": "str!",
-            "name": "str",
-            "model_type": "str",
-            "source_run_id": "str",
-            "params": "obj[]",
-            "tags": "obj[]",
-        },
-        create,
-    ),
-    Api("GET", _LM + "/{model_id}", _ID, get),
-    Api("PATCH", _LM + "/{model_id}", {**_ID, "status": "str!"}, finalize),
-    Api("DELETE", _LM + "/{model_id}", _ID, delete),
-    Api("PATCH", _LM + "/{model_id}/tags", {**_ID, "tags": "obj[]"}, set_tags),
-    Api("DELETE", _LM + "/{model_id}/tags/{tag_key}", {**_ID, "tag_key": "str!"}, delete_tag),
-    Api("POST", _LM + "/{model_id}/params", {**_ID, "params": "obj[]"}, log_params),
-    Api(
-        "GET",
-        _LM + "/{model_id}/artifacts/directories",
-        {
-            **_ID,
-            "artifact_directory_path": "str",
-            "page_token": "str",
-        },
-        list_files,
-    ),
+ENDPOINTS = [
+    Endpoint(api.SEARCH, search),
+    Endpoint(api.CREATE, create),
+    Endpoint(api.GET, get),
+    Endpoint(api.FINALIZE, finalize),
+    Endpoint(api.DELETE, delete),
+    Endpoint(api.SET_TAGS, set_tags),
+    Endpoint(api.DELETE_TAG, delete_tag),
+    Endpoint(api.LOG_PARAMS, log_params),
+    Endpoint(api.LIST_FILES, list_files),
 ]

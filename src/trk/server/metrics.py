@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from trk.contracts.api import runs as api
+from trk.contracts.api.fields import missing
 from trk.entities import Metric
 from trk.exceptions import InvalidParameter
-from trk.server.endpoint import Api, ServerContext
-from trk.server.params import missing
+from trk.server.endpoint import Endpoint, ServerContext
 from trk.server.runs import run_id_of
 from trk.store.mlflow_json import float_out, metric_to_json
 from trk.store.search import decode_page_token, encode_page_token
@@ -109,30 +110,8 @@ def history_bulk_interval(ctx: ServerContext, p: dict[str, Any]) -> dict[str, An
     return {"metrics": out}
 
 
-_RUN = {"run_id": "str", "run_uuid": "str"}
-APIS = [
-    Api(
-        "GET",
-        "metrics/get-history",
-        {**_RUN, "metric_key": "str!", "page_token": "str", "max_results": "int"},
-        history,
-    ),
-    Api(
-        "GET",
-        "metrics/get-history-bulk",
-        {"run_id": "str[]", "metric_key": "str", "max_results": "int"},
-        history_bulk,
-    ),
-    Api(
-        "GET",
-        "metrics/get-history-bulk-interval",
-        {
-            "run_ids": "str[]",
-            "metric_key": "str",
-            "start_step": "int",
-            "end_step": "int",
-            "max_results": "int",
-        },
-        history_bulk_interval,
-    ),
+ENDPOINTS = [
+    Endpoint(api.METRIC_HISTORY, history),
+    Endpoint(api.METRIC_HISTORY_BULK, history_bulk),
+    Endpoint(api.METRIC_HISTORY_BULK_INTERVAL, history_bulk_interval),
 ]

@@ -13,9 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 from trk import actor as acting
+from trk.contracts.api import predictions as api
 from trk.contracts.predictions import RECORDS_PER_CALL, check_model, parse_predictions
 from trk.contracts.surfaces import PredictionLogStore
-from trk.server.endpoint import Api, ServerContext
+from trk.server.endpoint import Endpoint, ServerContext
 
 
 def _log(ctx: ServerContext) -> PredictionLogStore:
@@ -74,26 +75,14 @@ def prune(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
     return {"deleted": _log(ctx).prune(p["before_ms"], model)}
 
 
-_READ = {"model": "str!", "since_ms": "int"}
-APIS = [
-    Api("POST", "trk/predictions/log", {"model": "str!", "records": "list!"}, log_predictions),
-    Api(
-        "POST",
-        "trk/labels/log",
-        {"model": "str!", "labels": "obj[]!"},
-        log_labels,
-        _accepted_if_pending,
-    ),
-    Api(
-        "POST",
-        "trk/labels/correct",
-        {"model": "str!", "labels": "obj[]!", "actor": "str"},
-        correct_labels,
-    ),
-    Api("GET", "trk/predictions/joined", _READ, joined),
-    Api("GET", "trk/predictions/paired", _READ, paired),
-    Api("GET", "trk/predictions/outcomes", {**_READ, "limit": "int"}, outcomes),
-    Api("GET", "trk/predictions/propensity", _READ, propensity),
-    Api("GET", "trk/predictions/paired-outcomes", {**_READ, "limit": "int"}, paired_outcomes),
-    Api("POST", "trk/predictions/prune", {"model": "str", "before_ms": "int!"}, prune),
+ENDPOINTS = [
+    Endpoint(api.LOG, log_predictions),
+    Endpoint(api.LOG_LABELS, log_labels, _accepted_if_pending),
+    Endpoint(api.CORRECT_LABELS, correct_labels),
+    Endpoint(api.JOINED, joined),
+    Endpoint(api.PAIRED, paired),
+    Endpoint(api.OUTCOMES, outcomes),
+    Endpoint(api.PROPENSITY, propensity),
+    Endpoint(api.PAIRED_OUTCOMES, paired_outcomes),
+    Endpoint(api.PRUNE, prune),
 ]

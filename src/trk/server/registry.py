@@ -6,10 +6,11 @@ import json
 from typing import Any
 
 from trk.artifacts.manifest import of_repository
+from trk.contracts.api import registry as api
+from trk.contracts.api.fields import key_values
 from trk.contracts.surfaces import LoggedModelStore
 from trk.exceptions import MalformedUri, NotFound
-from trk.server.endpoint import Api, ServerContext
-from trk.server.params import key_values
+from trk.server.endpoint import Endpoint, ServerContext
 from trk.server.sources import check_source
 from trk.store.mlflow_json import model_version_to_json, registered_model_to_json
 from trk.store.validation import check_model_id
@@ -175,54 +176,24 @@ def get_by_alias(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
     return _version(ctx.store.get_model_version_by_alias(p["name"], p["alias"]))
 
 
-_NAME = {"name": "str!"}
-_VER = {"name": "str!", "version": "str!"}
-_KV = {"key": "str!", "value": "text!"}
-_SEARCH = {"filter": "str", "max_results": "int", "order_by": "str[]", "page_token": "str"}
-_RM = "registered-models/"
-_MV = "model-versions/"
-
-APIS = [
-    Api(
-        "POST",
-        _RM + "create",
-        {**_NAME, "tags": "obj[]", "description": "str", "deployment_job_id": "str"},
-        create_model,
-    ),
-    Api("GET", _RM + "get", _NAME, get_model),
-    Api("GET", _RM + "search", _SEARCH, search_models),
-    Api(
-        "PATCH",
-        _RM + "update",
-        {**_NAME, "description": "str", "deployment_job_id": "str"},
-        update_model,
-    ),
-    Api("POST", _RM + "rename", {**_NAME, "new_name": "str"}, rename_model),
-    Api("DELETE", _RM + "delete", _NAME, delete_model),
-    Api("POST", _RM + "set-tag", {**_NAME, **_KV}, set_model_tag),
-    Api("DELETE", _RM + "delete-tag", {**_NAME, "key": "str!"}, delete_model_tag),
-    Api("POST", _RM + "alias", {**_NAME, "alias": "str!", "version": "str!"}, set_alias),
-    Api("DELETE", _RM + "alias", {**_NAME, "alias": "str!"}, delete_alias),
-    Api("GET", _RM + "alias", {**_NAME, "alias": "str!"}, get_by_alias),
-    Api(
-        "POST",
-        _MV + "create",
-        {
-            **_NAME,
-            "source": "str!",
-            "run_id": "str",
-            "tags": "obj[]",
-            "run_link": "str",
-            "description": "str",
-            "model_id": "str",
-        },
-        create_version,
-    ),
-    Api("GET", _MV + "get", _VER, get_version),
-    Api("PATCH", _MV + "update", {**_VER, "description": "str"}, update_version),
-    Api("DELETE", _MV + "delete", _VER, delete_version),
-    Api("GET", _MV + "search", _SEARCH, search_versions),
-    Api("POST", _MV + "set-tag", {**_VER, **_KV}, set_version_tag),
-    Api("DELETE", _MV + "delete-tag", {**_VER, "key": "str!"}, delete_version_tag),
-    Api("GET", _MV + "get-download-uri", _VER, download_uri),
+ENDPOINTS = [
+    Endpoint(api.CREATE_MODEL, create_model),
+    Endpoint(api.GET_MODEL, get_model),
+    Endpoint(api.SEARCH_MODELS, search_models),
+    Endpoint(api.UPDATE_MODEL, update_model),
+    Endpoint(api.RENAME_MODEL, rename_model),
+    Endpoint(api.DELETE_MODEL, delete_model),
+    Endpoint(api.SET_MODEL_TAG, set_model_tag),
+    Endpoint(api.DELETE_MODEL_TAG, delete_model_tag),
+    Endpoint(api.SET_ALIAS, set_alias),
+    Endpoint(api.DELETE_ALIAS, delete_alias),
+    Endpoint(api.GET_BY_ALIAS, get_by_alias),
+    Endpoint(api.CREATE_VERSION, create_version),
+    Endpoint(api.GET_VERSION, get_version),
+    Endpoint(api.UPDATE_VERSION, update_version),
+    Endpoint(api.DELETE_VERSION, delete_version),
+    Endpoint(api.SEARCH_VERSIONS, search_versions),
+    Endpoint(api.SET_VERSION_TAG, set_version_tag),
+    Endpoint(api.DELETE_VERSION_TAG, delete_version_tag),
+    Endpoint(api.DOWNLOAD_URI, download_uri),
 ]

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from trk.contracts.api import rollouts as api
 from trk.contracts.rollouts import parse_new, parse_transition
 from trk.contracts.surfaces import RolloutStore
-from trk.server.endpoint import Api, ServerContext
+from trk.server.endpoint import Endpoint, ServerContext
 
 MAX_LEASE_MS = 3_600_000
 
@@ -50,17 +51,11 @@ def release(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-_OWNER = {"model": "str!", "owner": "str!"}
-APIS = [
-    Api("GET", "trk/rollouts/get", {"model": "str!"}, get),
-    Api("GET", "trk/rollouts/list", {"active_only": "bool"}, list_rollouts),
-    Api("POST", "trk/rollouts/start", {"rollout": "obj!", "reason": "text"}, start),
-    Api(
-        "POST",
-        "trk/rollouts/transition",
-        {"model": "str!", "revision": "int!", "changes": "obj!", "transition": "obj!"},
-        transition,
-    ),
-    Api("POST", "trk/rollouts/lease", {**_OWNER, "ttl_ms": "int!"}, lease),
-    Api("POST", "trk/rollouts/release", _OWNER, release),
+ENDPOINTS = [
+    Endpoint(api.GET, get),
+    Endpoint(api.LIST, list_rollouts),
+    Endpoint(api.START, start),
+    Endpoint(api.TRANSITION, transition),
+    Endpoint(api.LEASE, lease),
+    Endpoint(api.RELEASE, release),
 ]

@@ -15,12 +15,14 @@ from starlette.routing import Route
 
 from trk import __version__
 from trk.artifacts.base import ArtifactRepository
+from trk.contracts.api import runs as api
+from trk.contracts.api.fields import missing
 from trk.exceptions import InvalidParameter
 from trk.server.artifacts import file_endpoint, safe_path
 from trk.server.downloads import send_artifact
-from trk.server.endpoint import Api, ServerContext
+from trk.server.endpoint import Endpoint, ServerContext
 from trk.server.json import json_response
-from trk.server.params import missing, read_body
+from trk.server.params import read_body
 from trk.store.mlflow_json import file_info_to_json
 from trk.uri import resolve_artifact_uri
 
@@ -120,7 +122,7 @@ _AJAX = "/ajax-api/2.0/mlflow/"
 
 
 def routes(ctx: ServerContext) -> list[Route]:
-    """The file routes (JSON ones are in APIS), bound to `ctx`."""
+    """The file routes (JSON ones are in ENDPOINTS), bound to `ctx`."""
     table = [
         ("/get-artifact", get_artifact, "GET"),
         ("/model-versions/get-artifact", get_version_artifact, "GET"),
@@ -134,11 +136,4 @@ def routes(ctx: ServerContext) -> list[Route]:
     return [Route(path, file_endpoint(fn, ctx), methods=[method]) for path, fn, method in table]
 
 
-APIS = [
-    Api(
-        "GET",
-        "artifacts/list",
-        {"run_id": "str", "run_uuid": "str", "path": "str", "page_token": "str"},
-        list_artifacts,
-    ),
-]
+ENDPOINTS = [Endpoint(api.LIST_ARTIFACTS, list_artifacts)]

@@ -4,26 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from trk.contracts.api import runs as api
+from trk.contracts.api.fields import check_fields, choice, key_values, missing
 from trk.entities import Metric, Param, RunStatus, RunTag
 from trk.server import inputs
-from trk.server.endpoint import Api, ServerContext
+from trk.server.endpoint import Endpoint, ServerContext
 from trk.server.experiments import view_type
-from trk.server.params import check_fields, choice, key_values, missing
 from trk.store.mlflow_json import run_info_to_json, run_io_to_json, run_to_json
 
 DEFAULT_EXPERIMENT_ID = "0"
 _STATUSES = tuple(s.value for s in RunStatus)
-_METRIC = {
-    "key": "str!",
-    "value": "float!",
-    "timestamp": "int!",
-    "step": "int",
-    "model_id": "str",
-    "dataset_name": "str",
-    "dataset_digest": "str",
-    "run_id": "str",
-}
-_KV = {"key": "str!", "value": "text!"}
 
 
 def run_id_of(p: dict[str, Any]) -> str:
@@ -94,15 +84,19 @@ def delete_tag(ctx: ServerContext, p: dict[str, Any]) -> None:
 def log_batch(ctx: ServerContext, p: dict[str, Any]) -> None:
     # Every entry is checked before the store sees the batch: all or nothing.
     checked = [
-        check_fields(m, _METRIC, f"metrics[{i}].") for i, m in enumerate(p.get("metrics", ()))
+        check_fields(m, api.METRIC, f"metrics[{i}].") for i, m in enumerate(p.get("metrics", ()))
     ]
     metrics = [_metric(m) for m in checked]
     if any(m.get("model_id") for m in checked):
         metrics = _without_repeats(ctx, run_id_of(p), metrics)
     params = [
-        Param(**check_fields(x, _KV, f"params[{i}].")) for i, x in enumerate(p.get("params", ()))
+        Param(**check_fields(x, api.KEY_VALUE, f"params[{i}]."))
+        for i, x in enumerate(p.get("params", ()))
     ]
-    tags = [RunTag(**check_fields(x, _KV, f"tags[{i}].")) for i, x in enumerate(p.get("tags", ()))]
+    tags = [
+        RunTag(**check_fields(x, api.KEY_VALUE, f"tags[{i}]."))
+        for i, x in enumerate(p.get("tags", ()))
+    ]
     for_models = inputs.model_metrics(ctx, run_id_of(p), checked)
     ctx.store.log_batch(run_id_of(p), metrics=metrics, params=params, tags=tags)
     inputs.log_model_metrics(ctx, run_id_of(p), for_models)
@@ -132,51 +126,16 @@ def search(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-_RUN = {"run_id": "str", "run_uuid": "str"}
-
-APIS = [
-    Api(
-        "POST",
-        "runs/create",
-        {
-            "experiment_id": "str",
-            "user_id": "str",
-            "run_name": "str",
-            "start_time": "int",
-            "tags": "obj[]",
-        },
-        create,
-    ),
-    Api("GET", "runs/get", _RUN, get),
-    Api(
-        "POST",
-        "runs/update",
-        {**_RUN, "status": "str", "end_time": "int", "run_name": "str"},
-        update,
-    ),
-    Api("POST", "runs/delete", {"run_id": "str!"}, delete),
-    Api("POST", "runs/restore", {"run_id": "str!"}, restore),
-    Api("POST", "runs/log-metric", {**_RUN, **_METRIC}, log_metric),
-    Api("POST", "runs/log-parameter", {**_RUN, **_KV}, log_param),
-    Api("POST", "runs/set-tag", {**_RUN, **_KV}, set_tag),
-    Api("POST", "runs/delete-tag", {"run_id": "str!", "key": "str!"}, delete_tag),
-    Api(
-        "POST",
-        "runs/log-batch",
-        {"run_id": "str!", "metrics": "obj[]", "params": "obj[]", "tags": "obj[]"},
-        log_batch,
-    ),
-    Api(
-        "POST",
-        "runs/search",
-        {
-            "experiment_ids": "str[]",
-            "filter": "str",
-            "run_view_type": "str",
-            "max_results": "int",
-            "order_by": "str[]",
-            "page_token": "str",
-        },
-        search,
-    ),
+ENDPOINTS = [
+    Endpoint(api.CREATE, create),
+    Endpoint(api.GET, get),
+    Endpoint(api.UPDATE, update),
+    Endpoint(api.DELETE, delete),
+    Endpoint(api.RESTORE, restore),
+    Endpoint(api.LOG_METRIC, log_metric),
+    Endpoint(api.LOG_PARAM, log_param),
+    Endpoint(api.SET_TAG, set_tag),
+    Endpoint(api.DELETE_TAG, delete_tag),
+    Endpoint(api.LOG_BATCH, log_batch),
+    Endpoint(api.SEARCH, search),
 ]

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from trk.server.endpoint import Api, ServerContext
+from trk.contracts.api import registry as api
+from trk.server.endpoint import Endpoint, ServerContext
 from trk.store.mlflow_json import model_version_to_json
 
 
@@ -27,15 +28,8 @@ def latest_versions(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
     return {"model_versions": [model_version_to_json(v) for v in versions]}
 
 
-_LATEST = {"name": "str!", "stages": "str[]"}
-
-APIS = [
-    Api(
-        "POST",
-        "model-versions/transition-stage",
-        {"name": "str!", "version": "str!", "stage": "str!", "archive_existing_versions": "bool"},
-        transition,
-    ),
-    Api("POST", "registered-models/get-latest-versions", _LATEST, latest_versions),
-    Api("GET", "registered-models/get-latest-versions", _LATEST, latest_versions),
+ENDPOINTS = [
+    Endpoint(api.TRANSITION_STAGE, transition),
+    Endpoint(api.LATEST_VERSIONS, latest_versions),
+    Endpoint(api.LATEST_VERSIONS_GET, latest_versions),
 ]

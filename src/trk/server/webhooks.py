@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from trk.contracts.api import webhooks as api
 from trk.contracts.surfaces import WebhookStore
-from trk.server.endpoint import Api, ServerContext
+from trk.server.endpoint import Endpoint, ServerContext
 
 
 def _hooks(ctx: ServerContext) -> WebhookStore:
@@ -72,20 +73,12 @@ def list_deliveries(ctx: ServerContext, p: dict[str, Any]) -> dict[str, Any]:
     return {"deliveries": [d.to_json() for d in found]}
 
 
-_ID = {"webhook_id": "str!"}
-_FIELDS = {"name": "str", "description": "str", "url": "str", "secret": "str", "status": "str"}
-
-APIS = [
-    Api(
-        "POST",
-        "webhooks",
-        {**_FIELDS, "name": "str!", "url": "str!", "events": "obj[]!"},
-        create_webhook,
-    ),
-    Api("GET", "webhooks", {"max_results": "int", "page_token": "str"}, list_webhooks),
-    Api("GET", "webhooks/{webhook_id}", _ID, get_webhook),
-    Api("PATCH", "webhooks/{webhook_id}", {**_ID, **_FIELDS, "events": "obj[]"}, update_webhook),
-    Api("DELETE", "webhooks/{webhook_id}", _ID, delete_webhook),
-    Api("POST", "webhooks/{webhook_id}/test", {**_ID, "event": "obj"}, test_webhook),
-    Api("GET", "webhooks/{webhook_id}/deliveries", {**_ID, "max_results": "int"}, list_deliveries),
+ENDPOINTS = [
+    Endpoint(api.CREATE, create_webhook),
+    Endpoint(api.LIST, list_webhooks),
+    Endpoint(api.GET, get_webhook),
+    Endpoint(api.UPDATE, update_webhook),
+    Endpoint(api.DELETE, delete_webhook),
+    Endpoint(api.TEST, test_webhook),
+    Endpoint(api.DELIVERIES, list_deliveries),
 ]

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from trk import settings
+from trk.contracts.api import experiments, logged_models, registry, runs
+from trk.contracts.api.row import Api
 from trk.contracts.run_inputs import DatasetInput, ModelOutput, RunIO
 from trk.contracts.store import Store
 from trk.entities import (
@@ -34,13 +36,13 @@ from trk.store.mlflow_json import (
     run_info_from_json,
     run_io_from_json,
 )
+from trk.store.rest_call import call
 from trk.store.rest_predictions import RestPredictionLog
 from trk.store.rest_rollouts import RestRollouts
 from trk.store.rest_webhooks import RestWebhooks
 from trk.store.validation import check_model_id
 from trk.transport import DEFAULT_RETRIES, DEFAULT_TIMEOUT_S, Transport
 
-API = "/api/2.0/mlflow/"
 PROXY_SCHEME = "mlflow-artifacts:"
 PROXY_PATH = "/api/2.0/mlflow-artifacts/artifacts"
 
@@ -65,15 +67,8 @@ class RestStore(Store):
         self.rollouts = RestRollouts(self.transport)
 
     # -- plumbing --------------------------------------------------------------------------
-    def _get(self, endpoint: str, **params: Any) -> dict[str, Any]:
-        clean = {k: v for k, v in params.items() if v is not None}
-        return self.transport.call("GET", API + endpoint, params=clean)
-
-    def _send(
-        self, method: str, endpoint: str, body: dict[str, Any], idempotent: bool = True
-    ) -> dict[str, Any]:
-        clean = {k: v for k, v in body.items() if v is not None}
-        return self.transport.call(method, API + endpoint, json=clean, idempotent=idempotent)
+    def _call(self, api: Api, **params: Any) -> dict[str, Any]:
+        return call(self.transport, api, **params)
 
     def artifact_uri(self, uri: str) -> str:
         """`mlflow-artifacts:/x` as this server's proxy URL, so any client can reach it."""
@@ -109,19 +104,21 @@ class RestStore(Store):
     def create_experiment(
         self, name: str, artifact_location: str | None = None, tags: dict[str, str] | None = None
     ) -> str:
-        body = {"name": name, "artifact_location": artifact_location, "tags": kv_list(tags or {})}
-        return str(
-            self._send("POST", "experiments/create", body, idempotent=False)["experiment_id"]
+        found = self._call(
+            experiments.CREATE,
+            name=name,
+            artifact_location=artifact_location,
+            tags=kv_list(tags or {}),
         )
+        return str(found["experiment_id"])
 
     def get_experiment(self, experiment_id: str) -> Experiment:
-        return self._experiment(
-            self._get("experiments/get", experiment_id=experiment_id)["experiment"]
-        )
+        found = self._call(experiments.GET, experiment_id=experiment_id)
+        return self._experiment(found["experiment"])
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         try:
-            found = self._get("experiments/get-by-name", experiment_name=name)
+            found = self._call(experiments.GET_BY_NAME, experiment_name=name)
         except NotFound:
             return None
         return self._experiment(found["experiment"])
@@ -134,35 +131,31 @@ class RestStore(Store):
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList[Experiment]:
-        body = {
-            "view_type": ViewType(view_type).value,
-            "max_results": max_results,
-            "filter": filter_string,
-            "order_by": list(order_by or []),
-            "page_token": page_token,
-        }
-        out = self._send("POST", "experiments/search", body)
+        out = self._call(
+            experiments.SEARCH,
+            view_type=ViewType(view_type).value,
+            max_results=max_results,
+            filter=filter_string,
+            order_by=list(order_by or []),
+            page_token=page_token,
+        )
         items = [self._experiment(e) for e in out.get("experiments", ())]
         return PagedList(items, out.get("next_page_token") or None)
 
     def rename_experiment(self, experiment_id: str, new_name: str) -> None:
-        self._send(
-            "POST", "experiments/update", {"experiment_id": experiment_id, "new_name": new_name}
-        )
+        self._call(experiments.UPDATE, experiment_id=experiment_id, new_name=new_name)
 
     def delete_experiment(self, experiment_id: str) -> None:
-        self._send("POST", "experiments/delete", {"experiment_id": experiment_id})
+        self._call(experiments.DELETE, experiment_id=experiment_id)
 
     def restore_experiment(self, experiment_id: str) -> None:
-        self._send("POST", "experiments/restore", {"experiment_id": experiment_id})
+        self._call(experiments.RESTORE, experiment_id=experiment_id)
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
-        body = {"experiment_id": experiment_id, "key": key, "value": value}
-        self._send("POST", "experiments/set-experiment-tag", body)
+        self._call(experiments.SET_TAG, experiment_id=experiment_id, key=key, value=value)
 
     def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
-        body = {"experiment_id": experiment_id, "key": key}
-        self._send("POST", "experiments/delete-experiment-tag", body)
+        self._call(experiments.DELETE_TAG, experiment_id=experiment_id, key=key)
 
     # -- runs ------------------------------------------------------------------------------
     def create_run(
@@ -173,17 +166,18 @@ class RestStore(Store):
         tags: dict[str, str] | None = None,
         run_name: str | None = None,
     ) -> Run:
-        body = {
-            "experiment_id": str(experiment_id),
-            "user_id": user_id,
-            "start_time": start_time,
-            "tags": kv_list(tags or {}),
-            "run_name": run_name,
-        }
-        return self._run(self._send("POST", "runs/create", body, idempotent=False)["run"])
+        found = self._call(
+            runs.CREATE,
+            experiment_id=str(experiment_id),
+            user_id=user_id,
+            start_time=start_time,
+            tags=kv_list(tags or {}),
+            run_name=run_name,
+        )
+        return self._run(found["run"])
 
     def get_run(self, run_id: str) -> Run:
-        return self._run(self._get("runs/get", run_id=run_id)["run"])
+        return self._run(self._call(runs.GET, run_id=run_id)["run"])
 
     def update_run_info(
         self,
@@ -192,21 +186,22 @@ class RestStore(Store):
         end_time: int | None = None,
         run_name: str | None = None,
     ) -> RunInfo:
-        body = {
-            "run_id": run_id,
-            "status": None if status is None else str(status),
-            "end_time": end_time,
-            "run_name": run_name,
-        }
-        info = run_info_from_json(self._send("POST", "runs/update", body)["run_info"])
+        found = self._call(
+            runs.UPDATE,
+            run_id=run_id,
+            status=None if status is None else str(status),
+            end_time=end_time,
+            run_name=run_name,
+        )
+        info = run_info_from_json(found["run_info"])
         info.artifact_uri = self.artifact_uri(info.artifact_uri)
         return info
 
     def delete_run(self, run_id: str) -> None:
-        self._send("POST", "runs/delete", {"run_id": run_id})
+        self._call(runs.DELETE, run_id=run_id)
 
     def restore_run(self, run_id: str) -> None:
-        self._send("POST", "runs/restore", {"run_id": run_id})
+        self._call(runs.RESTORE, run_id=run_id)
 
     def log_batch(
         self,
@@ -215,53 +210,45 @@ class RestStore(Store):
         params: Sequence[Param] = (),
         tags: Sequence[RunTag] = (),
     ) -> None:
-        body = {
-            "run_id": run_id,
-            "metrics": [_metric(m) for m in metrics],
-            "params": [{"key": p.key, "value": p.value} for p in params],
-            "tags": [{"key": t.key, "value": t.value} for t in tags],
-        }
-        # Safe to resend after an unknown outcome: a metric point already stored is skipped
-        # (unique on run, key, step, timestamp, value), params and tags are upserts.
-        self._send("POST", "runs/log-batch", body)
-
-    def log_metric(self, run_id: str, metric: Metric) -> None:
-        body = {"run_id": run_id, **_metric(metric)}
-        self._send("POST", "runs/log-metric", body)  # a repeat is stored once
-
-    def log_param(self, run_id: str, param: Param) -> None:
-        self._send(
-            "POST", "runs/log-parameter", {"run_id": run_id, "key": param.key, "value": param.value}
+        self._call(
+            runs.LOG_BATCH,
+            run_id=run_id,
+            metrics=[_metric(m) for m in metrics],
+            params=[{"key": p.key, "value": p.value} for p in params],
+            tags=[{"key": t.key, "value": t.value} for t in tags],
         )
 
+    def log_metric(self, run_id: str, metric: Metric) -> None:
+        self._call(runs.LOG_METRIC, run_id=run_id, **_metric(metric))
+
+    def log_param(self, run_id: str, param: Param) -> None:
+        self._call(runs.LOG_PARAM, run_id=run_id, key=param.key, value=param.value)
+
     def set_tag(self, run_id: str, tag: RunTag) -> None:
-        self._send("POST", "runs/set-tag", {"run_id": run_id, "key": tag.key, "value": tag.value})
+        self._call(runs.SET_TAG, run_id=run_id, key=tag.key, value=tag.value)
 
     def delete_tag(self, run_id: str, key: str) -> None:
-        self._send("POST", "runs/delete-tag", {"run_id": run_id, "key": key})
+        self._call(runs.DELETE_TAG, run_id=run_id, key=key)
 
     def log_inputs(
         self, run_id: str, datasets: Sequence[DatasetInput] = (), models: Sequence[str] = ()
     ) -> None:
-        body = {
-            "run_id": run_id,
-            "datasets": [dataset_input_to_json(x) for x in datasets],
-            "models": [{"model_id": m} for m in models],
-        }
-        self._send("POST", "runs/log-inputs", body)  # idempotent: a repeat changes nothing
+        self._call(
+            runs.LOG_INPUTS,
+            run_id=run_id,
+            datasets=[dataset_input_to_json(x) for x in datasets],
+            models=[{"model_id": m} for m in models],
+        )
 
     def log_outputs(self, run_id: str, models: Sequence[ModelOutput]) -> None:
-        body = {
-            "run_id": run_id,
-            "models": [{"model_id": m.model_id, "step": m.step} for m in models],
-        }
-        self._send("POST", "runs/outputs", body)
+        outputs = [{"model_id": m.model_id, "step": m.step} for m in models]
+        self._call(runs.LOG_OUTPUTS, run_id=run_id, models=outputs)
 
     def get_run_io(self, run_id: str) -> RunIO:
-        return run_io_from_json(self._get("runs/get", run_id=run_id)["run"])
+        return run_io_from_json(self._call(runs.GET, run_id=run_id)["run"])
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
-        out = self._get("metrics/get-history", run_id=run_id, metric_key=key)
+        out = self._call(runs.METRIC_HISTORY, run_id=run_id, metric_key=key)
         return [
             Metric(m["key"], float(m["value"]), int(m.get("timestamp", 0)), int(m.get("step", 0)))
             for m in out.get("metrics", ())
@@ -276,15 +263,15 @@ class RestStore(Store):
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList[Run]:
-        body = {
-            "experiment_ids": [str(e) for e in experiment_ids],
-            "filter": filter_string or None,
-            "run_view_type": ViewType(run_view_type).value,
-            "max_results": max_results,
-            "order_by": list(order_by or []),
-            "page_token": page_token,
-        }
-        out = self._send("POST", "runs/search", body)
+        out = self._call(
+            runs.SEARCH,
+            experiment_ids=[str(e) for e in experiment_ids],
+            filter=filter_string or None,
+            run_view_type=ViewType(run_view_type).value,
+            max_results=max_results,
+            order_by=list(order_by or []),
+            page_token=page_token,
+        )
         return PagedList(
             [self._run(r) for r in out.get("runs", ())], out.get("next_page_token") or None
         )
@@ -293,12 +280,13 @@ class RestStore(Store):
     def create_registered_model(
         self, name: str, tags: dict[str, str] | None = None, description: str | None = None
     ) -> RegisteredModel:
-        body = {"name": name, "tags": kv_list(tags or {}), "description": description}
-        out = self._send("POST", "registered-models/create", body, idempotent=False)
+        out = self._call(
+            registry.CREATE_MODEL, name=name, tags=kv_list(tags or {}), description=description
+        )
         return self._model(out["registered_model"])
 
     def get_registered_model(self, name: str) -> RegisteredModel:
-        return self._model(self._get("registered-models/get", name=name)["registered_model"])
+        return self._model(self._call(registry.GET_MODEL, name=name)["registered_model"])
 
     def search_registered_models(
         self,
@@ -307,8 +295,8 @@ class RestStore(Store):
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList[RegisteredModel]:
-        out = self._get(
-            "registered-models/search",
+        out = self._call(
+            registry.SEARCH_MODELS,
             filter=filter_string,
             max_results=max_results,
             order_by=list(order_by or []) or None,
@@ -318,28 +306,21 @@ class RestStore(Store):
         return PagedList(items, out.get("next_page_token") or None)
 
     def update_registered_model(self, name: str, description: str | None) -> RegisteredModel:
-        out = self._send(
-            "PATCH", "registered-models/update", {"name": name, "description": description}
-        )
+        out = self._call(registry.UPDATE_MODEL, name=name, description=description)
         return self._model(out["registered_model"])
 
     def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
-        out = self._send(
-            "POST",
-            "registered-models/rename",
-            {"name": name, "new_name": new_name},
-            idempotent=False,
-        )
+        out = self._call(registry.RENAME_MODEL, name=name, new_name=new_name)
         return self._model(out["registered_model"])
 
     def delete_registered_model(self, name: str) -> None:
-        self._send("DELETE", "registered-models/delete", {"name": name})
+        self._call(registry.DELETE_MODEL, name=name)
 
     def set_registered_model_tag(self, name: str, key: str, value: str) -> None:
-        self._send("POST", "registered-models/set-tag", {"name": name, "key": key, "value": value})
+        self._call(registry.SET_MODEL_TAG, name=name, key=key, value=value)
 
     def delete_registered_model_tag(self, name: str, key: str) -> None:
-        self._send("DELETE", "registered-models/delete-tag", {"name": name, "key": key})
+        self._call(registry.DELETE_MODEL_TAG, name=name, key=key)
 
     # -- model versions --------------------------------------------------------------------
     def create_model_version(
@@ -352,29 +333,31 @@ class RestStore(Store):
         model_id: str | None = None,
         manifest: dict[str, str] | None = None,
     ) -> ModelVersion:
-        body = {
-            "name": name,
-            "source": source,
-            "run_id": run_id,
-            "tags": kv_list(tags or {}),
-            "description": description,
-            "model_id": model_id,
-        }
-        out = self._send("POST", "model-versions/create", body, idempotent=False)
+        out = self._call(
+            registry.CREATE_VERSION,
+            name=name,
+            source=source,
+            run_id=run_id,
+            tags=kv_list(tags or {}),
+            description=description,
+            model_id=model_id,
+        )
         return self._version(out["model_version"])
 
     def get_model_version(self, name: str, version: str | int) -> ModelVersion:
-        out = self._get("model-versions/get", name=name, version=str(version))
+        out = self._call(registry.GET_VERSION, name=name, version=str(version))
         return self._version(out["model_version"])
 
     def update_model_version(
         self, name: str, version: str | int, description: str | None
     ) -> ModelVersion:
-        body = {"name": name, "version": str(version), "description": description}
-        return self._version(self._send("PATCH", "model-versions/update", body)["model_version"])
+        out = self._call(
+            registry.UPDATE_VERSION, name=name, version=str(version), description=description
+        )
+        return self._version(out["model_version"])
 
     def delete_model_version(self, name: str, version: str | int) -> None:
-        self._send("DELETE", "model-versions/delete", {"name": name, "version": str(version)})
+        self._call(registry.DELETE_VERSION, name=name, version=str(version))
 
     def search_model_versions(
         self,
@@ -383,8 +366,8 @@ class RestStore(Store):
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList[ModelVersion]:
-        out = self._get(
-            "model-versions/search",
+        out = self._call(
+            registry.SEARCH_VERSIONS,
             filter=filter_string,
             max_results=max_results,
             order_by=list(order_by or []) or None,
@@ -394,36 +377,32 @@ class RestStore(Store):
         return PagedList(items, out.get("next_page_token") or None)
 
     def set_model_version_tag(self, name: str, version: str | int, key: str, value: str) -> None:
-        body = {"name": name, "version": str(version), "key": key, "value": value}
-        self._send("POST", "model-versions/set-tag", body)
+        self._call(registry.SET_VERSION_TAG, name=name, version=str(version), key=key, value=value)
 
     def delete_model_version_tag(self, name: str, version: str | int, key: str) -> None:
-        body = {"name": name, "version": str(version), "key": key}
-        self._send("DELETE", "model-versions/delete-tag", body)
+        self._call(registry.DELETE_VERSION_TAG, name=name, version=str(version), key=key)
 
     def get_model_version_download_uri(self, name: str, version: str | int) -> str:
-        out = self._get("model-versions/get-download-uri", name=name, version=str(version))
+        out = self._call(registry.DOWNLOAD_URI, name=name, version=str(version))
         return self.artifact_uri(out["artifact_uri"])
 
     # -- stages ----------------------------------------------------------------------------
     def transition_model_version_stage(
         self, name: str, version: str | int, stage: str, archive_existing_versions: bool = False
     ) -> ModelVersion:
-        body = {
-            "name": name,
-            "version": str(version),
-            "stage": stage,
-            "archive_existing_versions": archive_existing_versions,
-        }
-        return self._version(
-            self._send("POST", "model-versions/transition-stage", body)["model_version"]
+        out = self._call(
+            registry.TRANSITION_STAGE,
+            name=name,
+            version=str(version),
+            stage=stage,
+            archive_existing_versions=archive_existing_versions,
         )
+        return self._version(out["model_version"])
 
     def get_latest_versions(
         self, name: str, stages: Sequence[str] | None = None
     ) -> list[ModelVersion]:
-        body = {"name": name, "stages": list(stages or [])}
-        out = self._send("POST", "registered-models/get-latest-versions", body)
+        out = self._call(registry.LATEST_VERSIONS, name=name, stages=list(stages or []))
         return [self._version(v) for v in out.get("model_versions", ())]
 
     # -- logged models ---------------------------------------------------------------------
@@ -441,22 +420,24 @@ class RestStore(Store):
         params: dict[str, str] | None = None,
         tags: dict[str, str] | None = None,
     ) -> LoggedModel:
-        body = {
-            "experiment_id": experiment_id,
-            "name": name,
-            "source_run_id": source_run_id,
-            "model_type": model_type,
-            "params": kv_list(params or {}),
-            "tags": kv_list(tags or {}),
-        }
-        return self._logged_model(self._send("POST", "logged-models", body, idempotent=False))
+        found = self._call(
+            logged_models.CREATE,
+            experiment_id=experiment_id,
+            name=name,
+            source_run_id=source_run_id,
+            model_type=model_type,
+            params=kv_list(params or {}),
+            tags=kv_list(tags or {}),
+        )
+        return self._logged_model(found)
 
     def get_logged_model(self, model_id: str) -> LoggedModel:
-        return self._logged_model(self._get(f"logged-models/{check_model_id(model_id)}"))
+        found = self._call(logged_models.GET, model_id=check_model_id(model_id))
+        return self._logged_model(found)
 
     def finalize_logged_model(self, model_id: str, status: str) -> LoggedModel:
-        path = f"logged-models/{check_model_id(model_id)}"
-        return self._logged_model(self._send("PATCH", path, {"status": status}))
+        found = self._call(logged_models.FINALIZE, model_id=check_model_id(model_id), status=status)
+        return self._logged_model(found)
 
     def search_logged_models(
         self,
@@ -466,27 +447,26 @@ class RestStore(Store):
         order_by: Sequence[dict[str, object]] | None = None,
         page_token: str | None = None,
     ) -> tuple[list[LoggedModel], str | None]:
-        body = {
-            "experiment_ids": list(experiment_ids),
-            "filter": filter_string,
-            "max_results": max_results,
-            "order_by": list(order_by or []) or None,
-            "page_token": page_token,
-        }
-        out = self._send("POST", "logged-models/search", body)
+        out = self._call(
+            logged_models.SEARCH,
+            experiment_ids=list(experiment_ids),
+            filter=filter_string,
+            max_results=max_results,
+            order_by=list(order_by or []) or None,
+            page_token=page_token,
+        )
         found = [self._logged_model({"model": m}) for m in out.get("models") or []]
         return found, out.get("next_page_token") or None
 
     # -- aliases ---------------------------------------------------------------------------
     def set_registered_model_alias(self, name: str, alias: str, version: str | int) -> None:
-        body = {"name": name, "alias": alias, "version": str(version)}
-        self._send("POST", "registered-models/alias", body)
+        self._call(registry.SET_ALIAS, name=name, alias=alias, version=str(version))
 
     def delete_registered_model_alias(self, name: str, alias: str) -> None:
-        self._send("DELETE", "registered-models/alias", {"name": name, "alias": alias})
+        self._call(registry.DELETE_ALIAS, name=name, alias=alias)
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
-        out = self._get("registered-models/alias", name=name, alias=alias)
+        out = self._call(registry.GET_BY_ALIAS, name=name, alias=alias)
         return self._version(out["model_version"])
 
 

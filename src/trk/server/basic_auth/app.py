@@ -1,4 +1,4 @@
-"""The basic-auth app's parts for `create_app`: its API rows, its service, its guard."""
+"""The basic-auth app's parts for `create_app`: its endpoints, its service, its guard."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from trk.server.basic_auth.graphql_guard import authorized_call
 from trk.server.basic_auth.guard import BasicAuthGuard, Table
 from trk.server.basic_auth.service import AccessControl
 from trk.server.basic_auth.signup import routes as signup_routes
-from trk.server.endpoint import Api, ServerContext
+from trk.server.endpoint import Endpoint, ServerContext
 
 APP_NAME = "basic-auth"
-__all__ = ["APIS", "control_for", "guard", "rule_table", "signup_routes"]
-APIS: list[Api] = [*users.APIS, *promotions.APIS]
+__all__ = ["ENDPOINTS", "control_for", "guard", "rule_table", "signup_routes"]
+ENDPOINTS: list[Endpoint] = [*users.ENDPOINTS, *promotions.ENDPOINTS]
 
 
 def control_for(ctx: ServerContext, protected_aliases: tuple[str, ...] = ()) -> AccessControl:

@@ -14,22 +14,20 @@ import orjson
 
 from trk import settings
 from trk.cli_common import client_option, emit, json_option
+from trk.contracts.api import access as api
+from trk.contracts.api.row import Api
 from trk.exceptions import InvalidParameter, NotFound
-from trk.store.rest import API
+from trk.store.rest_call import call
 from trk.transport import Transport
 
 
-def _call(
-    tracking_uri: str | None, method: str, path: str, body: dict[str, Any] | None = None
-) -> dict[str, Any]:
+def _call(tracking_uri: str | None, row: Api, **params: Any) -> dict[str, Any]:
     uri = tracking_uri or settings.default_tracking_uri()
     if not uri.startswith(("http://", "https://")):
         raise InvalidParameter(f"{uri} is not a trk server: users and promotions live on one")
     transport = Transport(uri, settings.tracking_token())
     try:
-        if method == "GET":
-            return transport.call("GET", API + path, params=body)
-        return transport.call(method, API + path, json=body or {}, idempotent=False)
+        return call(transport, row, **params)
     finally:
         transport.close()
 
@@ -51,7 +49,7 @@ def token() -> None:
 @json_option
 def token_create(name: str, tracking_uri: str | None, as_json: bool) -> None:
     """Make a token for the signed-in user; it is shown this once and stored only hashed."""
-    made = _call(tracking_uri, "POST", "trk/users/tokens/create", {"name": name})
+    made = _call(tracking_uri, api.CREATE_TOKEN, name=name)
     if as_json:
         click.echo(orjson.dumps(made).decode())
         return
@@ -64,7 +62,7 @@ def token_create(name: str, tracking_uri: str | None, as_json: bool) -> None:
 @json_option
 def token_list(tracking_uri: str | None, as_json: bool) -> None:
     """The signed-in user's tokens (ids and names; never the tokens)."""
-    emit(_call(tracking_uri, "GET", "trk/users/tokens/list")["tokens"], as_json)
+    emit(_call(tracking_uri, api.LIST_TOKENS)["tokens"], as_json)
 
 
 @token.command("revoke")
@@ -72,7 +70,7 @@ def token_list(tracking_uri: str | None, as_json: bool) -> None:
 @client_option
 def token_revoke(token_id: int, tracking_uri: str | None) -> None:
     """Revoke one of the signed-in user's tokens."""
-    _call(tracking_uri, "POST", "trk/users/tokens/revoke", {"id": token_id})
+    _call(tracking_uri, api.REVOKE_TOKEN, id=token_id)
     click.echo(f"revoked token {token_id}")
 
 
@@ -87,23 +85,21 @@ def request_promotion(
     name: str, version: str, alias: str, tracking_uri: str | None, as_json: bool
 ) -> None:
     """Ask that ALIAS of NAME move to VERSION (needs EDIT); another user approves it."""
-    body = {"name": name, "version": version, "alias": alias}
-    made = _call(tracking_uri, "POST", "trk/promotions/request", body)
+    made = _call(tracking_uri, api.REQUEST_PROMOTION, name=name, version=version, alias=alias)
     if as_json:
         click.echo(orjson.dumps({"request_id": made["request_id"]}).decode())
     else:
         click.echo(f"request id: {made['request_id']}")
 
 
-def _decision(verb: str) -> click.Command:
+def _decision(verb: str, row: Api) -> click.Command:
     @click.command(f"{verb}-promotion")
     @click.argument("name")
     @click.argument("request_id")
     @client_option
     @json_option
     def decide(name: str, request_id: str, tracking_uri: str | None, as_json: bool) -> None:
-        body = {"name": name, "request_id": request_id}
-        found = _call(tracking_uri, "POST", f"trk/promotions/{verb}", body)["promotion_request"]
+        found = _call(tracking_uri, row, name=name, request_id=request_id)["promotion_request"]
         if as_json:
             click.echo(orjson.dumps(found).decode())
             return
@@ -117,8 +113,8 @@ def _decision(verb: str) -> click.Command:
     return decide
 
 
-approve_promotion = _decision("approve")
-reject_promotion = _decision("reject")
+approve_promotion = _decision("approve", api.APPROVE_PROMOTION)
+reject_promotion = _decision("reject", api.REJECT_PROMOTION)
 
 
 def alias_history(client: Any, name: str) -> list[dict[str, Any]]:
@@ -130,7 +126,7 @@ def alias_history(client: Any, name: str) -> list[dict[str, Any]]:
     if transport is None:
         return []
     try:
-        found = transport.call("GET", API + "trk/aliases/history", params={"name": name})
+        found = call(transport, api.ALIAS_HISTORY, name=name)
     except NotFound:  # a server without the basic-auth app keeps no readable history
         return []
     moves: list[dict[str, Any]] = found.get("alias_moves", [])

@@ -8,10 +8,10 @@ from collections.abc import Callable
 from typing import Any
 
 from trk import actor as acting
+from trk.contracts.api.row import Api
 from trk.exceptions import Unauthenticated
 from trk.server.basic_auth import hooks, rules
 from trk.server.basic_auth.service import AccessControl
-from trk.server.endpoint import Api
 
 Answer = Callable[[dict[str, Any]], dict[str, Any]]
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from trk import actor as acting
+from trk.contracts.api import access as api
 from trk.exceptions import InvalidState, PermissionDenied
 from trk.server.basic_auth.users import caller
-from trk.server.endpoint import Api, ServerContext
+from trk.server.endpoint import Endpoint, ServerContext
 from trk.store.promotions import APPROVED, PENDING, REJECTED, SqlPromotions
 
 
@@ -59,16 +60,10 @@ def history(ctx: ServerContext, params: dict[str, Any]) -> dict[str, Any]:
     return {"alias_moves": [m.to_json() for m in moves]}
 
 
-_DECIDE = {"name": "str!", "request_id": "str!"}
-APIS = [
-    Api(
-        "POST",
-        "trk/promotions/request",
-        {"name": "str!", "version": "str!", "alias": "str!"},
-        request,
-    ),
-    Api("POST", "trk/promotions/approve", _DECIDE, approve),
-    Api("POST", "trk/promotions/reject", _DECIDE, reject),
-    Api("GET", "trk/promotions/list", {"name": "str!", "pending_only": "bool"}, list_requests),
-    Api("GET", "trk/aliases/history", {"name": "str!", "alias": "str"}, history),
+ENDPOINTS = [
+    Endpoint(api.REQUEST_PROMOTION, request),
+    Endpoint(api.APPROVE_PROMOTION, approve),
+    Endpoint(api.REJECT_PROMOTION, reject),
+    Endpoint(api.LIST_PROMOTIONS, list_requests),
+    Endpoint(api.ALIAS_HISTORY, history),
 ]

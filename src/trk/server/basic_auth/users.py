@@ -7,11 +7,12 @@ import secrets
 from typing import Any
 
 from trk import actor as acting
+from trk.contracts.api import access as api
 from trk.exceptions import InvalidParameter, NotFound, PermissionDenied, Unauthenticated
 from trk.server.basic_auth.passwords import hash_password, verify_password
 from trk.server.basic_auth.permissions import get_permission
 from trk.server.basic_auth.service import AccessControl
-from trk.server.endpoint import Api, ServerContext
+from trk.server.endpoint import Endpoint, ServerContext
 from trk.store.access import User
 
 CONTROL = "access_control"  # ServerContext.extras key
@@ -105,7 +106,7 @@ def delete_user(ctx: ServerContext, params: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- permissions ---------------------------------------------------------------------------
-def _grant_api(kind: str) -> list[Api]:
+def _grant_endpoints(kind: str, rows: api.Grants) -> list[Endpoint]:
     key_name = _KINDS[kind]
     answer = f"{kind}_permission"
     # MLflow 3 names the workspace of a registered model; trk has one, MLflow's default.
@@ -143,13 +144,11 @@ def _grant_api(kind: str) -> list[Api]:
         control(ctx).access.revoke(kind, key, username)
         return {}
 
-    path = "experiments" if kind == "experiment" else "registered-models"
-    fields = {key_name: "text", "username": "text", "permission": "text"}
     return [
-        Api("POST", f"{path}/permissions/create", fields, create),
-        Api("GET", f"{path}/permissions/get", fields, get),
-        Api("PATCH", f"{path}/permissions/update", fields, update),
-        Api("DELETE", f"{path}/permissions/delete", fields, delete),
+        Endpoint(rows.create, create),
+        Endpoint(rows.get, get),
+        Endpoint(rows.update, update),
+        Endpoint(rows.delete, delete),
     ]
 
 
@@ -172,20 +171,17 @@ def revoke_token(ctx: ServerContext, params: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-# Declared as "text" so that an empty value reaches the handler's own check (MLflow's 400).
-_USER = {"username": "text"}
-_PASSWORD = {**_USER, "password": "text", "current_password": "text"}
-APIS = [
-    Api("POST", "users/create", {**_USER, "password": "text"}, create_user),
-    Api("GET", "users/get", _USER, get_user),
-    Api("GET", "users/current", {}, current_user),
-    Api("GET", "users/list", {}, list_users),
-    Api("PATCH", "users/update-password", _PASSWORD, update_password),
-    Api("PATCH", "users/update-admin", {**_USER, "is_admin": "bool"}, update_admin),
-    Api("DELETE", "users/delete", _USER, delete_user),
-    *_grant_api("experiment"),
-    *_grant_api("registered_model"),
-    Api("POST", "trk/users/tokens/create", {"name": "text"}, create_token),
-    Api("GET", "trk/users/tokens/list", {}, list_tokens),
-    Api("POST", "trk/users/tokens/revoke", {"id": "int!"}, revoke_token),
+ENDPOINTS = [
+    Endpoint(api.CREATE_USER, create_user),
+    Endpoint(api.GET_USER, get_user),
+    Endpoint(api.CURRENT_USER, current_user),
+    Endpoint(api.LIST_USERS, list_users),
+    Endpoint(api.UPDATE_PASSWORD, update_password),
+    Endpoint(api.UPDATE_ADMIN, update_admin),
+    Endpoint(api.DELETE_USER, delete_user),
+    *_grant_endpoints("experiment", api.EXPERIMENT_GRANTS),
+    *_grant_endpoints("registered_model", api.MODEL_GRANTS),
+    Endpoint(api.CREATE_TOKEN, create_token),
+    Endpoint(api.LIST_TOKENS, list_tokens),
+    Endpoint(api.REVOKE_TOKEN, revoke_token),
 ]

@@ -1,6 +1,6 @@
 """The GraphQL schema `mlflow server` serves at /graphql, answered by trk's REST handlers.
 
-Each root field is one REST endpoint's `Api` row: its input is checked against the row's
+Each root field is one REST endpoint (a route-table row and its handler): its input is checked against the row's
 fields exactly as the REST request would be, and the row's handler answers it, so GraphQL
 and REST cannot disagree on validation, permissions of the store, or the answer's shape.
 """
@@ -8,7 +8,7 @@ and REST cannot disagree on validation, permissions of the store, or the answer'
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import graphene
@@ -21,23 +21,21 @@ from graphql import (
     specified_directives,
 )
 
+from trk.contracts.api import experiments as experiments_api
+from trk.contracts.api import registry as registry_api
+from trk.contracts.api import runs as runs_api
+from trk.contracts.api.fields import check_fields
 from trk.server import experiments, inputs, metrics, registry, run_artifacts, runs
-from trk.server.endpoint import Api, ServerContext
+from trk.server.endpoint import Endpoint, ServerContext, bound
 from trk.server.graphql import types as t
-from trk.server.params import check_fields
 
-
-def _row(apis: Sequence[Api], path: str) -> Api:
-    return next(api for api in apis if api.path == path)
-
-
-GET_EXPERIMENT = _row(experiments.APIS, "experiments/get")
-GET_RUN = _row(runs.APIS, "runs/get")
-SEARCH_RUNS = _row(runs.APIS, "runs/search")
-LIST_ARTIFACTS = _row(run_artifacts.APIS, "artifacts/list")
-BULK_INTERVAL = _row(metrics.APIS, "metrics/get-history-bulk-interval")
-SEARCH_VERSIONS = _row(registry.APIS, "model-versions/search")
-SEARCH_DATASETS = _row(inputs.APIS, "experiments/search-datasets")
+GET_EXPERIMENT = bound(experiments.ENDPOINTS, experiments_api.GET)
+GET_RUN = bound(runs.ENDPOINTS, runs_api.GET)
+SEARCH_RUNS = bound(runs.ENDPOINTS, runs_api.SEARCH)
+LIST_ARTIFACTS = bound(run_artifacts.ENDPOINTS, runs_api.LIST_ARTIFACTS)
+BULK_INTERVAL = bound(metrics.ENDPOINTS, runs_api.METRIC_HISTORY_BULK_INTERVAL)
+SEARCH_VERSIONS = bound(registry.ENDPOINTS, registry_api.SEARCH_VERSIONS)
+SEARCH_DATASETS = bound(inputs.ENDPOINTS, experiments_api.SEARCH_DATASETS)
 
 
 def _plain(value: Any) -> Any:
@@ -51,15 +49,16 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def call(api: Api, info: Any, raw: Mapping[str, Any] | None) -> dict[str, Any]:
-    """`api`'s handler on `raw`, checked as the REST endpoint checks its request."""
+def call(endpoint: Endpoint, info: Any, raw: Mapping[str, Any] | None) -> dict[str, Any]:
+    """`endpoint`'s handler on `raw`, checked as the REST endpoint checks its request."""
     ctx: ServerContext = info.context
+    api, handler = endpoint.api, endpoint.handler
     params = check_fields(_plain(raw or {}), api.fields)
     authorized = ctx.extras.get("authorized_call")  # basic-auth: the row's permission first
     if authorized is not None:
-        answer: dict[str, Any] = authorized(api, params, lambda c: api.handler(ctx, c) or {})
+        answer: dict[str, Any] = authorized(api, params, lambda c: handler(ctx, c) or {})
         return answer
-    return api.handler(ctx, params) or {}
+    return handler(ctx, params) or {}
 
 
 class MlflowRunExtension(graphene.ObjectType):
@@ -103,11 +102,11 @@ class TestMutation(graphene.ObjectType):
     output = graphene.String(description="Echoes the input string")
 
 
-def _field(response: type, input_type: type, api: Api) -> graphene.Field:
-    """A root field answered by `api`'s handler."""
+def _field(response: type, input_type: type, endpoint: Endpoint) -> graphene.Field:
+    """A root field answered by `endpoint`'s handler."""
 
     def resolve(_root: Any, info: Any, input: Any) -> dict[str, Any]:  # noqa: A002 (MLflow's)
-        return call(api, info, input)
+        return call(endpoint, info, input)
 
     return graphene.Field(response, input=input_type(), resolver=resolve)
 
