@@ -101,3 +101,20 @@ def test_windows_log_every_latency_in_the_histogram():
     }
     assert sum(hist.values()) == 4
     assert hist[latency_bucket(2.0)] == 2
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_latency_sample_stays_uniform_over_every_latency_of_the_window(seed):
+    import random
+
+    from trk.serving.online.window_stats import RESERVOIR
+
+    stats_ = WindowStats(rng=random.Random(seed))
+    n = RESERVOIR * 20
+    for i in range(n):
+        stats_.observe((i + 1) / n, ok=True)  # the i-th latency says when it came
+    sample = stats_.latencies
+    assert len(sample) == RESERVOIR and len(set(sample)) == RESERVOIR
+    # Each tenth of the window holds about a tenth of the sample (a skewed sample would not)
+    tenths = [sum(1 for s in sample if k / 10 < s <= (k + 1) / 10) for k in range(10)]
+    assert all(abs(t - RESERVOIR / 10) < 0.25 * RESERVOIR / 10 for t in tenths), tenths

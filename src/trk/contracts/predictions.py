@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from trk.exceptions import InvalidParameter
 
@@ -22,9 +22,12 @@ LABEL_ROWS_PER_CALL = 100_000  # and their rows
 RECORDS_PER_CALL = 10_000  # prediction rows per write
 
 
-@dataclass(frozen=True, slots=True)
-class PredictionRecord:
-    """One row one variant answered: its class (classifiers) or value (regressors)."""
+class PredictionRecord(NamedTuple):
+    """One row one variant answered: its class (classifiers) or value (regressors).
+
+    A tuple, not a frozen dataclass: the log shipper builds one per row it writes, and a
+    frozen dataclass took ~1 us of it to build (each field set through object.__setattr__).
+    """
 
     request_id: str
     row: int
@@ -37,16 +40,7 @@ class PredictionRecord:
 
     def to_json(self) -> list[Any]:
         # A list, not an object: a batch of 1000 records is a third the size on the wire.
-        return [
-            self.request_id,
-            self.row,
-            self.variant,
-            self.version,
-            self.predicted,
-            self.value,
-            self.probability,
-            self.timestamp_ms,
-        ]
+        return list(self)
 
 
 @dataclass(frozen=True, slots=True)

@@ -179,20 +179,7 @@ class SqlPredictionLog:
     def log_predictions(self, model: str, records: Sequence[PredictionRecord]) -> int:
         """Append a batch (rows already logged are left as they are); returns rows sent."""
         m = check_model(model)
-        rows = [
-            (
-                m,
-                r.request_id,
-                r.row,
-                r.variant,
-                r.version,
-                r.predicted,
-                r.value,
-                r.probability,
-                r.timestamp_ms,
-            )
-            for r in records
-        ]
+        rows = [(m, *r) for r in records]  # a record is a tuple in _LOG_COLUMNS' order
         with write_connection(self._engine) as conn:
             _one_writer_per_model(conn, m)
             _write_rows(

@@ -26,7 +26,7 @@ _PAIRS = "\0pairs"  # plan key of the shadow pair counts (never a variant name)
 COUNTER_KEYS = ("labelled", "correct", "abs_error_sum", "sq_error_sum", "regression_labelled")
 
 
-@dataclass
+@dataclass(slots=True)
 class _Entry:
     """One answered request: when, and what each variant predicted (shadow adds a second)."""
 
@@ -103,10 +103,15 @@ class FeedbackStore:
     def fold(self, records: Batch) -> None:
         """Fold consumer: remember each answer (a shadow answer adds to its request's)."""
         now = self.clock()
+        entries = self._entries
         with self._lock:
             for r in records:
                 if r.status == 200 and r.variant:
-                    self._remember(r.request_id, r.variant, r.answer, now)
+                    entry = entries.get(r.request_id)
+                    if entry is None:
+                        entry = entries[r.request_id] = _Entry(now, {})
+                    entry.answers[r.variant] = r.answer
+            self._evict(now)  # once per batch: the bound holds again before the lock opens
 
     def record(self, request_id: str, variant: str, predictions: Any) -> None:
         """Remember what `variant` answered for `request_id` (a shadow answer adds to it)."""

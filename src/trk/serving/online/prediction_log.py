@@ -171,9 +171,12 @@ def records(
     request_id: str, variant: str, version: str, predictions: Any, p: float, at_ms: int
 ) -> list[PredictionRecord] | None:
     """One record per row of an answer; None when it cannot be logged (ids too long, n-D)."""
-    ids = (request_id, variant, version)
-    if not all(ids) or max(map(len, ids)) > MAX_ID:  # every id present (an empty one too)
+    if not (_id_ok(request_id) and _id_ok(variant) and _id_ok(version)):
         return None
+    if type(predictions) is list and len(predictions) == 1 and type(predictions[0]) is int:
+        value = predictions[0]  # the usual one-row class answer, without the general path
+        if -_EXACT < value < _EXACT:  # class_key's text for it (a float's, past 2**53)
+            return [PredictionRecord(request_id, 0, variant, version, str(value), None, p, at_ms)]
     try:
         rows, regressor = _plain_rows(predictions) or (
             as_rows(predictions),
@@ -198,6 +201,14 @@ def records(
         PredictionRecord(request_id, i, variant, version, c, None, p, at_ms)
         for i, c in enumerate(classes)
     ]
+
+
+def _id_ok(value: Any) -> bool:
+    """Present (an empty text is not) and short enough for the log's key."""
+    return type(value) is str and 0 < len(value) <= MAX_ID
+
+
+_EXACT = 2**53  # ints a float holds exactly: class_key writes them as str(int) does
 
 
 def _plain_rows(predictions: Any) -> tuple[list[Any], bool] | None:

@@ -95,6 +95,8 @@ def count_classes(predictions: Any) -> list[tuple[str, int]] | None:
         return None
     if arr.dtype.kind not in "iubUSO" or arr.size > MAX_COUNTED:
         return None
+    if arr.size == 1 and arr.dtype.kind in "iubU":  # a one-row answer: its one class
+        return [(str(arr.item()), 1)]
     if arr.size <= SMALL_BATCH and arr.dtype.kind in "iubU":
         counts: dict[str, int] = {}
         for value in arr.ravel().tolist():

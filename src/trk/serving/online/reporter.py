@@ -106,12 +106,15 @@ class Reporter:
         """Fold consumer: every routed request (4xx count as requests, not errors) and the
         classes each answer predicted; one lock per batch. Shadow copies are not requests."""
         classes = records.classes
+        key: tuple[str, str] | None = None
         with self._lock:
             for r, counted in zip(records, classes, strict=True):
                 if r.shadow or not r.variant:
                     continue
-                window = self._window(r.variant, r.version)
-                window.observe(r.latency_s, r.ok)
+                if (r.variant, r.version) != key:  # a batch is mostly one variant: one lookup
+                    key = (r.variant, r.version)
+                    window = self._window(r.variant, r.version)
+                window.observe(r.latency_s, r.status < 500)
                 if counted:
                     window.add_classes(counted)
 

@@ -91,21 +91,22 @@ class ShipperLink:
     # -- fold -------------------------------------------------------------------------------
     def fold(self, records: Batch) -> None:
         """Fold consumer: one frame of this batch's answers, sent without waiting."""
-        offset = records.wall_offset
-        errors = self.ship_errors
-        answers = [r for r in records if r.variant and (r.status == 200 or errors)]
-        if not answers:
+        offset, errors, inputs = records.wall_offset, self.ship_errors, self.ship_inputs
+        room = self.max_backlog - self.backlog
+        items: list[list[Any]] = []
+        rows = full = 0
+        for r in records:  # one pass: what fits is kept, the rest dropped (counted)
+            if not r.variant or (r.status != 200 and not errors):
+                continue
+            if full or rows + (r.rows or 1) > room:
+                full += 1
+                continue
+            rows += r.rows or 1
+            items.append(item(r, int((r.at + offset) * 1000), inputs))
+        if full:
+            self.drop("queue_full", full)
+        if not items:
             return
-        rows, room = 0, self.max_backlog - self.backlog
-        for n, r in enumerate(answers):  # what fits is kept, the rest dropped (counted)
-            if rows + max(r.rows, 1) > room:
-                self.drop("queue_full", len(answers) - n)
-                answers = answers[:n]
-                break
-            rows += max(r.rows, 1)
-        if not answers:
-            return
-        items = [item(r, int((r.at + offset) * 1000), self.ship_inputs) for r in answers]
         self.seq += 1
         try:
             frame = encode_frame(self.seq, self.model(), items)

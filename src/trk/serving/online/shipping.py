@@ -114,6 +114,9 @@ def _rows(inputs: Any) -> Any:
 def _plain(value: Any) -> Any:
     """What orjson can write: numeric numpy arrays as they are (its fast path), other arrays
     and pandas objects as lists, dicts of them member by member, else as is."""
+    if type(value) is np.ndarray:  # the usual answer, decided in one look
+        numeric = value.dtype.kind in "biuf" and value.flags.c_contiguous
+        return value if numeric else value.tolist()
     if value is None or isinstance(value, list | int | float | str):
         return value
     to_numpy = getattr(value, "to_numpy", None)

@@ -38,6 +38,9 @@ class WindowStats:
     classes: dict[str, int] = field(default_factory=dict)
     hist: dict[int, int] = field(default_factory=dict)  # every latency, by log bucket
     rng: random.Random = field(default_factory=random.Random, repr=False)
+    # Algorithm L (Li 1994): the `seen` count of the next latency to keep, and its weight.
+    _next: int = field(default=0, repr=False)
+    _w: float = field(default=1.0, repr=False)
 
     def observe(self, seconds: float | None, ok: bool) -> None:
         self.requests += 1
@@ -49,10 +52,20 @@ class WindowStats:
         self.hist[k] = self.hist.get(k, 0) + 1
         if len(self.latencies) < RESERVOIR:
             self.latencies.append(seconds)
-        else:  # Algorithm R: each latency stays with probability RESERVOIR / seen
-            j = self.rng.randrange(self.seen)
-            if j < RESERVOIR:
-                self.latencies[j] = seconds
+            if len(self.latencies) == RESERVOIR:
+                self._skip()
+        elif self.seen == self._next:  # kept: it replaces a random one of the sample
+            self.latencies[self.rng.randrange(RESERVOIR)] = seconds
+            self._skip()
+
+    def _skip(self) -> None:
+        """Draw how many latencies pass before the next one is kept: the sample stays
+        uniform over all seen (as Algorithm R's draw per latency, ~0.6 us each, kept it),
+        with a draw only per kept latency."""
+        rng = self.rng
+        self._w *= math.exp(math.log(rng.random() or 1e-300) / RESERVOIR)
+        gap = math.log(rng.random() or 1e-300) / math.log1p(-self._w) if self._w < 1.0 else 0.0
+        self._next = self.seen + int(gap) + 1
 
     def observe_classes(self, predictions: Any) -> None:
         self.add_classes(count_classes(predictions))

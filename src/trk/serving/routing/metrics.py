@@ -110,23 +110,32 @@ class RoutingMetrics:
         and the shadow copies' agreement with the champion; one update per label per batch."""
         agreed = disagreed = 0
         counts: dict[tuple[str, str], int] = {}
+        kinds: dict[str, str] = {}  # each variant's output kind, looked up once per batch
         for r, classes in zip(records, records.classes, strict=True):
             if r.status != 200 or not r.variant:
                 continue
             if r.shadow and r.agreed is not None:
                 agreed += r.agreed
                 disagreed += r.rows - r.agreed
-            self._observe(r.variant, r.answer, classes, counts)
+            kind = kinds.get(r.variant) or kinds.setdefault(r.variant, self._kind(r.variant))
+            self._observe(r.variant, kind, r.answer, classes, counts)
         for key, n in counts.items():
             self.child(self.predictions, key).inc(n)
         self.agreement(agreed, disagreed)
 
-    def _observe(
-        self, variant: str, predictions: Any, classes: Any, counts: dict[tuple[str, str], int]
-    ) -> None:
+    def _kind(self, variant: str) -> str:
         slot = self.slots.get(variant)
         model = slot.current.model if slot is not None and slot.current is not None else None
-        kind = getattr(model, "output_kind", "unknown")
+        return str(getattr(model, "output_kind", "unknown"))
+
+    def _observe(
+        self,
+        variant: str,
+        kind: str,
+        predictions: Any,
+        classes: Any,
+        counts: dict[tuple[str, str], int],
+    ) -> None:
         if kind == "regressor" or classes is None:
             try:
                 values = as_array(predictions).ravel()

@@ -250,23 +250,31 @@ class ShadowRunner:
         if self.records is None:
             return
         sizes = [rows] if len(group) == 1 else [c.model_input.data.shape[0] for c in group]
-        start, now = 0, time.perf_counter()
+        # One challenger per group: its facts read once; agreement counted from one list
+        # (a numpy count per copy cost ~1 us each).
+        v = group[0].variant
+        name, version, model, p = v.name, v.version, v.model_name, self.probability(v.name)
+        flags = same.tolist()
+        start, now, append = 0, time.perf_counter(), self.records.append
         for copy, part, size in zip(group, parts, sizes, strict=True):
-            v = copy.variant
-            self.records.append(
+            agreed = flags[start] if size == 1 else sum(flags[start : start + size])
+            append(
                 Record(
                     copy.request_id,
                     now,
-                    v.name,
-                    v.version,
-                    v.model_name,
-                    self.probability(v.name),
+                    name,
+                    version,
+                    model,
+                    p,
                     200,
                     None,
                     part,
-                    rows=size,
-                    shadow=True,
-                    agreed=int(np.count_nonzero(same[start : start + size])),
+                    None,
+                    None,
+                    None,
+                    size,
+                    True,
+                    int(agreed),
                 )
             )
             start += size
