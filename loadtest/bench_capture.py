@@ -4,7 +4,10 @@ writer: CaptureRecords (one-row answers with one-row inputs of four columns) thr
 `CaptureWriter.add` into files of 200,000 rows, published to a local directory; sink: the same
 answers as the log shipper hands them, in batches of 100 through `CaptureSink.write` (each
 batch journaled before it would be acknowledged) and `idle`. Both as rows per second of this
-process's CPU time (one core: the writer is single-threaded).
+process's CPU time (one core: the writer is single-threaded). shipper: what the capture adds
+to the log shipper per one-row answer, the shipper itself (`Shipper.run`, reading and
+decoding trk-serve's frames as they arrive, batching, the collector) with the capture sink
+over frames carrying the rows, against the same shipper with no sink over frames without.
 
 report: a capture of --report-rows rows (two variants, one hour partition per 1M rows, labels
 for a tenth), written directly with pyarrow, then `capture_report` (DuckDB over the files) the
@@ -16,14 +19,16 @@ way `trk ab report MODEL --capture-uri DIR` runs it; wall time, and the DuckDB t
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
+import pyarrow.parquet  # noqa: F401  (imported once by any capture; not counted per answer)
 
 from trk.capture import layout
 from trk.capture.config import CaptureConfig
@@ -31,6 +36,9 @@ from trk.capture.report import capture_report
 from trk.capture.rows import CaptureRecord
 from trk.capture.sink import CaptureSink
 from trk.capture.writer import CaptureWriter
+from trk.serving.online.records import Record
+from trk.serving.online.shipper import Shipper
+from trk.serving.online.shipping import Shipped, encode_frame, item
 
 T0 = 1_796_515_200_000  # 2026-12-06 00:00 UTC
 PER_FILE = 1_000_000
@@ -62,23 +70,12 @@ def bench_writer(rows: int, root: Path) -> dict[str, float]:
     return {"writer_rows_per_cpu_s": rows / cpu, "writer_rows_per_wall_s": rows / wall}
 
 
-class _Item(NamedTuple):  # a shipped answer, as the log shipper hands it to its sinks
-    request_id: str
-    variant: str
-    version: str
-    answer: Any
-    probability: float
-    at_ms: int
-    shadow: bool = False
-    inputs: Any = None
-
-
 def bench_sink(rows: int, root: Path) -> dict[str, float]:
     """The shipper's path: batches of 100 through CaptureSink.write (journaled) and idle."""
     sink = CaptureSink(CaptureConfig(str(root / "s"), spool_dir=root / "s-spool"))
     now = int(time.time() * 1000)
-    items = [
-        _Item(
+    items = [  # as the shipper decodes them from trk-serve's frames
+        Shipped(
             f"{i:032x}",
             "champion" if i % 3 else "challenger",
             "1" if i % 3 else "2",
@@ -87,6 +84,8 @@ def bench_sink(rows: int, root: Path) -> dict[str, float]:
             now + i,
             False,
             [[5.1, 3.5, 1.4, 0.2]],
+            3.5,
+            200,
         )
         for i in range(rows)
     ]
@@ -164,6 +163,50 @@ def bench_report(rows: int, root: Path) -> dict[str, float]:
     return out
 
 
+def _frames(answers: int, inputs: bool) -> list[bytes]:
+    """trk-serve's frames of one-row answers (30 a frame: a 5 ms fold at 6,000 req/s)."""
+    x, at = np.array([[5.1, 3.5, 1.4, 0.2]]), int(time.time() * 1000)
+    records = [
+        Record(f"{i:032x}", 0.0, "champion", "1", "bench", 1.0, 200, 3e-4, np.array([i % 3]), x)
+        for i in range(answers)
+    ]
+    return [
+        encode_frame(k, "bench", [item(r, at + k, inputs) for r in records[k : k + 30]])
+        for k in range(0, answers, 30)
+    ]
+
+
+class _Paced:
+    """Frames arriving over time (10 every 15 ms), so the shipper holds a batch, not all."""
+
+    def __init__(self, frames: list[bytes]) -> None:
+        self.frames = frames
+
+    def __iter__(self) -> Any:
+        for i, frame in enumerate(self.frames):
+            if i % 10 == 0:
+                time.sleep(0.015)
+            yield frame
+
+
+def bench_shipper(answers: int, root: Path) -> dict[str, float]:
+    """The capture's cost in the log shipper per one-row answer: a shipper with the capture
+    sink over frames carrying the rows, minus one with no sink over frames without (reading,
+    decoding, the sink, and the collector's share), CPU of the process, best of 3."""
+
+    def run(capture: bool, k: int) -> float:
+        cfg = CaptureConfig(str(root / f"h{k}"), spool_dir=root / f"h{k}-spool")
+        sinks: list[Any] = [CaptureSink(cfg)] if capture else []
+        frames = _frames(answers, capture)
+        cpu = time.process_time()
+        Shipper(sinks, _Paced(frames), io.BytesIO()).run()
+        return (time.process_time() - cpu) / answers * 1e6
+
+    off = min(run(False, k) for k in range(3))
+    on = min(run(True, k) for k in range(3))
+    return {"shipper_us_per_answer_capture_off": off, "shipper_us_per_answer_capture_on": on}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=200_000)
@@ -178,6 +221,7 @@ def main() -> None:
         if ns.rows:
             results |= bench_writer(ns.rows, root)
             results |= bench_sink(ns.rows, root)
+            results |= bench_shipper(min(ns.rows, 30_000), root)
         if ns.report_rows:
             results |= bench_report(ns.report_rows, root)
         for key, value in results.items():

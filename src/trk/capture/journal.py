@@ -2,8 +2,10 @@
 
 The log shipper acknowledges a batch once every sink has it; the capture keeps rows in memory
 for up to a minute before closing them into Parquet, so it appends each batch to a journal
-segment first (one JSON line per row; a line cut by a kill is ignored, since its batch was
-not acknowledged and comes again). A segment ends when its rows are closed into files, and
+segment first: one JSON line per batch, its columns (one `orjson.dumps` per batch, not one per
+row: measured, a fifth of the per-row cost). A line cut by a kill is ignored, since its batch
+was not acknowledged and comes again; a line of one row (a journal an earlier trk wrote)
+reads too. A segment ends when its rows are closed into files, and
 names them: the files closed from a segment take names derived from its id, so a segment
 recovered after a kill closes into the very same names, and nothing is published twice
 under two names.
@@ -35,13 +37,14 @@ class Journal:
     def path(self) -> Path:
         return self.root / f"{self.segment}.jsonl"
 
-    def append(self, rows: list[tuple[Any, ...]]) -> None:
-        """Write rows to the open segment, flushed to the OS (a killed process loses none)."""
-        if not rows:
+    def append(self, columns: list[list[Any]]) -> None:
+        """Write a batch's columns to the open segment as one line, flushed to the OS (a
+        killed process loses none)."""
+        if not columns or not columns[0]:
             return
         if self._file is None:
             self._file = self.path.open("ab")
-        self._file.write(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+        self._file.write(orjson.dumps(columns) + b"\n")
         self._file.flush()
 
     def close(self) -> None:
@@ -56,17 +59,23 @@ class Journal:
         self.path.unlink(missing_ok=True)
         self.segment = uuid.uuid4().hex
 
-    def recover(self) -> list[tuple[str, list[list[Any]]]]:
-        """(segment id, rows) of each segment a killed writer left, oldest first."""
+    def recover(self, width: int) -> list[tuple[str, list[list[Any]]]]:
+        """(segment id, its `width` columns) of each segment a killed writer left, oldest
+        first."""
         found = []
         for path in self.left:
-            rows = []
+            columns: list[list[Any]] = [[] for _ in range(width)]
             for line in path.read_bytes().splitlines():
                 try:
-                    rows.append(orjson.loads(line))
+                    batch = orjson.loads(line)
                 except orjson.JSONDecodeError:  # the last line, cut by the kill
                     log.info("capture: a cut line in %s skipped (it is sent again)", path)
-            found.append((path.stem, rows))
+                    continue
+                if batch and not isinstance(batch[0], list):  # one row per line (earlier trk)
+                    batch = [[v] for v in batch]
+                for column, values in zip(columns, batch, strict=True):
+                    column.extend(values)
+            found.append((path.stem, columns))
         return found
 
     def forget(self, segment: str) -> None:

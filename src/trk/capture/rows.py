@@ -9,6 +9,7 @@ import numpy as np
 import orjson
 
 _JSON = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+_PLAIN = {list, type(None)}
 
 
 class CaptureRecord(NamedTuple):
@@ -50,6 +51,28 @@ def inputs_json(inputs: Any, drop: Collection[str] = ()) -> str | None:
     elif isinstance(inputs, list) and drop and inputs and isinstance(inputs[0], dict):
         inputs = [{k: v for k, v in r.items() if k not in drop} for r in inputs]
     return orjson.dumps(inputs, option=_JSON, default=_fallback).decode()
+
+
+def shipped_rows(inputs: Any) -> Any:
+    """Rows as the log shipper carries them: a table as {"dataframe_split": {"columns",
+    "data"}} -> its rows as records (so columns can be dropped by name); else as they are."""
+    if isinstance(inputs, dict) and len(inputs) == 1 and "dataframe_split" in inputs:
+        split = inputs["dataframe_split"]
+        return [dict(zip(split["columns"], row, strict=False)) for row in split["data"]]
+    return inputs
+
+
+def plain_json(values: list[Any], drop: Collection[str] = ()) -> list[str | None]:
+    """Answers or rows as the shipper decoded them (lists of plain JSON values, or None) ->
+    their JSON text, as answer_json and inputs_json write them, without their per-value
+    checks; TypeError for anything else (and for rows as records when `drop` names columns),
+    so the caller takes the checked way."""
+    if not {*map(type, values)} <= _PLAIN:
+        raise TypeError("not a list of plain values")
+    if drop and any(v and type(v[0]) is dict for v in values):
+        raise TypeError("rows as records: columns to drop")
+    dumps = orjson.dumps
+    return [None if v is None else dumps(v).decode() for v in values]
 
 
 def _fallback(value: Any) -> Any:

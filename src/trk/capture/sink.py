@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from trk.capture.config import CaptureConfig
-from trk.capture.rows import CaptureRecord
+from trk.capture.rows import CaptureRecord, shipped_rows
 from trk.capture.writer import CaptureWriter
 
 
@@ -28,16 +28,8 @@ def record_of(model: str, item: Any) -> CaptureRecord:
         int(getattr(item, "status", 200)),
         getattr(item, "latency_ms", None),
         item.answer,
-        _rows(getattr(item, "inputs", None)),
+        shipped_rows(getattr(item, "inputs", None)),
     )
-
-
-def _rows(inputs: Any) -> Any:
-    """A table shipped as {"dataframe_split": {"columns", "data"}} -> its rows as records."""
-    if isinstance(inputs, dict) and len(inputs) == 1 and "dataframe_split" in inputs:
-        split = inputs["dataframe_split"]
-        return [dict(zip(split["columns"], row, strict=False)) for row in split["data"]]
-    return inputs
 
 
 class CaptureSink:
@@ -62,8 +54,9 @@ class CaptureSink:
 
     def write(self, model: str, items: list[Any]) -> bool:
         """Buffer and journal the batch (never refuses: a full spool drops and counts later)."""
-        for item in items:
-            self.writer.add(record_of(model, item))
+        if not self.writer.extend(model, items):  # an item the row-by-row checks must see
+            for item in items:
+                self.writer.add(record_of(model, item))
         self.writer.sync()
         return True
 

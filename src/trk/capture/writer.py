@@ -11,16 +11,25 @@ once synced; a writer opened on the same spool closes what a killed one left the
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
+
+import orjson
 
 from trk.capture import layout
 from trk.capture.config import CaptureConfig
 from trk.capture.journal import Journal
-from trk.capture.rows import CaptureRecord, answer_json, inputs_json
+from trk.capture.rows import (
+    CaptureRecord,
+    answer_json,
+    inputs_json,
+    plain_json,
+    shipped_rows,
+)
 from trk.capture.sampling import kept
 from trk.capture.slots import Slot
 from trk.capture.spool import Spool
@@ -29,6 +38,8 @@ from trk.capture.target import Target, open_target
 log = logging.getLogger(__name__)
 RETRY_MAX_S = 30.0
 DROP_REASONS = ("spool_full", "unloggable", "shutdown")
+_NUMBER = {float, int}
+_LATENCY = {float, int, type(None)}
 
 
 class CaptureWriter:
@@ -63,9 +74,11 @@ class CaptureWriter:
         self._recover()
 
     def _recover(self) -> None:
-        for segment, rows in self.journal.recover():
-            self._columns = {c: [r[i] for r in rows] for i, c in enumerate(layout.CAPTURE_COLUMNS)}
-            self.recovered |= {(r[0], r[3]) for r in rows}
+        for segment, columns in self.journal.recover(len(layout.CAPTURE_COLUMNS)):
+            self._columns = dict(zip(layout.CAPTURE_COLUMNS, columns, strict=True))
+            self.recovered |= set(
+                zip(self._columns["request_id"], self._columns["variant"], strict=True)
+            )
             self._close(segment)
             self.journal.forget(segment)
         if self.recovered:
@@ -121,13 +134,63 @@ class CaptureWriter:
             column.append(value)
         return True
 
+    def extend(self, model: str, items: Sequence[Any]) -> bool:
+        """A log shipper's batch at once (the shipped answers, read by field name), column by
+        column: the same rows `add` makes, for a third of its cost per row (measured,
+        loadtest/bench_capture.py). False, and nothing added, where an item needs `add`'s
+        checks one by one (a value of an unexpected type, rows as records, an odd model)."""
+        cfg = self.config
+        try:
+            if model != self._model_ok:
+                self._model_ok = layout.check_model(model)
+        except Exception:
+            return False
+        if cfg.sample < 1.0:
+            items = [i for i in items if kept(i.request_id, cfg.sample)]
+        if self.recovered:
+            items = [i for i in items if (i.request_id, i.variant) not in self.recovered]
+        if not items:
+            return True
+        try:
+            ids = [i.request_id for i in items]
+            variants = [i.variant for i in items]
+            versions = [i.version for i in items]
+            at = [i.at_ms for i in items]
+            p = [i.probability for i in items]
+            status = [i.status for i in items]
+            latency = [i.latency_ms for i in items]
+            if not (  # type by type over whole columns (a loop in C, not per row here)
+                {*map(type, itertools.chain(ids, variants, versions))} == {str}
+                and {*map(type, itertools.chain(at, status))} == {int}
+                and {*map(type, p)} <= _NUMBER
+                and {*map(type, latency)} <= _LATENCY
+            ):
+                return False
+            prediction = plain_json([i.answer for i in items])
+            inputs = self._inputs([i.inputs for i in items]) if cfg.inputs else [None] * len(items)
+        except (AttributeError, TypeError, orjson.JSONEncodeError):
+            return False
+        model_col = [model] * len(items)
+        new = (ids, at, model_col, variants, versions, p, status, latency, prediction, inputs)
+        for column, values in zip(self._columns.values(), new, strict=True):
+            column.extend(values)
+        return True
+
+    def _inputs(self, shipped: list[Any]) -> list[str | None]:
+        """Shipped rows as JSON text: lists at once; tables (sent as dataframe_split) and
+        rows whose columns are dropped one by one."""
+        drop = self.config.drop_columns
+        try:
+            return plain_json(shipped, drop)
+        except TypeError:
+            return [inputs_json(shipped_rows(x), drop) for x in shipped]
+
     def sync(self) -> None:
         """Append the rows added since the last sync to the journal (before an acknowledgement);
         close files at the row limit (after, so no row is in a file and not in the journal)."""
         n = self.buffered
         if n > self._synced:
-            cols = [c[self._synced :] for c in self._columns.values()]
-            self.journal.append(list(zip(*cols, strict=True)))
+            self.journal.append([c[self._synced :] for c in self._columns.values()])
             self._synced = n
         if n >= self.config.max_rows:
             self.close_files()
@@ -162,13 +225,14 @@ class CaptureWriter:
             return 0
         closed = 0
         for key, idx in _partitions(cols["model"], cols["timestamp"]).items():
-            table = _table(
-                {c: [v[i] for i in idx] for c, v in cols.items()} if len(idx) < n else cols
-            )
-            if self.spool.add(table, f"{key}/{layout.part_name(segment + key)}"):
-                closed += len(idx)
+            if idx is None:  # the buffer is one partition: its columns as they are
+                table, count = _table(cols), n
             else:
-                self._drop("spool_full", len(idx))
+                table, count = _table({c: [v[i] for i in idx] for c, v in cols.items()}), len(idx)
+            if self.spool.add(table, f"{key}/{layout.part_name(segment + key)}"):
+                closed += count
+            else:
+                self._drop("spool_full", count)
         self.written += closed
         return closed
 
@@ -205,8 +269,12 @@ def _maybe_float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def _partitions(models: list[str], times: list[int]) -> dict[str, list[int]]:
-    """Row indexes per partition directory (most buffers fall in one: no copy then)."""
+def _partitions(models: list[str], times: list[int]) -> dict[str, list[int] | None]:
+    """Row indexes per partition directory; None for all the rows (most buffers fall in one
+    partition: no per-row work, no copy then)."""
+    first, last = min(times) // 3_600_000, max(times) // 3_600_000
+    if first == last and models.count(models[0]) == len(models):  # one hour of one model
+        return {layout.capture_dir(models[0], *layout.hour_of(first * 3_600_000)): None}
     out: dict[tuple[str, int], list[int]] = defaultdict(list)
     for i, key in enumerate(zip(models, (at // 3_600_000 for at in times), strict=True)):
         out[key].append(i)

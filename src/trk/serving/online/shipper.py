@@ -22,6 +22,7 @@ request rows when trk-serve runs with inputs shipped (ShipperLink(ship_inputs=Tr
 
 from __future__ import annotations
 
+import gc
 import itertools
 import logging
 import os
@@ -79,7 +80,7 @@ class Shipper:
         """Until end of input and everything received is written (or retried out)."""
         threading.Thread(target=self._read, name="trk-shipper-read", daemon=True).start()
         held: list[Frame] = []
-        done, delay = False, 0.0
+        done, delay, frozen = False, 0.0, False
         while not (done and not held):
             if not held:
                 try:
@@ -97,6 +98,9 @@ class Shipper:
                 held, delay = [], 0.0
                 for sink in self.sinks:
                     sink.idle()
+                if not frozen:  # after the first batch: see _freeze
+                    _freeze()
+                    frozen = True
             else:
                 delay = min(RETRY_MAX_S, max(0.25, delay * 2))
                 self.sleep(delay)
@@ -160,6 +164,16 @@ class Shipper:
             log.warning("log shipper: input closed: %s", exc)
         finally:
             self._frames.put(_EOF)
+
+
+def _freeze() -> None:
+    """After a shipper's first batch (its sinks' libraries imported, the store opened), move
+    what the process holds out of the collector's reach, as trk-serve does after loading a
+    model. Frames flowing through promote objects to the oldest generation, and each full
+    collection then walked every object of sqlalchemy, numpy and pyarrow: measured over
+    30,000 one-row answers, 2-5 us per answer with the capture on, 0.1 after the freeze."""
+    gc.collect()
+    gc.freeze()
 
 
 def make_sinks(
