@@ -23,24 +23,22 @@ from ab_serving import register_models, send, start_replicas, stream, wait_until
 TRK = str(Path(sys.executable).parent / "trk")
 
 
-def test_a_sidecar_captures_every_answer_of_two_replicas(tmp_path, monkeypatch):
-    monkeypatch.setenv("TRK_ARTIFACT_ROOT", str(tmp_path / "artifacts"))
-    monkeypatch.setenv("TRK_MODEL_CACHE", str(tmp_path / "cache"))
-    tracking = f"sqlite:///{tmp_path / 'trk.db'}"
-    register_models(tracking, "side", {"champion": 0.2, "challenger": 0.05})
-    sock, spool = str(tmp_path / "ship.sock"), tmp_path / "sidecar-spool"
-    with open(tmp_path / "sidecar.log", "w") as out:
-        sidecar = subprocess.Popen(
+def _sidecar(sock: str, tracking: str, spool: Path, log: Path) -> subprocess.Popen:
+    with open(log, "a") as out:
+        return subprocess.Popen(
             [TRK, "log", "ship", "--listen", sock, "--tracking-uri", tracking]
             + ["--capture-spool-dir", str(spool)],
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    args = [
+
+
+def _serve_args(model: str, tracking: str, sock: str, tmp_path: Path) -> list[str]:
+    return [
         "--model-uri",
-        "models:/side@champion",
+        f"models:/{model}@champion",
         "--challenger-uri",
-        "models:/side@challenger",
+        f"models:/{model}@challenger",
         "--mode",
         "split",
         "--tracking-uri",
@@ -55,6 +53,30 @@ def test_a_sidecar_captures_every_answer_of_two_replicas(tmp_path, monkeypatch):
         "--capture-spool-dir",
         str(tmp_path / "serve-spool"),
     ]
+
+
+def _stop(sidecar: subprocess.Popen, sig: int = signal.SIGTERM) -> int:
+    if sidecar.poll() is None:
+        os.kill(sidecar.pid, sig)
+    return sidecar.wait(timeout=60)
+
+
+def _captured(tmp_path: Path, model: str) -> list[dict]:
+    return read_local(tmp_path / "cap", f"model={model}").to_table().to_pylist()
+
+
+@pytest.fixture
+def tracking(tmp_path, monkeypatch) -> str:
+    monkeypatch.setenv("TRK_ARTIFACT_ROOT", str(tmp_path / "artifacts"))
+    monkeypatch.setenv("TRK_MODEL_CACHE", str(tmp_path / "cache"))
+    return f"sqlite:///{tmp_path / 'trk.db'}"
+
+
+def test_a_sidecar_captures_every_answer_of_two_replicas(tmp_path, tracking):
+    register_models(tracking, "side", {"champion": 0.2, "challenger": 0.05})
+    sock, spool = str(tmp_path / "ship.sock"), tmp_path / "sidecar-spool"
+    sidecar = _sidecar(sock, tracking, spool, tmp_path / "sidecar.log")
+    args = _serve_args("side", tracking, sock, tmp_path)
     try:
         wait_until(lambda: Path(sock).exists())
         replicas = start_replicas([args, args], {}, tmp_path)
@@ -67,15 +89,38 @@ def test_a_sidecar_captures_every_answer_of_two_replicas(tmp_path, monkeypatch):
         # Two connections at once: two slots of the sidecar's spool, none of trk-serve's.
         assert sorted(p.name for p in spool.glob("writer-*")) == ["writer-0", "writer-1"]
         assert not (tmp_path / "serve-spool").exists()
-        sidecar.send_signal(signal.SIGTERM)
-        assert sidecar.wait(timeout=60) == 0
+        assert _stop(sidecar) == 0
     finally:
-        if sidecar.poll() is None:
-            os.kill(sidecar.pid, signal.SIGKILL)
-            sidecar.wait()
-    rows = read_local(tmp_path / "cap", "model=side").to_table().to_pylist()
+        _stop(sidecar, signal.SIGKILL)
+    rows = _captured(tmp_path, "side")
     assert len(rows) == len({r["request_id"] for r in rows}) == 400
     sent = {a[0]: (a[1], [x[i].tolist()], [a[3]]) for i, a in enumerate(answers)}
     for row in rows:
         got = (row["variant"], json.loads(row["inputs"]), json.loads(row["prediction"]))
         assert got == sent[row["request_id"]] and row["status"] == 200
+
+
+def test_a_killed_sidecar_started_again_loses_and_doubles_nothing(tmp_path, tracking):
+    """kill -9 of the sidecar: trk-serve connects to the next one and sends again what was not
+    acknowledged; the new sidecar takes over the dead one's slot and skips what it held."""
+    register_models(tracking, "kil", {"champion": 0.2, "challenger": 0.05})
+    sock, spool, log = str(tmp_path / "ship.sock"), tmp_path / "spool", tmp_path / "side.log"
+    sidecar = _sidecar(sock, tracking, spool, log)
+    wait_until(lambda: Path(sock).exists())
+    (replica,) = start_replicas([_serve_args("kil", tracking, sock, tmp_path)], {}, tmp_path)
+    x, _ = stream(400, seed=6)
+    try:
+        first = send(replica.url, x[:200])
+        _stop(sidecar, signal.SIGKILL)
+        Path(sock).unlink()
+        second = send(replica.url, x[200:300])  # kept by trk-serve until a sidecar is back
+        sidecar = _sidecar(sock, tracking, spool, log)
+        wait_until(lambda: Path(sock).exists())
+        third = send(replica.url, x[300:])
+    finally:
+        replica.stop()
+        _stop(sidecar)
+    assert "log shipper exited" in replica.log.read_text()
+    ids = [r["request_id"] for r in _captured(tmp_path, "kil")]
+    assert len(ids) == len(set(ids)) == 400
+    assert set(ids) == {a[0] for a in first + second + third}
