@@ -4,10 +4,17 @@ one stopped publishes what it left, once."""
 
 from __future__ import annotations
 
-from capture_helpers import read_local, records
+import sys
+from pathlib import Path
+
+import pytest
+from capture_helpers import local_capture, read_local, records
 
 from trk.capture.config import CaptureConfig
 from trk.capture.writer import CaptureWriter
+
+sys.path.insert(0, str(Path(__file__).parent.parent / "ab"))
+from ab_serving import register_models, send, start_replicas, stream  # noqa: E402
 
 
 def test_live_writers_keep_their_own_slots_and_a_stopped_ones_rows_are_taken_over(tmp_path):
@@ -46,3 +53,22 @@ def test_files_of_a_spool_without_slots_are_published(tmp_path):
     fresh = CaptureWriter(CaptureConfig(uri, spool_dir=spool))
     assert len(fresh.recovered) == 50 and fresh.drain(timeout_s=10)
     assert read_local(tmp_path / "cap").to_table().num_rows == 50
+
+
+@pytest.mark.e2e
+def test_two_workers_capture_into_one_spool(tmp_path, monkeypatch):
+    """trk-serve --workers 2: a shipper child per worker, each in its own slot of the spool."""
+    monkeypatch.setenv("TRK_ARTIFACT_ROOT", str(tmp_path / "artifacts"))
+    monkeypatch.setenv("TRK_MODEL_CACHE", str(tmp_path / "cache"))
+    tracking = f"sqlite:///{tmp_path / 'trk.db'}"
+    register_models(tracking, "wrk", {"champion": 0.2})
+    args = ["--model-uri", "models:/wrk@champion", "--tracking-uri", tracking, "--workers", "2"]
+    (replica,) = start_replicas([[*args, *local_capture(tmp_path)]], {}, tmp_path)
+    x, _ = stream(400, seed=1)
+    try:
+        answers = send(replica.url, x, threads=8)
+    finally:
+        replica.stop()
+    assert len(list((tmp_path / "spool").glob("writer-*"))) == 2
+    ids = read_local(tmp_path / "cap", "model=wrk").to_table().column("request_id").to_pylist()
+    assert len(ids) == len(set(ids)) == 400 and set(ids) == {a[0] for a in answers}
