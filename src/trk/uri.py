@@ -147,7 +147,8 @@ def _download_cached(artifact_uri: str, key: str) -> Path:
     cache.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=cache, prefix=".dl-"))
     try:
-        get_artifact_repository(artifact_uri).download_artifacts("", tmp)
+        with get_artifact_repository(artifact_uri) as repo:
+            repo.download_artifacts("", tmp)
         try:
             os.replace(tmp, target)
         except OSError:  # another process finished first: keep theirs

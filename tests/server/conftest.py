@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from server_helpers import ServerProcess, start_server
@@ -41,6 +42,20 @@ def backend_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'backend.db'}"
     return request.getfixturevalue("pg_uri")
+
+
+@pytest.fixture
+def rest_stores() -> Iterator[Callable[..., RestStore]]:
+    """`rest_stores(url, **options)`: a RestStore whose connections close after the test."""
+    made: list[RestStore] = []
+
+    def make(url: str, **options: Any) -> RestStore:
+        made.append(RestStore(url, **options))
+        return made[-1]
+
+    yield make
+    for store in made:
+        store.transport.close()
 
 
 @pytest.fixture

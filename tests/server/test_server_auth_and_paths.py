@@ -9,7 +9,6 @@ import httpx
 import pytest
 
 from trk.exceptions import Unauthenticated
-from trk.store.rest import RestStore
 
 API = "/api/2.0/mlflow/"
 PROXY = "/api/2.0/mlflow-artifacts/artifacts"
@@ -18,7 +17,7 @@ PROXY = "/api/2.0/mlflow-artifacts/artifacts"
 TOKEN = "s3cret-token-of-32-characters-xy"
 
 
-def test_auth_token_required_everywhere_but_health(server_factory, monkeypatch):
+def test_auth_token_required_everywhere_but_health(server_factory, monkeypatch, rest_stores):
     server = server_factory(None, None, env={"TRK_AUTH_TOKEN": TOKEN})
     assert httpx.get(server.url + "/health").status_code == 200
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
@@ -31,10 +30,10 @@ def test_auth_token_required_everywhere_but_health(server_factory, monkeypatch):
             assert response.status_code == 401, (method, path, headers)
             assert response.json()["error_code"] == "UNAUTHENTICATED"
     with pytest.raises(Unauthenticated):
-        RestStore(server.url, token="wrong").create_experiment("nope")
+        rest_stores(server.url, token="wrong").create_experiment("nope")
     # The token from the environment (what `trk` clients use) is sent.
     monkeypatch.setenv("TRK_TRACKING_TOKEN", TOKEN)
-    store = RestStore(server.url)
+    store = rest_stores(server.url)
     exp_id = store.create_experiment("yes")
     assert [e.name for e in store.search_experiments()] == ["yes", "Default"]
     assert store.get_experiment(exp_id).name == "yes"
@@ -96,8 +95,8 @@ def test_proxy_upload_download_list(server, tmp_path):
     assert missing.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
 
 
-def test_no_serve_artifacts_has_no_proxy(server_factory, tmp_path):
+def test_no_serve_artifacts_has_no_proxy(server_factory, tmp_path, rest_stores):
     server = server_factory(None, str(tmp_path / "dest"), "--no-serve-artifacts")
     assert httpx.get(f"{server.url}{PROXY}?path=").status_code == 404
-    exp = RestStore(server.url).get_experiment("0")
+    exp = rest_stores(server.url).get_experiment("0")
     assert exp.artifact_location == f"{tmp_path / 'dest'}/0"

@@ -30,6 +30,7 @@ def _log(url: str, run_id: str, worker: int, count: int, acks: str | None) -> No
                 out.write(f"{step}\n")
                 out.flush()
     finally:
+        store.transport.close()
         if out:
             out.close()
 
@@ -45,9 +46,9 @@ def _spawn(url: str, run_id: str, count: int, ack_dir: Path | None) -> list:
     return procs
 
 
-def test_concurrent_clients_lose_nothing(backend_uri, server_factory):
+def test_concurrent_clients_lose_nothing(backend_uri, server_factory, rest_stores):
     server = server_factory(backend_uri)
-    store = RestStore(server.url)
+    store = rest_stores(server.url)
     run_id = store.create_run("0").info.run_id
     for proc in _spawn(server.url, run_id, PER_CLIENT, None):
         proc.join(timeout=240)
@@ -57,9 +58,9 @@ def test_concurrent_clients_lose_nothing(backend_uri, server_factory):
         assert sorted(m.step for m in history) == list(range(PER_CLIENT)), worker
 
 
-def test_kill_9_keeps_every_acknowledged_write(backend_uri, server_factory, tmp_path):
+def test_kill_9_keeps_every_acknowledged_write(backend_uri, server_factory, tmp_path, rest_stores):
     server = server_factory(backend_uri)
-    run_id = RestStore(server.url).create_run("0").info.run_id
+    run_id = rest_stores(server.url).create_run("0").info.run_id
     ack_dir = tmp_path / "acks"
     ack_dir.mkdir()
     procs = _spawn(server.url, run_id, 10_000, ack_dir)  # far more than can finish

@@ -9,7 +9,6 @@ import pytest
 from trk.artifacts import get_artifact_repository
 from trk.entities import Metric, Param, RunStatus, RunTag, ViewType
 from trk.exceptions import AlreadyExists, InvalidParameter, NotFound, Unavailable
-from trk.store.rest import RestStore
 from uvicorn_thread import free_port
 
 
@@ -17,8 +16,8 @@ def _ms() -> int:
     return int(time.time() * 1000)
 
 
-def test_tracking_round_trip(backend_uri, server_factory):
-    store = RestStore(server_factory(backend_uri).url)
+def test_tracking_round_trip(backend_uri, server_factory, rest_stores):
+    store = rest_stores(server_factory(backend_uri).url)
     exp_id = store.create_experiment("exp", tags={"team": "ds"})
     assert store.get_experiment(exp_id).tags == {"team": "ds"}
     assert store.get_experiment_by_name("exp").experiment_id == exp_id
@@ -62,8 +61,8 @@ def test_tracking_round_trip(backend_uri, server_factory):
         store.get_run("0" * 32)
 
 
-def test_registry_round_trip(backend_uri, server_factory):
-    store = RestStore(server_factory(backend_uri).url)
+def test_registry_round_trip(backend_uri, server_factory, rest_stores):
+    store = rest_stores(server_factory(backend_uri).url)
     store.create_registered_model("iris", tags={"owner": "ml"}, description="d")
     with pytest.raises(AlreadyExists):
         store.create_registered_model("iris")
@@ -94,31 +93,31 @@ def test_registry_round_trip(backend_uri, server_factory):
         store.get_registered_model("iris2")
 
 
-def test_artifacts_through_the_proxy(server, tmp_path):
-    store = RestStore(server.url)
-    run = store.create_run("0")
+def test_artifacts_through_the_proxy(server, tmp_path, rest_stores):
+    run = rest_stores(server.url).create_run("0")
     assert run.info.artifact_uri.startswith(f"{server.url}/api/2.0/mlflow-artifacts/artifacts/")
     src = tmp_path / "src"
     (src / "sub").mkdir(parents=True)
     (src / "a.txt").write_text("A")
     (src / "sub" / "b.bin").write_bytes(b"\0" * 3000)
-    repo = get_artifact_repository(run.info.artifact_uri)
-    repo.log_artifacts(src, "model")
-    listed = {(f.path, f.is_dir, f.file_size) for f in repo.list_artifacts("model")}
-    assert listed == {("model/a.txt", False, 1), ("model/sub", True, None)}
-    out = repo.download_artifacts("model", tmp_path / "out")
-    assert (out / "sub" / "b.bin").read_bytes() == b"\0" * 3000
-    # The files really are under the server's destination, below experiment 0's folder.
-    assert (tmp_path / "artifacts0" / "0" / run.info.run_id / "artifacts/model/a.txt").exists()
-    with pytest.raises(NotFound):
-        repo.download_file("model/missing.txt", tmp_path / "x")
-    repo.delete_artifacts("model/sub")
-    assert [f.path for f in repo.list_artifacts("model")] == ["model/a.txt"]
+    with get_artifact_repository(run.info.artifact_uri) as repo:
+        repo.log_artifacts(src, "model")
+        listed = {(f.path, f.is_dir, f.file_size) for f in repo.list_artifacts("model")}
+        assert listed == {("model/a.txt", False, 1), ("model/sub", True, None)}
+        out = repo.download_artifacts("model", tmp_path / "out")
+        assert (out / "sub" / "b.bin").read_bytes() == b"\0" * 3000
+        # The files really are under the server's destination, below experiment 0's folder.
+        assert (tmp_path / "artifacts0" / "0" / run.info.run_id / "artifacts/model/a.txt").exists()
+        with pytest.raises(NotFound):
+            repo.download_file("model/missing.txt", tmp_path / "x")
+        repo.delete_artifacts("model/sub")
+        assert [f.path for f in repo.list_artifacts("model")] == ["model/a.txt"]
+    assert repo.transport._client is None  # the block closed its connections
 
 
-def test_unreachable_server_is_one_clear_error():
+def test_unreachable_server_is_one_clear_error(rest_stores):
     uri = f"http://127.0.0.1:{free_port()}"
-    store = RestStore(uri, retries=2)
+    store = rest_stores(uri, retries=2)
     with pytest.raises(Unavailable, match=uri):
         store.get_experiment("0")
     with pytest.raises(Unavailable, match=uri):

@@ -13,7 +13,6 @@ import pytest
 from trk.artifacts import get_artifact_repository
 from trk.artifacts.s3 import MULTIPART_THRESHOLD, S3ArtifactRepository, sse_args
 from trk.exceptions import InvalidParameter
-from trk.store.rest import RestStore
 
 KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
@@ -28,7 +27,11 @@ def files(tmp_path):
 
 
 def encryption(endpoint: str, bucket: str, key: str) -> tuple[str | None, str | None, str]:
-    head = boto3.client("s3", endpoint_url=endpoint).head_object(Bucket=bucket, Key=key)
+    client = boto3.client("s3", endpoint_url=endpoint)
+    try:
+        head = client.head_object(Bucket=bucket, Key=key)
+    finally:
+        client.close()
     return head.get("ServerSideEncryption"), head.get("SSEKMSKeyId"), head["ETag"]
 
 
@@ -41,9 +44,9 @@ def test_direct_client_encrypts_every_upload(
     monkeypatch.setenv("TRK_S3_SSE", mode)
     if key_id:
         monkeypatch.setenv("TRK_S3_SSE_KMS_KEY_ID", key_id)
-    repo = get_artifact_repository(f"s3://{s3_bucket}/root")
-    for f in files:
-        repo.log_artifact(f, "model")
+    with get_artifact_repository(f"s3://{s3_bucket}/root") as repo:
+        for f in files:
+            repo.log_artifact(f, "model")
     small = encryption(s3_endpoint, s3_bucket, "root/model/small.txt")
     big = encryption(s3_endpoint, s3_bucket, "root/model/big.bin")
     assert big[2].strip('"').endswith("-2")  # it went up in parts
@@ -65,12 +68,16 @@ def test_capture_files_are_encrypted_too(s3_bucket, s3_endpoint, files, monkeypa
 
 def test_without_the_setting_nothing_is_asked(s3_bucket, s3_endpoint, files, monkeypatch):
     monkeypatch.delenv("TRK_S3_SSE", raising=False)
-    get_artifact_repository(f"s3://{s3_bucket}/root").log_artifact(files[0])
+    with get_artifact_repository(f"s3://{s3_bucket}/root") as repo:
+        repo.log_artifact(files[0])
     assert encryption(s3_endpoint, s3_bucket, "root/small.txt")[0] in (None, "AES256")
-    assert S3ArtifactRepository(f"s3://{s3_bucket}/root").sse == {}
+    with S3ArtifactRepository(f"s3://{s3_bucket}/root") as plain:
+        assert plain.sse == {}
 
 
-def test_server_flag_encrypts_proxied_uploads(s3_bucket, s3_endpoint, server_factory, files):
+def test_server_flag_encrypts_proxied_uploads(
+    s3_bucket, s3_endpoint, server_factory, files, rest_stores
+):
     server = server_factory(
         None,
         f"s3://{s3_bucket}/mlruns",
@@ -79,10 +86,10 @@ def test_server_flag_encrypts_proxied_uploads(s3_bucket, s3_endpoint, server_fac
         "--artifacts-sse-kms-key-id",
         KMS_KEY,
     )
-    run = RestStore(server.url).create_run("0")
-    repo = get_artifact_repository(run.info.artifact_uri)
-    for f in files:
-        repo.log_artifact(f, "docs")
+    run = rest_stores(server.url).create_run("0")
+    with get_artifact_repository(run.info.artifact_uri) as repo:
+        for f in files:
+            repo.log_artifact(f, "docs")
     prefix = f"mlruns/0/{run.info.run_id}/artifacts/docs"
     for name in ("small.txt", "big.bin"):
         assert encryption(s3_endpoint, s3_bucket, f"{prefix}/{name}")[:2] == ("aws:kms", KMS_KEY)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import posixpath
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import Self
 
 from trk.entities import FileInfo
 from trk.exceptions import InvalidParameter
@@ -36,6 +37,17 @@ class ArtifactRepository(ABC):
 
     def __init__(self, root_uri: str) -> None:
         self.root_uri = root_uri
+
+    def close(self) -> None:
+        """Let go of the connections the repository opened (the proxy's pool, an S3 client);
+        a repository made for one call is used in a `with` block so they close with it."""
+        return None  # a local directory holds nothing open
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @abstractmethod
     def log_artifact(self, local_file: str | Path, artifact_path: str | None = None) -> None:

@@ -54,6 +54,9 @@ class HttpArtifactRepository(ArtifactRepository):
         token = token if token is not None else settings.tracking_token()
         self.transport = Transport(base, token)
 
+    def close(self) -> None:
+        self.transport.close()
+
     def _url(self, rel: str) -> str:
         path = "/".join(p for p in (self.root, rel) if p)
         return f"{PROXY_PATH}/{quote(path)}"

@@ -74,6 +74,7 @@ class S3ArtifactRepository(ArtifactRepository):
         self.bucket = parsed.netloc
         self.prefix = parsed.path.strip("/")
         self.progress = progress
+        self._own_client = client is None  # a client passed in is its owner's to close
         self.client = client or s3_client()
         self.sse = sse_args(*settings.s3_sse())  # read once: a bad setting fails at open
         from boto3.s3.transfer import TransferConfig
@@ -81,6 +82,10 @@ class S3ArtifactRepository(ArtifactRepository):
         self.transfer = TransferConfig(
             multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=MULTIPART_THRESHOLD
         )
+
+    def close(self) -> None:
+        if self._own_client:
+            self.client.close()
 
     def _key(self, rel: str) -> str:
         return "/".join(p for p in (self.prefix, rel) if p)

@@ -221,26 +221,29 @@ class Client:
     def log_artifact(
         self, run_id: str, local_path: str | Path, artifact_path: str | None = None
     ) -> None:
-        repo = self._artifacts(run_id)
-        if Path(local_path).is_dir():
-            name = Path(local_path).name
-            repo.log_artifacts(local_path, f"{artifact_path}/{name}" if artifact_path else name)
-        else:
-            repo.log_artifact(local_path, artifact_path)
+        with self._artifacts(run_id) as repo:
+            if Path(local_path).is_dir():
+                name = Path(local_path).name
+                repo.log_artifacts(local_path, f"{artifact_path}/{name}" if artifact_path else name)
+            else:
+                repo.log_artifact(local_path, artifact_path)
 
     def log_artifacts(
         self, run_id: str, local_dir: str | Path, artifact_path: str | None = None
     ) -> None:
-        self._artifacts(run_id).log_artifacts(local_dir, artifact_path)
+        with self._artifacts(run_id) as repo:
+            repo.log_artifacts(local_dir, artifact_path)
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
-        return self._artifacts(run_id).list_artifacts(path)
+        with self._artifacts(run_id) as repo:
+            return repo.list_artifacts(path)
 
     def download_artifacts(self, run_id: str, path: str, dst_path: str | Path | None = None) -> str:
         import tempfile
 
         dst = Path(dst_path) if dst_path else Path(tempfile.mkdtemp(prefix="trk-"))
-        return str(self._artifacts(run_id).download_artifacts(path, dst))
+        with self._artifacts(run_id) as repo:
+            return str(repo.download_artifacts(path, dst))
 
     # -- registered models -----------------------------------------------------------------
     def create_registered_model(
@@ -316,7 +319,8 @@ class Client:
     def log_model_artifacts(self, model_id: str, local_dir: str | Path) -> None:
         """Upload a model directory into the logged model's own location."""
         location = self.store.get_logged_model(model_id).artifact_location
-        get_artifact_repository(location).log_artifacts(local_dir)
+        with get_artifact_repository(location) as repo:
+            repo.log_artifacts(local_dir)
 
     # -- model versions --------------------------------------------------------------------
     def create_model_version(
@@ -342,7 +346,8 @@ class Client:
         from trk.artifacts.manifest import of_repository
         from trk.uri import resolve_artifact_uri
 
-        return of_repository(get_artifact_repository(resolve_artifact_uri(source, self.store)))
+        with get_artifact_repository(resolve_artifact_uri(source, self.store)) as repo:
+            return of_repository(repo)
 
     def get_model_version(self, name: str, version: str | int) -> ModelVersion:
         return self.store.get_model_version(name, _as_str(version))

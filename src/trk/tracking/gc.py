@@ -108,7 +108,8 @@ def collect(garbage: SqlGarbage, todo: Plan) -> None:
     the run deleted and a second `trk gc` finishes it."""
     for item in todo.doomed:
         if item.artifacts:
-            get_artifact_repository(item.artifacts).delete_artifacts()
+            with get_artifact_repository(item.artifacts) as repo:
+                repo.delete_artifacts()
         if item.kind == "run":
             garbage.remove_run(item.id)
         elif item.kind == "experiment":
