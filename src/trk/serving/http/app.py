@@ -123,9 +123,6 @@ def create_app(
             ) from None
         return InferResponse(result)
 
-    async def invocations(request: Request) -> Response:
-        return await answer(request)
-
     async def feedback(request: Request) -> Response:
         feedback_auth.check(request.headers.get("authorization"))
         body = await bodies.read(request, deadline())
@@ -158,7 +155,7 @@ def create_app(
             await plane.stop()
 
     routes = [
-        Route("/invocations", invocations, methods=["POST"]),
+        Route("/invocations", answer, methods=["POST"]),  # MLflow's codec: no wrapper coroutine
         *v2_routes(plane, answer),  # right after: routes match in order
         Route("/feedback", feedback, methods=["POST"]),
         Route("/ping", ping, methods=["GET"]),
