@@ -14,6 +14,8 @@ from typing import Any
 from trk.serving.core.metrics import ServingMetrics
 from trk.serving.online.records import Batch
 
+Labels = tuple[str, str, str]  # (variant, model, version)
+
 
 class InFlight:
     """Requests being answered now, per variant: plain ints the event loop alone changes."""
@@ -44,30 +46,32 @@ class RequestSeries:
 
     def fold(self, records: Batch) -> None:
         m = self.metrics
-        counts: dict[tuple[str, str, str, str], int] = {}
-        latency: dict[tuple[str, str, str], list[float]] = {}
-        predict: dict[tuple[str, str, str], list[float]] = {}
-        rows: dict[tuple[str, str, str], list[float]] = {}
+        # Keyed by the records' own fields, turned into label values once per key (a
+        # record's `labels` and str(status) per record were a tenth of this fold).
+        counts: dict[tuple[Labels, int], int] = {}
+        latency: dict[Labels, list[float]] = {}
+        predict: dict[Labels, list[float]] = {}
+        rows: dict[Labels, list[float]] = {}
         for r in records:
             if r.shadow:  # a copy, not a request: counted by the routing series
                 continue
-            labels = r.labels
-            key = (*labels, str(r.status))
-            counts[key] = counts.get(key, 0) + 1
+            key = (r.variant, r.model, r.version)
+            counted = (key, r.status)
+            counts[counted] = counts.get(counted, 0) + 1
             if r.latency_s is not None:
-                latency.setdefault(labels, []).append(r.latency_s)
+                latency.setdefault(key, []).append(r.latency_s)
             if r.predict_s is not None:
-                predict.setdefault(labels, []).append(r.predict_s)
-                rows.setdefault(labels, []).append(r.rows)
-        for key, n in counts.items():
-            m.child(m.requests, key).inc(n)
+                predict.setdefault(key, []).append(r.predict_s)
+                rows.setdefault(key, []).append(r.rows)
+        for (key, status), n in counts.items():
+            m.child(m.requests, (*_labels(key), str(status))).inc(n)
         for series, values in (
             (m.request_latency, latency),
             (m.predict_latency, predict),
             (m.batch_size, rows),
         ):
-            for labels, batch in values.items():
-                observe_many(m.child(series, labels), batch)
+            for key, batch in values.items():
+                observe_many(m.child(series, _labels(key)), batch)
         self.sync()
 
     def sync(self) -> None:
@@ -80,6 +84,12 @@ class RequestSeries:
             if dropped > self._dropped_seen:
                 self.on_dropped("buffer_full", dropped - self._dropped_seen)
                 self._dropped_seen = dropped
+
+
+def _labels(key: Labels) -> Labels:
+    """(variant, model, version) as the series show them: "none" for unrouted requests
+    (as `Record.labels`)."""
+    return key if key[0] else ("none", "none", "none")
 
 
 def observe_many(histogram: Any, values: Sequence[float]) -> None:
