@@ -76,8 +76,11 @@ class V2Codec:
     ) -> bytes:
         """The infer response: model, version, id, the answering variant, the outputs."""
         request = model_input.request
-        outputs = name_outputs(predictions, _output_names_of(variant))
         wanted = request.outputs if isinstance(request, V2Request) else None
+        if wanted is None and type(predictions) is np.ndarray:  # the usual answer: one output
+            names = _output_names_of(variant)
+            return self._answer(variant, request_id, [to_output(_one_name(names), predictions)])
+        outputs = name_outputs(predictions, _output_names_of(variant))
         if wanted is not None:
             unknown = [n for n in wanted if n not in outputs]
             if unknown:
@@ -86,13 +89,18 @@ class V2Codec:
                     f"{', '.join(outputs)}"
                 )
             outputs = {n: outputs[n] for n in wanted}
+        return self._answer(
+            variant, request_id, [to_output(name, value) for name, value in outputs.items()]
+        )
+
+    def _answer(self, variant: Variant, request_id: str, outputs: list[Any]) -> bytes:
         return codecs.dumps(
             {
                 "model_name": variant.model_name,
                 "model_version": variant.version,
                 "id": request_id,
                 "parameters": {"variant": variant.name},
-                "outputs": [to_output(name, value) for name, value in outputs.items()],
+                "outputs": outputs,
             }
         )
 
@@ -160,12 +168,15 @@ def parse_request(
             f"'id' must be 1-{request_ids.MAX_LENGTH} characters of [A-Za-z0-9._:-], "
             f"as X-Request-Id; got {str(request_id)[:40]!r}"
         )
-    params = _parameters("parameters", doc.get("parameters"))
+    given = doc.get("parameters")  # usually absent: nothing to sort out then
+    params = _parameters("parameters", given) if given is not None else None
     model_params = (
         {k: v for k, v in params.items() if k not in RESERVED_PARAMETERS} if params else {}
     )
     tensors = _inputs(doc.get("inputs"), binary)
-    return V2Request(request_id, _output_names(doc.get("outputs"))), tensors, model_params
+    outputs = doc.get("outputs")
+    names = _output_names(outputs) if outputs is not None else None
+    return V2Request(request_id, names), tensors, model_params
 
 
 def _parameters(where: str, value: Any) -> dict[str, Any]:
@@ -252,7 +263,7 @@ def output_names(signature: Any) -> list[str]:
 def name_outputs(predictions: Any, names: list[str]) -> dict[str, Any]:
     """Predictions as named outputs: a dict's keys, a table's columns, or one output."""
     if type(predictions) is np.ndarray:  # the common answer, decided in one check
-        return {names[0] if len(names) == 1 else DEFAULT_OUTPUT: predictions}
+        return {_one_name(names): predictions}
     if isinstance(predictions, dict):
         return {str(k): v for k, v in predictions.items()}
     if type(predictions).__module__.startswith("pandas"):
@@ -262,4 +273,9 @@ def name_outputs(predictions: Any, names: list[str]) -> dict[str, Any]:
         predictions = predictions.to_numpy()
         if name is not None and name in names:
             return {name: predictions}
-    return {names[0] if len(names) == 1 else DEFAULT_OUTPUT: predictions}
+    return {_one_name(names): predictions}
+
+
+def _one_name(names: list[str]) -> str:
+    """The name of a model's one output: the signature's, or `predictions`."""
+    return names[0] if len(names) == 1 else DEFAULT_OUTPUT
