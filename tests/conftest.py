@@ -196,7 +196,9 @@ def s3_bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("TRK_S3_ENDPOINT_URL", s3_endpoint)
     name = f"trk-test-{os.getpid()}-{next(_bucket_counter)}"
-    boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=name)
+    client = boto3.client("s3", endpoint_url=s3_endpoint)
+    client.create_bucket(Bucket=name)
+    client.close()
     return name
 
 
