@@ -42,12 +42,14 @@ class Labeller:
     late: list[Answer] = field(default_factory=list)
     labels: dict[str, int] = field(default_factory=dict)  # request id -> the label sent
     _seen: int = 0
+    in_rotation: Callable[[], list[int]] = list  # the replicas in rotation now (run sets it)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
 
     async def run(self, answers: list[Answer], live: Callable[[], list[int]]) -> None:
         """Label new answers every EVERY_S until cancelled, to replicas still in rotation."""
+        self.in_rotation = live
         async with httpx.AsyncClient(timeout=30.0) as client:
             try:
                 while True:
@@ -91,13 +93,27 @@ class Labeller:
         ok: tuple[int, ...],
     ) -> None:
         for replica, items in batches.items():
-            try:
-                resp = await client.post(self.urls[replica] + "/feedback", json=items)
-            except httpx.HTTPError as exc:
-                self.refused.append(repr(exc))
-                continue
-            if resp.status_code not in ok:
-                self.refused.append(f"{resp.status_code}: {resp.text[:200]}")
+            tried = {replica}
+            while True:
+                try:
+                    resp = await client.post(self.urls[replica] + "/feedback", json=items)
+                except httpx.ConnectError as exc:
+                    # The replica left the rotation and stopped while this round was sending
+                    # (the posts before took longer than the preStop pause): nothing reached
+                    # it, so send to one still in rotation, as a Service would by then.
+                    others = [r for r in self.in_rotation() if r not in tried]
+                    if not others:
+                        self.refused.append(repr(exc))
+                        break
+                    replica = self.rng.choice(others)
+                    tried.add(replica)
+                    continue
+                except httpx.HTTPError as exc:
+                    self.refused.append(repr(exc))
+                    break
+                if resp.status_code not in ok:
+                    self.refused.append(f"{resp.status_code}: {resp.text[:200]}")
+                break
 
     def _twice(self) -> bool:
         return self.rng.random() < self.twice_fraction
