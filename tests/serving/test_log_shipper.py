@@ -123,5 +123,10 @@ def test_a_sidecar_shipper_on_a_unix_socket_writes_the_log(serve_app, iris_env, 
         assert send(server.url, "side-", 10) == [200] * 10
         wait_until(lambda: link.written == 10)
         assert logged(iris_env.tracking_uri, "side-") == 10
+        writer = link._writer
+        stop_all([sidecar])
+        # The sidecar's end of file closes trk-serve's side of the socket too (left open, it
+        # was an fd per sidecar restart).
+        wait_until(lambda: writer is not None and writer.is_closing())
     finally:
         stop_all([sidecar])

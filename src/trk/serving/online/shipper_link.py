@@ -189,6 +189,10 @@ class ShipperLink:
             except (ValueError, KeyError, TypeError):
                 log.warning("log shipper: an ack it cannot read: %r", line[:200])
         self._connected = False
+        if self._writer is not None and not self._writer.is_closing():
+            # The shipper ended the connection: a socket's end of file leaves our side of
+            # the transport open (an fd per sidecar restart), so close it here.
+            self._writer.close()
         if self.proc is not None:
             await self.proc.wait()
         if not self._stopping:
