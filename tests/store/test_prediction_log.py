@@ -76,17 +76,22 @@ def test_a_correction_replaces_the_label_and_keeps_the_old_one(store):
         log.correct_labels("m", [{"request_id": "nobody", "label": 1}])
 
 
-def test_pending_labels_are_bounded_and_expire(store):
+def test_pending_labels_are_bounded_and_expire(store, monkeypatch):
+    from trk.store import prediction_log
     from trk.store.prediction_labels import LabelLimits
     from trk.store.prediction_log import SqlPredictionLog
 
-    log = SqlPredictionLog(store._engine, LabelLimits(ttl_s=0.05, max_pending=3))
+    # The log's clock, stepped by the test: with a real one and a 50 ms time to live, a busy
+    # machine let the first labels expire before the bound was tried.
+    clock = [1_700_000_000_000]
+    monkeypatch.setattr(prediction_log, "now_ms", lambda: clock[0])
+    log = SqlPredictionLog(store._engine, LabelLimits(ttl_s=60, max_pending=3))
     assert log.log_labels("m", [{"request_id": f"p{i}", "label": 1} for i in range(3)]).pending == 3
     with pytest.raises(TooManyRequests, match="at most 3") as info:
         log.log_labels("m", [{"request_id": "p3", "label": 1}])
     assert int(info.value.status) == 429
     assert log.log_labels("other", [{"request_id": "p3", "label": 1}]).pending == 1  # per model
-    time.sleep(0.1)  # past the time to live
+    clock[0] += 60_001  # past the time to live
     done = log.log_labels("m", [{"request_id": "p4", "label": 1}])
     assert (done.pending, done.expired) == (1, 3)
     # An expired label never joins, though its prediction arrives now.
