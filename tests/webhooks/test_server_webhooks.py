@@ -227,7 +227,7 @@ def test_failed_delivery_is_recorded_and_shown_on_the_model_page(hook_server, ma
 
 
 def test_hanging_receiver_does_not_slow_the_alias_move(hook_server, make_receiver):
-    hang_s = 3.0
+    hang_s = 6.0  # the bound below (a third of it) holds on a machine busy with other tests
     stuck = make_receiver(hang_s=hang_s)
     client = MlflowClient(tracking_uri=hook_server.url)
     client.create_webhook("stuck", stuck.url, ["model_version_alias.created"])
