@@ -10,6 +10,7 @@ Behaviour is plain attributes, so a test may set them on a receiver already runn
 
 from __future__ import annotations
 
+import functools
 import json
 import ssl
 import threading
@@ -86,7 +87,9 @@ class Receiver:
             scheme = "https"
         self.origin = f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
         self.url = f"{self.origin}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # a short poll: shutdown() waits up to one interval (0.5 s by default, per receiver)
+        serve = functools.partial(self.server.serve_forever, poll_interval=0.02)
+        self.thread = threading.Thread(target=serve, daemon=True)
 
     def _answer(self, handler: BaseHTTPRequestHandler, status: int) -> None:
         head = f"HTTP/1.1 {status} Answer\r\nContent-Length: {len(self.body)}\r\n"
