@@ -234,3 +234,19 @@ def test_requests_are_counted_per_status(iris_server):
         assert delta == 1, status
     rows = metric_value(after, "trk_batch_size_sum") - metric_value(before, "trk_batch_size_sum")
     assert rows == 3
+
+
+def test_only_a_post_takes_the_infer_shortcut(iris_server):
+    """Other methods on the infer paths, and V2 paths the shortcut does not read as infer,
+    get Starlette's answers as before (ServingApp sends only matched POSTs past it)."""
+    assert httpx.get(iris_server.url + "/invocations").status_code == 405
+    get_v2 = httpx.get(iris_server.url + "/v2/models/iris/infer")  # V2's catch-all
+    assert get_v2.status_code == 404 and "error" in get_v2.json()
+    odd = httpx.post(iris_server.url + "/v2/models/iris/versions//infer", json={})
+    assert odd.status_code == 404 and "error" in odd.json()
+    ok = httpx.post(
+        iris_server.url + "/v2/models/iris/versions/1/infer",
+        json={"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP64", "data": ROWS[0]}]},
+    )
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["model_version"] == "1" and ok.headers["x-trk-variant"] == "champion"

@@ -77,6 +77,9 @@ def uvicorn_kwargs(settings: ServeSettings) -> dict[str, Any]:
         "http": "trk.serving.runner:NoDelayHttpToolsProtocol",
         "lifespan": "on",
         "access_log": False,
+        # uvicorn's X-Forwarded-* middleware rewrites each request's client and scheme,
+        # which trk-serve never reads: it wrapped every request in one more coroutine.
+        "proxy_headers": False,
         "log_level": "info",
         # SIGTERM drains in-flight requests this long, then cancels them: a stalled client
         # or a hung predict cannot hold the shutdown past the orchestrator's kill.

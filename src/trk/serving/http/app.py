@@ -1,4 +1,5 @@
-"""The HTTP face of `trk-serve`: Starlette routes over the DataPlane, and the one error mapper."""
+"""The HTTP face of `trk-serve`: the infer routes and Starlette's around them, over the
+DataPlane, and the error mapper of the Starlette routes."""
 
 from __future__ import annotations
 
@@ -13,17 +14,17 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
-from trk.exceptions import BadRequest, TrkError, Unauthenticated, Unavailable
+from trk.exceptions import TrkError, Unauthenticated
 from trk.http_errors import http_error
 from trk.serving.compose import Serving, build
 from trk.serving.config import ServeSettings
 from trk.serving.core import codecs, request_ids
-from trk.serving.core.codecs import Codec
 from trk.serving.core.metrics import METRICS_CONTENT_TYPE, ServingMetrics
-from trk.serving.core.plane import InferResult
 from trk.serving.http.auth import BearerCheck
 from trk.serving.http.body import BodyReader
+from trk.serving.http.infer import Endpoint, InferRoutes
 from trk.serving.http.v2 import v2_routes
 from trk.serving.online.metrics import feedback_endpoint
 
@@ -43,89 +44,42 @@ def error_response(request: Request, exc: Exception) -> Response:
     return json_response(answer.to_dict(), answer.status, headers)
 
 
-def scope_headers(scope: Any) -> dict[str, str]:
-    """An infer request's headers by (lower-case) name, read once from the ASGI scope.
+class ServingApp(Starlette):
+    """Starlette for every route but a POST to an infer route, which goes straight to its
+    handler (`http/infer.py`: Starlette's layers cost more than trk's own steps)."""
 
-    The first of a repeated name wins, as with Starlette's `Headers.get`, which scans and
-    re-encodes the header list on every call: an infer request asks for four or five names.
-    """
-    return {k.decode("latin-1"): v.decode("latin-1") for k, v in reversed(scope["headers"])}
+    def __init__(self, infer: InferRoutes, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.infer = infer
 
-
-class InferResponse(Response):
-    """An answer of /invocations with trk's headers encoded directly.
-
-    Starlette's generic header encoding (a dict, lower-casing, a list rebuilt per response)
-    was a tenth of a one-row request's time on the server.
-    """
-
-    media_type = JSON
-
-    def __init__(self, result: InferResult) -> None:
-        self.result = result
-        super().__init__(result.body, result.status)
-
-    def init_headers(self, headers: Any = None) -> None:
-        r = self.result
-        self.raw_headers = [
-            (b"content-length", str(len(r.body)).encode()),
-            (b"content-type", b"application/json"),
-            *(
-                [
-                    (b"x-trk-variant", r.variant.encode("latin-1")),
-                    (b"x-trk-model-version", r.version.encode("latin-1")),
-                ]
-                if r.variant  # a request refused before routing names no variant
-                else []
-            ),
-            (b"x-request-id", r.request_id.encode("latin-1")),
-        ]
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            handler = self.infer.match(scope)
+            if handler is not None:
+                await handler(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(
     settings: ServeSettings,
     registry: CollectorRegistry | None = None,
     serving: Serving | None = None,
-) -> Starlette:
+) -> ServingApp:
     """The ASGI app: load variants in the lifespan, answer the scoring protocol."""
     serving = serving or build(settings, ServingMetrics(registry))
     plane = serving.plane
     bodies = BodyReader(settings.max_body_bytes)
+    infer = InferRoutes(plane, bodies, settings.timeout_s)
     handle_feedback = feedback_endpoint(serving.feedback, serving.labels)
     feedback_auth = BearerCheck(settings.feedback_token, "/feedback")
 
     def deadline() -> float:
         return asyncio.get_running_loop().time() + settings.timeout_s
 
-    async def infer_body(request: Request, until: float, headers: dict[str, str]) -> bytes:
-        """An infer request's body; one too large (413) or too slow (408) counts as refused."""
-        try:
-            return await bodies.read(request, until, headers)
-        except BadRequest as exc:
-            plane.refused(request_ids.request_id(headers.get("x-request-id")), int(exc.status))
-            raise
-
-    async def answer(
-        request: Request, codec: Codec = codecs.MLFLOW, force: str | None = None
-    ) -> Response:
-        """Read an infer request and answer it in `codec`'s protocol (MLflow's or V2)."""
-        until = deadline()  # one deadline for the body and the predict
-        headers = scope_headers(request.scope)
-        body = await infer_body(request, until, headers)
-        content_type = headers.get("content-type")
-        try:
-            result = await plane.infer(body, content_type, headers, codec, force, deadline=until)
-        except asyncio.CancelledError:
-            # uvicorn cancels what outlives --graceful-timeout-s; it would answer a bare
-            # text 500: say what happened, as a retryable 503 in MLflow's error JSON.
-            raise Unavailable(
-                "The server shut down before this request finished (--graceful-timeout-s)"
-            ) from None
-        return InferResponse(result)
-
     async def feedback(request: Request) -> Response:
         feedback_auth.check(request.headers.get("authorization"))
-        body = await bodies.read(request, deadline())
+        body = await bodies.read(request.receive, deadline(), request.headers.get("content-length"))
         return json_response(await run_in_threadpool(handle_feedback, body))  # store I/O
 
     async def ping(request: Request) -> Response:
@@ -147,6 +101,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         bodies.start()
+        infer.start()
         await plane.start()
         try:
             yield
@@ -155,8 +110,8 @@ def create_app(
             await plane.stop()
 
     routes = [
-        Route("/invocations", answer, methods=["POST"]),  # MLflow's codec: no wrapper coroutine
-        *v2_routes(plane, answer),  # right after: routes match in order
+        Route("/invocations", Endpoint(infer.invocations), methods=["POST"]),
+        *v2_routes(plane, Endpoint(infer.v2_infer)),
         Route("/feedback", feedback, methods=["POST"]),
         Route("/ping", ping, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
@@ -164,7 +119,8 @@ def create_app(
         Route("/metadata", metadata, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
     ]
-    app = Starlette(
+    app = ServingApp(
+        infer,
         routes=routes,
         lifespan=lifespan,
         exception_handlers={TrkError: error_response, Exception: error_response},

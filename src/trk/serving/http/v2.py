@@ -13,24 +13,21 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp
 
 from trk.exceptions import NotFound
 from trk.http_errors import http_error
 from trk.serving.core import codecs, v2_models
-from trk.serving.core.codecs import Codec
 from trk.serving.core.plane import DataPlane
-from trk.serving.core.v2 import V2Codec, error_body
+from trk.serving.core.v2 import error_body
 
 Endpoint = Callable[[Request], Awaitable[Response]]
-# Reads an infer request and answers it through the plane in a codec's protocol, forcing
-# a variant or not: the same function answers /invocations.
-Answer = Callable[[Request, Codec, "str | None"], Awaitable[Response]]
 MODEL = "/v2/models/{name}"
 VERSION = "/v2/models/{name}/versions/{version}"
 
 
-def v2_routes(plane: DataPlane, answer: Answer) -> list[BaseRoute]:
-    """The V2 routes over `plane`; `answer` runs an infer request (see `Answer`)."""
+def v2_routes(plane: DataPlane, infer: ASGIApp) -> list[BaseRoute]:
+    """The V2 routes over `plane`; `infer` answers infer requests (`http/infer.py`)."""
 
     async def server(request: Request) -> Response:
         return _json(v2_models.server_metadata())
@@ -51,18 +48,9 @@ def v2_routes(plane: DataPlane, answer: Answer) -> list[BaseRoute]:
         v2_models.find(plane, name, version)
         return _json({"name": name, "ready": True})
 
-    async def infer(request: Request) -> Response:
-        try:  # not wrapped in _v2: one coroutine less on the hot path
-            name, version = _path(request)
-            force = v2_models.forced_variant(plane, name, version)
-            return await answer(request, V2Codec(_header_length(request)), force)
-        except Exception as exc:
-            return _error(request, exc)
-
     async def unknown(request: Request) -> Response:
         raise NotFound(f"No V2 endpoint {request.method} {request.url.path[:200]}")
 
-    # Starlette tries routes in order (a few us each): infer first, the hot path.
     return [
         *(Route(p + "/infer", infer, methods=["POST"]) for p in (MODEL, VERSION)),
         Route("/v2", _v2(server), methods=["GET"]),
@@ -77,16 +65,6 @@ def v2_routes(plane: DataPlane, answer: Answer) -> list[BaseRoute]:
 def _path(request: Request) -> tuple[str, str | None]:
     params = request.path_params
     return str(params["name"]), params.get("version")
-
-
-def _header_length(request: Request) -> str | None:
-    """`Inference-Header-Content-Length`, read from the ASGI headers (lower-case names):
-    Starlette's `headers.get` raises and catches a KeyError when it is absent, the usual case.
-    """
-    for key, value in request.scope["headers"]:
-        if key == b"inference-header-content-length":
-            return str(value.decode("latin-1"))
-    return None
 
 
 def _json(obj: Any, status: int = 200) -> Response:

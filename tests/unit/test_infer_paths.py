@@ -1,0 +1,53 @@
+"""The infer shortcut's V2 path match agrees with Starlette's route table, path by path.
+
+`ServingApp` answers a POST to an infer path without asking Starlette's router; a path the
+shortcut reads differently from Starlette would reach a handler Starlette would not give it
+(or miss one it would), so both are asked about the same paths.
+"""
+
+from __future__ import annotations
+
+import pytest
+from starlette.routing import Match, Route
+
+from trk.serving.http.infer import v2_path
+from trk.serving.http.v2 import MODEL, VERSION
+
+pytestmark = pytest.mark.unit
+
+PATHS = [
+    "/v2/models/iris/infer",
+    "/v2/models/iris/versions/3/infer",
+    "/v2/models/iris/versions/latest/infer",
+    "/v2/models/a b/infer",  # ASGI paths arrive percent-decoded
+    "/v2/models/iris%2Fx/infer",
+    "/v2/models//infer",
+    "/v2/models/iris/versions//infer",
+    "/v2/models/iris/versions/3/4/infer",
+    "/v2/models/iris/extra/3/infer",
+    "/v2/models/iris/infer/",
+    "/v2/models/infer",
+    "/v2/models/iris/ready",
+    "/v2/models/iris/versions/3",
+    "/v2/models/iris/inference",
+    "/v2/models/iris/versions/infer",
+    "/v2/models/iris/x/versions/3/infer",
+    "/V2/models/iris/infer",
+    "/v2/models/ir/is/infer",
+    "/invocations",
+]
+
+
+def starlette_match(path: str) -> tuple[str, str | None] | None:
+    scope = {"type": "http", "method": "POST", "path": path, "root_path": ""}
+    for pattern in (MODEL, VERSION):
+        match, child = Route(pattern + "/infer", lambda r: None, methods=["POST"]).matches(scope)
+        if match is Match.FULL:
+            params = child["path_params"]
+            return params["name"], params.get("version")
+    return None
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_the_shortcut_matches_what_starlette_matches(path):
+    assert v2_path(path) == starlette_match(path)
