@@ -3,7 +3,8 @@
     .venv/bin/python loadtest/profile_infer.py [--requests 5000] [--repeat 7]
 
 Drives ASGI callables in this process with the same one-row iris request: a bare Starlette
-endpoint returning a constant (the framework floor), trk-serve's app on `/invocations` and
+endpoint returning a constant (the framework floor), the same constant from plain ASGI (what
+trk's infer routes pay before their own steps), trk-serve's app on `/invocations` and
 on V2 infer (the same row as a V2 tensor), the app in shadow mode (the same model as its
 challenger: the champion's answer plus the challenger's predict and compare in the shadow
 thread, waited for before the clock stops), and `DataPlane.infer` called directly (the
@@ -151,6 +152,19 @@ def bare_app() -> Any:
     return Starlette(routes=[Route("/invocations", constant, methods=["POST"])])
 
 
+async def plain_asgi(scope: Any, receive: Any, send: Any) -> None:
+    """The same constant answer sent from plain ASGI: what trk's infer routes start from."""
+    await receive()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-length", b"19"), (b"content-type", b"application/json")],
+        }
+    )
+    await send({"type": "http.response.body", "body": b'{"predictions":[0]}'})
+
+
 def iris_model(root: Path) -> str:
     from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression
@@ -212,6 +226,7 @@ async def main() -> None:
     shadow = "trk-serve app, shadow mode"
     calls = {
         "bare Starlette, constant body": asgi_call(bare_app()),
+        "plain ASGI, constant body": asgi_call(plain_asgi),
         "trk-serve app, /invocations": asgi_call(app),
         "trk-serve app, V2 infer": asgi_call(app, V2_PATH, V2_BODY),
         shadow: asgi_call(shadow_app),

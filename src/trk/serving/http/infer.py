@@ -3,9 +3,9 @@
 An infer request is the server's whole job, and Starlette's layers around an endpoint (two
 error middlewares wrapping `send`, the router, a Request and a Response object) cost more
 than trk's own steps: 8.1 us a request against 1.0 us for the same constant answer sent
-from plain ASGI (`loadtest/profile_infer.py`'s harness). So `POST /invocations` and V2
-infer are matched on the raw path by `ServingApp` (`app.py`) and answered here from the
-ASGI scope; Starlette's route table names the same handlers, for the methods it refuses
+from plain ASGI (`loadtest/profile_infer.py`, its first two rows). So `POST /invocations`
+and V2 infer are matched on the raw path by `ServingApp` (`app.py`) and answered here from
+the ASGI scope; Starlette's route table names the same handlers, for the methods it refuses
 and any path spelling the shortcut does not take.
 
 Every exception is answered here, once: MLflow's error JSON on `/invocations`, the V2
