@@ -1,5 +1,5 @@
 """The HTTP face of `trk-serve`: the infer routes and Starlette's around them, over the
-DataPlane, and the error mapper of the Starlette routes."""
+DataPlane (errors: `http/infer.py`'s `mlflow_error` and `v2_error`, for every route)."""
 
 from __future__ import annotations
 
@@ -16,15 +16,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from trk.exceptions import TrkError, Unauthenticated
-from trk.http_errors import http_error
+from trk.exceptions import TrkError
 from trk.serving.compose import Serving, build
 from trk.serving.config import ServeSettings
-from trk.serving.core import codecs, request_ids
+from trk.serving.core import codecs
 from trk.serving.core.metrics import METRICS_CONTENT_TYPE, ServingMetrics
 from trk.serving.http.auth import BearerCheck
 from trk.serving.http.body import BodyReader
-from trk.serving.http.infer import Endpoint, InferRoutes
+from trk.serving.http.infer import AsgiEndpoint, InferRoutes, mlflow_error
 from trk.serving.http.v2 import v2_routes
 from trk.serving.online.metrics import feedback_endpoint
 
@@ -36,12 +35,10 @@ def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = 
 
 
 def error_response(request: Request, exc: Exception) -> Response:
-    """Any exception as MLflow's error JSON (`trk.http_errors`), with the request id."""
-    headers = {"X-Request-Id": request_ids.request_id(request.headers.get("x-request-id"))}
-    if isinstance(exc, Unauthenticated):
-        headers["WWW-Authenticate"] = "Bearer"
-    answer = http_error(exc, f"{request.method} {request.url.path}")
-    return json_response(answer.to_dict(), answer.status, headers)
+    """Any exception as MLflow's error JSON (`http/infer.py`'s `mlflow_error`)."""
+    where = f"{request.method} {request.url.path}"
+    status, headers, body = mlflow_error(exc, where, request.headers.get("x-request-id"))
+    return Response(body, status, headers, media_type=JSON)
 
 
 class ServingApp(Starlette):
@@ -110,8 +107,8 @@ def create_app(
             await plane.stop()
 
     routes = [
-        Route("/invocations", Endpoint(infer.invocations), methods=["POST"]),
-        *v2_routes(plane, Endpoint(infer.v2_infer)),
+        Route("/invocations", AsgiEndpoint(infer.invocations), methods=["POST"]),
+        *v2_routes(plane, AsgiEndpoint(infer.v2_infer)),
         Route("/feedback", feedback, methods=["POST"]),
         Route("/ping", ping, methods=["GET"]),
         Route("/health", health, methods=["GET"]),

@@ -8,8 +8,9 @@ and V2 infer are matched on the raw path by `ServingApp` (`app.py`) and answered
 the ASGI scope; Starlette's route table names the same handlers, for the methods it refuses
 and any path spelling the shortcut does not take.
 
-Every exception is answered here, once: MLflow's error JSON on `/invocations`, the V2
-spec's `{"error": ...}` on V2 paths (`trk.http_errors` for the status and message).
+Every exception on these routes is answered here, once: MLflow's error JSON on
+`/invocations`, the V2 spec's `{"error": ...}` on V2 paths. `mlflow_error` and `v2_error`
+build those answers for the Starlette routes too (`trk.http_errors` for status and message).
 """
 
 from __future__ import annotations
@@ -88,7 +89,10 @@ class InferRoutes:
         except ClientDisconnect:
             return  # nobody is left to answer
         except (Exception, asyncio.CancelledError) as exc:
-            await _send(send, *self._mlflow_error(scope, headers, exc))
+            where, given = f"POST {scope['path']}", headers.get("x-request-id")
+            status, extra, body = mlflow_error(_answerable(exc), where, given)
+            raw = [_JSON, *((k.encode("latin-1"), v.encode("latin-1")) for k, v in extra.items())]
+            await _send(send, status, raw, body)
             return
         await _send(send, result.status, _answer_headers(result), result.body)
 
@@ -103,8 +107,8 @@ class InferRoutes:
         except ClientDisconnect:
             return
         except (Exception, asyncio.CancelledError) as exc:
-            answer = http_error(_answerable(exc), f"POST {scope['path']}")
-            await _send(send, answer.status, [_JSON], error_body(answer.message))
+            status, body = v2_error(_answerable(exc), f"POST {scope['path']}")
+            await _send(send, status, [_JSON], body)
             return
         await _send(send, result.status, _answer_headers(result), result.body)
 
@@ -129,15 +133,24 @@ class InferRoutes:
             body, headers.get("content-type"), headers, codec, force, deadline=until
         )
 
-    def _mlflow_error(
-        self, scope: Scope, headers: dict[str, str], exc: BaseException
-    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-        exc = _answerable(exc)
-        answer = http_error(exc, f"POST {scope['path']}")
-        given = request_ids.request_id(headers.get("x-request-id"))
-        extra = [(b"www-authenticate", b"Bearer")] if isinstance(exc, Unauthenticated) else []
-        raw = [_JSON, (b"x-request-id", given.encode("latin-1")), *extra]
-        return answer.status, raw, codecs.dumps(answer.to_dict())
+
+def mlflow_error(
+    exc: BaseException, where: str, given_id: str | None
+) -> tuple[int, dict[str, str], bytes]:
+    """Any exception as MLflow's error JSON (`trk.http_errors`): the status, the headers (the
+    request id, and a Bearer challenge with a 401) and the body. Every trk-serve route's."""
+    answer = http_error(exc, where)
+    headers = {"x-request-id": request_ids.request_id(given_id)}
+    if isinstance(exc, Unauthenticated):
+        headers["www-authenticate"] = "Bearer"
+    return answer.status, headers, codecs.dumps(answer.to_dict())
+
+
+def v2_error(exc: BaseException, where: str) -> tuple[int, bytes]:
+    """Any exception as the V2 spec's `{"error": ...}`: the status and the body. Every V2
+    route's (a bug is logged by `http_error` and is a 500)."""
+    answer = http_error(exc, where)
+    return answer.status, error_body(answer.message)
 
 
 def _answerable(exc: BaseException) -> BaseException:
@@ -169,7 +182,7 @@ async def _send(send: Send, status: int, headers: list[tuple[bytes, bytes]], bod
     await send({"type": "http.response.body", "body": body})
 
 
-class Endpoint:
+class AsgiEndpoint:
     """A handler as a Starlette route's ASGI app (Starlette would wrap a function or a bound
     method as a Request handler)."""
 

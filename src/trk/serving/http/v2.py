@@ -16,10 +16,9 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
 
 from trk.exceptions import NotFound
-from trk.http_errors import http_error
 from trk.serving.core import codecs, v2_models
 from trk.serving.core.plane import DataPlane
-from trk.serving.core.v2 import error_body
+from trk.serving.http.infer import v2_error
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 MODEL = "/v2/models/{name}"
@@ -84,6 +83,5 @@ def _v2(endpoint: Endpoint) -> Endpoint:
 
 
 def _error(request: Request, exc: Exception) -> Response:
-    """`{"error": ...}` with the error's status; a bug is logged by http_error and is a 500."""
-    answer = http_error(exc, f"{request.method} {request.url.path}")
-    return Response(error_body(answer.message), answer.status, media_type="application/json")
+    status, body = v2_error(exc, f"{request.method} {request.url.path}")
+    return Response(body, status, media_type="application/json")
