@@ -219,7 +219,9 @@ def specs(m: BenchModels, ref_checkout: str | None = None) -> list[Spec]:
         lr = ["--model-uri", "models:/iris-lr@champion"]
         shadow = [*lr, "--mode", "shadow", "--challenger-uri", "models:/iris-lr@champion"]
         refs = {
-            "trk_lr": Spec("ref_lr", "ref trk-serve LR", [*ref_serve, *lr], ONE),
+            "trk_lr": Spec(
+                "ref_lr", "ref trk-serve LR", [*ref_serve, *lr], ONE, v2_model="iris-lr"
+            ),
             "trk_lr_shadow": Spec(
                 "ref_lr_shadow", "ref trk-serve LR, shadow mode", [*ref_serve, *shadow], ONE
             ),
@@ -457,8 +459,8 @@ def goals(by: dict[str, Spec]) -> str:
         s = by.get(key)
         return s.cpu_us[cell] if s and cell in s.cpu_us else float("nan")
 
-    def v2_ratio(conns: int, rows: int) -> float:
-        s = by.get("trk_lr")
+    def v2_ratio(conns: int, rows: int, key: str = "trk_lr") -> float:
+        s = by.get(key)
         cell = (conns, rows)
         if not s or cell not in s.v2 or cell not in s.results:
             return float("nan")
@@ -498,6 +500,11 @@ def goals(by: dict[str, Spec]) -> str:
         *(
             line(f"trk LR: V2 infer / /invocations, {c} conns, {r} rows", v2_ratio(c, r), 0.9)
             for c, r in ((8, 1), (8, 32))
+        ),
+        *(
+            [line("ref LR: V2 infer / /invocations, 8 conns, 1 row", v2_ratio(8, 1, "ref_lr"), 0.9)]
+            if "ref_lr" in by
+            else []
         ),
         line(
             "trk LR p99 at 8 conns",

@@ -12,7 +12,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 import trk.sklearn
-from trk.exceptions import InvalidParameter
+from trk.exceptions import InvalidParameter, TrkError
 from trk.serving.config import ServeSettings
 from trk.serving.core.inputs import InputSpec
 from trk.serving.core.metrics import ServingMetrics
@@ -20,7 +20,7 @@ from trk.serving.core.plane import DataPlane
 from trk.serving.core.pool import PredictPool
 from trk.serving.core.slots import Variants, make_slots
 from trk.serving.core.v2 import V2Codec, name_outputs
-from trk.serving.core.v2_types import from_binary, from_json, to_output
+from trk.serving.core.v2_types import check_header, from_binary, from_json, to_output, usual_tensor
 from trk.serving.online.fold import RecordBuffer
 from trk.serving.routing.router import Router
 
@@ -81,6 +81,63 @@ def test_json_data_keeps_its_declared_type():
         from_json("x", [1, 0], [2], "BOOL")
     with pytest.raises(InvalidParameter, match="out of range for UINT8"):
         from_json("x", [-1], [1], "UINT8")
+
+
+# (shape, datatype, data, whether the one-pass reader takes it): the rest is left to the
+# general path, to convert (nested data, empty tensors) or refuse with a named error.
+USUAL_CASES = [
+    ([1, 4], "FP64", [5.1, 3.5, 1.4, 0.2], True),
+    ([2, 2], "FP32", [1, 2.5, True, 0], True),  # bools and ints are numbers to a float tensor
+    ([4], "INT8", [1, -2, 127, -128], True),
+    ([2], "BOOL", [True, False], True),
+    ([1], "UINT64", [2**64 - 1], True),
+    ([1], "INT8", [128], False),  # out of range
+    ([1], "UINT8", [-1], False),
+    ([1], "INT64", [2**70], False),  # no int64 holds it
+    ([2], "UINT64", [1, 2**63], False),  # numpy reads the two as floats
+    ([2], "INT32", [1, 2.5], False),  # a float in an integer tensor
+    ([2], "BOOL", [1, 0], False),
+    ([2], "FP64", ["1.5", 2.0], False),  # a string is not a number
+    ([2], "FP64", [None, 2.0], False),
+    ([1, 2], "FP64", [[1.0, 2.0]], False),  # nested data
+    ([3], "FP64", [1.0, 2.0], False),  # data and shape disagree
+    ([0, 2], "FP64", [], False),
+    ([-1, 2], "FP64", [1.0, 2.0], False),
+    ([1.0, 2], "FP64", [1.0, 2.0], False),
+    ([1] * 9, "FP64", [1.0], False),  # past MAX_DIMS
+    ("2", "FP64", [1.0, 2.0], False),
+    ([2], "FP128", [1.0, 2.0], False),
+    ([2], "BYTES", ["a", "b"], False),
+]
+
+
+@pytest.mark.parametrize(("shape", "datatype", "data", "taken"), USUAL_CASES)
+def test_the_usual_tensor_is_read_as_the_general_path_reads_it(shape, datatype, data, taken):
+    """`usual_tensor` (one pass, for the common request) answers with the general path's
+    exact array, and never takes what the general path refuses."""
+    item = {"name": "x", "shape": shape, "datatype": datatype, "data": data}
+    try:
+        general = from_json("x", data, *check_header("x", item))
+    except TrkError:
+        general = None
+    usual = usual_tensor(item)
+    assert (usual is not None) == taken
+    if usual is not None:
+        assert general is not None, "the one-pass reader took what the general path refuses"
+        assert usual.dtype == general.dtype and usual.shape == general.shape
+        assert usual.tolist() == general.tolist()
+
+
+def test_the_usual_tensor_leaves_anything_unusual_to_the_general_path():
+    tensor = {"name": "x", "shape": [1], "datatype": "FP64", "data": [1.0]}
+    assert usual_tensor(tensor) is not None
+    for unusual in (
+        {**tensor, "parameters": {"binary_data_size": 8}},
+        {**tensor, "name": ""},
+        {"name": "x", "shape": [1], "data": [1.0], "extra": 1},
+        [tensor],
+    ):
+        assert usual_tensor(unusual) is None
 
 
 def test_outputs_are_named_by_dict_table_or_signature():

@@ -11,7 +11,6 @@ each tensor's raw bytes), and asks for `binary_data_output` (answered in JSON, w
 from __future__ import annotations
 
 from typing import Any, NamedTuple
-from weakref import WeakKeyDictionary
 
 import numpy as np
 import orjson
@@ -19,8 +18,14 @@ import orjson
 from trk.exceptions import BadRequest, InvalidParameter, TrkError, UnsupportedMediaType
 from trk.serving.core import codecs, inputs, request_ids
 from trk.serving.core.inputs import InputSpec, ModelInput
-from trk.serving.core.v2_types import check_header, from_binary, from_json, to_output
-from trk.serving.core.variant import Variant
+from trk.serving.core.v2_types import (
+    check_header,
+    from_binary,
+    from_json,
+    to_output,
+    usual_tensor,
+)
+from trk.serving.core.variant import DEFAULT_OUTPUT, Variant
 
 REQUEST_KEYS = frozenset({"id", "inputs", "outputs", "parameters"})
 MEDIA_TYPES = (None, "application/json", "application/octet-stream")
@@ -38,7 +43,6 @@ RESERVED_PARAMETERS = frozenset(
         "timeout",
     }
 )
-DEFAULT_OUTPUT = "predictions"  # the one output of a model whose signature names none
 _MAX_DIGITS = 15  # of Inference-Header-Content-Length: a petabyte, far past any body limit
 
 
@@ -47,6 +51,9 @@ class V2Request(NamedTuple):  # a tuple: built per request, a frozen dataclass c
 
     id: str | None
     outputs: tuple[str, ...] | None
+
+
+_ALL_OUTPUTS = V2Request(None, None)  # a request with no id and every output
 
 
 class V2Codec:
@@ -59,8 +66,12 @@ class V2Codec:
         """Request bytes to model input; every problem is a 4xx naming it."""
         if content_type not in _PLAIN:
             _check_media_type(content_type)
-        doc, binary = self._split(body)
+        # No binary section (the usual request): the body is the JSON document.
+        doc, binary = (_loads(body), b"") if self.header_length is None else self._split(body)
         try:
+            usual = usual_tensors(doc) if not binary else None
+            if usual is not None:  # no id, no parameters, every output: nothing more to read
+                return inputs.from_tensors(usual, spec, None)
             request, tensors, params = parse_request(doc, binary)
             model_input = inputs.from_tensors(tensors, spec, params or None)
         except (ValueError, TypeError, OverflowError) as exc:
@@ -78,22 +89,9 @@ class V2Codec:
         request = model_input.request
         wanted = request.outputs if isinstance(request, V2Request) else None
         if wanted is None and type(predictions) is np.ndarray:  # the usual answer: one output
-            names = _output_names_of(variant)
-            return self._answer(variant, request_id, [to_output(_one_name(names), predictions)])
-        outputs = name_outputs(predictions, _output_names_of(variant))
-        if wanted is not None:
-            unknown = [n for n in wanted if n not in outputs]
-            if unknown:
-                raise InvalidParameter(
-                    f"Unknown output {unknown[0][:60]!r}; the model's outputs are "
-                    f"{', '.join(outputs)}"
-                )
-            outputs = {n: outputs[n] for n in wanted}
-        return self._answer(
-            variant, request_id, [to_output(name, value) for name, value in outputs.items()]
-        )
-
-    def _answer(self, variant: Variant, request_id: str, outputs: list[Any]) -> bytes:
+            outputs = [to_output(_one_name(variant.output_names), predictions)]
+        else:
+            outputs = _outputs(predictions, wanted, variant)
         return codecs.dumps(
             {
                 "model_name": variant.model_name,
@@ -122,16 +120,34 @@ class V2Codec:
                     f"({size} bytes), got {text[:40]!r}"
                 )
             size = int(text)
-        header = body if size == len(body) else body[:size]
-        try:
-            doc = orjson.loads(header)
-        except orjson.JSONDecodeError as exc:
-            if not header.strip():  # looked at only when it failed: strip copies the body
-                raise BadRequest(
-                    'Empty request body: send {"inputs": [{"name", "shape", ...}]}'
-                ) from None
-            raise BadRequest(f"Invalid JSON: {exc}") from None
+        doc = _loads(body if size == len(body) else body[:size])
         return doc, body[size:] if size < len(body) else b""
+
+
+def _loads(header: bytes) -> Any:
+    try:
+        return orjson.loads(header)
+    except orjson.JSONDecodeError as exc:
+        if not header.strip():  # looked at only when it failed: strip copies the body
+            raise BadRequest(
+                'Empty request body: send {"inputs": [{"name", "shape", ...}]}'
+            ) from None
+        raise BadRequest(f"Invalid JSON: {exc}") from None
+
+
+def _outputs(
+    predictions: Any, wanted: tuple[str, ...] | None, variant: Variant
+) -> list[dict[str, object]]:
+    """The response tensors: every output the model answered, or the ones asked for."""
+    outputs = name_outputs(predictions, variant.output_names)
+    if wanted is not None:
+        unknown = [n for n in wanted if n not in outputs]
+        if unknown:
+            raise InvalidParameter(
+                f"Unknown output {unknown[0][:60]!r}; the model's outputs are {', '.join(outputs)}"
+            )
+        outputs = {n: outputs[n] for n in wanted}
+    return [to_output(name, value) for name, value in outputs.items()]
 
 
 def error_body(message: str) -> bytes:
@@ -153,6 +169,8 @@ def parse_request(
     """The request's id and output names, its input tensors by name, and the model's params."""
     if not isinstance(doc, dict):
         raise BadRequest(f"The body must be a JSON object, got a {type(doc).__name__}")
+    if len(doc) == 1 and "inputs" in doc:  # tensors, nothing else to read
+        return _ALL_OUTPUTS, _inputs(doc["inputs"], binary), {}
     if not REQUEST_KEYS.issuperset(doc):
         unknown = [k for k in doc if k not in REQUEST_KEYS]
         raise BadRequest(
@@ -177,6 +195,18 @@ def parse_request(
     outputs = doc.get("outputs")
     names = _output_names(outputs) if outputs is not None else None
     return V2Request(request_id, names), tensors, model_params
+
+
+def usual_tensors(doc: object) -> dict[str, np.ndarray] | None:
+    """The tensor of the usual request, `{"inputs": [one tensor of JSON numbers]}`, by name
+    (`v2_types.usual_tensor`); None for any other request, which `parse_request` reads."""
+    if type(doc) is not dict or len(doc) != 1:
+        return None
+    items = doc.get("inputs")
+    if type(items) is not list or len(items) != 1:
+        return None
+    tensor = usual_tensor(items[0])
+    return None if tensor is None else {items[0]["name"]: tensor}
 
 
 def _parameters(where: str, value: Any) -> dict[str, Any]:
@@ -234,30 +264,6 @@ def _output_names(items: Any) -> tuple[str, ...] | None:
     ):
         raise BadRequest("'outputs' must be a list of objects with a 'name'")
     return tuple(o["name"] for o in items)
-
-
-# Each loaded model's output names, worked out once (forgotten with the model).
-_OUTPUT_NAMES: WeakKeyDictionary[Any, list[str]] = WeakKeyDictionary()
-
-
-def _output_names_of(variant: Variant) -> list[str]:
-    model = variant.model
-    names = _OUTPUT_NAMES.get(model)
-    if names is None:
-        names = _OUTPUT_NAMES[model] = output_names(model.metadata.signature)
-    return names
-
-
-def output_names(signature: Any) -> list[str]:
-    """The outputs a signature names, in order; one unnamed output is `predictions`."""
-    schema = signature.outputs if signature is not None else None
-    if schema is None or not len(schema):
-        return []
-    if schema.has_input_names():
-        return list(schema.input_names())
-    if len(schema) == 1:
-        return [DEFAULT_OUTPUT]
-    return [f"{DEFAULT_OUTPUT}-{i}" for i in range(len(schema))]
 
 
 def name_outputs(predictions: Any, names: list[str]) -> dict[str, Any]:

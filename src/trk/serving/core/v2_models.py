@@ -12,9 +12,8 @@ from typing import Any
 
 from trk.exceptions import NotFound, Unavailable
 from trk.serving.core.plane import DataPlane
-from trk.serving.core.v2 import DEFAULT_OUTPUT, output_names
 from trk.serving.core.v2_types import COLUMN_DATATYPES, datatype_of
-from trk.serving.core.variant import CHAMPION, Variant
+from trk.serving.core.variant import CHAMPION, DEFAULT_OUTPUT, Variant, output_names
 
 INPUT = "inputs"  # the name of a model's one unnamed input (MLflow's JSON key)
 

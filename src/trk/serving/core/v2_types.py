@@ -88,6 +88,50 @@ def _dims_ok(shape: list[Any]) -> bool:
     return True
 
 
+# The numeric datatypes' rules for `usual_tensor`: dtype, JSON kinds accepted, integer limits.
+_NUMERIC_RULES = {
+    name: (dtype, accepts, np.iinfo(dtype) if family in ("INT", "UINT") else None)
+    for name, (dtype, accepts, family) in _JSON_RULES.items()
+    if family != "BYTES"
+}
+
+
+def usual_tensor(item: object) -> np.ndarray | None:
+    """The usual input tensor as its array: `{name, shape, datatype, data}`, nothing more,
+    a numeric datatype and a flat list of numbers that fit it and fill `shape`. None for any
+    other tensor, which `check_header` and `from_json` then read and name what is wrong with.
+
+    The same checks in one pass, with as few calls as they take: measured on the one-row
+    benchmark, the general path's layers cost V2 a tenth of its throughput.
+    """
+    if type(item) is not dict or len(item) != 4:  # "parameters" too: the general path
+        return None
+    name, shape, data = item.get("name"), item.get("shape"), item.get("data")
+    rules = _NUMERIC_RULES.get(item.get("datatype"))  # type: ignore[arg-type]
+    if (
+        rules is None
+        or type(data) is not list
+        or type(shape) is not list
+        or type(name) is not str
+        or not name
+        or not data
+        or len(shape) > MAX_DIMS
+        or not set(map(type, data)) <= SCALARS  # flat numbers only: nothing for numpy to pad
+        or not _dims_ok(shape)
+    ):
+        return None
+    dtype, accepts, limits = rules
+    numbers = np.array(data)
+    if numbers.dtype.kind not in accepts:
+        return None
+    if limits is not None and (numbers.min() < limits.min or numbers.max() > limits.max):
+        return None
+    try:  # numpy's builtin dtypes are singletons: `is` tells a cast is needed
+        return (numbers if numbers.dtype is dtype else numbers.astype(dtype)).reshape(shape)
+    except ValueError:  # the values do not fill the shape (or it is past numpy's limits)
+        return None
+
+
 def from_json(where: str, data: Any, shape: list[int], datatype: str) -> np.ndarray[Any, Any]:
     """Row-major JSON `data` (flat or nested) as an array of `shape` and `datatype`.
 
@@ -221,9 +265,9 @@ def _element(chunk: bytes) -> str | bytes:
 
 def to_output(name: str, value: Any) -> dict[str, Any]:
     """One response tensor: name, datatype, shape and row-major flat data."""
-    arr = np.asarray(value)
+    arr = value if type(value) is np.ndarray else np.asarray(value)
     datatype = _DATATYPE_OF.get(arr.dtype) or datatype_of(arr.dtype)
-    flat = arr.reshape(-1)
+    flat = arr if arr.ndim == 1 else arr.reshape(-1)
     if datatype == "BYTES":
         data: Any = [_text(v) for v in flat.tolist()]
     elif arr.dtype.kind == "f" and arr.dtype.itemsize > 8:

@@ -6,6 +6,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from trk.exceptions import InvalidParameter, TrkError
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("trk.serving")
 
 STATES = ("loading", "ready", "degraded", "failed")
+DEFAULT_OUTPUT = "predictions"  # the one output of a model whose signature names none
 
 
 @dataclass
@@ -40,6 +42,11 @@ class Variant:
     batcher: Any = None  # set by the DataPlane when adaptive batching is on
     predict_ewma_s: float = math.inf  # moving average of predict time, once measured
     optimization: dict[str, Any] | None = None  # --optimize onnx outcome and agreement
+
+    @cached_property
+    def output_names(self) -> list[str]:
+        """The outputs its signature names (V2 answers name their tensors so), read once."""
+        return output_names(self.model.metadata.signature)
 
     @property
     def labels(self) -> tuple[str, str, str]:
@@ -65,6 +72,18 @@ class Variant:
             "signature": sig.to_dict() if sig is not None else None,
             "optimization": self.optimization,
         }
+
+
+def output_names(signature: Any) -> list[str]:
+    """The outputs a signature names, in order; one unnamed output is `predictions`."""
+    schema = signature.outputs if signature is not None else None
+    if schema is None or not len(schema):
+        return []
+    if schema.has_input_names():
+        return list(schema.input_names())
+    if len(schema) == 1:
+        return [DEFAULT_OUTPUT]
+    return [f"{DEFAULT_OUTPUT}-{i}" for i in range(len(schema))]
 
 
 @dataclass(frozen=True)
