@@ -53,9 +53,6 @@ class V2Request(NamedTuple):  # a tuple: built per request, a frozen dataclass c
     outputs: tuple[str, ...] | None
 
 
-_ALL_OUTPUTS = V2Request(None, None)  # a request with no id and every output
-
-
 class V2Codec:
     """One infer request's codec; `header_length` is `Inference-Header-Content-Length`."""
 
@@ -169,8 +166,6 @@ def parse_request(
     """The request's id and output names, its input tensors by name, and the model's params."""
     if not isinstance(doc, dict):
         raise BadRequest(f"The body must be a JSON object, got a {type(doc).__name__}")
-    if len(doc) == 1 and "inputs" in doc:  # tensors, nothing else to read
-        return _ALL_OUTPUTS, _inputs(doc["inputs"], binary), {}
     if not REQUEST_KEYS.issuperset(doc):
         unknown = [k for k in doc if k not in REQUEST_KEYS]
         raise BadRequest(

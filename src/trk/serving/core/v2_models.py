@@ -13,7 +13,7 @@ from typing import Any
 from trk.exceptions import NotFound, Unavailable
 from trk.serving.core.plane import DataPlane
 from trk.serving.core.v2_types import COLUMN_DATATYPES, datatype_of
-from trk.serving.core.variant import CHAMPION, DEFAULT_OUTPUT, Variant, output_names
+from trk.serving.core.variant import CHAMPION, DEFAULT_OUTPUT, Variant
 
 INPUT = "inputs"  # the name of a model's one unnamed input (MLflow's JSON key)
 
@@ -68,7 +68,7 @@ def model_metadata(plane: DataPlane, name: str, version: str | None = None) -> d
         "platform": variant.flavor,
         "inputs": tensors(signature.inputs if signature else None, [INPUT]),
         "outputs": tensors(
-            signature.outputs if signature else None, output_names(signature) or [DEFAULT_OUTPUT]
+            signature.outputs if signature else None, variant.output_names or [DEFAULT_OUTPUT]
         ),
     }
 
