@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from starlette.routing import Match, Route
 
-from trk.serving.http.infer import v2_path
+from trk.serving.http.infer import V2_PATHS_KEPT, InferRoutes, v2_path
 from trk.serving.http.v2 import MODEL, VERSION
 
 pytestmark = pytest.mark.unit
@@ -51,3 +51,19 @@ def starlette_match(path: str) -> tuple[str, str | None] | None:
 @pytest.mark.parametrize("path", PATHS)
 def test_the_shortcut_matches_what_starlette_matches(path):
     assert v2_path(path) == starlette_match(path)
+
+
+def test_a_path_read_once_is_read_the_same_and_few_are_kept():
+    """`InferRoutes.match` keeps parsed V2 paths for the next request: each request still
+    gets its own path's name and version, and clients that send endless names cannot grow
+    what is kept past V2_PATHS_KEPT."""
+    routes = InferRoutes(None, None, 1.0)  # type: ignore[arg-type]  # match reads paths only
+    for _ in range(2):  # the second round reads what the first one kept
+        for i in range(V2_PATHS_KEPT * 3):
+            path = f"/v2/models/m{i}/infer" if i % 2 else f"/v2/models/m{i}/versions/{i}/infer"
+            scope: dict[str, object] = {"path": path}
+            assert routes.match(scope) == routes.v2_infer
+            assert scope["path_params"] == {"name": f"m{i}", "version": None if i % 2 else str(i)}
+        assert routes.match({"path": "/v2/models/m1/ready"}) is None
+        assert routes.match({"path": "/invocations"}) == routes.invocations
+    assert len(routes._v2_paths) == V2_PATHS_KEPT

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import struct
+from types import SimpleNamespace
 
 import numpy as np
 import orjson
@@ -14,13 +15,15 @@ from sklearn.linear_model import LogisticRegression
 import trk.sklearn
 from trk.exceptions import InvalidParameter, TrkError
 from trk.serving.config import ServeSettings
-from trk.serving.core.inputs import InputSpec
+from trk.serving.core import codecs
+from trk.serving.core.inputs import InputSpec, ModelInput
 from trk.serving.core.metrics import ServingMetrics
 from trk.serving.core.plane import DataPlane
 from trk.serving.core.pool import PredictPool
 from trk.serving.core.slots import Variants, make_slots
 from trk.serving.core.v2 import V2Codec, name_outputs
 from trk.serving.core.v2_types import check_header, from_binary, from_json, to_output, usual_tensor
+from trk.serving.core.variant import Variant
 from trk.serving.online.fold import RecordBuffer
 from trk.serving.routing.router import Router
 
@@ -138,6 +141,53 @@ def test_the_usual_tensor_leaves_anything_unusual_to_the_general_path():
         [tensor],
     ):
         assert usual_tensor(unusual) is None
+
+
+ANSWERS = [
+    np.array([0, 2, 1]),
+    np.array([[0.25, 0.75], [1.0, 0.0]]),
+    np.array([1.5], dtype=np.float32),
+    np.array([True, False]),
+    np.array([7], dtype=np.uint8),
+    np.array([0.5], dtype=np.float16),
+    np.array(3),  # 0-d
+    np.zeros((0, 2)),
+    np.arange(6.0).reshape(2, 3)[:, 0],  # not contiguous: the general way
+    np.array(["setosa", "virginica"]),
+    np.array([None, "x"], dtype=object),
+]
+
+
+@pytest.mark.parametrize("answer", ANSWERS, ids=lambda a: f"{a.dtype}{list(a.shape)}")
+@pytest.mark.parametrize("request_id", ["abc", 'a"b\\c\u00e9'])
+def test_the_usual_answer_is_the_bytes_the_general_path_writes(answer, request_id):
+    """The answer built from a variant's parts (`_answer_parts`) is, byte for byte, the one
+    dumped as a dict, for every dtype and shape; a variant's parts follow its dtype."""
+    model = SimpleNamespace(metadata=SimpleNamespace(signature=None))
+    variant = Variant("challenger", "models:/iris@challenger", model, "iris", "3")
+    model_input = ModelInput(np.zeros((1, 1)), fast=True)
+    general = codecs.dumps(
+        {
+            "model_name": "iris",
+            "model_version": "3",
+            "id": request_id,
+            "parameters": {"variant": "challenger"},
+            "outputs": [to_output("predictions", answer)],
+        }
+    )
+    codec = V2Codec()
+    for _ in range(2):  # the second answer reads the parts the first one built
+        assert codec.encode(answer, model_input, variant, request_id) == general
+        assert codec.encode(np.array([1.0]), model_input, variant, "x") == codecs.dumps(
+            {
+                "model_name": "iris",
+                "model_version": "3",
+                "id": "x",
+                "parameters": {"variant": "challenger"},
+                "outputs": [to_output("predictions", np.array([1.0]))],
+            }
+        )
+    assert "FP64" in variant.codec_cache  # the parts were built and read
 
 
 def test_outputs_are_named_by_dict_table_or_signature():

