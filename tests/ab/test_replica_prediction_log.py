@@ -55,10 +55,10 @@ def test_answers_and_labels_reach_the_store_and_join_like_memory(client, tmp_pat
     assert sum(v.labelled for v in report.variants) == 200
 
 
-def answer(rid, predictions, variant="champion", version="3"):
+def answer(rid, predictions, variant="champion", version="3", p=1.0, at_ms=1_000):
     """One shipped answer, as the shipper reads it off the wire (plain JSON values)."""
     plain = predictions.tolist() if isinstance(predictions, np.ndarray) else predictions
-    return Shipped(rid, variant, version, plain, 1.0, 1_000)
+    return Shipped(rid, variant, version, plain, p, at_ms)
 
 
 def test_odd_answers_are_skipped_and_counted_the_rest_written(client):
@@ -138,3 +138,26 @@ def test_an_answer_with_a_nul_in_its_class_is_skipped(client):
     sink = LogSink(lambda: client.store.predictions)
     assert sink.write("n", [answer("bad", ["a\x00b"]), answer("good", ["a"])])
     assert (sink.rows, sink.dropped["unloggable"]) == (1, 1)
+
+
+def test_a_time_or_probability_no_column_holds_is_skipped_not_retried_forever(client):
+    """Frames reach a sidecar over a socket any local process can write to: a time past
+    BIGINT, or of another type, and a probability outside [0, 1] are dropped alone."""
+    sink = LogSink(lambda: client.store.predictions)
+    odd = [
+        {"at_ms": 10**30},
+        {"at_ms": -1},
+        {"at_ms": "soon"},
+        {"at_ms": {"ms": 1}},
+        {"at_ms": True},
+        {"at_ms": 1.5},
+        {"p": "high"},
+        {"p": float("nan")},
+        {"p": 2.0},
+        {"p": [0.5]},
+    ]
+    items = [answer(f"odd{i}", [1], **facts) for i, facts in enumerate(odd)]
+    items += [answer("good", [1], p=0.5, at_ms=2**62), answer("one", [2], p=1)]
+    assert sink.write("t", items)
+    assert (sink.rows, sink.dropped["unloggable"]) == (2, len(odd))
+    assert [c.logged for c in client.store.predictions.joined("t")] == [2]

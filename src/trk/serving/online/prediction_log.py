@@ -170,8 +170,9 @@ class LogSink:
 def records(
     request_id: str, variant: str, version: str, predictions: Any, p: float, at_ms: int
 ) -> list[PredictionRecord] | None:
-    """One record per row of an answer; None when it cannot be logged (ids too long, n-D)."""
-    if not (_id_ok(request_id) and _id_ok(variant) and _id_ok(version)):
+    """One record per row of an answer; None when it cannot be logged (ids too long, n-D,
+    a probability or time the log's columns cannot hold)."""
+    if not (_id_ok(request_id) and _id_ok(variant) and _id_ok(version) and _facts_ok(p, at_ms)):
         return None
     if type(predictions) is list and len(predictions) == 1 and type(predictions[0]) is int:
         value = predictions[0]  # the usual one-row class answer, without the general path
@@ -208,6 +209,16 @@ def _id_ok(value: Any) -> bool:
     return type(value) is str and 0 < len(value) <= MAX_ID
 
 
+def _facts_ok(p: object, at_ms: object) -> bool:
+    """A routing probability and an epoch-millisecond time as the store's columns take
+    them: a sidecar's socket is open to any local process, and a value the store refuses
+    would fail every resend of its batch."""
+    if type(at_ms) is not int or not 0 <= at_ms < _MAX_MS:
+        return False
+    return (type(p) is float or type(p) is int) and 0 <= p <= 1
+
+
+_MAX_MS = 2**63  # a BIGINT
 _EXACT = 2**53  # ints a float holds exactly: class_key writes them as str(int) does
 
 
