@@ -83,3 +83,50 @@ def test_client_errors_are_requests_never_errors():
     rep.fold(Batch([record(0, 400), record(1, 200), record(2, 503)]))
     stats = rep._stats[("champion", "1")]
     assert (stats.requests, stats.errors) == (3, 1)
+
+
+def test_classes_past_the_label_bounds_are_other_as_answer_by_answer():
+    """The predicted-class series and the report windows sum a batch's classes before they
+    bound them: the first MAX_LABELS (MAX_CLASSES) distinct labels a variant answered keep
+    their names, in the order answered, across folds, and every later label counts as
+    "other"; each answer is counted once, as counting answer by answer would."""
+    import numpy as np
+
+    from trk.serving.online.reporter import Reporter
+    from trk.serving.online.window_stats import MAX_CLASSES
+    from trk.serving.routing.metrics import MAX_LABELS, RoutingMetrics
+
+    registry = CollectorRegistry()
+    routing = RoutingMetrics(ServingMetrics(registry))
+    rep = Reporter(lambda: None, "serving/m", lambda: [], interval_s=3600)
+    labels = [f"c{(i * 7) % 130}" for i in range(390)]  # 130 labels each, in a scrambled order
+    variants = ["challenger" if i % 3 == 0 else "champion" for i in range(390)]
+    records = [
+        Record(f"r{i}", 0.0, v, "1", "m", 1.0, 200, 0.001, np.array([label]), rows=1)
+        for i, (v, label) in enumerate(zip(variants, labels, strict=True))
+    ]
+    for start in (0, 100, 250):  # three folds: what the first saw bounds the next
+        batch = Batch(records[start : {0: 100, 100: 250, 250: 390}[start]])
+        routing.fold(batch)
+        rep.fold(batch)
+    assert MAX_LABELS == MAX_CLASSES == 50
+    for variant in ("champion", "challenger"):
+        kept: list[str] = []
+        expected: dict[str, int] = {}
+        for v, label in zip(variants, labels, strict=True):  # answer by answer
+            if v != variant:
+                continue
+            if label not in kept and len(kept) < MAX_LABELS:
+                kept.append(label)
+            name = label if label in kept else "other"
+            expected[name] = expected.get(name, 0) + 1
+        assert len(expected) == MAX_LABELS + 1
+        series = {
+            s.labels["label"]: s.value
+            for metric in registry.collect()
+            if metric.name == "trk_predictions"
+            for s in metric.samples
+            if s.name == "trk_predictions_total" and s.labels["variant"] == variant
+        }
+        assert series == expected
+        assert rep._stats[(variant, "1")].classes == expected

@@ -107,6 +107,7 @@ class Reporter:
         classes each answer predicted; one lock per batch. Shadow copies are not requests."""
         classes = records.classes
         key: tuple[str, str] | None = None
+        labels: dict[tuple[str, str], dict[str, int]] = {}  # per window: summed, then added
         with self._lock:
             for r, counted in zip(records, classes, strict=True):
                 if r.shadow or not r.variant:
@@ -114,9 +115,12 @@ class Reporter:
                 if (r.variant, r.version) != key:  # a batch is mostly one variant: one lookup
                     key = (r.variant, r.version)
                     window = self._window(r.variant, r.version)
+                    summed = labels.get(key) or labels.setdefault(key, {})
                 window.observe(r.latency_s, r.status < 500)
-                if counted:
-                    window.add_classes(counted)
+                for label, n in counted or ():
+                    summed[label] = summed.get(label, 0) + n
+            for (variant, version), counts in labels.items():  # labels in first-seen order
+                self._window(variant, version).add_classes(list(counts.items()))
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:

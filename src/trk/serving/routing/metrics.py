@@ -109,7 +109,7 @@ class RoutingMetrics:
         """Fold consumer: predicted classes (or values) of every answer, shadow ones included,
         and the shadow copies' agreement with the champion; one update per label per batch."""
         agreed = disagreed = 0
-        counts: dict[tuple[str, str], int] = {}
+        labels: dict[tuple[str, str], int] = {}  # (variant, label as answered): summed first
         kinds: dict[str, str] = {}  # each variant's output kind, looked up once per batch
         for r, classes in zip(records, records.classes, strict=True):
             if r.status != 200 or not r.variant:
@@ -118,7 +118,16 @@ class RoutingMetrics:
                 agreed += r.agreed
                 disagreed += r.rows - r.agreed
             kind = kinds.get(r.variant) or kinds.setdefault(r.variant, self._kind(r.variant))
-            self._observe(r.variant, kind, r.answer, classes, counts)
+            if classes is not None and kind != "regressor":  # the usual answer: its classes
+                for label, n in classes:
+                    key = (r.variant, label)
+                    labels[key] = labels.get(key, 0) + n
+            else:
+                self._observe(r.variant, kind, r.answer, classes, labels)
+        counts: dict[tuple[str, str], int] = {}
+        for (variant, label), n in labels.items():  # in first-seen order, as MAX_LABELS keeps
+            key = (variant, self._label(variant, label))
+            counts[key] = counts.get(key, 0) + n
         for key, n in counts.items():
             self.child(self.predictions, key).inc(n)
         self.agreement(agreed, disagreed)
@@ -134,21 +143,22 @@ class RoutingMetrics:
         kind: str,
         predictions: Any,
         classes: Any,
-        counts: dict[tuple[str, str], int],
+        labels: dict[tuple[str, str], int],
     ) -> None:
-        if kind == "regressor" or classes is None:
-            try:
-                values = as_array(predictions).ravel()
-            except Exception:  # an output numpy cannot hold (dicts of arrays): not counted
-                return
-            if kind == "classifier":  # float class labels: counted as labels all the same
-                classes = count_classes(values.astype(str))
-            elif values.dtype.kind in "fiu":
-                observe_many(self.child(self.values, (variant,)), values.tolist())
-                return
+        """An answer not counted by its classes at once: a regressor's values, or float
+        class labels (`labels` sums the classes found, by variant and label as answered)."""
+        try:
+            values = as_array(predictions).ravel()
+        except Exception:  # an output numpy cannot hold (dicts of arrays): not counted
+            return
+        if kind == "classifier":  # float class labels: counted as labels all the same
+            classes = count_classes(values.astype(str))
+        elif values.dtype.kind in "fiu":
+            observe_many(self.child(self.values, (variant,)), values.tolist())
+            return
         for label, count in classes or ():
-            key = (variant, self._label(variant, label))
-            counts[key] = counts.get(key, 0) + count
+            key = (variant, label)
+            labels[key] = labels.get(key, 0) + count
 
     def _label(self, variant: str, label: str) -> str:
         """The label as the series shows it: 64 characters, past 50 distinct ones "other"."""
