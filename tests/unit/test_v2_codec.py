@@ -153,6 +153,7 @@ ANSWERS = [
     np.array(3),  # 0-d
     np.zeros((0, 2)),
     np.arange(6.0).reshape(2, 3)[:, 0],  # not contiguous: the general way
+    np.array([1.0, 2.0], dtype=">f8"),  # not the machine's byte order: the general way
     np.array(["setosa", "virginica"]),
     np.array([None, "x"], dtype=object),
 ]
@@ -250,3 +251,16 @@ def test_a_forced_variant_answers_unless_forcing_is_off(model_dir):
     )
     refused = _infer(_plane(model_dir, buffer, False), force="challenger")
     assert refused.status == 400 and "--allow-forced-variant" in orjson.loads(refused.body)["error"]
+
+
+@pytest.mark.parametrize("dtype", [">f8", ">i4", ">u2", "<f8"])
+def test_answers_in_any_byte_order_are_written_as_the_native_ones(dtype):
+    """orjson refuses an array of the other byte order outright (a model loaded from such
+    data answers so): both protocols still answer it, with the values a native one gives."""
+    answer = np.array([[1, 2], [3, 250]], dtype=dtype)
+    native = answer.astype(answer.dtype.newbyteorder("="))
+    plain = orjson.dumps({"predictions": native.tolist()})
+    assert codecs.encode(answer) == codecs.encode(native) == plain
+    assert codecs.dumps({"p": {"q": answer}}) == codecs.dumps({"p": {"q": native}})
+    with pytest.raises(TypeError):
+        codecs.dumps({"p": object()})  # what JSON cannot hold still fails

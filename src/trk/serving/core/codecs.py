@@ -215,12 +215,26 @@ _OPTS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 def encode(predictions: Any) -> bytes:
     """`{"predictions": ...}` as bytes."""
-    return orjson.dumps({"predictions": jsonable(predictions)}, default=_default, option=_OPTS)
+    body = {"predictions": jsonable(predictions)}
+    try:
+        return orjson.dumps(body, default=_default, option=_OPTS)
+    except TypeError:
+        return _as_lists(body)
 
 
 def dumps(obj: Any) -> bytes:
     """JSON bytes for the other endpoints."""
-    return orjson.dumps(obj, default=_default, option=_OPTS)
+    try:
+        return orjson.dumps(obj, default=_default, option=_OPTS)
+    except TypeError:
+        return _as_lists(obj)
+
+
+def _as_lists(obj: Any) -> bytes:
+    """JSON of `obj` with every numpy array written through `_default`, as a list: orjson
+    refuses some arrays outright instead of handing them to `_default` (a byte order not
+    the machine's, as a model loaded from such data answers). Unencodable still raises."""
+    return orjson.dumps(obj, default=_default, option=orjson.OPT_NON_STR_KEYS)
 
 
 MLFLOW = MlflowCodec()
