@@ -115,21 +115,25 @@ def _plain(value: Any) -> Any:
     """What orjson can write: numeric numpy arrays as they are (its fast path), other arrays
     and pandas objects as lists, dicts of them member by member, else as is."""
     if type(value) is np.ndarray:  # the usual answer, decided in one look
-        numeric = value.dtype.kind in "biuf" and value.flags.c_contiguous
-        return value if numeric else value.tolist()
+        return value if _native(value) else value.tolist()
     if value is None or isinstance(value, list | int | float | str):
         return value
     to_numpy = getattr(value, "to_numpy", None)
     if to_numpy is not None:  # a DataFrame or Series
         value = to_numpy()
     if isinstance(value, np.ndarray):
-        numeric = value.dtype.kind in "biuf" and value.flags.c_contiguous
-        return value if numeric else value.tolist()
+        return value if _native(value) else value.tolist()
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def _native(arr: np.ndarray) -> bool:
+    """Whether orjson writes the array as it is: numeric, contiguous, the machine's byte order
+    (it refuses the other order outright)."""
+    return arr.dtype.kind in "biuf" and arr.flags.c_contiguous and arr.dtype.isnative
 
 
 def hello(args: list[str]) -> bytes:
