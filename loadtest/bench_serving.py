@@ -2,6 +2,7 @@
 
     .venv/bin/python loadtest/bench_serving.py [--duration 5] [--repeat 1] [--only trk]
         [--ref ../main]   # also run another checkout's trk-serve (its .venv) side by side
+        [--interleave]    # start the chosen servers together, measure them in turns
 
 Every server runs as its own process on 127.0.0.1 and is driven from this process's load
 generator (wrk when installed: `apt-get install wrk`; else an asyncio generator). Prints a
@@ -310,7 +311,7 @@ def _family(pid: int) -> list[int]:
 
 def champion_rows(m: BenchModels, spec: Spec) -> int | None:
     """The champion's answers in the prediction log of the model a trk-serve spec serves."""
-    uri = next((a for a in spec.cmd if a.startswith("models:/")), None)
+    uri = model_of(spec)
     if uri is None or "--no-prediction-log" in spec.cmd or spec.key.startswith(("bare", "hand")):
         return None
     from sqlalchemy import create_engine, func, select
@@ -371,58 +372,105 @@ def stop(proc: subprocess.Popen) -> None:
         pass
 
 
-def measure(spec: Spec, m: BenchModels, duration: float, repeat: int) -> None:
-    before = champion_rows(m, spec)
+def measure_together(chosen: list[Spec], m: BenchModels, duration: float, repeat: int) -> None:
+    """Start the servers, then measure each cell `repeat` times, the servers in turns within
+    each repeat (with one server: its cells and protocols in turns), and keep the median.
+
+    Several servers at once (`--interleave`) see the same host load in every round: the
+    host's noise (up to 1.6x in CPU per request within a minute here) then moves them
+    together instead of deciding which one looks faster. After SIGTERM each model's new
+    prediction-log rows are counted against the answers of every server serving it."""
+    before = {model_of(s): champion_rows(m, s) for s in chosen}
+    running: list[tuple[Spec, subprocess.Popen, list[tuple[str, str, str]]]] = []
+    runs: dict[tuple[str, tuple[int, int], str], list[tuple[LoadResult, float, float]]] = {}
     try:
-        _measure(spec, m, duration, repeat)
+        for spec in chosen:
+            print(f"{spec.name}", flush=True)
+            try:
+                proc, url = start(spec, m)
+            except RuntimeError as exc:
+                print(f"  skipped: {exc}", flush=True)
+                continue
+            running.append((spec, proc, _targets(spec, url)))
+        for spec, _, targets in running:
+            for conns, rows in spec.cells:
+                for _, target, form in targets:
+                    spec.answered += run_load(target, body(m, rows, form), conns, 1).answered
+        for _ in range(repeat):
+            for spec, proc, targets in running:
+                for cell in spec.cells:
+                    for tag, target, form in targets:
+                        run = _one(spec, proc, target, body(m, cell[1], form), cell[0], duration)
+                        runs.setdefault((spec.key, cell, tag), []).append(run)
+        for spec, _, targets in running:
+            for cell in spec.cells:
+                for tag, _, _ in targets:
+                    _keep(spec, cell, tag, runs[(spec.key, cell, tag)])
     finally:
-        after = champion_rows(m, spec)
-        if before is not None and after is not None:
-            spec.logged = after - before
-            print(
-                f"  prediction log: {spec.logged} champion answers for {spec.answered} answered",
-                flush=True,
-            )
+        for _, proc, _ in running:
+            stop(proc)
+        _count_logged([s for s, _, _ in running], m, before)
 
 
-def _measure(spec: Spec, m: BenchModels, duration: float, repeat: int) -> None:
-    proc, url = start(spec, m)
+def model_of(spec: Spec) -> str | None:
+    return next((a for a in spec.cmd if a.startswith("models:/")), None)
+
+
+def _count_logged(done: list[Spec], m: BenchModels, before: dict[str | None, int | None]) -> None:
+    """Each served model's new log rows, against the answers of every server serving it."""
+    for model in {model_of(s) for s in done}:
+        group = [s for s in done if model_of(s) == model]
+        counted = [s for s in group if champion_rows(m, s) is not None]
+        start_rows = before.get(model)
+        if not counted or start_rows is None:
+            continue
+        logged = champion_rows(m, counted[0])
+        answered = sum(s.answered for s in counted)
+        for s in counted:
+            s.logged, s.answered = (logged or 0) - start_rows, answered
+        names = ", ".join(s.key for s in counted)
+        print(f"  prediction log ({names}): {counted[0].logged} for {answered} answered")
+
+
+def _targets(spec: Spec, url: str) -> list[tuple[str, str, str]]:
+    """(tag, url, body form) of each protocol measured on a server."""
     targets = [("", url, spec.form)]
     if spec.v2_model:  # the same server, the two protocols in turns: the host is noisy
         v2_url = url.replace("/invocations", f"/v2/models/{spec.v2_model}/infer")
         targets.append((" V2", v2_url, "v2"))
-    try:
-        for conns, rows in spec.cells:
-            runs: dict[str, list[tuple[LoadResult, float, float]]] = {t[0]: [] for t in targets}
-            for _, target, form in targets:
-                warm = run_load(target, body(m, rows, form), conns, 1)
-                spec.answered += warm.answered
-            for _ in range(repeat):
-                for tag, target, form in targets:
-                    cpu, began = cpu_seconds(proc.pid), time.perf_counter()
-                    shipper = cpu_seconds(proc.pid, SHIPPER)
-                    r = run_load(target, body(m, rows, form), conns, duration)
-                    spec.answered += r.answered
-                    answered = max(r.rps * (time.perf_counter() - began), 1.0)
-                    cpu_us = (cpu_seconds(proc.pid) - cpu) * 1e6 / answered
-                    shipper_us = (cpu_seconds(proc.pid, SHIPPER) - shipper) * 1e6 / answered
-                    runs[tag].append((r, cpu_us, shipper_us))
-            for tag, done in runs.items():
-                done.sort(key=lambda run: run[0].rps)
-                r, cpu_us, shipper_us = done[len(done) // 2]
-                if tag:
-                    spec.v2[(conns, rows)] = (r, cpu_us)
-                else:
-                    spec.results[(conns, rows)], spec.cpu_us[(conns, rows)] = r, cpu_us
-                    spec.shipper_us[(conns, rows)] = shipper_us
-                print(
-                    f"  {spec.key + tag:16} c={conns:<2} rows={rows:<2} {r.rps:9.0f} req/s  "
-                    f"cpu {cpu_us:7.1f} us/req (shipper {shipper_us:5.1f})  p50 {r.p50_ms:7.2f} "
-                    f"ms  p99 {r.p99_ms:7.2f} ms  errors {r.errors}",
-                    flush=True,
-                )
-    finally:
-        stop(proc)
+    return targets
+
+
+def _one(
+    spec: Spec, proc: subprocess.Popen, target: str, payload: bytes, conns: int, duration: float
+) -> tuple[LoadResult, float, float]:
+    """One load run: its result, the server's CPU per request and, of it, the shipper's."""
+    cpu, began = cpu_seconds(proc.pid), time.perf_counter()
+    shipper = cpu_seconds(proc.pid, SHIPPER)
+    r = run_load(target, payload, conns, duration)
+    spec.answered += r.answered
+    answered = max(r.rps * (time.perf_counter() - began), 1.0)
+    cpu_us = (cpu_seconds(proc.pid) - cpu) * 1e6 / answered
+    return r, cpu_us, (cpu_seconds(proc.pid, SHIPPER) - shipper) * 1e6 / answered
+
+
+def _keep(
+    spec: Spec, cell: tuple[int, int], tag: str, done: list[tuple[LoadResult, float, float]]
+) -> None:
+    """The median run by req/s, kept on the spec and printed."""
+    done.sort(key=lambda run: run[0].rps)
+    r, cpu_us, shipper_us = done[len(done) // 2]
+    if tag:
+        spec.v2[cell] = (r, cpu_us)
+    else:
+        spec.results[cell], spec.cpu_us[cell], spec.shipper_us[cell] = r, cpu_us, shipper_us
+    conns, rows = cell
+    print(
+        f"  {spec.key + tag:16} c={conns:<2} rows={rows:<2} {r.rps:9.0f} req/s  "
+        f"cpu {cpu_us:7.1f} us/req (shipper {shipper_us:5.1f})  p50 {r.p50_ms:7.2f} "
+        f"ms  p99 {r.p99_ms:7.2f} ms  errors {r.errors}",
+        flush=True,
+    )
 
 
 def table(all_specs: list[Spec]) -> str:
@@ -578,6 +626,12 @@ def main() -> None:
     )
     parser.add_argument("--out", default=None, help="also write the markdown here")
     parser.add_argument(
+        "--interleave",
+        action="store_true",
+        help="start every chosen server first, then measure them in turns in each repeat "
+        "(the host's noise then moves them together)",
+    )
+    parser.add_argument(
         "--cells", default="", help="only these connections x rows cells, e.g. 8x1,8x32"
     )
     parser.add_argument(
@@ -599,10 +653,11 @@ def main() -> None:
         cells = {tuple(int(n) for n in c.split("x")) for c in args.cells.split(",")}
         for spec in chosen:
             spec.cells = [c for c in spec.cells if c in cells] or spec.cells[:1]
-    for spec in chosen:
-        print(f"{spec.name}", flush=True)
+    if args.interleave:
+        measure_together(chosen, m, args.duration, args.repeat)
+    for spec in [] if args.interleave else chosen:
         try:
-            measure(spec, m, args.duration, args.repeat)
+            measure_together([spec], m, args.duration, args.repeat)
         except RuntimeError as exc:
             print(f"  skipped: {exc}", flush=True)
     text = table(chosen) + "\n\n" + goals({s.key: s for s in chosen})
