@@ -230,7 +230,7 @@ def dumps(obj: Any) -> bytes:
         return _as_lists(obj)
 
 
-def _as_lists(obj: Any) -> bytes:
+def _as_lists(obj: object) -> bytes:
     """JSON of `obj` with every numpy array written through `_default`, as a list: orjson
     refuses some arrays outright instead of handing them to `_default` (a byte order not
     the machine's, as a model loaded from such data answers). Unencodable still raises."""
