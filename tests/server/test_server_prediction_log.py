@@ -78,6 +78,11 @@ def test_replicas_log_and_labels_join_through_the_server(log):
             {"model": "m", "records": [["r\u0000", 0, "champion", "1", "1", None, 1.0, 5]]},
         ),
         ("predictions/prune", {"before_ms": "soon"}),
+        ("predictions/prune", {"before_ms": 2**63}),  # past BIGINT: was an OverflowError (500)
+        (
+            "predictions/log",
+            {"model": "m", "records": [["r", 0, "champion", "1", "1", None, 1.0, 2**63]]},
+        ),
     ],
 )
 def test_bad_bodies_get_400_and_write_nothing(module_server, log, path, body):

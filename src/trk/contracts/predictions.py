@@ -17,6 +17,7 @@ from trk.exceptions import InvalidParameter
 MAX_ID = 128  # characters of a request id, model name or variant
 MAX_CLASS = 256  # characters of a class or label kept (longer ones are refused)
 MAX_ROWS = 10_000  # rows of one request or label
+MAX_MS = 2**63  # epoch milliseconds past this fit no BIGINT column
 LABELS_PER_CALL = 10_000  # labelled requests per write
 LABEL_ROWS_PER_CALL = 100_000  # and their rows
 RECORDS_PER_CALL = 10_000  # prediction rows per write
@@ -262,7 +263,7 @@ def _prediction(n: int, item: Any) -> PredictionRecord:
     rid, row, variant, version, predicted, value, probability, ts = item
     if any(isinstance(x, bool) or not isinstance(x, int) for x in (row, ts)):
         raise bad
-    if not (0 <= row < MAX_ROWS and ts >= 0):
+    if not (0 <= row < MAX_ROWS and 0 <= ts < MAX_MS):
         raise bad
     if predicted is not None and (
         not isinstance(predicted, str) or len(predicted) > MAX_CLASS or not storable_text(predicted)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -71,12 +72,18 @@ def _as_str(name: str, value: Any) -> str:
 
 
 def _as_int(name: str, value: Any) -> int:
-    # Protobuf's JSON writes int64 as a string, so digits in a string are an integer too.
-    if isinstance(value, int) and not isinstance(value, bool):
+    """An int64, as MLflow's protobuf fields hold: a store column (or sqlite's binding) takes
+    no more. Protobuf's JSON writes int64 as a string, so ASCII digits in a string are an
+    integer too (str.isdigit() also passes '²' and '١', which int() refuses or misreads)."""
+    if isinstance(value, str) and _INT_TEXT.fullmatch(value):
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and -_INT64 <= value < _INT64:
         return value
-    if isinstance(value, str) and value.lstrip("-").isdigit():
-        return int(value)
     raise _wrong(name, "an integer", value)
+
+
+_INT_TEXT = re.compile(r"-?[0-9]{1,19}")
+_INT64 = 2**63
 
 
 def _as_float(name: str, value: Any) -> float:

@@ -20,6 +20,7 @@ import numpy as np
 from trk.contracts.predictions import (
     MAX_CLASS,
     MAX_ID,
+    MAX_MS,
     MAX_ROWS,
     RECORDS_PER_CALL,
     PredictionRecord,
@@ -213,12 +214,11 @@ def _facts_ok(p: object, at_ms: object) -> bool:
     """A routing probability and an epoch-millisecond time as the store's columns take
     them: a sidecar's socket is open to any local process, and a value the store refuses
     would fail every resend of its batch."""
-    if type(at_ms) is not int or not 0 <= at_ms < _MAX_MS:
+    if type(at_ms) is not int or not 0 <= at_ms < MAX_MS:
         return False
     return (type(p) is float or type(p) is int) and 0 <= p <= 1
 
 
-_MAX_MS = 2**63  # a BIGINT
 _EXACT = 2**53  # ints a float holds exactly: class_key writes them as str(int) does
 
 
