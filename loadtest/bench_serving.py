@@ -309,10 +309,19 @@ def _family(pid: int) -> list[int]:
     return pids
 
 
+def logs(spec: Spec) -> bool:
+    """Whether the server writes the prediction log of a registered model (a trk-serve)."""
+    return (
+        model_of(spec) is not None
+        and "--no-prediction-log" not in spec.cmd
+        and not spec.key.startswith(("bare", "hand"))
+    )
+
+
 def champion_rows(m: BenchModels, spec: Spec) -> int | None:
     """The champion's answers in the prediction log of the model a trk-serve spec serves."""
     uri = model_of(spec)
-    if uri is None or "--no-prediction-log" in spec.cmd or spec.key.startswith(("bare", "hand")):
+    if uri is None or not logs(spec):
         return None
     from sqlalchemy import create_engine, func, select
 
@@ -380,7 +389,8 @@ def measure_together(chosen: list[Spec], m: BenchModels, duration: float, repeat
     host's noise (up to 1.6x in CPU per request within a minute here) then moves them
     together instead of deciding which one looks faster. After SIGTERM each model's new
     prediction-log rows are counted against the answers of every server serving it."""
-    before = {model_of(s): champion_rows(m, s) for s in chosen}
+    first = {model_of(s): s for s in reversed(chosen) if logs(s)}  # one server per model
+    before = {model: champion_rows(m, s) for model, s in first.items()}
     running: list[tuple[Spec, subprocess.Popen, list[tuple[str, str, str]]]] = []
     runs: dict[tuple[str, tuple[int, int], str], list[tuple[LoadResult, float, float]]] = {}
     try:
@@ -418,18 +428,16 @@ def model_of(spec: Spec) -> str | None:
 
 def _count_logged(done: list[Spec], m: BenchModels, before: dict[str | None, int | None]) -> None:
     """Each served model's new log rows, against the answers of every server serving it."""
-    for model in {model_of(s) for s in done}:
-        group = [s for s in done if model_of(s) == model]
-        counted = [s for s in group if champion_rows(m, s) is not None]
-        start_rows = before.get(model)
-        if not counted or start_rows is None:
+    for model, start_rows in before.items():
+        group = [s for s in done if logs(s) and model_of(s) == model]
+        logged = champion_rows(m, group[0]) if group else None
+        if logged is None or start_rows is None:
             continue
-        logged = champion_rows(m, counted[0])
-        answered = sum(s.answered for s in counted)
-        for s in counted:
-            s.logged, s.answered = (logged or 0) - start_rows, answered
-        names = ", ".join(s.key for s in counted)
-        print(f"  prediction log ({names}): {counted[0].logged} for {answered} answered")
+        answered = sum(s.answered for s in group)
+        for s in group:
+            s.logged, s.answered = logged - start_rows, answered
+        names = ", ".join(s.key for s in group)
+        print(f"  prediction log ({names}): {logged - start_rows} for {answered} answered")
 
 
 def _targets(spec: Spec, url: str) -> list[tuple[str, str, str]]:
@@ -655,11 +663,12 @@ def main() -> None:
             spec.cells = [c for c in spec.cells if c in cells] or spec.cells[:1]
     if args.interleave:
         measure_together(chosen, m, args.duration, args.repeat)
-    for spec in [] if args.interleave else chosen:
-        try:
-            measure_together([spec], m, args.duration, args.repeat)
-        except RuntimeError as exc:
-            print(f"  skipped: {exc}", flush=True)
+    else:
+        for spec in chosen:
+            try:
+                measure_together([spec], m, args.duration, args.repeat)
+            except RuntimeError as exc:
+                print(f"  skipped: {exc}", flush=True)
     text = table(chosen) + "\n\n" + goals({s.key: s for s in chosen})
     print("\n" + text)
     if args.out:
