@@ -5,6 +5,7 @@ Real parts: uvicorn (in a thread, or the `trk-serve` CLI), the shipper child, sq
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -130,3 +131,49 @@ def test_a_sidecar_shipper_on_a_unix_socket_writes_the_log(serve_app, iris_env, 
         wait_until(lambda: writer is not None and writer.is_closing())
     finally:
         stop_all([sidecar])
+
+
+def test_a_sidecar_drops_frame_values_no_column_holds_and_keeps_writing(iris_env, tmp_path):
+    """Any local process can write to the sidecar's socket: answers whose time is past BIGINT
+    or not a number, or whose probability is outside [0, 1], are dropped and counted (the
+    ack says so), the good answers of the same frame are written, and later frames are not
+    held up behind a batch the store would refuse on every resend."""
+    import socket
+
+    sock_path = str(tmp_path / "ship.sock")
+    trk = str(Path(sys.executable).parent / "trk")
+    sidecar = subprocess.Popen(
+        [trk, "log", "ship", "--listen", sock_path, "--tracking-uri", iris_env.tracking_uri],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+    def answer(rid: str, p: object = 1.0, at_ms: object = 1_000) -> list[object]:
+        return [rid, "champion", "1", [1], p, at_ms, False, None, 1.0, 200]
+
+    odd = [
+        answer("odd-0", at_ms=2**63),
+        answer("odd-1", at_ms=18446744073709551615),
+        answer("odd-2", at_ms="soon"),
+        answer("odd-3", p=2.0),
+        answer("odd-4", p="high"),
+    ]
+    try:
+        wait_until(lambda: Path(sock_path).exists())
+        with socket.socket(socket.AF_UNIX) as conn:
+            conn.connect(sock_path)
+            conn.settimeout(30)  # a batch retried forever would never be acknowledged
+            acks = conn.makefile("rb")
+            conn.sendall(b'{"hello": []}\n')
+            frame = [1, "iris-lr", [answer("hostile-a"), *odd, answer("hostile-b")]]
+            conn.sendall(json.dumps(frame).encode() + b"\n")
+            first = json.loads(acks.readline())
+            conn.sendall(json.dumps([2, "iris-lr", [answer("hostile-c")]]).encode() + b"\n")
+            second = json.loads(acks.readline())
+    finally:
+        stop_all([sidecar])
+    assert (first["ack"], first["rows"], first["dropped"]["unloggable"]) == (1, 2, len(odd))
+    assert (second["ack"], second["rows"]) == (2, 3)
+    assert logged(iris_env.tracking_uri, "hostile-") == 3
+    assert logged(iris_env.tracking_uri, "odd-") == 0
