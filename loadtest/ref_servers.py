@@ -56,7 +56,9 @@ def main() -> None:
     parser.add_argument("--model", default=None)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--fast", action="store_true", help="uvloop + httptools")
-    parser.add_argument("--nodelay", action="store_true", help="TCP_NODELAY (trk's protocol)")
+    parser.add_argument(
+        "--nodelay", action="store_true", help="trk's protocol: TCP_NODELAY, one write per response"
+    )
     args = parser.parse_args()
     if args.model:
         os.environ["REF_MODEL_PKL"] = args.model
@@ -64,7 +66,7 @@ def main() -> None:
     if args.fast:
         kwargs.update(loop="uvloop", http="httptools")
     if args.nodelay:
-        kwargs["http"] = "trk.serving.runner:NoDelayHttpToolsProtocol"
+        kwargs["http"] = "trk.serving.runner:ServingHttpProtocol"
     uvicorn.run(
         f"ref_servers:{args.kind}_app",
         factory=True,

@@ -1,4 +1,5 @@
-"""Run the app on uvicorn (uvloop + httptools), one process or N workers, with TCP_NODELAY."""
+"""Run the app on uvicorn (uvloop + httptools), one process or N workers: TCP_NODELAY, one
+write per response."""
 
 from __future__ import annotations
 
@@ -20,12 +21,14 @@ from trk.cli_common import EXIT_BIND
 from trk.exceptions import InvalidParameter
 from trk.serving.config import ServeSettings
 from trk.serving.core.metrics import MULTIPROC_ENV
+from trk.serving.http.transport import HeldWrites
 
 log = logging.getLogger("trk.serving")
 
 
-class NoDelayHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with TCP_NODELAY set on every accepted connection.
+class ServingHttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with TCP_NODELAY on every accepted connection, and each
+    response's head and body sent in one write (`http/transport.py`).
 
     With `--workers N` uvicorn shares one listening socket rebuilt from a file descriptor;
     asyncio does not recognise it as TCP and leaves Nagle's algorithm on, so each small
@@ -39,7 +42,7 @@ class NoDelayHttpToolsProtocol(HttpToolsProtocol):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             except OSError:  # a unix socket or an already closed connection
                 pass
-        super().connection_made(transport)
+        super().connection_made(HeldWrites(transport, self.loop))
 
 
 class DrainingServer(uvicorn.Server):
@@ -74,7 +77,7 @@ def uvicorn_kwargs(settings: ServeSettings) -> dict[str, Any]:
         "host": settings.host,
         "port": settings.port,
         "loop": "uvloop",
-        "http": "trk.serving.runner:NoDelayHttpToolsProtocol",
+        "http": "trk.serving.runner:ServingHttpProtocol",
         "lifespan": "on",
         "access_log": False,
         # uvicorn's X-Forwarded-* middleware rewrites each request's client and scheme,
