@@ -17,7 +17,7 @@ import orjson
 import pytest
 from serving_helpers import ThreadServer
 
-from trk.serving.http.transport import HeldWrites
+from trk.serving.http.transport import JOIN_MAX, HeldWrites
 
 ROW = b'{"inputs": [[5.1, 3.5, 1.4, 0.2]]}'
 
@@ -27,11 +27,14 @@ class Recording(asyncio.Transport):
 
     def __init__(self) -> None:
         super().__init__()
-        self.writes: list[bytes] = []
+        self.writes: list[Any] = []
         self.closed = self.aborted = False
 
     def write(self, data: Any) -> None:
         self.writes.append(bytes(data))
+
+    def writelines(self, list_of_data: Any) -> None:
+        self.writes.append(tuple(bytes(d) for d in list_of_data))
 
     def close(self) -> None:
         self.closed = True
@@ -58,6 +61,18 @@ def test_a_head_and_its_body_in_one_step_are_one_write():
         return raw.writes
 
     assert asyncio.run(run()) == [b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}"]
+
+
+def test_a_large_body_goes_beside_its_head_without_being_copied_behind_it():
+    async def run() -> list[Any]:
+        raw = Recording()
+        held = HeldWrites(raw, asyncio.get_running_loop())
+        held.write(b"HTTP/1.1 200 OK\r\n\r\n")
+        held.write(b"x" * (JOIN_MAX + 1))
+        await asyncio.sleep(0)
+        return raw.writes
+
+    assert asyncio.run(run()) == [(b"HTTP/1.1 200 OK\r\n\r\n", b"x" * (JOIN_MAX + 1))]
 
 
 def test_a_lone_write_leaves_by_the_end_of_the_step():
@@ -177,3 +192,13 @@ def test_pipelined_requests_on_one_connection_each_get_their_whole_answer(server
     assert answers[0][1] == answers[2][1] == {"predictions": [0]}
     assert answers[1][1]["error_code"] == "BAD_REQUEST"
     assert closing.startswith(b"HTTP/1.1 400 Bad Request")
+
+
+def test_a_large_answer_arrives_whole(server):
+    rows = b"[" + b", ".join([b"[5.1, 3.5, 1.4, 0.2]"] * 40000) + b"]"
+    body = b'{"inputs": ' + rows + b"}"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(_request(body) + body)
+        head, answer, _ = _read_answer(sock)
+    assert head.startswith(b"HTTP/1.1 200") and len(answer) > JOIN_MAX
+    assert orjson.loads(answer) == {"predictions": [0] * 40000}

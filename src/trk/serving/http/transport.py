@@ -18,6 +18,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+JOIN_MAX = 64 * 1024  # bodies up to this size are copied behind the head they follow
+
 
 class HeldWrites(asyncio.Transport):
     """A transport whose writes wait for the next write or the end of the loop's step."""
@@ -34,7 +36,10 @@ class HeldWrites(asyncio.Transport):
         held = self._held
         if held is not None:
             self._held = None
-            self._transport.write(held + data)
+            if len(data) <= JOIN_MAX:
+                self._transport.write(held + data)
+            else:  # a large body is not copied to join it: one vectored write of both
+                self._transport.writelines((held, data))
             return
         self._held = bytes(data)
         if not self._flush_soon:
