@@ -16,7 +16,7 @@ close) still leaves before the loop next waits for I/O.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Iterable
 
 JOIN_MAX = 64 * 1024  # bodies up to this size are copied behind the head they follow
 
@@ -46,7 +46,7 @@ class HeldWrites(asyncio.Transport):
             self._flush_soon = True
             self._loop.call_soon(self._flush)
 
-    def writelines(self, list_of_data: Any) -> None:
+    def writelines(self, list_of_data: Iterable[bytes | bytearray | memoryview]) -> None:
         self.write(b"".join(list_of_data))
 
     def _flush(self) -> None:
@@ -77,7 +77,7 @@ class HeldWrites(asyncio.Transport):
     def is_closing(self) -> bool:
         return self._transport.is_closing()
 
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
+    def get_extra_info(self, name: str, default: object = None) -> object:
         return self._transport.get_extra_info(name, default)
 
     def pause_reading(self) -> None:
