@@ -120,3 +120,80 @@ def test_shadow_labels_count_the_paired_table_on_the_challenger():
     assert (c["paired_labelled"], c["paired_both"]) == (4, 1)
     assert (c["paired_champion_only"], c["paired_challenger_only"]) == (1, 1)
     assert "paired_labelled" not in fb.counters()["champion"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "label", "counts"),
+    [  # (labelled, correct, abs_error_sum) as the answer's own array would join
+        (np.array([1]), 1, (1, 1, 0.0)),
+        (np.array([[2]], dtype=np.int32), 3, (1, 0, 0.0)),
+        (np.array([True]), 1, (1, 1, 0.0)),
+        (np.array(["setosa"]), "setosa", (1, 1, 0.0)),
+        (np.array([2**64 - 1], dtype=np.uint64), 2**64 - 1, (1, 1, 0.0)),
+        (np.array([1.5], dtype=np.float32), 1.0, (1, 0, 0.5)),
+        (np.array([[2.5]]), 2.0, (1, 0, 0.5)),
+    ],
+)
+def test_one_value_answers_join_as_their_arrays_do(answer, label, counts):
+    # Kept as plain values (feedback.kept): the join must not see the difference.
+    fb = FeedbackStore()
+    fb.record("r", "champion", answer)
+    fb.record("r", "challenger", answer)  # and beside a shadow's copy
+    assert fb.submit({"request_id": "r", "label": label}).joined == 1
+    for variant in ("champion", "challenger"):
+        c = fb.counters()[variant]
+        assert (c["labelled"], c["correct"], c["abs_error_sum"]) == pytest.approx(counts)
+
+
+def test_a_three_dimensional_one_value_answer_is_still_refused_by_the_join():
+    fb = FeedbackStore()
+    fb.record("r", "champion", np.array([[[1]]]))
+    with pytest.raises(BadRequest, match="3-D predictions"):
+        fb.submit({"request_id": "r", "label": 1})
+
+
+def test_a_challenger_answering_alone_is_joined_as_the_challenger():
+    fb = FeedbackStore()
+    fb.record("r", "challenger", np.array([1]))
+    fb.submit({"request_id": "r", "label": 1})
+    assert set(fb.counters()) == {"challenger"}
+
+
+def test_a_kept_request_costs_under_550_bytes_at_capacity():
+    # ~760 bytes each with an entry object, a dict and the answer's array per request
+    # (75 MB at the default 100,000); ~460 kept as (time, plain value) tuples.
+    import tracemalloc
+
+    from trk.serving.online import feedback
+    from trk.serving.online.records import Batch, Record
+
+    n = 10_000
+    fb = FeedbackStore(capacity=n)
+    tracemalloc.start()
+    try:
+        for batch in range(2 * n // 100):  # twice the capacity: the expired ids are full too
+            fb.fold(
+                Batch(
+                    Record(
+                        f"{batch:08x}{i:024x}",
+                        0.0,
+                        "champion",
+                        "1",
+                        "m",
+                        1.0,
+                        200,
+                        0.001,
+                        np.array([i % 3]),
+                    )
+                    for i in range(100)
+                )
+            )
+        # what this test and the store allocated (not another thread of the test process)
+        where = [tracemalloc.Filter(True, __file__), tracemalloc.Filter(True, feedback.__file__)]
+        held = sum(
+            s.size for s in tracemalloc.take_snapshot().filter_traces(where).statistics("filename")
+        )
+    finally:
+        tracemalloc.stop()
+    assert len(fb) == n
+    assert held / n < 550
