@@ -4,7 +4,7 @@ nothing waits longer than the event loop's current step.
 The first tests drive `HeldWrites` over a recording transport, a test double: how many
 `send` calls carried a byte stream cannot be seen from the socket that receives it. The
 last ones speak raw HTTP/1.1 to trk-serve on uvicorn (as it runs in production), where a
-write held past its step would hang the client.
+write held past its step would hang the client; the last also reads which headers it sends.
 """
 
 from __future__ import annotations
@@ -202,3 +202,11 @@ def test_a_large_answer_arrives_whole(server):
         head, answer, _ = _read_answer(sock)
     assert head.startswith(b"HTTP/1.1 200") and len(answer) > JOIN_MAX
     assert orjson.loads(answer) == {"predictions": [0] * 40000}
+
+
+def test_an_answer_does_not_name_the_server_software(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(_request(ROW) + ROW)
+        head, _, _ = _read_answer(sock)
+    names = [line.split(b":", 1)[0].lower() for line in head.split(b"\r\n")[1:]]
+    assert b"server" not in names and b"date" in names  # RFC 9110 asks for Date, not Server
