@@ -84,7 +84,7 @@ def uvicorn_kwargs(settings: ServeSettings) -> dict[str, Any]:
         # which trk-serve never reads: it wrapped every request in one more coroutine.
         "proxy_headers": False,
         # No `server: uvicorn` on every answer: it names the stack to any client, and uvicorn
-        # checks each header of each response with two regular expressions (0.3 us apiece).
+        # checks each header of each response with two regular expressions (0.3 us for it).
         "server_header": False,
         "log_level": "info",
         # SIGTERM drains in-flight requests this long, then cancels them: a stalled client

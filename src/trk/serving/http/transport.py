@@ -3,8 +3,8 @@
 uvicorn writes a response's status line and headers when the app sends
 `http.response.start`, and its body on `http.response.body`: two `send` system calls, and
 with TCP_NODELAY (`serving/runner.py`) two segments. On loopback the receiving side of each
-segment runs in the sender's system call, so the second one cost the server about 4 us of
-CPU a one-row answer (`docs/performance.md`).
+segment runs in the sender's system call, so the second one cost the server about 4-7 us
+of CPU a one-row answer (`docs/performance.md`).
 
 `HeldWrites` wraps a connection's transport and holds a write until the next one, which it
 joins to it, or until the end of the event loop's current step (one `call_soon`), or a

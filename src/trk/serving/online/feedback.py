@@ -33,7 +33,7 @@ class _Several(dict[str, object]):
 
 # One kept request: (when it was folded, the champion's answer or a _Several). A tuple, and
 # the champion's answer bare: an entry object and its dict were ~240 of the ~760 bytes each
-# of the 100,000 kept requests held (tracemalloc), and the evictions walk them cold.
+# of the 100,000 kept requests held (tracemalloc).
 Entry = tuple[float, object]
 
 
