@@ -106,16 +106,21 @@ def test_sigterm_writes_every_answered_request_into_the_log(trk_serve, iris_env)
     wait_until(lambda: not Path(f"/proc/{child}").exists())  # the shipper exited with it
 
 
-def test_a_sidecar_shipper_on_a_unix_socket_writes_the_log(serve_app, iris_env, tmp_path):
-    """`trk log ship --listen PATH` in its own process; trk-serve connects instead of spawning."""
-    sock = str(tmp_path / "ship.sock")
+def _sidecar(sock: str, tracking_uri: str) -> subprocess.Popen[bytes]:
+    """`trk log ship --listen SOCK` in its own process (and process group)."""
     trk = str(Path(sys.executable).parent / "trk")
-    sidecar = subprocess.Popen(
-        [trk, "log", "ship", "--listen", sock, "--tracking-uri", iris_env.tracking_uri],
+    return subprocess.Popen(
+        [trk, "log", "ship", "--listen", sock, "--tracking-uri", tracking_uri],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+
+
+def test_a_sidecar_shipper_on_a_unix_socket_writes_the_log(serve_app, iris_env, tmp_path):
+    """`trk log ship --listen PATH` in its own process; trk-serve connects instead of spawning."""
+    sock = str(tmp_path / "ship.sock")
+    sidecar = _sidecar(sock, iris_env.tracking_uri)
     try:
         wait_until(lambda: Path(sock).exists())
         server = serve_app(log_shipper_socket=sock)
@@ -141,13 +146,7 @@ def test_a_sidecar_drops_frame_values_no_column_holds_and_keeps_writing(iris_env
     import socket
 
     sock_path = str(tmp_path / "ship.sock")
-    trk = str(Path(sys.executable).parent / "trk")
-    sidecar = subprocess.Popen(
-        [trk, "log", "ship", "--listen", sock_path, "--tracking-uri", iris_env.tracking_uri],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    sidecar = _sidecar(sock_path, iris_env.tracking_uri)
 
     def answer(rid: str, p: object = 1.0, at_ms: object = 1_000) -> list[object]:
         return [rid, "champion", "1", [1], p, at_ms, False, None, 1.0, 200]

@@ -124,14 +124,20 @@ def server(iris_env) -> Any:
     running.stop()
 
 
-def _read_answer(sock: socket.socket, pending: bytes = b"") -> tuple[bytes, bytes, bytes]:
-    """(head, body, the bytes after them) of one Content-Length response."""
+def _read_head(sock: socket.socket, pending: bytes = b"") -> tuple[bytes, bytes]:
+    """(head, the bytes after it) of the next response, final or interim."""
     data = pending
     while b"\r\n\r\n" not in data:
         chunk = sock.recv(65536)
         assert chunk, data  # a timeout here is a held write that never left
         data += chunk
     head, rest = data.split(b"\r\n\r\n", 1)
+    return head, rest
+
+
+def _read_answer(sock: socket.socket, pending: bytes = b"") -> tuple[bytes, bytes, bytes]:
+    """(head, body, the bytes after them) of one Content-Length response."""
+    head, rest = _read_head(sock, pending)
     length = next(
         int(line.split(b":", 1)[1])
         for line in head.split(b"\r\n")
@@ -159,14 +165,10 @@ def test_expect_100_continue_gets_its_interim_answer_before_the_body_is_sent(ser
     # for it before sending its body) and the server would wait for each other.
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         sock.sendall(_request(ROW, b"Expect: 100-continue\r\n"))
-        interim = b""
-        while b"\r\n\r\n" not in interim:
-            chunk = sock.recv(4096)
-            assert chunk, interim
-            interim += chunk
-        assert interim.startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+        interim, rest = _read_head(sock)
+        assert interim == b"HTTP/1.1 100 Continue"
         sock.sendall(ROW)
-        head, body, _ = _read_answer(sock, interim.split(b"\r\n\r\n", 1)[1])
+        head, body, _ = _read_answer(sock, rest)
     assert head.startswith(b"HTTP/1.1 200")
     assert orjson.loads(body) == {"predictions": [0]}
 

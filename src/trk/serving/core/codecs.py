@@ -215,15 +215,11 @@ _OPTS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 def encode(predictions: Any) -> bytes:
     """`{"predictions": ...}` as bytes."""
-    body = {"predictions": jsonable(predictions)}
-    try:
-        return orjson.dumps(body, default=_default, option=_OPTS)
-    except TypeError:
-        return _as_lists(body)
+    return dumps({"predictions": jsonable(predictions)})
 
 
 def dumps(obj: Any) -> bytes:
-    """JSON bytes for the other endpoints."""
+    """JSON bytes: answers (`encode`) and every other endpoint's documents."""
     try:
         return orjson.dumps(obj, default=_default, option=_OPTS)
     except TypeError:
