@@ -7,7 +7,9 @@ timeouts, errors, counting). Real models over HTTP are in test_http_shadow.py.
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -42,8 +44,8 @@ class Model:
     predict = predict_array
 
 
-def variant(model) -> Variant:
-    return Variant("challenger", "models:/m@challenger", model, "m", "2")
+def variant(model, flavor: str = "") -> Variant:
+    return Variant("challenger", "models:/m@challenger", model, "m", "2", flavor=flavor)
 
 
 def fast(rows) -> ModelInput:
@@ -182,3 +184,93 @@ def test_shadow_timeouts_open_the_challengers_breaker():
     finally:
         release.set()
         shadow.stop()
+
+
+async def _until(check, timeout: float = 20.0) -> None:
+    """wait_until for a test running on an event loop (the draining task needs the loop)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not reached"
+        await asyncio.sleep(0.005)
+
+
+def test_on_an_event_loop_a_fast_challenger_predicts_there():
+    """Started on a running loop, the runner drains its queue there: trk's own flavor is
+    timed by its first predict (on the worker) and then predicts on the loop's thread."""
+
+    async def main():
+        threads = []
+
+        def predict(x):
+            threads.append(threading.current_thread())
+            return (x.sum(axis=1) > 1.0).astype(np.int64)
+
+        challenger = variant(Model(behaviour=predict), "sklearn")
+        buffer = RecordBuffer()
+        shadow = runner(records=buffer, merge_wait_s=0.005)
+        shadow.start()
+        rows = np.random.default_rng(1).uniform(0, 1, size=(40, 2))
+        for i in range(40):
+            shadow.submit(f"r{i}", challenger, fast(rows[i : i + 1]), np.array([1]))
+            if i % 10 == 9:  # ten copies per drain: one merged predict each
+                await _until(lambda i=i: shadow.counters()["requests_compared"] == i + 1)
+        shadow.stop()
+        return threads, threading.current_thread(), buffer.take(), shadow.counters(), rows
+
+    threads, loop_thread, records, counts, rows = asyncio.run(main())
+    assert len(threads) == 4 and threads[0] is not loop_thread
+    assert all(t is loop_thread for t in threads[1:])
+    assert counts["agreed"] == int((rows.sum(axis=1) > 1.0).sum())
+    assert (counts["requests_compared"], counts["error"], counts["dropped"]) == (40, 0, 0)
+    assert sorted(r.request_id for r in records) == sorted(f"r{i}" for i in range(40))
+    assert all(r.shadow for r in records)
+
+
+def test_on_an_event_loop_other_flavors_and_slow_predicts_stay_on_the_worker():
+    async def main():
+        seen: dict[str, list[threading.Thread]] = {"pytorch": [], "slow": []}
+
+        def challenger(key: str, pause_s: float, flavor: str) -> Variant:
+            def predict(x):
+                seen[key].append(threading.current_thread())
+                time.sleep(pause_s)
+                return np.ones(len(x), dtype=np.int64)
+
+            return variant(Model(behaviour=predict), flavor)
+
+        other = challenger("pytorch", 0.0, "pytorch")  # not one of trk's bounded flavors
+        slow = challenger("slow", 0.005, "sklearn")  # every predict over INLINE_MAX_SECONDS
+        shadow = runner(merge_wait_s=0.005)
+        shadow.start()
+        for i in range(3):
+            shadow.submit(f"a{i}", other, fast([[1.0, 2.0]]), np.array([1]))
+            shadow.submit(f"b{i}", slow, fast([[1.0, 2.0]]), np.array([1]))
+            await _until(lambda i=i: shadow.counters()["requests_compared"] == 2 * (i + 1))
+        shadow.stop()
+        return seen, threading.current_thread()
+
+    seen, loop_thread = asyncio.run(main())
+    assert len(seen["pytorch"]) == 3 and len(seen["slow"]) == 3
+    assert not any(t is loop_thread for t in seen["pytorch"] + seen["slow"])
+
+
+def test_on_an_event_loop_a_hanging_challenger_never_holds_the_loop():
+    """Its first predict is on the worker, under --timeout-s: it never reaches the loop."""
+    release = threading.Event()
+
+    async def main():
+        hung = variant(Model(behaviour=lambda x: release.wait(30) and np.zeros(len(x))), "onnx")
+        shadow = runner(timeout_s=0.05, merge_wait_s=0.005, pool_size=1)
+        shadow.start()
+        shadow.submit("a", hung, fast([[1.0, 2.0]]), np.array([1]))
+        await _until(lambda: shadow.counters()["timeout"] == 1)
+        shadow.submit("b", hung, fast([[1.0, 2.0]]), np.array([1]))  # its pool thread is stuck
+        await _until(lambda: shadow.counters()["dropped"] == 1)
+        shadow.stop()
+        return shadow.counters()
+
+    try:  # on the loop, the first predict would have blocked it: no timeout, no drop
+        counts = asyncio.run(main())
+        assert (counts["timeout"], counts["dropped"], counts["compared"]) == (1, 1, 0)
+    finally:
+        release.set()

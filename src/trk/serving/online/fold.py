@@ -1,7 +1,7 @@
 """The per-process record buffer and the fold that drains it into every consumer.
 
 The request path calls `RecordBuffer.append` once: a bounded deque, O(1), no lock (deque
-appends are atomic under the GIL, so the shadow thread appends beside the event loop). A
+appends are atomic under the GIL, so the shadow worker thread appends beside the event loop). A
 full buffer drops the record and counts it; it is read only by the fold, which never falls
 behind the event loop that feeds it, so a full buffer means the loop stalled.
 
