@@ -6,8 +6,8 @@ Drives ASGI callables in this process with the same one-row iris request: a bare
 endpoint returning a constant (the framework floor), the same constant from plain ASGI (what
 trk's infer routes pay before their own steps), trk-serve's app on `/invocations` and
 on V2 infer (the same row as a V2 tensor), the app in shadow mode (the same model as its
-challenger: the champion's answer plus the challenger's predict and compare in the shadow
-thread, waited for before the clock stops), and `DataPlane.infer` called directly (the
+challenger: the champion's answer plus the challenger's predict and compare, drained from the
+shadow queue before the clock stops), and `DataPlane.infer` called directly (the
 transport-free core). Prints the CPU microseconds per request of each (process CPU, every
 thread: the minimum over interleaved repeats, as other jobs on a shared machine only ever
 add time), the fold's CPU per record (off the request path but in the same process:
@@ -34,7 +34,7 @@ BODY = b'{"inputs": [[5.1, 3.5, 1.4, 0.2]]}'
 V2_BODY = b'{"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP64", "data": [5.1, 3.5, 1.4, 0.2]}]}'
 V2_PATH = "/v2/models/lr/infer"
 HEADERS = [(b"host", b"127.0.0.1"), (b"content-type", b"application/json")]
-SETTLE_EVERY = 250  # calls between two waits for the shadow thread (its queue holds 1,000)
+SETTLE_EVERY = 250  # calls between two drains of the shadow queue (it holds 1,000)
 # What DataPlane.infer calls, each row one function's cumulative time (file, function).
 PARTS = [
     ("request id", "core/request_ids.py", "request_id"),
@@ -101,7 +101,8 @@ async def per_request_us(
 
 def shadow_settled(app: Any) -> Callable[[], None]:
     """Blocks (the event loop too, so no fold runs meanwhile) until every copy the shadow
-    runner was given is compared, dropped or failed."""
+    runner was given is compared, dropped or failed: the copies its draining task would
+    take are drained here (inline, or handed to its worker)."""
     runner = app.state.serving.shadow
 
     def outcomes() -> int:
@@ -111,6 +112,7 @@ def shadow_settled(app: Any) -> Callable[[], None]:
     def settle() -> None:
         seen = -1
         while runner.queue or outcomes() != seen:  # the worker's last batch counted too
+            runner.drain()
             seen = outcomes()
             time.sleep(0.05)
 

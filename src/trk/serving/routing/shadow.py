@@ -194,16 +194,21 @@ class ShadowRunner:
     async def _drain_on_loop(self) -> None:
         while True:
             await asyncio.sleep(self.merge_wait_s)  # copies arriving meanwhile merge
-            slow = False
-            while self.queue:
-                for group in self._grouped(self._take()):
-                    if self._inline_ok(group[0].variant):
-                        self._guarded(self._process_inline, group)
-                    else:
-                        self._slow.append(group)
-                        slow = True
-            if slow:
-                self._wake.set()
+            self.drain()
+
+    def drain(self) -> None:
+        """Compare the queued copies now: here when their challenger predicts fast enough,
+        else on the worker (the draining task calls this every `merge_wait_s`)."""
+        slow = False
+        while self.queue:
+            for group in self._grouped(self._take()):
+                if self._inline_ok(group[0].variant):
+                    self._guarded(self._process_inline, group)
+                else:
+                    self._slow.append(group)
+                    slow = True
+        if slow:
+            self._wake.set()
 
     def _inline_ok(self, variant: Variant) -> bool:
         """Trk's bounded flavors whose last merged predict took under INLINE_MAX_SECONDS."""
