@@ -274,3 +274,22 @@ def test_on_an_event_loop_a_hanging_challenger_never_holds_the_loop():
         assert (counts["timeout"], counts["dropped"], counts["compared"]) == (1, 1, 0)
     finally:
         release.set()
+
+
+def test_on_an_event_loop_nonsense_copies_never_stop_the_draining():
+    """Copies the DataPlane never sends (no variant) are counted as errors; a real copy
+    after them is still compared."""
+
+    async def main():
+        shadow = runner(merge_wait_s=0.005)
+        shadow.start()
+        for i in range(3):  # the first is timed on the worker, the others meet that timing
+            shadow.submit(f"n{i}", None, fast([[1.0, 2.0]]), np.array([1]))
+            await _until(lambda i=i: shadow.counters()["error"] == i + 1)
+        shadow.submit("real", variant(Model(), "sklearn"), fast([[1.0, 2.0]]), np.array([1]))
+        await _until(lambda: shadow.counters()["requests_compared"] == 1)
+        shadow.stop()
+        return shadow.counters()
+
+    counts = asyncio.run(main())
+    assert (counts["error"], counts["requests_compared"], counts["agreed"]) == (3, 1, 1)

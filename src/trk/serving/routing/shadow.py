@@ -194,7 +194,10 @@ class ShadowRunner:
     async def _drain_on_loop(self) -> None:
         while True:
             await asyncio.sleep(self.merge_wait_s)  # copies arriving meanwhile merge
-            self.drain()
+            try:
+                self.drain()
+            except Exception:  # a bug here must not end the task: copies would pile up
+                log.exception("draining shadow copies failed")
 
     def drain(self) -> None:
         """Compare the queued copies now: here when their challenger predicts fast enough,
@@ -214,7 +217,9 @@ class ShadowRunner:
         """Trk's bounded flavors whose last merged predict took under INLINE_MAX_SECONDS."""
         timed, seconds = self._timed
         return (
-            timed is variant and seconds < INLINE_MAX_SECONDS and variant.flavor in INLINE_FLAVORS
+            timed is variant
+            and seconds < INLINE_MAX_SECONDS
+            and getattr(variant, "flavor", None) in INLINE_FLAVORS
         )
 
     def _process_inline(self, group: list[Copy]) -> None:
