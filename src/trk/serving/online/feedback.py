@@ -60,7 +60,7 @@ def _adding(entry: Entry | None, now: float, variant: str, answer: object) -> En
     """The entry once `variant`'s answer is kept too (its time: the first answer's)."""
     if entry is None:
         return (now, answer) if variant == CHAMPION else (now, variant, answer)
-    if len(entry) == 2 and variant != CHAMPION:  # the usual: a shadow's answer after its champion's
+    if len(entry) == 2 and variant != CHAMPION:  # the usual: a shadow's after its champion's
         return (entry[0], CHAMPION, entry[1], variant, answer)
     answers = answers_of(entry)
     answers[variant] = answer
