@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, case, delete, func, select, text
@@ -68,75 +69,63 @@ _PG_TYPES = {
     "probability": "float8",
     "timestamp_ms": "bigint",
 }
-# The columns each write sends, in the order of its row tuples.
-_LOG_COLUMNS = (
-    "model",
-    "request_id",
-    "row",
-    "variant",
-    "version",
-    "predicted",
-    "value",
-    "probability",
-    "timestamp_ms",
-)
+# The columns a record fills, in its tuple's order; the model is bound once per statement.
+_RECORD_COLUMNS = PredictionRecord._fields
+_KEYS = ("model", "request_id", "row", "variant")
 
 
-SQLITE_ROWS = 64  # rows per sqlite INSERT: 64 x 9 values, under sqlite's oldest limit of 999
+SQLITE_ROWS = 124  # rows per sqlite INSERT: 1 + 124 x 8 values, under sqlite's oldest limit of 999
 
 
-def _write_rows(
-    conn: Connection,
-    table: str,
-    columns: tuple[str, ...],
-    rows: list[tuple[Any, ...]],
-    keys: tuple[str, ...],
-) -> None:
-    """Insert rows (tuples in `columns` order), skipping those whose keys exist: a few
-    statements per batch, each over many rows.
+def _write_rows(conn: Connection, model: str, records: Sequence[PredictionRecord]) -> None:
+    """Insert records of one model, skipping those whose keys exist: a few statements per
+    batch, each over many rows, the model bound once.
 
     PostgreSQL reads the batch as arrays with `unnest`, one statement (executemany sent a
     statement per row there: 2,800 rows/s measured with loadtest/bench_prediction_log.py).
-    sqlite takes `INSERT ... VALUES (...), (...)` of SQLITE_ROWS rows, then halves for the
-    rest, so a handful of prepared statements serve every batch size. Measured in the log
-    shipper's process: 1.7 us a row, against 3.0-3.4 for one JSON array read with
-    `json_each` (which extracts every value from its row's text again) or executemany.
+    sqlite takes `INSERT ... VALUES (?1, ?, ...), (?1, ?, ...)` of SQLITE_ROWS rows, then halves
+    for the rest, so a handful of prepared statements serve every batch size; the records'
+    values go in as they are, flattened in C (a tuple per row with the model in front, and a
+    Python loop to flatten it, were a third of the shipper's cost of a row before sqlite's).
+    Against `json_each` over one JSON array (which extracts every value from its row's text
+    again) or executemany, 1.7 against 3.0-3.4 us a row in the log shipper's process.
     """
-    if not rows:
+    if not records:
         return
     if conn.dialect.name == "postgresql":
-        statement = _unnest_statement(table, columns, keys)
-        conn.execute(statement, {c: [r[i] for r in rows] for i, c in enumerate(columns)})
+        columns = zip(_RECORD_COLUMNS, zip(*records, strict=True), strict=True)
+        conn.execute(_unnest_statement(), {"model": model, **{c: list(v) for c, v in columns}})
         return
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    start, size, total = 0, SQLITE_ROWS, len(rows)
+    start, size, total = 0, SQLITE_ROWS, len(records)
     while start < total:
         while size > total - start:
             size //= 2
-        values = [v for row in rows[start : start + size] for v in row]
-        cursor.execute(_values_statement(table, columns, keys, size), values)
+        values = [model, *chain.from_iterable(records[start : start + size])]
+        cursor.execute(_values_statement(size), values)
         start += size
 
 
-def _quoted(columns: tuple[str, ...]) -> str:
+def _quoted(columns: Sequence[str]) -> str:
     return ", ".join(f'"{c}"' for c in columns)  # "row" and "value" are SQL keywords
 
 
-@functools.lru_cache(maxsize=8)
-def _unnest_statement(name: str, columns: tuple[str, ...], keys: tuple[str, ...]) -> Any:
-    arrays = ", ".join(f"CAST(:{c} AS {_PG_TYPES[c]}[])" for c in columns)
+@functools.lru_cache(maxsize=1)
+def _unnest_statement() -> Any:
+    arrays = ", ".join(f"CAST(:{c} AS {_PG_TYPES[c]}[])" for c in _RECORD_COLUMNS)
     return text(
-        f"INSERT INTO {name} ({_quoted(columns)}) SELECT * FROM unnest({arrays}) "
-        f"ON CONFLICT ({_quoted(keys)}) DO NOTHING"
+        f"INSERT INTO {log_t.name} (model, {_quoted(_RECORD_COLUMNS)}) "
+        f"SELECT CAST(:model AS text), * FROM unnest({arrays}) "
+        f"ON CONFLICT ({_quoted(_KEYS)}) DO NOTHING"
     )
 
 
-@functools.lru_cache(maxsize=32)
-def _values_statement(name: str, columns: tuple[str, ...], keys: tuple[str, ...], rows: int) -> str:
-    row = "(" + ", ".join("?" * len(columns)) + ")"
+@functools.lru_cache(maxsize=16)
+def _values_statement(rows: int) -> str:
+    row = "(?1, " + ", ".join("?" * len(_RECORD_COLUMNS)) + ")"
     return (
-        f"INSERT INTO {name} ({_quoted(columns)}) VALUES {', '.join([row] * rows)} "
-        f"ON CONFLICT ({_quoted(keys)}) DO NOTHING"
+        f"INSERT INTO {log_t.name} (model, {_quoted(_RECORD_COLUMNS)}) "
+        f"VALUES {', '.join([row] * rows)} ON CONFLICT ({_quoted(_KEYS)}) DO NOTHING"
     )
 
 
@@ -192,14 +181,11 @@ class SqlPredictionLog:
     def log_predictions(self, model: str, records: Sequence[PredictionRecord]) -> int:
         """Append a batch (rows already logged are left as they are); returns rows sent."""
         m = check_model(model)
-        rows = [(m, *r) for r in records]  # a record is a tuple in _LOG_COLUMNS' order
         with write_connection(self._engine) as conn:
             _one_writer_per_model(conn, m)
-            _write_rows(
-                conn, log_t.name, _LOG_COLUMNS, rows, ("model", "request_id", "row", "variant")
-            )
+            _write_rows(conn, m, records)
             join_pending(conn, m, [r.request_id for r in records], self.limits, now_ms())
-        return len(rows)
+        return len(records)
 
     def log_labels(self, model: str, items: Any) -> LabelsWritten:
         """Write `[{"request_id", "label"}]` once each: joined, or pending until the request's
