@@ -42,13 +42,14 @@ from trk.serving.online.shipping import Frame, Shipped, decode_frame, encode_ack
 
 log = logging.getLogger("trk.serving.online.shipper")
 # After the first frame of a batch, wait this long for more, or until this many bytes of
-# frames wait. The shipper sleeps between batches and starts each one with cold caches, so
-# fewer, longer ones cost less a row: 7.2 against 9.3 us for 250 against 50 ms, fed at the
-# one-row benchmark's rate (loadtest/bench_shipper.py). The bytes bound (about 4,700 one-row
-# answers) keeps a faster server's unacknowledged rows, which --log-degraded-backlog counts,
-# near what 250 ms of this machine's rate holds.
+# frames wait (about 2,400 one-row answers: 120 ms of the one-row benchmark's rate). The
+# shipper sleeps between batches and starts each one with cold caches, so fewer, longer ones
+# cost less a row: 7.75 against 9.0 us for this against a 50 ms linger, fed at that rate
+# (loadtest/bench_shipper.py). The bytes bound keeps the rows waiting for an ack, which
+# trk-serve's --log-degraded-backlog counts, well under its 10,000 in shadow mode on a
+# saturated host (twice the bound flapped /health to degraded there, at 11,000-14,000).
 LINGER_S = 0.25
-LINGER_BYTES = 512 * 1024
+LINGER_BYTES = 256 * 1024
 IDLE_S = 1.0  # with no frames, sinks' `idle` still runs this often (the capture's flush timer)
 RETRY_MAX_S = 30.0
 DRAIN_S = 30.0  # a sidecar told to stop waits this long for its connections to end
