@@ -14,13 +14,14 @@ this is what the in-process profile (`profile_infer.py`) cannot show.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+
+from bench_serving import cpu_seconds
 
 from trk.serving.core.request_ids import new_request_id
 from trk.serving.online.shipping import encode_frame
@@ -52,15 +53,6 @@ def frames(count: int, seq0: int) -> list[bytes]:
     ]
 
 
-def cpu_s(pid: int) -> float:
-    ticks = 0
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        with open(f"/proc/{pid}/task/{tid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        ticks += int(fields[11]) + int(fields[12])  # utime + stime
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
 def run(linger_s: float, seconds: float) -> float:
     """CPU microseconds per row of one shipper fed for `seconds`."""
     folder = tempfile.mkdtemp()
@@ -85,12 +77,12 @@ def run(linger_s: float, seconds: float) -> float:
     while not acked or not acked[-1].startswith(b'{"ack":%d,' % len(warm)):
         time.sleep(0.05)
     measured = frames(int(seconds / PACE_S), len(warm) + 1)
-    before = cpu_s(child.pid)
+    before = cpu_seconds(child.pid)
     feed(measured)
     last = len(warm) + len(measured)
     while not acked[-1].startswith(b'{"ack":%d,' % last):
         time.sleep(0.01)
-    used = cpu_s(child.pid) - before
+    used = cpu_seconds(child.pid) - before
     child.stdin.close()
     child.wait()
     return used / (len(measured) * PER_FRAME) * 1e6

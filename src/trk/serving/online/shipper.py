@@ -8,10 +8,10 @@ has arrived and writes it in one batch per sink, then acknowledges the last fram
 the serving process knows what it no longer needs to keep. The reader only reads: decoding
 there fought the main loop for the GIL (measured: the shipper's CPU per answer fell from
 about 7 to 5 us when the decoding moved to the main loop). A sink that fails keeps the
-batch, and it is retried with backoff (frames keep arriving meanwhile; the serving process bounds them). At
-end of input (trk-serve stopping, or dying: the pipe closes either way) everything received
-is written before the shipper exits, so a `kill -9` of trk-serve loses only what its record
-buffer had not yet folded (one fold interval).
+batch, and it is retried with backoff (frames keep arriving meanwhile; the serving process
+bounds them). At end of input (trk-serve stopping, or dying: the pipe closes either way)
+everything received is written before the shipper exits, so a `kill -9` of trk-serve loses
+only what its record buffer had not yet folded (one fold interval).
 
 Adding a sink (the capture writer, say): a class with `name`, `rows` (rows written so far),
 `dropped` (reason -> answers dropped, cumulative), `write(model, items) -> bool` (True when
