@@ -4,6 +4,7 @@ the dashboard and the gate read back. The writer and every reader import these n
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 
 # Variants, the aliases they serve by default, and the alias a promotion leaves behind.
 CHAMPION = "champion"
@@ -31,12 +32,16 @@ _HIST_PER_OCTAVE = 4
 _HIST_RANGE = (-40, 80)  # 1 us .. 1,000 s; latencies outside are counted at the ends
 
 
+LATENCY_BUCKET_LOW = _HIST_RANGE[0]
+# Where buckets lo+1 .. hi start, in milliseconds: bucket k holds [2^(k/4), 2^((k+1)/4)) ms.
+LATENCY_EDGES_MS = tuple(
+    2.0 ** (k / _HIST_PER_OCTAVE) for k in range(_HIST_RANGE[0] + 1, _HIST_RANGE[1] + 1)
+)
+
+
 def latency_bucket(ms: float) -> int:
-    """The histogram bucket of a latency in milliseconds."""
-    if not ms > 0:
-        return _HIST_RANGE[0]
-    k = math.floor(math.log2(ms) * _HIST_PER_OCTAVE)
-    return min(max(k, _HIST_RANGE[0]), _HIST_RANGE[1])
+    """The histogram bucket of a latency in milliseconds (by the edges readers use)."""
+    return LATENCY_BUCKET_LOW + bisect_right(LATENCY_EDGES_MS, ms)
 
 
 def latency_bucket_edges(k: int) -> tuple[float, float]:

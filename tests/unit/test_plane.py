@@ -64,7 +64,7 @@ def test_infer_answers_and_leaves_one_record(model_dir):
     (r,) = records
     assert r.answer.tolist() == [0, 1, 0] and r.inputs.shape == (3, 2)
     assert r.latency_s >= r.predict_s > 0 and r.probability == 1.0 and r.version
-    assert records.classes == [[("0", 2), ("1", 1)]]
+    assert [run.classes for run in records.runs] == [[("0", 2), ("1", 1)]]
     assert abs(records.time_of(r) - time.time()) < 60
     assert plane.in_flight.counts == {"champion": 0}
 

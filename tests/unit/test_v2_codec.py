@@ -240,7 +240,7 @@ def test_the_body_id_is_the_request_id_records_carry(model_dir):
     assert orjson.loads(result.body)["id"] == "body-id"
     records = buffer.take()
     assert [(r.request_id, r.variant) for r in records] == [("body-id", "champion")]
-    assert records.classes == [[("1", 1)]]
+    assert [run.classes for run in records.runs] == [[("1", 1)]]
 
 
 def test_a_forced_variant_answers_unless_forcing_is_off(model_dir):

@@ -26,7 +26,7 @@ from trk.ab.drift import DriftTally
 from trk.models.profile import ReferenceProfile, load_profile
 from trk.serving.core.metrics import ServingMetrics
 from trk.serving.core.variant import Variant, VariantSlot
-from trk.serving.online.records import Batch
+from trk.serving.online.records import INPUTS, Batch
 
 log = logging.getLogger("trk.serving.online.drift")
 GAUGE_EVERY_S = 1.0  # the gauge's PSI is recomputed at most this often
@@ -64,22 +64,25 @@ class DriftFold:
         self._lock = threading.Lock()  # the reporter's closer thread reads windows
 
     def fold(self, records: Batch) -> None:
-        grouped: dict[Key, list[Any]] = {}
-        for r in records:
-            if r.inputs is not None and r.status == 200 and not r.shadow and r.variant:
-                grouped.setdefault((r.variant, r.version), []).append(r.inputs)
-        if not grouped:
-            if not records:  # an empty fold is a /metrics scrape: show the gauge as of now
-                with self._lock:
-                    self._set_gauges()
+        if not records:  # an empty fold is a /metrics scrape: show the gauge as of now
+            with self._lock:
+                self._set_gauges()
             return
         with self._lock:
-            for key, inputs in grouped.items():
+            grouped: dict[Key, tuple[VersionDrift, list[Any]]] = {}
+            for run in records.runs:
+                if run.status != 200 or run.shadow or not run.variant:
+                    continue
+                key = (run.variant, run.version)
                 drift = self._drift(key)
-                if drift is not None:
-                    drift.add(inputs)
+                if drift is None:  # a version without a profile: its rows are not read
+                    continue
+                rows = grouped.setdefault(key, (drift, []))[1]
+                rows.extend(x for x in map(INPUTS, run.records) if x is not None)
+            for drift, inputs in grouped.values():
+                drift.add(inputs)
             now = time.monotonic()
-            if now - self._gauge_at >= GAUGE_EVERY_S:
+            if grouped and now - self._gauge_at >= GAUGE_EVERY_S:
                 self._gauge_at = now
                 self._set_gauges()
 

@@ -13,12 +13,13 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any, cast
 
 import numpy as np
 
 from trk.exceptions import BadRequest
-from trk.serving.online.records import Batch
+from trk.serving.online.records import ANSWER, REQUEST_ID, Batch
 from trk.serving_contract import CHALLENGER, CHAMPION, PAIRED_KEYS
 
 CLASSIFIER, REGRESSOR = "classifier", "regressor"
@@ -140,10 +141,19 @@ class FeedbackStore:
         now = self.clock()
         entries = self._entries
         with self._lock:
-            for r in records:
-                if r.status == 200 and r.variant:
-                    rid = r.request_id
-                    entries[rid] = _adding(entries.get(rid), now, r.variant, kept(r.answer))
+            for run in records.runs:
+                if run.status != 200 or not run.variant:
+                    continue
+                rids = list(map(REQUEST_ID, run.records))
+                scalars = run.scalars  # one-value answers: their values, read in one pass
+                answers = map(kept, map(ANSWER, run.records)) if scalars is None else scalars
+                if run.variant == CHAMPION and entries.keys().isdisjoint(rids):  # the usual
+                    kept_now = zip(repeat(now), answers, strict=False)
+                    entries.update(zip(rids, kept_now, strict=True))
+                    continue
+                get, variant = entries.get, run.variant
+                for rid, answer in zip(rids, answers, strict=True):
+                    entries[rid] = _adding(get(rid), now, variant, answer)
             self._evict(now)  # once per batch: the bound holds again before the lock opens
 
     def record(self, request_id: str, variant: str, predictions: Any) -> None:
@@ -158,18 +168,30 @@ class FeedbackStore:
             self._evict(now)
 
     def _evict(self, now: float) -> None:
-        while self._entries:
-            rid, entry = next(iter(self._entries.items()))
-            if len(self._entries) <= self.capacity and now - cast(float, entry[0]) <= self.ttl_s:
-                break
-            del self._entries[rid]
-            self._forget(rid, "expired")
+        """Forget the oldest ids past the capacity, then those older than the TTL."""
+        entries, pop = self._entries, self._entries.popitem
+        self._forget_all([pop(last=False)[0] for _ in range(len(entries) - self.capacity)])
+        while entries and now - cast(float, next(iter(entries.values()))[0]) > self.ttl_s:
+            self._forget(pop(last=False)[0], "expired")
+        self._trim_gone()
 
     def _forget(self, rid: str, why: str) -> None:
         self._gone[rid] = why
         self._gone.move_to_end(rid)
-        while len(self._gone) > self.capacity:
-            self._gone.popitem(last=False)
+
+    def _forget_all(self, rids: list[str]) -> None:
+        """`_forget(rid, "expired")` for each, in one update where none left before."""
+        if self._gone.keys().isdisjoint(rids):
+            self._gone.update(zip(rids, repeat("expired")))
+            return
+        for rid in rids:  # an id that left before (a client's reused id) moves to the end
+            self._forget(rid, "expired")
+
+    def _trim_gone(self) -> None:
+        """The ids that left are bounded like those kept (after each fold and label call)."""
+        gone = self._gone
+        for _ in range(len(gone) - self.capacity):
+            gone.popitem(last=False)
 
     # -- labels -----------------------------------------------------------------------------
     def submit(self, payload: Any) -> FeedbackResult:
@@ -188,6 +210,7 @@ class FeedbackStore:
             result = FeedbackResult()
             for rid, plan in zip((p[0] for p in parsed), plans, strict=True):
                 self._apply(rid, plan, result)
+            self._trim_gone()
             for key in self._totals:
                 self._totals[key] += getattr(result, key)
         if self.on_result is not None:

@@ -15,7 +15,10 @@ must not block: hand slow work to a thread or the log shipper) and pass it to `F
 from __future__ import annotations
 
 import time
+from collections import Counter
 from functools import cached_property
+from itertools import groupby
+from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple, Protocol
 
 import numpy as np
@@ -60,8 +63,103 @@ class Record(NamedTuple):
         return (self.variant, self.model, self.version)
 
 
+def column(*names: str) -> itemgetter[Any]:
+    """A getter of records' fields by name, mapped over a run's records in C."""
+    return itemgetter(*map(Record._fields.index, names))
+
+
+_RUN_KEY = column("variant", "version", "model", "status", "shadow")
+REQUEST_ID, AT, PROBABILITY = column("request_id"), column("at"), column("probability")
+LATENCY, ANSWER, INPUTS = column("latency_s"), column("answer"), column("inputs")
+_DTYPE, _NDIM = attrgetter("dtype"), attrgetter("ndim")
+
+
+class Run:
+    """Consecutive records of one batch that share variant, version, model, status and
+    shadow: what a fold consumer counts once per run instead of once per record.
+
+    A batch is a few runs (one in single mode; shadow copies arrive in runs of their own),
+    and grouping, like the columns below, runs in C (`itertools.groupby`, `map`), so a
+    consumer's Python work is per run and per distinct value, not per record."""
+
+    def __init__(self, key: tuple[str, str, str, int, bool], records: list[Record]) -> None:
+        self.variant, self.version, self.model, self.status, self.shadow = key
+        self.records = records
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def latencies(self) -> list[float]:
+        """The latencies the run's records carry (None: no model was reached)."""
+        return [s for s in map(LATENCY, self.records) if s is not None]
+
+    @cached_property
+    def dtypes(self) -> set[np.dtype[Any]] | None:
+        """The dtypes of the run's answers when every one is a numpy array; else None."""
+        answers = list(map(ANSWER, self.records))
+        if set(map(type, answers)) != {np.ndarray}:  # lists, DataFrames, dicts, None
+            return None
+        return set(map(_DTYPE, answers))
+
+    @cached_property
+    def ndims(self) -> set[int]:
+        """The dimensions of the run's answers (read only where `dtypes` found arrays)."""
+        return set(map(_NDIM, map(ANSWER, self.records)))
+
+    @cached_property
+    def scalars(self) -> list[object] | None:
+        """Each record's answer as its one plain value (`kept` by the feedback join), when
+        every answer is a one-value array of numbers or strings (the usual one-row answer)."""
+        dtypes = self.dtypes
+        if dtypes is None or any(d.kind not in "biufUS" for d in dtypes):
+            return None
+        if max(self.ndims) > 2:
+            return None
+        try:
+            return [a.item() for a in map(ANSWER, self.records)]
+        except ValueError:  # an answer of several values
+            return None
+
+    @cached_property
+    def counted(self) -> list[list[tuple[str, int]] | None]:
+        """Per record, its answer's (class label, count) pairs (None: nothing to count)."""
+        if self.status != 200:
+            return [None] * len(self.records)
+        return [None if r.answer is None else count_classes(r.answer) for r in self.records]
+
+    @cached_property
+    def classes(self) -> list[tuple[str, int]] | None:
+        """The (class label, count) pairs of all the run's answers, in first-seen order, as
+        `count_classes` counts them; None when an answer has nothing to count (a regressor's
+        floats, an error, an output numpy cannot hold): then read `counted`."""
+        if self.status != 200:
+            return None
+        scalars, dtypes = self.scalars, self.dtypes
+        if scalars is not None and dtypes and all(d.kind in "iubU" for d in dtypes):
+            if len(dtypes) == 1:  # one dtype: values are equal exactly when their labels are
+                return [(str(value), n) for value, n in Counter(scalars).items()]
+            return list(Counter(map(str, scalars)).items())
+        if any(c is None for c in self.counted):
+            return None
+        return summed(self.counted)
+
+
+def summed(counted: list[list[tuple[str, int]] | None]) -> list[tuple[str, int]]:
+    """(label, count) pairs summed over answers (None: nothing counted), first seen first."""
+    totals: dict[str, int] = {}
+    for pairs in counted:
+        for label, n in pairs or ():
+            totals[label] = totals.get(label, 0) + n
+    return list(totals.items())
+
+
 class Batch(list[Record]):
     """The records of one fold, with what several consumers need computed once."""
+
+    @cached_property
+    def runs(self) -> list[Run]:
+        """The batch as consecutive runs of records alike (see `Run`), in order."""
+        return [Run(key, list(group)) for key, group in groupby(self, _RUN_KEY)]
 
     @cached_property
     def wall_offset(self) -> float:
@@ -71,14 +169,6 @@ class Batch(list[Record]):
     def time_of(self, record: Record) -> float:
         """A record's arrival as wall-clock seconds since the epoch."""
         return record.at + self.wall_offset
-
-    @cached_property
-    def classes(self) -> list[list[tuple[str, int]] | None]:
-        """Per record, its answer's (class label, count) pairs (None: nothing to count)."""
-        return [
-            count_classes(r.answer) if r.status == 200 and r.answer is not None else None
-            for r in self
-        ]
 
 
 class FoldConsumer(Protocol):

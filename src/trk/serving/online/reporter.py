@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from trk.entities import Metric
-from trk.serving.online.records import Batch
+from trk.serving.online.records import Batch, summed
 from trk.serving.online.serving_runs import ServingRuns
 from trk.serving.online.window_stats import VariantInfo, WindowStats, window_metrics
 
@@ -104,23 +104,21 @@ class Reporter:
 
     def fold(self, records: Batch) -> None:
         """Fold consumer: every routed request (4xx count as requests, not errors) and the
-        classes each answer predicted; one lock per batch. Shadow copies are not requests."""
-        classes = records.classes
-        key: tuple[str, str] | None = None
-        labels: dict[tuple[str, str], dict[str, int]] = {}  # per window: summed, then added
+        classes each answer predicted; one lock per batch, one count per run of alike
+        records. Shadow copies are not requests."""
         with self._lock:
-            for r, counted in zip(records, classes, strict=True):
-                if r.shadow or not r.variant:
+            for run in records.runs:
+                if run.shadow or not run.variant:
                     continue
-                if (r.variant, r.version) != key:  # a batch is mostly one variant: one lookup
-                    key = (r.variant, r.version)
-                    window = self._window(r.variant, r.version)
-                    summed = labels.get(key) or labels.setdefault(key, {})
-                window.observe(r.latency_s, r.status < 500)
-                for label, n in counted or ():
-                    summed[label] = summed.get(label, 0) + n
-            for (variant, version), counts in labels.items():  # labels in first-seen order
-                self._window(variant, version).add_classes(list(counts.items()))
+                window = self._window(run.variant, run.version)
+                n = len(run)
+                window.observe_many(run.latencies(), n, n if run.status >= 500 else 0)
+                if run.status != 200:
+                    continue
+                classes = run.classes
+                if classes is None:  # some answers have nothing to count: the others do
+                    classes = summed(run.counted)
+                window.add_classes(classes)
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:

@@ -7,14 +7,15 @@ added once (`observe_many`).
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from trk.serving.core.metrics import ServingMetrics
-from trk.serving.online.records import Batch
+from trk.serving.online.buckets import bucket_counts
+from trk.serving.online.records import Batch, column
 
 Labels = tuple[str, str, str]  # (variant, model, version)
+PREDICT_S, ROWS = column("predict_s"), column("rows")
 
 
 class InFlight:
@@ -46,23 +47,23 @@ class RequestSeries:
 
     def fold(self, records: Batch) -> None:
         m = self.metrics
-        # Keyed by the records' own fields, turned into label values once per key (a
-        # record's `labels` and str(status) per record were a tenth of this fold).
+        # Summed per run of alike records (a batch is one or a few), turned into label values
+        # once per key; the values of a run are read out of its records in C.
         counts: dict[tuple[Labels, int], int] = {}
         latency: dict[Labels, list[float]] = {}
         predict: dict[Labels, list[float]] = {}
         rows: dict[Labels, list[float]] = {}
-        for r in records:
-            if r.shadow:  # a copy, not a request: counted by the routing series
+        for run in records.runs:
+            if run.shadow:  # copies, not requests: counted by the routing series
                 continue
-            key = (r.variant, r.model, r.version)
-            counted = (key, r.status)
-            counts[counted] = counts.get(counted, 0) + 1
-            if r.latency_s is not None:
-                latency.setdefault(key, []).append(r.latency_s)
-            if r.predict_s is not None:
-                predict.setdefault(key, []).append(r.predict_s)
-                rows.setdefault(key, []).append(r.rows)
+            key = (run.variant, run.model, run.version)
+            counted = (key, run.status)
+            counts[counted] = counts.get(counted, 0) + len(run)
+            latency.setdefault(key, []).extend(run.latencies())
+            timed = [r for r in run.records if r.predict_s is not None]
+            if timed:
+                predict.setdefault(key, []).extend(map(PREDICT_S, timed))
+                rows.setdefault(key, []).extend(map(ROWS, timed))
         for (key, status), n in counts.items():
             m.child(m.requests, (*_labels(key), str(status))).inc(n)
         for series, values in (
@@ -71,7 +72,8 @@ class RequestSeries:
             (m.batch_size, rows),
         ):
             for key, batch in values.items():
-                observe_many(m.child(series, _labels(key)), batch)
+                if batch:
+                    observe_many(m.child(series, _labels(key)), batch)
         self.sync()
 
     def sync(self) -> None:
@@ -106,10 +108,7 @@ def observe_many(histogram: Any, values: Sequence[float]) -> None:
         for v in values:
             histogram.observe(v)
         return
-    per_bucket: dict[int, int] = {}
-    for v in values:  # observe() counts v in the first bucket whose bound is >= v
-        i = bisect_left(bounds, v)
-        per_bucket[i] = per_bucket.get(i, 0) + 1
-    for i, n in per_bucket.items():
+    # observe() counts v in the first bucket whose bound is >= v (bisect_left)
+    for i, n in bucket_counts(values, bounds).items():
         buckets[i].inc(n)
     total.inc(sum(values))

@@ -20,17 +20,20 @@ import signal
 import sys
 from collections import deque
 from collections.abc import Callable
+from itertools import repeat
 from typing import Any
 
+from trk.serving.online import shipping
 from trk.serving.online.prediction_log import REASONS, LogMetrics
-from trk.serving.online.records import Batch
-from trk.serving.online.shipping import decode_ack, decode_frame, encode_frame, hello, item
+from trk.serving.online.records import Batch, column
+from trk.serving.online.shipping import decode_ack, decode_frame, encode_frame, hello
 
 log = logging.getLogger("trk.serving.online.shipper")
 MAX_BACKLOG = 1_000_000  # rows sent and not yet acknowledged; more are dropped (counted)
 DEGRADED_BACKLOG = 10_000  # /health says degraded past this many
 RESTART_MAX_S = 10.0
 STREAM_LIMIT = 1 << 20  # longest ack line read
+ROWS = column("rows")
 
 
 def shipper_command(
@@ -93,16 +96,26 @@ class ShipperLink:
         """Fold consumer: one frame of this batch's answers, sent without waiting."""
         offset, errors, inputs = records.wall_offset, self.ship_errors, self.ship_inputs
         room = self.max_backlog - self.backlog
-        items: list[list[Any]] = []
+        items: list[tuple[object, ...]] = []
         rows = full = 0
-        for r in records:  # one pass: what fits is kept, the rest dropped (counted)
-            if not r.variant or (r.status != 200 and not errors):
+        for run in records.runs:  # one pass: what fits is kept, the rest dropped (counted)
+            if not run.variant or (run.status != 200 and not errors):
                 continue
-            if full or rows + (r.rows or 1) > room:
-                full += 1
+            if full:
+                full += len(run)
                 continue
-            rows += r.rows or 1
-            items.append(item(r, int((r.at + offset) * 1000), inputs))
+            need = sum(map(max, map(ROWS, run.records), repeat(1)))  # an error is one row
+            if rows + need <= room:  # the usual: the whole run
+                rows += need
+                items += shipping.items(run, offset, inputs)
+                continue
+            fits = 0
+            for r in run.records:
+                if rows + (r.rows or 1) > room:
+                    break
+                rows, fits = rows + (r.rows or 1), fits + 1
+            items += shipping.items(run, offset, inputs, fits)
+            full = len(run) - fits
         if full:
             self.drop("queue_full", full)
         if not items:
@@ -116,7 +129,7 @@ class ShipperLink:
         self.backlog += rows
         self._send(frame)
 
-    def _encode_each(self, items: list[list[Any]]) -> bytes:
+    def _encode_each(self, items: list[tuple[object, ...]]) -> bytes:
         kept = []
         for i in items:
             try:

@@ -21,15 +21,27 @@ command line (its capture, or --no-prediction-log), so a sidecar writes what a c
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any, NamedTuple
 
 import numpy as np
 import orjson
 
-from trk.serving.online.records import Record
+from trk.serving.online.records import (
+    ANSWER,
+    AT,
+    INPUTS,
+    LATENCY,
+    PROBABILITY,
+    REQUEST_ID,
+    Record,
+    Run,
+)
 
 DUMP_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+F8 = np.dtype(np.float64)
 
 
 class Shipped(NamedTuple):
@@ -54,24 +66,44 @@ class Frame:
     items: list[Shipped]
 
 
-def item(record: Record, at_ms: int, inputs: bool = False) -> list[Any]:
-    """A record as a frame item (its answer as numpy or plain values: orjson writes both)."""
-    latency_ms = None if record.latency_s is None else record.latency_s * 1000
-    return [
-        record.request_id,
-        record.variant,
-        record.version,
-        _plain(record.answer),
-        record.probability,
-        at_ms,
-        record.shadow,
-        _rows(record.inputs) if inputs else None,
-        latency_ms,
-        record.status,
-    ]
+def items(
+    run: Run, wall_offset: float, inputs: bool = False, count: int | None = None
+) -> list[tuple[object, ...]]:
+    """The first `count` (all) records of a run as frame items: its shared fields repeated,
+    the rest read out of the records in C."""
+    records = run.records if count is None else run.records[:count]
+    return list(
+        zip(
+            map(REQUEST_ID, records),
+            repeat(run.variant),
+            repeat(run.version),
+            _answers(run, records),
+            map(PROBABILITY, records),
+            [int((at + wall_offset) * 1000) for at in map(AT, records)],
+            repeat(run.shadow),
+            map(_rows, map(INPUTS, records)) if inputs else repeat(None),
+            [None if s is None else s * 1000 for s in map(LATENCY, records)],
+            repeat(run.status),
+        )
+    )
 
 
-def encode_frame(seq: int, model: str, items: list[list[Any]]) -> bytes:
+def _answers(run: Run, records: list[Record]) -> Iterable[object]:
+    """The records' answers as orjson writes them: a run of one-value arrays of ints, bools or
+    float64 as lists of their value (a third of an array's time; float32 would print more
+    digits than numpy does), other numeric arrays as they are, the rest as plain values."""
+    scalars, dtypes, answers = run.scalars, run.dtypes, map(ANSWER, records)
+    if scalars is None or not dtypes:
+        return map(_plain, answers)
+    if run.ndims in ({1}, {2}) and all(d.kind in "biu" or d == F8 for d in dtypes):
+        values = scalars[: len(records)]
+        return [[v] for v in values] if run.ndims == {1} else [[[v]] for v in values]
+    if 0 not in run.ndims and all(d.kind in "biuf" and d.isnative for d in dtypes):
+        return answers  # one-value numeric arrays: always contiguous
+    return map(_plain, answers)
+
+
+def encode_frame(seq: int, model: str, items: Sequence[Sequence[object]]) -> bytes:
     return orjson.dumps([seq, model, items], option=DUMP_OPTIONS) + b"\n"
 
 
@@ -133,7 +165,12 @@ def _plain(value: Any) -> Any:
 def _native(arr: np.ndarray) -> bool:
     """Whether orjson writes the array as it is: numeric, contiguous, the machine's byte order
     (it refuses the other order outright)."""
-    return arr.dtype.kind in "biuf" and arr.flags.c_contiguous and arr.dtype.isnative
+    return (
+        arr.dtype.kind in "biuf"
+        and arr.flags.c_contiguous
+        and arr.dtype.isnative
+        and arr.ndim > 0  # orjson refuses a 0-d array: it is written as its value
+    )
 
 
 def hello(args: list[str]) -> bytes:

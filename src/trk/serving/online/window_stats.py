@@ -5,11 +5,21 @@ from __future__ import annotations
 import math
 import random
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
+from operator import mul
 from typing import Any
 
+from trk.serving.online.buckets import bucket_counts
 from trk.serving.online.records import count_classes
-from trk.serving_contract import LATENCY_HIST_PREFIX, PAIRED_KEYS, PRED_PREFIX, latency_bucket
+from trk.serving_contract import (
+    LATENCY_BUCKET_LOW,
+    LATENCY_EDGES_MS,
+    LATENCY_HIST_PREFIX,
+    PAIRED_KEYS,
+    PRED_PREFIX,
+)
 
 RESERVOIR = 2048  # latencies kept per variant per window; percentiles of a uniform sample
 MAX_CLASSES = 50  # predicted classes counted per window; the rest are lumped as "other"
@@ -43,29 +53,42 @@ class WindowStats:
     _w: float = field(default=1.0, repr=False)
 
     def observe(self, seconds: float | None, ok: bool) -> None:
-        self.requests += 1
-        self.errors += 0 if ok else 1
-        if seconds is None:
-            return
-        self.seen += 1
-        k = latency_bucket(seconds * 1000)
-        self.hist[k] = self.hist.get(k, 0) + 1
-        if len(self.latencies) < RESERVOIR:
-            self.latencies.append(seconds)
-            if len(self.latencies) == RESERVOIR:
-                self._skip()
-        elif self.seen == self._next:  # kept: it replaces a random one of the sample
-            self.latencies[self.rng.randrange(RESERVOIR)] = seconds
-            self._skip()
+        self.observe_many([] if seconds is None else [seconds], 1, 0 if ok else 1)
 
-    def _skip(self) -> None:
-        """Draw how many latencies pass before the next one is kept: the sample stays
-        uniform over all seen (as Algorithm R's draw per latency, ~0.6 us each, kept it),
-        with a draw only per kept latency."""
+    def observe_many(self, latencies: Sequence[float], requests: int, errors: int) -> None:
+        """Count `requests` (of them `errors` server errors) and the latencies they carry:
+        the same sample, drawn with the same random numbers, as observing them one by one,
+        with one draw per latency kept instead of one per latency seen."""
+        self.requests += requests
+        self.errors += errors
+        if not latencies:
+            return
+        hist = self.hist  # latency_bucket(ms) of each, counted in one pass
+        ms = list(map(partial(mul, 1000.0), latencies))
+        for i, n in bucket_counts(ms, LATENCY_EDGES_MS, right=True).items():
+            k = LATENCY_BUCKET_LOW + i
+            hist[k] = hist.get(k, 0) + n
+        first = self.seen  # latencies[i] is the (first + i + 1)-th seen
+        self.seen += len(latencies)
+        kept = self.latencies
+        if len(kept) < RESERVOIR:
+            room = RESERVOIR - len(kept)
+            kept.extend(latencies[:room])
+            if len(kept) < RESERVOIR:
+                return
+            self._skip(first + room)
+        while self._next <= self.seen:  # kept: it replaces a random one of the sample
+            kept[self.rng.randrange(RESERVOIR)] = latencies[self._next - first - 1]
+            self._skip(self._next)
+
+    def _skip(self, seen: int) -> None:
+        """Draw how many latencies pass after the `seen`-th before the next one is kept: the
+        sample stays uniform over all seen (as Algorithm R's draw per latency, ~0.6 us each,
+        kept it), with a draw only per kept latency."""
         rng = self.rng
         self._w *= math.exp(math.log(rng.random() or 1e-300) / RESERVOIR)
         gap = math.log(rng.random() or 1e-300) / math.log1p(-self._w) if self._w < 1.0 else 0.0
-        self._next = self.seen + int(gap) + 1
+        self._next = seen + int(gap) + 1
 
     def observe_classes(self, predictions: Any) -> None:
         self.add_classes(count_classes(predictions))

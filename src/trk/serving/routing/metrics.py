@@ -111,19 +111,27 @@ class RoutingMetrics:
         agreed = disagreed = 0
         labels: dict[tuple[str, str], int] = {}  # (variant, label as answered): summed first
         kinds: dict[str, str] = {}  # each variant's output kind, looked up once per batch
-        for r, classes in zip(records, records.classes, strict=True):
-            if r.status != 200 or not r.variant:
+        for run in records.runs:
+            if run.status != 200 or not run.variant:
                 continue
-            if r.shadow and r.agreed is not None:
-                agreed += r.agreed
-                disagreed += r.rows - r.agreed
-            kind = kinds.get(r.variant) or kinds.setdefault(r.variant, self._kind(r.variant))
-            if classes is not None and kind != "regressor":  # the usual answer: its classes
+            variant = run.variant
+            if run.shadow:
+                for r in run.records:
+                    if r.agreed is not None:
+                        agreed += r.agreed
+                        disagreed += r.rows - r.agreed
+            kind = kinds.get(variant) or kinds.setdefault(variant, self._kind(variant))
+            classes = run.classes if kind != "regressor" else None
+            if classes is not None:  # the usual run: every answer's classes
                 for label, n in classes:
-                    key = (r.variant, label)
-                    labels[key] = labels.get(key, 0) + n
-            else:
-                self._observe(r.variant, kind, r.answer, classes, labels)
+                    labels[(variant, label)] = labels.get((variant, label), 0) + n
+                continue
+            for r, counted in zip(run.records, run.counted, strict=True):
+                if counted is not None and kind != "regressor":
+                    for label, n in counted:
+                        labels[(variant, label)] = labels.get((variant, label), 0) + n
+                else:
+                    self._observe(variant, kind, r.answer, counted, labels)
         counts: dict[tuple[str, str], int] = {}
         for (variant, label), n in labels.items():  # in first-seen order, as MAX_LABELS keeps
             key = (variant, self._label(variant, label))
