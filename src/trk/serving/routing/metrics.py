@@ -84,10 +84,10 @@ class RoutingMetrics:
         child.inc(n)
 
     def agreement(self, agreed: int, disagreed: int) -> None:
-        if agreed:
-            self.shadow_agreement.labels("agree").inc(agreed)
+        if agreed:  # once per fold: the children are kept (labels() locks, ~5 us a call)
+            self.child(self.shadow_agreement, ("agree",)).inc(agreed)
         if disagreed:
-            self.shadow_agreement.labels("disagree").inc(disagreed)
+            self.child(self.shadow_agreement, ("disagree",)).inc(disagreed)
 
     def set_weight(self, challenger: float) -> None:
         """A new split (a rollout moved): the challenger's share and the champion's."""
