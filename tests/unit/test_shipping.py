@@ -17,7 +17,7 @@ import pytest
 
 from trk.serving.online.records import Batch, Record
 from trk.serving.online.shipper import Shipper
-from trk.serving.online.shipping import DUMP_OPTIONS, _plain, decode_frame, encode_frame, items
+from trk.serving.online.shipping import DUMP_OPTIONS, _plain, decode_frame, encode_frame, run_items
 
 pytestmark = pytest.mark.unit
 
@@ -32,7 +32,7 @@ def wait_until(done: Callable[[], bool], timeout: float) -> None:
 def frame(*records: Record) -> bytes:
     """The frame the shipper link writes for these records (each at 1 s on the wall clock)."""
     runs = Batch(records).runs
-    return encode_frame(7, "m", [i for run in runs for i in items(run, 1.0)])
+    return encode_frame(7, "m", [i for run in runs for i in run_items(run, 1.0)])
 
 
 @pytest.mark.parametrize(
@@ -106,7 +106,7 @@ class Recording:
 
 def frame_line(seq: int) -> bytes:
     record = Record(f"r{seq}", 0.0, "champion", "1", "m", 1.0, 200, 0.001, [0], rows=1)
-    return encode_frame(seq, "m", items(Batch([record]).runs[0], 1.0))
+    return encode_frame(seq, "m", run_items(Batch([record]).runs[0], 1.0))
 
 
 @contextmanager

@@ -23,10 +23,9 @@ from collections.abc import Callable
 from itertools import repeat
 from typing import Any
 
-from trk.serving.online import shipping
 from trk.serving.online.prediction_log import REASONS, LogMetrics
 from trk.serving.online.records import Batch, column
-from trk.serving.online.shipping import decode_ack, decode_frame, encode_frame, hello
+from trk.serving.online.shipping import decode_ack, decode_frame, encode_frame, hello, run_items
 
 log = logging.getLogger("trk.serving.online.shipper")
 MAX_BACKLOG = 1_000_000  # rows sent and not yet acknowledged; more are dropped (counted)
@@ -107,14 +106,14 @@ class ShipperLink:
             need = sum(map(max, map(ROWS, run.records), repeat(1)))  # an error is one row
             if rows + need <= room:  # the usual: the whole run
                 rows += need
-                items += shipping.items(run, offset, inputs)
+                items += run_items(run, offset, inputs)
                 continue
             fits = 0
             for r in run.records:
                 if rows + (r.rows or 1) > room:
                     break
                 rows, fits = rows + (r.rows or 1), fits + 1
-            items += shipping.items(run, offset, inputs, fits)
+            items += run_items(run, offset, inputs, fits)
             full = len(run) - fits
         if full:
             self.drop("queue_full", full)

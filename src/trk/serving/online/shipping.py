@@ -66,7 +66,7 @@ class Frame:
     items: list[Shipped]
 
 
-def items(
+def run_items(
     run: Run, wall_offset: float, inputs: bool = False, count: int | None = None
 ) -> list[tuple[object, ...]]:
     """The first `count` (all) records of a run as frame items: its shared fields repeated,
