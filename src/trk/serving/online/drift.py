@@ -7,8 +7,9 @@ logged with it (`drift_bin_<feature>_<i>`, `drift_rows_<feature>`, `drift_psi_<f
 `trk ab drift` sums windows and replicas exactly; the gauge
 `trk_feature_drift{model,variant,version,feature,method="psi"}` shows the PSI of the current
 window's rows (recomputed at most once a second and at every scrape, and kept through a window
-close until the new window has rows). A version without `reference_profile.json` is skipped. Shadow copies are not
-binned: a shadowed challenger is asked exactly what the champion is.
+close until the new window has rows). A version without `reference_profile.json` is skipped,
+its rows unread. Shadow copies are not binned: a shadowed challenger is asked exactly what
+the champion is.
 """
 
 from __future__ import annotations

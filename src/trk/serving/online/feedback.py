@@ -255,7 +255,8 @@ class FeedbackStore:
 
     # -- reading ----------------------------------------------------------------------------
     def counters(self) -> dict[str, dict[str, float]]:
-        """Cumulative labelled/correct/abs_error_sum/sq_error_sum/regression_labelled per variant."""
+        """Per variant, the cumulative labelled, correct, abs_error_sum, sq_error_sum and
+        regression_labelled."""
         with self._lock:
             return {v: dict(c) for v, c in self._counters.items()}
 

@@ -6,8 +6,8 @@ frame). Down, from the fold: `[seq, model, [item, ...]]`, each item one answer a
 status]` (`inputs`: the request rows, a table as `{"dataframe_split": {"columns", "data"}}`,
 or null unless the shipper was asked to capture them; `latency_ms`: null for shadow answers;
 `status`: the HTTP status answered, 200 unless the shipper captures error answers too, whose
-`answer` and `inputs` are null; an item without it is a 200). Up, from
-the shipper, once every item of frames up to `seq` is in every sink: `{"ack": seq, "rows": rows written,
+`answer` and `inputs` are null; an item without it is a 200). Up, from the shipper, once
+every item of frames up to `seq` is in every sink: `{"ack": seq, "rows": rows written,
 "dropped": {reason: count}, "degraded": why or null, "capture_dropped": {reason: count}}`
 with cumulative counts (`degraded`: a sink that is behind, such as a capture that cannot reach
 its bucket; `capture_dropped`: the capture's drops, a series of their own).
