@@ -33,10 +33,15 @@ _HIST_RANGE = (-40, 80)  # 1 us .. 1,000 s; latencies outside are counted at the
 
 
 LATENCY_BUCKET_LOW = _HIST_RANGE[0]
-# Where buckets lo+1 .. hi start, in milliseconds: bucket k holds [2^(k/4), 2^((k+1)/4)) ms.
-LATENCY_EDGES_MS = tuple(
-    2.0 ** (k / _HIST_PER_OCTAVE) for k in range(_HIST_RANGE[0] + 1, _HIST_RANGE[1] + 1)
-)
+
+
+def _edge_ms(k: int) -> float:
+    """Where bucket `k` starts: it holds [2^(k/4), 2^((k+1)/4)) ms."""
+    return float(2.0 ** (k / _HIST_PER_OCTAVE))
+
+
+# Where buckets lo+1 .. hi start, in milliseconds (the writer bisects these).
+LATENCY_EDGES_MS = tuple(map(_edge_ms, range(_HIST_RANGE[0] + 1, _HIST_RANGE[1] + 1)))
 
 
 def latency_bucket(ms: float) -> int:
@@ -47,8 +52,8 @@ def latency_bucket(ms: float) -> int:
 def latency_bucket_edges(k: int) -> tuple[float, float]:
     """The [low, high) edges in milliseconds of histogram bucket `k`; the end buckets hold
     what was clipped into them, so they reach 0 and infinity (bounds stay valid)."""
-    low = 0.0 if k <= _HIST_RANGE[0] else 2.0 ** (k / _HIST_PER_OCTAVE)
-    high = math.inf if k >= _HIST_RANGE[1] else 2.0 ** ((k + 1) / _HIST_PER_OCTAVE)
+    low = 0.0 if k <= _HIST_RANGE[0] else _edge_ms(k)
+    high = math.inf if k >= _HIST_RANGE[1] else _edge_ms(k + 1)
     return low, high
 
 
