@@ -92,6 +92,12 @@ def specs(m: BenchModels, ref_checkout: str | None = None) -> list[Spec]:
             FULL,
         ),
         Spec(
+            "mini_lr",
+            "minimal plain ASGI LR: orjson, numpy arithmetic (trk-serve's protocol)",
+            [*ref, "minimal", "--model", str(m.pickles["lr"]), "--fast", "--nodelay"],
+            ONE,
+        ),
+        Spec(
             "hand_rf",
             "hand-written Starlette, RF (h11)",
             [*ref, "handwritten", "--model", str(m.pickles["rf"])],
@@ -607,6 +613,13 @@ def goals(by: dict[str, Spec]) -> str:
             " MB",
         ),
     ]
+    if "mini_lr" in by:  # no goal: where trk's own steps begin
+        out.insert(
+            1,
+            f"- server CPU per request, minimal LR / bare: {cpu('mini_lr') / cpu('bare'):.2f}x "
+            f"cpu; trk LR / minimal LR: {cpu('trk_lr') / cpu('mini_lr'):.2f}x cpu (no goal: "
+            "what trk's own steps cost over the least a Python server does)",
+        )
     for s in by.values():  # wrk does not count answers in flight when it stops: >=
         if s.logged is not None and s.key.startswith("trk"):
             ok = s.logged >= s.answered

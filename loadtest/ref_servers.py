@@ -2,10 +2,15 @@
 
     python loadtest/ref_servers.py bare --port 9000 [--fast] [--workers 2]
     python loadtest/ref_servers.py handwritten --port 9001 --model model.pkl
+    python loadtest/ref_servers.py minimal --port 9002 --model lr.pkl --fast --nodelay
 
 `bare` answers a constant body (what the HTTP stack alone costs); `handwritten` is the
-endpoint people write by hand: json.loads, numpy, estimator.predict, json.dumps. Both run on
-uvicorn's defaults (h11, asyncio loop) unless --fast asks for uvloop + httptools.
+endpoint people write by hand: json.loads, numpy, estimator.predict, json.dumps. `minimal`
+is the least a Python server does to answer a one-row logistic regression: plain ASGI,
+orjson, and the model's arithmetic in numpy (no checks, no ids, no records); with
+--nodelay it runs on trk-serve's protocol, so the distance from it to trk-serve is what
+trk's own steps cost. All run on uvicorn's defaults (h11, asyncio loop) unless --fast asks
+for uvloop + httptools.
 """
 
 from __future__ import annotations
@@ -15,8 +20,10 @@ import json
 import os
 import pickle
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import orjson
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -49,9 +56,33 @@ def handwritten_app() -> Starlette:
     return Starlette(routes=[Route("/invocations", invocations, methods=["POST"])])
 
 
+def minimal_app() -> Any:
+    with open(os.environ["REF_MODEL_PKL"], "rb") as f:
+        model = pickle.load(f)  # a multi-class LogisticRegression
+    weights = np.ascontiguousarray(model.coef_.T)
+    intercept, classes = model.intercept_, model.classes_
+    json_type = (b"content-type", b"application/json")
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":  # startup, then shutdown: nothing to do for either
+            for step in ("startup", "shutdown"):
+                await receive()
+                await send({"type": f"lifespan.{step}.complete"})
+            return
+        message = await receive()
+        x = np.array(orjson.loads(message["body"])["inputs"])
+        picked = classes[np.argmax(x @ weights + intercept, axis=1)]
+        body = orjson.dumps({"predictions": picked}, option=orjson.OPT_SERIALIZE_NUMPY)
+        headers = [json_type, (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("kind", choices=["bare", "handwritten"])
+    parser.add_argument("kind", choices=["bare", "handwritten", "minimal"])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--model", default=None)
     parser.add_argument("--workers", type=int, default=1)
