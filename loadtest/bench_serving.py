@@ -93,7 +93,7 @@ def specs(m: BenchModels, ref_checkout: str | None = None) -> list[Spec]:
         ),
         Spec(
             "mini_lr",
-            "minimal plain ASGI LR: orjson, numpy arithmetic (trk-serve's protocol)",
+            "minimal plain ASGI LR: orjson, trk's numpy kernel (trk-serve's protocol)",
             [*ref, "minimal", "--model", str(m.pickles["lr"]), "--fast", "--nodelay"],
             ONE,
         ),

@@ -7,7 +7,7 @@
 `bare` answers a constant body (what the HTTP stack alone costs); `handwritten` is the
 endpoint people write by hand: json.loads, numpy, estimator.predict, json.dumps. `minimal`
 is the least a Python server does to answer a one-row logistic regression: plain ASGI,
-orjson, and the model's arithmetic in numpy (no checks, no ids, no records); with
+orjson, and trk's numpy kernel for linear models (no checks, no ids, no records); with
 --nodelay it runs on trk-serve's protocol, so the distance from it to trk-serve is what
 trk's own steps cost. All run on uvicorn's defaults (h11, asyncio loop) unless --fast asks
 for uvloop + httptools.
@@ -29,6 +29,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from trk.models.flavors.linear import linear_predict
 
 BODY = b'{"predictions":[0]}'
 
@@ -58,9 +60,10 @@ def handwritten_app() -> Starlette:
 
 def minimal_app() -> Any:
     with open(os.environ["REF_MODEL_PKL"], "rb") as f:
-        model = pickle.load(f)  # a multi-class LogisticRegression
-    weights = np.ascontiguousarray(model.coef_.T)
-    intercept, classes = model.intercept_, model.classes_
+        model = pickle.load(f)
+    predict = linear_predict(model)  # trk-serve's own kernel: the distance is the rest of trk
+    if predict is None:
+        raise SystemExit(f"minimal: {type(model).__name__} is not a plain linear model")
     json_type = (b"content-type", b"application/json")
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -71,8 +74,7 @@ def minimal_app() -> Any:
             return
         message = await receive()
         x = np.array(orjson.loads(message["body"])["inputs"])
-        picked = classes[np.argmax(x @ weights + intercept, axis=1)]
-        body = orjson.dumps({"predictions": picked}, option=orjson.OPT_SERIALIZE_NUMPY)
+        body = orjson.dumps({"predictions": predict(x)}, option=orjson.OPT_SERIALIZE_NUMPY)
         headers = [json_type, (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
