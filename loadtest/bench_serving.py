@@ -57,6 +57,7 @@ class Spec:
     rss_mb: float = float("nan")
     answered: int = 0  # 2xx answers the load generator got, warm-ups and probe included
     logged: int | None = None  # the champion's prediction-log rows the run added
+    log_group: str = ""  # the servers of this model, whose answers `logged` is counted against
 
 
 def free_port() -> int:
@@ -440,9 +441,9 @@ def _count_logged(done: list[Spec], m: BenchModels, before: dict[str | None, int
         if logged is None or start_rows is None:
             continue
         answered = sum(s.answered for s in group)
-        for s in group:
-            s.logged, s.answered = logged - start_rows, answered
         names = ", ".join(s.key for s in group)
+        for s in group:
+            s.logged, s.answered, s.log_group = logged - start_rows, answered, names
         print(f"  prediction log ({names}): {logged - start_rows} for {answered} answered")
 
 
@@ -620,12 +621,13 @@ def goals(by: dict[str, Spec]) -> str:
             f"cpu; trk LR / minimal LR: {cpu('trk_lr') / cpu('mini_lr'):.2f}x cpu (no goal: "
             "what trk's own steps cost over the least a Python server does)",
         )
-    for s in by.values():  # wrk does not count answers in flight when it stops: >=
-        if s.logged is not None and s.key.startswith("trk"):
-            ok = s.logged >= s.answered
+    counted = {s.log_group: s for s in by.values() if s.logged is not None}  # one per model
+    for group, s in counted.items():  # wrk does not count answers in flight when it stops: >=
+        if s.key.startswith("trk"):
+            ok = s.logged is not None and s.logged >= s.answered
             out.append(
-                f"- prediction log after SIGTERM, {s.name}: {s.logged} champion answers for "
-                f"{s.answered} answers {'PASS' if ok else 'MISS'}"
+                f"- prediction log after SIGTERM, {model_of(s)} ({group}): {s.logged} champion "
+                f"answers for the {s.answered} answers of these servers {'PASS' if ok else 'MISS'}"
             )
     for key in ("trk_lr_w2", "bare_w2_nodelay", "bare_w2_plain"):
         s = by.get(key)
