@@ -621,14 +621,14 @@ def goals(by: dict[str, Spec]) -> str:
             f"cpu; trk LR / minimal LR: {cpu('trk_lr') / cpu('mini_lr'):.2f}x cpu (no goal: "
             "what trk's own steps cost over the least a Python server does)",
         )
-    counted = {s.log_group: s for s in by.values() if s.logged is not None}  # one per model
+    # One line per model, from one of its trk servers (a --ref server may share the model).
+    counted = {s.log_group: s for s in by.values() if s.logged is not None and s.key[:3] == "trk"}
     for group, s in counted.items():  # wrk does not count answers in flight when it stops: >=
-        if s.key.startswith("trk"):
-            ok = s.logged is not None and s.logged >= s.answered
-            out.append(
-                f"- prediction log after SIGTERM, {model_of(s)} ({group}): {s.logged} champion "
-                f"answers for the {s.answered} answers of these servers {'PASS' if ok else 'MISS'}"
-            )
+        ok = s.logged is not None and s.logged >= s.answered
+        out.append(
+            f"- prediction log after SIGTERM, {model_of(s)} ({group}): {s.logged} champion "
+            f"answers for the {s.answered} answers of these servers {'PASS' if ok else 'MISS'}"
+        )
     for key in ("trk_lr_w2", "bare_w2_nodelay", "bare_w2_plain"):
         s = by.get(key)
         if s and (8, 1) in s.results and s.results[(8, 1)].p50_ms >= 35:
